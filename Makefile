@@ -1,0 +1,55 @@
+# Digital Leaders API. `make run` serves it on SQLite with demo data; `make test` runs the suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/dl_test
+CHECK_DB := var/check.db
+
+.PHONY: install run test test-sqlite test-postgres check openapi migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(VENV)/bin/alembic upgrade head
+
+run: install migrate
+	$(PY) -m app.demo
+	$(VENV)/bin/uvicorn app.asgi:app --host 127.0.0.1 --port 8000
+
+# The suite on SQLite, then on PostgreSQL when one answers (TEST_DATABASE_URL or local).
+test: install
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ] || $(PY) -m tests.pg_available "$(PG_TEST_URL)"; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else echo "PostgreSQL not reachable: skipped the PostgreSQL pass"; fi
+
+test-sqlite: install
+	TEST_DATABASE_URL= $(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-postgres: install
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$(PG_TEST_URL)} $(VENV)/bin/pytest -q -p no:cacheprovider
+	@echo "PostgreSQL pass: done"
+
+check: install
+	$(VENV)/bin/ruff check app tests bench alembic
+	$(VENV)/bin/mypy app
+	$(PY) -m app.openapi_export --check
+	@mkdir -p var && rm -f $(CHECK_DB)
+	DL_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(VENV)/bin/alembic upgrade head >/dev/null 2>&1
+	DL_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(VENV)/bin/alembic check
+	@rm -f $(CHECK_DB)
+
+openapi: install
+	$(PY) -m app.openapi_export
+
+bench: install
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,181 @@
+"""Queries behind authentication: credentials, token families, throttling counters."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.member import Member, MemberRole
+from app.models.token import ApiToken, LoginFailure, RefreshToken
+
+
+class DuplicateEmail(Exception):
+    pass
+
+
+async def get_member_by_email(session: AsyncSession, email_normalized: str) -> Member | None:
+    statement = select(Member).where(Member.email_normalized == email_normalized)
+    result = await session.execute(statement)
+    return result.scalar_one_or_none()
+
+
+async def add_member(session: AsyncSession, member: Member, roles: list[str]) -> Member:
+    session.add(member)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise DuplicateEmail from error
+    session.add_all(MemberRole(member_id=member.id, role=role) for role in roles)
+    await session.flush()
+    return member
+
+
+async def get_roles(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
+    result = await session.execute(
+        select(MemberRole.role).where(MemberRole.member_id == member_id).order_by(MemberRole.role)
+    )
+    return list(result.scalars())
+
+
+async def get_token_state(
+    session: AsyncSession, member_id: uuid.UUID
+) -> tuple[int, datetime | None] | None:
+    """(token_version, erased_at) of a member: the one read every authenticated call costs."""
+    result = await session.execute(
+        select(Member.token_version, Member.erased_at).where(Member.id == member_id)
+    )
+    row = result.one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def bump_token_version(session: AsyncSession, member_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Member)
+        .where(Member.id == member_id)
+        .values(token_version=Member.token_version + 1)
+    )
+
+
+# --- refresh tokens ---------------------------------------------------------------------
+
+
+async def add_refresh_token(session: AsyncSession, token: RefreshToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def get_refresh_token_for_update(
+    session: AsyncSession, token_hash: str
+) -> RefreshToken | None:
+    # FOR UPDATE: two concurrent refreshes with one token must not both succeed.
+    result = await session.execute(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+    )
+    return result.scalar_one_or_none()
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_member_refresh_tokens(
+    session: AsyncSession, member_id: uuid.UUID, now: datetime
+) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.member_id == member_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+async def get_api_token_with_owner(
+    session: AsyncSession, token_hash: str
+) -> tuple[ApiToken, int, datetime | None] | None:
+    result = await session.execute(
+        select(ApiToken, Member.token_version, Member.erased_at)
+        .join(Member, Member.id == ApiToken.member_id)
+        .where(ApiToken.token_hash == token_hash)
+    )
+    row = result.one_or_none()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, now: datetime,
+                          stale_before: datetime) -> None:
+    # Written at most once a minute per token, so reads stay cheap.
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < stale_before),
+        )
+        .values(last_used_at=now)
+    )
+
+
+# --- login throttling ---------------------------------------------------------------------
+
+
+async def count_failures(
+    session: AsyncSession, key: str, since: datetime
+) -> tuple[int, datetime | None]:
+    result = await session.execute(
+        select(func.count(), func.min(LoginFailure.occurred_at)).where(
+            LoginFailure.key == key, LoginFailure.occurred_at > since
+        )
+    )
+    count, oldest = result.one()
+    return int(count), oldest
+
+
+async def add_failures(session: AsyncSession, keys: list[str], now: datetime) -> None:
+    session.add_all(LoginFailure(key=key, occurred_at=now) for key in keys)
+    await session.flush()
+
+
+async def clear_failures(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+
+
+async def prune_failures(session: AsyncSession, before: datetime) -> None:
+    await session.execute(delete(LoginFailure).where(LoginFailure.occurred_at < before))
+
+
+async def add_api_token(session: AsyncSession, token: ApiToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def list_api_tokens(session: AsyncSession, member_id: uuid.UUID) -> list[ApiToken]:
+    result = await session.execute(
+        select(ApiToken)
+        .where(ApiToken.member_id == member_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+    )
+    return list(result.scalars())
+
+
+async def get_own_api_token(
+    session: AsyncSession, member_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken | None:
+    result = await session.execute(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.member_id == member_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def revoke_api_tokens(session: AsyncSession, member_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.member_id == member_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

@@ -1,0 +1,91 @@
+import uuid
+from datetime import datetime
+
+from pydantic import EmailStr, Field
+
+from app.auth.principal import Scope
+from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 128  # Argon2 has no length limit, but an unbounded input is a DoS lever
+
+
+class SignupRequest(InputSchema):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    full_name: str = Field(min_length=1, max_length=200)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"email": "anna@example.com", "password": "correct horse battery",
+                 "full_name": "Anna Petrova"}
+            ]
+        }
+    }
+
+
+class LoginRequest(InputSchema):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"email": "anna@example.com", "password": "correct horse battery"}]
+        }
+    }
+
+
+class RefreshRequest(InputSchema):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+    model_config = {"json_schema_extra": {"examples": [{"refresh_token": "Zq3...opaque"}]}}
+
+
+class PasswordChangeRequest(InputSchema):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    new_password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"current_password": "correct horse battery",
+                          "new_password": "another long passphrase"}]
+        }
+    }
+
+
+class TokenPair(ReadSchema):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token in seconds.")
+    refresh_token: str
+
+
+class ApiTokenCreate(InputSchema):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    expires_at: datetime | None = Field(
+        default=None, description="When the token stops working; at most a year ahead."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "weekly export", "scopes": ["read"],
+                          "expires_at": "2027-06-30T00:00:00Z"}]
+        }
+    }
+
+
+class ApiTokenRead(ReadSchema):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: UTCTimestamp
+    expires_at: UTCTimestamp | None
+    revoked_at: UTCTimestamp | None
+    last_used_at: UTCTimestamp | None
+
+
+class ApiTokenCreated(ApiTokenRead):
+    token: str = Field(description="The secret, shown this once; only its hash is kept.")

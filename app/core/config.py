@@ -1,0 +1,87 @@
+"""Settings, read once from the environment (prefix ``DL_``) and validated at start."""
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+# RFC 7518 section 3.2: an HS256 key MUST be at least as long as the hash output.
+MIN_SECRET_BYTES = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DL_", extra="ignore")
+
+    environment: Environment = Environment.development
+    database_url: str = f"sqlite+aiosqlite:///{VAR_DIR}/digital_leaders.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    jwt_secret: str = ""
+    jwt_issuer: str = "digital-leaders"
+    jwt_audience: str = "digital-leaders-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+
+    # Argon2id cost. The default is OWASP's minimum (19 MiB, t=2, p=1); tests lower it.
+    password_hash_memory_kib: int = Field(default=19456, ge=8)
+    password_hash_time_cost: int = Field(default=2, ge=1)
+
+    # Login throttling: failures within the window before 429.
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+    docs_enabled: bool = True
+    # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
+    bench_routes: bool = False
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> "Settings":
+        if len(self.jwt_secret.encode()) >= MIN_SECRET_BYTES:
+            return self
+        if self.environment == Environment.production:
+            raise ValueError(
+                f"DL_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes in production"
+            )
+        if self.jwt_secret:
+            raise ValueError(f"DL_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+        self.jwt_secret = _development_secret()
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _development_secret() -> str:
+    """A random secret generated once and kept under var/, so tokens survive restarts."""
+    path = VAR_DIR / "jwt_secret"
+    if path.exists():
+        stored = path.read_text().strip()
+        if len(stored.encode()) >= MIN_SECRET_BYTES:
+            return stored
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,73 @@
+"""The engine, the session factory and the one-transaction-per-request dependency."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.core.config import Settings
+from app.core.errors import AppError
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        engine = create_async_engine(settings.database_url)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        # Fail fast when PostgreSQL is down instead of queueing requests behind a dead pool.
+        pool_timeout=settings.database_connect_timeout_seconds,
+        connect_args={"timeout": settings.database_connect_timeout_seconds},
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    # The driver's own transaction handling breaks SAVEPOINTs; let SQLAlchemy emit BEGIN.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent.
+
+    Used with ``scope="function"`` so the commit runs when the route returns, not after the
+    response left: a client never sees 201 for a write that failed to commit. An exception
+    rolls everything back, except errors that declare ``keeps_writes`` (a failed login attempt
+    must be counted even though the request fails).
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except AppError as error:
+            if error.keeps_writes:
+                await session.commit()
+            raise
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,221 @@
+"""``Idempotency-Key`` on creating POSTs, after the IETF draft and pretix's practice.
+
+A retry with the same key replays the first response; a retry while the first is still in
+flight gets 409; the same key with another body gets 422. Keys are scoped to the caller (the
+member behind the token, or the client address for anonymous calls) and the route, kept 24 h.
+5xx outcomes are not kept, so a retry after a server error runs again. Records live in the
+database so every API process agrees.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.middleware import send_problem
+from app.core.security import API_TOKEN_PREFIX, InvalidToken, TokenCodec, token_digest
+from app.models.idempotency import IdempotencyRecord
+
+logger = logging.getLogger("app.idempotency")
+
+HEADER = "idempotency-key"
+MAX_KEY_LENGTH = 255
+# Response headers worth replaying; everything else is regenerated.
+_REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    record_id: object | None = None  # set: go ahead and run the request
+    replay: IdempotencyRecord | None = None
+    in_flight: bool = False
+    mismatch: bool = False
+
+
+async def begin(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caller: str,
+    key: str,
+    request_hash: str,
+    ttl: timedelta,
+) -> Begin:
+    now = datetime.now(UTC)
+    for _ in range(2):
+        async with sessionmaker() as session:
+            record = IdempotencyRecord(
+                caller=caller, key=key, request_hash=request_hash, created_at=now,
+                expires_at=now + ttl,
+            )
+            session.add(record)
+            try:
+                await session.commit()
+                return Begin(record_id=record.id)
+            except IntegrityError:
+                await session.rollback()
+            existing = (
+                await session.execute(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                continue  # finished and expired between our insert and read: try again
+            if existing.expires_at <= now:
+                await session.execute(
+                    delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id)
+                )
+                await session.commit()
+                continue
+            if existing.request_hash != request_hash:
+                return Begin(mismatch=True)
+            if existing.response_status is None:
+                return Begin(in_flight=True)
+            return Begin(replay=existing)
+    return Begin(in_flight=True)
+
+
+async def finish(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    record_id: object,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    async with sessionmaker() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(response_status=status, response_headers=headers, response_body=body)
+        )
+        await session.commit()
+
+
+async def abandon(sessionmaker: async_sessionmaker[AsyncSession], record_id: object) -> None:
+    async with sessionmaker() as session:
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+        await session.commit()
+
+
+async def prune(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
+    """Who is asking, without a database read. None: the credential is bad (auth will 401)."""
+    authorization = Headers(scope=scope).get("authorization")
+    if authorization is None:
+        client = scope.get("client")
+        return f"anon:{client[0] if client else 'unknown'}"
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        return None
+    if credential.startswith(API_TOKEN_PREFIX):
+        return f"pat:{token_digest(credential)}"
+    try:
+        return f"member:{codec.decode(credential).subject}"
+    except InvalidToken:
+        return None
+
+
+def _is_creating_post(scope: Scope) -> bool:
+    for route in scope["app"].routes:
+        if getattr(route, "status_code", None) == 201 and "POST" in getattr(route, "methods", ()):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return True
+    return False
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, ttl: timedelta):
+        self.app = app
+        self.ttl = ttl
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = Headers(scope=scope).get(HEADER)
+        if key is None or not _is_creating_post(scope):
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            await send_problem(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} "
+                                          "printable characters.")
+            return
+        state = scope["app"].state
+        caller = caller_of(scope, state.token_codec)
+        if caller is None:
+            await self.app(scope, receive, send)
+            return
+        body: bytes = scope.get("state", {}).get("raw_body", b"")
+        request_hash = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
+        scoped_caller = f"{caller}|POST|{scope['path']}"
+        sessionmaker = state.sessionmaker
+        try:
+            outcome = await begin(sessionmaker, scoped_caller, key, request_hash, self.ttl)
+        except (OperationalError, OSError):
+            await send_problem(send, 503, "The database is unreachable; retry shortly.",
+                               [(b"retry-after", b"2")])
+            return
+        if outcome.mismatch:
+            await send_problem(send, 422, "This Idempotency-Key was used with another request "
+                                          "body; use a new key for a new request.")
+            return
+        if outcome.in_flight:
+            await send_problem(send, 409, "A request with this Idempotency-Key is still being "
+                                          "processed; retry later.", [(b"retry-after", b"1")])
+            return
+        if outcome.replay is not None:
+            await _replay(send, outcome.replay)
+            return
+        await self._run_and_store(scope, receive, send, sessionmaker, outcome.record_id)
+
+    async def _run_and_store(
+        self, scope: Scope, receive: Receive, send: Send,
+        sessionmaker: async_sessionmaker[AsyncSession], record_id: object,
+    ) -> None:
+        status = 500
+        headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() in _REPLAYED_HEADERS:
+                        headers[name.decode().lower()] = value.decode()
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            await abandon(sessionmaker, record_id)
+            raise
+        if status >= 500:
+            await abandon(sessionmaker, record_id)
+        else:
+            await finish(sessionmaker, record_id, status, headers, b"".join(chunks))
+
+
+async def _replay(send: Send, record: IdempotencyRecord) -> None:
+    body = record.response_body or b""
+    headers = [(k.encode(), v.encode()) for k, v in (record.response_headers or {}).items()]
+    headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    await send({"type": "http.response.start", "status": record.response_status or 200,
+                "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: request ids and the body-size limit (both run before auth)."""
+
+import json
+import re
+import uuid
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Every response carries ``X-Request-ID``: the caller's own if it is sane, else a new one."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def send_problem(
+    send: Send, status: int, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    slug, title = GENERIC_PROBLEMS[status]
+    body = json.dumps(
+        {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra_headers or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413 before authentication or parsing.
+
+    Content-Length is checked up front; chunked bodies are counted while they stream in. The
+    body is buffered (it is at most the limit) and replayed to the app, so later layers that
+    need the raw bytes (idempotency hashing, webhook signatures) read it for free.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is None and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        if declared is not None:
+            if not declared.isdigit():
+                await send_problem(send, 400, "Content-Length is not a number.")
+                return
+            if int(declared) > self.max_bytes:
+                await send_problem(send, 413, self._detail())
+                return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_bytes:
+                await send_problem(send, 413, self._detail(), [(b"connection", b"close")])
+                return
+            if not message.get("more_body", False):
+                break
+        scope.setdefault("state", {})["raw_body"] = bytes(body)
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _detail(self) -> str:
+        return f"The request body exceeds the limit of {self.max_bytes} bytes."
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,86 @@
+"""The OpenAPI document as the contract: problem+json on every error, Idempotency-Key on
+creating POSTs, both security schemes, stable operation ids."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
+
+DESCRIPTION = """
+The API of Digital Leaders, a vetted peer community of IT and digital managers.
+
+**Authentication.** `POST /api/v1/auth/login` returns a short-lived access token (JWT) and an
+opaque refresh token; send `Authorization: Bearer <access token>`. Scripts use personal API
+tokens (`dl_pat_...`, `POST /api/v1/me/tokens`) the same way, limited by their scopes.
+
+**Errors** are RFC 9457 `application/problem+json` documents. `type` is stable per error kind:
+{problem_types}
+
+**Lists** take `limit` (1-100, default 50) and an opaque `cursor`, and return
+`{{"items": [...], "next_cursor": ...}}`.
+
+**Writes** refuse unknown fields (422). Single resources carry an `ETag`; send it back in
+`If-Match` to avoid lost updates (412 when stale). Creating POSTs accept `Idempotency-Key`.
+"""
+
+_IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes retries safe: the same key replays the first response for 24 h; "
+                   "409 while the first is in flight, 422 with another body.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    problem_types = "\n".join(
+        f"- `{PROBLEM_BASE}{slug}`: {title}" for slug, title in GENERIC_PROBLEMS.values()
+    )
+    document = get_openapi(
+        title="Digital Leaders API",
+        version=app.version,
+        description=DESCRIPTION.format(problem_types=problem_types),
+        routes=app.routes,
+        tags=TAGS,
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+                   .pop("$defs", {}))
+    schemas["Problem"] = {k: v for k, v in Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}").items() if k != "$defs"}
+    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.get("responses", {})
+            if method == "post" and "201" in responses:
+                operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
+                responses.setdefault("409", {"description": "Conflict"})
+            if "422" in responses:
+                responses["422"]["description"] = GENERIC_PROBLEMS[422][1]
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = problem_content
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
+TAGS = [
+    {"name": "auth", "description": "Sign-up, login, token refresh and revocation."},
+    {"name": "me", "description": "My profile, privacy settings, API tokens and data."},
+    {"name": "members", "description": "The member directory, with privacy applied."},
+    {"name": "audit", "description": "The audit log (admins)."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

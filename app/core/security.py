@@ -1,0 +1,133 @@
+"""The ONLY module that touches python-jose and pwdlib: JWTs, password hashes, opaque tokens.
+
+Keeping both libraries behind this module means a switch (PyJWT, joserfc) changes one file.
+"""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from starlette.concurrency import run_in_threadpool
+
+from app.core.config import Settings
+
+JWT_ALGORITHM = "HS256"
+# python-jose requires nothing by default, so a token without exp would never expire.
+_DECODE_OPTIONS = {
+    "require_exp": True,
+    "require_iat": True,
+    "require_sub": True,
+    "require_aud": True,
+    "require_iss": True,
+    "leeway": 30,
+}
+API_TOKEN_PREFIX = "dl_pat_"
+REFRESH_TOKEN_BYTES = 32
+
+
+class InvalidToken(Exception):
+    """The access token is malformed, forged, expired or for someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: uuid.UUID
+    roles: frozenset[str]
+    token_version: int
+
+
+class TokenCodec:
+    def __init__(self, settings: Settings):
+        self._secret = settings.jwt_secret
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._lifetime = timedelta(minutes=settings.access_token_minutes)
+
+    @property
+    def lifetime_seconds(self) -> int:
+        return int(self._lifetime.total_seconds())
+
+    def issue(self, subject: uuid.UUID, roles: list[str], token_version: int) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": str(subject),
+            "roles": sorted(roles),
+            "ver": token_version,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._lifetime).timestamp()),
+            "aud": self._audience,
+            "iss": self._issuer,
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
+
+    def decode(self, token: str) -> AccessClaims:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[JWT_ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options=_DECODE_OPTIONS,
+            )
+            subject = uuid.UUID(str(claims["sub"]))
+            roles = claims.get("roles")
+            version = claims.get("ver")
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                raise InvalidToken("roles claim missing")
+            if not isinstance(version, int):
+                raise InvalidToken("ver claim missing")
+        except (JWTError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InvalidToken(str(error)) from error
+        return AccessClaims(subject=subject, roles=frozenset(roles), token_version=version)
+
+
+class PasswordHasher:
+    """Argon2id; hashing and verifying run in the threadpool, off the event loop."""
+
+    def __init__(self, settings: Settings):
+        self._hash = PasswordHash(
+            (
+                Argon2Hasher(
+                    memory_cost=settings.password_hash_memory_kib,
+                    time_cost=settings.password_hash_time_cost,
+                    parallelism=1,
+                ),
+            )
+        )
+        # Verified against when the e-mail is unknown, so both cases cost the same time.
+        self._dummy = self._hash.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await run_in_threadpool(self._hash.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        target = password_hash or self._dummy
+        ok = await run_in_threadpool(self._safe_verify, password, target)
+        return ok and password_hash is not None
+
+    def _safe_verify(self, password: str, password_hash: str) -> bool:
+        try:
+            return self._hash.verify(password, password_hash)
+        except Exception:  # an unreadable stored hash is a failed login, not a 500
+            return False
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+def new_api_token() -> str:
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a high-entropy opaque token: enough, since it cannot be brute-forced."""
+    return hashlib.sha256(token.encode()).hexdigest()

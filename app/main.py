@@ -1,0 +1,71 @@
+"""The application factory: state, middleware, error handlers, routers."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import health
+from app.api import api_router
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.idempotency import IdempotencyMiddleware
+from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.core.openapi import install_openapi
+from app.core.security import PasswordHasher, TokenCodec
+
+VERSION = "1.0.0"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO)
+    app = FastAPI(
+        title="Digital Leaders API",
+        version=VERSION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.token_codec = TokenCodec(settings)
+    app.state.password_hasher = PasswordHasher(settings)
+
+    install_error_handlers(app)
+    install_openapi(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    if settings.bench_routes:
+        # Imported only when asked for: the ceiling routes are not part of the product.
+        from app.bench_routes import router as bench_router
+
+        app.include_router(bench_router)
+
+    # Added innermost first: the request id wraps everything, the body limit runs before
+    # idempotency (which needs the buffered body) and before any route or auth.
+    app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                       "If-None-Match", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID",
+                        "Idempotent-Replayed"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,232 @@
+"""/api/v1/members (the directory) and /api/v1/me (my profile, privacy, tokens, data)."""
+
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from app.auth import service as auth_service
+from app.auth.permissions import AdminPrincipal, InteractivePrincipal, PrincipalDep
+from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead
+from app.core.context import ContextDep
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.etag import etag_of
+from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.members import service
+from app.members.repository import MemberFilters
+from app.members.schemas import (
+    ConsentChangeRead,
+    MemberAdminUpdate,
+    MemberExport,
+    MemberRead,
+    MemberSelf,
+    MemberUpdate,
+    RolesUpdate,
+)
+from app.models.member import Function, MemberStatus, Role
+
+router = APIRouter(prefix="/members", tags=["members"])
+me_router = APIRouter(prefix="/me", tags=["me"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
+]
+
+
+class MemberSort(StrEnum):
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    full_name = "full_name"
+    full_name_desc = "-full_name"
+    company = "company"  # admins only: company is private
+    company_desc = "-company"
+
+
+@router.get(
+    "", response_model=Page[MemberRead], responses=problem_responses(401, 403, 422),
+    operation_id="members_list",
+)
+async def list_members(
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    function: Function | None = None,
+    seniority: Annotated[int | None, Query(ge=1, le=5)] = None,
+    city: Annotated[str | None, Query(max_length=100)] = None,
+    industry: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    member_status: Annotated[MemberStatus | None, Query(alias="status")] = None,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name.")] = None,
+    company: Annotated[str | None, Query(max_length=200, description="Admins only.")] = None,
+    email: Annotated[str | None, Query(max_length=254, description="Admins only.")] = None,
+    sort: MemberSort = MemberSort.full_name,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[MemberRead]:
+    """List members I may see, with private fields shown only where consent allows."""
+    filters = MemberFilters(
+        function=function, seniority=seniority, city=city, industry=industry, tag=tag,
+        status=member_status, role=role, q=q, company=company, email=email,
+    )
+    return await service.list_members(
+        session, principal=principal, context=context, filters=filters, sort=sort.value,
+        cursor=cursor, limit=limit,
+    )
+
+
+@router.get(
+    "/{member_id}", response_model=MemberSelf | MemberRead,
+    responses=problem_responses(401, 403, 404, 422), operation_id="members_get",
+)
+async def get_member(
+    member_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    response: Response,
+) -> MemberSelf | MemberRead:
+    """Read one member; admins and the member themselves get every field."""
+    member = await service.get_member(
+        session, principal=principal, context=context, member_id=member_id
+    )
+    response.headers["ETag"] = etag_of(member)
+    return member
+
+
+@router.patch(
+    "/{member_id}", response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 412, 413, 422), operation_id="members_update",
+)
+async def update_member(
+    member_id: uuid.UUID,
+    body: MemberAdminUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemberSelf:
+    """Change a member's status (active, paused, left). Admins only."""
+    member = await service.update_member_status(
+        session, principal=admin, context=context, member_id=member_id, data=body,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag_of(member)
+    return member
+
+
+@router.put(
+    "/{member_id}/roles", response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 413, 422), operation_id="members_set_roles",
+)
+async def set_roles(
+    member_id: uuid.UUID,
+    body: RolesUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+) -> MemberSelf:
+    """Replace a member's roles; their access and refresh tokens are revoked. Admins only."""
+    return await service.set_roles(
+        session, principal=admin, context=context, member_id=member_id, roles=body.roles
+    )
+
+
+@me_router.get(
+    "", response_model=MemberSelf, responses=problem_responses(401, 403, 404),
+    operation_id="me_get",
+)
+async def get_me(principal: PrincipalDep, session: SessionDep, response: Response) -> MemberSelf:
+    """Read my own profile with every field, my roles and my privacy settings."""
+    me = await service.get_me(session, principal)
+    response.headers["ETag"] = etag_of(me)
+    return me
+
+
+@me_router.patch(
+    "", response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 412, 413, 422), operation_id="me_update",
+)
+async def update_me(
+    body: MemberUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemberSelf:
+    """Update my profile and privacy settings; each consent change is kept with its time."""
+    me = await service.update_me(
+        session, principal=principal, context=context, data=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag_of(me)
+    return me
+
+
+@me_router.get(
+    "/consents", response_model=list[ConsentChangeRead],
+    responses=problem_responses(401, 403, 404), operation_id="me_consent_history",
+)
+async def consent_history(principal: PrincipalDep, session: SessionDep) -> list[ConsentChangeRead]:
+    """The history of my privacy choices, oldest first."""
+    return await service.consent_history(session, principal)
+
+
+@me_router.get(
+    "/export", response_model=MemberExport, responses=problem_responses(401, 403, 404),
+    operation_id="me_export",
+)
+async def export_me(principal: PrincipalDep, session: SessionDep) -> MemberExport:
+    """Everything held about me, as JSON."""
+    return await service.export_me(session, principal)
+
+
+@me_router.delete(
+    "", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+    responses=problem_responses(401, 403, 404), operation_id="me_erase",
+)
+async def erase_me(principal: InteractivePrincipal, session: SessionDep,
+                   context: ContextDep) -> None:
+    """Erase my personal data and close my account; an audit entry without personal data stays."""
+    await service.erase_me(session, principal=principal, context=context)
+
+
+@me_router.get(
+    "/tokens", response_model=list[ApiTokenRead], responses=problem_responses(401, 403),
+    operation_id="me_tokens_list",
+)
+async def list_tokens(principal: InteractivePrincipal, session: SessionDep) -> list[ApiTokenRead]:
+    """My personal API tokens (never their secrets)."""
+    return await auth_service.list_api_tokens(session, principal)
+
+
+@me_router.post(
+    "/tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated,
+    responses=problem_responses(401, 403, 409, 413, 422), operation_id="me_tokens_create",
+)
+async def create_token(
+    body: ApiTokenCreate, principal: InteractivePrincipal, session: SessionDep,
+    context: ContextDep,
+) -> ApiTokenCreated:
+    """Create a personal API token; the secret is in this response only."""
+    return await auth_service.create_api_token(
+        session, principal=principal, context=context, data=body
+    )
+
+
+@me_router.delete(
+    "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+    responses=problem_responses(401, 403, 404), operation_id="me_tokens_revoke",
+)
+async def revoke_token(
+    token_id: uuid.UUID, principal: InteractivePrincipal, session: SessionDep,
+    context: ContextDep,
+) -> None:
+    """Revoke one of my personal API tokens."""
+    await auth_service.revoke_api_token(
+        session, principal=principal, context=context, token_id=token_id
+    )

@@ -1,0 +1,128 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, StringConstraints
+
+from app.auth.schemas import ApiTokenRead
+from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.models.member import Function, MemberStatus, Role, Visibility
+
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+Link = Annotated[AnyHttpUrl, Field()]
+Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()\-]{5,40}$")]
+
+
+class Privacy(ReadSchema):
+    """Who may see each private field: nobody (only you and admins), table (people at your
+    table at events), members, or public."""
+
+    company: Visibility
+    job_title: Visibility
+    phone: Visibility
+    email: Visibility
+
+
+class PrivacyUpdate(InputSchema):
+    company: Visibility | None = None
+    job_title: Visibility | None = None
+    phone: Visibility | None = None
+    email: Visibility | None = None
+
+
+class MemberRead(ReadSchema):
+    """A member as someone else sees them: private fields are null unless consent allows."""
+
+    id: uuid.UUID
+    full_name: str
+    city: str | None
+    function: Function | None
+    seniority: int | None
+    seniority_label: str | None
+    industry: str | None
+    expertise_tags: list[str]
+    bio: str | None
+    links: list[str]
+    status: MemberStatus
+    member_since: date | None
+    company: str | None
+    job_title: str | None
+    phone: str | None
+    email: str | None
+
+
+class MemberSelf(MemberRead):
+    """Me, or a member as an admin sees them: every field, roles and privacy settings."""
+
+    roles: list[Role]
+    privacy: Privacy
+    created_at: UTCTimestamp
+    updated_at: UTCTimestamp
+
+
+class MemberUpdate(InputSchema):
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: Phone | None = None
+    city: str | None = Field(default=None, max_length=100)
+    function: Function | None = None
+    seniority: int | None = Field(default=None, ge=1, le=5)
+    industry: str | None = Field(default=None, max_length=100)
+    expertise_tags: list[Tag] | None = Field(default=None, max_length=20)
+    bio: str | None = Field(default=None, max_length=2000)
+    links: list[Link] | None = Field(default=None, max_length=10)
+    company: str | None = Field(default=None, max_length=200)
+    job_title: str | None = Field(default=None, max_length=200)
+    privacy: PrivacyUpdate | None = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"city": "Moscow", "function": "CTO", "seniority": 4,
+                 "expertise_tags": ["cloud", "hiring"], "company": "Acme",
+                 "privacy": {"company": "members"}}
+            ]
+        }
+    }
+
+
+class MemberAdminUpdate(InputSchema):
+    status: MemberStatus
+
+    model_config = {"json_schema_extra": {"examples": [{"status": "paused"}]}}
+
+
+class RolesUpdate(InputSchema):
+    roles: list[Role] = Field(max_length=len(Role))
+
+    model_config = {"json_schema_extra": {"examples": [{"roles": ["member", "reviewer"]}]}}
+
+
+class ConsentChangeRead(ReadSchema):
+    field: str
+    visibility: Visibility
+    changed_at: UTCTimestamp
+
+
+class SessionRead(ReadSchema):
+    created_at: UTCTimestamp
+    expires_at: UTCTimestamp
+    used_at: UTCTimestamp | None
+    revoked_at: UTCTimestamp | None
+
+
+class AuditEntryExport(ReadSchema):
+    occurred_at: UTCTimestamp
+    action: str
+    target_type: str
+    target_id: uuid.UUID | None
+    client_address: str | None
+
+
+class MemberExport(ReadSchema):
+    """Everything held about me."""
+
+    profile: MemberSelf
+    consent_history: list[ConsentChangeRead]
+    api_tokens: list[ApiTokenRead]
+    sessions: list[SessionRead]
+    activity: list[AuditEntryExport]

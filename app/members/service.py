@@ -1,0 +1,351 @@
+"""Members: the directory with privacy applied, my profile, consents, roles, export, erasure."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service as auth_service
+from app.auth.principal import Principal
+from app.auth.schemas import ApiTokenRead
+from app.core import audit
+from app.core.context import RequestContext
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.core.etag import check_if_match, etag_of
+from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.members import repository
+from app.members.privacy import Viewer, may_filter_by, visible_private_fields
+from app.members.repository import MemberFilters
+from app.members.schemas import (
+    AuditEntryExport,
+    ConsentChangeRead,
+    MemberAdminUpdate,
+    MemberExport,
+    MemberRead,
+    MemberSelf,
+    MemberUpdate,
+    Privacy,
+    SessionRead,
+)
+from app.models.member import (
+    PRIVATE_FIELDS,
+    SENIORITY_LABELS,
+    ConsentChange,
+    Member,
+    MemberStatus,
+    Role,
+    Visibility,
+)
+
+
+class FieldNotFilterable(InvalidInput):
+    slug, title = "field-not-filterable", "Field not filterable"
+
+
+class LastAdmin(InvalidInput):
+    slug, title = "last-admin", "The last admin cannot lose the role"
+
+
+def viewer_of(principal: Principal) -> Viewer:
+    return Viewer(id=principal.id, is_admin=principal.is_admin,
+                  sees_members=principal.sees_members)
+
+
+def _visibilities(member: Member) -> dict[str, Visibility]:
+    return {name: member.visibility_of(name) for name in PRIVATE_FIELDS}
+
+
+def _public_fields(member: Member) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "full_name": member.full_name,
+        "city": member.city,
+        "function": member.function,
+        "seniority": member.seniority,
+        "seniority_label": SENIORITY_LABELS.get(member.seniority) if member.seniority else None,
+        "industry": member.industry,
+        "expertise_tags": list(member.expertise_tags or []),
+        "bio": member.bio,
+        "links": list(member.links or []),
+        "status": member.status,
+        "member_since": member.member_since,
+    }
+
+
+def member_view(viewer: Viewer | None, member: Member) -> MemberRead:
+    """A member as ``viewer`` sees them; private fields outside consent are null."""
+    visible = visible_private_fields(viewer, member.id, _visibilities(member))
+    private = {name: getattr(member, name) if name in visible else None
+               for name in PRIVATE_FIELDS}
+    return MemberRead.model_validate({**_public_fields(member), **private})
+
+
+def full_view(member: Member, roles: list[str]) -> MemberSelf:
+    return MemberSelf.model_validate({
+        **_public_fields(member),
+        **{name: getattr(member, name) for name in PRIVATE_FIELDS},
+        "roles": roles,
+        "privacy": Privacy.model_validate(_visibilities(member)),
+        "created_at": member.created_at,
+        "updated_at": member.updated_at,
+    })
+
+
+async def read_self_view(session: AsyncSession, member: Member) -> MemberSelf:
+    return full_view(member, await repository.get_roles(session, member.id))
+
+
+def _audit_private_read(
+    session: AsyncSession, principal: Principal, context: RequestContext, members: list[Member]
+) -> None:
+    """Admins see private fields of others; each such read is written down (ids only)."""
+    if not principal.is_admin:
+        return
+    others = [m.id for m in members if m.id != principal.id
+              and any(getattr(m, name) for name in PRIVATE_FIELDS)]
+    if not others:
+        return
+    audit.record(
+        session, actor_id=principal.id, action="member.private_fields_read",
+        target_type="member", target_id=others[0] if len(others) == 1 else None,
+        context=context, details={"member_ids": [str(i) for i in others]},
+    )
+
+
+async def list_members(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    filters: MemberFilters,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+) -> Page[MemberRead]:
+    viewer = viewer_of(principal)
+    sort_field = sort.lstrip("-")
+    for name in ("company", "email"):
+        if getattr(filters, name) is not None and not may_filter_by(viewer, name):
+            raise FieldNotFilterable(f"You may not filter by '{name}'.")
+    if not may_filter_by(viewer, sort_field):
+        raise FieldNotFilterable(f"You may not sort by '{sort_field}'.")
+    if filters.role is not None and not principal.is_admin and filters.role != Role.member:
+        raise FieldNotFilterable("Only admins may filter by roles other than 'member'.")
+    after = decode_cursor(cursor, sort, 2) if cursor else None
+    if after is not None:
+        after = _cursor_values(sort, after)
+    stmt = repository.directory_statement(
+        session, viewer_id=principal.id, sees_members=principal.sees_members,
+        is_admin=principal.is_admin, filters=filters,
+    )
+    rows = await repository.list_members(session, stmt, sort=sort, after=after, limit=limit)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = encode_cursor(sort, [_sort_value(last, sort_field), str(last.id)])
+    _audit_private_read(session, principal, context, page)
+    return Page[MemberRead](items=[member_view(viewer, m) for m in page], next_cursor=next_cursor)
+
+
+def _sort_value(member: Member, sort_field: str) -> Any:
+    value = getattr(member, sort_field)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value or ""
+
+
+def _cursor_values(sort: str, values: list[Any]) -> list[Any]:
+    raw, raw_id = values
+    try:
+        key: Any = datetime.fromisoformat(raw) if sort.lstrip("-") == "created_at" else str(raw)
+        return [key, uuid.UUID(str(raw_id))]
+    except (TypeError, ValueError) as error:
+        raise InvalidCursor("The cursor is malformed.") from error
+
+
+async def get_member(
+    session: AsyncSession, *, principal: Principal, context: RequestContext, member_id: uuid.UUID
+) -> MemberRead | MemberSelf:
+    member = await repository.get_visible_member(
+        session, member_id, viewer_id=principal.id, sees_members=principal.sees_members,
+        is_admin=principal.is_admin,
+    )
+    if member is None:
+        raise NotFound("No such member.")
+    if principal.is_admin or member.id == principal.id:
+        _audit_private_read(session, principal, context, [member])
+        return await read_self_view(session, member)
+    return member_view(viewer_of(principal), member)
+
+
+async def _require_self(session: AsyncSession, principal: Principal) -> Member:
+    member = await repository.get_member(session, principal.id)
+    if member is None or member.erased_at is not None:
+        raise NotFound("No such member.")
+    return member
+
+
+async def get_me(session: AsyncSession, principal: Principal) -> MemberSelf:
+    return await read_self_view(session, await _require_self(session, principal))
+
+
+async def update_me(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    data: MemberUpdate,
+    if_match: str | None,
+) -> MemberSelf:
+    member = await _require_self(session, principal)
+    roles = await repository.get_roles(session, member.id)
+    check_if_match(if_match, etag_of(full_view(member, roles)))
+    changes = data.model_dump(exclude_unset=True, exclude={"privacy"})
+    for name, value in changes.items():
+        if name == "links" and value is not None:
+            value = [str(link) for link in value]
+        if name in ("expertise_tags", "links") and value is None:
+            value = []
+        if name == "full_name" and value is None:
+            raise InvalidInput("full_name cannot be removed.")
+        setattr(member, name, value)
+    consent_changes = _apply_privacy(member, data)
+    if changes or consent_changes:
+        member.version += 1
+        member.updated_at = datetime.now(UTC)
+        await repository.add_consent_changes(session, consent_changes)
+        # Field names only: values of private fields never enter the audit log.
+        audit.record(
+            session, actor_id=principal.id, action="member.updated", target_type="member",
+            target_id=member.id, context=context,
+            details={"fields": sorted(changes),
+                     "privacy": {c.field: c.visibility for c in consent_changes}},
+        )
+    await session.flush()
+    return full_view(member, roles)
+
+
+def _apply_privacy(member: Member, data: MemberUpdate) -> list[ConsentChange]:
+    if data.privacy is None:
+        return []
+    now = datetime.now(UTC)
+    changes = []
+    for name, visibility in data.privacy.model_dump(exclude_none=True).items():
+        if member.visibility_of(name) != visibility:
+            setattr(member, f"{name}_visibility", visibility)
+            changes.append(ConsentChange(member_id=member.id, field=name,
+                                         visibility=visibility, changed_at=now))
+    return changes
+
+
+async def update_member_status(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    member_id: uuid.UUID,
+    data: MemberAdminUpdate,
+    if_match: str | None,
+) -> MemberSelf:
+    member = await repository.get_member(session, member_id)
+    if member is None or member.erased_at is not None:
+        raise NotFound("No such member.")
+    roles = await repository.get_roles(session, member.id)
+    check_if_match(if_match, etag_of(full_view(member, roles)))
+    if member.status != data.status:
+        previous = member.status
+        member.status = data.status
+        member.version += 1
+        member.updated_at = datetime.now(UTC)
+        audit.record(session, actor_id=principal.id, action="member.status_changed",
+                     target_type="member", target_id=member.id, context=context,
+                     details={"from": previous, "to": data.status})
+    await session.flush()
+    return full_view(member, roles)
+
+
+async def set_roles(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    member_id: uuid.UUID,
+    roles: list[Role],
+) -> MemberSelf:
+    member = await repository.get_member(session, member_id)
+    if member is None or member.erased_at is not None:
+        raise NotFound("No such member.")
+    wanted = sorted(set(roles))
+    current = await repository.get_roles(session, member.id)
+    if member.id == principal.id and Role.admin not in wanted:
+        raise LastAdmin("You cannot take the admin role from yourself; ask another admin.")
+    if wanted != current:
+        await repository.replace_roles(session, member.id, wanted)
+        if Role.member in wanted and member.member_since is None:
+            member.member_since = date.today()
+        member.version += 1
+        member.updated_at = datetime.now(UTC)
+        # New roles must not ride on tokens minted with the old ones.
+        await auth_service.revoke_everything(session, member.id)
+        audit.record(session, actor_id=principal.id, action="member.roles_changed",
+                     target_type="member", target_id=member.id, context=context,
+                     details={"from": current, "to": list(wanted)})
+    await session.flush()
+    await session.refresh(member)
+    return full_view(member, list(wanted))
+
+
+async def export_me(session: AsyncSession, principal: Principal) -> MemberExport:
+    member = await _require_self(session, principal)
+    return MemberExport(
+        profile=await read_self_view(session, member),
+        consent_history=[ConsentChangeRead.model_validate(c)
+                         for c in await repository.consent_history(session, member.id)],
+        api_tokens=[ApiTokenRead.model_validate(t)
+                    for t in await repository.api_tokens_of(session, member.id)],
+        sessions=[SessionRead.model_validate(t)
+                  for t in await repository.refresh_tokens_of(session, member.id)],
+        activity=[AuditEntryExport.model_validate(a)
+                  for a in await repository.activity_of(session, member.id)],
+    )
+
+
+async def consent_history(session: AsyncSession, principal: Principal) -> list[ConsentChangeRead]:
+    member = await _require_self(session, principal)
+    return [ConsentChangeRead.model_validate(c)
+            for c in await repository.consent_history(session, member.id)]
+
+
+async def erase_me(session: AsyncSession, *, principal: Principal, context: RequestContext) -> None:
+    """Anonymise personal fields, drop roles and consents, revoke every credential. The row
+    stays so references (registrations, reviews) keep their integrity."""
+    member = await _require_self(session, principal)
+    if principal.is_admin:
+        raise Forbidden("An admin account cannot erase itself; another admin must remove "
+                        "the admin role first.")
+    now = datetime.now(UTC)
+    placeholder = f"erased-{member.id.hex}@erased.invalid"
+    member.email = member.email_normalized = placeholder
+    member.password_hash = None
+    member.full_name = "Erased member"
+    for name in ("phone", "city", "function", "seniority", "industry", "bio", "company",
+                 "job_title"):
+        setattr(member, name, None)
+    member.expertise_tags = []
+    member.links = []
+    for name in PRIVATE_FIELDS:
+        setattr(member, f"{name}_visibility", Visibility.nobody)
+    member.status = MemberStatus.left
+    member.erased_at = now
+    member.updated_at = now
+    member.version += 1
+    await repository.replace_roles(session, member.id, [])
+    await repository.delete_consent_history(session, member.id)
+    await auth_service.revoke_everything(session, member.id)
+    await auth_service.revoke_api_tokens(session, member.id)
+    audit.record(session, actor_id=member.id, action="member.erased", target_type="member",
+                 target_id=member.id, context=context)
+    await session.flush()
+

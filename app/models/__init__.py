@@ -1,0 +1,17 @@
+"""Every table, imported here so SQLModel and Alembic see one complete metadata."""
+
+from app.models.audit import AuditEntry
+from app.models.idempotency import IdempotencyRecord
+from app.models.member import ConsentChange, Member, MemberRole
+from app.models.token import ApiToken, LoginFailure, RefreshToken
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "ConsentChange",
+    "IdempotencyRecord",
+    "LoginFailure",
+    "Member",
+    "MemberRole",
+    "RefreshToken",
+]

@@ -1,0 +1,212 @@
+"""Test setup: a database built by the migrations, one rolled-back transaction per test,
+real tokens per role, and every error body checked to be problem+json.
+
+``TEST_DATABASE_URL`` picks the database (default: a throwaway SQLite file). For PostgreSQL the
+named database is dropped and created afresh.
+"""
+
+import asyncio
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from alembic import command
+from app.core.config import Settings
+from app.core.db import create_engine
+from app.main import create_app
+from app.models.member import Member, MemberRole, Role
+from tests.problems import assert_problem
+
+TEST_SECRET = "test-secret-" + "s" * 40
+
+
+def _database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    path = os.path.join(tempfile.mkdtemp(prefix="dl-test-"), "test.db")
+    return f"sqlite+aiosqlite:///{path}"
+
+
+DATABASE_URL = _database_url()
+IS_POSTGRES = DATABASE_URL.startswith("postgresql")
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": DATABASE_URL,
+        "jwt_secret": TEST_SECRET,
+        "password_hash_memory_kib": 64,
+        "password_hash_time_cost": 1,
+        "cors_origins": ["https://app.digital-leaders.test"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def _recreate_postgres_database(url: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    admin = await asyncpg.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, database="postgres",
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await admin.close()
+
+
+def migrate(url: str) -> None:
+    config = Config("alembic.ini")
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def migrated_database() -> str:
+    if IS_POSTGRES:
+        asyncio.run(_recreate_postgres_database(DATABASE_URL))
+    migrate(DATABASE_URL)
+    return DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def settings(migrated_database: str) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def db(app: Any, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """The test's transaction. The app's sessions join it through savepoints; it is rolled
+    back at the end, so tests never see each other's data."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        maker = async_sessionmaker(
+            bind=connection, class_=AsyncSession, expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        app.state.sessionmaker = maker
+        async with maker() as session:
+            yield session
+        await outer.rollback()
+
+
+@dataclass
+class ErrorLog:
+    """Every error response the suite received, checked once more at the end."""
+
+    bodies: list[tuple[int, str, bytes]] = field(default_factory=list)
+
+
+ERROR_LOG = ErrorLog()
+
+
+async def _check_error(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        await response.aread()
+        ERROR_LOG.bodies.append(
+            (response.status_code, response.headers.get("content-type", ""), response.content)
+        )
+        assert_problem(response)
+
+
+@pytest.fixture
+async def client(app: Any, db: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver",
+        event_hooks={"response": [_check_error]},
+    ) as client:
+        yield client
+
+
+@dataclass
+class Actor:
+    member: Member
+    token: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.member.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Factory:
+    def __init__(self, app: Any, db: AsyncSession):
+        self.app = app
+        self.db = db
+        self.counter = 0
+
+    async def member(self, *roles: Role | str, **fields: Any) -> Actor:
+        self.counter += 1
+        email = fields.pop("email", f"person{self.counter}-{uuid.uuid4().hex[:6]}@example.com")
+        member = Member(
+            email=email, email_normalized=email.lower(),
+            full_name=fields.pop("full_name", f"Person {self.counter}"), **fields,
+        )
+        self.db.add(member)
+        await self.db.flush()
+        role_list = list(roles) or [Role.member]
+        self.db.add_all(MemberRole(member_id=member.id, role=str(r)) for r in role_list)
+        await self.db.flush()
+        token = self.app.state.token_codec.issue(
+            member.id, [str(r) for r in role_list], member.token_version
+        )
+        return Actor(member=member, token=token)
+
+    async def with_password(self, password: str, *roles: Role, **fields: Any) -> Actor:
+        password_hash = await self.app.state.password_hasher.hash(password)
+        return await self.member(*roles, password_hash=password_hash, **fields)
+
+
+@pytest.fixture
+def factory(app: Any, db: AsyncSession) -> Factory:
+    return Factory(app, db)
+
+
+@pytest.fixture
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Collects the SQL statements the test runs (on every connection of the engine)."""
+    statements: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    yield statements
+    event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+def body_text(response: httpx.Response) -> str:
+    return json.dumps(response.json()) if response.content else ""

@@ -152,10 +152,7 @@ async def client(app: Any, db: AsyncSession) -> AsyncIterator[httpx.AsyncClient]
 class Actor:
     member: Member
     token: str
-
-    @property
-    def id(self) -> uuid.UUID:
-        return self.member.id
+    id: uuid.UUID  # kept apart from the row, which expires with the session
 
     @property
     def headers(self) -> dict[str, str]:
@@ -183,7 +180,7 @@ class Factory:
         token = self.app.state.token_codec.issue(
             member.id, [str(r) for r in role_list], member.token_version
         )
-        return Actor(member=member, token=token)
+        return Actor(member=member, token=token, id=member.id)
 
     async def with_password(self, password: str, *roles: Role, **fields: Any) -> Actor:
         password_hash = await self.app.state.password_hasher.hash(password)

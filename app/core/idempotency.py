@@ -9,14 +9,15 @@ database so every API process agrees.
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.middleware import send_problem
@@ -27,6 +28,11 @@ logger = logging.getLogger("app.idempotency")
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
+# Problem kinds of this layer: (slug, title).
+INVALID_KEY = ("invalid-idempotency-key", "Invalid Idempotency-Key")
+KEY_REUSED = ("idempotency-key-reused", "Idempotency-Key reused with another request")
+IN_FLIGHT = ("idempotency-key-in-flight", "Request with this Idempotency-Key in progress")
+PROBLEM_KINDS = (INVALID_KEY, KEY_REUSED, IN_FLIGHT)
 # Response headers worth replaying; everything else is regenerated.
 _REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
 
@@ -128,31 +134,38 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
         return None
 
 
-def _is_creating_post(scope: Scope) -> bool:
-    for route in scope["app"].routes:
-        if getattr(route, "status_code", None) == 201 and "POST" in getattr(route, "methods", ()):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return True
-    return False
+def creating_post_paths(openapi: dict[str, Any]) -> list[re.Pattern[str]]:
+    """The paths whose POST answers 201, read from the app's own contract."""
+    patterns = []
+    for template, item in openapi.get("paths", {}).items():
+        if "201" in item.get("post", {}).get("responses", {}):
+            regex = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+            patterns.append(re.compile(f"^{regex}$"))
+    return patterns
 
 
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, ttl: timedelta):
         self.app = app
         self.ttl = ttl
+        self._paths: list[re.Pattern[str]] | None = None
+
+    def _is_creating_post(self, scope: Scope) -> bool:
+        if self._paths is None:
+            self._paths = creating_post_paths(scope["app"].openapi())
+        return any(pattern.match(scope["path"]) for pattern in self._paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = Headers(scope=scope).get(HEADER)
-        if key is None or not _is_creating_post(scope):
+        if key is None or not self._is_creating_post(scope):
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             await send_problem(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} "
-                                          "printable characters.")
+                                          "printable characters.", kind=INVALID_KEY)
             return
         state = scope["app"].state
         caller = caller_of(scope, state.token_codec)
@@ -171,11 +184,13 @@ class IdempotencyMiddleware:
             return
         if outcome.mismatch:
             await send_problem(send, 422, "This Idempotency-Key was used with another request "
-                                          "body; use a new key for a new request.")
+                                          "body; use a new key for a new request.",
+                               kind=KEY_REUSED)
             return
         if outcome.in_flight:
             await send_problem(send, 409, "A request with this Idempotency-Key is still being "
-                                          "processed; retry later.", [(b"retry-after", b"1")])
+                                          "processed; retry later.", [(b"retry-after", b"1")],
+                               kind=IN_FLIGHT)
             return
         if outcome.replay is not None:
             await _replay(send, outcome.replay)

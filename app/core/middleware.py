@@ -39,9 +39,16 @@ class RequestIdMiddleware:
 
 
 async def send_problem(
-    send: Send, status: int, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    detail: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    kind: tuple[str, str] | None = None,
 ) -> None:
-    slug, title = GENERIC_PROBLEMS[status]
+    """A problem response sent from middleware, outside FastAPI's handlers. ``kind`` is
+    (slug, title) when the status alone does not say what went wrong."""
+    slug, title = kind or GENERIC_PROBLEMS[status]
     body = json.dumps(
         {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     ).encode()

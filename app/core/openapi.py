@@ -6,7 +6,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
+from app.core import idempotency
+from app.core.errors import (
+    GENERIC_PROBLEMS,
+    PROBLEM_BASE,
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    Problem,
+)
 
 DESCRIPTION = """
 The API of Digital Leaders, a vetted peer community of IT and digital managers.
@@ -35,9 +42,25 @@ _IDEMPOTENCY_PARAMETER = {
 }
 
 
+def _error_classes(cls: type[AppError]) -> list[type[AppError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_error_classes(sub))
+    return found
+
+
+def problem_catalogue() -> dict[str, str]:
+    """Every problem type the API can emit, slug -> title."""
+    kinds = dict(GENERIC_PROBLEMS.values())
+    kinds.update(idempotency.PROBLEM_KINDS)
+    kinds.update((cls.slug, cls.title) for cls in _error_classes(AppError))
+    return dict(sorted(kinds.items()))
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     problem_types = "\n".join(
-        f"- `{PROBLEM_BASE}{slug}`: {title}" for slug, title in GENERIC_PROBLEMS.values()
+        f"- `{PROBLEM_BASE}{slug}`: {title}" for slug, title in problem_catalogue().items()
     )
     document = get_openapi(
         title="Digital Leaders API",

@@ -1,0 +1,1 @@
+"""The load benchmark: the full stack next to its raw-asyncpg ceiling (``make bench``)."""

@@ -1,0 +1,130 @@
+"""The results section of bench/README.md: medians of the rounds, ratios against the targets."""
+
+import os
+import platform
+import re
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.wrk import WrkResult, WrkSettings
+
+README = Path(__file__).resolve().parent / "README.md"
+START = "<!-- bench:results:start -->"
+END = "<!-- bench:results:end -->"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    key: str
+    label: str
+    route: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A full-stack endpoint next to its ceiling, with the share of the ceiling it must reach."""
+
+    label: str
+    full_stack: str
+    ceiling: str
+    target: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    rounds: tuple[float, ...]
+
+    @classmethod
+    def of(cls, results: list[WrkResult]) -> "Summary":
+        return cls(
+            requests_per_second=statistics.median(r.requests_per_second for r in results),
+            p50_ms=statistics.median(r.p50_ms for r in results),
+            p99_ms=statistics.median(r.p99_ms for r in results),
+            non_2xx=sum(r.non_2xx for r in results),
+            socket_errors=sum(r.socket_errors for r in results),
+            rounds=tuple(r.requests_per_second for r in results),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Everything the section reports about one benchmark run."""
+
+    endpoints: tuple[Endpoint, ...]
+    comparisons: tuple[Comparison, ...]
+    summaries: dict[str, Summary]
+    wrk: WrkSettings
+    rounds: int
+    warmup_seconds: int
+    members: int
+    postgres_version: str
+    started: datetime
+
+    def ratio(self, comparison: Comparison) -> float:
+        return (self.summaries[comparison.full_stack].requests_per_second
+                / self.summaries[comparison.ceiling].requests_per_second)
+
+
+def cpu_model() -> str:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def render(run: Run) -> str:
+    lines = [
+        "## Results",
+        "",
+        f"Measured {run.started:%Y-%m-%d %H:%M} UTC on {len(os.sched_getaffinity(0))} cores "
+        f"(nproc), {cpu_model()}; Python {platform.python_version()}, "
+        f"PostgreSQL {run.postgres_version}, {run.members} members.",
+        f"Load: `{run.wrk.describe()}`, {run.rounds} interleaved rounds per endpoint after "
+        f"a {run.warmup_seconds} s warm-up each; uvicorn with 1 worker. Figures are the "
+        "medians of the rounds.",
+        "",
+        "| Endpoint | Route | Requests/s | p50 (ms) | p99 (ms) | Non-2xx | Requests/s by round |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for endpoint in run.endpoints:
+        s = run.summaries[endpoint.key]
+        rounds = ", ".join(f"{rate:.0f}" for rate in s.rounds)
+        lines.append(
+            f"| {endpoint.label} | `GET {endpoint.route}` | {s.requests_per_second:.0f} "
+            f"| {s.p50_ms:.2f} | {s.p99_ms:.2f} | {s.non_2xx} | {rounds} |"
+        )
+    lines += [
+        "",
+        "| Full stack / ceiling (requests/s) | Measured | Target | Verdict |",
+        "|---|---:|---:|---|",
+    ]
+    for comparison in run.comparisons:
+        ratio = run.ratio(comparison)
+        verdict = "meets the target" if ratio >= comparison.target else "**below the target**"
+        lines.append(f"| {comparison.label} | {ratio:.0%} | >= {comparison.target:.0%} "
+                     f"| {verdict} |")
+    errors = sum(s.socket_errors for s in run.summaries.values())
+    if errors:
+        lines += ["", f"wrk reported {errors} socket errors (connect, read, write, timeout)."]
+    return "\n".join(lines) + "\n"
+
+
+def write(section: str, readme: Path = README) -> None:
+    """Replace the text between the result markers of the README (append them if missing)."""
+    text = readme.read_text() if readme.exists() else ""
+    block = f"{START}\n{section}{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    readme.write_text(text)

@@ -1,0 +1,254 @@
+"""The API conventions: errors, pagination, idempotency, body limit, CORS, request ids,
+health probes."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.main import create_app
+from app.models.idempotency import IdempotencyRecord
+from app.models.token import ApiToken
+from tests.conftest import make_settings
+from tests.problems import assert_problem
+
+
+class TestErrors:
+    async def test_unknown_route_and_method(self, client):
+        missing = await client.get("/api/v1/nothing-here")
+        assert missing.status_code == 404 and missing.json()["type"] == "/problems/not-found"
+        wrong = await client.put("/healthz")
+        assert wrong.status_code == 405
+        assert wrong.json()["type"] == "/problems/method-not-allowed"
+
+    async def test_malformed_json(self, client):
+        response = await client.post("/api/v1/auth/login", content=b"{not json",
+                                     headers={"content-type": "application/json"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["type"] == "json_invalid"
+
+    async def test_unexpected_error_is_a_problem_without_traceback(self):
+        app = create_app(make_settings())
+
+        @app.get("/boom")
+        async def boom() -> None:
+            raise RuntimeError("secret internals")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/boom", headers={"X-Request-ID": "trace-123"})
+        assert response.status_code == 500
+        assert_problem(response)
+        assert "secret internals" not in response.text and "RuntimeError" not in response.text
+        assert response.headers["x-request-id"] == "trace-123"
+
+    async def test_database_down_gives_503(self):
+        app = create_app(make_settings(
+            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
+            database_connect_timeout_seconds=1,
+        ))
+        token = app.state.token_codec.issue(uuid.uuid4(), ["member"], 0)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            ready = await client.get("/readyz")
+            me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            live = await client.get("/healthz")
+        for response in (ready, me):
+            assert response.status_code == 503, response.text
+            assert_problem(response)
+            assert response.headers["retry-after"]
+        assert live.status_code == 200
+        await app.state.engine.dispose()
+
+
+class TestPagination:
+    @pytest.mark.parametrize("limit", ["0", "101", "1000000000", "-1", "ten"])
+    async def test_limit_out_of_range(self, client, factory, limit):
+        viewer = await factory.member("member")
+        response = await client.get("/api/v1/members", headers=viewer.headers,
+                                    params={"limit": limit})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["query", "limit"]
+
+    @pytest.mark.parametrize("sort", ["full_name", "-full_name", "created_at", "-created_at"])
+    async def test_pages_cover_everything_once_in_order(self, client, factory, sort):
+        viewer = await factory.member("member", full_name="Same Name")
+        for _ in range(6):
+            await factory.member("member", full_name="Same Name")  # ties broken by id
+        seen: list[dict] = []
+        cursor = None
+        while True:
+            params = {"limit": 3, "sort": sort, **({"cursor": cursor} if cursor else {})}
+            body = (await client.get("/api/v1/members", headers=viewer.headers,
+                                     params=params)).json()
+            seen.extend(body["items"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        ids = [item["id"] for item in seen]
+        assert len(ids) == 7 and len(set(ids)) == 7
+        everything = (await client.get("/api/v1/members", headers=viewer.headers,
+                                       params={"limit": 100, "sort": sort})).json()["items"]
+        assert [item["id"] for item in everything] == ids
+
+    @pytest.mark.parametrize("cursor", ["garbage", "eyJzIjoiZnVsbF9uYW1lIn0", "x" * 600])
+    async def test_bad_cursor(self, client, factory, cursor):
+        viewer = await factory.member("member")
+        response = await client.get("/api/v1/members", headers=viewer.headers,
+                                    params={"cursor": cursor})
+        assert response.status_code == 422
+
+    async def test_cursor_of_another_sort_is_refused(self, client, factory):
+        viewer = await factory.member("member")
+        await factory.member("member")
+        first = (await client.get("/api/v1/members", headers=viewer.headers,
+                                  params={"limit": 1})).json()
+        response = await client.get("/api/v1/members", headers=viewer.headers,
+                                    params={"cursor": first["next_cursor"], "sort": "created_at"})
+        assert response.status_code == 422
+        assert response.json()["type"] == "/problems/invalid-cursor"
+
+    async def test_constant_statement_count(self, client, factory, count_statements):
+        viewer = await factory.member("admin")
+        for _ in range(30):
+            await factory.member("member", company="Acme", expertise_tags=["a", "b"])
+        counts = []
+        for limit in (2, 30):
+            count_statements.clear()
+            response = await client.get("/api/v1/members", headers=viewer.headers,
+                                        params={"limit": limit})
+            assert len(response.json()["items"]) == limit
+            counts.append(len([s for s in count_statements if not s.startswith("SAVEPOINT")
+                               and not s.startswith("RELEASE")]))
+        assert counts[0] == counts[1], counts
+
+
+class TestIdempotency:
+    async def test_replay_mismatch_and_scope(self, client, factory, db):
+        actor = await factory.member("member")
+        headers = {**actor.headers, "Idempotency-Key": "key-1"}
+        body = {"name": "script", "scopes": ["read"]}
+        first = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+        other_body = await client.post("/api/v1/me/tokens", headers=headers,
+                                       json={"name": "other", "scopes": ["read"]})
+        assert other_body.status_code == 422
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+        # Another caller with the same key is a different request.
+        someone = await factory.member("member")
+        theirs = await client.post("/api/v1/me/tokens", json=body,
+                                   headers={**someone.headers, "Idempotency-Key": "key-1"})
+        assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 2
+
+    async def test_in_flight_is_409(self, client, factory, db):
+        actor = await factory.member("member")
+        body = b'{"name":"script","scopes":["read"]}'
+        import hashlib
+
+        path = "/api/v1/me/tokens"
+        db.add(IdempotencyRecord(
+            caller=f"member:{actor.id}|POST|{path}", key="busy",
+            request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        ))
+        await db.flush()
+        response = await client.post(path, content=body, headers={
+            **actor.headers, "Idempotency-Key": "busy", "content-type": "application/json"})
+        assert response.status_code == 409
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+    async def test_errors_are_replayed_but_not_server_errors(self, client, factory, db):
+        actor = await factory.member("member")
+        headers = {**actor.headers, "Idempotency-Key": "k2"}
+        bad = {"name": "x", "scopes": ["admin"]}
+        first = await client.post("/api/v1/me/tokens", headers=headers, json=bad)
+        second = await client.post("/api/v1/me/tokens", headers=headers, json=bad)
+        assert first.status_code == second.status_code == 422
+        assert second.headers.get("idempotent-replayed") == "true"
+
+    async def test_anonymous_signup_and_bad_keys(self, client, db):
+        body = {"email": "idem@example.com", "password": "a long password",
+                "full_name": "Idem"}
+        first = await client.post("/api/v1/auth/signup", json=body,
+                                  headers={"Idempotency-Key": "signup-1"})
+        again = await client.post("/api/v1/auth/signup", json=body,
+                                  headers={"Idempotency-Key": "signup-1"})
+        assert first.status_code == again.status_code == 201
+        assert first.json()["id"] == again.json()["id"]
+        too_long = await client.post("/api/v1/auth/signup", json=body,
+                                     headers={"Idempotency-Key": "k" * 256})
+        assert too_long.status_code == 400
+
+    async def test_expired_record_runs_again(self, client, factory, db):
+        actor = await factory.member("member")
+        headers = {**actor.headers, "Idempotency-Key": "old"}
+        body = {"name": "script", "scopes": ["read"]}
+        await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        record = (await db.execute(select(IdempotencyRecord))).scalar_one()
+        record.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        await db.flush()
+        again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 2
+
+
+class TestBodyLimit:
+    async def test_declared_length_over_limit_is_413_before_auth(self, client, app):
+        size = app.state.settings.max_body_bytes + 1
+        response = await client.patch("/api/v1/me", content=b"x" * size,
+                                      headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.json()["type"] == "/problems/payload-too-large"
+
+    async def test_chunked_body_is_counted(self, client, app):
+        limit = app.state.settings.max_body_bytes
+
+        async def chunks():
+            for _ in range(limit // 65536 + 2):
+                yield b"x" * 65536
+
+        response = await client.post("/api/v1/auth/login", content=chunks(),
+                                     headers={"content-type": "application/json"})
+        assert response.status_code == 413
+
+    async def test_body_under_limit_passes(self, client):
+        response = await client.post("/api/v1/auth/login",
+                                     json={"email": "a@example.com", "password": "x" * 50})
+        assert response.status_code == 401
+
+
+class TestHeaders:
+    async def test_request_id(self, client):
+        generated = await client.get("/healthz")
+        assert len(generated.headers["x-request-id"]) == 32
+        echoed = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        assert echoed.headers["x-request-id"] == "abc-123"
+        hostile = await client.get("/healthz", headers={"X-Request-ID": "a b\tc" * 30})
+        assert hostile.headers["x-request-id"] != "a b\tc" * 30
+        error = await client.get("/api/v1/me", headers={"X-Request-ID": "err-1"})
+        assert error.headers["x-request-id"] == "err-1"
+        assert error.json()["request_id"] == "err-1"
+
+    async def test_cors(self, client):
+        allowed = await client.options("/api/v1/members", headers={
+            "Origin": "https://app.digital-leaders.test",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        })
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.digital-leaders.test"
+        other = await client.get("/healthz", headers={"Origin": "https://evil.test"})
+        assert "access-control-allow-origin" not in other.headers
+
+    async def test_health(self, client):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/readyz")).json() == {"status": "ok"}

@@ -162,8 +162,9 @@ class TestApiTokens:
         assert (await client.get("/api/v1/audit",
                                  headers={"Authorization": f"Bearer {raw}"})).status_code == 200
         read_only = (await _create_pat(client, admin, ["read"]))["token"]
-        assert (await client.get("/api/v1/audit",
-                                 headers={"Authorization": f"Bearer {read_only}"})).status_code == 403
+        response = await client.get("/api/v1/audit",
+                                    headers={"Authorization": f"Bearer {read_only}"})
+        assert response.status_code == 403
 
     async def test_revoked_and_expired_tokens_are_refused(self, client, factory, db):
         actor = await factory.member("member")

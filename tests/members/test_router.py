@@ -52,6 +52,9 @@ class TestListMembers:
         assert body["company"] == "Acme" and body["job_title"] == "CTO"
         assert body["phone"] is None and body["email"] is None
         assert "roles" not in body and "privacy" not in body
+        # Applicants see no member at all, whatever the consent.
+        hidden = await client.get(f"/api/v1/members/{owner.id}", headers=applicant.headers)
+        assert hidden.status_code == 404
 
     async def test_private_filter_and_sort_refused_for_members(self, client, factory):
         viewer = await factory.member("member")

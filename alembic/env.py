@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401  (registers every table on the metadata)
 from alembic import context
 from app.core.config import Settings
+from app.core.db import ensure_sqlite_directory
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -38,6 +39,7 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
+    ensure_sqlite_directory(_url())
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)

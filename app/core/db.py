@@ -1,10 +1,12 @@
 """The engine, the session factory and the one-transaction-per-request dependency."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,8 +18,16 @@ from app.core.config import Settings
 from app.core.errors import AppError
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """A fresh clone has no var/: create the folder of an SQLite file before connecting."""
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
+        ensure_sqlite_directory(settings.database_url)
         engine = create_async_engine(settings.database_url)
         _sqlite_pragmas(engine)
         return engine

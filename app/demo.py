@@ -1,0 +1,149 @@
+"""Loads a small demo community into an empty database and prints how to log in.
+
+``make run`` calls it before serving; it does nothing when members already exist.
+"""
+
+import asyncio
+import random
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.security import PasswordHasher
+from app.models.member import Function, Member, MemberRole, Role, Visibility
+
+FIRST_NAMES = ["Alexey", "Anna", "Dmitry", "Elena", "Igor", "Irina", "Maxim", "Maria", "Oleg",
+               "Olga", "Pavel", "Svetlana", "Sergey", "Tatiana", "Andrey", "Natalia", "Roman",
+               "Yulia", "Vladimir", "Ekaterina", "Mikhail", "Anastasia", "Nikolai", "Daria"]
+LAST_NAMES = ["Ivanov", "Smirnov", "Kuznetsov", "Popov", "Volkov", "Sokolov", "Lebedev",
+              "Kozlov", "Novikov", "Morozov", "Petrov", "Orlov", "Pavlov", "Semenov", "Golubev",
+              "Vinogradov", "Bogdanov", "Fedorov", "Mikhailov", "Belov", "Tarasov", "Belyaev"]
+CITIES = ["Moscow"] * 6 + ["Saint Petersburg"] * 3 + ["Kazan", "Novosibirsk", "Yekaterinburg",
+                                                      "Nizhny Novgorod", "Samara", "Krasnodar"]
+# Fictional companies; several members share one, as colleagues do.
+COMPANIES = [("Uralstal Digital", "Metals"), ("Volga Bank", "Banking"),
+             ("Korzina Marketplace", "E-commerce"), ("Gastronom Retail", "Retail"),
+             ("Svyaz Telecom", "Telecom"), ("Pyaterka Tech", "Retail"),
+             ("Nebo Airlines", "Aviation"), ("Polar Metals", "Mining"),
+             ("Neva Capital Bank", "Banking"), ("Signal Mobile", "Telecom"),
+             ("Moda Online", "E-commerce"), ("Khimprom Digital", "Petrochemicals"),
+             ("Magistral Rail", "Transport"), ("Sever Neft", "Oil and gas"),
+             ("Kopilka Bank", "Banking"), ("Obyavleniya.ru", "Classifieds"),
+             ("Shield Labs", "Security"), ("Zdorovye Pharma", "Pharma"),
+             ("Agrokhim", "Chemicals"), ("Dom i Sad", "Retail")]
+TAGS = ["cloud", "data platforms", "AI adoption", "cybersecurity", "hiring", "agile at scale",
+        "ERP", "product discovery", "vendor management", "IT budgeting", "M&A integration",
+        "digital marketing", "platform teams", "open source", "import substitution", "CX"]
+TITLES = {
+    Function.cto: "Chief Technology Officer", Function.cio: "Chief Information Officer",
+    Function.cdo: "Chief Digital Officer", Function.cpo: "Chief Product Officer",
+    Function.cmo: "Chief Marketing Officer", Function.cfo: "Chief Financial Officer",
+    Function.coo: "Chief Operating Officer", Function.chro: "Chief HR Officer",
+    Function.ceo: "Chief Executive Officer", Function.head_of_sales: "Head of Sales",
+    Function.head_of_product: "Head of Product",
+    Function.head_of_engineering: "Head of Engineering", Function.other: "Director of IT",
+}
+# Weighted towards IT and digital roles, as the community is.
+FUNCTION_WEIGHTS = {
+    Function.cto: 14, Function.cio: 14, Function.cdo: 10, Function.head_of_engineering: 10,
+    Function.cpo: 7, Function.head_of_product: 7, Function.cmo: 6, Function.coo: 5,
+    Function.cfo: 4, Function.chro: 4, Function.ceo: 5, Function.head_of_sales: 4,
+    Function.other: 6,
+}
+MEMBER_COUNT = 100
+
+
+def _person(rng: random.Random, index: int, password_hash: str, **fields: object) -> Member:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    if first.endswith("a") or first in {"Irina", "Natalia", "Yulia", "Daria"}:
+        last += "a"  # Russian surnames agree with the first name
+    company, industry = rng.choice(COMPANIES)
+    function = rng.choices(list(FUNCTION_WEIGHTS), weights=list(FUNCTION_WEIGHTS.values()))[0]
+    joined = datetime.now(UTC) - timedelta(days=rng.randint(1, 600))
+    values: dict[str, object] = {
+        "email": f"{first.lower()}.{last.lower()}.{index}@example.com",
+        "full_name": f"{first} {last}",
+        "password_hash": password_hash,
+        "phone": f"+7 9{rng.randint(10, 99)} {rng.randint(100, 999)}-{rng.randint(10, 99)}-"
+                 f"{rng.randint(10, 99)}",
+        "city": rng.choice(CITIES),
+        "function": function.value,
+        "seniority": rng.choices([1, 2, 3, 4, 5], weights=[1, 3, 4, 3, 1])[0],
+        "industry": industry,
+        "expertise_tags": rng.sample(TAGS, rng.randint(1, 4)),
+        "bio": f"{TITLES[function]} in {industry.lower()}; "
+               f"{rng.randint(5, 25)} years in management.",
+        "company": company,
+        "job_title": TITLES[function],
+        "company_visibility": rng.choice(list(Visibility)).value,
+        "job_title_visibility": rng.choice([Visibility.members, Visibility.public]).value,
+        "member_since": joined.date(),
+        "created_at": joined,
+        "updated_at": joined,
+    }
+    values.update(fields)
+    values["email_normalized"] = str(values["email"]).lower()
+    return Member(**values)  # type: ignore[arg-type]
+
+
+async def load_demo(settings: Settings) -> tuple[str, str] | None:
+    """Creates the demo community; returns (admin password, member password), or None when
+    the database already has people."""
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            if await session.scalar(select(func.count()).select_from(Member)):
+                return None
+            hasher = PasswordHasher(settings)
+            admin_password = secrets.token_urlsafe(12)
+            member_password = "demo-member-password"
+            admin_hash = await hasher.hash(admin_password)
+            member_hash = await hasher.hash(member_password)
+            rng = random.Random(2026)
+            people: list[tuple[Member, list[Role]]] = [
+                (_person(rng, 0, admin_hash, email="admin@example.com",
+                         full_name="Community Admin"), [Role.admin, Role.member])
+            ]
+            for i in range(1, 4):
+                people.append((_person(rng, i, member_hash, email=f"reviewer{i}@example.com"),
+                               [Role.reviewer, Role.member]))
+            for i in range(4, 6):
+                people.append((_person(rng, i, member_hash,
+                                       email=f"facilitator{i - 3}@example.com"),
+                               [Role.facilitator, Role.member]))
+            for i in range(6, 6 + MEMBER_COUNT):
+                people.append((_person(rng, i, member_hash), [Role.member]))
+            for i in range(3):
+                people.append((_person(rng, 200 + i, member_hash, member_since=None,
+                                       email=f"applicant{i + 1}@example.com"), [Role.applicant]))
+            session.add_all(member for member, _ in people)
+            await session.flush()
+            session.add_all(MemberRole(member_id=member.id, role=role)
+                            for member, roles in people for role in roles)
+            await session.commit()
+            return admin_password, member_password
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    created = asyncio.run(load_demo(settings))
+    if created is None:
+        print("Demo data: the database already has members; nothing loaded.")
+        return
+    admin_password, member_password = created
+    print("Demo community loaded: 1 admin, 3 reviewers, 2 facilitators, "
+          f"{MEMBER_COUNT} members, 3 applicants.")
+    print(f"  admin:      admin@example.com / {admin_password}")
+    print(f"  reviewers:  reviewer1@example.com .. reviewer3@example.com / {member_password}")
+    print(f"  applicants: applicant1@example.com .. applicant3@example.com / {member_password}")
+    print("  API docs:   http://127.0.0.1:8000/docs (the admin password is shown only now)")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,13 @@ def _url() -> str:
     ).database_url
 
 
+# Any constant shared by every process: replicas starting together migrate one at a time.
+_MIGRATION_LOCK_ID = 7_150_420_261
+
+
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -43,6 +49,8 @@ async def _run_async() -> None:
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
+        # The advisory lock opened the transaction, so Alembic left committing to us.
+        await connection.commit()
     await engine.dispose()
 
 

@@ -1,14 +1,15 @@
 """The application factory: state, middleware, error handlers, routers."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import health
+from app import health, maintenance
 from app.api import api_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
@@ -23,7 +24,13 @@ VERSION = "1.0.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    housekeeping = asyncio.create_task(
+        maintenance.run_periodically(app.state.sessionmaker, app.state.settings)
+    )
     yield
+    housekeeping.cancel()
+    with suppress(asyncio.CancelledError):
+        await housekeeping
     await app.state.engine.dispose()
 
 

@@ -293,5 +293,10 @@ async def revoke_api_token(
                      target_type="api_token", target_id=token.id, context=context)
 
 
+async def prune_login_failures(session: AsyncSession, *, before: datetime) -> None:
+    """Failures older than the throttling window no longer count."""
+    await repository.prune_failures(session, before)
+
+
 async def revoke_api_tokens(session: AsyncSession, member_id: uuid.UUID) -> None:
     await repository.revoke_api_tokens(session, member_id, datetime.now(UTC))

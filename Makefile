@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/dl_test
 CHECK_DB := var/check.db
 
-.PHONY: install run test test-sqlite test-postgres check openapi migrate bench clean
+.PHONY: install run test test-sqlite test-postgres check openapi lint-openapi migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ check: install
 
 openapi: install
 	$(PY) -m app.openapi_export
+
+# A standard OpenAPI linter (Spectral's OAS ruleset) over the committed contract; needs npx.
+lint-openapi:
+	npx --yes @stoplight/spectral-cli@6 lint openapi/openapi.json --ruleset .spectral.yaml --fail-severity=warn
 
 bench: install
 	$(PY) -m bench.run

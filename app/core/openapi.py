@@ -68,6 +68,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         description=DESCRIPTION.format(problem_types=problem_types),
         routes=app.routes,
         tags=TAGS,
+        servers=[{"url": "/", "description": "This deployment"}],
+        contact={"name": "Digital Leaders platform team"},
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(Problem.model_json_schema(ref_template="#/components/schemas/{model}")

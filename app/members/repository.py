@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.audit import AuditEntry
 from app.models.member import ConsentChange, Member, MemberRole, Role
-from app.models.token import ApiToken, RefreshToken
+from app.models.token import RefreshToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +165,6 @@ async def consent_history(session: AsyncSession, member_id: uuid.UUID) -> list[C
 
 async def delete_consent_history(session: AsyncSession, member_id: uuid.UUID) -> None:
     await session.execute(delete(ConsentChange).where(ConsentChange.member_id == member_id))
-
-
-async def api_tokens_of(session: AsyncSession, member_id: uuid.UUID) -> list[ApiToken]:
-    result = await session.execute(
-        select(ApiToken).where(ApiToken.member_id == member_id).order_by(ApiToken.created_at)
-    )
-    return list(result.scalars())
 
 
 async def refresh_tokens_of(session: AsyncSession, member_id: uuid.UUID) -> list[RefreshToken]:

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.principal import Principal
-from app.auth.schemas import ApiTokenRead
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
@@ -303,8 +302,7 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
         profile=await read_self_view(session, member),
         consent_history=[ConsentChangeRead.model_validate(c)
                          for c in await repository.consent_history(session, member.id)],
-        api_tokens=[ApiTokenRead.model_validate(t)
-                    for t in await repository.api_tokens_of(session, member.id)],
+        api_tokens=await auth_service.list_api_tokens(session, principal),
         sessions=[SessionRead.model_validate(t)
                   for t in await repository.refresh_tokens_of(session, member.id)],
         activity=[AuditEntryExport.model_validate(a)

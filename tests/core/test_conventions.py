@@ -166,7 +166,30 @@ class TestIdempotency:
         assert response.status_code == 409
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
 
-    async def test_errors_are_replayed_but_not_server_errors(self, client, factory, db):
+    async def test_server_errors_are_not_kept(self, app, db):
+        flaky = create_app(make_settings())
+        flaky.state.sessionmaker = app.state.sessionmaker  # join the test's transaction
+        calls = []
+
+        @flaky.post("/flaky", status_code=201)
+        async def create_something() -> dict[str, int]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("first attempt fails")
+            return {"attempt": len(calls)}
+
+        transport = httpx.ASGITransport(app=flaky, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            headers = {"Idempotency-Key": "retry-me"}
+            failed = await client.post("/flaky", headers=headers, json={})
+            retried = await client.post("/flaky", headers=headers, json={})
+            replayed = await client.post("/flaky", headers=headers, json={})
+        assert failed.status_code == 500
+        assert retried.status_code == 201 and retried.json() == {"attempt": 2}
+        assert replayed.json() == {"attempt": 2} and len(calls) == 2
+        await flaky.state.engine.dispose()
+
+    async def test_client_errors_are_replayed(self, client, factory, db):
         actor = await factory.member("member")
         headers = {**actor.headers, "Idempotency-Key": "k2"}
         bad = {"name": "x", "scopes": ["admin"]}

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.audit import service
 from app.audit.schemas import AuditEntryRead
@@ -11,6 +11,7 @@ from app.auth.permissions import AdminPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.core.responses import json_response
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -27,9 +28,10 @@ async def list_audit_entries(
     action: Annotated[str | None, Query(max_length=64)] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-) -> Page[AuditEntryRead]:
+) -> Response:
     """Who did what to what, when and from where; newest first. Admins only."""
-    return await service.list_entries(
+    page = await service.list_entries(
         session, actor_id=actor_id, target_id=target_id, action=action, cursor=cursor,
         limit=limit,
     )
+    return json_response(page)

@@ -4,7 +4,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.auth import service as auth_service
 from app.auth.permissions import AdminPrincipal, InteractivePrincipal, PrincipalDep
@@ -12,8 +12,8 @@ from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead
 from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.etag import etag_of
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.core.responses import json_response, tagged_response
 from app.members import service
 from app.members.repository import MemberFilters
 from app.members.schemas import (
@@ -34,6 +34,11 @@ IfMatch = Annotated[
     str | None,
     Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
 ]
+
+
+NOT_MODIFIED: dict[int | str, dict[str, str]] = {
+    304: {"description": "Not modified: the ETag sent in If-None-Match is current."}
+}
 
 
 class MemberSort(StrEnum):
@@ -66,35 +71,36 @@ async def list_members(
     sort: MemberSort = MemberSort.full_name,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-) -> Page[MemberRead]:
+) -> Response:
     """List members I may see, with private fields shown only where consent allows."""
     filters = MemberFilters(
         function=function, seniority=seniority, city=city, industry=industry, tag=tag,
         status=member_status, role=role, q=q, company=company, email=email,
     )
-    return await service.list_members(
+    page = await service.list_members(
         session, principal=principal, context=context, filters=filters, sort=sort.value,
         cursor=cursor, limit=limit,
     )
+    return json_response(page)
 
 
 @router.get(
     "/{member_id}", response_model=MemberSelf | MemberRead,
-    responses=problem_responses(401, 403, 404, 422), operation_id="members_get",
+    responses={**problem_responses(401, 403, 404, 422), **NOT_MODIFIED},
+    operation_id="members_get",
 )
 async def get_member(
     member_id: uuid.UUID,
     principal: PrincipalDep,
     session: SessionDep,
     context: ContextDep,
-    response: Response,
-) -> MemberSelf | MemberRead:
+    request: Request,
+) -> Response:
     """Read one member; admins and the member themselves get every field."""
     member = await service.get_member(
         session, principal=principal, context=context, member_id=member_id
     )
-    response.headers["ETag"] = etag_of(member)
-    return member
+    return tagged_response(member, request)
 
 
 @router.patch(
@@ -107,16 +113,15 @@ async def update_member(
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,
-    response: Response,
+    request: Request,
     if_match: IfMatch = None,
-) -> MemberSelf:
+) -> Response:
     """Change a member's status (active, paused, left). Admins only."""
     member = await service.update_member_status(
         session, principal=admin, context=context, member_id=member_id, data=body,
         if_match=if_match,
     )
-    response.headers["ETag"] = etag_of(member)
-    return member
+    return tagged_response(member, request)
 
 
 @router.put(
@@ -137,14 +142,12 @@ async def set_roles(
 
 
 @me_router.get(
-    "", response_model=MemberSelf, responses=problem_responses(401, 403, 404),
-    operation_id="me_get",
+    "", response_model=MemberSelf,
+    responses={**problem_responses(401, 403, 404), **NOT_MODIFIED}, operation_id="me_get",
 )
-async def get_me(principal: PrincipalDep, session: SessionDep, response: Response) -> MemberSelf:
+async def get_me(principal: PrincipalDep, session: SessionDep, request: Request) -> Response:
     """Read my own profile with every field, my roles and my privacy settings."""
-    me = await service.get_me(session, principal)
-    response.headers["ETag"] = etag_of(me)
-    return me
+    return tagged_response(await service.get_me(session, principal), request)
 
 
 @me_router.patch(
@@ -156,15 +159,14 @@ async def update_me(
     principal: PrincipalDep,
     session: SessionDep,
     context: ContextDep,
-    response: Response,
+    request: Request,
     if_match: IfMatch = None,
-) -> MemberSelf:
+) -> Response:
     """Update my profile and privacy settings; each consent change is kept with its time."""
     me = await service.update_me(
         session, principal=principal, context=context, data=body, if_match=if_match
     )
-    response.headers["ETag"] = etag_of(me)
-    return me
+    return tagged_response(me, request)
 
 
 @me_router.get(

@@ -147,6 +147,21 @@ class TestUpdateMe:
         star = await client.patch("/api/v1/me", json={"city": "Omsk"},
                                   headers={**actor.headers, "If-Match": "*"})
         assert star.status_code == 200
+        weak = await client.patch("/api/v1/me", json={"city": "Tver"},
+                                  headers={**actor.headers, "If-Match": f"W/{star.headers['etag']}"})
+        assert weak.status_code == 412  # If-Match compares strongly
+
+    async def test_if_none_match(self, client, factory):
+        actor = await factory.member("member")
+        other = await factory.member("member")
+        for url in ("/api/v1/me", f"/api/v1/members/{other.id}"):
+            first = await client.get(url, headers=actor.headers)
+            etag = first.headers["etag"]
+            cached = await client.get(url, headers={**actor.headers, "If-None-Match": etag})
+            assert cached.status_code == 304 and cached.content == b""
+            assert cached.headers["etag"] == etag
+            stale = await client.get(url, headers={**actor.headers, "If-None-Match": '"old"'})
+            assert stale.status_code == 200 and stale.json() == first.json()
 
 
 class TestRolesAndStatus:

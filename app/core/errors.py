@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.routes import route_index
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -174,9 +176,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _generic(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # The router names only the first route it matched; list every method served here.
+            allowed = route_index(request.app).allowed_methods(request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return problem_response(
-            exc.status_code, slug, title, detail, request=request,
-            headers=dict(exc.headers) if exc.headers else None,
+            exc.status_code, slug, title, detail, request=request, headers=headers or None,
         )
 
     @app.exception_handler(OperationalError)

@@ -12,7 +12,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,6 +20,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.middleware import send_problem
+from app.core.routes import route_index
 from app.core.security import API_TOKEN_PREFIX, InvalidToken, TokenCodec, token_digest
 from app.models.idempotency import IdempotencyRecord
 
@@ -28,6 +28,8 @@ logger = logging.getLogger("app.idempotency")
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
+# Visible ASCII and spaces: what a header carries safely, and what the contract documents.
+KEY_PATTERN = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 # Problem kinds of this layer: (slug, title).
 INVALID_KEY = ("invalid-idempotency-key", "Invalid Idempotency-Key")
 KEY_REUSED = ("idempotency-key-reused", "Idempotency-Key reused with another request")
@@ -134,36 +136,20 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
         return None
 
 
-def creating_post_paths(openapi: dict[str, Any]) -> list[re.Pattern[str]]:
-    """The paths whose POST answers 201, read from the app's own contract."""
-    patterns = []
-    for template, item in openapi.get("paths", {}).items():
-        if "201" in item.get("post", {}).get("responses", {}):
-            regex = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
-            patterns.append(re.compile(f"^{regex}$"))
-    return patterns
-
-
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, ttl: timedelta):
         self.app = app
         self.ttl = ttl
-        self._paths: list[re.Pattern[str]] | None = None
-
-    def _is_creating_post(self, scope: Scope) -> bool:
-        if self._paths is None:
-            self._paths = creating_post_paths(scope["app"].openapi())
-        return any(pattern.match(scope["path"]) for pattern in self._paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = Headers(scope=scope).get(HEADER)
-        if key is None or not self._is_creating_post(scope):
+        if key is None or not route_index(scope["app"]).creates("POST", scope["path"]):
             await self.app(scope, receive, send)
             return
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not KEY_PATTERN.match(key):
             await send_problem(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} "
                                           "printable characters.", kind=INVALID_KEY)
             return

@@ -38,7 +38,7 @@ _IDEMPOTENCY_PARAMETER = {
     "required": False,
     "description": "Makes retries safe: the same key replays the first response for 24 h; "
                    "409 while the first is in flight, 422 with another body.",
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
 
 
@@ -83,6 +83,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if method == "post" and "201" in responses:
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
                 responses.setdefault("409", {"description": "Conflict"})
+                responses.setdefault("400", {"description": GENERIC_PROBLEMS[400][1]})
+            if "requestBody" in operation:
+                # A body that is not UTF-8 JSON at all is refused before validation.
+                responses.setdefault("400", {"description": GENERIC_PROBLEMS[400][1]})
             if "422" in responses:
                 responses["422"]["description"] = GENERIC_PROBLEMS[422][1]
             for status, response in responses.items():

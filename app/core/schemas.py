@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, PlainSerializer, field_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 def _iso_utc(value: datetime) -> str:
@@ -16,7 +18,7 @@ UTCTimestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str, wh
 class InputSchema(BaseModel):
     """Request bodies: unknown fields are a 422, never silently ignored; no NUL in strings."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -27,6 +29,29 @@ class InputSchema(BaseModel):
         if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
             raise ValueError("must not contain NUL characters")
         return value
+
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Say in the contract what _no_nul enforces, so generated clients and fuzzers agree.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for prop in schema.get("properties", {}).values():
+            _forbid_nul(prop)
+        return schema
+
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+        schema["pattern"] = NO_NUL_PATTERN
+    for alternative in schema.get("anyOf", []):
+        _forbid_nul(alternative)
+    if isinstance(schema.get("items"), dict):
+        _forbid_nul(schema["items"])
 
 
 class ReadSchema(BaseModel):

@@ -8,7 +8,7 @@ from app.auth.schemas import ApiTokenRead
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
 from app.models.member import Function, MemberStatus, Role, Visibility
 
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Link = Annotated[AnyHttpUrl, Field()]
 Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()\-]{5,40}$")]
 

@@ -23,6 +23,22 @@ class TestErrors:
         assert wrong.status_code == 405
         assert wrong.json()["type"] == "/problems/method-not-allowed"
 
+    async def test_405_names_every_method_of_the_path(self, client, factory):
+        actor = await factory.member("member")
+        response = await client.put("/api/v1/me", headers=actor.headers)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+
+    async def test_body_that_is_not_utf8(self, client):
+        response = await client.post("/api/v1/auth/login", content=b"Q\x12\xff9",
+                                     headers={"content-type": "application/json"})
+        assert response.status_code in (400, 422)
+
+    async def test_nul_in_strings_is_refused(self, client):
+        response = await client.post("/api/v1/auth/signup", json={
+            "email": "nul@example.com", "password": "long enough\u0000", "full_name": "N"})
+        assert response.status_code == 422
+
     async def test_malformed_json(self, client):
         response = await client.post("/api/v1/auth/login", content=b"{not json",
                                      headers={"content-type": "application/json"})

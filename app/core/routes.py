@@ -1,0 +1,54 @@
+"""What the app serves, read from its own OpenAPI document: path templates and their methods.
+
+Used where a layer outside routing needs route facts (the 405 ``Allow`` header, which routes
+create resources); the contract is public and stable where the router internals are not.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_PARAMETER = re.compile(r"\\\{[^}]+\\\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    status_codes: frozenset[str]
+
+
+class RouteIndex:
+    def __init__(self, openapi: dict[str, Any]):
+        self._paths: list[tuple[re.Pattern[str], list[Operation]]] = []
+        for template, item in openapi.get("paths", {}).items():
+            pattern = re.compile("^" + _PARAMETER.sub("[^/]+", re.escape(template)) + "$")
+            operations = [
+                Operation(method.upper(), frozenset(operation.get("responses", {})))
+                for method, operation in item.items()
+            ]
+            self._paths.append((pattern, operations))
+
+    def operations(self, path: str) -> list[Operation]:
+        for pattern, operations in self._paths:
+            if pattern.match(path):
+                return operations
+        return []
+
+    def allowed_methods(self, path: str) -> list[str]:
+        methods = {operation.method for operation in self.operations(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
+
+    def creates(self, method: str, path: str) -> bool:
+        return any(op.method == method and "201" in op.status_codes
+                   for op in self.operations(path))
+
+
+def route_index(app: Any) -> RouteIndex:
+    """The app's index, built once from its OpenAPI document."""
+    index: RouteIndex | None = getattr(app.state, "route_index", None)
+    if index is None:
+        index = RouteIndex(app.openapi())
+        app.state.route_index = index
+    return index

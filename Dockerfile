@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DL_ENVIRONMENT=production \
     DL_DOCS_ENABLED=false \
-    PORT=8000
+    PORT=8000 \
+    FORWARDED_ALLOW_IPS=127.0.0.1
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app
 WORKDIR /srv
 COPY --from=build /wheels /wheels
@@ -25,5 +26,7 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
-# Every replica runs the migrations first; Alembic's version table makes a second run a no-op.
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips='*' --no-access-log"]
+# Every replica runs the migrations first (one at a time, under an advisory lock).
+# X-Forwarded-For is trusted only from FORWARDED_ALLOW_IPS (set it to the load balancer's
+# address): login throttling counts per client address, which a spoofed header must not dodge.
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --no-access-log"]

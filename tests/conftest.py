@@ -113,7 +113,7 @@ async def db(app: Any, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             bind=connection, class_=AsyncSession, expire_on_commit=False,
             join_transaction_mode="create_savepoint",
         )
-        app.state.sessionmaker = maker
+        app.state.sessionmaker = app.state.read_sessionmaker = maker
         async with maker() as session:
             yield session
         await outer.rollback()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.core.db import create_read_sessionmaker
 from app.models.member import Member, MemberRole
 from app.models.token import ApiToken
 from tests.conftest import IS_POSTGRES
@@ -20,6 +21,7 @@ CALLERS = 12
 async def live(app, engine):
     """The app on real, committing sessions; every table emptied afterwards."""
     app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client

@@ -31,11 +31,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url)
         _sqlite_pragmas(engine)
         return engine
+    # No pool_pre_ping: it costs a round trip per request. After PostgreSQL restarts, the first
+    # request on a dead connection fails with 503 and SQLAlchemy recycles the whole pool.
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
         # Fail fast when PostgreSQL is down instead of queueing requests behind a dead pool.
         pool_timeout=settings.database_connect_timeout_seconds,
         connect_args={"timeout": settings.database_connect_timeout_seconds},
@@ -62,15 +63,29 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for safe methods. On PostgreSQL they run in autocommit: a read needs no
+    BEGIN/COMMIT round trips, and under READ COMMITTED each statement sees the same committed
+    data a transaction would. SQLite keeps its transactions (its reads are local calls)."""
+    if engine.dialect.name != "postgresql":
+        return create_sessionmaker(engine)
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent.
+    """One transaction per request, committed before the response is sent (reads: see
+    ``create_read_sessionmaker``).
 
     Used with ``scope="function"`` so the commit runs when the route returns, not after the
     response left: a client never sees 201 for a write that failed to commit. An exception
     rolls everything back, except errors that declare ``keeps_writes`` (a failed login attempt
     must be counted even though the request fails).
     """
-    async with request.app.state.sessionmaker() as session:
+    safe = request.method in ("GET", "HEAD")
+    maker = request.app.state.read_sessionmaker if safe else request.app.state.sessionmaker
+    async with maker() as session:
         try:
             yield session
         except AppError as error:

@@ -3,9 +3,24 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.audit import AuditEntry
@@ -42,78 +57,115 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _has_role(role: str) -> ColumnElement[bool]:
+def _has_role(role: Any) -> ColumnElement[bool]:
     return exists().where(MemberRole.member_id == Member.id, MemberRole.role == role)
 
 
-def _has_tag(session: AsyncSession, tag: str) -> ColumnElement[bool]:
-    if session.bind.dialect.name == "postgresql":
+def _has_tag(dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        tag = cast(bindparam("tag"), String)  # asyncpg must know the parameter's type
         return Member.expertise_tags.op("@>")(func.jsonb_build_array(tag))
     each = func.json_each(Member.expertise_tags).table_valued("value")
-    return exists().select_from(each).where(each.c.value == tag)
+    return exists().select_from(each).where(each.c.value == bindparam("tag"))
 
 
-def directory_statement(
-    session: AsyncSession,
-    *,
-    viewer_id: uuid.UUID,
-    sees_members: bool,
-    is_admin: bool,
-    filters: MemberFilters,
+def _ID(name: str) -> Any:  # noqa: N802 - reads like the column type it binds
+    return bindparam(name, type_=Member.__table__.c.id.type)
+
+
+class Audience(StrEnum):
+    """Which members a viewer may list at all."""
+
+    everyone = "everyone"  # admins
+    directory = "directory"  # members and staff: active directory entries, plus themselves
+    self_only = "self_only"  # anyone else sees only themselves
+
+
+# Each filter as a condition on bound parameters, so statements can be built once and reused.
+_FILTERS: dict[str, Any] = {
+    "function": lambda _: Member.function == bindparam("function"),
+    "seniority": lambda _: Member.seniority == bindparam("seniority"),
+    "city": lambda _: func.lower(Member.city) == bindparam("city"),
+    "industry": lambda _: func.lower(Member.industry) == bindparam("industry"),
+    "status": lambda _: Member.status == bindparam("status"),
+    "role": lambda _: _has_role(bindparam("role")),
+    "tag": _has_tag,
+    "q": lambda _: func.lower(Member.full_name).like(bindparam("q"), escape="\\"),
+    "company": lambda _: func.lower(Member.company).like(bindparam("company"), escape="\\"),
+    "email": lambda _: Member.email_normalized == bindparam("email"),
+}
+
+
+def filter_params(filters: MemberFilters) -> dict[str, Any]:
+    """The bound values of the filters that are set, normalised as the conditions expect."""
+    values: dict[str, Any] = {}
+    for name in _FILTERS:
+        value = getattr(filters, name)
+        if value is None or value == "":
+            continue
+        if name in ("city", "industry", "email"):
+            value = value.strip().lower()
+        elif name in ("q", "company"):
+            value = f"%{_escape_like(value.lower())}%"
+        values[name] = value
+    return values
+
+
+@lru_cache(maxsize=512)
+def _directory_template(
+    dialect: str, audience: Audience, filters: frozenset[str], sort: str | None, after: bool
 ) -> Select[Any]:
-    """The members a viewer may list: admins everyone, the directory's audience the members
-    who are not erased, anyone else only themselves. Visibility is part of the query."""
+    """One statement per shape of query, built once: constructing SQLAlchemy expressions
+    costs more CPU than running the query on a hot read path."""
     stmt = select(Member)
-    if not is_admin:
-        if sees_members:
-            stmt = stmt.where(
-                or_(Member.id == viewer_id,
-                    and_(_has_role(Role.member), Member.erased_at.is_(None)))
-            )
-        else:
-            stmt = stmt.where(Member.id == viewer_id)
-    f = filters
-    if f.function:
-        stmt = stmt.where(Member.function == f.function)
-    if f.seniority is not None:
-        stmt = stmt.where(Member.seniority == f.seniority)
-    if f.city:
-        stmt = stmt.where(func.lower(Member.city) == f.city.lower())
-    if f.industry:
-        stmt = stmt.where(func.lower(Member.industry) == f.industry.lower())
-    if f.status:
-        stmt = stmt.where(Member.status == f.status)
-    if f.role:
-        stmt = stmt.where(_has_role(f.role))
-    if f.tag:
-        stmt = stmt.where(_has_tag(session, f.tag))
-    if f.q:
-        stmt = stmt.where(
-            func.lower(Member.full_name).like(f"%{_escape_like(f.q.lower())}%", escape="\\")
-        )
-    if f.company:
-        stmt = stmt.where(
-            func.lower(Member.company).like(f"%{_escape_like(f.company.lower())}%", escape="\\")
-        )
-    if f.email:
-        stmt = stmt.where(Member.email_normalized == f.email.strip().lower())
-    return stmt
-
-
-async def list_members(
-    session: AsyncSession, stmt: Select[Any], *, sort: str, after: list[Any] | None, limit: int
-) -> list[Member]:
-    """One page in keyset order; fetches limit+1 to know whether another page follows."""
+    if audience is Audience.directory:
+        stmt = stmt.where(or_(
+            Member.id == _ID("viewer_id"),
+            and_(_has_role(Role.member.value), Member.erased_at.is_(None)),
+        ))
+    elif audience is Audience.self_only:
+        stmt = stmt.where(Member.id == _ID("viewer_id"))
+    for name in sorted(filters):
+        stmt = stmt.where(_FILTERS[name](dialect))
+    if sort is None:  # a single member by id
+        return stmt.where(Member.id == _ID("member_id"))
     column, descending = SORT_KEYS[sort]
     key = tuple_(column, Member.id)
-    if after is not None:
-        bound = tuple_(*after)
+    if after:
+        bound = tuple_(bindparam("after_key", type_=column.type), _ID("after_id"))
         stmt = stmt.where(key < bound if descending else key > bound)
     if descending:
         stmt = stmt.order_by(column.desc(), Member.id.desc())
     else:
         stmt = stmt.order_by(column, Member.id)
-    result = await session.execute(stmt.limit(limit + 1))
+    return stmt.limit(bindparam("limit"))
+
+
+def audience_of(*, is_admin: bool, sees_members: bool) -> Audience:
+    if is_admin:
+        return Audience.everyone
+    return Audience.directory if sees_members else Audience.self_only
+
+
+async def list_members(
+    session: AsyncSession,
+    *,
+    viewer_id: uuid.UUID,
+    audience: Audience,
+    filters: MemberFilters,
+    sort: str,
+    after: list[Any] | None,
+    limit: int,
+) -> list[Member]:
+    """One page in keyset order; fetches limit+1 to know whether another page follows."""
+    params = filter_params(filters)
+    stmt = _directory_template(
+        session.bind.dialect.name, audience, frozenset(params), sort, after is not None
+    )
+    params.update(viewer_id=viewer_id, limit=limit + 1)
+    if after is not None:
+        params.update(after_key=after[0], after_id=after[1])
+    result = await session.execute(stmt, params)
     return list(result.scalars())
 
 
@@ -122,18 +174,11 @@ async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | No
 
 
 async def get_visible_member(
-    session: AsyncSession,
-    member_id: uuid.UUID,
-    *,
-    viewer_id: uuid.UUID,
-    sees_members: bool,
-    is_admin: bool,
+    session: AsyncSession, member_id: uuid.UUID, *, viewer_id: uuid.UUID, audience: Audience
 ) -> Member | None:
-    stmt = directory_statement(
-        session, viewer_id=viewer_id, sees_members=sees_members, is_admin=is_admin,
-        filters=MemberFilters(),
-    ).where(Member.id == member_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _directory_template(session.bind.dialect.name, audience, frozenset(), None, False)
+    result = await session.execute(stmt, {"viewer_id": viewer_id, "member_id": member_id})
+    return result.scalar_one_or_none()
 
 
 async def get_roles(session: AsyncSession, member_id: uuid.UUID) -> list[str]:

@@ -51,6 +51,11 @@ def viewer_of(principal: Principal) -> Viewer:
                   sees_members=principal.sees_members)
 
 
+def _audience(principal: Principal) -> repository.Audience:
+    return repository.audience_of(is_admin=principal.is_admin,
+                                  sees_members=principal.sees_members)
+
+
 def _visibilities(member: Member) -> dict[str, Visibility]:
     return {name: member.visibility_of(name) for name in PRIVATE_FIELDS}
 
@@ -134,11 +139,10 @@ async def list_members(
     after = decode_cursor(cursor, sort, 2) if cursor else None
     if after is not None:
         after = _cursor_values(sort, after)
-    stmt = repository.directory_statement(
-        session, viewer_id=principal.id, sees_members=principal.sees_members,
-        is_admin=principal.is_admin, filters=filters,
+    rows = await repository.list_members(
+        session, viewer_id=principal.id, audience=_audience(principal), filters=filters,
+        sort=sort, after=after, limit=limit,
     )
-    rows = await repository.list_members(session, stmt, sort=sort, after=after, limit=limit)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
     if more:
@@ -168,8 +172,7 @@ async def get_member(
     session: AsyncSession, *, principal: Principal, context: RequestContext, member_id: uuid.UUID
 ) -> MemberRead | MemberSelf:
     member = await repository.get_visible_member(
-        session, member_id, viewer_id=principal.id, sees_members=principal.sees_members,
-        is_admin=principal.is_admin,
+        session, member_id, viewer_id=principal.id, audience=_audience(principal)
     )
     if member is None:
         raise NotFound("No such member.")

@@ -1,6 +1,10 @@
-"""/api/v1: the public router (sign-up, login, refresh) and the authenticated-by-default one."""
+"""/api/v1: the public routers (sign-up, login, refresh) and the authenticated-by-default ones.
 
-from fastapi import APIRouter, Depends
+Each domain router is mounted on the app directly (not through an intermediate router): every
+level of nesting is one more routing pass per request.
+"""
+
+from fastapi import APIRouter, Depends, FastAPI
 
 from app.audit.router import router as audit_router
 from app.auth.permissions import current_principal
@@ -11,16 +15,13 @@ from app.members.router import router as members_router
 
 API_PREFIX = "/api/v1"
 
-public_router = APIRouter()
-public_router.include_router(auth_public_router)
+PUBLIC_ROUTERS: list[APIRouter] = [auth_public_router]
+# Every route of these demands a valid principal; a route added later is protected by default.
+AUTHENTICATED_ROUTERS: list[APIRouter] = [auth_router, me_router, members_router, audit_router]
 
-# Every route here demands a valid principal; a route added later is protected by default.
-authed_router = APIRouter(dependencies=[Depends(current_principal)])
-authed_router.include_router(auth_router)
-authed_router.include_router(me_router)
-authed_router.include_router(members_router)
-authed_router.include_router(audit_router)
 
-api_router = APIRouter(prefix=API_PREFIX)
-api_router.include_router(public_router)
-api_router.include_router(authed_router)
+def include_api(app: FastAPI) -> None:
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in AUTHENTICATED_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_principal)])

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import health, maintenance
-from app.api import api_router
+from app.api import include_api
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health.router)
-    app.include_router(api_router)
+    include_api(app)
     if settings.bench_routes:
         # Imported only when asked for: the ceiling routes are not part of the product.
         from app.bench_routes import router as bench_router

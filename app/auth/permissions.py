@@ -11,19 +11,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import service
 from app.auth.principal import Credential, Principal, Scope
-from app.core.context import TokenCodecDep
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.security import TokenCodec
 from app.models.member import Role
 
-# Two schemes in the OpenAPI document; both arrive as "Authorization: Bearer ...".
-_access_token = HTTPBearer(
+# Both credentials arrive as "Authorization: Bearer ...". One dependency reads the header (each
+# dependency costs per request); app.core.openapi documents the API token as the alternative
+# scheme wherever this one appears.
+_bearer = HTTPBearer(
     scheme_name="AccessToken", bearerFormat="JWT", auto_error=False,
     description="Access token from POST /api/v1/auth/login (about 15 minutes).",
-)
-_api_token = HTTPBearer(
-    scheme_name="ApiToken", bearerFormat="dl_pat", auto_error=False,
-    description="Personal API token (dl_pat_...) from POST /api/v1/me/tokens.",
 )
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -32,13 +30,11 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def current_principal(
     request: Request,
     session: SessionDep,
-    codec: TokenCodecDep,
-    jwt_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_access_token)],
-    pat_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_token)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    credentials = jwt_credentials or pat_credentials
     if credentials is None or not credentials.credentials:
         raise Unauthorized("Send a bearer token in the Authorization header.")
+    codec: TokenCodec = request.app.state.token_codec
     principal = await service.authenticate(session, codec, credentials.credentials)
     needed = Scope.read if request.method in _SAFE_METHODS else Scope.write
     if needed not in principal.scopes:

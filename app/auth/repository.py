@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,13 +39,20 @@ async def get_roles(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
     return list(result.scalars())
 
 
+_member = Member.__table__
+# Core, built once, on the session's connection: this runs on every authenticated request, and
+# the ORM's execution path costs several times the query itself.
+_TOKEN_STATE = select(_member.c.token_version, _member.c.erased_at).where(
+    _member.c.id == bindparam("member_id", type_=_member.c.id.type)
+)
+
+
 async def get_token_state(
     session: AsyncSession, member_id: uuid.UUID
 ) -> tuple[int, datetime | None] | None:
     """(token_version, erased_at) of a member: the one read every authenticated call costs."""
-    result = await session.execute(
-        select(Member.token_version, Member.erased_at).where(Member.id == member_id)
-    )
+    connection = await session.connection()
+    result = await connection.execute(_TOKEN_STATE, {"member_id": member_id})
     row = result.one_or_none()
     return (row[0], row[1]) if row else None
 

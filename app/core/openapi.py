@@ -32,6 +32,13 @@ tokens (`dl_pat_...`, `POST /api/v1/me/tokens`) the same way, limited by their s
 `If-Match` to avoid lost updates (412 when stale). Creating POSTs accept `Idempotency-Key`.
 """
 
+API_TOKEN_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "dl_pat",
+    "description": "Personal API token (dl_pat_...) from POST /api/v1/me/tokens.",
+}
+
 _IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -77,9 +84,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["Problem"] = {k: v for k, v in Problem.model_json_schema(
         ref_template="#/components/schemas/{model}").items() if k != "$defs"}
     problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    document["components"].setdefault("securitySchemes", {})["ApiToken"] = API_TOKEN_SCHEME
     for path_item in document.get("paths", {}).values():
         for method, operation in path_item.items():
             responses = operation.get("responses", {})
+            if {"AccessToken": []} in operation.get("security", []):
+                # A personal API token works wherever an access token does.
+                operation["security"].append({"ApiToken": []})
             if method == "post" and "201" in responses:
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
                 responses.setdefault("409", {"description": "Conflict"})

@@ -1,6 +1,7 @@
 """Members: the directory with privacy applied, my profile, consents, roles, export, erasure."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from app.core.etag import check_if_match, etag_of
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.members import repository
 from app.members.privacy import Viewer, may_filter_by, visible_private_fields
-from app.members.repository import MemberFilters
+from app.members.repository import MemberFilters, MemberRow
 from app.members.schemas import (
     AuditEntryExport,
     ConsentChangeRead,
@@ -37,6 +38,13 @@ from app.models.member import (
     Visibility,
 )
 
+# The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
+MemberLike = Member | MemberRow
+
+
+def visibility_of(member: MemberLike, field: str) -> Visibility:
+    return Visibility(getattr(member, f"{field}_visibility"))
+
 
 class FieldNotFilterable(InvalidInput):
     slug, title = "field-not-filterable", "Field not filterable"
@@ -56,11 +64,11 @@ def _audience(principal: Principal) -> repository.Audience:
                                   sees_members=principal.sees_members)
 
 
-def _visibilities(member: Member) -> dict[str, Visibility]:
-    return {name: member.visibility_of(name) for name in PRIVATE_FIELDS}
+def _visibilities(member: MemberLike) -> dict[str, Visibility]:
+    return {name: visibility_of(member, name) for name in PRIVATE_FIELDS}
 
 
-def _public_fields(member: Member) -> dict[str, Any]:
+def _public_fields(member: MemberLike) -> dict[str, Any]:
     return {
         "id": member.id,
         "full_name": member.full_name,
@@ -77,7 +85,7 @@ def _public_fields(member: Member) -> dict[str, Any]:
     }
 
 
-def member_view(viewer: Viewer | None, member: Member) -> MemberRead:
+def member_view(viewer: Viewer | None, member: MemberLike) -> MemberRead:
     """A member as ``viewer`` sees them; private fields outside consent are null."""
     visible = visible_private_fields(viewer, member.id, _visibilities(member))
     private = {name: getattr(member, name) if name in visible else None
@@ -85,7 +93,7 @@ def member_view(viewer: Viewer | None, member: Member) -> MemberRead:
     return MemberRead.model_validate({**_public_fields(member), **private})
 
 
-def full_view(member: Member, roles: list[str]) -> MemberSelf:
+def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
     return MemberSelf.model_validate({
         **_public_fields(member),
         **{name: getattr(member, name) for name in PRIVATE_FIELDS},
@@ -96,12 +104,15 @@ def full_view(member: Member, roles: list[str]) -> MemberSelf:
     })
 
 
-async def read_self_view(session: AsyncSession, member: Member) -> MemberSelf:
+async def read_self_view(session: AsyncSession, member: MemberLike) -> MemberSelf:
     return full_view(member, await repository.get_roles(session, member.id))
 
 
 def _audit_private_read(
-    session: AsyncSession, principal: Principal, context: RequestContext, members: list[Member]
+    session: AsyncSession,
+    principal: Principal,
+    context: RequestContext,
+    members: Sequence[MemberLike],
 ) -> None:
     """Admins see private fields of others; each such read is written down (ids only)."""
     if not principal.is_admin:
@@ -152,7 +163,7 @@ async def list_members(
     return Page[MemberRead](items=[member_view(viewer, m) for m in page], next_cursor=next_cursor)
 
 
-def _sort_value(member: Member, sort_field: str) -> Any:
+def _sort_value(member: MemberLike, sort_field: str) -> Any:
     value = getattr(member, sort_field)
     if isinstance(value, datetime):
         return value.isoformat()
@@ -235,7 +246,7 @@ def _apply_privacy(member: Member, data: MemberUpdate) -> list[ConsentChange]:
     now = datetime.now(UTC)
     changes = []
     for name, visibility in data.privacy.model_dump(exclude_none=True).items():
-        if member.visibility_of(name) != visibility:
+        if visibility_of(member, name) != visibility:
             setattr(member, f"{name}_visibility", visibility)
             changes.append(ConsentChange(member_id=member.id, field=name,
                                          visibility=visibility, changed_at=now))

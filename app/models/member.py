@@ -102,9 +102,6 @@ class Member(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
-    def visibility_of(self, field: str) -> Visibility:
-        return Visibility(getattr(self, f"{field}_visibility"))
-
 
 class MemberRole(SQLModel, table=True):
     __tablename__ = "member_role"

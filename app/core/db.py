@@ -35,8 +35,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # request on a dead connection fails with 503 and SQLAlchemy recycles the whole pool.
     return create_async_engine(
         settings.database_url,
+        # Connections beyond the pool are opened and closed per checkout, which costs more than
+        # the query: size the pool for the concurrency, keep the overflow for bursts.
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_pool_size // 2,
         # Fail fast when PostgreSQL is down instead of queueing requests behind a dead pool.
         pool_timeout=settings.database_connect_timeout_seconds,
         connect_args={"timeout": settings.database_connect_timeout_seconds},

@@ -5,6 +5,7 @@ Every read path (single reads, lists, search, exports, and later webhooks and CR
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.models.member import PRIVATE_FIELDS, Visibility
@@ -21,27 +22,27 @@ class Viewer:
     table_mates: frozenset[uuid.UUID] = field(default_factory=frozenset)
 
 
-def may_see(viewer: Viewer | None, owner_id: uuid.UUID, visibility: Visibility) -> bool:
-    if visibility is Visibility.public:
+def may_see(viewer: Viewer | None, owner_id: uuid.UUID, visibility: str) -> bool:
+    """``visibility`` is a Visibility value; plain strings from the database compare equal,
+    which spares building an enum per field per row on list pages."""
+    if visibility == Visibility.public:
         return True
     if viewer is None:
         return False
     if viewer.id == owner_id or viewer.is_admin:
         return True
-    if visibility is Visibility.members:
+    if visibility == Visibility.members:
         return viewer.sees_members
-    if visibility is Visibility.table:
+    if visibility == Visibility.table:
         return owner_id in viewer.table_mates
     return False
 
 
 def visible_private_fields(
-    viewer: Viewer | None, owner_id: uuid.UUID, visibilities: dict[str, Visibility]
-) -> frozenset[str]:
+    viewer: Viewer | None, owner_id: uuid.UUID, visibilities: Mapping[str, str]
+) -> list[str]:
     """The private fields of one member that this viewer may see."""
-    return frozenset(
-        name for name in PRIVATE_FIELDS if may_see(viewer, owner_id, visibilities[name])
-    )
+    return [name for name in PRIVATE_FIELDS if may_see(viewer, owner_id, visibilities[name])]
 
 
 def may_filter_by(viewer: Viewer | None, field_name: str) -> bool:

@@ -42,10 +42,6 @@ from app.models.member import (
 MemberLike = Member | MemberRow
 
 
-def visibility_of(member: MemberLike, field: str) -> Visibility:
-    return Visibility(getattr(member, f"{field}_visibility"))
-
-
 class FieldNotFilterable(InvalidInput):
     slug, title = "field-not-filterable", "Field not filterable"
 
@@ -64,8 +60,8 @@ def _audience(principal: Principal) -> repository.Audience:
                                   sees_members=principal.sees_members)
 
 
-def _visibilities(member: MemberLike) -> dict[str, Visibility]:
-    return {name: visibility_of(member, name) for name in PRIVATE_FIELDS}
+def _visibilities(member: MemberLike) -> dict[str, str]:
+    return {name: getattr(member, f"{name}_visibility") for name in PRIVATE_FIELDS}
 
 
 def _public_fields(member: MemberLike) -> dict[str, Any]:
@@ -87,10 +83,12 @@ def _public_fields(member: MemberLike) -> dict[str, Any]:
 
 def member_view(viewer: Viewer | None, member: MemberLike) -> MemberRead:
     """A member as ``viewer`` sees them; private fields outside consent are null."""
-    visible = visible_private_fields(viewer, member.id, _visibilities(member))
-    private = {name: getattr(member, name) if name in visible else None
-               for name in PRIVATE_FIELDS}
-    return MemberRead.model_validate({**_public_fields(member), **private})
+    fields = _public_fields(member)
+    for name in PRIVATE_FIELDS:
+        fields[name] = None
+    for name in visible_private_fields(viewer, member.id, _visibilities(member)):
+        fields[name] = getattr(member, name)
+    return MemberRead.model_validate(fields)
 
 
 def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
@@ -246,7 +244,7 @@ def _apply_privacy(member: Member, data: MemberUpdate) -> list[ConsentChange]:
     now = datetime.now(UTC)
     changes = []
     for name, visibility in data.privacy.model_dump(exclude_none=True).items():
-        if visibility_of(member, name) != visibility:
+        if getattr(member, f"{name}_visibility") != visibility:
             setattr(member, f"{name}_visibility", visibility)
             changes.append(ConsentChange(member_id=member.id, field=name,
                                          visibility=visibility, changed_at=now))

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from app.core.security import TokenCodec
 from bench import report, seed
+from bench.profile import ProfileError, find_py_spy, profile
 from bench.report import Comparison, Endpoint, Run, Summary
 from bench.seed import ROOT
 from bench.wrk import WrkError, WrkResult, WrkSettings, find_wrk, run_wrk
@@ -55,6 +57,12 @@ class BenchFailure(RuntimeError):
     """The benchmark cannot produce trustworthy figures."""
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    base_url: str
+    pid: int
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,13 +79,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="wrk threads (default: %(default)s)")
     parser.add_argument("--members", type=int, default=1000,
                         help="members to seed (default: %(default)s)")
+    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
+                        help="afterwards, sample uvicorn with py-spy under the single-read "
+                             "load for SECONDS and print the hotspots (default: off)")
     parser.add_argument("--database-url",
                         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
                         help="database to drop, create and seed; its name must contain "
                              "'bench' (default: $BENCH_DATABASE_URL or %(default)s)")
     args = parser.parse_args(argv)
-    if min(args.duration, args.rounds, args.connections, args.threads) < 1 or args.warmup < 0:
-        parser.error("durations, rounds, connections and threads must be positive")
+    if min(args.duration, args.rounds, args.connections, args.threads) < 1:
+        parser.error("--duration, --rounds, --connections and --threads must be positive")
+    if min(args.warmup, args.profile) < 0:
+        parser.error("--warmup and --profile must not be negative")
     if args.members < LIST_LIMIT:
         parser.error(f"--members must be at least {LIST_LIMIT} to fill a list page")
     if "bench" not in (make_url(args.database_url).database or ""):
@@ -88,21 +101,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     wrk = find_wrk()
+    py_spy = find_py_spy() if args.profile else ""
     started = datetime.now(UTC)
     print(f"Seeding {args.members} members into {make_url(args.database_url).database} ...")
     try:
         seeded = seed.prepare_database(args.database_url, args.members)
+    except seed.DatabaseError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    hot = ""
+    try:
         secret = secrets.token_urlsafe(48)
         codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
         token = codec.issue(seeded.viewer_id, ["member"], 0)
         with tempfile.TemporaryDirectory(prefix="dl-bench-") as tmp:
             log = Path(tmp) / "uvicorn.log"
-            with serve(args.database_url, secret, log) as base_url:
-                urls = {e.key: base_url + e.route.format(id=seeded.target_id) for e in ENDPOINTS}
+            with serve(args.database_url, secret, log) as server:
+                urls = {e.key: server.base_url + e.route.format(id=seeded.target_id)
+                        for e in ENDPOINTS}
                 for endpoint in ENDPOINTS:
                     check(urls[endpoint.key], token, endpoint, seeded.target_id, log)
                 results = measure(wrk, urls, token, args)
-    except (BenchFailure, WrkError) as error:
+                if args.profile:
+                    print(f"Profiling the single read for {args.profile} s ...")
+                    load = WrkSettings(args.threads, args.connections, args.profile)
+                    hot = profile(py_spy, server.pid, args.profile,
+                                  lambda: run_wrk(wrk, urls["read"], token, load))
+    except (BenchFailure, WrkError, ProfileError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
         return 1
     finally:
@@ -118,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = report.render(run)
     report.write(section)
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
+    if args.profile:
+        print(f"\nHotspots of the single read under load (py-spy):\n{hot}")
     failures = sum(s.non_2xx + s.socket_errors for s in run.summaries.values())
     if failures:
         print(f"{failures} failed requests: these figures are not trustworthy.", file=sys.stderr)
@@ -132,8 +159,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, secret: str, log: Path) -> Iterator[str]:
-    """Run uvicorn on a free port until the block ends; yield its base URL."""
+def serve(database_url: str, secret: str, log: Path) -> Iterator[Server]:
+    """Run uvicorn on a free port until the block ends."""
     port = free_port()
     env = dict(os.environ) | {
         "DL_DATABASE_URL": database_url,
@@ -153,7 +180,7 @@ def serve(database_url: str, secret: str, log: Path) -> Iterator[str]:
         base_url = f"http://{HOST}:{port}"
         wait_until_healthy(base_url, process, log)
         print(f"uvicorn (pid {process.pid}) serves {base_url}")
-        yield base_url
+        yield Server(base_url, process.pid)
     finally:
         process.terminate()
         try:

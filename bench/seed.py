@@ -46,6 +46,17 @@ COMPANIES = ("Nordlicht AG", "Rheinwerk GmbH", "Alpenbank", "Hansa Logistik", "M
              "Voltaris Energie", "Teleport Net", "Stahlberg Industrie", "Kuratorium Media",
              "Stadtwerke Mitte", "Quantis Software", "Lindner Retail")
 VISIBILITIES = ("nobody", "table", "members", "public")
+MEMBER_COLUMNS = (
+    "id", "email", "email_normalized", "password_hash", "full_name", "phone", "city",
+    "function", "seniority", "industry", "expertise_tags", "bio", "links", "company",
+    "job_title", "company_visibility", "job_title_visibility", "phone_visibility",
+    "email_visibility", "status", "member_since", "token_version", "version", "created_at",
+    "updated_at", "erased_at",
+)
+
+
+class DatabaseError(RuntimeError):
+    """PostgreSQL is unreachable, or creating, migrating or seeding the database failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +71,17 @@ class Seeded:
 
 def prepare_database(database_url: str, members: int) -> Seeded:
     """Drop and recreate the database, run the migrations, insert ``members`` members."""
-    return asyncio.run(_prepare(make_url(database_url), members))
+    try:
+        return asyncio.run(_prepare(make_url(database_url), members))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseError(f"preparing the database failed: {error!r}") from error
 
 
 def drop_database(database_url: str) -> None:
-    asyncio.run(_drop(make_url(database_url)))
+    try:
+        asyncio.run(_drop(make_url(database_url)))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseError(f"dropping the database failed: {error!r}") from error
 
 
 async def _connect(url: URL, database: str | None = None) -> asyncpg.Connection:
@@ -74,14 +91,17 @@ async def _connect(url: URL, database: str | None = None) -> asyncpg.Connection:
     )
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _database_name(url: URL) -> str:
+    """The URL's database as a quoted SQL identifier."""
+    if not url.database:
+        raise DatabaseError(f"the URL names no database: {url!r}")
+    return '"' + url.database.replace('"', '""') + '"'
 
 
 async def _drop(url: URL) -> None:
     connection = await _connect(url, MAINTENANCE_DATABASE)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {_quoted(url.database)} WITH (FORCE)")
+        await connection.execute(f"DROP DATABASE IF EXISTS {_database_name(url)} WITH (FORCE)")
     finally:
         await connection.close()
 
@@ -90,13 +110,24 @@ async def _prepare(url: URL, members: int) -> Seeded:
     await _drop(url)
     connection = await _connect(url, MAINTENANCE_DATABASE)
     try:
-        await connection.execute(f"CREATE DATABASE {_quoted(url.database)}")
+        await connection.execute(f"CREATE DATABASE {_database_name(url)}")
     finally:
         await connection.close()
-    await _migrate(url)
+    try:
+        await _migrate(url)
+        rows = _members(random.Random(20240601), members)
+        server_version = await _insert(url, rows)
+    except BaseException:
+        await _drop(url)
+        raise
+    return Seeded(viewer_id=rows[0][0], target_id=rows[1][0], members=len(rows),
+                  server_version=server_version)
+
+
+async def _insert(url: URL, rows: list[tuple[Any, ...]]) -> str:
+    """COPY the members and their role in; return the server's version."""
     connection = await _connect(url)
     try:
-        rows = _members(random.Random(20240601), members)
         await connection.copy_records_to_table("member", records=rows, columns=MEMBER_COLUMNS)
         granted = datetime.now(UTC)
         await connection.copy_records_to_table(
@@ -104,11 +135,9 @@ async def _prepare(url: URL, members: int) -> Seeded:
             columns=("member_id", "role", "granted_at"),
         )
         await connection.execute("ANALYZE")
-        server_version = await connection.fetchval("SHOW server_version")
+        return str(await connection.fetchval("SHOW server_version"))
     finally:
         await connection.close()
-    return Seeded(viewer_id=rows[0][0], target_id=rows[1][0], members=len(rows),
-                  server_version=server_version)
 
 
 async def _migrate(url: URL) -> None:
@@ -120,16 +149,8 @@ async def _migrate(url: URL) -> None:
     )
     output, _ = await process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"alembic upgrade head failed:\n{output.decode(errors='replace')}")
+        raise DatabaseError(f"alembic upgrade head failed:\n{output.decode(errors='replace')}")
 
-
-MEMBER_COLUMNS = (
-    "id", "email", "email_normalized", "password_hash", "full_name", "phone", "city",
-    "function", "seniority", "industry", "expertise_tags", "bio", "links", "company",
-    "job_title", "company_visibility", "job_title_visibility", "phone_visibility",
-    "email_visibility", "status", "member_since", "token_version", "version", "created_at",
-    "updated_at", "erased_at",
-)
 
 
 def _members(rng: random.Random, count: int) -> list[tuple[Any, ...]]:

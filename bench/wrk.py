@@ -5,8 +5,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-INSTALL_HINT = "wrk is not installed; install it with `sudo apt-get install -y wrk` " \
-    "(Debian/Ubuntu) or `brew install wrk` (macOS), then run `make bench` again."
+INSTALL_HINT = ("wrk is not installed; install it with `sudo apt-get install -y wrk` "
+                "(Debian/Ubuntu) or `brew install wrk` (macOS), then run `make bench` again.")
 # wrk prints latencies with the unit it finds most readable.
 _MILLISECONDS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _REQUESTS_PER_SECOND = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)

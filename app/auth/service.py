@@ -50,6 +50,11 @@ class InvalidRefreshToken(Unauthorized):
     slug, title = "invalid-refresh-token", "Invalid refresh token"
 
 
+async def roles_of(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
+    """A person's current roles, sorted."""
+    return await repository.get_roles(session, member_id)
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 

@@ -106,10 +106,6 @@ class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
 
-class PreconditionRequired(AppError):
-    status, slug, title = 428, "precondition-required", "Precondition required"
-
-
 class TooManyRequests(AppError):
     status, slug, title = 429, "too-many-requests", "Too many requests"
     keeps_writes = True

@@ -189,13 +189,6 @@ async def get_visible_member(
     return result.one_or_none()
 
 
-async def get_roles(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
-    result = await session.execute(
-        select(MemberRole.role).where(MemberRole.member_id == member_id).order_by(MemberRole.role)
-    )
-    return list(result.scalars())
-
-
 async def replace_roles(session: AsyncSession, member_id: uuid.UUID, roles: Sequence[str]) -> None:
     await session.execute(delete(MemberRole).where(MemberRole.member_id == member_id))
     session.add_all(MemberRole(member_id=member_id, role=role) for role in roles)

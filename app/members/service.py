@@ -103,7 +103,7 @@ def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
 
 
 async def read_self_view(session: AsyncSession, member: MemberLike) -> MemberSelf:
-    return full_view(member, await repository.get_roles(session, member.id))
+    return full_view(member, await auth_service.roles_of(session, member.id))
 
 
 def _audit_private_read(
@@ -211,7 +211,7 @@ async def update_me(
     if_match: str | None,
 ) -> MemberSelf:
     member = await _require_self(session, principal)
-    roles = await repository.get_roles(session, member.id)
+    roles = await auth_service.roles_of(session, member.id)
     check_if_match(if_match, etag_of(full_view(member, roles)))
     changes = data.model_dump(exclude_unset=True, exclude={"privacy"})
     for name, value in changes.items():
@@ -263,7 +263,7 @@ async def update_member_status(
     member = await repository.get_member(session, member_id)
     if member is None or member.erased_at is not None:
         raise NotFound("No such member.")
-    roles = await repository.get_roles(session, member.id)
+    roles = await auth_service.roles_of(session, member.id)
     check_if_match(if_match, etag_of(full_view(member, roles)))
     if member.status != data.status:
         previous = member.status
@@ -289,7 +289,7 @@ async def set_roles(
     if member is None or member.erased_at is not None:
         raise NotFound("No such member.")
     wanted = sorted(set(roles))
-    current = await repository.get_roles(session, member.id)
+    current = await auth_service.roles_of(session, member.id)
     if member.id == principal.id and Role.admin not in wanted:
         raise LastAdmin("You cannot take the admin role from yourself; ask another admin.")
     if wanted != current:

@@ -46,8 +46,8 @@ class FieldNotFilterable(InvalidInput):
     slug, title = "field-not-filterable", "Field not filterable"
 
 
-class LastAdmin(InvalidInput):
-    slug, title = "last-admin", "The last admin cannot lose the role"
+class SelfDemotion(InvalidInput):
+    slug, title = "self-demotion", "Admins cannot remove their own admin role"
 
 
 def viewer_of(principal: Principal) -> Viewer:
@@ -169,9 +169,14 @@ def _sort_value(member: MemberLike, sort_field: str) -> Any:
 
 
 def _cursor_values(sort: str, values: list[Any]) -> list[Any]:
+    """The keyset values of a decoded cursor, checked: a cursor is client input."""
     raw, raw_id = values
     try:
-        key: Any = datetime.fromisoformat(raw) if sort.lstrip("-") == "created_at" else str(raw)
+        key: Any = str(raw)
+        if sort.lstrip("-") == "created_at":
+            key = datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError("naive timestamp")
         return [key, uuid.UUID(str(raw_id))]
     except (TypeError, ValueError) as error:
         raise InvalidCursor("The cursor is malformed.") from error
@@ -291,7 +296,7 @@ async def set_roles(
     wanted = sorted(set(roles))
     current = await auth_service.roles_of(session, member.id)
     if member.id == principal.id and Role.admin not in wanted:
-        raise LastAdmin("You cannot take the admin role from yourself; ask another admin.")
+        raise SelfDemotion("You cannot take the admin role from yourself; ask another admin.")
     if wanted != current:
         await repository.replace_roles(session, member.id, wanted)
         if Role.member in wanted and member.member_since is None:

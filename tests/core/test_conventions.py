@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.core.pagination import encode_cursor
 from app.main import create_app
 from app.models.idempotency import IdempotencyRecord
 from app.models.token import ApiToken
@@ -115,6 +116,18 @@ class TestPagination:
         response = await client.get("/api/v1/members", headers=viewer.headers,
                                     params={"cursor": cursor})
         assert response.status_code == 422
+
+    @pytest.mark.parametrize("values", [["2026-01-01T00:00:00", str(uuid.UUID(int=0))],
+                                        ["not a time", str(uuid.UUID(int=0))],
+                                        ["2026-01-01T00:00:00+00:00", "not-a-uuid"],
+                                        [{"a": 1}, []]])
+    async def test_forged_cursor_values(self, client, factory, values):
+        viewer = await factory.member("member")
+        cursor = encode_cursor("created_at", values)
+        response = await client.get("/api/v1/members", headers=viewer.headers,
+                                    params={"cursor": cursor, "sort": "created_at"})
+        assert response.status_code == 422
+        assert response.json()["type"] == "/problems/invalid-cursor"
 
     async def test_cursor_of_another_sort_is_refused(self, client, factory):
         viewer = await factory.member("member")

@@ -23,7 +23,10 @@ async def list_entries(
     if cursor:
         raw_time, raw_id = decode_cursor(cursor, _SORT, 2)
         try:
-            before = (datetime.fromisoformat(str(raw_time)), uuid.UUID(str(raw_id)))
+            occurred_at = datetime.fromisoformat(str(raw_time))
+            if occurred_at.tzinfo is None:  # a cursor is client input: no naive times
+                raise ValueError("naive timestamp")
+            before = (occurred_at, uuid.UUID(str(raw_id)))
         except ValueError as error:
             raise InvalidCursor("The cursor is malformed.") from error
     rows = await repository.list_entries(

@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import select
 
+from app.core.pagination import encode_cursor
 from app.models.audit import AuditEntry
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.token import ApiToken, RefreshToken
@@ -276,3 +277,12 @@ class TestAudit:
                                 params={"actor_id": str(actor.id), "cursor": body["next_cursor"]})
         assert len(rest.json()["items"]) == 1 and rest.json()["next_cursor"] is None
         assert rest.json()["items"][0]["id"] != body["items"][0]["id"]
+        for values in (["2026-01-01T00:00:00", str(uuid.uuid4())], ["x", "y"]):
+            forged = encode_cursor("-occurred_at", values)
+            response = await client.get("/api/v1/audit", headers=admin.headers,
+                                        params={"cursor": forged})
+            assert response.status_code == 422
+
+    async def test_only_admins_read_it(self, client, factory):
+        member = await factory.member("member", "reviewer", "facilitator")
+        assert (await client.get("/api/v1/audit", headers=member.headers)).status_code == 403

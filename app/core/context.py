@@ -15,7 +15,8 @@ class RequestContext:
     request_id: str | None
 
 
-def get_request_context(request: Request) -> RequestContext:
+# Dependencies are `async def`: a plain `def` one would run in the threadpool.
+async def get_request_context(request: Request) -> RequestContext:
     return RequestContext(
         client_address=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
@@ -37,11 +38,7 @@ async def get_password_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-async def _context(request: Request) -> RequestContext:
-    return get_request_context(request)
-
-
-ContextDep = Annotated[RequestContext, Depends(_context)]
+ContextDep = Annotated[RequestContext, Depends(get_request_context)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]

@@ -56,7 +56,8 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-async def _recreate_postgres_database(url: str) -> None:
+async def _recreate_postgres_database(url: str, *, create: bool = True) -> None:
+    """Drop the database of ``url`` and (unless ``create`` is false) create it empty."""
     import asyncpg
 
     parsed = make_url(url)
@@ -66,7 +67,8 @@ async def _recreate_postgres_database(url: str) -> None:
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+        if create:
+            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
     finally:
         await admin.close()
 

@@ -44,3 +44,5 @@ async def test_upgrade_downgrade_upgrade():
     assert await _tables(url) == set()
     await asyncio.to_thread(command.upgrade, config, "head")
     assert await _tables(url) == set(SQLModel.metadata.tables)
+    if IS_POSTGRES:
+        await _recreate_postgres_database(url, create=False)  # leave no scratch database

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.auth.service import normalize_email
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.security import PasswordHasher
@@ -85,7 +86,7 @@ def _person(rng: random.Random, index: int, password_hash: str, **fields: object
         "updated_at": joined,
     }
     values.update(fields)
-    values["email_normalized"] = str(values["email"]).lower()
+    values["email_normalized"] = normalize_email(str(values["email"]))
     return Member(**values)  # type: ignore[arg-type]
 
 
@@ -141,7 +142,10 @@ def main() -> None:
           f"{MEMBER_COUNT} members, 3 applicants.")
     print(f"  admin:      admin@example.com / {admin_password}")
     print(f"  reviewers:  reviewer1@example.com .. reviewer3@example.com / {member_password}")
+    print(f"  facilitators: facilitator1@example.com, facilitator2@example.com / "
+          f"{member_password}")
     print(f"  applicants: applicant1@example.com .. applicant3@example.com / {member_password}")
+    print(f"  members:    any other demo e-mail (see GET /api/v1/members) / {member_password}")
     print("  API docs:   http://127.0.0.1:8000/docs (the admin password is shown only now)")
 
 

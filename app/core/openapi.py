@@ -45,7 +45,8 @@ _IDEMPOTENCY_PARAMETER = {
     "required": False,
     "description": "Makes retries safe: the same key replays the first response for 24 h; "
                    "409 while the first is in flight, 422 with another body.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+               "pattern": idempotency.KEY_PATTERN_TEXT},
 }
 
 

@@ -30,7 +30,6 @@ class InputSchema(BaseModel):
             raise ValueError("must not contain NUL characters")
         return value
 
-
     @classmethod
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler

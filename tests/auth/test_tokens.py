@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from jose import jwt
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app.models.member import Member
 from app.models.token import ApiToken
 from tests.conftest import TEST_SECRET
 
@@ -140,23 +141,26 @@ class TestApiTokens:
         me = await client.get("/api/v1/me", headers=pat)
         assert me.status_code == 200 and me.json()["id"] == str(actor.id)
         write = await client.patch("/api/v1/me", headers=pat, json={"city": "Kazan"})
-        assert write.status_code == 403
+        assert write.status_code == 403 and "'write' scope" in write.json()["detail"]
         db.expire_all()
+        assert (await db.get(Member, actor.id)).city is None
         stored = (await db.execute(select(ApiToken))).scalar_one()
         assert stored.last_used_at is not None
 
-    async def test_token_cannot_mint_tokens(self, client, factory):
+    async def test_token_cannot_mint_tokens(self, client, factory, db):
         actor = await factory.member("member")
         raw = (await _create_pat(client, actor, ["read", "write"]))["token"]
         response = await client.post("/api/v1/me/tokens", json={"name": "x", "scopes": ["read"]},
                                      headers={"Authorization": f"Bearer {raw}"})
         assert response.status_code == 403
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
-    async def test_admin_scope_needs_admin_role(self, client, factory):
+    async def test_admin_scope_needs_admin_role(self, client, factory, db):
         actor = await factory.member("member")
         response = await client.post("/api/v1/me/tokens", headers=actor.headers,
                                      json={"name": "x", "scopes": ["admin"]})
-        assert response.status_code == 422
+        assert response.status_code == 422 and "admin" in response.json()["detail"]
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
         admin = await factory.member("admin")
         raw = (await _create_pat(client, admin, ["read", "admin"]))["token"]
         assert (await client.get("/api/v1/audit",

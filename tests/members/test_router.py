@@ -182,11 +182,16 @@ class TestRolesAndStatus:
             AuditEntry.action == "member.roles_changed"))).scalar_one()
         assert entry.details == {"from": ["applicant"], "to": ["member"]}
 
-    async def test_admin_cannot_drop_own_admin_role(self, client, factory):
+    async def test_admin_cannot_drop_own_admin_role(self, client, factory, db):
         admin = await factory.member("admin")
         response = await client.put(f"/api/v1/members/{admin.id}/roles", headers=admin.headers,
                                     json={"roles": ["member"]})
         assert response.status_code == 422
+        assert response.json()["type"] == "/problems/self-demotion"
+        roles = (await db.execute(select(MemberRole.role).where(
+            MemberRole.member_id == admin.id))).scalars().all()
+        assert roles == ["admin"]
+        assert (await client.get("/api/v1/me", headers=admin.headers)).status_code == 200
 
     async def test_unknown_role_and_unknown_member(self, client, factory):
         admin = await factory.member("admin")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -26,6 +26,7 @@ from app.core.config import Settings
 from app.core.db import create_engine
 from app.main import create_app
 from app.models.member import Member, MemberRole, Role
+from app.models.outbox import OutboxEvent
 from tests.problems import assert_problem
 
 TEST_SECRET = "test-secret-" + "s" * 40
@@ -209,3 +210,11 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
 
 def body_text(response: httpx.Response) -> str:
     return json.dumps(response.json()) if response.content else ""
+
+
+async def outbox_events(db: AsyncSession, event_type: str | None = None) -> list[OutboxEvent]:
+    """The outbox rows the test's transaction holds (optionally of one type), oldest first."""
+    query = select(OutboxEvent).order_by(OutboxEvent.occurred_at, OutboxEvent.id)
+    if event_type is not None:
+        query = query.where(OutboxEvent.type == event_type)
+    return list((await db.execute(query)).scalars())

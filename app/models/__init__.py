@@ -3,6 +3,7 @@
 from app.models.audit import AuditEntry
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import ConsentChange, Member, MemberRole
+from app.models.outbox import OutboxEvent
 from app.models.token import ApiToken, LoginFailure, RefreshToken
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "LoginFailure",
     "Member",
     "MemberRole",
+    "OutboxEvent",
     "RefreshToken",
 ]

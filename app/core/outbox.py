@@ -1,0 +1,110 @@
+"""Domain events: the catalogue of event types and `emit`, which writes one to the outbox.
+
+Domains declare their event types next to their services (``define_event``) and call
+``emit`` inside the transaction of the change, so an event exists if and only if the change
+committed. Consumers (webhooks, e-mail, the CRM sync) read the outbox; domains never import them.
+
+Event names are a published contract: once released, a name never changes. A payload change
+that could break a consumer is a new ``version`` of the same name.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.base import utcnow
+from app.models.outbox import OutboxEvent
+
+EVENT_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+
+
+class EventData(BaseModel):
+    """The thin payload of an event: the resource's id and version and a small summary.
+
+    Only what a public reader of the resource could see belongs here (consumers outside the
+    community receive it): never a private profile field, a secret or free text a member wrote.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID
+    version: int
+
+
+D = TypeVar("D", bound=EventData)
+
+
+@dataclass(frozen=True)
+class EventType(Generic[D]):
+    name: str
+    version: int
+    subject_type: str
+    data: type[D]
+    description: str
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.data.model_json_schema()
+
+
+class Catalogue:
+    """The declared event types by name. The application has one (``CATALOGUE``)."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, EventType[Any]] = {}
+
+    def define(
+        self, name: str, *, subject_type: str, data: type[D], description: str, version: int = 1
+    ) -> EventType[D]:
+        """Declare an event type once, at import time. A second declaration is a bug."""
+        if not re.match(EVENT_NAME_PATTERN, name):
+            raise ValueError(f"event name {name!r} is not dotted lower snake case")
+        if name in self._types:
+            raise ValueError(f"event type {name!r} is declared twice")
+        event_type = EventType(
+            name=name,
+            version=version,
+            subject_type=subject_type,
+            data=data,
+            description=description,
+        )
+        self._types[name] = event_type
+        return event_type
+
+    def all(self) -> list[EventType[Any]]:
+        """Every declared event type, by name (the declaring modules must be imported)."""
+        return [self._types[name] for name in sorted(self._types)]
+
+    def named(self, name: str) -> EventType[Any] | None:
+        return self._types.get(name)
+
+
+CATALOGUE = Catalogue()
+define_event = CATALOGUE.define
+
+
+def emit(
+    session: AsyncSession,
+    event_type: EventType[D],
+    data: D,
+    *,
+    occurred_at: datetime | None = None,
+) -> OutboxEvent:
+    """Add the event to the caller's transaction. Nothing is sent here: the relay does that
+    after commit, so a rolled-back change never announces itself."""
+    if not isinstance(data, event_type.data):
+        raise TypeError(f"{event_type.name} expects {event_type.data.__name__}")
+    row = OutboxEvent(
+        type=event_type.name,
+        type_version=event_type.version,
+        occurred_at=occurred_at or utcnow(),
+        subject_type=event_type.subject_type,
+        subject_id=data.id,
+        data=data.model_dump(mode="json"),
+    )
+    session.add(row)
+    return row

@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import health, maintenance
+from app import health
 from app.api import include_api
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
@@ -18,6 +18,7 @@ from app.core.idempotency import IdempotencyMiddleware
 from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
+from app.worker import schedule
 
 VERSION = "1.0.0"
 
@@ -25,7 +26,7 @@ VERSION = "1.0.0"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     housekeeping = asyncio.create_task(
-        maintenance.run_periodically(app.state.sessionmaker, app.state.settings)
+        schedule.run_periodically(app.state.sessionmaker, app.state.settings)
     )
     yield
     housekeeping.cancel()

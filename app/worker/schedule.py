@@ -1,0 +1,79 @@
+"""Scheduled jobs: housekeeping and the domains' time-driven rules.
+
+Each job is an idempotent function of (session, settings, now) owned by its domain; this list
+says how often it runs. Every API process (or worker) runs the list, so two replicas running a
+job at once must do no harm: jobs delete what expired or use conditional updates.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth import service as auth_service
+from app.core import idempotency
+from app.core.config import Settings
+
+logger = logging.getLogger("app.worker.schedule")
+TICK_SECONDS = 15
+
+JobFunction = Callable[[AsyncSession, Settings, datetime], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    every: timedelta
+    run: JobFunction
+
+
+async def prune_idempotency_records(
+    session: AsyncSession, settings: Settings, now: datetime
+) -> None:
+    await idempotency.prune(session, now)
+
+
+async def prune_login_failures(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    await auth_service.prune_login_failures(
+        session, before=now - timedelta(seconds=settings.login_window_seconds)
+    )
+
+
+JOBS: list[ScheduledJob] = [
+    ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
+    ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
+]
+
+
+async def run_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    job: ScheduledJob,
+    now: datetime,
+) -> None:
+    """One job in its own transaction: a failing job neither blocks nor rolls back the others."""
+    try:
+        async with sessionmaker() as session:
+            await job.run(session, settings, now)
+            await session.commit()
+    except Exception:  # a failed round (database down) must not end the loop
+        logger.warning("job %s failed; retrying next round", job.name, exc_info=True)
+
+
+async def run_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    jobs: list[ScheduledJob] = JOBS,
+) -> None:
+    last_run: dict[str, datetime] = {}
+    while True:
+        now = datetime.now(UTC)
+        for job in jobs:
+            previous = last_run.get(job.name)
+            if previous is None or now - previous >= job.every:
+                last_run[job.name] = now
+                await run_job(sessionmaker, settings, job, now)
+        await asyncio.sleep(TICK_SECONDS)

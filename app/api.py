@@ -12,12 +12,15 @@ from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.members.router import me_router
 from app.members.router import router as members_router
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
 PUBLIC_ROUTERS: list[APIRouter] = [auth_public_router]
 # Every route of these demands a valid principal; a route added later is protected by default.
-AUTHENTICATED_ROUTERS: list[APIRouter] = [auth_router, me_router, members_router, audit_router]
+AUTHENTICATED_ROUTERS: list[APIRouter] = [
+    auth_router, me_router, members_router, audit_router, webhooks_router,
+]
 
 
 def include_api(app: FastAPI) -> None:

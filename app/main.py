@@ -1,9 +1,8 @@
 """The application factory: state, middleware, error handlers, routers."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -18,20 +17,18 @@ from app.core.idempotency import IdempotencyMiddleware
 from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
-from app.worker import schedule
+from app.worker.runtime import background
 
 VERSION = "1.0.0"
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    housekeeping = asyncio.create_task(
-        schedule.run_periodically(app.state.sessionmaker, app.state.settings)
-    )
-    yield
-    housekeeping.cancel()
-    with suppress(asyncio.CancelledError):
-        await housekeeping
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        if settings.worker_in_process:
+            await stack.enter_async_context(background(app.state.sessionmaker, settings))
+        yield
     await app.state.engine.dispose()
 
 

@@ -52,6 +52,8 @@ def make_settings(**overrides: Any) -> Settings:
         "password_hash_memory_kib": 64,
         "password_hash_time_cost": 1,
         "cors_origins": ["https://app.digital-leaders.test"],
+        # Local receivers (webhooks, fakes) listen on the loopback address.
+        "webhook_allowed_http_hosts": ["127.0.0.1"],
     }
     values.update(overrides)
     return Settings(**values)

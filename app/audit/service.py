@@ -1,11 +1,10 @@
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import repository
 from app.audit.schemas import AuditEntryRead
-from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 
 _SORT = "-occurred_at"
 
@@ -19,16 +18,7 @@ async def list_entries(
     cursor: str | None,
     limit: int,
 ) -> Page[AuditEntryRead]:
-    before = None
-    if cursor:
-        raw_time, raw_id = decode_cursor(cursor, _SORT, 2)
-        try:
-            occurred_at = datetime.fromisoformat(str(raw_time))
-            if occurred_at.tzinfo is None:  # a cursor is client input: no naive times
-                raise ValueError("naive timestamp")
-            before = (occurred_at, uuid.UUID(str(raw_id)))
-        except ValueError as error:
-            raise InvalidCursor("The cursor is malformed.") from error
+    before = decode_time_cursor(cursor, _SORT)
     rows = await repository.list_entries(
         session, actor_id=actor_id, target_id=target_id, action=action, before=before,
         limit=limit,
@@ -37,7 +27,7 @@ async def list_entries(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor(_SORT, [last.occurred_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_cursor(_SORT, last.occurred_at, last.id)
     return Page[AuditEntryRead](
         items=[AuditEntryRead.model_validate(e) for e in page], next_cursor=next_cursor
     )

@@ -19,6 +19,7 @@ from app.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from app.core.outbox import emit
 from app.core.security import (
     API_TOKEN_PREFIX,
     InvalidToken,
@@ -28,6 +29,7 @@ from app.core.security import (
     new_refresh_token,
     token_digest,
 )
+from app.members.events import MEMBER_CREATED, MemberCreatedData
 from app.models.member import Member, Role
 from app.models.token import ApiToken, RefreshToken
 
@@ -75,6 +77,9 @@ async def signup(
         raise EmailTaken("An account with this e-mail already exists.") from error
     audit.record(session, actor_id=member.id, action="account.signed_up", target_type="member",
                  target_id=member.id, context=context)
+    emit(session, MEMBER_CREATED, MemberCreatedData(
+        id=member.id, version=member.version, roles=[Role.applicant],
+    ))
     return member
 
 

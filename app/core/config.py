@@ -46,9 +46,33 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
+    # Outbound webhooks. Plain http (and private addresses) only to these hosts: local
+    # receivers in development and tests, never in production.
+    webhook_allowed_http_hosts: list[str] = Field(default_factory=list)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    webhook_secret_rotation_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # A subscription failing without a single success for this long is disabled.
+    webhook_disable_after_days: int = Field(default=5, ge=1, le=60)
+    delivery_log_days: int = Field(default=30, ge=1, le=365)
+
+    # The worker: inside the API process unless run on its own (`python -m app.worker`).
+    worker_in_process: bool = True
+    worker_batch_size: int = Field(default=50, ge=1, le=1000)
+    worker_concurrency: int = Field(default=16, ge=1, le=256)
+    # A claimed delivery is held this long; it must exceed the webhook timeout.
+    worker_lease_seconds: int = Field(default=60, ge=5, le=3600)
+    worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+
     docs_enabled: bool = True
     # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
     bench_routes: bool = False
+
+    @model_validator(mode="after")
+    def _check_worker(self) -> "Settings":
+        # A lease shorter than a delivery lets a second worker send the same one meanwhile.
+        if self.worker_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("DL_WORKER_LEASE_SECONDS must exceed DL_WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _check_secret(self) -> "Settings":

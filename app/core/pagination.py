@@ -2,6 +2,8 @@
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -51,3 +53,21 @@ def decode_cursor(cursor: str, sort: str, arity: int) -> list[Any]:
     except (ValueError, KeyError, TypeError) as error:
         raise InvalidCursor("The cursor is malformed or belongs to another sort order.") from error
     return values
+
+
+def decode_time_cursor(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) key of a time-ordered list's cursor; None for the first page."""
+    if not cursor:
+        return None
+    raw_time, raw_id = decode_cursor(cursor, sort, 2)
+    try:
+        moment = datetime.fromisoformat(str(raw_time))
+        if moment.tzinfo is None:  # a cursor is client input: no naive times
+            raise ValueError("naive timestamp")
+        return moment, uuid.UUID(str(raw_id))
+    except ValueError as error:
+        raise InvalidCursor("The cursor is malformed.") from error
+
+
+def encode_time_cursor(sort: str, moment: datetime, row_id: uuid.UUID) -> str:
+    return encode_cursor(sort, [moment.isoformat(), str(row_id)])

@@ -4,12 +4,23 @@ Routes return these instead of a model, which spares FastAPI's second validation
 response model (the route still declares ``response_model`` for the OpenAPI document).
 """
 
-from fastapi import Request, Response
+from typing import Annotated
+
+from fastapi import Header, Request, Response
 from pydantic import BaseModel
 
 from app.core.etag import etag_of_bytes, matches
 
 JSON = "application/json"
+
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
+]
+
+NOT_MODIFIED: dict[int | str, dict[str, str]] = {
+    304: {"description": "Not modified: the ETag sent in If-None-Match is current."}
+}
 
 
 def json_response(model: BaseModel, *, status_code: int = 200) -> Response:

@@ -4,7 +4,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import service as auth_service
 from app.auth.permissions import AdminPrincipal, InteractivePrincipal, PrincipalDep
@@ -13,7 +13,7 @@ from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.core.responses import json_response, tagged_response
+from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
 from app.members import service
 from app.members.repository import MemberFilters
 from app.members.schemas import (
@@ -30,15 +30,6 @@ from app.models.member import Function, MemberStatus, Role
 router = APIRouter(prefix="/members", tags=["members"])
 me_router = APIRouter(prefix="/me", tags=["me"])
 
-IfMatch = Annotated[
-    str | None,
-    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
-]
-
-
-NOT_MODIFIED: dict[int | str, dict[str, str]] = {
-    304: {"description": "Not modified: the ETag sent in If-None-Match is current."}
-}
 
 
 class MemberSort(StrEnum):

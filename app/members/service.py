@@ -13,8 +13,19 @@ from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
+from app.core.outbox import emit
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.members import repository
+from app.members.events import (
+    MEMBER_ERASED,
+    MEMBER_ROLES_CHANGED,
+    MEMBER_STATUS_CHANGED,
+    MEMBER_UPDATED,
+    MemberErasedData,
+    MemberRolesData,
+    MemberStatusData,
+    MemberUpdatedData,
+)
 from app.members.privacy import Viewer, may_filter_by, visible_private_fields
 from app.members.repository import MemberFilters, MemberRow
 from app.members.schemas import (
@@ -239,6 +250,10 @@ async def update_me(
             details={"fields": sorted(changes),
                      "privacy": {c.field: c.visibility for c in consent_changes}},
         )
+        emit(session, MEMBER_UPDATED, MemberUpdatedData(
+            id=member.id, version=member.version, fields=sorted(changes),
+            privacy_changed=bool(consent_changes),
+        ))
     await session.flush()
     return full_view(member, roles)
 
@@ -278,6 +293,9 @@ async def update_member_status(
         audit.record(session, actor_id=principal.id, action="member.status_changed",
                      target_type="member", target_id=member.id, context=context,
                      details={"from": previous, "to": data.status})
+        emit(session, MEMBER_STATUS_CHANGED, MemberStatusData(
+            id=member.id, version=member.version, status=data.status,
+        ))
     await session.flush()
     return full_view(member, roles)
 
@@ -308,6 +326,9 @@ async def set_roles(
         audit.record(session, actor_id=principal.id, action="member.roles_changed",
                      target_type="member", target_id=member.id, context=context,
                      details={"from": current, "to": list(wanted)})
+        emit(session, MEMBER_ROLES_CHANGED, MemberRolesData(
+            id=member.id, version=member.version, roles=[str(r) for r in wanted],
+        ))
     await session.flush()
     await session.refresh(member)
     return full_view(member, list(wanted))
@@ -362,5 +383,6 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     await auth_service.revoke_api_tokens(session, member.id)
     audit.record(session, actor_id=member.id, action="member.erased", target_type="member",
                  target_id=member.id, context=context)
+    emit(session, MEMBER_ERASED, MemberErasedData(id=member.id, version=member.version))
     await session.flush()
 

@@ -5,15 +5,19 @@ from app.models.idempotency import IdempotencyRecord
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
 from app.models.token import ApiToken, LoginFailure, RefreshToken
+from app.models.webhook import Delivery, DeliveryAttempt, WebhookSubscription
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
     "ConsentChange",
+    "Delivery",
+    "DeliveryAttempt",
     "IdempotencyRecord",
     "LoginFailure",
     "Member",
     "MemberRole",
     "OutboxEvent",
     "RefreshToken",
+    "WebhookSubscription",
 ]

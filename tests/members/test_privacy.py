@@ -1,5 +1,6 @@
 """Privacy: consent rules (pure), and the canary sweep over every GET route."""
 
+import re
 import uuid
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from app.main import create_app
 from app.members.privacy import Viewer, may_filter_by, may_see, visible_private_fields
 from app.models.audit import AuditEntry
+from app.models.outbox import OutboxEvent
 from app.models.member import PRIVATE_FIELDS, Visibility
 from tests.conftest import make_settings
 
@@ -71,7 +73,9 @@ async def test_no_canary_anywhere(client, factory, db, role):
     queries = [{}, {"q": "Owner"}, {"limit": 100}, {"sort": "-created_at"}]
     seen = 0
     for path in _get_routes():
-        url = path.format(member_id=owner.id, token_id=uuid.uuid4())
+        # The owner where a member is named, an unknown id for every other parameter.
+        url = re.sub(r"\{(\w+)\}", lambda m: str(owner.id if m[1] == "member_id"
+                                                  else uuid.uuid4()), path)
         for params in queries if "{" not in path else [{}]:
             response = await client.get(url, headers=headers, params=params)
             seen += 1
@@ -82,6 +86,9 @@ async def test_no_canary_anywhere(client, factory, db, role):
     # Nor in the audit log, whoever looked.
     details = [str(e.details) for e in (await db.execute(select(AuditEntry))).scalars()]
     assert not any(value in d for d in details for value in CANARY.values())
+    # Nor in any event consumers outside the community receive.
+    events = [str(e.data) for e in (await db.execute(select(OutboxEvent))).scalars()]
+    assert not any(value in d for d in events for value in CANARY.values())
 
 
 async def test_admin_reads_are_audited_without_values(client, factory, db):

@@ -1,0 +1,33 @@
+"""`python -m app.worker`: the relay and the scheduled jobs without the API, for scale-out.
+
+SIGTERM (or Ctrl-C) stops claiming, lets attempts in flight finish and releases the rest.
+"""
+
+import asyncio
+import logging
+import signal
+
+from app.core.config import get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.worker.runtime import background
+
+
+async def main() -> None:
+    settings = get_settings()
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with background(create_sessionmaker(engine), settings):
+            logging.getLogger("app.worker").info("worker started")
+            await stop.wait()
+    finally:
+        await engine.dispose()
+    logging.getLogger("app.worker").info("worker stopped")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main())

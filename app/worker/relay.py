@@ -1,0 +1,222 @@
+"""The outbox relay: fan events out into deliveries, then make due deliveries.
+
+Two short transactions around the network, never one long one:
+1. ``fan_out``: claim undispatched outbox rows (SKIP LOCKED), create one delivery per target
+   of every channel, mark the rows dispatched. Atomic: a crash leaves the rows undispatched.
+2. ``claim``: take a lease on due deliveries (SKIP LOCKED) and commit. The attempts run
+   outside any transaction; ``record`` then writes each outcome if the lease is still ours.
+A worker that dies keeps nothing: its leases run out and another worker makes the attempt
+again, with the same message id. Delivery is at least once; receivers dedupe on the id.
+"""
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.outbox import emit
+from app.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus
+from app.webhooks.events import SUBSCRIPTION_DISABLED, SubscriptionDisabledData
+from app.webhooks.retry import next_delay
+from app.worker import repository
+from app.worker.channels import Channel, Job, Outcome
+
+logger = logging.getLogger("app.worker.relay")
+
+
+async def fan_out(session: AsyncSession, channels: Sequence[Channel], limit: int) -> int:
+    events = await repository.claim_undispatched_events(session, limit)
+    if not events:
+        return 0
+    now = datetime.now(UTC)
+    for event in events:
+        for channel in channels:
+            for target in await channel.targets(session, event):
+                session.add(
+                    Delivery(
+                        event_id=event.id, channel=channel.name, next_attempt_at=now,
+                        subscription_id=target.subscription_id,
+                        recipient_id=target.recipient_id,
+                    )
+                )
+    await session.flush()
+    await repository.mark_dispatched(session, [e.id for e in events], now)
+    return len(events)
+
+
+async def claim(
+    session: AsyncSession, settings: Settings, token: uuid.UUID, limit: int
+) -> list[Job]:
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    ids = await repository.claim_due_deliveries(session, now, lease, token, limit)
+    if not ids:
+        return []
+    return [
+        Job(delivery=d, event=e, subscription=s)
+        for d, e, s in await repository.load_jobs(session, ids)
+    ]
+
+
+async def record(
+    session: AsyncSession,
+    settings: Settings,
+    job: Job,
+    token: uuid.UUID,
+    outcome: Outcome,
+    rng: random.Random,
+) -> None:
+    now = datetime.now(UTC)
+    delivery = job.delivery
+    attempts = delivery.attempts + 1
+    await repository.add_attempt(
+        session,
+        DeliveryAttempt(
+            delivery_id=delivery.id, attempted_at=now, status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms, response_excerpt=outcome.response_excerpt,
+            error=outcome.error, details=outcome.details,
+        ),
+    )
+    values: dict[str, object] = {
+        "attempts": attempts, "last_attempt_at": now,
+        "last_status_code": outcome.status_code, "last_error": outcome.error,
+    }
+    delay = None if outcome.succeeded or not outcome.retry else next_delay(
+        attempts, rng, outcome.retry_after
+    )
+    if outcome.succeeded:
+        values |= {"status": DeliveryStatus.succeeded, "completed_at": now}
+    elif delay is None:
+        values |= {"status": DeliveryStatus.failed, "completed_at": now}
+    else:
+        values["next_attempt_at"] = now + delay
+    if not await repository.finish_attempt(session, delivery.id, token, values):
+        # The lease ran out and another worker owns the delivery now; its result counts.
+        logger.warning("lease on delivery %s lost before its result was recorded", delivery.id)
+        return
+    if job.subscription is not None:
+        await _track_subscription_health(session, settings, job, outcome, now)
+
+
+async def _track_subscription_health(
+    session: AsyncSession, settings: Settings, job: Job, outcome: Outcome, now: datetime
+) -> None:
+    assert job.subscription is not None
+    subscription = await repository.subscription_for_update(session, job.subscription.id)
+    if subscription is None or not subscription.enabled:
+        return
+    if outcome.succeeded:
+        subscription.failing_since = None
+        return
+    if outcome.error == "subscription disabled":
+        return
+    subscription.failing_since = subscription.failing_since or now
+    failing_for = now - subscription.failing_since
+    reason = None
+    if outcome.gone:
+        reason = "gone"
+    elif failing_for >= timedelta(days=settings.webhook_disable_after_days):
+        reason = "failing"
+    if reason is None:
+        return
+    subscription.enabled = False
+    subscription.disabled_reason = reason
+    subscription.version += 1
+    subscription.updated_at = now
+    emit(
+        session,
+        SUBSCRIPTION_DISABLED,
+        SubscriptionDisabledData(
+            id=subscription.id, version=subscription.version, reason=reason,
+            failing_since=subscription.failing_since,
+        ),
+    )
+
+
+class Worker:
+    """Runs the relay until told to stop. Any number may run, in any number of processes."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        channels: Sequence[Channel],
+        rng: random.Random | None = None,
+    ):
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.channels = {channel.name: channel for channel in channels}
+        self.rng = rng or random.Random()
+        self.token = uuid.uuid4()
+        self.stopping = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.worker_concurrency)
+
+    async def run_once(self) -> int:
+        """One round: fan out what is new, make what is due. Returns the work done."""
+        async with self.sessionmaker() as session:
+            fanned = await fan_out(
+                session, list(self.channels.values()), self.settings.worker_batch_size
+            )
+            await session.commit()
+        async with self.sessionmaker() as session:
+            jobs = await claim(
+                session, self.settings, self.token, self.settings.worker_batch_size
+            )
+            await session.commit()
+        if jobs:
+            await asyncio.gather(*(self._attempt(job) for job in jobs))
+        return fanned + len(jobs)
+
+    async def _attempt(self, job: Job) -> None:
+        async with self._slots:
+            channel = self.channels.get(job.delivery.channel)
+            if channel is None:
+                outcome = Outcome(succeeded=False, error="no such channel here", retry=True)
+            else:
+                try:
+                    outcome = await channel.deliver(job)
+                except Exception as exc:  # a channel bug must not lose the delivery
+                    logger.exception("channel %s failed on %s", channel.name, job.delivery.id)
+                    outcome = Outcome(succeeded=False, error=f"{type(exc).__name__}")
+            async with self.sessionmaker() as session:
+                await record(session, self.settings, job, self.token, outcome, self.rng)
+                await session.commit()
+
+    async def run(self) -> None:
+        """Until ``stop``: rounds back to back while there is work, a pause when idle. On
+        stop, the round in progress finishes (its attempts are bounded by the timeout) and
+        whatever is still leased is released."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    busy = await self.run_once()
+                except Exception:  # the database being away must not end the worker
+                    logger.warning("worker round failed; retrying", exc_info=True)
+                    busy = 0
+                if not busy:
+                    try:
+                        await asyncio.wait_for(
+                            self.stopping.wait(), self.settings.worker_idle_seconds
+                        )
+                    except TimeoutError:
+                        pass
+        finally:
+            await self.release()
+
+    async def release(self) -> None:
+        try:
+            async with self.sessionmaker() as session:
+                released = await repository.release_leases(session, self.token)
+                await session.commit()
+            if released:
+                logger.info("released %d leased deliveries", released)
+        except Exception:
+            logger.warning("could not release leases; they expire on their own", exc_info=True)
+
+    def stop(self) -> None:
+        self.stopping.set()

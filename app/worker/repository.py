@@ -1,0 +1,129 @@
+"""The worker's queries: claiming outbox rows and due deliveries without two workers ever
+holding the same row (`FOR UPDATE SKIP LOCKED`; SQLite has one writer and ignores it)."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.outbox import OutboxEvent
+from app.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookSubscription
+
+
+async def claim_undispatched_events(session: AsyncSession, limit: int) -> list[OutboxEvent]:
+    rows = await session.execute(
+        select(OutboxEvent)
+        .where(OutboxEvent.dispatched_at.is_(None))
+        .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def mark_dispatched(session: AsyncSession, event_ids: list[uuid.UUID], now: datetime) -> None:
+    await session.execute(
+        update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(dispatched_at=now)
+    )
+
+
+async def claim_due_deliveries(
+    session: AsyncSession, now: datetime, lease: timedelta, token: uuid.UUID, limit: int
+) -> list[uuid.UUID]:
+    """Take a lease on up to ``limit`` due deliveries. A lease that ran out (its worker
+    crashed) is due again."""
+    due = await session.execute(
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.pending,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(due.scalars())
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(lease_until=now + lease, lease_token=token)
+        )
+    return ids
+
+
+async def load_jobs(
+    session: AsyncSession, delivery_ids: list[uuid.UUID]
+) -> list[tuple[Delivery, OutboxEvent, WebhookSubscription | None]]:
+    rows = await session.execute(
+        select(Delivery, OutboxEvent, WebhookSubscription)
+        .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .outerjoin(WebhookSubscription, WebhookSubscription.id == Delivery.subscription_id)
+        .where(Delivery.id.in_(delivery_ids))
+    )
+    return [(row[0], row[1], row[2]) for row in rows.all()]
+
+
+async def finish_attempt(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    token: uuid.UUID,
+    values: dict[str, object],
+) -> bool:
+    """Record the attempt's effect on the delivery if this worker still holds the lease."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.lease_token == token)
+        .values(lease_until=None, lease_token=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_leases(session: AsyncSession, token: uuid.UUID) -> int:
+    """Give back what a stopping worker still holds, so others take it at once."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.lease_token == token, Delivery.status == DeliveryStatus.pending)
+        .values(lease_until=None, lease_token=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
+    session.add(attempt)
+
+
+async def subscription_for_update(
+    session: AsyncSession, subscription_id: uuid.UUID
+) -> WebhookSubscription | None:
+    rows = await session.execute(
+        select(WebhookSubscription)
+        .where(WebhookSubscription.id == subscription_id)
+        .with_for_update()
+    )
+    return rows.scalar_one_or_none()
+
+
+async def prune_deliveries(session: AsyncSession, before: datetime) -> int:
+    """Completed deliveries (and, by cascade, their attempts) older than the log's span."""
+    result = await session.execute(
+        delete(Delivery).where(
+            and_(Delivery.status != DeliveryStatus.pending, Delivery.created_at < before)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def prune_dispatched_events(session: AsyncSession, before: datetime) -> int:
+    """Dispatched events older than the log's span with no delivery left."""
+    still_referenced = select(Delivery.id).where(Delivery.event_id == OutboxEvent.id).exists()
+    result = await session.execute(
+        delete(OutboxEvent).where(
+            OutboxEvent.dispatched_at.is_not(None),
+            OutboxEvent.dispatched_at < before,
+            ~still_referenced,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

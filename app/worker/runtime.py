@@ -1,0 +1,56 @@
+"""Starting and stopping the background work: the relay and the scheduled jobs.
+
+The API process runs it by default (`worker_in_process`), so one command serves everything;
+`python -m app.worker` runs the same thing alone, as many times as needed.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.http import outbound_client
+from app.webhooks.channel import WebhookChannel
+from app.worker import schedule
+from app.worker.channels import Channel
+from app.worker.relay import Worker
+
+logger = logging.getLogger("app.worker")
+# How long a stopping worker waits for attempts in flight (each is bounded by its timeout).
+DRAIN_SECONDS = 30
+
+
+def build_channels(settings: Settings, webhook_client: httpx.AsyncClient) -> list[Channel]:
+    return [WebhookChannel(webhook_client)]
+
+
+@asynccontextmanager
+async def background(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Worker]:
+    client = outbound_client(
+        settings.webhook_allowed_http_hosts, settings.webhook_timeout_seconds, webhook_transport
+    )
+    worker = Worker(sessionmaker, settings, build_channels(settings, client))
+    relay = asyncio.create_task(worker.run(), name="outbox-relay")
+    jobs = asyncio.create_task(
+        schedule.run_periodically(sessionmaker, settings), name="scheduled-jobs"
+    )
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        jobs.cancel()
+        try:
+            await asyncio.wait_for(relay, DRAIN_SECONDS)
+        except TimeoutError:
+            logger.warning("relay did not drain within %ss; its leases will expire", DRAIN_SECONDS)
+        with suppress(asyncio.CancelledError):
+            await jobs
+        await client.aclose()

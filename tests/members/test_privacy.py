@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app.main import create_app
 from app.members.privacy import Viewer, may_filter_by, may_see, visible_private_fields
 from app.models.audit import AuditEntry
-from app.models.outbox import OutboxEvent
 from app.models.member import PRIVATE_FIELDS, Visibility
+from app.models.outbox import OutboxEvent
 from tests.conftest import make_settings
 
 OWNER = uuid.uuid4()

@@ -29,7 +29,7 @@ async def serve(app: Any) -> AsyncIterator[str]:
         uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -11,8 +11,6 @@ from pathlib import Path
 from bench.wrk import WrkResult, WrkSettings
 
 README = Path(__file__).resolve().parent / "README.md"
-START = "<!-- bench:results:start -->"
-END = "<!-- bench:results:end -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +116,15 @@ def render(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(section: str, readme: Path = README) -> None:
-    """Replace the text between the result markers of the README (append them if missing)."""
+def write(section: str, readme: Path = README, marker: str = "results") -> None:
+    """Replace the text between a benchmark's markers in the README (append them if
+    missing). Each benchmark has its own marker, so one run never overwrites another's."""
+    start, end = f"<!-- bench:{marker}:start -->", f"<!-- bench:{marker}:end -->"
     text = readme.read_text() if readme.exists() else ""
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{start}\n{section}{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
     readme.write_text(text)

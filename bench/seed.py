@@ -106,7 +106,16 @@ async def _drop(url: URL) -> None:
         await connection.close()
 
 
-async def _prepare(url: URL, members: int) -> Seeded:
+def fresh_database(database_url: str) -> None:
+    """Drop and recreate the database and run the migrations; no rows."""
+    url = make_url(database_url)
+    try:
+        asyncio.run(_fresh(url))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseError(f"preparing the database failed: {error!r}") from error
+
+
+async def _fresh(url: URL) -> None:
     await _drop(url)
     connection = await _connect(url, MAINTENANCE_DATABASE)
     try:
@@ -115,6 +124,14 @@ async def _prepare(url: URL, members: int) -> Seeded:
         await connection.close()
     try:
         await _migrate(url)
+    except BaseException:
+        await _drop(url)
+        raise
+
+
+async def _prepare(url: URL, members: int) -> Seeded:
+    await _fresh(url)
+    try:
         rows = _members(random.Random(20240601), members)
         server_version = await _insert(url, rows)
     except BaseException:

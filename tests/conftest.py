@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from alembic.config import Config
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alembic import command
 from app.core.config import Settings
-from app.core.db import create_engine
+from app.core.db import create_engine, create_read_sessionmaker
 from app.main import create_app
 from app.models.member import Member, MemberRole, Role
 from app.models.outbox import OutboxEvent
@@ -220,3 +220,41 @@ async def outbox_events(db: AsyncSession, event_type: str | None = None) -> list
     if event_type is not None:
         query = query.where(OutboxEvent.type == event_type)
     return list((await db.execute(query)).scalars())
+
+
+async def truncate_all(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        tables = ", ".join(
+            name for name in (await connection.run_sync(
+                lambda c: c.dialect.get_table_names(c))) if name != "alembic_version")
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+async def live(app: Any, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on real, committing sessions (PostgreSQL); every table emptied afterwards."""
+    app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+    finally:
+        await truncate_all(engine)
+
+
+async def committed_member(
+    app: Any, engine: AsyncEngine, *roles: str
+) -> tuple[Member, dict[str, str]]:
+    """A member committed for real (tests on live sessions), with their auth headers."""
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        email = f"race-{uuid.uuid4().hex[:8]}@example.com"
+        member = Member(email=email, email_normalized=email,
+                        password_hash=await app.state.password_hasher.hash("a long password"))
+        session.add(member)
+        await session.flush()
+        session.add_all(MemberRole(member_id=member.id, role=r) for r in roles or ["member"])
+        await session.commit()
+    token = app.state.token_codec.issue(member.id, list(roles or ["member"]), 0)
+    return member, {"Authorization": f"Bearer {token}"}

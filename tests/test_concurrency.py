@@ -1,53 +1,20 @@
 """Races, proven on PostgreSQL with separate connections and committed data."""
 
 import asyncio
-import uuid
 
-import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import func, select
 
-from app.core.db import create_read_sessionmaker
-from app.models.member import Member, MemberRole
+from app.models.member import Member
 from app.models.token import ApiToken
-from tests.conftest import IS_POSTGRES
+from tests.conftest import IS_POSTGRES, committed_member
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="concurrency is proven on PostgreSQL")
 CALLERS = 12
 
 
-@pytest.fixture
-async def live(app, engine):
-    """The app on real, committing sessions; every table emptied afterwards."""
-    app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-    app.state.read_sessionmaker = create_read_sessionmaker(engine)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield client
-    async with engine.begin() as connection:
-        tables = ", ".join(
-            name for name in (await connection.run_sync(
-                lambda c: c.dialect.get_table_names(c))) if name != "alembic_version")
-        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-
-
-async def _member(app, engine, *roles):
-    maker = async_sessionmaker(engine, expire_on_commit=False)
-    async with maker() as session:
-        email = f"race-{uuid.uuid4().hex[:8]}@example.com"
-        member = Member(email=email, email_normalized=email,
-                        password_hash=await app.state.password_hasher.hash("a long password"))
-        session.add(member)
-        await session.flush()
-        session.add_all(MemberRole(member_id=member.id, role=r) for r in roles or ["member"])
-        await session.commit()
-    token = app.state.token_codec.issue(member.id, list(roles or ["member"]), 0)
-    return member, {"Authorization": f"Bearer {token}"}
-
-
 async def test_one_refresh_token_rotates_once(live, app, engine):
-    member, _ = await _member(app, engine)
+    member, _ = await committed_member(app, engine)
     login = await live.post("/api/v1/auth/login",
                             json={"email": member.email, "password": "a long password"})
     refresh_token = login.json()["refresh_token"]
@@ -71,7 +38,7 @@ async def test_same_email_signs_up_once(live, engine):
 
 
 async def test_idempotency_key_creates_once(live, app, engine):
-    member, headers = await _member(app, engine)
+    member, headers = await committed_member(app, engine)
     headers = {**headers, "Idempotency-Key": "race-key"}
     responses = await asyncio.gather(*(
         live.post("/api/v1/me/tokens", headers=headers, json={"name": "s", "scopes": ["read"]})

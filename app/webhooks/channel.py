@@ -10,6 +10,7 @@ from app.core.http import BlockedAddress
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel, WebhookSubscription
 from app.webhooks import repository, signing
+from app.webhooks.events import PING
 from app.webhooks.payloads import body_of
 from app.webhooks.retry import parse_retry_after
 from app.worker.channels import Job, Outcome, Target
@@ -37,9 +38,16 @@ class WebhookChannel:
     def __init__(self, client: httpx.AsyncClient):
         self.client = client
 
-    async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
-        subscriptions = await repository.enabled_subscriptions_for(session, event.type)
-        return [Target(subscription_id=s.id) for s in subscriptions]
+    async def targets(
+        self, session: AsyncSession, events: list[OutboxEvent]
+    ) -> list[tuple[OutboxEvent, Target]]:
+        subscriptions = await repository.enabled_subscriptions(session)
+        return [
+            (event, Target(subscription_id=s.id))
+            for event in events
+            for s in subscriptions
+            if event.type != PING.name and (not s.event_types or event.type in s.event_types)
+        ]
 
     async def deliver(self, job: Job) -> Outcome:
         subscription = job.subscription

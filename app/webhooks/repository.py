@@ -16,17 +16,13 @@ from app.models.webhook import (
 )
 
 
-async def enabled_subscriptions_for(
-    session: AsyncSession, event_type: str
-) -> list[WebhookSubscription]:
-    """Enabled subscriptions that want this type. The list is small (tens), so the type
-    filter runs here rather than as a dialect-specific JSON containment query."""
+async def enabled_subscriptions(session: AsyncSession) -> list[WebhookSubscription]:
+    """All enabled subscriptions. The list is small (tens), so matching event types happens
+    in the channel rather than in a dialect-specific JSON containment query."""
     rows = await session.execute(
         select(WebhookSubscription).where(WebhookSubscription.enabled == true())
     )
-    return [
-        s for s in rows.scalars() if not s.event_types or event_type in s.event_types
-    ]
+    return list(rows.scalars())
 
 
 async def get_subscription(

@@ -52,6 +52,10 @@ class Job:
 class Channel(Protocol):
     name: DeliveryChannel
 
-    async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]: ...
+    async def targets(
+        self, session: AsyncSession, events: list[OutboxEvent]
+    ) -> list[tuple[OutboxEvent, Target]]:
+        """The destinations of a batch of events (one query per batch, not per event)."""
+        ...
 
     async def deliver(self, job: Job) -> Outcome: ...

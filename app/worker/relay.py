@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.outbox import emit
-from app.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus
+from app.models.webhook import DeliveryStatus
 from app.webhooks.events import SUBSCRIPTION_DISABLED, SubscriptionDisabledData
 from app.webhooks.retry import next_delay
 from app.worker import repository
@@ -34,17 +34,17 @@ async def fan_out(session: AsyncSession, channels: Sequence[Channel], limit: int
     if not events:
         return 0
     now = datetime.now(UTC)
-    for event in events:
-        for channel in channels:
-            for target in await channel.targets(session, event):
-                session.add(
-                    Delivery(
-                        event_id=event.id, channel=channel.name, next_attempt_at=now,
-                        subscription_id=target.subscription_id,
-                        recipient_id=target.recipient_id,
-                    )
-                )
-    await session.flush()
+    rows = [
+        {
+            "id": uuid.uuid4(), "event_id": event.id, "channel": channel.name,
+            "subscription_id": target.subscription_id, "recipient_id": target.recipient_id,
+            "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
+            "created_at": now,
+        }
+        for channel in channels
+        for event, target in await channel.targets(session, events)
+    ]
+    await repository.add_deliveries(session, rows)
     await repository.mark_dispatched(session, [e.id for e in events], now)
     return len(events)
 
@@ -76,11 +76,9 @@ async def record(
     attempts = delivery.attempts + 1
     await repository.add_attempt(
         session,
-        DeliveryAttempt(
-            delivery_id=delivery.id, attempted_at=now, status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms, response_excerpt=outcome.response_excerpt,
-            error=outcome.error, details=outcome.details,
-        ),
+        delivery_id=delivery.id, attempted_at=now, status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms, response_excerpt=outcome.response_excerpt,
+        error=outcome.error, details=outcome.details,
     )
     values: dict[str, object] = {
         "attempts": attempts, "last_attempt_at": now,
@@ -106,34 +104,34 @@ async def record(
 async def _track_subscription_health(
     session: AsyncSession, settings: Settings, job: Job, outcome: Outcome, now: datetime
 ) -> None:
+    """Keep the subscription's failure record. The common case (a success on a healthy
+    subscription) writes nothing, so many workers never queue on the subscription's row."""
     assert job.subscription is not None
-    subscription = await repository.subscription_for_update(session, job.subscription.id)
-    if subscription is None or not subscription.enabled:
-        return
+    subscription_id = job.subscription.id
     if outcome.succeeded:
-        subscription.failing_since = None
+        if job.subscription.failing_since is not None:
+            await repository.clear_failing(session, subscription_id)
         return
     if outcome.error == "subscription disabled":
         return
-    subscription.failing_since = subscription.failing_since or now
-    failing_for = now - subscription.failing_since
+    failing_since = await repository.mark_failing(session, subscription_id, now)
     reason = None
     if outcome.gone:
         reason = "gone"
-    elif failing_for >= timedelta(days=settings.webhook_disable_after_days):
+    elif failing_since is not None and (
+        now - failing_since >= timedelta(days=settings.webhook_disable_after_days)
+    ):
         reason = "failing"
     if reason is None:
         return
-    subscription.enabled = False
-    subscription.disabled_reason = reason
-    subscription.version += 1
-    subscription.updated_at = now
+    version = await repository.disable_subscription(session, subscription_id, reason, now)
+    if version is None:  # another worker disabled it first; one event is enough
+        return
     emit(
         session,
         SUBSCRIPTION_DISABLED,
         SubscriptionDisabledData(
-            id=subscription.id, version=subscription.version, reason=reason,
-            failing_since=subscription.failing_since,
+            id=subscription_id, version=version, reason=reason, failing_since=failing_since,
         ),
     )
 

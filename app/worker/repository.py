@@ -2,9 +2,10 @@
 holding the same row (`FOR UPDATE SKIP LOCKED`; SQLite has one writer and ignores it)."""
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.outbox import OutboxEvent
@@ -20,6 +21,11 @@ async def claim_undispatched_events(session: AsyncSession, limit: int) -> list[O
         .with_for_update(skip_locked=True)
     )
     return list(rows.scalars())
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
+    if rows:
+        await session.execute(insert(Delivery), rows)
 
 
 async def mark_dispatched(session: AsyncSession, event_ids: list[uuid.UUID], now: datetime) -> None:
@@ -91,19 +97,60 @@ async def release_leases(session: AsyncSession, token: uuid.UUID) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
-    session.add(attempt)
+async def add_attempt(session: AsyncSession, **values: object) -> None:
+    # Core insert: the attempt log is written once and never read back in this transaction.
+    await session.execute(insert(DeliveryAttempt).values(id=uuid.uuid4(), **values))
 
 
-async def subscription_for_update(
-    session: AsyncSession, subscription_id: uuid.UUID
-) -> WebhookSubscription | None:
-    rows = await session.execute(
-        select(WebhookSubscription)
-        .where(WebhookSubscription.id == subscription_id)
-        .with_for_update()
+async def clear_failing(session: AsyncSession, subscription_id: uuid.UUID) -> None:
+    await session.execute(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.id == subscription_id,
+            WebhookSubscription.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
     )
-    return rows.scalar_one_or_none()
+
+
+async def mark_failing(
+    session: AsyncSession, subscription_id: uuid.UUID, now: datetime
+) -> datetime | None:
+    """Start the failure record if none is running; the start of the current record, or
+    None when the subscription is gone or disabled."""
+    await session.execute(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.id == subscription_id,
+            WebhookSubscription.failing_since.is_(None),
+        )
+        .values(failing_since=now)
+    )
+    return await session.scalar(
+        select(WebhookSubscription.failing_since).where(
+            WebhookSubscription.id == subscription_id,
+            WebhookSubscription.enabled.is_(True),
+        )
+    )
+
+
+async def disable_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID, reason: str, now: datetime
+) -> int | None:
+    """Disable if still enabled; the new version, or None when it already was disabled."""
+    result = await session.execute(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.id == subscription_id,
+            WebhookSubscription.enabled.is_(True),
+        )
+        .values(
+            enabled=False, disabled_reason=reason, updated_at=now,
+            version=WebhookSubscription.version + 1,
+        )
+        .returning(WebhookSubscription.version)
+    )
+    return result.scalar_one_or_none()
 
 
 async def prune_deliveries(session: AsyncSession, before: datetime) -> int:

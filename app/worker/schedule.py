@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.worker import repository as worker_repository
 
 logger = logging.getLogger("app.worker.schedule")
 TICK_SECONDS = 15
@@ -42,9 +43,16 @@ async def prune_login_failures(session: AsyncSession, settings: Settings, now: d
     )
 
 
+async def prune_delivery_log(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    before = now - timedelta(days=settings.delivery_log_days)
+    await worker_repository.prune_deliveries(session, before)
+    await worker_repository.prune_dispatched_events(session, before)
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
+    ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),
 ]
 
 

@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -47,3 +48,34 @@ async def test_a_failing_job_is_logged_and_leaves_nothing_half_done(app, db, set
     assert "job half_then_fail failed" in caplog.text
     keys = (await db.execute(select(LoginFailure.key))).scalars().all()
     assert "account:half" not in keys
+
+
+async def test_delivery_log_keeps_thirty_days(db, settings):
+    from app.models.outbox import OutboxEvent
+    from app.models.webhook import Delivery, DeliveryChannel
+    from app.worker.schedule import prune_delivery_log
+
+    now = datetime.now(UTC)
+    old, recent, pending = (timedelta(days=31), timedelta(days=1), timedelta(days=40))
+    rows = {}
+    for name, age, status in (("old", old, "succeeded"), ("recent", recent, "failed"),
+                              ("pending", pending, "pending")):
+        event = OutboxEvent(type="member.updated", type_version=1, subject_type="member",
+                            subject_id=uuid.uuid4(), occurred_at=now - age,
+                            dispatched_at=now - age)
+        db.add(event)
+        await db.flush()
+        db.add(Delivery(event_id=event.id, channel=DeliveryChannel.webhook, status=status,
+                        created_at=now - age))
+        rows[name] = event.id
+    orphan = OutboxEvent(type="member.updated", type_version=1, subject_type="member",
+                         subject_id=uuid.uuid4(), occurred_at=now - old, dispatched_at=now - old)
+    db.add(orphan)
+    await db.flush()
+
+    await prune_delivery_log(db, settings, now)
+    db.expire_all()
+    kept = set((await db.execute(select(OutboxEvent.id))).scalars())
+    assert kept == {rows["recent"], rows["pending"]}
+    statuses = sorted((await db.execute(select(Delivery.status))).scalars())
+    assert statuses == ["failed", "pending"]

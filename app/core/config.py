@@ -4,8 +4,9 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -54,6 +55,20 @@ class Settings(BaseSettings):
     # A subscription failing without a single success for this long is disabled.
     webhook_disable_after_days: int = Field(default=5, ge=1, le=60)
     delivery_log_days: int = Field(default=30, ge=1, le=365)
+
+    # E-mail. "console" logs messages instead of sending them (development).
+    mail_transport: Literal["console", "smtp"] = "console"
+    mail_from: str = "Digital Leaders <no-reply@digital-leaders.invalid>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # STARTTLS on a plain connection (port 587), or TLS from the start (port 465).
+    smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Where links in e-mails point: the web app that front-end developers build.
+    web_app_url: str = "http://127.0.0.1:8000"
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True

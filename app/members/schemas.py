@@ -6,7 +6,7 @@ from pydantic import AnyHttpUrl, Field, StringConstraints
 
 from app.auth.schemas import ApiTokenRead
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
-from app.models.member import Function, MemberStatus, Role, Visibility
+from app.models.member import Function, Language, MemberStatus, Role, Visibility
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Link = Annotated[AnyHttpUrl, Field()]
@@ -56,6 +56,7 @@ class MemberSelf(MemberRead):
 
     roles: list[Role]
     privacy: Privacy
+    language: Language = Field(description="The language of the e-mails this member receives.")
     created_at: UTCTimestamp
     updated_at: UTCTimestamp
 
@@ -73,6 +74,7 @@ class MemberUpdate(InputSchema):
     company: str | None = Field(default=None, max_length=200)
     job_title: str | None = Field(default=None, max_length=200)
     privacy: PrivacyUpdate | None = None
+    language: Language | None = None
 
     model_config = {
         "json_schema_extra": {

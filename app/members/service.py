@@ -108,6 +108,7 @@ def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
         **{name: getattr(member, name) for name in PRIVATE_FIELDS},
         "roles": roles,
         "privacy": Privacy.model_validate(_visibilities(member)),
+        "language": member.language,
         "created_at": member.created_at,
         "updated_at": member.updated_at,
     })
@@ -235,8 +236,8 @@ async def update_me(
             value = [str(link) for link in value]
         if name in ("expertise_tags", "links") and value is None:
             value = []
-        if name == "full_name" and value is None:
-            raise InvalidInput("full_name cannot be removed.")
+        if name in ("full_name", "language") and value is None:
+            raise InvalidInput(f"{name} cannot be removed.")
         setattr(member, name, value)
     consent_changes = _apply_privacy(member, data)
     if changes or consent_changes:

@@ -24,6 +24,13 @@ class MemberStatus(StrEnum):
     left = "left"
 
 
+class Language(StrEnum):
+    """The language of the e-mails a member receives."""
+
+    ru = "ru"
+    en = "en"
+
+
 class Visibility(StrEnum):
     """Who may see a private field besides its owner and admins."""
 
@@ -93,6 +100,10 @@ class Member(SQLModel, table=True):
     email_visibility: str = Field(default=Visibility.nobody, sa_type=String(16))
 
     status: str = Field(default=MemberStatus.active, sa_type=String(16))
+    # The server default fills the column for members who existed before it.
+    language: str = Field(
+        default=Language.ru, sa_type=String(8), sa_column_kwargs={"server_default": "ru"}
+    )
     member_since: date | None = None
     # Bumped on logout-everywhere, password and role changes: older access tokens die at once.
     token_version: int = Field(default=0)

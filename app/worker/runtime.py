@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.http import outbound_client
+from app.notifications.channel import EmailChannel
+from app.notifications.transport import transport_for
 from app.webhooks.channel import WebhookChannel
 from app.worker import schedule
 from app.worker.channels import Channel
@@ -24,8 +26,15 @@ logger = logging.getLogger("app.worker")
 DRAIN_SECONDS = 30
 
 
-def build_channels(settings: Settings, webhook_client: httpx.AsyncClient) -> list[Channel]:
-    return [WebhookChannel(webhook_client)]
+def build_channels(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    webhook_client: httpx.AsyncClient,
+) -> list[Channel]:
+    return [
+        WebhookChannel(webhook_client),
+        EmailChannel(sessionmaker, settings, transport_for(settings)),
+    ]
 
 
 @asynccontextmanager
@@ -37,7 +46,7 @@ async def background(
     client = outbound_client(
         settings.webhook_allowed_http_hosts, settings.webhook_timeout_seconds, webhook_transport
     )
-    worker = Worker(sessionmaker, settings, build_channels(settings, client))
+    worker = Worker(sessionmaker, settings, build_channels(sessionmaker, settings, client))
     relay = asyncio.create_task(worker.run(), name="outbox-relay")
     jobs = asyncio.create_task(
         schedule.run_periodically(sessionmaker, settings), name="scheduled-jobs"

@@ -1,0 +1,1 @@
+"""E-mail to members, driven by outbox events: who gets what, in which language, how it goes."""

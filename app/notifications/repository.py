@@ -1,0 +1,32 @@
+"""The notification channel's queries: recipients and what the texts need."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.member import Member, MemberRole
+from app.models.webhook import WebhookSubscription
+
+
+async def members_with_role(session: AsyncSession, role: str) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(Member.id)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(MemberRole.role == role, Member.erased_at.is_(None))
+        .order_by(Member.id)
+    )
+    return list(rows.scalars())
+
+
+async def recipient(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
+    member = await session.get(Member, member_id)
+    if member is None or member.erased_at is not None:
+        return None
+    return member
+
+
+async def subscription_url(session: AsyncSession, subscription_id: uuid.UUID) -> str | None:
+    return await session.scalar(
+        select(WebhookSubscription.url).where(WebhookSubscription.id == subscription_id)
+    )

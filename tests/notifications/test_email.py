@@ -1,0 +1,152 @@
+"""E-mail through the outbox to a real local SMTP server: recipients, languages, refusals."""
+
+import logging
+import random
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, update
+
+from app.core.http import outbound_client
+from app.models.member import Member
+from app.models.webhook import Delivery
+from app.notifications.channel import EmailChannel
+from app.notifications.transport import ConsoleTransport, SmtpTransport
+from app.webhooks.channel import WebhookChannel
+from app.worker.relay import Worker
+from tests.conftest import make_settings
+from tests.receivers import Receiver, serve
+from tests.smtp import free_port, smtp_server
+
+
+@pytest.fixture
+def mail():
+    with smtp_server() as (mailbox, port):
+        yield mailbox, port
+
+
+def worker_with(app, port, transport=None):
+    settings = make_settings(worker_concurrency=1, mail_transport="smtp",
+                             smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                             smtp_timeout_seconds=2)
+    client = outbound_client(["127.0.0.1"], 2.0)
+    mail = EmailChannel(app.state.sessionmaker, settings, transport or SmtpTransport(settings))
+    channels = [WebhookChannel(client), mail]
+    return Worker(app.state.sessionmaker, settings, channels, rng=random.Random(3)), client
+
+
+async def disable_a_subscription(client, factory, worker):
+    """A receiver answering 410 disables its subscription: admins are told by e-mail."""
+    receiver = Receiver(default=410)
+    async with serve(receiver.app()) as base:
+        admin = await factory.member("admin", email="ops@example.com", full_name="Olga Ops")
+        response = await client.post("/api/v1/webhooks", headers=admin.headers, json={
+            "url": f"{base}/hook", "event_types": ["member.updated"]})
+        await client.patch("/api/v1/me", headers=admin.headers, json={"city": "Kazan"})
+        await worker.run_once()  # the webhook fails with 410, the subscription is disabled
+    return admin, response.json()
+
+
+async def emails(db):
+    db.expire_all()
+    return list((await db.execute(
+        select(Delivery).where(Delivery.channel == "email"))).scalars())
+
+
+async def test_admins_are_told_in_their_language(client, factory, db, app, mail):
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    english = await factory.member("admin", email="en@example.com", full_name="Emma Admin",
+                                   language="en")
+    await factory.member("member", email="plain@example.com")  # not an admin: not told
+    admin, subscription = await disable_a_subscription(client, factory, worker)
+    await worker.run_once()  # fan out the disabled event, send the e-mails
+    await http.aclose()
+
+    by_recipient = {m["To"].addresses[0].addr_spec: m for m in mailbox.messages}
+    assert set(by_recipient) == {"en@example.com", "ops@example.com"}
+    ru = by_recipient["ops@example.com"]
+    assert ru["Subject"] == f"Вебхук отключён: {subscription['url']}"
+    assert "Здравствуйте, Olga Ops!" in ru.get_content()
+    assert "gone" in ru.get_content() and subscription["id"] in ru.get_content()
+    en = by_recipient["en@example.com"]
+    assert en["Subject"].startswith("Webhook disabled") and "Hello Emma Admin" in en.get_content()
+    assert en["Content-Language"] == "en"
+    sent = await emails(db)
+    assert sorted(d.status for d in sent) == ["succeeded", "succeeded"]
+    assert {d.recipient_id for d in sent} == {english.id, admin.id}
+    assert {m["Message-ID"] for m in mailbox.messages} == {
+        f"<{d.id.hex}@digital-leaders.invalid>" for d in sent}
+
+
+async def test_refused_recipient_is_not_retried_and_a_deferral_is(client, factory, db, app,
+                                                                  mail):
+    mailbox, port = mail
+    mailbox.refuse = {"ops@example.com": "550 5.1.1 no such user",
+                      "later@example.com": "451 4.3.0 try again later"}
+    worker, http = worker_with(app, port)
+    await factory.member("admin", email="later@example.com")
+    await disable_a_subscription(client, factory, worker)
+    await worker.run_once()
+    await http.aclose()
+    by_error = {d.last_error: d.status for d in await emails(db)}
+    assert by_error == {"recipient refused ([550])": "failed",
+                        "recipient deferred ([451])": "pending"}
+    assert mailbox.messages == []
+
+
+async def test_server_down_is_retried_later(client, factory, db, app):
+    worker, http = worker_with(app, free_port())  # nothing listens there
+    await disable_a_subscription(client, factory, worker)
+    await worker.run_once()
+    [delivery] = await emails(db)
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.next_attempt_at > datetime.now(UTC)
+
+    with smtp_server() as (mailbox, port):
+        worker.channels["email"].transport.settings = make_settings(
+            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+        await db.execute(update(Delivery).values(next_attempt_at=datetime.now(UTC)))
+        await worker.run_once()
+    await http.aclose()
+    [delivery] = await emails(db)
+    assert delivery.status == "succeeded" and len(mailbox.messages) == 1
+
+
+async def test_erased_recipient_gets_nothing(client, factory, db, app, mail):
+    from app.worker import relay
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin, _ = await disable_a_subscription(client, factory, worker)
+    async with app.state.sessionmaker() as session:  # fan out, but do not send yet
+        await relay.fan_out(session, list(worker.channels.values()), 10)
+        await session.commit()
+    await db.execute(update(Member).where(Member.id == admin.id)
+                     .values(erased_at=datetime.now(UTC)))
+    await worker.run_once()
+    await http.aclose()
+    [delivery] = await emails(db)
+    assert (delivery.status, delivery.last_error) == ("failed", "recipient erased")
+    assert mailbox.messages == []
+
+
+async def test_console_transport_logs(client, factory, db, app, caplog):
+    worker, http = worker_with(app, free_port(), transport=ConsoleTransport())
+    await disable_a_subscription(client, factory, worker)
+    with caplog.at_level(logging.INFO, logger="app.notifications"):
+        await worker.run_once()
+    await http.aclose()
+    assert "e-mail to Olga Ops <ops@example.com>: Вебхук отключён" in caplog.text
+
+
+async def test_language_is_part_of_my_profile(client, factory, db):
+    member = await factory.member("member")
+    response = await client.patch("/api/v1/me", headers=member.headers, json={"language": "en"})
+    assert response.status_code == 200 and response.json()["language"] == "en"
+    for bad in ({"language": None}, {"language": "de"}):
+        refused = await client.patch("/api/v1/me", headers=member.headers, json=bad)
+        assert refused.status_code == 422
+    row = await db.get(Member, member.id)
+    await db.refresh(row)
+    assert row.language == "en"

@@ -140,3 +140,19 @@ async def test_members_cannot_manage_webhooks(client, factory, db):
                                  json={"url": "https://example.com/h"})
     assert response.status_code == 403
     assert (await db.execute(select(WebhookSubscription))).scalars().all() == []
+
+
+# Every event type ever published. Names are a contract with receivers: a name may be added
+# here, never removed or renamed; an incompatible payload change is a new version.
+PUBLISHED = {
+    "member.created", "member.updated", "member.status_changed", "member.roles_changed",
+    "member.erased", "webhook.ping", "webhook_subscription.disabled",
+}
+
+
+async def test_published_event_names_never_disappear(client, factory):
+    admin = await factory.member("admin")
+    response = await client.get("/api/v1/webhooks/event-types", headers=admin.headers)
+    names = {t["name"] for t in response.json()}
+    assert PUBLISHED <= names, f"published event types vanished: {PUBLISHED - names}"
+    assert names <= PUBLISHED, f"add the new event types to PUBLISHED: {names - PUBLISHED}"

@@ -31,6 +31,11 @@ def admin_only(status: int) -> dict[str, int]:
     return {"anonymous": 401, **dict.fromkeys(ROLES[1:-1], 403), "admin": status}
 
 
+def only(role: str, status: int, **others: int) -> dict[str, int]:
+    """Signed-in callers without ``role`` (or a role in ``others``) get 403."""
+    return {"anonymous": 401, **dict.fromkeys(ROLES[1:], 403), role: status, **others}
+
+
 # (method, path) -> role -> status. {other} is another member, {self} the caller.
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/healthz"): everyone(200),
@@ -55,6 +60,32 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/members/{member_id}"): admin_only(422),
     ("PUT", "/api/v1/members/{member_id}/roles"): admin_only(422),
     ("GET", "/api/v1/audit"): admin_only(200),
+    # Applications: {application_id} and {review_id} name nothing, so callers who pass
+    # authorization meet 404 (or 422 where a body is needed first).
+    ("POST", "/api/v1/applications"): only("applicant", 422),
+    ("GET", "/api/v1/applications"): signed_in(200),
+    ("GET", "/api/v1/applications/stats"): admin_only(200),
+    ("GET", "/api/v1/applications/decision-rule"): admin_only(200),
+    ("PUT", "/api/v1/applications/decision-rule"): admin_only(422),
+    ("POST", "/api/v1/applications/import"): admin_only(415),
+    ("GET", "/api/v1/applications/{application_id}"): signed_in(404),
+    ("PATCH", "/api/v1/applications/{application_id}"): signed_in(422),
+    ("POST", "/api/v1/applications/{application_id}/submit"): signed_in(404),
+    ("POST", "/api/v1/applications/{application_id}/withdraw"): signed_in(404),
+    ("POST", "/api/v1/applications/{application_id}/decision"): admin_only(422),
+    ("GET", "/api/v1/applications/{application_id}/reviews"): only("reviewer", 404, admin=404),
+    ("POST", "/api/v1/applications/{application_id}/reviews"): only("reviewer", 422),
+    ("GET", "/api/v1/applications/{application_id}/assignments"): admin_only(404),
+    ("POST", "/api/v1/applications/{application_id}/reassign"): admin_only(422),
+    # Reviews: the council's routes.
+    ("GET", "/api/v1/reviews/queue"): only("reviewer", 200),
+    ("GET", "/api/v1/reviews/rubric"): only("reviewer", 200, admin=200),
+    ("PUT", "/api/v1/reviews/rubric"): admin_only(422),
+    ("GET", "/api/v1/reviews/stats"): admin_only(200),
+    ("GET", "/api/v1/reviews/applications/{application_id}"): only("reviewer", 404),
+    ("POST", "/api/v1/reviews/applications/{application_id}/recuse"): only("reviewer", 422),
+    ("GET", "/api/v1/reviews/{review_id}"): only("reviewer", 404, admin=404),
+    ("PATCH", "/api/v1/reviews/{review_id}"): only("reviewer", 422),
 }
 
 
@@ -84,7 +115,8 @@ async def test_status_per_role(client, factory, method, path, role):
     if role != "anonymous":
         actor = await factory.member(role)
         headers = actor.headers
-    url = path.format(member_id=other.id, token_id=uuid.uuid4())
+    url = path.format(member_id=other.id, token_id=uuid.uuid4(), application_id=uuid.uuid4(),
+                      review_id=uuid.uuid4())
     response = await client.request(method, url, headers=headers)
     expected = MATRIX[(method, path)][role]
     assert response.status_code == expected, (method, path, role, response.text[:300])

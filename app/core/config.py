@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
+    # The expert council: reviewers per application, and whether a reviewer sees the others'
+    # reviews of an application only after submitting their own (keeps first opinions free).
+    reviewers_per_application: int = Field(default=3, ge=1, le=15)
+    reviews_hidden_until_own_submitted: bool = True
+    # Rows one CSV import may hold (the request body limit applies too).
+    application_import_max_rows: int = Field(default=10000, ge=1, le=100000)
+
     docs_enabled: bool = True
     # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
     bench_routes: bool = False

@@ -1,19 +1,26 @@
 """Every table, imported here so SQLModel and Alembic see one complete metadata."""
 
+from app.models.application import Application, DecisionRuleRow
 from app.models.audit import AuditEntry
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
+from app.models.review import Review, ReviewAssignment, RubricCriterion
 from app.models.token import ApiToken, LoginFailure, RefreshToken
 
 __all__ = [
     "ApiToken",
+    "Application",
     "AuditEntry",
     "ConsentChange",
+    "DecisionRuleRow",
     "IdempotencyRecord",
     "LoginFailure",
     "Member",
     "MemberRole",
     "OutboxEvent",
     "RefreshToken",
+    "Review",
+    "ReviewAssignment",
+    "RubricCriterion",
 ]

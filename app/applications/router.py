@@ -59,7 +59,7 @@ async def create_application(
 
 
 @router.get(
-    "", response_model=Page[ApplicationRead | ApplicationAdminRead],
+    "", response_model=Page[ApplicationAdminRead] | Page[ApplicationRead],
     responses=problem_responses(401, 403, 422), operation_id="applications_list",
 )
 async def list_applications(

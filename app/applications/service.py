@@ -301,7 +301,7 @@ async def decide_by_admin(
 async def list_applications(
     session: AsyncSession, *, principal: Principal, filters: ApplicationFilters,
     descending: bool, cursor: str | None, limit: int,
-) -> Page[ApplicationRead]:
+) -> Page[ApplicationRead] | Page[ApplicationAdminRead]:
     if not principal.is_admin:
         # Everyone but admins lists their own applications only, whatever they ask for.
         filters = ApplicationFilters(member_id=principal.id, status=filters.status)
@@ -314,8 +314,10 @@ async def list_applications(
     if more:
         last = page[-1]
         next_cursor = encode_cursor(sort, [last.created_at.isoformat(), str(last.id)])
-    return Page[ApplicationRead](items=[view_for(principal, a) for a in page],
-                                 next_cursor=next_cursor)
+    if principal.is_admin:
+        return Page[ApplicationAdminRead](items=[admin_view(a) for a in page],
+                                          next_cursor=next_cursor)
+    return Page[ApplicationRead](items=[owner_view(a) for a in page], next_cursor=next_cursor)
 
 
 def _decode_after(cursor: str, sort: str) -> tuple[datetime, uuid.UUID]:

@@ -84,7 +84,7 @@ class ReviewAdminRead(ReviewRead):
 class ApplicationReviews(ReadSchema):
     """The reviews of one application (at most one per assigned reviewer, so never long)."""
 
-    items: list[ReviewRead | ReviewAdminRead]
+    items: list[ReviewAdminRead | ReviewRead]
     others_hidden: bool = Field(
         description="True when other reviews exist but stay hidden until yours is submitted.")
     mean_score: float | None

@@ -179,5 +179,6 @@ async def latest_applications(
     return latest
 
 
-def add_all(session: AsyncSession, rows: Sequence[Any]) -> None:
+async def add_all(session: AsyncSession, rows: Sequence[Any]) -> None:
     session.add_all(rows)
+    await session.flush()

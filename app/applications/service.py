@@ -500,8 +500,9 @@ async def import_rows(
         submitted.append(application)
         results.append(ImportRowResult(row=item.line, status="created", email=email,
                                        application_id=application.id, errors=[]))
-    repository.add_all(session, new_rows)
-    await session.flush()
+    # Members first: without relationships the unit of work does not order the inserts.
+    await repository.add_all(session, [r for r in new_rows if isinstance(r, Member)])
+    await repository.add_all(session, [r for r in new_rows if not isinstance(r, Member)])
     counts = Counter(r.status for r in results)
     report = ImportReport(created=counts["created"], updated=counts["updated"],
                           unchanged=counts["unchanged"], errors=counts["error"], rows=results)

@@ -60,6 +60,10 @@ class ReviewUpdate(InputSchema):
     confidence: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = Field(default=None, max_length=4000)
 
+    model_config = {"json_schema_extra": {"examples": [
+        {"scores": {"managerial_experience": 3, "expertise_depth": 4, "peer_value": 4},
+         "comment": "Revised after reading the team-size details."}]}}
+
 
 class ReviewRead(ReadSchema):
     """A review as a reviewer sees it: no reviewer identity beyond whether it is mine."""
@@ -143,6 +147,10 @@ class ReassignRequest(InputSchema):
     remove_reviewer_id: uuid.UUID
     add_reviewer_id: uuid.UUID | None = Field(
         default=None, description="The replacement; the least-loaded eligible one when absent.")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "remove_reviewer_id": "0b9f4c1e-2d8a-4c55-9a37-5f1d2e3c4b6a",
+        "add_reviewer_id": "6d2e8f10-7a3b-4c9d-8e1f-2a3b4c5d6e7f"}]}}
 
 
 class ReviewerStats(ReadSchema):

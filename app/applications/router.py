@@ -24,7 +24,7 @@ from app.applications.schemas import (
 )
 from app.auth.permissions import AdminPrincipal, PrincipalDep, require
 from app.auth.principal import Principal
-from app.core.context import ContextDep
+from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
@@ -106,9 +106,12 @@ async def get_decision_rule(admin: AdminPrincipal, session: SessionDep) -> Decis
 )
 async def update_decision_rule(
     body: DecisionRuleUpdate, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    settings: SettingsDep,
 ) -> DecisionRuleRead:
     """Change the decision rule (audited). Admins only."""
-    return await service.update_rule(session, principal=admin, context=context, data=body)
+    return await service.update_rule(
+        session, principal=admin, context=context, data=body,
+        reviewers_per_application=settings.reviewers_per_application)
 
 
 @router.get(

@@ -346,10 +346,14 @@ async def get_rule(session: AsyncSession) -> DecisionRuleRead:
 
 async def update_rule(
     session: AsyncSession, *, principal: Principal, context: RequestContext,
-    data: DecisionRuleUpdate,
+    data: DecisionRuleUpdate, reviewers_per_application: int,
 ) -> DecisionRuleRead:
     if data.reject_below > data.approve_at:
         raise InvalidRule("reject_below must not exceed approve_at.")
+    if data.quorum > reviewers_per_application:
+        # No application could ever collect that many reviews: nothing would be decided.
+        raise InvalidRule(f"quorum cannot exceed the {reviewers_per_application} reviewers "
+                          "assigned to each application.")
     row = await repository.get_rule(session, for_update=True)
     before = {"quorum": row.quorum, "approve_at": row.approve_at,
               "reject_below": row.reject_below, "disagreement_limit": row.disagreement_limit}

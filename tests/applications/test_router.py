@@ -5,7 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from app.models.application import Application
+from app.applications.service import IllegalTransition, check_transition
+from app.models.application import Application, ApplicationStatus
 from app.models.audit import AuditEntry
 from app.models.member import Member, MemberRole
 from app.models.review import ReviewAssignment
@@ -87,6 +88,28 @@ class TestDraft:
         assert response.json()["type"] == "/problems/already-member"
 
 
+ALL = [s.value for s in ApplicationStatus]
+LEGAL = {
+    ("draft", "submitted"), ("draft", "withdrawn"),
+    ("submitted", "in_review"), ("submitted", "withdrawn"), ("submitted", "approved"),
+    ("submitted", "rejected"), ("submitted", "waitlisted"),
+    ("in_review", "withdrawn"), ("in_review", "approved"), ("in_review", "rejected"),
+    ("in_review", "waitlisted"),
+    ("waitlisted", "approved"), ("waitlisted", "rejected"),
+}
+
+
+@pytest.mark.parametrize("source", ALL)
+@pytest.mark.parametrize("target", ALL)
+def test_transition_table(source, target):
+    application = Application(member_id=uuid.uuid4(), status=source)
+    if (source, target) in LEGAL:
+        check_transition(application, target)
+    else:
+        with pytest.raises(IllegalTransition):
+            check_transition(application, target)
+
+
 class TestTransitions:
     async def test_submit_assigns_reviewers(self, client, factory, db):
         applicant, body, council = await submitted(client, factory)
@@ -126,6 +149,22 @@ class TestTransitions:
         # A withdrawn application frees the way for a new one.
         fresh = await client.post("/api/v1/applications", headers=applicant.headers, json={})
         assert fresh.status_code == 201
+
+    @pytest.mark.parametrize("decided", ["approved", "rejected"])
+    async def test_waitlisted_and_decided_cannot_be_withdrawn(self, client, factory, decided):
+        admin = await factory.member("admin")
+        applicant, body, _ = await submitted(client, factory)
+        url = f"/api/v1/applications/{body['id']}"
+        await client.post(f"{url}/decision", headers=admin.headers,
+                          json={"status": "waitlisted", "reason": "Full."})
+        assert (await client.post(f"{url}/withdraw",
+                                  headers=applicant.headers)).status_code == 409
+        await client.post(f"{url}/decision", headers=admin.headers,
+                          json={"status": decided, "reason": "Done."})
+        again = await client.post(f"{url}/decision", headers=admin.headers,
+                                  json={"status": "waitlisted", "reason": "Back?"})
+        assert again.status_code == 409
+        assert again.json()["type"] == "/problems/illegal-transition"
 
     async def test_decided_is_final(self, client, factory, db):
         admin = await factory.member("admin")
@@ -230,9 +269,14 @@ class TestRuleAndList:
         admin = await factory.member("admin")
         url = "/api/v1/applications/decision-rule"
         assert (await client.get(url, headers=admin.headers)).json()["quorum"] == 3
-        bad = await client.put(url, headers=admin.headers, json={
-            "quorum": 2, "approve_at": 3.0, "reject_below": 4.0, "disagreement_limit": 1})
-        assert bad.status_code == 422
+        for bad in ({"quorum": 2, "approve_at": 3.0, "reject_below": 4.0,
+                     "disagreement_limit": 1},
+                    {"quorum": 4, "approve_at": 4.0, "reject_below": 2.0,
+                     "disagreement_limit": 1},  # more than the 3 reviewers assigned
+                    {"quorum": 0, "approve_at": 4.0, "reject_below": 2.0,
+                     "disagreement_limit": 1}):
+            response = await client.put(url, headers=admin.headers, json=bad)
+            assert response.status_code == 422, bad
         good = await client.put(url, headers=admin.headers, json={
             "quorum": 2, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1.5})
         assert good.status_code == 200 and good.json()["version"] == 2

@@ -111,6 +111,8 @@ class TestAssignment:
 
 class TestBlind:
     async def test_canary_never_reaches_a_reviewer(self, client, factory, app):
+        """Every GET route of the API, and the review writes, as each assigned reviewer: no
+        trace of the applicant's name, contacts, links, or (without consent) company."""
         app.state.settings.reviews_hidden_until_own_submitted = False
         try:
             council = await reviewers(factory, 3)
@@ -124,21 +126,30 @@ class TestBlind:
             await client.post(f"/api/v1/applications/{application_id}/submit",
                               headers=applicant.headers)
             reviewer = council[0]
-            review = await client.post(f"/api/v1/applications/{application_id}/reviews",
-                                       headers=reviewer.headers, json=review_body(SCORES_HIGH))
-            bodies = []
-            for path in ("/api/v1/reviews/queue", f"/api/v1/reviews/applications/{application_id}",
-                         f"/api/v1/applications/{application_id}/reviews",
-                         f"/api/v1/reviews/{review.json()['id']}", "/api/v1/reviews/rubric"):
+            url = f"/api/v1/applications/{application_id}/reviews"
+            review = await client.post(url, headers=reviewer.headers,
+                                       json=review_body(SCORES_HIGH))
+            edited = await client.patch(f"/api/v1/reviews/{review.json()['id']}",
+                                        headers=reviewer.headers, json={"confidence": 3})
+            bodies = [review.text, edited.text]
+            document = app.openapi()
+            gets = sorted(path for path, item in document["paths"].items() if "get" in item)
+            for path in gets:
+                target = path.format(application_id=application_id, review_id=review.json()["id"],
+                                     member_id=applicant.id, token_id=uuid.uuid4())
                 for who in council:
-                    response = await client.get(path, headers=who.headers)
-                    bodies.append(json.dumps(response.json(), ensure_ascii=False))
-            bodies.append(json.dumps(review.json(), ensure_ascii=False))
+                    for params in ({}, {"limit": 100}):
+                        response = await client.get(target, headers=who.headers, params=params)
+                        body = response.json() if response.content else {}
+                        if isinstance(body, dict):
+                            body.pop("instance", None)  # a problem echoes the path asked for
+                        bodies.append(json.dumps(body, ensure_ascii=False))
             everything = "\n".join(bodies)
             for value in ("Zanzibar", "Quillfeather", "canary-mail-7731", "777-31-31",
-                          "canary-link-7731", "@zanzibar77", "Acme",
-                          "Chief Technology Officer", "telegram", str(applicant.id)):
+                          "canary-link-7731", "zanzibar77", "Acme",
+                          "Chief Technology Officer", str(applicant.id)):
                 assert value not in everything, value
+            assert len(bodies) >= 2 + 6 * len(gets)
             blind = (await client.get(f"/api/v1/reviews/applications/{application_id}",
                                       headers=reviewer.headers)).json()
             assert blind["company"] is None and blind["job_title"] is None
@@ -268,6 +279,37 @@ class TestReviews:
         reviews = (await client.get(url, headers=admin.headers)).json()
         assert len(reviews["items"]) == 3 and reviews["normalised_score"] is not None
         assert {i["reviewer_id"] for i in reviews["items"]} == {str(r.id) for r in council}
+
+
+    async def test_grey_band_goes_to_an_admin_who_decides(self, client, factory, db):
+        admin = await factory.member("admin")
+        applicant, body, council = await submitted(client, factory)
+        url = f"/api/v1/applications/{body['id']}/reviews"
+        middling = {"managerial_experience": 3, "expertise_depth": 3, "peer_value": 3}
+        for reviewer in council:
+            await client.post(url, headers=reviewer.headers, json=review_body(middling))
+        read = (await client.get(f"/api/v1/applications/{body['id']}",
+                                 headers=admin.headers)).json()
+        assert read["status"] == "in_review" and read["escalation"] == "grey_band"
+        assert await outbox_events(db, "application.decided") == []
+        decided = await client.post(f"/api/v1/applications/{body['id']}/decision",
+                                    headers=admin.headers,
+                                    json={"status": "waitlisted", "reason": "Borderline."})
+        assert decided.json()["escalation"] is None
+        assert decided.json()["decided_by"] == "admin"
+        mine = (await client.get(f"/api/v1/applications/{body['id']}",
+                                 headers=applicant.headers)).json()
+        assert mine["status"] == "waitlisted" and mine["decision_reason"] == "Borderline."
+
+    async def test_rule_rejects_below_threshold(self, client, factory, db):
+        _, body, council = await submitted(client, factory)
+        url = f"/api/v1/applications/{body['id']}/reviews"
+        for reviewer in council:
+            await client.post(url, headers=reviewer.headers,
+                              json=review_body(SCORES_LOW, "reject"))
+        [event] = await outbox_events(db, "application.decided")
+        assert event.data["status"] == "rejected" and event.data["decided_by"] == "rule"
+        assert set(event.data) == {"id", "version", "status", "decided_by"}
 
 
 class TestRubricAndStats:

@@ -65,6 +65,7 @@ async def create_application(
 async def list_applications(
     principal: PrincipalDep,
     session: SessionDep,
+    context: ContextDep,
     application_status: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
     escalated: Annotated[bool | None, Query(description="Admins: waiting for an admin.")] = None,
     source: Annotated[str | None, Query(max_length=100, description="Admins only.")] = None,
@@ -75,7 +76,7 @@ async def list_applications(
     """Admins list every application; anyone else lists their own."""
     filters = ApplicationFilters(status=application_status, escalated=escalated, source=source)
     page = await service.list_applications(
-        session, principal=principal, filters=filters,
+        session, principal=principal, context=context, filters=filters,
         descending=sort == ApplicationSort.created_at_desc, cursor=cursor, limit=limit)
     return json_response(page)
 
@@ -120,9 +121,11 @@ async def update_decision_rule(
 )
 async def get_application(
     application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request,
+    context: ContextDep,
 ) -> Response:
     """Read my application (with the decision and its reason) or, as an admin, any."""
-    application = await service.get(session, principal=principal, application_id=application_id)
+    application = await service.get(session, principal=principal, context=context,
+                                    application_id=application_id)
     return tagged_response(application, request)
 
 

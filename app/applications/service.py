@@ -157,10 +157,29 @@ async def load_own(
     return application
 
 
+def _audit_private_read(
+    session: AsyncSession, principal: Principal, context: RequestContext,
+    applications: list[Application],
+) -> None:
+    """Company and title in others' applications are private: admins' reads are written
+    down (ids only)."""
+    if not principal.is_admin:
+        return
+    ids = [a.id for a in applications if a.member_id != principal.id
+           and (a.company or a.job_title)]
+    if ids:
+        audit.record(session, actor_id=principal.id, action="application.private_fields_read",
+                     target_type="application", target_id=ids[0] if len(ids) == 1 else None,
+                     context=context, details={"application_ids": [str(i) for i in ids]})
+
+
 async def get(
-    session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
+    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    application_id: uuid.UUID,
 ) -> ApplicationRead:
-    return view_for(principal, await load_visible(session, principal, application_id))
+    application = await load_visible(session, principal, application_id)
+    _audit_private_read(session, principal, context, [application])
+    return view_for(principal, application)
 
 
 async def update(
@@ -299,7 +318,8 @@ async def decide_by_admin(
 
 
 async def list_applications(
-    session: AsyncSession, *, principal: Principal, filters: ApplicationFilters,
+    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    filters: ApplicationFilters,
     descending: bool, cursor: str | None, limit: int,
 ) -> Page[ApplicationRead] | Page[ApplicationAdminRead]:
     if not principal.is_admin:
@@ -315,6 +335,7 @@ async def list_applications(
         last = page[-1]
         next_cursor = encode_cursor(sort, [last.created_at.isoformat(), str(last.id)])
     if principal.is_admin:
+        _audit_private_read(session, principal, context, list(page))
         return Page[ApplicationAdminRead](items=[admin_view(a) for a in page],
                                           next_cursor=next_cursor)
     return Page[ApplicationRead](items=[owner_view(a) for a in page], next_cursor=next_cursor)

@@ -358,6 +358,7 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     member.version += 1
     await repository.replace_roles(session, member.id, [])
     await repository.delete_consent_history(session, member.id)
+    await repository.erase_applications(session, member.id)
     await auth_service.revoke_everything(session, member.id)
     await auth_service.revoke_api_tokens(session, member.id)
     audit.record(session, actor_id=member.id, action="member.erased", target_type="member",

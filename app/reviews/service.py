@@ -436,8 +436,10 @@ async def application_reviews(
         if application is None:
             raise NotFound("No such application.")
     else:
+        # Only a reviewer still on the application: one who recused or was removed has a
+        # reason not to see what the others wrote.
         mine = await repository.assignment(session, application_id, principal.id)
-        if mine is None or mine.status == AssignmentStatus.removed:
+        if mine is None or mine.status != AssignmentStatus.active:
             raise NotFound("No such application in your assignments.")
     reviews = await repository.reviews_of(session, application_id)
     visible = list(reviews)

@@ -326,3 +326,28 @@ class TestFunnel:
         outstanding = {r["reviewer_id"]: r["outstanding"] for r in stats["reviews_outstanding"]}
         assert sum(outstanding.values()) == 3 and set(outstanding.values()) == {1}
         assert COMPLETE["source"] == "ads"
+
+
+class TestPrivacy:
+    async def test_admin_reads_are_audited_with_ids_only(self, client, factory, db):
+        admin = await factory.member("admin")
+        _, body = await draft(client, factory)
+        await client.get(f"/api/v1/applications/{body['id']}", headers=admin.headers)
+        await client.get("/api/v1/applications", headers=admin.headers)
+        entries = (await db.execute(select(AuditEntry).where(
+            AuditEntry.action == "application.private_fields_read"))).scalars().all()
+        assert len(entries) == 2
+        assert all(e.details == {"application_ids": [body["id"]]} for e in entries)
+        assert not any("Acme" in str(e.details) for e in entries)
+
+    async def test_erasure_blanks_and_withdraws(self, client, factory, db):
+        applicant, body, council = await submitted(client, factory)
+        response = await client.delete("/api/v1/me", headers=applicant.headers)
+        assert response.status_code == 204
+        row = await db.get(Application, uuid.UUID(body["id"]))
+        await db.refresh(row)
+        assert row.status == "withdrawn" and row.withdrawn_at is not None
+        assert row.company is None and row.experience_summary is None
+        assert row.job_title is None and row.utm_campaign is None
+        queue = await client.get("/api/v1/reviews/queue", headers=council[0].headers)
+        assert queue.json()["items"] == []

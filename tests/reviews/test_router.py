@@ -71,6 +71,9 @@ class TestAssignment:
         blind = await client.get(f"/api/v1/reviews/applications/{body['id']}",
                                  headers=first.headers)
         assert blind.status_code == 404
+        reviews = await client.get(f"/api/v1/applications/{body['id']}/reviews",
+                                   headers=first.headers)
+        assert reviews.status_code == 404
         empty = await client.post(url, headers=spare.headers, json={"reason": ""})
         assert empty.status_code == 422
 

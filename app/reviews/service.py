@@ -18,12 +18,13 @@ from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
+from app.core.outbox import emit
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.members.companies import normalize_company
 from app.models.application import Application, ApplicationStatus, DecidedBy, Escalation
 from app.models.member import SENIORITY_LABELS
 from app.models.review import AssignmentStatus, Review, ReviewAssignment, RubricCriterion
-from app.reviews import repository
+from app.reviews import events, repository
 from app.reviews.assignment import Applicant, Candidate, assign_many, choose_reviewers
 from app.reviews.blind import redact
 from app.reviews.schemas import (
@@ -360,6 +361,8 @@ async def create_review(
     )
     session.add(review)
     await session.flush()
+    emit(session, events.SUBMITTED, events.ReviewSubmitted(
+        id=review.id, version=review.version, application_id=application.id))
     await _run_rule(session, application, context)
     return review_view(review, principal)
 

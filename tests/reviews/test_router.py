@@ -210,7 +210,7 @@ class TestReviews:
         queue = (await client.get("/api/v1/reviews/queue", headers=reviewer.headers)).json()
         assert [i["application_id"] for i in queue["items"]] == ids[1:]
 
-    async def test_one_review_each_scored_on_the_rubric(self, client, factory):
+    async def test_one_review_each_scored_on_the_rubric(self, client, factory, db):
         _, body, council = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/reviews"
         missing = await client.post(url, headers=council[0].headers,
@@ -222,6 +222,9 @@ class TestReviews:
         assert out_of_scale.status_code == 422
         first = await client.post(url, headers=council[0].headers, json=review_body(SCORES_HIGH))
         assert first.status_code == 201
+        [event] = await outbox_events(db, "review.submitted")
+        assert event.data == {"id": first.json()["id"], "version": 1,
+                              "application_id": body["id"]}
         # (5*0.4 + 4*0.3 + 4*0.3) / 1.0
         assert first.json()["weighted_score"] == pytest.approx(4.4)
         second = await client.post(url, headers=council[0].headers,

@@ -215,6 +215,12 @@ async def delete_consent_history(session: AsyncSession, member_id: uuid.UUID) ->
     await session.execute(delete(ConsentChange).where(ConsentChange.member_id == member_id))
 
 
+async def applications_of(session: AsyncSession, member_id: uuid.UUID) -> list[Application]:
+    result = await session.execute(select(Application).where(Application.member_id == member_id)
+                                   .order_by(Application.created_at, Application.id))
+    return list(result.scalars())
+
+
 async def erase_applications(session: AsyncSession, member_id: uuid.UUID) -> None:
     """Blank what a person wrote in their applications; an open one is withdrawn. The rows
     stay (with their status and times) so the admission funnel keeps its counts."""

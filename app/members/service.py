@@ -18,6 +18,7 @@ from app.members import repository
 from app.members.privacy import Viewer, may_filter_by, visible_private_fields
 from app.members.repository import MemberFilters, MemberRow
 from app.members.schemas import (
+    ApplicationExport,
     AuditEntryExport,
     ConsentChangeRead,
     MemberAdminUpdate,
@@ -324,6 +325,8 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
                   for t in await repository.refresh_tokens_of(session, member.id)],
         activity=[AuditEntryExport.model_validate(a)
                   for a in await repository.activity_of(session, member.id)],
+        applications=[ApplicationExport.model_validate(a)
+                      for a in await repository.applications_of(session, member.id)],
     )
 
 

@@ -342,6 +342,11 @@ class TestPrivacy:
 
     async def test_erasure_blanks_and_withdraws(self, client, factory, db):
         applicant, body, council = await submitted(client, factory)
+        export = (await client.get("/api/v1/me/export", headers=applicant.headers)).json()
+        [exported] = export["applications"]
+        assert exported["id"] == body["id"] and exported["company"] == "Acme"
+        assert exported["experience_summary"] == COMPLETE["experience_summary"]
+        assert "reviews" not in exported and "escalation" not in exported
         response = await client.delete("/api/v1/me", headers=applicant.headers)
         assert response.status_code == 204
         row = await db.get(Application, uuid.UUID(body["id"]))

@@ -23,6 +23,30 @@ def _no_review_yet() -> Any:
     ).exists()
 
 
+# Any constant key: it names "reviewer assignment" among the advisory locks of this database.
+_ASSIGNMENT_LOCK = 0x52455649
+
+
+async def lock_assignment(session: AsyncSession) -> None:
+    """Serialise reviewer choices until the transaction ends (PostgreSQL), so two submissions
+    at once do not both pick the same least-loaded reviewer from the same snapshot. SQLite
+    serialises writers anyway."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_ASSIGNMENT_LOCK)))
+
+
+async def applications_waiting_for_reviewers(
+    session: AsyncSession, limit: int
+) -> Sequence[Application]:
+    """Submitted applications that have fewer reviewers than needed, oldest first, locked
+    (rows another worker holds are skipped)."""
+    query = (select(Application).where(Application.status == ApplicationStatus.submitted)
+             .order_by(Application.submitted_at, Application.id).limit(limit))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.execute(query)).scalars())
+
+
 async def reviewer_candidates(
     session: AsyncSession, only: uuid.UUID | None = None
 ) -> Sequence[Any]:

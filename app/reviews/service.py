@@ -89,6 +89,7 @@ async def _fill(
     session: AsyncSession, application: Application, wanted: int
 ) -> list[ReviewAssignment]:
     """Bring the application up to ``wanted`` active reviewers; returns the new assignments."""
+    await repository.lock_assignment(session)
     existing = await repository.assignments_of(session, application.id)
     active = sum(1 for a in existing if a.status == AssignmentStatus.active)
     chosen = choose_reviewers(
@@ -128,6 +129,7 @@ async def import_applications(
         max_rows=settings.application_import_max_rows)
     if result.submitted:
         # One load snapshot for the whole file, updated in memory as reviewers are chosen.
+        await repository.lock_assignment(session)
         plan = assign_many(
             _candidates(await repository.reviewer_candidates(session)),
             [_applicant(a) for a in result.submitted], count=settings.reviewers_per_application)
@@ -258,6 +260,21 @@ async def _assigned_application(
     if application is None:
         raise NotFound("No such application in your assignments.")
     return application
+
+
+FILL_BATCH = 200
+
+
+async def fill_waiting_applications(
+    session: AsyncSession, settings: Settings, now: datetime
+) -> int:
+    """Scheduled: applications left 'submitted' for want of eligible reviewers get them once
+    reviewers join (or come back). Idempotent: a full application is no longer 'submitted'."""
+    filled = 0
+    for application in await repository.applications_waiting_for_reviewers(session, FILL_BATCH):
+        if await _fill(session, application, settings.reviewers_per_application):
+            filled += 1
+    return filled
 
 
 # --- reading, blind ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.models.application import Application
 from app.models.outbox import OutboxEvent
+from app.models.review import ReviewAssignment
 from tests.applications.helpers import COMPLETE, SCORES_HIGH, review_body
 from tests.conftest import IS_POSTGRES
 from tests.test_concurrency import _member, live  # noqa: F401 - the fixture is used by name
@@ -39,3 +40,22 @@ async def test_last_two_reviews_at_once_decide_once(live, app, engine):  # noqa:
             status = await connection.scalar(
                 select(Application.status).where(Application.id == application_id))
         assert decided == 1 and status == "approved"
+
+
+async def test_simultaneous_submissions_share_the_load(live, app, engine):  # noqa: F811
+    council = [await _member(app, engine, "reviewer") for _ in range(6)]
+    drafts = []
+    for _ in range(6):
+        _, applicant = await _member(app, engine, "applicant")
+        created = await live.post("/api/v1/applications", headers=applicant, json=COMPLETE)
+        drafts.append((created.json()["id"], applicant))
+    responses = await asyncio.gather(*(
+        live.post(f"/api/v1/applications/{application_id}/submit", headers=applicant)
+        for application_id, applicant in drafts))
+    assert {r.json()["status"] for r in responses} == {"in_review"}
+    async with engine.connect() as connection:
+        loads = dict((await connection.execute(
+            select(ReviewAssignment.reviewer_id, func.count())
+            .group_by(ReviewAssignment.reviewer_id))).all())
+    # 18 assignments over 6 reviewers, chosen one submission after another: 3 each.
+    assert sorted(loads.values()) == [3] * 6 and set(loads) == {m.id for m, _ in council}

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.review import ReviewAssignment
+from app.reviews.service import fill_waiting_applications
+from app.worker.schedule import JOBS
 from tests.applications.helpers import (
     COMPLETE,
     SCORES_HIGH,
@@ -110,6 +113,21 @@ class TestAssignment:
         listed = await client.get(f"/api/v1/applications/{body['id']}/assignments",
                                   headers=admin.headers)
         assert len(listed.json()) == 4
+
+
+async def test_scheduled_fill_completes_waiting_applications(client, factory, db, settings):
+    _, body, council = await submitted(client, factory, reviewer_count=2)
+    assert body["status"] == "submitted"
+    assert await fill_waiting_applications(db, settings, datetime.now(UTC)) == 0  # nobody new
+    newcomer = await factory.member("reviewer")
+    assert await fill_waiting_applications(db, settings, datetime.now(UTC)) == 1
+    assigned = await _assigned(db, body["id"])
+    assert set(assigned) == {r.id for r in council} | {newcomer.id}
+    row = await db.get(Application, uuid.UUID(body["id"]))
+    await db.refresh(row)
+    assert row.status == "in_review"
+    assert await fill_waiting_applications(db, settings, datetime.now(UTC)) == 0
+    assert "fill_review_assignments" in {job.name for job in JOBS}
 
 
 class TestBlind:

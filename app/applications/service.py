@@ -4,13 +4,12 @@ decision rule itself and the funnel. Reviews build on this module, never the rev
 import statistics
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.applications import csv_import, events, repository
+from app.applications import events, repository
 from app.applications.decision import Rule
 from app.applications.repository import ApplicationFilters
 from app.applications.schemas import (
@@ -23,8 +22,6 @@ from app.applications.schemas import (
     DecisionRuleRead,
     DecisionRuleUpdate,
     FunnelStats,
-    ImportReport,
-    ImportRowResult,
     ReviewerOutstanding,
 )
 from app.auth import service as auth_service
@@ -42,7 +39,7 @@ from app.models.application import (
     DecidedBy,
     Escalation,
 )
-from app.models.member import Member, MemberRole, MemberStatus, Role, Visibility
+from app.models.member import MemberStatus, Role, Visibility
 
 # Fields an applicant must fill before the council can judge the application.
 REQUIRED_ON_SUBMIT = ("function", "seniority", "industry", "experience_summary")
@@ -89,7 +86,7 @@ def check_transition(application: Application, target: str) -> None:
             f"An application in status '{application.status}' cannot become '{target}'.")
 
 
-def _touch(application: Application) -> None:
+def touch(application: Application) -> None:
     application.version += 1
     application.updated_at = datetime.now(UTC)
 
@@ -131,6 +128,21 @@ async def create(
     audit.record(session, actor_id=principal.id, action="application.created",
                  target_type="application", target_id=application.id, context=context)
     return owner_view(application)
+
+
+async def find(
+    session: AsyncSession, application_id: uuid.UUID, *, for_update: bool = False
+) -> Application | None:
+    """An application by id for the review process, which checks access itself; locked on
+    request (see ``repository.get_for_update``)."""
+    if for_update:
+        return await repository.get_for_update(session, application_id)
+    return await repository.get(session, application_id)
+
+
+async def applicant_name(session: AsyncSession, application: Application) -> str | None:
+    member = await repository.get_member(session, application.member_id)
+    return member.full_name if member and member.full_name else None
 
 
 async def load_visible(
@@ -191,7 +203,7 @@ async def update(
     if application.status != ApplicationStatus.draft:
         raise IllegalTransition("Only a draft can be edited.")
     _apply_fields(application, data)
-    _touch(application)
+    touch(application)
     await session.flush()
     return owner_view(application)
 
@@ -204,14 +216,14 @@ def mark_submitted(application: Application) -> None:
         raise IncompleteApplication(f"Fill these fields before submitting: {', '.join(missing)}.")
     application.status = ApplicationStatus.submitted
     application.submitted_at = datetime.now(UTC)
-    _touch(application)
+    touch(application)
 
 
 def start_review(application: Application) -> None:
     """Submitted -> in review: the council has its reviewers."""
     if application.status == ApplicationStatus.submitted:
         application.status = ApplicationStatus.in_review
-        _touch(application)
+        touch(application)
 
 
 def announce_submitted(session: AsyncSession, application: Application) -> None:
@@ -229,7 +241,7 @@ async def withdraw(
     application.status = ApplicationStatus.withdrawn
     application.withdrawn_at = datetime.now(UTC)
     application.escalation = None
-    _touch(application)
+    touch(application)
     emit(session, events.WITHDRAWN,
          events.ApplicationWithdrawn(id=application.id, version=application.version))
     audit.record(session, actor_id=principal.id, action="application.withdrawn",
@@ -258,14 +270,15 @@ async def settle(
     application.decision_reason = reason
     application.decided_at = now
     application.escalation = None
-    _touch(application)
+    touch(application)
     if status == ApplicationStatus.approved:
         await _make_member(session, application)
     emit(session, events.DECIDED, events.ApplicationDecided(
         id=application.id, version=application.version, status=status, decided_by=decided_by))
     details: dict[str, Any] = {"status": status, "decided_by": decided_by}
     if decided_by == DecidedBy.admin and reason:
-        # An admin's own words about the decision: the audit keeps them (issue of record).
+        # An admin's own words about the decision, not the applicant's data: the audit log keeps
+        # them as the record of why.
         details["reason"] = reason
     audit.record(session, actor_id=actor_id, action="application.decided",
                  target_type="application", target_id=application.id, context=context,
@@ -299,7 +312,7 @@ def escalate(session: AsyncSession, application: Application, escalation: Escala
     if application.escalation == escalation:
         return
     application.escalation = escalation
-    _touch(application)
+    touch(application)
     emit(session, events.ESCALATED, events.ApplicationEscalated(
         id=application.id, version=application.version, escalation=escalation))
 
@@ -419,120 +432,3 @@ async def funnel(session: AsyncSession) -> FunnelStats:
         reviews_outstanding=[ReviewerOutstanding(reviewer_id=r, outstanding=n)
                              for r, n in outstanding],
     )
-
-
-# --- bulk import ------------------------------------------------------------------------
-
-
-class CsvRejected(InvalidInput):
-    slug, title = "csv-unreadable", "CSV file unreadable"
-
-
-@dataclass
-class ImportResult:
-    report: ImportReport
-    submitted: list[Application]  # created now, to go to reviewers
-    changed: list[Application]  # open applications whose content the file changed
-
-
-def _same_content(application: Application, fields: dict[str, Any]) -> bool:
-    return all(getattr(application, name) == value for name, value in fields.items())
-
-
-async def import_rows(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, content: bytes,
-    max_rows: int,
-) -> ImportResult:
-    """Create or update applications from a form export. Idempotent by e-mail: a row whose
-    person already has an application with the same content changes nothing."""
-    try:
-        parsed = list(csv_import.parse(content, max_rows=max_rows))
-    except csv_import.CsvUnreadable as error:
-        raise CsvRejected(str(error)) from error
-    seen: dict[str, int] = {}
-    for item in parsed:
-        if item.row is None:
-            continue
-        key = auth_service.normalize_email(str(item.row.email))
-        if key in seen:
-            item.errors.append(f"email: the same e-mail is on line {seen[key]}")
-            item.row = None
-        else:
-            seen[key] = item.line
-    members = {m.email_normalized: m for m in
-               await repository.members_by_email(session, list(seen))}
-    member_ids = [m.id for m in members.values()]
-    roles = await repository.roles_of_members(session, member_ids)
-    latest = await repository.latest_applications(session, member_ids)
-
-    now = datetime.now(UTC)
-    results: list[ImportRowResult] = []
-    new_rows: list[Any] = []
-    submitted: list[Application] = []
-    changed: list[Application] = []
-    for item in parsed:
-        if item.row is None:
-            results.append(ImportRowResult(row=item.line, status="error", email=item.email,
-                                           application_id=None, errors=item.errors))
-            continue
-        row = item.row
-        email = auth_service.normalize_email(str(row.email))
-        fields = row.application_fields()
-        member = members.get(email)
-        existing = latest.get(member.id) if member else None
-        if member is not None and (member.erased_at is not None
-                                   or "member" in roles.get(member.id, set())):
-            results.append(ImportRowResult(
-                row=item.line, status="error", email=email, application_id=None,
-                errors=["email: this person is a member already (or erased their account)"]))
-            continue
-        if existing is not None and _same_content(existing, fields):
-            results.append(ImportRowResult(row=item.line, status="unchanged", email=email,
-                                           application_id=existing.id, errors=[]))
-            continue
-        if existing is not None and existing.status in (
-                ApplicationStatus.draft, ApplicationStatus.submitted,
-                ApplicationStatus.in_review):
-            consent = fields.pop("reviewers_may_see_company")
-            for name, value in fields.items():
-                setattr(existing, name, value)
-            if consent != existing.reviewers_may_see_company:
-                existing.reviewers_may_see_company = consent
-                existing.company_consent_at = now
-            _touch(existing)
-            changed.append(existing)
-            results.append(ImportRowResult(row=item.line, status="updated", email=email,
-                                           application_id=existing.id, errors=[]))
-            continue
-        if existing is not None and existing.status in DECIDED_STATUSES:
-            results.append(ImportRowResult(
-                row=item.line, status="error", email=email, application_id=existing.id,
-                errors=[f"application: already {existing.status}; not changed"]))
-            continue
-        if member is None:
-            # No password: the person signs in after resetting one, or an admin helps them.
-            member = Member(email=str(row.email), email_normalized=email,
-                            full_name=row.full_name, phone=row.phone)
-            new_rows.append(member)
-            new_rows.append(MemberRole(member_id=member.id, role=Role.applicant))
-            members[email] = member
-        application = Application(
-            member_id=member.id, status=ApplicationStatus.submitted, submitted_at=now,
-            imported=True, company_consent_at=now if fields["reviewers_may_see_company"] else None,
-            **fields,
-        )
-        new_rows.append(application)
-        submitted.append(application)
-        results.append(ImportRowResult(row=item.line, status="created", email=email,
-                                       application_id=application.id, errors=[]))
-    # Members first: without relationships the unit of work does not order the inserts.
-    await repository.add_all(session, [r for r in new_rows if isinstance(r, Member)])
-    await repository.add_all(session, [r for r in new_rows if not isinstance(r, Member)])
-    counts = Counter(r.status for r in results)
-    report = ImportReport(created=counts["created"], updated=counts["updated"],
-                          unchanged=counts["unchanged"], errors=counts["error"], rows=results)
-    audit.record(session, actor_id=principal.id, action="application.imported",
-                 target_type="application", target_id=None, context=context,
-                 details={"created": report.created, "updated": report.updated,
-                          "unchanged": report.unchanged, "errors": report.errors})
-    return ImportResult(report=report, submitted=submitted, changed=changed)

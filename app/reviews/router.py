@@ -16,7 +16,7 @@ from app.core.errors import AppError, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import tagged_response
 from app.models.member import Role
-from app.reviews import service
+from app.reviews import assigning, service
 from app.reviews.schemas import (
     ApplicationReviews,
     AssignmentRead,
@@ -66,7 +66,7 @@ async def import_applications(
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CSV_TYPES:
         raise UnsupportedMediaType("Send the file as text/csv.")
-    return await service.import_applications(
+    return await assigning.import_applications(
         session, principal=admin, context=context, settings=settings,
         content=await request.body())
 
@@ -80,7 +80,7 @@ async def submit_application(
     context: ContextDep, settings: SettingsDep,
 ) -> ApplicationRead:
     """Submit my draft; reviewers from the expert council are assigned at once."""
-    return await service.submit(session, principal=principal, context=context,
+    return await assigning.submit(session, principal=principal, context=context,
                                 settings=settings, application_id=application_id)
 
 
@@ -120,7 +120,7 @@ async def list_assignments(
     application_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep,
 ) -> list[AssignmentRead]:
     """Who reviews an application, who recused and why. Admins only."""
-    return await service.admin_assignments(session, application_id=application_id)
+    return await assigning.admin_assignments(session, application_id=application_id)
 
 
 @applications_router.post(
@@ -134,7 +134,7 @@ async def reassign(
 ) -> list[AssignmentRead]:
     """Take an application from a reviewer and give it to another (named, or the
     least-loaded eligible one). Admins only."""
-    return await service.reassign(session, principal=admin, context=context, settings=settings,
+    return await assigning.reassign(session, principal=admin, context=context, settings=settings,
                                   application_id=application_id, data=body)
 
 
@@ -202,7 +202,7 @@ async def recuse(
 ) -> None:
     """Step back from an application assigned to me, with a reason; a replacement is
     assigned."""
-    await service.recuse(session, principal=reviewer, context=context, settings=settings,
+    await assigning.recuse(session, principal=reviewer, context=context, settings=settings,
                          application_id=application_id, reason=body.reason)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
-from app.reviews import service as review_service
+from app.reviews import assigning
 
 logger = logging.getLogger("app.worker.schedule")
 TICK_SECONDS = 15
@@ -47,7 +47,7 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("fill_review_assignments", timedelta(minutes=10),
-                 review_service.fill_waiting_applications),
+                 assigning.fill_waiting_applications),
 ]
 
 

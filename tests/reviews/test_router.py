@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.review import ReviewAssignment
-from app.reviews.service import fill_waiting_applications
+from app.reviews.assigning import fill_waiting_applications
 from app.worker.schedule import JOBS
 from tests.applications.helpers import (
     COMPLETE,

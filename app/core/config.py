@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # A claimed delivery is held this long; it must exceed the webhook timeout.
     worker_lease_seconds: int = Field(default=60, ge=5, le=3600)
     worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The expert council: reviewers per application, and whether a reviewer sees the others'
+    # reviews of an application only after submitting their own (keeps first opinions free).
+    reviewers_per_application: int = Field(default=3, ge=1, le=15)
+    reviews_hidden_until_own_submitted: bool = True
+    # Rows one CSV import may hold (the request body limit applies too).
+    application_import_max_rows: int = Field(default=10000, ge=1, le=100000)
 
     docs_enabled: bool = True
     # Mounts the raw-SQL ceiling routes used by bench/; never on in production.

@@ -114,6 +114,10 @@ TAGS = [
     {"name": "me", "description": "My profile, privacy settings, API tokens and data."},
     {"name": "members", "description": "The member directory, with privacy applied."},
     {"name": "audit", "description": "The audit log (admins)."},
+    {"name": "applications", "description": "Applications to join: drafting, submission, "
+                                            "decisions, import, the funnel."},
+    {"name": "reviews", "description": "The expert council: queue, blind reading, reviews, "
+                                       "rubric, reviewer statistics."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

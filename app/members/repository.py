@@ -20,10 +20,12 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.member import ConsentChange, Member, MemberRole, Role
 from app.models.token import RefreshToken
@@ -211,6 +213,28 @@ async def consent_history(session: AsyncSession, member_id: uuid.UUID) -> list[C
 
 async def delete_consent_history(session: AsyncSession, member_id: uuid.UUID) -> None:
     await session.execute(delete(ConsentChange).where(ConsentChange.member_id == member_id))
+
+
+async def applications_of(session: AsyncSession, member_id: uuid.UUID) -> list[Application]:
+    result = await session.execute(select(Application).where(Application.member_id == member_id)
+                                   .order_by(Application.created_at, Application.id))
+    return list(result.scalars())
+
+
+async def erase_applications(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Blank what a person wrote in their applications; an open one is withdrawn. The rows
+    stay (with their status and times) so the admission funnel keeps its counts."""
+    content = dict.fromkeys((
+        "function", "seniority", "industry", "years_in_management", "team_size", "company",
+        "job_title", "experience_summary", "wants", "gives", "source", "utm_source",
+        "utm_medium", "utm_campaign", "decision_reason"))
+    await session.execute(update(Application).where(Application.member_id == member_id)
+                          .values(**content, reviewers_may_see_company=False))
+    await session.execute(
+        update(Application)
+        .where(Application.member_id == member_id,
+               Application.status.in_(("draft", "submitted", "in_review")))
+        .values(status="withdrawn", withdrawn_at=func.now(), escalation=None))
 
 
 async def refresh_tokens_of(session: AsyncSession, member_id: uuid.UUID) -> list[RefreshToken]:

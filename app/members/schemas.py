@@ -120,6 +120,32 @@ class AuditEntryExport(ReadSchema):
     client_address: str | None
 
 
+class ApplicationExport(ReadSchema):
+    """An application to join, as its applicant wrote it (never the council's reviews)."""
+
+    id: uuid.UUID
+    status: str
+    function: str | None
+    seniority: int | None
+    industry: str | None
+    years_in_management: int | None
+    team_size: int | None
+    company: str | None
+    job_title: str | None
+    experience_summary: str | None
+    wants: str | None
+    gives: str | None
+    source: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    reviewers_may_see_company: bool
+    decision_reason: str | None
+    created_at: UTCTimestamp
+    submitted_at: UTCTimestamp | None
+    decided_at: UTCTimestamp | None
+
+
 class MemberExport(ReadSchema):
     """Everything held about me."""
 
@@ -128,3 +154,4 @@ class MemberExport(ReadSchema):
     api_tokens: list[ApiTokenRead]
     sessions: list[SessionRead]
     activity: list[AuditEntryExport]
+    applications: list[ApplicationExport]

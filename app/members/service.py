@@ -29,6 +29,7 @@ from app.members.events import (
 from app.members.privacy import Viewer, may_filter_by, visible_private_fields
 from app.members.repository import MemberFilters, MemberRow
 from app.members.schemas import (
+    ApplicationExport,
     AuditEntryExport,
     ConsentChangeRead,
     MemberAdminUpdate,
@@ -346,6 +347,8 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
                   for t in await repository.refresh_tokens_of(session, member.id)],
         activity=[AuditEntryExport.model_validate(a)
                   for a in await repository.activity_of(session, member.id)],
+        applications=[ApplicationExport.model_validate(a)
+                      for a in await repository.applications_of(session, member.id)],
     )
 
 
@@ -380,6 +383,7 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     member.version += 1
     await repository.replace_roles(session, member.id, [])
     await repository.delete_consent_history(session, member.id)
+    await repository.erase_applications(session, member.id)
     await auth_service.revoke_everything(session, member.id)
     await auth_service.revoke_api_tokens(session, member.id)
     audit.record(session, actor_id=member.id, action="member.erased", target_type="member",

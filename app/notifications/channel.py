@@ -12,7 +12,7 @@ from app.models.member import Language, Member
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
 from app.notifications import repository
-from app.notifications.notices import NOTICES, Notice
+from app.notifications.notices import Notice, notice_for
 from app.notifications.transport import MailTransport, PermanentMailError, TemporaryMailError
 from app.worker.channels import Job, Outcome, Target
 
@@ -54,14 +54,14 @@ class EmailChannel:
     ) -> list[tuple[OutboxEvent, Target]]:
         targets = []
         for event in events:
-            notice = NOTICES.get(event.type)
+            notice = notice_for(event.type, event.data)
             if notice is not None:
                 for member_id in await notice.recipients(session, event):
                     targets.append((event, Target(recipient_id=member_id)))
         return targets
 
     async def deliver(self, job: Job) -> Outcome:
-        notice = NOTICES.get(job.event.type)
+        notice = notice_for(job.event.type, job.event.data)
         if notice is None or job.delivery.recipient_id is None:
             return Outcome(succeeded=False, error="no notice for this event", retry=False)
         async with self.sessionmaker() as session:

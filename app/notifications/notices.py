@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.applications import events as application_events
 from app.core.config import Settings
 from app.models.member import Language, Role
 from app.models.outbox import OutboxEvent
@@ -29,6 +30,8 @@ class Notice:
     context: Context
     subject: dict[Language, str]
     body: dict[Language, str]
+    # Which events of the type this notice is for (e.g. only approvals), judged on the data.
+    applies: Callable[[dict[str, object]], bool] = lambda data: True
 
 
 async def _admins(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -71,6 +74,101 @@ SUBSCRIPTION_DISABLED_NOTICE = Notice(
     },
 )
 
-NOTICES: dict[str, Notice] = {
-    notice.event_type: notice for notice in (SUBSCRIPTION_DISABLED_NOTICE,)
-}
+async def _applicant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    member_id = await repository.application_owner(session, event.subject_id)
+    return [member_id] if member_id else []
+
+
+async def _decision(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    decision = await repository.application_decision(session, event.subject_id)
+    # A decision changed since (an admin overrode the rule): only the current one is told.
+    if decision is None or decision[0] != event.data.get("status"):
+        return None
+    return {"reason": decision[1] or "", "web_app_url": settings.web_app_url}
+
+
+def _decided(status: str) -> Callable[[dict[str, object]], bool]:
+    return lambda data: data.get("status") == status
+
+
+APPROVED_NOTICE = Notice(
+    event_type=application_events.DECIDED.name,
+    applies=_decided("approved"),
+    recipients=_applicant,
+    context=_decision,
+    subject={
+        Language.ru: "Добро пожаловать в сообщество Digital Leaders",
+        Language.en: "Welcome to the Digital Leaders community",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Экспертный совет одобрил вашу заявку: теперь вы участник сообщества. "
+            "Войдите снова, чтобы заполнить профиль и выбрать ближайшую встречу: "
+            "{web_app_url}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "The expert council approved your application: you are now a member of the "
+            "community. Sign in again to complete your profile and pick your first meeting: "
+            "{web_app_url}\n"
+        ),
+    },
+)
+
+REJECTED_NOTICE = Notice(
+    event_type=application_events.DECIDED.name,
+    applies=_decided("rejected"),
+    recipients=_applicant,
+    context=_decision,
+    subject={
+        Language.ru: "Решение по вашей заявке в Digital Leaders",
+        Language.en: "The decision on your Digital Leaders application",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Спасибо за интерес к сообществу. Экспертный совет не смог одобрить заявку.\n"
+            "Причина: {reason}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "Thank you for your interest in the community. The expert council could not "
+            "approve your application.\nReason: {reason}\n"
+        ),
+    },
+)
+
+WAITLISTED_NOTICE = Notice(
+    event_type=application_events.DECIDED.name,
+    applies=_decided("waitlisted"),
+    recipients=_applicant,
+    context=_decision,
+    subject={
+        Language.ru: "Ваша заявка в листе ожидания",
+        Language.en: "Your application is on the waiting list",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Экспертный совет поставил вашу заявку в лист ожидания. Мы напишем, как только "
+            "сможем её принять.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "The expert council put your application on the waiting list. We will write as "
+            "soon as we can accept it.\n"
+        ),
+    },
+)
+
+ALL_NOTICES = (SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE)
+
+
+def notice_for(event_type: str, data: dict[str, object]) -> Notice | None:
+    """The notice for this event, if it mails anyone (at most one applies to an event)."""
+    return next(
+        (n for n in ALL_NOTICES if n.event_type == event_type and n.applies(data)), None
+    )

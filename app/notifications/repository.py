@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.application import Application
 from app.models.member import Member, MemberRole
 from app.models.webhook import WebhookSubscription
 
@@ -30,3 +31,22 @@ async def subscription_url(session: AsyncSession, subscription_id: uuid.UUID) ->
     return await session.scalar(
         select(WebhookSubscription.url).where(WebhookSubscription.id == subscription_id)
     )
+
+
+async def application_owner(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(
+        select(Application.member_id).where(Application.id == application_id)
+    )
+
+
+async def application_decision(
+    session: AsyncSession, application_id: uuid.UUID
+) -> tuple[str, str | None] | None:
+    row = (
+        await session.execute(
+            select(Application.status, Application.decision_reason).where(
+                Application.id == application_id
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.reviews import assigning
 from app.worker import repository as worker_repository
 
 logger = logging.getLogger("app.worker.schedule")
@@ -53,6 +54,8 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),
+    ScheduledJob("fill_review_assignments", timedelta(minutes=10),
+                 assigning.fill_waiting_applications),
 ]
 
 

@@ -1,6 +1,5 @@
 """Privacy: consent rules (pure), and the canary sweep over every GET route."""
 
-import re
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from app.models.audit import AuditEntry
 from app.models.member import PRIVATE_FIELDS, Visibility
 from app.models.outbox import OutboxEvent
 from tests.conftest import make_settings
+from tests.paths import fill
 
 OWNER = uuid.uuid4()
 
@@ -73,9 +73,7 @@ async def test_no_canary_anywhere(client, factory, db, role):
     queries = [{}, {"q": "Owner"}, {"limit": 100}, {"sort": "-created_at"}]
     seen = 0
     for path in _get_routes():
-        # The owner where a member is named, an unknown id for every other parameter.
-        url = re.sub(r"\{(\w+)\}", lambda m: str(owner.id if m[1] == "member_id"
-                                                  else uuid.uuid4()), path)
+        url = fill(path, member_id=owner.id)
         for params in queries if "{" not in path else [{}]:
             response = await client.get(url, headers=headers, params=params)
             seen += 1

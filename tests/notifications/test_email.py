@@ -150,3 +150,31 @@ async def test_language_is_part_of_my_profile(client, factory, db):
     row = await db.get(Member, member.id)
     await db.refresh(row)
     assert row.language == "en"
+
+
+@pytest.mark.parametrize("status,subject,phrase", [
+    ("approved", "Welcome to the Digital Leaders community", "you are now a member"),
+    ("rejected", "The decision on your Digital Leaders application", "Reason: Too early"),
+    ("waitlisted", "Your application is on the waiting list", "waiting list"),
+])
+async def test_applicant_hears_the_decision(client, factory, db, app, mail, status, subject,
+                                            phrase):
+    from tests.applications.helpers import submitted
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    applicant, application, _ = await submitted(
+        client, factory, email="anna@example.com", full_name="Anna Petrova", language="en")
+    decided = await client.post(f"/api/v1/applications/{application['id']}/decision",
+                                headers=admin.headers,
+                                json={"status": status, "reason": "Too early in career"})
+    assert decided.status_code == 200, decided.text
+    await worker.run_once()
+    await http.aclose()
+    [message] = [m for m in mailbox.messages if m["To"].addresses[0].addr_spec ==
+                 "anna@example.com"]
+    assert message["Subject"] == subject
+    assert phrase in message.get_content() and "Hello Anna Petrova" in message.get_content()
+    # Reviewers' opinions never reach the applicant.
+    assert "Solid track record" not in message.get_content()

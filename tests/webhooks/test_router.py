@@ -147,6 +147,8 @@ async def test_members_cannot_manage_webhooks(client, factory, db):
 PUBLISHED = {
     "member.created", "member.updated", "member.status_changed", "member.roles_changed",
     "member.erased", "webhook.ping", "webhook_subscription.disabled",
+    "application.submitted", "application.decided", "application.withdrawn",
+    "application.escalated", "review.submitted",
 }
 
 

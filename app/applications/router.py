@@ -1,0 +1,172 @@
+"""/api/v1/applications: my application, admins' list and decisions, the rule, the funnel.
+
+Submission, import and the review routes under /applications live in app/reviews/router.py:
+they hand applications to the council, which this domain does not know about.
+"""
+
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from app.applications import service
+from app.applications.repository import ApplicationFilters
+from app.applications.schemas import (
+    ApplicationAdminRead,
+    ApplicationCreate,
+    ApplicationRead,
+    ApplicationUpdate,
+    DecisionCreate,
+    DecisionRuleRead,
+    DecisionRuleUpdate,
+    FunnelStats,
+)
+from app.auth.permissions import AdminPrincipal, PrincipalDep, require
+from app.auth.principal import Principal
+from app.core.context import ContextDep, SettingsDep
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.core.responses import json_response, tagged_response
+from app.models.application import ApplicationStatus
+from app.models.member import Role
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+ApplicantPrincipal = Annotated[Principal, Depends(require(Role.applicant))]
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
+]
+
+
+class ApplicationSort(StrEnum):
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 409, 413, 422), operation_id="applications_create",
+)
+async def create_application(
+    body: ApplicationCreate, principal: ApplicantPrincipal, session: SessionDep,
+    context: ContextDep,
+) -> ApplicationRead:
+    """Start my application as a draft (one open application at a time)."""
+    return await service.create(session, principal=principal, context=context, data=body)
+
+
+@router.get(
+    "", response_model=Page[ApplicationAdminRead] | Page[ApplicationRead],
+    responses=problem_responses(401, 403, 422), operation_id="applications_list",
+)
+async def list_applications(
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    application_status: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
+    escalated: Annotated[bool | None, Query(description="Admins: waiting for an admin.")] = None,
+    source: Annotated[str | None, Query(max_length=100, description="Admins only.")] = None,
+    sort: ApplicationSort = ApplicationSort.created_at_desc,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Response:
+    """Admins list every application; anyone else lists their own."""
+    filters = ApplicationFilters(status=application_status, escalated=escalated, source=source)
+    page = await service.list_applications(
+        session, principal=principal, context=context, filters=filters,
+        descending=sort == ApplicationSort.created_at_desc, cursor=cursor, limit=limit)
+    return json_response(page)
+
+
+@router.get(
+    "/stats", response_model=FunnelStats, responses=problem_responses(401, 403),
+    operation_id="applications_stats",
+)
+async def funnel_stats(admin: AdminPrincipal, session: SessionDep) -> FunnelStats:
+    """The funnel: counts by status, source and campaign, approval rate, time to decision,
+    reviews outstanding per reviewer. Admins only."""
+    return await service.funnel(session)
+
+
+@router.get(
+    "/decision-rule", response_model=DecisionRuleRead, responses=problem_responses(401, 403),
+    operation_id="applications_decision_rule_get",
+)
+async def get_decision_rule(admin: AdminPrincipal, session: SessionDep) -> DecisionRuleRead:
+    """The rule that settles applications once enough reviews are in. Admins only."""
+    return await service.get_rule(session)
+
+
+@router.put(
+    "/decision-rule", response_model=DecisionRuleRead,
+    responses=problem_responses(401, 403, 413, 422),
+    operation_id="applications_decision_rule_update",
+)
+async def update_decision_rule(
+    body: DecisionRuleUpdate, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    settings: SettingsDep,
+) -> DecisionRuleRead:
+    """Change the decision rule (audited). Admins only."""
+    return await service.update_rule(
+        session, principal=admin, context=context, data=body,
+        reviewers_per_application=settings.reviewers_per_application)
+
+
+@router.get(
+    "/{application_id}", response_model=ApplicationRead | ApplicationAdminRead,
+    responses=problem_responses(401, 403, 404, 422), operation_id="applications_get",
+)
+async def get_application(
+    application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request,
+    context: ContextDep,
+) -> Response:
+    """Read my application (with the decision and its reason) or, as an admin, any."""
+    application = await service.get(session, principal=principal, context=context,
+                                    application_id=application_id)
+    return tagged_response(application, request)
+
+
+@router.patch(
+    "/{application_id}", response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 413, 422),
+    operation_id="applications_update",
+)
+async def update_application(
+    application_id: uuid.UUID, body: ApplicationUpdate, principal: PrincipalDep,
+    session: SessionDep, context: ContextDep, request: Request, if_match: IfMatch = None,
+) -> Response:
+    """Edit my draft; a submitted application cannot change."""
+    application = await service.update(
+        session, principal=principal, context=context, application_id=application_id,
+        data=body, if_match=if_match)
+    return tagged_response(application, request)
+
+
+@router.post(
+    "/{application_id}/withdraw", response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 404, 409, 422), operation_id="applications_withdraw",
+)
+async def withdraw_application(
+    application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    context: ContextDep,
+) -> ApplicationRead:
+    """Withdraw my application before it is decided."""
+    return await service.withdraw(session, principal=principal, context=context,
+                                  application_id=application_id)
+
+
+@router.post(
+    "/{application_id}/decision", response_model=ApplicationAdminRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="applications_decide",
+)
+async def decide_application(
+    application_id: uuid.UUID, body: DecisionCreate, admin: AdminPrincipal,
+    session: SessionDep, context: ContextDep,
+) -> ApplicationAdminRead:
+    """Approve, reject or waitlist by hand, with a reason (audited). Admins only."""
+    return await service.decide_by_admin(session, principal=admin, context=context,
+                                         application_id=application_id, data=body)

@@ -10,6 +10,7 @@ from app.audit.router import router as audit_router
 from app.auth.permissions import current_principal
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
+from app.integrations.bitrix24.router import router as bitrix24_router
 from app.members.router import me_router
 from app.members.router import router as members_router
 
@@ -17,7 +18,9 @@ API_PREFIX = "/api/v1"
 
 PUBLIC_ROUTERS: list[APIRouter] = [auth_public_router]
 # Every route of these demands a valid principal; a route added later is protected by default.
-AUTHENTICATED_ROUTERS: list[APIRouter] = [auth_router, me_router, members_router, audit_router]
+AUTHENTICATED_ROUTERS: list[APIRouter] = [
+    auth_router, me_router, members_router, audit_router, bitrix24_router,
+]
 
 
 def include_api(app: FastAPI) -> None:

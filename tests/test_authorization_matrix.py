@@ -55,6 +55,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/members/{member_id}"): admin_only(422),
     ("PUT", "/api/v1/members/{member_id}/roles"): admin_only(422),
     ("GET", "/api/v1/audit"): admin_only(200),
+    # The test app has no Bitrix24 portal configured: admins get 409 for asking a sync.
+    ("POST", "/api/v1/integrations/bitrix24/sync"): admin_only(409),
+    ("GET", "/api/v1/integrations/bitrix24/sync/{run_id}"): admin_only(404),
+    ("POST", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(409),
+    ("GET", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(404),
 }
 
 
@@ -84,7 +89,7 @@ async def test_status_per_role(client, factory, method, path, role):
     if role != "anonymous":
         actor = await factory.member(role)
         headers = actor.headers
-    url = path.format(member_id=other.id, token_id=uuid.uuid4())
+    url = path.format(member_id=other.id, token_id=uuid.uuid4(), run_id=uuid.uuid4())
     response = await client.request(method, url, headers=headers)
     expected = MATRIX[(method, path)][role]
     assert response.status_code == expected, (method, path, role, response.text[:300])

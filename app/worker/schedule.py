@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.integrations.bitrix24 import service as bitrix24_service
 
 logger = logging.getLogger("app.worker.schedule")
 TICK_SECONDS = 15
@@ -45,6 +46,8 @@ async def prune_login_failures(session: AsyncSession, settings: Settings, now: d
 JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
+    ScheduledJob("bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS),
+                 bitrix24_service.run_requested_syncs),
 ]
 
 

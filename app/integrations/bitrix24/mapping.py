@@ -118,15 +118,16 @@ def update_fields(
     previous: Mapping[str, str],
     current: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The FIELDS of crm.contact.update: only what changed since we last sent (``previous``
-    hashes) or differs from the CRM (``current``, when known). A field we sent earlier and
-    may no longer send (consent withdrawn, value cleared) is emptied; values the CRM's users
-    entered themselves are left alone."""
+    """The FIELDS of crm.contact.update: what changed on our side since we last sent it
+    (``previous`` hashes), or, for a field never sent, what the CRM (``current``, when known)
+    lacks. A field we sent earlier and may no longer send (consent withdrawn, value cleared)
+    is emptied. Edits made in the CRM to values we have not changed are left alone (the
+    reconciliation report shows them)."""
     out: dict[str, Any] = {}
     for name in SCALAR_FIELDS:
         value = desired.get(name)
         if value is not None:
-            if previous.get(name) == _hash(name, value) and current is None:
+            if previous.get(name) == _hash(name, value):
                 continue
             if current is not None and str(current.get(name) or "").strip() == value:
                 continue
@@ -135,11 +136,10 @@ def update_fields(
             out[name] = ""
     for name in MULTI_FIELDS:
         entries = _entries(current, name)
-        ours = next((e for e in entries
-                     if previous.get(name) == _hash(name, str(e.get("VALUE") or ""))), None)
+        ours = _our_entry(entries, name, previous)
         value = desired.get(name)
         if value is not None:
-            if previous.get(name) == _hash(name, value) and (current is None or ours):
+            if previous.get(name) == _hash(name, value):
                 continue
             if any(_normalize(name, str(e.get("VALUE") or "")) == value for e in entries):
                 continue
@@ -152,6 +152,35 @@ def update_fields(
     return out
 
 
+def _our_entry(entries: list[Mapping[str, Any]], name: str, previous: Mapping[str, str]
+               ) -> Mapping[str, Any] | None:
+    """The phone or e-mail entry holding the value we last sent (found by its hash)."""
+    return next((e for e in entries
+                 if previous.get(name) == _hash(name, str(e.get("VALUE") or ""))), None)
+
+
+def differing_fields(desired: Mapping[str, str], previous: Mapping[str, str],
+                     current: Mapping[str, Any]) -> list[str]:
+    """Contact fields where the CRM disagrees with us (names only: the report holds no
+    values). A field we sent but may no longer send and that the CRM still holds counts."""
+    out = []
+    for name in SCALAR_FIELDS:
+        value = desired.get(name)
+        held = str(current.get(name) or "").strip()
+        if (value is not None and held != value) or (value is None and name in previous
+                                                      and held):
+            out.append(name)
+    for name in MULTI_FIELDS:
+        entries = _entries(current, name)
+        value = desired.get(name)
+        if value is not None:
+            if not any(_normalize(name, str(e.get("VALUE") or "")) == value for e in entries):
+                out.append(name)
+        elif _our_entry(entries, name, previous) is not None:
+            out.append(name)
+    return sorted(out)
+
+
 def update_params(crm_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": crm_id, "fields": dict(fields), "params": {"REGISTER_SONET_EVENT": "N"}}
 
@@ -159,13 +188,6 @@ def update_params(crm_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
 def _entries(contact: Mapping[str, Any] | None, name: str) -> list[Mapping[str, Any]]:
     value = (contact or {}).get(name) or []
     return [e for e in value if isinstance(e, Mapping)]
-
-
-def differing_fields(desired: Mapping[str, str], previous: Mapping[str, str],
-                     current: Mapping[str, Any]) -> list[str]:
-    """Contact fields where the CRM disagrees with us (names only: the report holds no
-    values). A field we sent but may no longer send and that the CRM still holds counts."""
-    return sorted(update_fields(desired, previous, current))
 
 
 def email_of(contact: Mapping[str, Any]) -> list[str]:

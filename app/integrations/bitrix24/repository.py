@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,3 +86,11 @@ async def claim_due_run(session: AsyncSession, now: datetime) -> CrmSyncRun | No
              .order_by(CrmSyncRun.requested_at, CrmSyncRun.id).limit(1)
              .with_for_update(skip_locked=True))
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_entity: str) -> bool:
+    """Is any member (not erased) without a link? If not, a full sync need not list the CRM."""
+    linked = exists().where(CrmLink.subject_type == subject_type,
+                            CrmLink.crm_entity == crm_entity, CrmLink.subject_id == Member.id)
+    query = select(Member.id).where(Member.erased_at.is_(None), ~linked).limit(1)
+    return (await session.execute(query)).first() is not None

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/integrations/bitrix24", tags=["bitrix24"])
 def _accepted(run: SyncRunRead, request: Request) -> Response:
     response = json_response(run, status_code=status.HTTP_202_ACCEPTED)
     response.headers["Location"] = str(
-        request.url_for("bitrix24_sync_get", run_id=str(run.id)).path)
+        request.url_for("get_sync", run_id=str(run.id)).path)
     return response
 
 

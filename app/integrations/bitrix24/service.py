@@ -191,7 +191,10 @@ async def full_sync(session: AsyncSession, client: Bitrix24Client,
     state = _Batch()
     requests, retries = client.stats.requests, client.stats.retries
     try:
-        ours = await _our_contacts(client)
+        # Listing our contacts finds those an interrupted run created but did not link; with
+        # every member linked already there is nothing to find.
+        ours = (await _our_contacts(client) if await repository.any_unlinked_member(
+            session, CONTACT.subject_type, CONTACT.crm_entity) else {})
         after: uuid.UUID | None = None
         while True:
             members = await repository.members_after(session, after, chunk_size)

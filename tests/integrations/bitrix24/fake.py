@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import httpx
 
@@ -262,6 +262,10 @@ class FakeBitrix24:
             else:
                 out.append(method)
         return out
+
+    def sent_text(self) -> str:
+        """Everything received, with batch commands URL-decoded: what a canary scan reads."""
+        return "\n".join(unquote_plus(body) for body in self.bodies)
 
     def seed(self, **fields: Any) -> int:
         """A contact created by someone else in the CRM."""

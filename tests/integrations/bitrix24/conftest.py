@@ -7,22 +7,7 @@ import httpx
 import pytest
 
 from app.integrations.bitrix24.client import Bitrix24Client
-from tests.integrations.bitrix24.fake import PORTAL_URL, FakeBitrix24
-
-
-class FakeClock:
-    """Time that moves only when someone sleeps: waits are instant and exactly measurable."""
-
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
+from tests.integrations.bitrix24.fake import PORTAL_URL, FakeBitrix24, FakeClock
 
 
 @pytest.fixture

@@ -23,6 +23,21 @@ MULTIFIELDS = ("EMAIL", "PHONE", "WEB", "IM")
 EPSILON = 1e-6
 
 
+class FakeClock:
+    """Time that moves only when someone sleeps: waits are instant and exactly measurable."""
+
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+
+
 class FakeError(Exception):
     def __init__(self, status: int, code: str, description: str):
         self.status, self.code, self.description = status, code, description

@@ -71,7 +71,7 @@ async def test_no_canary_anywhere(client, factory, db, role):
     queries = [{}, {"q": "Owner"}, {"limit": 100}, {"sort": "-created_at"}]
     seen = 0
     for path in _get_routes():
-        url = path.format(member_id=owner.id, token_id=uuid.uuid4())
+        url = path.format(member_id=owner.id, token_id=uuid.uuid4(), run_id=uuid.uuid4())
         for params in queries if "{" not in path else [{}]:
             response = await client.get(url, headers=headers, params=params)
             seen += 1

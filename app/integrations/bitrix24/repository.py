@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,3 +94,19 @@ async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_enti
                             CrmLink.crm_entity == crm_entity, CrmLink.subject_id == Member.id)
     query = select(Member.id).where(Member.erased_at.is_(None), ~linked).limit(1)
     return (await session.execute(query)).first() is not None
+
+
+_LOCK_KEYS = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+                  "FROM unnest(CAST(:keys AS text[])) AS t(k)")
+
+
+async def lock_subjects(session: AsyncSession, subject_type: str,
+                        subject_ids: Sequence[uuid.UUID]) -> None:
+    """Serialise syncs of the same subjects until the transaction ends, so two workers (or a
+    worker and a full sync) never both create a contact for one member. An advisory lock, not
+    a row lock: members editing their profile meanwhile are not blocked. Taken in id order,
+    so two lockers of overlapping sets cannot deadlock. SQLite has one writer: nothing to do."""
+    if session.get_bind().dialect.name != "postgresql" or not subject_ids:
+        return
+    keys = [f"crm:{subject_type}:{subject_id}" for subject_id in sorted(subject_ids)]
+    await session.execute(_LOCK_KEYS, {"keys": keys})

@@ -244,6 +244,7 @@ async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: 
                         ) -> None:
     """One round. ``ours`` is the full-sync's listing of our contacts; a single member is looked
     up by e-mail or by our id instead."""
+    await repository.lock_subjects(session, CONTACT.subject_type, [m.id for m in members])
     links = await repository.links_for(session, CONTACT.subject_type, [m.id for m in members],
                                        CONTACT.crm_entity)
     deletes: list[tuple[Member, CrmLink]] = []

@@ -44,8 +44,7 @@ async def links_for(session: AsyncSession, subject_type: str, subject_ids: Seque
 
 
 async def delete_link(session: AsyncSession, link: CrmLink) -> None:
-    await session.delete(link)
-    await session.flush()
+    await session.delete(link)  # written with the round's other changes, at its end
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> CrmSyncRun | None:

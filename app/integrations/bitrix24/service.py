@@ -28,7 +28,7 @@ sync add a ``Target("application", "lead", "crm.lead")`` with their own mapping 
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,8 +68,14 @@ logger = logging.getLogger("app.integrations.bitrix24")
 
 FINDBYCOMM_LIMIT = 20  # values per crm.duplicate.findbycomm
 CRM_PAGE = 50  # crm.*.list pages are fixed at 50
-MEMBER_CHUNK = 1000
+# Members per round: a round's link writes are flushed (and, in the worker, committed) at its
+# end, so they hold SQLite's single write lock only for a moment.
+MEMBER_CHUNK = 500
 MAX_RUN_ATTEMPTS = 20
+# A claimed run is not due again for this long: a worker that died mid-run is replaced then.
+RUN_LEASE = timedelta(minutes=15)
+
+Checkpoint = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -183,11 +189,13 @@ async def sync_member(session: AsyncSession, client: Bitrix24Client, member_id: 
     return state.outcomes.get(member_id, Outcome.skipped)
 
 
-async def full_sync(session: AsyncSession, client: Bitrix24Client,
-                    *, chunk_size: int = MEMBER_CHUNK) -> FullSyncReport:
-    """Every member, in rounds of ``chunk_size``, with batched requests. Resumable: linked and
-    unchanged members cost nothing, contacts created by an interrupted run are found by our id
-    and linked instead of created twice."""
+async def full_sync(session: AsyncSession, client: Bitrix24Client, *,
+                    chunk_size: int = MEMBER_CHUNK, checkpoint: Checkpoint | None = None
+                    ) -> FullSyncReport:
+    """Every member, in rounds of ``chunk_size``, with batched requests. ``checkpoint`` runs
+    after each round (the worker commits there, keeping transactions short). Resumable: linked
+    and unchanged members cost nothing, contacts created by an interrupted run are found by our
+    id and linked instead of created twice."""
     state = _Batch()
     requests, retries = client.stats.requests, client.stats.retries
     try:
@@ -203,6 +211,8 @@ async def full_sync(session: AsyncSession, client: Bitrix24Client,
             after = members[-1].id
             state.report.members_seen += len(members)
             await _sync_members(session, client, members, state, ours=ours)
+            if checkpoint is not None:
+                await checkpoint()
     finally:
         state.report.requests = client.stats.requests - requests
         state.report.retries = client.stats.retries - retries
@@ -270,13 +280,12 @@ async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: 
 
     await _delete_erased(session, client, deletes, state)
     creates, found = await _find_existing(client, unlinked, ours)
+    # A contact deleted in the CRM is created again; its link row is reused for the new id.
     broken = await _fetch_current(client, updates, state)
-    for pending in broken:
-        await repository.delete_link(session, pending.link)  # type: ignore[arg-type]
-        pending.link = pending.crm_id = None
-    creates += broken
     gone = await _update(session, client, updates + found, state)
-    await _create(session, client, creates + gone, state)
+    await _create(session, client, creates + broken + gone, state)
+    # Every write of the round goes out here, after the CRM calls: on SQLite the write lock is
+    # taken only now, never while we wait for Bitrix24.
     await session.flush()
 
 
@@ -409,9 +418,6 @@ async def _update(session: AsyncSession, client: Bitrix24Client, pendings: list[
     for i, pending in enumerate(pendings):
         error = result.errors.get(f"u{i}")
         if isinstance(error, Bitrix24NotFound):
-            if pending.link is not None:
-                await repository.delete_link(session, pending.link)
-            pending.link = pending.crm_id = None
             gone.append(pending)
             continue
         if error is not None:
@@ -426,9 +432,10 @@ async def _update(session: AsyncSession, client: Bitrix24Client, pendings: list[
 
 async def _create(session: AsyncSession, client: Bitrix24Client, pendings: list[_Pending],
                   state: _Batch) -> None:
+    """Create contacts; a pending whose link is broken (contact deleted in the CRM) is
+    created afresh with only what it may hold, its link pointed at the new contact."""
     if not pendings:
         return
-    # Batches of 50, each stored before the next: a run stopped midway keeps its links.
     for start in range(0, len(pendings), BATCH_LIMIT):
         part = pendings[start:start + BATCH_LIMIT]
         result = await _run(client, {f"a{i}": (f"{CONTACT.prefix}.add",
@@ -440,9 +447,8 @@ async def _create(session: AsyncSession, client: Bitrix24Client, pendings: list[
                 state.fail(pending.member.id, error)
                 continue
             _store_link(session, CONTACT, pending.member.id, int(result.results[f"a{i}"]),
-                        pending.hashes, None)
+                        pending.hashes, pending.link)
             state.done(pending.member.id, Outcome.created)
-        await session.flush()
 
 
 def _raise_first(result: BatchResult) -> None:
@@ -542,31 +548,39 @@ async def latest_reconciliation(session: AsyncSession) -> SyncRunRead:
     return SyncRunRead.model_validate(run)
 
 
-async def perform_due_run(session: AsyncSession, client: Bitrix24Client, now: datetime
-                          ) -> CrmSyncRun | None:
-    """Perform the oldest requested run that is due. The CRM saying "later" reschedules it
-    (with what was done so far kept); a permanent error fails it."""
+async def perform_due_run(session: AsyncSession, client: Bitrix24Client, now: datetime,
+                          *, checkpoint: Checkpoint | None = None) -> CrmSyncRun | None:
+    """Perform the oldest requested run that is due. The claim is a lease (the run is not due
+    again for ``RUN_LEASE``), committed at once by ``checkpoint`` in the worker, so other
+    workers skip it and a worker that dies leaves it to be taken again. The CRM saying "later"
+    reschedules the run (what was done so far is kept); a permanent error fails it."""
     run = await repository.claim_due_run(session, now)
     if run is None:
         return None
     run.attempts += 1
     run.started_at = now
+    run.next_attempt_at = now + RUN_LEASE
+    await session.flush()
+    if checkpoint is not None:
+        await checkpoint()
     try:
         if run.kind == SyncKind.full_sync:
-            report: FullSyncReport | ReconcileReport = await full_sync(session, client)
+            report: FullSyncReport | ReconcileReport = await full_sync(
+                session, client, checkpoint=checkpoint)
         else:
             report = await reconcile(session, client)
     except Bitrix24RetryLater as later:
         run.error = later.cause.code or "retry"
         if run.attempts >= MAX_RUN_ATTEMPTS:
-            run.status, run.finished_at = CrmSyncStatus.failed, now
+            run.status, run.finished_at = CrmSyncStatus.failed, utcnow()
         else:
-            run.next_attempt_at = now + timedelta(seconds=later.retry_after)
+            run.next_attempt_at = utcnow() + timedelta(seconds=later.retry_after)
         await session.flush()
         return run
     except Bitrix24Error as error:
         logger.warning("bitrix24 %s run %s failed: %s", run.kind, run.id, error.code)
-        run.status, run.finished_at, run.error = CrmSyncStatus.failed, now, error.code or "error"
+        run.status, run.finished_at = CrmSyncStatus.failed, utcnow()
+        run.error = error.code or "error"
         await session.flush()
         return run
     run.status, run.finished_at, run.error = CrmSyncStatus.done, utcnow(), None
@@ -580,4 +594,6 @@ async def run_requested_syncs(session: AsyncSession, settings: Settings, now: da
     if not settings.bitrix24_enabled or await repository.claim_due_run(session, now) is None:
         return
     async with httpx.AsyncClient() as http:
-        await perform_due_run(session, client_from_settings(http, settings), now)
+        # Commit after the claim and after each round: short transactions, progress kept.
+        await perform_due_run(session, client_from_settings(http, settings), now,
+                              checkpoint=session.commit)

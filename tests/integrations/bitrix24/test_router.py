@@ -67,8 +67,17 @@ class TestWorkerPerformsRuns:
         await factory.member(full_name="Ann Lee", job_title="CTO",
                              job_title_visibility="members")
         run_id = (await client.post(SYNC, headers=admin.headers)).json()["id"]
-        run = await service.perform_due_run(db, crm, utcnow())
+        leases = []
+
+        async def checkpoint() -> None:
+            # The worker commits here; the first time, the claim: not due again for a while.
+            stored = await db.get(CrmSyncRun, uuid.UUID(run_id))
+            leases.append((stored.attempts, stored.next_attempt_at - now))
+
+        now = utcnow()
+        run = await service.perform_due_run(db, crm, now, checkpoint=checkpoint)
         assert run is not None and str(run.id) == run_id
+        assert leases == [(1, service.RUN_LEASE), (1, service.RUN_LEASE)]  # claim, one round
         response = await client.get(f"{SYNC}/{run_id}", headers=admin.headers)
         assert response.status_code == 200
         body = response.json()

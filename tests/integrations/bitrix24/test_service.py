@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from app.integrations.bitrix24 import service
 from app.integrations.bitrix24.client import Bitrix24RetryLater
@@ -276,3 +276,38 @@ async def test_reconciliation_reports_every_kind_of_difference(db, factory, crm,
         (actors[0].id, ["POST"])]
     assert (report.members, report.in_sync, report.contacts_in_crm) == (6, 3, 5)
     assert "Edited in CRM" not in json.dumps(report.model_dump(mode="json"))
+
+
+async def test_round_writes_come_after_its_crm_calls_and_each_round_checkpoints(
+        db, factory, fake, clock, engine):
+    """On SQLite the first write takes the database's only write lock: a round writes nothing
+    while it waits for Bitrix24, and the worker commits after every round."""
+    actors = await _members(factory, 25)
+    timeline: list[str] = []
+
+    def on_sql(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            timeline.append("write")
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        timeline.append("crm")
+        return fake.handle(request)
+
+    checkpoints: list[int] = []
+
+    async def checkpoint() -> None:
+        checkpoints.append(len(timeline))
+        timeline.append("checkpoint")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_sql)
+    try:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            report = await service.full_sync(db, make_client(http, clock), chunk_size=10,
+                                             checkpoint=checkpoint)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_sql)
+    assert report.created == 25 and len(checkpoints) == 3
+    rounds = "".join({"crm": "c", "write": "w", "checkpoint": "|"}[e] for e in timeline)
+    for part in rounds.split("|")[:-1]:
+        assert "w" in part and "c" not in part[part.index("w"):], rounds
+    assert len(await links(db)) == len(actors)

@@ -127,7 +127,9 @@ async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batc
                 started = clock()
                 async with sessions() as session:
                     if batched:
-                        report = await service.full_sync(session, client)
+                        # As the worker runs it: a commit after every round.
+                        report = await service.full_sync(session, client,
+                                                         checkpoint=session.commit)
                         summary = (f"created {report.created}, linked {report.linked}, "
                                    f"unchanged {report.unchanged}, failed {report.failed}")
                     else:

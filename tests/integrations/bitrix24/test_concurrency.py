@@ -107,3 +107,49 @@ async def test_simultaneous_requests_make_one_run(committed, app, engine):
     assert len({r.json()["id"] for r in responses}) == 1
     async with engine.connect() as connection:
         assert await connection.scalar(select(func.count()).select_from(CrmSyncRun)) == 1
+
+
+async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, app, engine,
+                                                                      clock):
+    """A sync stuck on a slow or limited portal holds nothing the API needs: the member it is
+    syncing edits their profile meanwhile."""
+    member = await _member(committed, job_title_visibility="members", job_title="CTO")
+    token = app.state.token_codec.issue(member.id, ["member"], 0)
+    headers = {"Authorization": f"Bearer {token}"}
+    fake = FakeBitrix24(clock=clock)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("crm.contact.add.json"):
+            entered.set()
+            await release.wait()  # the portal hangs on the write
+        return fake.handle(request)
+
+    async def sync() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            async with committed() as session:
+                await service.full_sync(session, make_client(http, clock),
+                                        checkpoint=session.commit)
+                await session.commit()
+
+    original = app.state.sessionmaker
+    app.state.sessionmaker = committed
+    task = asyncio.create_task(sync())
+    try:
+        await asyncio.wait_for(entered.wait(), 10)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            etag = (await api.get("/api/v1/me", headers=headers)).headers["ETag"]
+            # A deadlock detector, not a latency measurement: blocked would never finish.
+            response = await asyncio.wait_for(api.patch(
+                "/api/v1/me", headers={**headers, "If-Match": etag}, json={"job_title": "CIO"}),
+                10)
+        assert response.status_code == 200 and response.json()["job_title"] == "CIO"
+        assert not task.done()
+    finally:
+        app.state.sessionmaker = original
+        release.set()
+        await asyncio.wait_for(task, 10)
+    assert [c["POST"] for c in fake.contacts.values()] == ["CTO"]  # read before the edit
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(CrmLink)) == 1

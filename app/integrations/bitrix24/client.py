@@ -299,6 +299,14 @@ class Bitrix24Client:
         return delay
 
 
+def retry_after(error: Bitrix24Error, now: float) -> float:
+    """When to come back after a batch command failed for a passing reason: the portal's
+    announced reset when it gave one, else a minute."""
+    if isinstance(error, Bitrix24TimeLimit) and error.reset_at is not None:
+        return max(1.0, error.reset_at - now)
+    return BACKOFF_CAP_SECONDS
+
+
 def client_from_settings(http: httpx.AsyncClient, settings: Any) -> Bitrix24Client:
     return Bitrix24Client(
         http,

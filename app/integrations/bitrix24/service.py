@@ -50,6 +50,7 @@ from app.integrations.bitrix24.client import (
     Bitrix24NotFound,
     Bitrix24RetryLater,
     client_from_settings,
+    retry_after,
 )
 from app.integrations.bitrix24.schemas import (
     REPORT_LIST_LIMIT,
@@ -160,8 +161,14 @@ class _Batch:
     report: FullSyncReport = field(default_factory=FullSyncReport)
     outcomes: dict[uuid.UUID, Outcome] = field(default_factory=dict)
     failures: dict[uuid.UUID, Bitrix24Error] = field(default_factory=dict)
+    # A command of a batch refused for a passing reason (a method's time budget spent): the
+    # round keeps what succeeded, then the whole run is asked to come back later.
+    deferred: list[Bitrix24Error] = field(default_factory=list)
 
     def fail(self, member_id: uuid.UUID, error: Bitrix24Error) -> None:
+        if error.retryable:
+            self.deferred.append(error)
+            return
         self.failures[member_id] = error
         self.report.failed += 1
         self.report.error_codes[error.code or "(empty)"] = (
@@ -287,6 +294,9 @@ async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: 
     # Every write of the round goes out here, after the CRM calls: on SQLite the write lock is
     # taken only now, never while we wait for Bitrix24.
     await session.flush()
+    if state.deferred:
+        error = state.deferred[0]
+        raise Bitrix24RetryLater(retry_after(error, client.clock()), error)
 
 
 async def _delete_erased(session: AsyncSession, client: Bitrix24Client,

@@ -62,6 +62,8 @@ class FakeBitrix24:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     outage: Outage | None = None
+    # Methods whose batch commands fail: method -> (error code, description).
+    command_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Every HTTP request: (method, parsed params), and the raw bodies for canary scans.
     requests: list[tuple[str, Any]] = field(default_factory=list)
     bodies: list[str] = field(default_factory=list)
@@ -159,6 +161,10 @@ class FakeBitrix24:
             method, _, query = str(line).partition("?")
             if method == "batch":
                 raise FakeError(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed")
+            if method in self.command_errors:
+                code, description = self.command_errors[method]
+                errors[key] = {"error": code, "error_description": description}
+                continue
             try:
                 result, extra = self._execute(method, php_unflatten(query))
             except FakeError as exc:

@@ -311,3 +311,27 @@ async def test_round_writes_come_after_its_crm_calls_and_each_round_checkpoints(
     for part in rounds.split("|")[:-1]:
         assert "w" in part and "c" not in part[part.index("w"):], rounds
     assert len(await links(db)) == len(actors)
+
+
+async def test_commands_refused_for_a_passing_reason_defer_the_run(db, factory, crm, fake,
+                                                                   clock):
+    """OPERATION_TIME_LIMIT on the adds inside a batch (the request itself succeeds): the
+    round keeps what succeeded, the run is asked to come back, and nothing is counted failed
+    or duplicated when it does."""
+    actors = await _members(factory, 60)
+    first = sorted(a.id for a in actors)[0]
+    (await db.get(Member, first)).job_title = "before"
+    await db.flush()
+    await service.sync_member(db, crm, first)  # one contact exists, linked
+    (await db.get(Member, first)).job_title = "after"
+    await db.flush()
+    fake.command_errors["crm.contact.add"] = ("OPERATION_TIME_LIMIT", "Method is blocked")
+    with pytest.raises(Bitrix24RetryLater) as later:
+        await service.full_sync(db, crm)
+    assert later.value.retry_after == 60 and later.value.cause.code == "OPERATION_TIME_LIMIT"
+    assert fake.contacts[1]["POST"] == "after"  # the update in the same round went through
+    assert len(await links(db)) == 1
+    fake.command_errors.clear()
+    report = await service.full_sync(db, crm)
+    assert (report.created, report.unchanged, report.failed) == (59, 1, 0)
+    assert len(fake.contacts) == 60 and len(await links(db)) == 60

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.core.db import create_read_sessionmaker
 from app.integrations.bitrix24 import service
 from app.models.crm import CrmLink, CrmSyncRun
 from app.models.member import Member, MemberRole
@@ -92,8 +93,9 @@ async def test_full_sync_and_a_worker_do_not_duplicate(committed, engine, clock)
 async def test_simultaneous_requests_make_one_run(committed, app, engine):
     admin = await _member(committed, "admin")
     token = app.state.token_codec.issue(admin.id, ["admin"], 0)
-    original = (app.state.sessionmaker, app.state.settings)
+    original = (app.state.sessionmaker, app.state.read_sessionmaker, app.state.settings)
     app.state.sessionmaker = committed
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.settings = make_settings(bitrix24_webhook_url=PORTAL_URL)
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -102,7 +104,7 @@ async def test_simultaneous_requests_make_one_run(committed, app, engine):
                 client.post("/api/v1/integrations/bitrix24/sync",
                             headers={"Authorization": f"Bearer {token}"}) for _ in range(8)))
     finally:
-        app.state.sessionmaker, app.state.settings = original
+        app.state.sessionmaker, app.state.read_sessionmaker, app.state.settings = original
     assert {r.status_code for r in responses} == {202}, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     async with engine.connect() as connection:
@@ -132,8 +134,9 @@ async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, a
                                         checkpoint=session.commit)
                 await session.commit()
 
-    original = app.state.sessionmaker
+    original = (app.state.sessionmaker, app.state.read_sessionmaker)
     app.state.sessionmaker = committed
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     task = asyncio.create_task(sync())
     try:
         await asyncio.wait_for(entered.wait(), 10)
@@ -147,7 +150,7 @@ async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, a
         assert response.status_code == 200 and response.json()["job_title"] == "CIO"
         assert not task.done()
     finally:
-        app.state.sessionmaker = original
+        app.state.sessionmaker, app.state.read_sessionmaker = original
         release.set()
         await asyncio.wait_for(task, 10)
     assert [c["POST"] for c in fake.contacts.values()] == ["CTO"]  # read before the edit

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
-from app.integrations.bitrix24 import service as bitrix24_service
+from app.integrations.bitrix24 import runs as bitrix24_runs
 
 logger = logging.getLogger("app.worker.schedule")
 TICK_SECONDS = 15
@@ -47,7 +47,7 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS),
-                 bitrix24_service.run_requested_syncs),
+                 bitrix24_runs.run_requested_syncs),
 ]
 
 

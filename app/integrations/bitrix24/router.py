@@ -1,6 +1,7 @@
 """/api/v1/integrations/bitrix24: admins ask for a full sync or a reconciliation and read the
 reports. The CRM is never called while a request waits: a request is recorded and the worker
-performs it (the scheduled job ``bitrix24_sync_runs``), so these answer at once with 202."""
+performs it (the scheduled job ``bitrix24_sync_runs``, see ``runs.py``), so these answer at
+once with 202."""
 
 import uuid
 
@@ -11,7 +12,7 @@ from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.responses import json_response
-from app.integrations.bitrix24 import service
+from app.integrations.bitrix24 import runs
 from app.integrations.bitrix24.schemas import SyncKind, SyncRunRead
 
 router = APIRouter(prefix="/integrations/bitrix24", tags=["bitrix24"])
@@ -31,7 +32,7 @@ def _accepted(run: SyncRunRead, request: Request) -> Response:
 async def request_sync(admin: AdminPrincipal, session: SessionDep, context: ContextDep,
                        request: Request) -> Response:
     """Ask for a full sync of every member to the CRM; the worker runs it. Admins only."""
-    run = await service.request_run(session, settings=request.app.state.settings,
+    run = await runs.request_run(session, settings=request.app.state.settings,
                                     kind=SyncKind.full_sync, actor_id=admin.id, context=context)
     return _accepted(run, request)
 
@@ -42,7 +43,7 @@ async def request_sync(admin: AdminPrincipal, session: SessionDep, context: Cont
 )
 async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
     """A requested sync or reconciliation run: its state and, once done, its report."""
-    return json_response(await service.get_run(session, run_id))
+    return json_response(await runs.get_run(session, run_id))
 
 
 @router.post(
@@ -52,7 +53,7 @@ async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
 async def request_reconciliation(admin: AdminPrincipal, session: SessionDep,
                                  context: ContextDep, request: Request) -> Response:
     """Ask for a fresh reconciliation report (read-only comparison); the worker runs it."""
-    run = await service.request_run(session, settings=request.app.state.settings,
+    run = await runs.request_run(session, settings=request.app.state.settings,
                                     kind=SyncKind.reconcile, actor_id=admin.id, context=context)
     return _accepted(run, request)
 
@@ -63,4 +64,4 @@ async def request_reconciliation(admin: AdminPrincipal, session: SessionDep,
 )
 async def get_reconciliation(admin: AdminPrincipal, session: SessionDep) -> Response:
     """The latest reconciliation: what differs between our members and the CRM's contacts."""
-    return json_response(await service.latest_reconciliation(session))
+    return json_response(await runs.latest_reconciliation(session))

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.integrations.bitrix24 import service
+from app.integrations.bitrix24 import runs, service
 from app.models.audit import AuditEntry
 from app.models.base import utcnow
 from app.models.crm import CrmSyncRun
@@ -75,9 +75,9 @@ class TestWorkerPerformsRuns:
             leases.append((stored.attempts, stored.next_attempt_at - now))
 
         now = utcnow()
-        run = await service.perform_due_run(db, crm, now, checkpoint=checkpoint)
+        run = await runs.perform_due_run(db, crm, now, checkpoint=checkpoint)
         assert run is not None and str(run.id) == run_id
-        assert leases == [(1, service.RUN_LEASE), (1, service.RUN_LEASE)]  # claim, one round
+        assert leases == [(1, runs.RUN_LEASE), (1, runs.RUN_LEASE)]  # claim, one round
         response = await client.get(f"{SYNC}/{run_id}", headers=admin.headers)
         assert response.status_code == 200
         body = response.json()
@@ -85,7 +85,7 @@ class TestWorkerPerformsRuns:
         assert body["report"]["kind"] == "full_sync"
         assert (body["report"]["members_seen"], body["report"]["created"]) == (2, 2)
         assert {c["NAME"] for c in fake.contacts.values()} == {"Ann", "Person"}
-        assert await service.perform_due_run(db, crm, utcnow()) is None  # nothing left
+        assert await runs.perform_due_run(db, crm, utcnow()) is None  # nothing left
 
     async def test_crm_limit_reschedules_the_run(self, client, factory, db, crm, fake, clock,
                                                  enabled):
@@ -93,13 +93,13 @@ class TestWorkerPerformsRuns:
         run_id = (await client.post(SYNC, headers=admin.headers)).json()["id"]
         fake.outage = Outage(until=clock.now + 3600)
         now = utcnow()
-        run = await service.perform_due_run(db, crm, now)
+        run = await runs.perform_due_run(db, crm, now)
         assert run is not None
         assert (run.status, run.attempts, run.error) == ("requested", 1, "QUERY_LIMIT_EXCEEDED")
         assert now < run.next_attempt_at <= now + timedelta(seconds=60)
-        assert await service.perform_due_run(db, crm, now) is None  # not due yet
+        assert await runs.perform_due_run(db, crm, now) is None  # not due yet
         fake.outage = None
-        run = await service.perform_due_run(db, crm, run.next_attempt_at)
+        run = await runs.perform_due_run(db, crm, run.next_attempt_at)
         assert run is not None and run.status == "done" and str(run.id) == run_id
         assert run.report["created"] == 1
 
@@ -113,7 +113,7 @@ class TestWorkerPerformsRuns:
         assert requested.status_code == 202
         assert (await client.get(RECONCILIATION, headers=admin.headers)).json()["status"] == (
             "requested")
-        await service.perform_due_run(db, crm, utcnow())
+        await runs.perform_due_run(db, crm, utcnow())
         body = (await client.get(RECONCILIATION, headers=admin.headers)).json()
         assert body["id"] == requested.json()["id"] and body["status"] == "done"
         report = body["report"]
@@ -131,6 +131,6 @@ class TestWorkerPerformsRuns:
 async def test_scheduled_job_does_nothing_when_disabled(db, factory):
     db.add(CrmSyncRun(kind="full_sync"))
     await db.flush()
-    await service.run_requested_syncs(db, make_settings(), utcnow())
+    await runs.run_requested_syncs(db, make_settings(), utcnow())
     run = (await db.execute(select(CrmSyncRun))).scalar_one()
     assert (run.status, run.attempts) == ("requested", 0)

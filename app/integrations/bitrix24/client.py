@@ -45,6 +45,8 @@ class Bitrix24Error(Exception):
         self.code = code
         self.description = description
         self.status = status
+        # Not before this time (epoch seconds), when the answer said so (Retry-After).
+        self.retry_at: float | None = None
 
 
 class Bitrix24RequestError(Bitrix24Error):
@@ -284,6 +286,9 @@ class Bitrix24Client:
             error = error_from(body, response.status_code)
             if isinstance(error, Bitrix24LimitExceeded):
                 self.bucket.fill()
+            retry_header = response.headers.get("retry-after", "")
+            if retry_header.isdigit():
+                error.retry_at = self.clock() + int(retry_header)
             raise error
         if "result" not in body:
             raise Bitrix24Unavailable("", "answer without result", status=response.status_code)
@@ -296,6 +301,8 @@ class Bitrix24Client:
         delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
         if isinstance(error, Bitrix24TimeLimit) and error.reset_at is not None:
             delay = max(delay, error.reset_at - self.clock())
+        if error.retry_at is not None:
+            delay = max(delay, error.retry_at - self.clock())
         return delay
 
 
@@ -304,6 +311,8 @@ def retry_after(error: Bitrix24Error, now: float) -> float:
     announced reset when it gave one, else a minute."""
     if isinstance(error, Bitrix24TimeLimit) and error.reset_at is not None:
         return max(1.0, error.reset_at - now)
+    if error.retry_at is not None:
+        return max(1.0, error.retry_at - now)
     return BACKOFF_CAP_SECONDS
 
 

@@ -212,3 +212,19 @@ def test_fake_refuses_oversized_batches():
     response = fake.handle(request)
     assert response.status_code == 400
     assert response.json()["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
+
+
+async def test_retry_after_header_is_honoured(clock):
+    answers = iter([
+        httpx.Response(503, headers={"Retry-After": "20"},
+                       json={"error": "OVERLOAD_LIMIT", "error_description": "blocked"}),
+        httpx.Response(200, json={"result": [], "time": {}}),
+    ])
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = make_client(http, clock)
+        assert await client.call("crm.contact.list", {}) == []
+    assert clock.slept == [pytest.approx(20)]

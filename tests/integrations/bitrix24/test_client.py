@@ -1,6 +1,7 @@
 """The Bitrix24 client against the fake portal: formats, errors, the bucket and backoff."""
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -228,3 +229,13 @@ async def test_retry_after_header_is_honoured(clock):
         client = make_client(http, clock)
         assert await client.call("crm.contact.list", {}) == []
     assert clock.slept == [pytest.approx(20)]
+
+
+async def test_webhook_code_never_reaches_the_logs(crm, fake, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake.outage = Outage(until=clock.now + 1)
+    await crm.call("crm.contact.list", {})  # one retry, logged
+    with pytest.raises(Bitrix24RequestError):
+        await crm.call("crm.contact.add", {"fields": "x"})
+    assert "retry 1" in caplog.text
+    assert "s3cr3tc0de" not in caplog.text

@@ -20,10 +20,11 @@ lowest contact id wins) when their consent lets the e-mail go to the CRM, otherw
 
 Adding leads and deals
 ----------------------
-Links are generic (subject type, CRM entity, id, field hashes) and the request plumbing below
-(``_run``, ``_store_link``) takes a ``Target``. Application -> lead and registration -> deal
-sync add a ``Target("application", "lead", "crm.lead")`` with their own mapping functions and a
-``sync_application`` beside ``sync_member``; the full sync and reconciliation gain one loop each.
+Links are generic (subject type, CRM entity, id, field hashes), ``_store_link`` and the link
+queries take a ``Target``, and ``_run`` runs any commands as plain calls or batches.
+Application -> lead and registration -> deal sync add a ``Target("application", "lead",
+"crm.lead")`` with their own mapping functions and a ``sync_application`` beside
+``sync_member``; the full sync and reconciliation gain one loop each.
 """
 
 import logging

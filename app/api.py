@@ -11,6 +11,7 @@ from app.audit.router import router as audit_router
 from app.auth.permissions import current_principal
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
+from app.integrations.bitrix24.router import router as bitrix24_router
 from app.members.router import me_router
 from app.members.router import router as members_router
 from app.reviews.router import applications_router as review_applications_router
@@ -25,7 +26,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     auth_router, me_router, members_router, audit_router,
     # The review routes under /applications first: their fixed paths (/import) must win.
     review_applications_router, applications_router, reviews_router,
-    webhooks_router,
+    webhooks_router, bitrix24_router,
 ]
 
 

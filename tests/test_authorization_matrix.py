@@ -99,6 +99,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/reviews/applications/{application_id}/recuse"): only("reviewer", 422),
     ("GET", "/api/v1/reviews/{review_id}"): only("reviewer", 404, admin=404),
     ("PATCH", "/api/v1/reviews/{review_id}"): only("reviewer", 422),
+    # The test app has no Bitrix24 portal configured: admins get 409 for asking a sync.
+    ("POST", "/api/v1/integrations/bitrix24/sync"): admin_only(409),
+    ("GET", "/api/v1/integrations/bitrix24/sync/{run_id}"): admin_only(404),
+    ("POST", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(409),
+    ("GET", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(404),
 }
 
 

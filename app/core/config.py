@@ -1,12 +1,13 @@
 """Settings, read once from the environment (prefix ``DL_``) and validated at start."""
 
+import re
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -88,6 +89,32 @@ class Settings(BaseSettings):
     # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
     bench_routes: bool = False
 
+    # Bitrix24 CRM sync. The portal's inbound webhook URL (https://<portal>/rest/<user>/<code>/)
+    # embeds its secret code, so it is a SecretStr: never printed in logs, reprs or errors.
+    # Empty turns the sync off.
+    bitrix24_webhook_url: SecretStr = SecretStr("")
+    # The outgoing webhook's application token, compared with auth[application_token] inbound.
+    bitrix24_application_token: SecretStr = SecretStr("")
+    # The portal's leaky bucket (non-Enterprise plans: drains 2 requests/s, blocks above 50).
+    bitrix24_rate_per_second: float = Field(default=2.0, gt=0, le=50)
+    bitrix24_burst: int = Field(default=50, ge=1, le=500)
+    # Bitrix24 ends every request after 60 s; we give up earlier and retry.
+    bitrix24_timeout_seconds: float = Field(default=30.0, gt=0, le=60)
+    # Retries inside one call before the caller is told when to try again.
+    bitrix24_max_retries: int = Field(default=4, ge=0, le=10)
+
+    @field_validator("bitrix24_webhook_url")
+    @classmethod
+    def _check_bitrix24_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value().strip()
+        if not url:
+            return SecretStr("")
+        # The code in the URL is a credential: only ever sent over TLS.
+        if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/rest/\d+/[A-Za-z0-9_]+/?", url):
+            raise ValueError("DL_BITRIX24_WEBHOOK_URL must look like "
+                             "https://<portal>/rest/<user id>/<code>/")
+        return SecretStr(url.rstrip("/") + "/")
+
     @model_validator(mode="after")
     def _check_worker(self) -> "Settings":
         # A lease shorter than a delivery lets a second worker send the same one meanwhile.
@@ -107,6 +134,10 @@ class Settings(BaseSettings):
             raise ValueError(f"DL_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
         self.jwt_secret = _development_secret()
         return self
+
+    @property
+    def bitrix24_enabled(self) -> bool:
+        return bool(self.bitrix24_webhook_url.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:

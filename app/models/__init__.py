@@ -2,6 +2,7 @@
 
 from app.models.application import Application, DecisionRuleRow
 from app.models.audit import AuditEntry
+from app.models.crm import CrmLink, CrmSyncRun
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
@@ -17,6 +18,8 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DecisionRuleRow",
+    "CrmLink",
+    "CrmSyncRun",
     "IdempotencyRecord",
     "LoginFailure",
     "Member",

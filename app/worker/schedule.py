@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.integrations.bitrix24 import runs as bitrix24_runs
 from app.reviews import assigning
 from app.worker import repository as worker_repository
 
@@ -56,6 +57,8 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),
     ScheduledJob("fill_review_assignments", timedelta(minutes=10),
                  assigning.fill_waiting_applications),
+    ScheduledJob("bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS),
+                 bitrix24_runs.run_requested_syncs),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Bitrix24 CRM sync: members to contacts, through the portal's inbound webhook."""

@@ -1,0 +1,111 @@
+"""Queries of the Bitrix24 sync: members to send, links, sync runs."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.crm import CrmLink, CrmSyncRun, CrmSyncStatus
+from app.models.member import Member
+
+
+async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
+    return await session.get(Member, member_id)
+
+
+async def members_after(session: AsyncSession, after: uuid.UUID | None, limit: int
+                        ) -> Sequence[Member]:
+    """Members in id order, a page at a time (a sync over thousands never loads them all)."""
+    query = select(Member).order_by(Member.id).limit(limit)
+    if after is not None:
+        query = query.where(Member.id > after)
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_link(session: AsyncSession, subject_type: str, subject_id: uuid.UUID,
+                   crm_entity: str) -> CrmLink | None:
+    query = select(CrmLink).where(CrmLink.subject_type == subject_type,
+                                  CrmLink.subject_id == subject_id,
+                                  CrmLink.crm_entity == crm_entity)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def links_for(session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID],
+                    crm_entity: str) -> dict[uuid.UUID, CrmLink]:
+    if not subject_ids:
+        return {}
+    query = select(CrmLink).where(CrmLink.subject_type == subject_type,
+                                  CrmLink.crm_entity == crm_entity,
+                                  CrmLink.subject_id.in_(subject_ids))
+    return {link.subject_id: link for link in (await session.execute(query)).scalars()}
+
+
+async def delete_link(session: AsyncSession, link: CrmLink) -> None:
+    await session.delete(link)  # written with the round's other changes, at its end
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> CrmSyncRun | None:
+    return await session.get(CrmSyncRun, run_id)
+
+
+async def pending_run(session: AsyncSession, kind: str) -> CrmSyncRun | None:
+    query = select(CrmSyncRun).where(CrmSyncRun.kind == kind,
+                                     CrmSyncRun.status == CrmSyncStatus.requested)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add_run(session: AsyncSession, run: CrmSyncRun) -> CrmSyncRun:
+    """Insert a requested run, or return the one already pending (a unique index allows one
+    per kind, so two admins clicking at once get the same run)."""
+    try:
+        async with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        existing = await pending_run(session, run.kind)
+        if existing is None:
+            raise
+        return existing
+    return run
+
+
+async def latest_run(session: AsyncSession, kind: str) -> CrmSyncRun | None:
+    query = (select(CrmSyncRun).where(CrmSyncRun.kind == kind)
+             .order_by(CrmSyncRun.requested_at.desc(), CrmSyncRun.id.desc()).limit(1))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def claim_due_run(session: AsyncSession, now: datetime) -> CrmSyncRun | None:
+    """The oldest requested run whose time has come, locked so another worker skips it."""
+    query = (select(CrmSyncRun)
+             .where(CrmSyncRun.status == CrmSyncStatus.requested,
+                    CrmSyncRun.next_attempt_at <= now)
+             .order_by(CrmSyncRun.requested_at, CrmSyncRun.id).limit(1)
+             .with_for_update(skip_locked=True))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_entity: str) -> bool:
+    """Is any member (not erased) without a link? If not, a full sync need not list the CRM."""
+    linked = exists().where(CrmLink.subject_type == subject_type,
+                            CrmLink.crm_entity == crm_entity, CrmLink.subject_id == Member.id)
+    query = select(Member.id).where(Member.erased_at.is_(None), ~linked).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
+_LOCK_KEYS = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+                  "FROM unnest(CAST(:keys AS text[])) AS t(k)")
+
+
+async def lock_subjects(session: AsyncSession, subject_type: str,
+                        subject_ids: Sequence[uuid.UUID]) -> None:
+    """Serialise syncs of the same subjects until the transaction ends, so two workers (or a
+    worker and a full sync) never both create a contact for one member. An advisory lock, not
+    a row lock: members editing their profile meanwhile are not blocked. Taken in id order,
+    so two lockers of overlapping sets cannot deadlock. SQLite has one writer: nothing to do."""
+    if session.get_bind().dialect.name != "postgresql" or not subject_ids:
+        return
+    keys = [f"crm:{subject_type}:{subject_id}" for subject_id in sorted(subject_ids)]
+    await session.execute(_LOCK_KEYS, {"keys": keys})

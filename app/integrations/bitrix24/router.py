@@ -1,0 +1,67 @@
+"""/api/v1/integrations/bitrix24: admins ask for a full sync or a reconciliation and read the
+reports. The CRM is never called while a request waits: a request is recorded and the worker
+performs it (the scheduled job ``bitrix24_sync_runs``, see ``runs.py``), so these answer at
+once with 202."""
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.auth.permissions import AdminPrincipal
+from app.core.context import ContextDep
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.responses import json_response
+from app.integrations.bitrix24 import runs
+from app.integrations.bitrix24.schemas import SyncKind, SyncRunRead
+
+router = APIRouter(prefix="/integrations/bitrix24", tags=["bitrix24"])
+
+
+def _accepted(run: SyncRunRead, request: Request) -> Response:
+    response = json_response(run, status_code=status.HTTP_202_ACCEPTED)
+    response.headers["Location"] = str(
+        request.url_for("get_sync", run_id=str(run.id)).path)
+    return response
+
+
+@router.post(
+    "/sync", status_code=status.HTTP_202_ACCEPTED, response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 409), operation_id="bitrix24_sync_request",
+)
+async def request_sync(admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+                       request: Request) -> Response:
+    """Ask for a full sync of every member to the CRM; the worker runs it. Admins only."""
+    run = await runs.request_run(session, settings=request.app.state.settings,
+                                    kind=SyncKind.full_sync, actor_id=admin.id, context=context)
+    return _accepted(run, request)
+
+
+@router.get(
+    "/sync/{run_id}", response_model=SyncRunRead, responses=problem_responses(401, 403, 404, 422),
+    operation_id="bitrix24_sync_get",
+)
+async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
+    """A requested sync or reconciliation run: its state and, once done, its report."""
+    return json_response(await runs.get_run(session, run_id))
+
+
+@router.post(
+    "/reconciliation", status_code=status.HTTP_202_ACCEPTED, response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 409), operation_id="bitrix24_reconciliation_request",
+)
+async def request_reconciliation(admin: AdminPrincipal, session: SessionDep,
+                                 context: ContextDep, request: Request) -> Response:
+    """Ask for a fresh reconciliation report (read-only comparison); the worker runs it."""
+    run = await runs.request_run(session, settings=request.app.state.settings,
+                                    kind=SyncKind.reconcile, actor_id=admin.id, context=context)
+    return _accepted(run, request)
+
+
+@router.get(
+    "/reconciliation", response_model=SyncRunRead, responses=problem_responses(401, 403, 404),
+    operation_id="bitrix24_reconciliation_get",
+)
+async def get_reconciliation(admin: AdminPrincipal, session: SessionDep) -> Response:
+    """The latest reconciliation: what differs between our members and the CRM's contacts."""
+    return json_response(await runs.latest_reconciliation(session))

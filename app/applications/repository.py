@@ -31,6 +31,13 @@ async def get(session: AsyncSession, application_id: uuid.UUID) -> Application |
     return await session.get(Application, application_id)
 
 
+async def owner_of(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
+    """The member an application belongs to (consumers of its events need no more)."""
+    return await session.scalar(
+        select(Application.member_id).where(Application.id == application_id)
+    )
+
+
 async def get_for_update(session: AsyncSession, application_id: uuid.UUID) -> Application | None:
     """The application, locked until the transaction ends (PostgreSQL): every change of its
     status, and every review that may settle it, queue here, so exactly one decision is made."""

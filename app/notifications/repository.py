@@ -33,12 +33,6 @@ async def subscription_url(session: AsyncSession, subscription_id: uuid.UUID) ->
     )
 
 
-async def application_owner(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
-    return await session.scalar(
-        select(Application.member_id).where(Application.id == application_id)
-    )
-
-
 async def application_decision(
     session: AsyncSession, application_id: uuid.UUID
 ) -> tuple[str, str | None] | None:

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.http import outbound_client
+from app.integrations.bitrix24.channel import CrmChannel
+from app.integrations.bitrix24.client import client_from_settings
 from app.notifications.channel import EmailChannel
 from app.notifications.transport import transport_for
 from app.webhooks.channel import WebhookChannel
@@ -30,11 +32,16 @@ def build_channels(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     webhook_client: httpx.AsyncClient,
+    crm_http: httpx.AsyncClient,
 ) -> list[Channel]:
-    return [
+    channels: list[Channel] = [
         WebhookChannel(webhook_client),
         EmailChannel(sessionmaker, settings, transport_for(settings)),
     ]
+    if settings.bitrix24_enabled:
+        # One client per worker: its leaky bucket paces every CRM call this worker makes.
+        channels.append(CrmChannel(sessionmaker, client_from_settings(crm_http, settings)))
+    return channels
 
 
 @asynccontextmanager
@@ -46,7 +53,10 @@ async def background(
     client = outbound_client(
         settings.webhook_allowed_http_hosts, settings.webhook_timeout_seconds, webhook_transport
     )
-    worker = Worker(sessionmaker, settings, build_channels(sessionmaker, settings, client))
+    crm_http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    worker = Worker(
+        sessionmaker, settings, build_channels(sessionmaker, settings, client, crm_http)
+    )
     relay = asyncio.create_task(worker.run(), name="outbox-relay")
     jobs = asyncio.create_task(
         schedule.run_periodically(sessionmaker, settings), name="scheduled-jobs"
@@ -63,3 +73,4 @@ async def background(
         with suppress(asyncio.CancelledError):
             await jobs
         await client.aclose()
+        await crm_http.aclose()

@@ -1,0 +1,73 @@
+"""The CRM channel of the outbox relay: events about a person bring their contact in line.
+
+One delivery per event; ``sync_member`` reads the member as they are when it runs, so
+duplicates and reordering do no harm, and an unchanged member costs no CRM request. The
+worker owns the retries: a ``Bitrix24RetryLater`` becomes a retry no sooner than the portal
+allows, any other Bitrix24 error fails the delivery where admins can see and redeliver it.
+"""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.applications import events as application_events
+from app.applications import repository as application_repository
+from app.integrations.bitrix24 import service
+from app.integrations.bitrix24.client import Bitrix24Client, Bitrix24Error, Bitrix24RetryLater
+from app.members import events as member_events
+from app.models.outbox import OutboxEvent
+from app.models.webhook import DeliveryChannel
+from app.worker.channels import Job, Outcome, Target
+
+# Events after which a person's contact may differ from what the CRM holds.
+MEMBER_EVENTS = frozenset({
+    member_events.MEMBER_CREATED.name, member_events.MEMBER_UPDATED.name,
+    member_events.MEMBER_STATUS_CHANGED.name, member_events.MEMBER_ROLES_CHANGED.name,
+    member_events.MEMBER_ERASED.name,
+})
+# Approval fills the member's profile from the application.
+APPLICATION_EVENTS = frozenset({application_events.DECIDED.name})
+
+
+async def member_of(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:
+    if event.type in MEMBER_EVENTS:
+        return event.subject_id
+    return await application_repository.owner_of(session, event.subject_id)
+
+
+class CrmChannel:
+    name = DeliveryChannel.crm
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], client: Bitrix24Client
+    ):
+        self.sessionmaker = sessionmaker
+        self.client = client
+
+    async def targets(
+        self, session: AsyncSession, events: list[OutboxEvent]
+    ) -> list[tuple[OutboxEvent, Target]]:
+        return [
+            (event, Target())
+            for event in events
+            if event.type in MEMBER_EVENTS or event.type in APPLICATION_EVENTS
+        ]
+
+    async def deliver(self, job: Job) -> Outcome:
+        async with self.sessionmaker() as session:
+            member_id = await member_of(session, job.event)
+            if member_id is None:
+                return Outcome(succeeded=True, details={"outcome": "no such person"})
+            try:
+                outcome = await service.sync_member(session, self.client, member_id)
+                await session.commit()
+            except Bitrix24RetryLater as exc:
+                return Outcome(
+                    succeeded=False, error=str(exc)[:500],
+                    retry_after=timedelta(seconds=exc.retry_after),
+                )
+            except Bitrix24Error as exc:
+                return Outcome(succeeded=False, error=f"{type(exc).__name__}: {exc}"[:500],
+                               retry=False)
+        return Outcome(succeeded=True, details={"outcome": str(outcome)})

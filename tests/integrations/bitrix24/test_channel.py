@@ -1,0 +1,82 @@
+"""Member events reach the CRM through the outbox relay: one delivery per event, retried no
+sooner than the portal allows, failed for good on a refused value."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.integrations.bitrix24 import service
+from app.integrations.bitrix24.channel import CrmChannel
+from app.integrations.bitrix24.client import Bitrix24RequestError
+from app.models.crm import CrmLink
+from app.models.webhook import Delivery
+from app.worker.relay import Worker
+from tests.conftest import make_settings
+from tests.integrations.bitrix24.fake import Outage
+
+OPEN = {"company_visibility": "members", "job_title_visibility": "members",
+        "phone_visibility": "members", "email_visibility": "members"}
+
+
+def crm_worker(app, crm) -> Worker:
+    settings = make_settings(worker_concurrency=1)
+    return Worker(app.state.sessionmaker, settings, [CrmChannel(app.state.sessionmaker, crm)],
+                  rng=random.Random(5))
+
+
+async def crm_deliveries(db):
+    db.expire_all()
+    return list((await db.execute(select(Delivery).where(Delivery.channel == "crm"))).scalars())
+
+
+async def test_profile_change_updates_the_contact(client, db, factory, app, crm, fake):
+    actor = await factory.member(full_name="Anna Ivanova", email="anna@example.com", **OPEN)
+    worker = crm_worker(app, crm)
+    response = await client.patch("/api/v1/me", headers=actor.headers,
+                                  json={"job_title": "CTO", "company": "Acme"})
+    assert response.status_code == 200
+    await worker.run_once()
+
+    [delivery] = await crm_deliveries(db)
+    assert delivery.status == "succeeded"
+    [contact] = fake.contacts.values()
+    assert (contact["POST"], contact["COMPANY_TITLE"]) == ("CTO", "Acme")
+    [link] = (await db.execute(select(CrmLink))).scalars().all()
+    assert link.subject_id == actor.id
+
+    # The same event delivered again (at least once) changes nothing and calls nobody.
+    calls = len(fake.requests)
+    await db.execute(Delivery.__table__.update().values(status="pending",
+                                                        next_attempt_at=datetime.now(UTC)))
+    await worker.run_once()
+    assert len(fake.requests) == calls and len(fake.contacts) == 1
+
+
+async def test_portal_outage_reschedules_after_the_portal_allows(client, db, factory, app, crm,
+                                                                  fake, clock):
+    actor = await factory.member(full_name="Boris Petrov", **OPEN)
+    fake.outage = Outage(until=clock() + 3600)
+    worker = crm_worker(app, crm)
+    await client.patch("/api/v1/me", headers=actor.headers, json={"city": "Kazan"})
+    before = datetime.now(UTC)
+    await worker.run_once()
+    [delivery] = await crm_deliveries(db)
+    assert delivery.status == "pending" and "retry in" in delivery.last_error
+    assert delivery.next_attempt_at - before >= timedelta(seconds=5)
+    assert fake.contacts == {}
+
+
+async def test_refused_value_fails_the_delivery(client, db, factory, app, crm, monkeypatch):
+    actor = await factory.member(full_name="Clara Smith", **OPEN)
+    worker = crm_worker(app, crm)
+    await client.patch("/api/v1/me", headers=actor.headers, json={"phone": "+7 900 000-00-00"})
+
+    async def refused(*args, **kwargs):
+        raise Bitrix24RequestError("ERROR_CORE", "Invalid phone")
+
+    monkeypatch.setattr(service, "sync_member", refused)
+    await worker.run_once()
+    [delivery] = await crm_deliveries(db)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "Invalid phone" in delivery.last_error

@@ -38,6 +38,13 @@ async def owner_of(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUI
     )
 
 
+async def ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(Application.id).where(Application.member_id == member_id)
+    )
+    return list(rows.scalars())
+
+
 async def get_for_update(session: AsyncSession, application_id: uuid.UUID) -> Application | None:
     """The application, locked until the transaction ends (PostgreSQL): every change of its
     status, and every review that may settle it, queue here, so exactly one decision is made."""

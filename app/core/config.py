@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     bitrix24_timeout_seconds: float = Field(default=30.0, gt=0, le=60)
     # Retries inside one call before the caller is told when to try again.
     bitrix24_max_retries: int = Field(default=4, ge=0, le=10)
+    # An application's status -> the lead's STATUS_ID in the portal (Bitrix24's standard lead
+    # stages by default; a portal with its own stages sets this as a JSON object).
+    bitrix24_lead_statuses: dict[str, str] = Field(default_factory=lambda: {
+        "submitted": "NEW", "in_review": "IN_PROCESS", "waitlisted": "PROCESSED",
+        "approved": "CONVERTED", "rejected": "JUNK", "withdrawn": "JUNK",
+    })
 
     @field_validator("bitrix24_webhook_url")
     @classmethod

@@ -40,7 +40,10 @@ def build_channels(
     ]
     if settings.bitrix24_enabled:
         # One client per worker: its leaky bucket paces every CRM call this worker makes.
-        channels.append(CrmChannel(sessionmaker, client_from_settings(crm_http, settings)))
+        channels.append(CrmChannel(
+            sessionmaker, client_from_settings(crm_http, settings),
+            settings.bitrix24_lead_statuses,
+        ))
     return channels
 
 

@@ -1,18 +1,18 @@
-"""The CRM channel of the outbox relay: events about a person bring their contact in line.
+"""The CRM channel of the outbox relay: events about a person bring their contact in line,
+events about an application its lead.
 
-One delivery per event; ``sync_member`` reads the member as they are when it runs, so
+One delivery per event; the sync reads the member (or application) as it is when it runs, so
 duplicates and reordering do no harm, and an unchanged member costs no CRM request. The
 worker owns the retries: a ``Bitrix24RetryLater`` becomes a retry no sooner than the portal
 allows, any other Bitrix24 error fails the delivery where admins can see and redeliver it.
 """
 
-import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.applications import events as application_events
-from app.applications import repository as application_repository
 from app.integrations.bitrix24 import service
 from app.integrations.bitrix24.client import Bitrix24Client, Bitrix24Error, Bitrix24RetryLater
 from app.members import events as member_events
@@ -26,24 +26,25 @@ MEMBER_EVENTS = frozenset({
     member_events.MEMBER_STATUS_CHANGED.name, member_events.MEMBER_ROLES_CHANGED.name,
     member_events.MEMBER_ERASED.name,
 })
-# Approval fills the member's profile from the application.
-APPLICATION_EVENTS = frozenset({application_events.DECIDED.name})
-
-
-async def member_of(session: AsyncSession, event: OutboxEvent) -> uuid.UUID | None:
-    if event.type in MEMBER_EVENTS:
-        return event.subject_id
-    return await application_repository.owner_of(session, event.subject_id)
+# Events that move an application's lead (approval also fills the member's profile).
+APPLICATION_EVENTS = frozenset({
+    application_events.SUBMITTED.name, application_events.DECIDED.name,
+    application_events.WITHDRAWN.name,
+})
 
 
 class CrmChannel:
     name = DeliveryChannel.crm
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], client: Bitrix24Client
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: Bitrix24Client,
+        lead_statuses: Mapping[str, str],
     ):
         self.sessionmaker = sessionmaker
         self.client = client
+        self.lead_statuses = lead_statuses
 
     async def targets(
         self, session: AsyncSession, events: list[OutboxEvent]
@@ -55,12 +56,19 @@ class CrmChannel:
         ]
 
     async def deliver(self, job: Job) -> Outcome:
+        event = job.event
         async with self.sessionmaker() as session:
-            member_id = await member_of(session, job.event)
-            if member_id is None:
-                return Outcome(succeeded=True, details={"outcome": "no such person"})
             try:
-                outcome = await service.sync_member(session, self.client, member_id)
+                if event.type in APPLICATION_EVENTS:
+                    outcome = await service.sync_application(
+                        session, self.client, event.subject_id, self.lead_statuses
+                    )
+                else:
+                    outcome = await service.sync_member(session, self.client, event.subject_id)
+                    if event.type == member_events.MEMBER_ERASED.name:
+                        await service.erase_leads_of(
+                            session, self.client, event.subject_id, self.lead_statuses
+                        )
                 await session.commit()
             except Bitrix24RetryLater as exc:
                 return Outcome(

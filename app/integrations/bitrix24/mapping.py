@@ -206,3 +206,45 @@ def origin_of(contact: Mapping[str, Any]) -> uuid.UUID | None:
 
 def crm_id_of(contact: Mapping[str, Any]) -> int:
     return int(contact["ID"])
+
+
+# -- applications -> leads ----------------------------------------------------------------------
+
+LEAD_FIELDS = ("TITLE", "STATUS_ID", "SOURCE_DESCRIPTION", "UTM_SOURCE", "UTM_MEDIUM",
+               "UTM_CAMPAIGN", "CONTACT_ID", "COMPANY_TITLE", "POST", "ORIGINATOR_ID",
+               "ORIGIN_ID")
+
+
+def lead_fields(application: Any, member: Any, contact_id: int | None,
+                statuses: Mapping[str, str]) -> dict[str, str]:
+    """What the CRM may hold about an application, as a lead. The person is the linked
+    contact; company and title follow the member's consent exactly as on the contact, and
+    the free-text answers (experience, wants, gives) never leave."""
+    summary = ", ".join(str(v) for v in (application.function, application.industry) if v)
+    fields = {
+        "TITLE": f"Digital Leaders application{': ' + summary if summary else ''}",
+        "STATUS_ID": statuses.get(application.status, ""),
+        "SOURCE_DESCRIPTION": application.source or "",
+        "UTM_SOURCE": application.utm_source or "",
+        "UTM_MEDIUM": application.utm_medium or "",
+        "UTM_CAMPAIGN": application.utm_campaign or "",
+        "CONTACT_ID": str(contact_id) if contact_id else "",
+        "ORIGINATOR_ID": ORIGINATOR,
+        "ORIGIN_ID": str(application.id),
+    }
+    allowed = allowed_private_fields(member)
+    if "company" in allowed and application.company:
+        fields["COMPANY_TITLE"] = application.company.strip()
+    if "job_title" in allowed and application.job_title:
+        fields["POST"] = application.job_title.strip()
+    return {key: value for key, value in fields.items() if value}
+
+
+def lead_params(fields: Mapping[str, str], crm_id: int | None = None) -> dict[str, Any]:
+    """crm.lead.add (or, with ``crm_id``, crm.lead.update) parameters. An update sends every
+    field of ours, emptied where we may no longer send it: the lead is our own record."""
+    wire: dict[str, Any] = {name: fields.get(name, "") for name in LEAD_FIELDS}
+    if crm_id is None:
+        wire = {name: value for name, value in wire.items() if value}
+        return {"fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}
+    return {"id": crm_id, "fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}

@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.applications import repository as application_repository
 from app.integrations.bitrix24 import mapping, repository
 from app.integrations.bitrix24.client import (
     BATCH_LIMIT,
@@ -76,6 +77,7 @@ class Target:
 
 
 CONTACT = Target("member", "contact", "crm.contact")
+LEAD = Target("application", "lead", "crm.lead")
 
 
 class Outcome(StrEnum):
@@ -449,6 +451,62 @@ async def _create(session: AsyncSession, client: Bitrix24Client, pendings: list[
 def _raise_first(result: BatchResult) -> None:
     if result.errors:
         raise next(iter(result.errors.values()))
+
+
+# -- applications -> leads ---------------------------------------------------------------------
+
+async def sync_application(session: AsyncSession, client: Bitrix24Client,
+                           application_id: uuid.UUID, statuses: Mapping[str, str]) -> Outcome:
+    """Bring an application's lead in line: the applicant's contact first (the lead points at
+    it), then the lead, created once and updated when what we may send changed. A draft has
+    no lead; an erased applicant's lead is deleted with their contact."""
+    application = await application_repository.get(session, application_id)
+    if application is None or application.status == "draft":
+        return Outcome.skipped
+    member = await repository.get_member(session, application.member_id)
+    if member is None:
+        return Outcome.skipped
+    await sync_member(session, client, member.id)
+    await repository.lock_subjects(session, LEAD.subject_type, [application.id])
+    link = await repository.get_link(session, LEAD.subject_type, application.id,
+                                     LEAD.crm_entity)
+    if member.erased_at is not None:
+        if link is None:
+            return Outcome.skipped
+        try:
+            await client.call(f"{LEAD.prefix}.delete", {"id": link.crm_id})
+        except Bitrix24NotFound:
+            pass
+        await repository.delete_link(session, link)
+        await session.flush()
+        return Outcome.deleted
+    contact = await repository.get_link(session, CONTACT.subject_type, member.id,
+                                        CONTACT.crm_entity)
+    fields = mapping.lead_fields(application, member, contact.crm_id if contact else None,
+                                 statuses)
+    hashes = mapping.field_hashes(fields)
+    if link is not None and link.fields_hash == mapping.digest(hashes):
+        return Outcome.unchanged
+    outcome = Outcome.created
+    crm_id: int | None = None
+    if link is not None:
+        try:
+            await client.call(f"{LEAD.prefix}.update", mapping.lead_params(fields, link.crm_id))
+            crm_id, outcome = link.crm_id, Outcome.updated
+        except Bitrix24NotFound:
+            crm_id = None  # deleted in the CRM: created again below, the link reused
+    if crm_id is None:
+        crm_id = int(await client.call(f"{LEAD.prefix}.add", mapping.lead_params(fields)))
+    _store_link(session, LEAD, application.id, crm_id, hashes, link)
+    await session.flush()
+    return outcome
+
+
+async def erase_leads_of(session: AsyncSession, client: Bitrix24Client,
+                         member_id: uuid.UUID, statuses: Mapping[str, str]) -> None:
+    """After an erasure, the person's leads leave the CRM with their contact."""
+    for application_id in await application_repository.ids_of_member(session, member_id):
+        await sync_application(session, client, application_id, statuses)
 
 
 # -- reconciliation ----------------------------------------------------------------------------

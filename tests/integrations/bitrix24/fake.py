@@ -60,6 +60,7 @@ class FakeBitrix24:
     # Answer QUERY_LIMIT_EXCEEDED with HTTP 200 (third-party reports say the portal does).
     limit_status: int = 503
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     outage: Outage | None = None
     # Methods whose batch commands fail: method -> (error code, description).
@@ -145,6 +146,15 @@ class FakeBitrix24:
             return self._list(p)
         if method == "crm.duplicate.findbycomm":
             return self._findbycomm(p), None
+        if method == "crm.lead.add":
+            return self._add(p.get("fields"), self.leads), None
+        if method == "crm.lead.update":
+            return self._update(p.get("id"), p.get("fields"), self.leads), None
+        if method == "crm.lead.get":
+            return dict(self._get(p.get("id"), self.leads)), None
+        if method == "crm.lead.delete":
+            self.leads.pop(int(self._get(p.get("id"), self.leads)["ID"]))
+            return True, None
         raise FakeError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
 
     def _batch(self, params: Any) -> dict[str, Any]:
@@ -179,26 +189,28 @@ class FakeBitrix24:
         return {"result": results or [], "result_error": errors or [],
                 "result_total": totals or [], "result_next": nexts or [], "result_time": []}
 
-    def _add(self, fields: Any) -> int:
+    def _add(self, fields: Any, store: dict[int, dict[str, Any]] | None = None) -> int:
         if not isinstance(fields, dict):
             raise FakeError(400, "", "Parameter 'fields' must be array.")
         contact_id = self.next_id
         self.next_id += 1
         record: dict[str, Any] = {"ID": str(contact_id)}
         self._apply(record, fields)
-        self.contacts[contact_id] = record
+        (self.contacts if store is None else store)[contact_id] = record
         return contact_id
 
-    def _update(self, contact_id: Any, fields: Any) -> bool:
-        record = self._get(contact_id)
+    def _update(self, contact_id: Any, fields: Any,
+                store: dict[int, dict[str, Any]] | None = None) -> bool:
+        record = self._get(contact_id, store)
         if not isinstance(fields, dict):
             raise FakeError(400, "", "Parameter 'fields' must be array.")
         self._apply(record, fields)
         return True
 
-    def _get(self, contact_id: Any) -> dict[str, Any]:
+    def _get(self, contact_id: Any,
+             store: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         try:
-            record = self.contacts.get(int(contact_id))
+            record = (self.contacts if store is None else store).get(int(contact_id))
         except (TypeError, ValueError):
             raise FakeError(400, "", "ID is not defined or invalid.") from None
         if record is None:

@@ -21,7 +21,8 @@ OPEN = {"company_visibility": "members", "job_title_visibility": "members",
 
 def crm_worker(app, crm) -> Worker:
     settings = make_settings(worker_concurrency=1)
-    return Worker(app.state.sessionmaker, settings, [CrmChannel(app.state.sessionmaker, crm)],
+    channel = CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses)
+    return Worker(app.state.sessionmaker, settings, [channel],
                   rng=random.Random(5))
 
 
@@ -80,3 +81,49 @@ async def test_refused_value_fails_the_delivery(client, db, factory, app, crm, m
     [delivery] = await crm_deliveries(db)
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert "Invalid phone" in delivery.last_error
+
+
+async def test_application_becomes_a_lead_that_follows_its_status(client, db, factory, app,
+                                                                  crm, fake):
+    from tests.applications.helpers import submitted
+
+    admin = await factory.member("admin")
+    applicant, application, _ = await submitted(
+        client, factory, full_name="Dina Orlova", email="dina@example.com",
+        company_visibility="members", job_title_visibility="nobody")
+    worker = crm_worker(app, crm)
+    await worker.run_once()
+    [lead] = fake.leads.values()
+    [contact_id] = fake.contacts
+    assert (lead["STATUS_ID"], lead["CONTACT_ID"], lead["ORIGIN_ID"]) == (
+        "IN_PROCESS", str(contact_id), application["id"])
+    assert (lead["UTM_SOURCE"], lead["UTM_CAMPAIGN"], lead["COMPANY_TITLE"]) == (
+        "telegram", "autumn", "Acme")
+    assert "POST" not in lead  # the job title's consent is "nobody"
+    assert "Led the platform rewrite" not in fake.sent_text()  # free text never leaves
+
+    await client.post(f"/api/v1/applications/{application['id']}/decision",
+                      headers=admin.headers, json={"status": "approved", "reason": "Strong"})
+    await worker.run_once()
+    [lead] = fake.leads.values()
+    assert lead["STATUS_ID"] == "CONVERTED" and len(fake.leads) == 1
+    [link] = (await db.execute(select(CrmLink).where(
+        CrmLink.subject_type == "application"))).scalars().all()
+    assert str(link.subject_id) == application["id"] and link.crm_entity == "lead"
+    assert {d.status for d in await crm_deliveries(db)} == {"succeeded"}
+
+
+async def test_erasure_takes_the_contact_and_the_leads_away(client, db, factory, app, crm,
+                                                            fake):
+    from tests.applications.helpers import submitted
+
+    applicant, application, _ = await submitted(client, factory, full_name="Egor Lee", **OPEN)
+    worker = crm_worker(app, crm)
+    await worker.run_once()
+    assert len(fake.leads) == 1 and len(fake.contacts) == 1
+
+    erased = await client.delete("/api/v1/me", headers=applicant.headers)
+    assert erased.status_code == 204
+    await worker.run_once()
+    assert fake.leads == {} and fake.contacts == {}
+    assert (await db.execute(select(CrmLink))).scalars().all() == []

@@ -32,6 +32,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.members.events import MEMBER_ROLES_CHANGED, MemberRolesData
 from app.models.application import (
     DECIDED_STATUSES,
     Application,
@@ -306,6 +307,10 @@ async def _make_member(session: AsyncSession, application: Application) -> None:
     member.updated_at = datetime.now(UTC)
     # A new role must not ride on tokens minted with the old ones.
     await auth_service.revoke_everything(session, member.id)
+    emit(session, MEMBER_ROLES_CHANGED, MemberRolesData(
+        id=member.id, version=member.version,
+        roles=await auth_service.roles_of(session, member.id),
+    ))
 
 
 def escalate(session: AsyncSession, application: Application, escalation: Escalation) -> None:

@@ -227,6 +227,9 @@ class TestDecision:
         [event] = await outbox_events(db, "application.decided")
         assert event.data == {"id": body["id"], "version": result["version"],
                               "status": "approved", "decided_by": "admin"}
+        [roles_event] = await outbox_events(db, "member.roles_changed")
+        assert roles_event.data == {"id": str(applicant.id), "version": member.version,
+                                    "roles": ["member"]}
         entry = (await db.execute(select(AuditEntry).where(
             AuditEntry.action == "application.decided"))).scalar_one()
         assert entry.actor_id == admin.id and entry.details["reason"] == "Clear yes."

@@ -118,6 +118,10 @@ TAGS = [
                                             "decisions, import, the funnel."},
     {"name": "reviews", "description": "The expert council: queue, blind reading, reviews, "
                                        "rubric, reviewer statistics."},
+    {"name": "webhooks", "description": "Webhook subscriptions, the event catalogue, the "
+                                        "delivery log and redelivery (admins)."},
+    {"name": "integrations", "description": "Timepad and Bitrix24: inbound events, sync runs "
+                                            "and reconciliation."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

@@ -15,7 +15,7 @@ from app.core.responses import json_response
 from app.integrations.bitrix24 import runs
 from app.integrations.bitrix24.schemas import SyncKind, SyncRunRead
 
-router = APIRouter(prefix="/integrations/bitrix24", tags=["bitrix24"])
+router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"])
 
 
 def _accepted(run: SyncRunRead, request: Request) -> Response:

@@ -5,14 +5,14 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.db import create_read_sessionmaker
 from app.integrations.bitrix24 import service
 from app.models.crm import CrmLink, CrmSyncRun
 from app.models.member import Member, MemberRole
-from tests.conftest import IS_POSTGRES, make_settings
+from tests.conftest import IS_POSTGRES, make_settings, truncate_all
 from tests.integrations.bitrix24.conftest import make_client
 from tests.integrations.bitrix24.fake import PORTAL_URL, FakeBitrix24
 
@@ -22,12 +22,10 @@ pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="concurrency is proven o
 @pytest.fixture
 async def committed(engine):
     """Sessions that really commit; every table emptied afterwards."""
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    async with engine.begin() as connection:
-        tables = ", ".join(
-            name for name in (await connection.run_sync(
-                lambda c: c.dialect.get_table_names(c))) if name != "alembic_version")
-        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    try:
+        yield async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        await truncate_all(engine)
 
 
 async def _member(maker, *roles: str, **fields) -> Member:

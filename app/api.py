@@ -11,21 +11,28 @@ from app.audit.router import router as audit_router
 from app.auth.permissions import current_principal
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
+from app.events.router import public_router as events_public_router
+from app.events.router import router as events_router
 from app.integrations.bitrix24.router import router as bitrix24_router
 from app.members.router import me_router
 from app.members.router import router as members_router
+from app.registrations.router import public_router as registrations_public_router
+from app.registrations.router import router as registrations_router
 from app.reviews.router import applications_router as review_applications_router
 from app.reviews.router import router as reviews_router
 from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
-PUBLIC_ROUTERS: list[APIRouter] = [auth_public_router]
+PUBLIC_ROUTERS: list[APIRouter] = [
+    auth_public_router, events_public_router, registrations_public_router,
+]
 # Every route of these demands a valid principal; a route added later is protected by default.
 AUTHENTICATED_ROUTERS: list[APIRouter] = [
     auth_router, me_router, members_router, audit_router,
     # The review routes under /applications first: their fixed paths (/import) must win.
     review_applications_router, applications_router, reviews_router,
+    events_router, registrations_router,
     webhooks_router, bitrix24_router,
 ]
 

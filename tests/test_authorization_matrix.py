@@ -16,6 +16,8 @@ PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"),
     ("POST", "/api/v1/auth/signup"), ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/public/events"), ("GET", "/api/v1/public/events/{event_id}"),
+    ("POST", "/api/v1/registrations/confirm-link"),
 }
 
 
@@ -60,6 +62,28 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/members/{member_id}"): admin_only(422),
     ("PUT", "/api/v1/members/{member_id}/roles"): admin_only(422),
     ("GET", "/api/v1/audit"): admin_only(200),
+    # Events and registrations: unknown ids are 404 to whoever may ask at all.
+    ("POST", "/api/v1/events"): admin_only(422),
+    ("GET", "/api/v1/events"): signed_in(200),
+    ("GET", "/api/v1/events/{event_id}"): signed_in(404),
+    ("PATCH", "/api/v1/events/{event_id}"): admin_only(422),
+    ("GET", "/api/v1/events/{event_id}/counts"): signed_in(404),
+    ("POST", "/api/v1/events/{event_id}/status"): admin_only(422),
+    ("GET", "/api/v1/public/events"): everyone(200),
+    ("GET", "/api/v1/public/events/{event_id}"): everyone(404),
+    ("POST", "/api/v1/events/{event_id}/registrations"): signed_in(422),
+    ("GET", "/api/v1/events/{event_id}/registrations"): only("facilitator", 404, admin=404),
+    ("GET", "/api/v1/events/{event_id}/registrations/sources"): admin_only(404),
+    ("POST", "/api/v1/events/{event_id}/check-in"): only("facilitator", 422, admin=422),
+    ("GET", "/api/v1/registrations"): signed_in(200),
+    ("GET", "/api/v1/registrations/{registration_id}"): signed_in(404),
+    ("POST", "/api/v1/registrations/{registration_id}/confirm"): signed_in(404),
+    ("POST", "/api/v1/registrations/{registration_id}/cancel"): signed_in(404),
+    ("POST", "/api/v1/registrations/{registration_id}/check-in"):
+        only("facilitator", 422, admin=422),
+    ("GET", "/api/v1/registrations/{registration_id}/qr"): signed_in(404),
+    ("GET", "/api/v1/members/{member_id}/attendance"): admin_only(200),
+    ("POST", "/api/v1/registrations/confirm-link"): everyone(422),
     ("GET", "/api/v1/webhooks/event-types"): admin_only(200),
     ("POST", "/api/v1/webhooks"): admin_only(422),
     ("GET", "/api/v1/webhooks"): admin_only(200),

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
+    # Registrations: how long a waiting-list offer stands, how long a confirmation link works.
+    registration_offer_hours: int = Field(default=24, ge=1, le=24 * 14)
+    confirmation_link_days: int = Field(default=14, ge=1, le=90)
+
+    # Timepad: the secret phrase of the organisation's webhook (empty refuses every webhook),
+    # and the REST API for reconciliation.
+    timepad_webhook_secret: SecretStr = SecretStr("")
+    timepad_api_url: str = "https://api.timepad.ru"
+    timepad_api_token: SecretStr = SecretStr("")
+    timepad_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+
     # Outbound webhooks. Plain http (and private addresses) only to these hosts: local
     # receivers in development and tests, never in production.
     webhook_allowed_http_hosts: list[str] = Field(default_factory=list)

@@ -118,6 +118,10 @@ TAGS = [
                                             "decisions, import, the funnel."},
     {"name": "reviews", "description": "The expert council: queue, blind reading, reviews, "
                                        "rubric, reviewer statistics."},
+    {"name": "events", "description": "The programme: events, their status and seats; "
+                                      "public events for anyone."},
+    {"name": "registrations", "description": "Registering, the second confirmation, the "
+                                             "waiting list, check-in, attendance."},
     {"name": "webhooks", "description": "Webhook subscriptions, the event catalogue, the "
                                         "delivery log and redelivery (admins)."},
     {"name": "integrations", "description": "Timepad and Bitrix24: inbound events, sync runs "

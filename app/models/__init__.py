@@ -3,9 +3,12 @@
 from app.models.application import Application, DecisionRuleRow
 from app.models.audit import AuditEntry
 from app.models.crm import CrmLink, CrmSyncRun
+from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
+from app.models.inbox import InboxMessage
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
+from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
 from app.models.token import ApiToken, LoginFailure, RefreshToken
 from app.models.webhook import Delivery, DeliveryAttempt, WebhookSubscription
@@ -15,19 +18,22 @@ __all__ = [
     "Application",
     "AuditEntry",
     "ConsentChange",
-    "Delivery",
-    "DeliveryAttempt",
-    "DecisionRuleRow",
     "CrmLink",
     "CrmSyncRun",
+    "DecisionRuleRow",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
     "IdempotencyRecord",
+    "InboxMessage",
     "LoginFailure",
     "Member",
     "MemberRole",
     "OutboxEvent",
     "RefreshToken",
-    "WebhookSubscription",
+    "Registration",
     "Review",
     "ReviewAssignment",
     "RubricCriterion",
+    "WebhookSubscription",
 ]

@@ -17,6 +17,7 @@ from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
 from app.integrations.bitrix24 import runs as bitrix24_runs
+from app.registrations import service as registrations_service
 from app.reviews import assigning
 from app.worker import repository as worker_repository
 
@@ -52,6 +53,10 @@ async def prune_delivery_log(session: AsyncSession, settings: Settings, now: dat
 
 
 JOBS: list[ScheduledJob] = [
+    ScheduledJob("expire_registration_offers", timedelta(minutes=1),
+                 registrations_service.expire_offers),
+    ScheduledJob("release_unconfirmed_registrations", timedelta(minutes=5),
+                 registrations_service.release_unconfirmed),
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),

@@ -149,6 +149,11 @@ PUBLISHED = {
     "member.erased", "webhook.ping", "webhook_subscription.disabled",
     "application.submitted", "application.decided", "application.withdrawn",
     "application.escalated", "review.submitted",
+    "event.published", "event.registration_opened", "event.registration_closed",
+    "event.completed", "event.cancelled", "event.updated",
+    "registration.created", "registration.confirmed", "registration.waitlisted",
+    "registration.offered", "registration.cancelled", "registration.checked_in",
+    "registration.no_show",
 }
 
 

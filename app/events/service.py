@@ -1,0 +1,204 @@
+"""Events: create and change them (admins), read them as each reader may."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.core import audit
+from app.core.context import RequestContext
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.etag import check_if_match, etag_of
+from app.core.outbox import emit
+from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.events import repository
+from app.events.events import EVENT_UPDATED, EventChanged
+from app.events.schemas import (
+    EventCounts,
+    EventCreate,
+    EventRead,
+    EventUpdate,
+    PublicEventRead,
+)
+from app.models.event import Event, EventStatus, EventVisibility
+from app.models.registration import RegistrationStatus
+
+# What each reader may list. Drafts are the admins' own; the public sees public events once
+# published, members see both visibilities.
+LISTED = [s for s in EventStatus if s != EventStatus.draft]
+
+
+def view(event: Event) -> EventRead:
+    return EventRead(
+        **public_view(event).model_dump(),
+        seats=event.seats, table_size=event.table_size, confirm_by=event.confirm_by,
+        speaker_ids=[uuid.UUID(s) for s in event.speaker_ids],
+        timepad_event_id=event.timepad_event_id, visibility=EventVisibility(event.visibility),
+        seats_available=event.seats - event.seats_held, version=event.version,
+        created_at=event.created_at, updated_at=event.updated_at,
+    )
+
+
+def public_view(event: Event) -> PublicEventRead:
+    return PublicEventRead(
+        id=event.id, title=event.title, description=event.description,
+        venue_name=event.venue_name, venue_address=event.venue_address,
+        starts_at=event.starts_at, ends_at=event.ends_at, time_zone=event.time_zone,
+        status=EventStatus(event.status), registration_opens_at=event.registration_opens_at,
+        registration_closes_at=event.registration_closes_at,
+    )
+
+
+def may_read(principal: Principal | None, event: Event) -> bool:
+    if principal is not None and principal.is_admin:
+        return True
+    if event.status == EventStatus.draft:
+        return False
+    if principal is not None and principal.sees_members:
+        return True
+    return event.visibility == EventVisibility.public
+
+
+def changed_data(event: Event) -> EventChanged:
+    return EventChanged(id=event.id, version=event.version, status=event.status,  # type: ignore[arg-type]
+                        starts_at=event.starts_at.isoformat())
+
+
+async def load_visible(
+    session: AsyncSession, principal: Principal | None, event_id: uuid.UUID
+) -> Event:
+    event = await repository.get(session, event_id)
+    if event is None or not may_read(principal, event):
+        raise NotFound("No such event.")
+    return event
+
+
+async def create(
+    session: AsyncSession, *, admin: Principal, context: RequestContext, data: EventCreate
+) -> EventRead:
+    event = Event(**data.model_dump(exclude={"speaker_ids", "visibility"}),
+                  speaker_ids=[str(s) for s in data.speaker_ids],
+                  visibility=data.visibility, created_by=admin.id)
+    await _check_timepad_id(session, event.timepad_event_id, None)
+    await repository.add(session, event)
+    audit.record(session, actor_id=admin.id, action="event.created", target_type="event",
+                 target_id=event.id, context=context)
+    return view(event)
+
+
+async def _check_timepad_id(
+    session: AsyncSession, timepad_event_id: int | None, event_id: uuid.UUID | None
+) -> None:
+    if timepad_event_id is None:
+        return
+    other = await repository.by_timepad_id(session, timepad_event_id)
+    if other is not None and other.id != event_id:
+        raise Conflict("Another event is linked to this Timepad event.")
+
+
+async def get(session: AsyncSession, principal: Principal | None, event_id: uuid.UUID
+              ) -> EventRead:
+    return view(await load_visible(session, principal, event_id))
+
+
+async def get_public(session: AsyncSession, event_id: uuid.UUID) -> PublicEventRead:
+    return public_view(await load_visible(session, None, event_id))
+
+
+async def update(
+    session: AsyncSession, *, admin: Principal, context: RequestContext, event_id: uuid.UUID,
+    data: EventUpdate, if_match: str | None,
+) -> EventRead:
+    event = await repository.get_for_update(session, event_id)
+    if event is None:
+        raise NotFound("No such event.")
+    check_if_match(if_match, etag_of(view(event)))
+    if event.status in (EventStatus.completed, EventStatus.cancelled):
+        raise Conflict(f"A {event.status} event cannot be changed.")
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("title", "starts_at", "ends_at", "time_zone", "seats", "table_size",
+                 "visibility", "speaker_ids"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be removed.")
+    if "seats" in changes and changes["seats"] < event.seats_held:
+        raise Conflict(f"{event.seats_held} seats are already held; seats cannot go below that.")
+    if "timepad_event_id" in changes:
+        await _check_timepad_id(session, changes["timepad_event_id"], event.id)
+    for name, value in changes.items():
+        if name == "speaker_ids":
+            value = [str(s) for s in value]
+        setattr(event, name, value)
+    if event.ends_at <= event.starts_at:
+        raise InvalidInput("ends_at must be after starts_at.")
+    if changes:
+        event.version += 1
+        event.updated_at = datetime.now(UTC)
+        audit.record(session, actor_id=admin.id, action="event.updated", target_type="event",
+                     target_id=event.id, context=context, details={"fields": sorted(changes)})
+        if event.status != EventStatus.draft:
+            emit(session, EVENT_UPDATED, changed_data(event))
+    await session.flush()
+    return view(event)
+
+
+def _decode_after(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    raw_time, raw_id = decode_cursor(cursor, sort, 2)
+    try:
+        moment = datetime.fromisoformat(str(raw_time))
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(str(raw_id))
+    except ValueError as error:
+        raise InvalidCursor("The cursor is malformed.") from error
+
+
+async def list_events(
+    session: AsyncSession, principal: Principal | None, *, when: str | None,
+    status: EventStatus | None, cursor: str | None, limit: int,
+) -> Page[EventRead]:
+    admin = principal is not None and principal.is_admin
+    statuses = [status] if status is not None else (list(EventStatus) if admin else LISTED)
+    if not admin:
+        statuses = [s for s in statuses if s in LISTED]
+    visibilities = None if principal is not None and (admin or principal.sees_members) else [
+        EventVisibility.public]
+    sort = f"events:{when or 'all'}"
+    rows = await repository.list_events(
+        session, statuses=statuses, visibilities=visibilities,
+        upcoming=None if when is None else when == "upcoming", now=datetime.now(UTC),
+        after=_decode_after(cursor, sort), limit=limit,
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(sort, [page[-1].starts_at.isoformat(), str(page[-1].id)])
+    return Page[EventRead](items=[view(e) for e in page], next_cursor=next_cursor)
+
+
+async def list_public(
+    session: AsyncSession, *, when: str | None, cursor: str | None, limit: int
+) -> Page[PublicEventRead]:
+    page = await list_events(session, None, when=when, status=None, cursor=cursor, limit=limit)
+    return Page[PublicEventRead](
+        items=[PublicEventRead.model_validate(e.model_dump()) for e in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+async def counts(session: AsyncSession, principal: Principal, event_id: uuid.UUID
+                 ) -> EventCounts:
+    event = await load_visible(session, principal, event_id)
+    by_status = await repository.status_counts(session, event.id)
+    return EventCounts(
+        seats=event.seats, available=event.seats - event.seats_held,
+        confirmed=by_status.get(RegistrationStatus.confirmed, 0),
+        pending=by_status.get(RegistrationStatus.pending_confirmation, 0),
+        offered=by_status.get(RegistrationStatus.offered, 0),
+        waitlisted=by_status.get(RegistrationStatus.waitlisted, 0),
+        checked_in=by_status.get(RegistrationStatus.checked_in, 0),
+        no_show=by_status.get(RegistrationStatus.no_show, 0),
+        cancelled=by_status.get(RegistrationStatus.cancelled, 0),
+    )

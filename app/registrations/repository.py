@@ -1,0 +1,213 @@
+"""Every query of registrations, including the conditional updates that guard the seats."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.event import Event
+from app.models.member import Member
+from app.models.registration import Registration, RegistrationStatus
+
+
+class DuplicateRegistration(Exception):
+    pass
+
+
+async def get(session: AsyncSession, registration_id: uuid.UUID) -> Registration | None:
+    return await session.get(Registration, registration_id)
+
+
+async def get_for_update(
+    session: AsyncSession, registration_id: uuid.UUID
+) -> Registration | None:
+    rows = await session.execute(
+        select(Registration).where(Registration.id == registration_id).with_for_update()
+    )
+    return rows.scalar_one_or_none()
+
+
+async def of_member(
+    session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID, *, for_update: bool = False
+) -> Registration | None:
+    query = select(Registration).where(Registration.event_id == event_id,
+                                       Registration.member_id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def of_guest(session: AsyncSession, event_id: uuid.UUID, email: str
+                   ) -> Registration | None:
+    rows = await session.execute(select(Registration).where(
+        Registration.event_id == event_id, Registration.guest_email == email).with_for_update())
+    return rows.scalar_one_or_none()
+
+
+async def by_timepad_order(session: AsyncSession, order_id: int) -> Registration | None:
+    rows = await session.execute(select(Registration).where(
+        Registration.timepad_order_id == order_id).with_for_update())
+    return rows.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, registration: Registration) -> None:
+    """Insert in a savepoint: a concurrent duplicate becomes ``DuplicateRegistration`` and the
+    caller's transaction stays usable."""
+    try:
+        async with session.begin_nested():
+            session.add(registration)
+            await session.flush()
+    except IntegrityError as error:
+        raise DuplicateRegistration from error
+
+
+async def take_seat(session: AsyncSession, event_id: uuid.UUID) -> bool:
+    """Hold one more seat if one is free: one atomic conditional update. Concurrent callers
+    queue on the event's row and each re-reads ``seats_held``, so the seats are never
+    oversold (and the CHECK constraint stops any code path that would)."""
+    result = await session.execute(
+        update(Event)
+        .where(Event.id == event_id, Event.seats_held < Event.seats)
+        .values(seats_held=Event.seats_held + 1)
+        .returning(Event.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def release_seat(session: AsyncSession, event_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Event).where(Event.id == event_id, Event.seats_held > 0)
+        .values(seats_held=Event.seats_held - 1)
+    )
+
+
+async def release_all_seats(session: AsyncSession, event_id: uuid.UUID) -> None:
+    await session.execute(update(Event).where(Event.id == event_id).values(seats_held=0))
+
+
+async def next_waitlist_position(session: AsyncSession, event_id: uuid.UUID) -> int:
+    """The next place in line, numbered under the event's row lock: first come, first served."""
+    result = await session.execute(
+        update(Event).where(Event.id == event_id)
+        .values(waitlist_seq=Event.waitlist_seq + 1)
+        .returning(Event.waitlist_seq)
+    )
+    return int(result.scalar_one())
+
+
+async def first_waitlisted(session: AsyncSession, event_id: uuid.UUID) -> Registration | None:
+    rows = await session.execute(
+        select(Registration)
+        .where(Registration.event_id == event_id,
+               Registration.status == RegistrationStatus.waitlisted)
+        .order_by(Registration.waitlist_position)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return rows.scalar_one_or_none()
+
+
+async def with_status(
+    session: AsyncSession, event_id: uuid.UUID, statuses: Sequence[str]
+) -> list[Registration]:
+    rows = await session.execute(
+        select(Registration)
+        .where(Registration.event_id == event_id, Registration.status.in_(statuses))
+        .order_by(Registration.created_at, Registration.id)
+        .with_for_update()
+    )
+    return list(rows.scalars())
+
+
+async def expired_offers(session: AsyncSession, now: datetime, limit: int) -> list[Registration]:
+    rows = await session.execute(
+        select(Registration)
+        .where(Registration.status == RegistrationStatus.offered,
+               Registration.offer_expires_at < now)
+        .order_by(Registration.offer_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def unconfirmed_past_deadline(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[Registration]:
+    rows = await session.execute(
+        select(Registration)
+        .join(Event, Event.id == Registration.event_id)
+        .where(Registration.status == RegistrationStatus.pending_confirmation,
+               Event.confirm_by.is_not(None), Event.confirm_by < now)
+        .limit(limit)
+        .with_for_update(of=Registration, skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def list_for_event(
+    session: AsyncSession, event_id: uuid.UUID, *, status: str | None,
+    after: tuple[datetime, uuid.UUID] | None, limit: int,
+) -> list[tuple[Registration, str | None]]:
+    query = (
+        select(Registration, Member.full_name)
+        .outerjoin(Member, Member.id == Registration.member_id)
+        .where(Registration.event_id == event_id)
+    )
+    if status is not None:
+        query = query.where(Registration.status == status)
+    if after is not None:
+        query = query.where(tuple_(Registration.created_at, Registration.id) > tuple_(*after))
+    rows = await session.execute(
+        query.order_by(Registration.created_at, Registration.id).limit(limit + 1)
+    )
+    return [(row[0], row[1]) for row in rows.all()]
+
+
+async def list_of_member(
+    session: AsyncSession, member_id: uuid.UUID, *,
+    after: tuple[datetime, uuid.UUID] | None, limit: int,
+) -> list[Registration]:
+    query = select(Registration).where(Registration.member_id == member_id)
+    if after is not None:
+        query = query.where(tuple_(Registration.created_at, Registration.id) < tuple_(*after))
+    rows = await session.execute(
+        query.order_by(Registration.created_at.desc(), Registration.id.desc()).limit(limit + 1)
+    )
+    return list(rows.scalars())
+
+
+async def attendee_name(session: AsyncSession, registration: Registration) -> str | None:
+    if registration.member_id is None:
+        return registration.guest_name or registration.guest_email
+    return await session.scalar(select(Member.full_name).where(
+        Member.id == registration.member_id))
+
+
+async def source_counts(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Any]:
+    return (await session.execute(
+        select(Registration.source, Registration.utm_source, Registration.utm_campaign,
+               Registration.status, func.count())
+        .where(Registration.event_id == event_id)
+        .group_by(Registration.source, Registration.utm_source, Registration.utm_campaign,
+                  Registration.status)
+    )).all()
+
+
+async def attendance_of(session: AsyncSession, member_id: uuid.UUID) -> Sequence[Any]:
+    return (await session.execute(
+        select(Registration, Event.title, Event.starts_at)
+        .join(Event, Event.id == Registration.event_id)
+        .where(Registration.member_id == member_id)
+        .order_by(Event.starts_at.desc())
+    )).all()
+
+
+async def member_by_email(session: AsyncSession, email_normalized: str) -> Member | None:
+    rows = await session.execute(select(Member).where(
+        Member.email_normalized == email_normalized, Member.erased_at.is_(None)))
+    return rows.scalar_one_or_none()

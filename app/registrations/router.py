@@ -1,0 +1,201 @@
+"""/api/v1/events/{id}/registrations, /api/v1/registrations: registering, the second
+confirmation, the waiting list, check-in at the door; and the event's status changes."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from app.auth.permissions import AdminPrincipal, PrincipalDep, require
+from app.auth.principal import Principal
+from app.core.context import ContextDep, SettingsDep
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.core.responses import json_response
+from app.events.schemas import EventRead, EventTransition
+from app.models.member import Role
+from app.models.registration import RegistrationStatus
+from app.registrations import service
+from app.registrations.schemas import (
+    AttendanceRead,
+    CheckIn,
+    ConfirmLink,
+    QrCheckIn,
+    QrCode,
+    RegistrationAdminRead,
+    RegistrationCreate,
+    RegistrationRead,
+    SourceCount,
+)
+
+router = APIRouter(tags=["registrations"])
+public_router = APIRouter(tags=["registrations"])
+
+StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.admin))]
+
+
+@router.post(
+    "/events/{event_id}/status", response_model=EventRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422), operation_id="events_transition",
+)
+async def move_event(
+    event_id: uuid.UUID, body: EventTransition, admin: AdminPrincipal, session: SessionDep,
+    settings: SettingsDep, context: ContextDep,
+) -> EventRead:
+    """Publish, open or close registration, complete or cancel an event. Completing turns
+    unchecked confirmed registrations into no-shows; cancelling cancels every registration."""
+    return await service.move_event(session, settings, admin=admin, context=context,
+                                    event_id=event_id, data=body)
+
+
+@router.post(
+    "/events/{event_id}/registrations", status_code=status.HTTP_201_CREATED,
+    response_model=RegistrationRead, responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="registrations_create",
+)
+async def register(
+    event_id: uuid.UUID, body: RegistrationCreate, principal: PrincipalDep, session: SessionDep
+) -> Response:
+    """Register for an event; the seat is firm only after the second confirmation."""
+    created = await service.register(session, principal=principal, event_id=event_id, data=body)
+    return json_response(created, status_code=status.HTTP_201_CREATED)
+
+
+@router.get(
+    "/events/{event_id}/registrations", response_model=Page[RegistrationAdminRead],
+    responses=problem_responses(401, 403, 404, 422), operation_id="registrations_list",
+)
+async def list_registrations(
+    event_id: uuid.UUID, staff: StaffPrincipal, session: SessionDep,
+    registration_status: Annotated[RegistrationStatus | None, Query(alias="status")] = None,
+    cursor: CursorQuery = None, limit: LimitQuery = DEFAULT_LIMIT,
+) -> Response:
+    """The event's registrations in order of arrival, for admins and facilitators."""
+    page = await service.list_for_event(session, principal=staff, event_id=event_id,
+                                        status=registration_status, cursor=cursor, limit=limit)
+    return json_response(page)
+
+
+@router.get(
+    "/events/{event_id}/registrations/sources", response_model=list[SourceCount],
+    responses=problem_responses(401, 403, 404, 422), operation_id="registrations_sources",
+)
+async def registration_sources(
+    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> list[SourceCount]:
+    """Registrations by source and UTM campaign: where people came from, and who came."""
+    return await service.source_stats(session, event_id)
+
+
+@router.post(
+    "/events/{event_id}/check-in", response_model=RegistrationRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422), operation_id="events_check_in",
+)
+async def check_in_by_qr(
+    event_id: uuid.UUID, body: QrCheckIn, staff: StaffPrincipal, session: SessionDep,
+    settings: SettingsDep, context: ContextDep,
+) -> RegistrationRead:
+    """Check in by the scanned QR code. The same scan twice is harmless; another scan of a
+    checked-in person is a 409 saying when they arrived."""
+    return await service.check_in(session, settings, principal=staff, context=context,
+                                  token=body.qr_token, nonce=body.nonce, event_id=event_id)
+
+
+@router.get(
+    "/registrations", response_model=Page[RegistrationRead],
+    responses=problem_responses(401, 422), operation_id="registrations_mine",
+)
+async def my_registrations(
+    principal: PrincipalDep, session: SessionDep, cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Response:
+    """My registrations, newest first."""
+    return json_response(await service.mine(session, principal, cursor=cursor, limit=limit))
+
+
+@router.get(
+    "/registrations/{registration_id}", response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 422), operation_id="registrations_get",
+)
+async def get_registration(
+    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    settings: SettingsDep,
+) -> RegistrationRead:
+    """A registration: mine, or any for admins and facilitators."""
+    return await service.get(session, settings, principal=principal,
+                             registration_id=registration_id)
+
+
+@router.post(
+    "/registrations/{registration_id}/confirm", response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 409, 422), operation_id="registrations_confirm",
+)
+async def confirm(
+    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+) -> RegistrationRead:
+    """The second confirmation (or taking an offered seat): confirmed if a seat is free,
+    otherwise on the waiting list in order of arrival."""
+    return await service.confirm(session, principal=principal, registration_id=registration_id)
+
+
+@router.post(
+    "/registrations/{registration_id}/cancel", response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 409, 422), operation_id="registrations_cancel",
+)
+async def cancel(
+    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    settings: SettingsDep, context: ContextDep,
+) -> RegistrationRead:
+    """Cancel my registration (admins: anyone's); a freed seat goes to the next in line."""
+    return await service.cancel(session, settings, principal=principal, context=context,
+                                registration_id=registration_id)
+
+
+@router.post(
+    "/registrations/{registration_id}/check-in", response_model=RegistrationRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="registrations_check_in",
+)
+async def check_in(
+    registration_id: uuid.UUID, body: CheckIn, staff: StaffPrincipal, session: SessionDep,
+    settings: SettingsDep, context: ContextDep,
+) -> RegistrationRead:
+    """Check in by registration id (facilitators and admins)."""
+    return await service.check_in(session, settings, principal=staff, context=context,
+                                  registration_id=registration_id, nonce=body.nonce)
+
+
+@router.get(
+    "/registrations/{registration_id}/qr", response_model=QrCode,
+    responses=problem_responses(401, 404, 422), operation_id="registrations_qr",
+)
+async def qr_code(
+    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    settings: SettingsDep,
+) -> QrCode:
+    """The code to show at the door (mine; admins any)."""
+    return QrCode(qr_token=await service.qr(session, settings, principal=principal,
+                                            registration_id=registration_id))
+
+
+@router.get(
+    "/members/{member_id}/attendance", response_model=AttendanceRead,
+    responses=problem_responses(401, 403, 422), operation_id="members_attendance",
+)
+async def attendance(
+    member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> AttendanceRead:
+    """A member's registrations, attendance and no-shows, latest event first. Admins only."""
+    return await service.attendance(session, member_id)
+
+
+@public_router.post(
+    "/registrations/confirm-link", response_model=RegistrationRead,
+    responses=problem_responses(409, 413, 422), operation_id="registrations_confirm_link",
+)
+async def confirm_by_link(
+    body: ConfirmLink, session: SessionDep, settings: SettingsDep
+) -> RegistrationRead:
+    """Confirm with the token of the e-mailed link (no sign-in needed; works once)."""
+    return await service.confirm_by_link(session, settings, body.token)

@@ -1,0 +1,103 @@
+"""Shapes of the registrations API."""
+
+import uuid
+
+from pydantic import Field
+
+from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.models.registration import RegistrationStatus
+
+NONCE_FIELD = Field(
+    min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+    description="A fresh random value per scan: a retried scan with the same nonce is "
+    "answered as the first was.",
+)
+
+
+class RegistrationCreate(InputSchema):
+    source: str | None = Field(default=None, max_length=100,
+                               description="Where the person came from, e.g. `ads`, `friend`.")
+    utm_source: str | None = Field(default=None, max_length=100)
+    utm_medium: str | None = Field(default=None, max_length=100)
+    utm_campaign: str | None = Field(default=None, max_length=100)
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"source": "ads", "utm_source": "telegram", "utm_campaign": "board-1"}]}}
+
+
+class CheckIn(InputSchema):
+    nonce: str = NONCE_FIELD
+
+    model_config = {"json_schema_extra": {"examples": [{"nonce": "scan-7f3a9c1e"}]}}
+
+
+class QrCheckIn(InputSchema):
+    qr_token: str = Field(min_length=10, max_length=200, description="The scanned QR code.")
+    nonce: str = NONCE_FIELD
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"qr_token": "<the scanned code>", "nonce": "scan-7f3a9c1e"}]}}
+
+
+class ConfirmLink(InputSchema):
+    token: str = Field(min_length=10, max_length=300,
+                       description="The token of the link in the confirmation e-mail.")
+
+    model_config = {"json_schema_extra": {"examples": [{"token": "<from the e-mail link>"}]}}
+
+
+class RegistrationRead(ReadSchema):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    member_id: uuid.UUID | None
+    attendee_name: str | None = Field(
+        description="Shown to the person themselves and to the staff at the door.")
+    status: RegistrationStatus
+    source: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    waitlist_position: int | None
+    offer_expires_at: UTCTimestamp | None
+    confirmed_at: UTCTimestamp | None
+    checked_in_at: UTCTimestamp | None
+    cancelled_at: UTCTimestamp | None
+    cancel_reason: str | None
+    version: int
+    created_at: UTCTimestamp
+    updated_at: UTCTimestamp
+
+
+class RegistrationAdminRead(RegistrationRead):
+    guest_email: str | None = Field(description="A Timepad registrant no member matches.")
+    timepad_order_id: int | None
+    timepad_status: str | None
+
+
+class QrCode(ReadSchema):
+    qr_token: str = Field(description="Encode as a QR code; staff scan it at the door.")
+
+
+class SourceCount(ReadSchema):
+    source: str | None
+    utm_source: str | None
+    utm_campaign: str | None
+    registrations: int
+    confirmed: int = Field(description="Confirmed or checked in.")
+    checked_in: int
+
+
+class AttendanceEntry(ReadSchema):
+    event_id: uuid.UUID
+    event_title: str
+    starts_at: UTCTimestamp
+    registration_id: uuid.UUID
+    status: RegistrationStatus
+
+
+class AttendanceRead(ReadSchema):
+    member_id: uuid.UUID
+    registered: int
+    attended: int
+    no_show: int
+    events: list[AttendanceEntry]

@@ -1,0 +1,444 @@
+"""Registrations: the double confirmation, the waiting list, check-in, and the event's
+status changes that settle them.
+
+Seats: a seat is held by a confirmed, checked-in or offered registration. Taking one is a
+conditional update of the event row (``repository.take_seat``); whoever finds none joins the
+waiting list, numbered under the same row lock. A freed seat is offered to the first in line
+in the same transaction. Lock order is always registration, then event, then the next in line
+(SKIP LOCKED), so concurrent requests never deadlock.
+"""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.core import audit
+from app.core.config import Settings
+from app.core.context import RequestContext
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.outbox import emit
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
+from app.events import repository as event_repository
+from app.events.events import (
+    EVENT_CANCELLED,
+    EVENT_COMPLETED,
+    EVENT_PUBLISHED,
+    EVENT_REGISTRATION_CLOSED,
+    EVENT_REGISTRATION_OPENED,
+)
+from app.events.lifecycle import ACTIVE, may_move
+from app.events.schemas import EventRead, EventTransition
+from app.events.service import changed_data, load_visible, view
+from app.models.event import Event, EventStatus
+from app.models.member import Role
+from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
+from app.registrations import events, links, repository
+from app.registrations.schemas import (
+    AttendanceEntry,
+    AttendanceRead,
+    RegistrationAdminRead,
+    RegistrationCreate,
+    RegistrationRead,
+    SourceCount,
+)
+
+R = RegistrationStatus
+
+
+class IllegalTransition(Conflict):
+    slug, title = "illegal-transition", "Illegal status change"
+
+
+class AlreadyCheckedIn(Conflict):
+    slug, title = "already-checked-in", "Already checked in"
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.is_admin or principal.has_role(Role.facilitator)
+
+
+def view_of(registration: Registration, name: str | None, *, admin: bool) -> RegistrationRead:
+    base = dict(
+        id=registration.id, event_id=registration.event_id, member_id=registration.member_id,
+        attendee_name=name, status=R(registration.status), source=registration.source,
+        utm_source=registration.utm_source, utm_medium=registration.utm_medium,
+        utm_campaign=registration.utm_campaign,
+        waitlist_position=registration.waitlist_position,
+        offer_expires_at=registration.offer_expires_at, confirmed_at=registration.confirmed_at,
+        checked_in_at=registration.checked_in_at, cancelled_at=registration.cancelled_at,
+        cancel_reason=registration.cancel_reason, version=registration.version,
+        created_at=registration.created_at, updated_at=registration.updated_at,
+    )
+    if admin:
+        return RegistrationAdminRead(
+            **base, guest_email=registration.guest_email,
+            timepad_order_id=registration.timepad_order_id,
+            timepad_status=registration.timepad_status,
+        )
+    return RegistrationRead(**base)
+
+
+async def _view(session: AsyncSession, registration: Registration, principal: Principal | None
+                ) -> RegistrationRead:
+    name = await repository.attendee_name(session, registration)
+    return view_of(registration, name, admin=principal is not None and principal.is_admin)
+
+
+def _touch(registration: Registration, status: RegistrationStatus, now: datetime) -> None:
+    registration.status = status
+    registration.version += 1
+    registration.updated_at = now
+
+
+def _data(registration: Registration) -> events.RegistrationChanged:
+    return events.RegistrationChanged(id=registration.id, version=registration.version,
+                                      event_id=str(registration.event_id),
+                                      status=registration.status)
+
+
+# -- the seat rules ----------------------------------------------------------------------------
+
+async def confirm_seat(session: AsyncSession, registration: Registration, now: datetime) -> None:
+    """The second confirmation: a seat if one is free, else the waiting list (in order)."""
+    if registration.status == R.offered:
+        registration.confirmed_at = now
+        registration.offer_expires_at = None
+        _touch(registration, R.confirmed, now)
+        emit(session, events.CONFIRMED, _data(registration))
+        return
+    if await repository.take_seat(session, registration.event_id):
+        registration.confirmed_at = now
+        _touch(registration, R.confirmed, now)
+        emit(session, events.CONFIRMED, _data(registration))
+        return
+    registration.waitlist_position = await repository.next_waitlist_position(
+        session, registration.event_id)
+    _touch(registration, R.waitlisted, now)
+    emit(session, events.WAITLISTED, events.RegistrationWaitlisted(
+        **_data(registration).model_dump(), waitlist_position=registration.waitlist_position))
+
+
+async def offer_next(session: AsyncSession, settings: Settings, event_id: uuid.UUID,
+                     now: datetime) -> Registration | None:
+    """Offer a free seat to the first on the waiting list, if the event still takes people."""
+    event = await event_repository.get(session, event_id)
+    if event is None or event.status not in ACTIVE or event.starts_at <= now:
+        return None
+    candidate = await repository.first_waitlisted(session, event_id)
+    if candidate is None or not await repository.take_seat(session, event_id):
+        return None
+    candidate.offer_expires_at = now + timedelta(hours=settings.registration_offer_hours)
+    _touch(candidate, R.offered, now)
+    emit(session, events.OFFERED, events.RegistrationOffered(
+        **_data(candidate).model_dump(), offer_expires_at=candidate.offer_expires_at))
+    return candidate
+
+
+async def cancel_registration(
+    session: AsyncSession, settings: Settings, registration: Registration, reason: str,
+    now: datetime, *, offer: bool = True,
+) -> None:
+    held = registration.status in SEAT_HOLDING
+    registration.cancelled_at = now
+    registration.cancel_reason = reason
+    registration.offer_expires_at = None
+    _touch(registration, R.cancelled, now)
+    emit(session, events.CANCELLED, events.RegistrationCancelled(
+        **_data(registration).model_dump(), reason=reason))
+    if held:
+        await repository.release_seat(session, registration.event_id)
+        if offer:
+            await offer_next(session, settings, registration.event_id, now)
+
+
+# -- member actions ----------------------------------------------------------------------------
+
+async def register(
+    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID,
+    data: RegistrationCreate,
+) -> RegistrationRead:
+    if not principal.sees_members:
+        raise Forbidden("Only members register for events.")
+    event = await load_visible(session, principal, event_id)
+    now = datetime.now(UTC)
+    _check_open(event, now)
+    registration = Registration(event_id=event.id, member_id=principal.id,
+                                **data.model_dump())
+    try:
+        await repository.add(session, registration)
+    except repository.DuplicateRegistration:
+        raise Conflict("You are registered for this event already.") from None
+    emit(session, events.CREATED, _data(registration))
+    return await _view(session, registration, principal)
+
+
+def _check_open(event: Event, now: datetime) -> None:
+    if event.status != EventStatus.registration_open:
+        raise Conflict("Registration for this event is not open.")
+    if event.registration_opens_at and now < event.registration_opens_at:
+        raise Conflict("Registration opens at "
+                       f"{event.registration_opens_at.isoformat().replace('+00:00', 'Z')}.")
+    if event.registration_closes_at and now > event.registration_closes_at:
+        raise Conflict("Registration has closed.")
+
+
+async def _own_for_update(session: AsyncSession, principal: Principal,
+                          registration_id: uuid.UUID) -> Registration:
+    registration = await repository.get_for_update(session, registration_id)
+    if registration is None or (registration.member_id != principal.id
+                                and not principal.is_admin):
+        raise NotFound("No such registration.")
+    return registration
+
+
+async def confirm(session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID
+                  ) -> RegistrationRead:
+    registration = await repository.get_for_update(session, registration_id)
+    if registration is None or registration.member_id != principal.id:
+        raise NotFound("No such registration.")
+    await _confirm(session, registration)
+    return await _view(session, registration, principal)
+
+
+async def _confirm(session: AsyncSession, registration: Registration) -> None:
+    if registration.status in (R.confirmed, R.waitlisted):
+        return  # confirming twice changes nothing
+    if registration.status not in (R.pending_confirmation, R.offered):
+        raise IllegalTransition(f"A {registration.status} registration cannot be confirmed.")
+    event = await event_repository.get(session, registration.event_id)
+    if event is None or event.status not in ACTIVE:
+        raise IllegalTransition("This event no longer takes confirmations.")
+    await confirm_seat(session, registration, datetime.now(UTC))
+
+
+async def confirm_by_link(session: AsyncSession, settings: Settings, token: str
+                          ) -> RegistrationRead:
+    """The link in the e-mail: works once (its nonce is rotated), needs no sign-in."""
+    try:
+        claims = links.verify(settings.jwt_secret, links.CONFIRM, token, datetime.now(UTC))
+    except links.InvalidToken:
+        raise InvalidInput("This confirmation link is invalid or has expired.") from None
+    registration = await repository.get_for_update(session, claims.registration_id)
+    if registration is None or registration.link_nonce != claims.nonce:
+        raise Conflict("This confirmation link was used already or replaced by a newer one.")
+    registration.link_nonce = uuid.uuid4().hex
+    await _confirm(session, registration)
+    return await _view(session, registration, None)
+
+
+def confirmation_link_token(settings: Settings, registration: Registration,
+                            now: datetime) -> str:
+    expires = now + timedelta(days=settings.confirmation_link_days)
+    return links.mint(settings.jwt_secret, links.CONFIRM, registration.id,
+                      registration.link_nonce, expires)
+
+
+def qr_token(settings: Settings, registration: Registration) -> str:
+    return links.mint(settings.jwt_secret, links.CHECK_IN, registration.id, "qr", None)
+
+
+async def cancel(session: AsyncSession, settings: Settings, *, principal: Principal,
+                 context: RequestContext, registration_id: uuid.UUID) -> RegistrationRead:
+    registration = await _own_for_update(session, principal, registration_id)
+    if registration.status == R.cancelled:
+        return await _view(session, registration, principal)
+    if registration.status in (R.checked_in, R.no_show):
+        raise IllegalTransition(f"A {registration.status} registration cannot be cancelled.")
+    by_admin = registration.member_id != principal.id
+    await cancel_registration(session, settings, registration,
+                              "by_admin" if by_admin else "by_member", datetime.now(UTC))
+    if by_admin:
+        audit.record(session, actor_id=principal.id, action="registration.cancelled",
+                     target_type="registration", target_id=registration.id, context=context)
+    return await _view(session, registration, principal)
+
+
+async def get(session: AsyncSession, settings: Settings, *, principal: Principal,
+              registration_id: uuid.UUID) -> RegistrationRead:
+    registration = await repository.get(session, registration_id)
+    if registration is None or (registration.member_id != principal.id
+                                and not is_staff(principal)):
+        raise NotFound("No such registration.")
+    return await _view(session, registration, principal)
+
+
+async def qr(session: AsyncSession, settings: Settings, *, principal: Principal,
+             registration_id: uuid.UUID) -> str:
+    registration = await repository.get(session, registration_id)
+    if registration is None or (registration.member_id != principal.id
+                                and not principal.is_admin):
+        raise NotFound("No such registration.")
+    return qr_token(settings, registration)
+
+
+async def mine(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+               ) -> Page[RegistrationRead]:
+    sort = "-created_at"
+    rows = await repository.list_of_member(session, principal.id,
+                                           after=decode_time_cursor(cursor, sort), limit=limit)
+    page = rows[:limit]
+    next_cursor = (encode_time_cursor(sort, page[-1].created_at, page[-1].id)
+                   if len(rows) > limit else None)
+    return Page[RegistrationRead](
+        items=[await _view(session, r, principal) for r in page], next_cursor=next_cursor)
+
+
+# -- the door ----------------------------------------------------------------------------------
+
+async def check_in(
+    session: AsyncSession, settings: Settings, *, principal: Principal, context: RequestContext,
+    registration_id: uuid.UUID | None = None, token: str | None = None, nonce: str,
+    event_id: uuid.UUID | None = None,
+) -> RegistrationRead:
+    if token is not None:
+        try:
+            claims = links.verify(settings.jwt_secret, links.CHECK_IN, token, datetime.now(UTC))
+        except links.InvalidToken:
+            raise InvalidInput("This QR code is not one of ours.") from None
+        registration_id = claims.registration_id
+    assert registration_id is not None
+    registration = await repository.get_for_update(session, registration_id)
+    if registration is None or (event_id is not None and registration.event_id != event_id):
+        raise NotFound("No such registration for this event.")
+    now = datetime.now(UTC)
+    if registration.status == R.checked_in:
+        if registration.check_in_nonce == nonce:
+            return await _view(session, registration, principal)  # the same scan, retried
+        at = registration.checked_in_at.isoformat() if registration.checked_in_at else ""
+        raise AlreadyCheckedIn(f"Already checked in at {at.replace('+00:00', 'Z')}.")
+    if registration.status != R.confirmed:
+        raise IllegalTransition(
+            f"Only a confirmed registration checks in; this one is {registration.status}.")
+    event = await event_repository.get(session, registration.event_id)
+    if event is None or event.status not in ACTIVE:
+        raise IllegalTransition("Check-in is possible while the event takes place.")
+    registration.checked_in_at = now
+    registration.checked_in_by = principal.id
+    registration.check_in_nonce = nonce
+    _touch(registration, R.checked_in, now)
+    emit(session, events.CHECKED_IN, _data(registration))
+    audit.record(session, actor_id=principal.id, action="registration.checked_in",
+                 target_type="registration", target_id=registration.id, context=context)
+    return await _view(session, registration, principal)
+
+
+# -- staff lists and stats ---------------------------------------------------------------------
+
+async def list_for_event(
+    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID,
+    status: RegistrationStatus | None, cursor: str | None, limit: int,
+) -> Page[RegistrationRead]:
+    await load_visible(session, principal, event_id)
+    sort = "created_at"
+    rows = await repository.list_for_event(
+        session, event_id, status=status, after=decode_time_cursor(cursor, sort), limit=limit)
+    page = rows[:limit]
+    next_cursor = (encode_time_cursor(sort, page[-1][0].created_at, page[-1][0].id)
+                   if len(rows) > limit else None)
+    return Page[RegistrationRead](
+        items=[view_of(r, name, admin=principal.is_admin) for r, name in page],
+        next_cursor=next_cursor)
+
+
+async def source_stats(session: AsyncSession, event_id: uuid.UUID) -> list[SourceCount]:
+    if await event_repository.get(session, event_id) is None:
+        raise NotFound("No such event.")
+    totals: dict[tuple[str | None, str | None, str | None], SourceCount] = {}
+    for source, utm_source, utm_campaign, status, count in await repository.source_counts(
+            session, event_id):
+        key = (source, utm_source, utm_campaign)
+        entry = totals.setdefault(key, SourceCount(
+            source=source, utm_source=utm_source, utm_campaign=utm_campaign,
+            registrations=0, confirmed=0, checked_in=0))
+        entry.registrations += count
+        if status in (R.confirmed, R.checked_in):
+            entry.confirmed += count
+        if status == R.checked_in:
+            entry.checked_in += count
+    return sorted(totals.values(), key=lambda e: (-e.registrations, str(e.source)))
+
+
+async def attendance(session: AsyncSession, member_id: uuid.UUID) -> AttendanceRead:
+    rows = await repository.attendance_of(session, member_id)
+    entries = [AttendanceEntry(event_id=r.event_id, event_title=title, starts_at=starts_at,
+                               registration_id=r.id, status=R(r.status))
+               for r, title, starts_at in rows]
+    return AttendanceRead(
+        member_id=member_id, registered=len(entries),
+        attended=sum(e.status == R.checked_in for e in entries),
+        no_show=sum(e.status == R.no_show for e in entries), events=entries)
+
+
+# -- the event's status, which settles its registrations ---------------------------------------
+
+TRANSITION_EVENTS = {
+    EventStatus.published: EVENT_PUBLISHED,
+    EventStatus.registration_open: EVENT_REGISTRATION_OPENED,
+    EventStatus.registration_closed: EVENT_REGISTRATION_CLOSED,
+    EventStatus.completed: EVENT_COMPLETED,
+    EventStatus.cancelled: EVENT_CANCELLED,
+}
+
+
+async def move_event(
+    session: AsyncSession, settings: Settings, *, admin: Principal, context: RequestContext,
+    event_id: uuid.UUID, data: EventTransition,
+) -> EventRead:
+    event = await event_repository.get_for_update(session, event_id)
+    if event is None:
+        raise NotFound("No such event.")
+    if event.status == data.status:
+        return view(event)
+    if not may_move(event.status, data.status):
+        raise IllegalTransition(f"An event cannot go from {event.status} to {data.status}.")
+    now = datetime.now(UTC)
+    previous = event.status
+    if data.status == EventStatus.cancelled:
+        for registration in await repository.with_status(
+                session, event.id, [s for s in R if s != R.cancelled]):
+            await cancel_registration(session, settings, registration, "event_cancelled", now,
+                                      offer=False)
+        await repository.release_all_seats(session, event.id)
+    elif data.status == EventStatus.completed:
+        for registration in await repository.with_status(
+                session, event.id, [R.confirmed, R.pending_confirmation, R.waitlisted,
+                                    R.offered]):
+            if registration.status == R.confirmed:
+                _touch(registration, R.no_show, now)
+                emit(session, events.NO_SHOW, _data(registration))
+            else:
+                await cancel_registration(session, settings, registration, "event_over", now,
+                                          offer=False)
+    await session.refresh(event)
+    event.status = data.status
+    event.version += 1
+    event.updated_at = now
+    emit(session, TRANSITION_EVENTS[EventStatus(data.status)], changed_data(event))
+    audit.record(session, actor_id=admin.id, action="event.status_changed", target_type="event",
+                 target_id=event.id, context=context,
+                 details={"from": previous, "to": data.status})
+    await session.flush()
+    return view(event)
+
+
+# -- scheduled jobs ----------------------------------------------------------------------------
+
+BATCH = 200
+
+
+async def expire_offers(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Offers not taken in time lapse; each lapsed seat goes to the next in line."""
+    expired = await repository.expired_offers(session, now, BATCH)
+    for registration in expired:
+        await cancel_registration(session, settings, registration, "offer_expired", now)
+    return len(expired)
+
+
+async def release_unconfirmed(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Pending registrations not confirmed by the event's confirm-by deadline are released."""
+    stale = await repository.unconfirmed_past_deadline(session, now, BATCH)
+    for registration in stale:
+        await cancel_registration(session, settings, registration, "not_confirmed", now)
+    return len(stale)

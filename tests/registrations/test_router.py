@@ -82,7 +82,8 @@ class TestWaitingList:
         people = [await factory.member("member") for _ in range(4)]
         event = await open_event(client, admin, seats=2)
         registrations = [await register(client, p, event["id"]) for p in people]
-        results = [await confirm(client, p, r["id"]) for p, r in zip(people, registrations)]
+        results = [await confirm(client, p, r["id"])
+                   for p, r in zip(people, registrations, strict=True)]
         assert [r["status"] for r in results] == ["confirmed", "confirmed", "waitlisted",
                                                    "waitlisted"]
         assert [r["waitlist_position"] for r in results[2:]] == [1, 2]
@@ -111,7 +112,7 @@ class TestWaitingList:
         people = [await factory.member("member") for _ in range(3)]
         event = await open_event(client, admin, seats=1)
         regs = [await register(client, p, event["id"]) for p in people]
-        for p, r in zip(people, regs):
+        for p, r in zip(people, regs, strict=True):
             await confirm(client, p, r["id"])
         await client.post(f"/api/v1/registrations/{regs[0]['id']}/cancel",
                           headers=people[0].headers)

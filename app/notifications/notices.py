@@ -8,6 +8,7 @@ plain: values are inserted with ``str.format_map`` and never interpreted.
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,10 @@ from app.applications import repository as application_repository
 from app.core.config import Settings
 from app.models.member import Language, Role
 from app.models.outbox import OutboxEvent
+from app.models.registration import RegistrationStatus
 from app.notifications import repository
+from app.registrations import events as registration_events
+from app.registrations import service as registrations_service
 from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
@@ -165,7 +169,90 @@ WAITLISTED_NOTICE = Notice(
     },
 )
 
-ALL_NOTICES = (SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE)
+async def _registrant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    member_id = await repository.registration_member(session, event.subject_id)
+    return [member_id] if member_id else []
+
+
+def _when(moment: object) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if isinstance(moment, datetime) else ""
+
+
+async def _confirmation(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    found = await repository.registration_with_event(session, event.subject_id)
+    # Already confirmed or cancelled by the time the e-mail goes: nothing to ask any more.
+    if found is None or found[0].status != RegistrationStatus.pending_confirmation:
+        return None
+    registration, title, starts_at = found
+    token = registrations_service.confirmation_link_token(
+        settings, registration, datetime.now(UTC))
+    return {"event": title, "starts_at": _when(starts_at),
+            "link": f"{settings.web_app_url}/registrations/confirm?token={token}"}
+
+
+async def _offer(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    found = await repository.registration_with_event(session, event.subject_id)
+    if found is None or found[0].status != RegistrationStatus.offered:
+        return None
+    registration, title, starts_at = found
+    return {"event": title, "starts_at": _when(starts_at),
+            "expires_at": _when(registration.offer_expires_at),
+            "link": f"{settings.web_app_url}/registrations/{registration.id}"}
+
+
+CONFIRMATION_NOTICE = Notice(
+    event_type=registration_events.CREATED.name,
+    recipients=_registrant,
+    context=_confirmation,
+    subject={
+        Language.ru: "Подтвердите участие: {event}",
+        Language.en: "Confirm your place: {event}",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Вы зарегистрировались на встречу «{event}» ({starts_at}). Место закрепляется "
+            "за вами после второго подтверждения: перейдите по ссылке.\n\n{link}\n\n"
+            "Ссылка работает один раз.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "You registered for \"{event}\" ({starts_at}). Your seat becomes firm with a "
+            "second confirmation: follow the link.\n\n{link}\n\nThe link works once.\n"
+        ),
+    },
+)
+
+OFFER_NOTICE = Notice(
+    event_type=registration_events.OFFERED.name,
+    recipients=_registrant,
+    context=_offer,
+    subject={
+        Language.ru: "Освободилось место: {event}",
+        Language.en: "A seat is free for you: {event}",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "На встрече «{event}» ({starts_at}) освободилось место, и оно ваше, если вы "
+            "подтвердите участие до {expires_at}:\n\n{link}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "A seat at \"{event}\" ({starts_at}) is free and yours if you confirm by "
+            "{expires_at}:\n\n{link}\n"
+        ),
+    },
+)
+
+ALL_NOTICES = (
+    SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE,
+    CONFIRMATION_NOTICE, OFFER_NOTICE,
+)
 
 
 def notice_for(event_type: str, data: dict[str, object]) -> Notice | None:

@@ -1,12 +1,15 @@
 """The notification channel's queries: recipients and what the texts need."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.application import Application
+from app.models.event import Event
 from app.models.member import Member, MemberRole
+from app.models.registration import Registration
 from app.models.webhook import WebhookSubscription
 
 
@@ -44,3 +47,24 @@ async def application_decision(
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def registration_member(
+    session: AsyncSession, registration_id: uuid.UUID
+) -> uuid.UUID | None:
+    return await session.scalar(
+        select(Registration.member_id).where(Registration.id == registration_id)
+    )
+
+
+async def registration_with_event(
+    session: AsyncSession, registration_id: uuid.UUID
+) -> tuple[Registration, str, datetime] | None:
+    row = (
+        await session.execute(
+            select(Registration, Event.title, Event.starts_at)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Registration.id == registration_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None

@@ -178,3 +178,53 @@ async def test_applicant_hears_the_decision(client, factory, db, app, mail, stat
     assert phrase in message.get_content() and "Hello Anna Petrova" in message.get_content()
     # Reviewers' opinions never reach the applicant.
     assert "Solid track record" not in message.get_content()
+
+
+async def test_registration_mails_a_single_use_confirmation_link(client, factory, db, app,
+                                                                 mail):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.events.helpers import open_event, register
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    member = await factory.member("member", email="ivan@example.com", full_name="Ivan Orlov")
+    event = await open_event(client, admin, title="Board #2")
+    created = await register(client, member, event["id"])
+    await worker.run_once()
+    await http.aclose()
+    [message] = mailbox.messages
+    assert message["Subject"] == "Подтвердите участие: Board #2"
+    link = next(line for line in message.get_content().splitlines() if "token=" in line)
+    assert link.startswith("http://127.0.0.1:8000/registrations/confirm?token=")
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    used = await client.post("/api/v1/registrations/confirm-link", json={"token": token})
+    assert used.status_code == 200 and used.json()["id"] == created["id"]
+    assert used.json()["status"] == "confirmed"
+    again = await client.post("/api/v1/registrations/confirm-link", json={"token": token})
+    assert again.status_code == 409
+
+
+async def test_a_freed_seat_is_offered_by_mail(client, factory, db, app, mail):
+    from tests.events.helpers import confirm, open_event, register
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    holder = await factory.member("member")
+    waiting = await factory.member("member", email="next@example.com", language="en")
+    event = await open_event(client, admin, seats=1, title="Board #3")
+    first = await register(client, holder, event["id"])
+    await confirm(client, holder, first["id"])
+    second = await register(client, waiting, event["id"])
+    await confirm(client, waiting, second["id"])
+    await worker.run_once()  # the two confirmation links go out (and are no longer needed)
+    mailbox.messages.clear()
+    await client.post(f"/api/v1/registrations/{first['id']}/cancel", headers=holder.headers)
+    await worker.run_once()
+    await http.aclose()
+    [offer] = mailbox.messages
+    assert offer["To"].addresses[0].addr_spec == "next@example.com"
+    assert offer["Subject"] == "A seat is free for you: Board #3"
+    assert f"/registrations/{second['id']}" in offer.get_content()

@@ -14,6 +14,8 @@ from app.auth.router import router as auth_router
 from app.events.router import public_router as events_public_router
 from app.events.router import router as events_router
 from app.integrations.bitrix24.router import router as bitrix24_router
+from app.integrations.timepad.router import public_router as timepad_public_router
+from app.integrations.timepad.router import router as timepad_router
 from app.members.router import me_router
 from app.members.router import router as members_router
 from app.registrations.router import public_router as registrations_public_router
@@ -26,6 +28,7 @@ API_PREFIX = "/api/v1"
 
 PUBLIC_ROUTERS: list[APIRouter] = [
     auth_public_router, events_public_router, registrations_public_router,
+    timepad_public_router,
 ]
 # Every route of these demands a valid principal; a route added later is protected by default.
 AUTHENTICATED_ROUTERS: list[APIRouter] = [
@@ -33,7 +36,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     # The review routes under /applications first: their fixed paths (/import) must win.
     review_applications_router, applications_router, reviews_router,
     events_router, registrations_router,
-    webhooks_router, bitrix24_router,
+    webhooks_router, bitrix24_router, timepad_router,
 ]
 
 

@@ -30,6 +30,7 @@ from app.models.outbox import OutboxEvent
 from tests.problems import assert_problem
 
 TEST_SECRET = "test-secret-" + "s" * 40
+TIMEPAD_SECRET = "фраза для подписи webhook'ов"
 
 
 def _database_url() -> str:
@@ -54,6 +55,7 @@ def make_settings(**overrides: Any) -> Settings:
         "cors_origins": ["https://app.digital-leaders.test"],
         # Local receivers (webhooks, fakes) listen on the loopback address.
         "webhook_allowed_http_hosts": ["127.0.0.1"],
+        "timepad_webhook_secret": TIMEPAD_SECRET,
     }
     values.update(overrides)
     return Settings(**values)

@@ -18,6 +18,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/public/events"), ("GET", "/api/v1/public/events/{event_id}"),
     ("POST", "/api/v1/registrations/confirm-link"),
+    ("POST", "/api/v1/integrations/timepad/webhook"),
 }
 
 
@@ -84,6 +85,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/registrations/{registration_id}/qr"): signed_in(404),
     ("GET", "/api/v1/members/{member_id}/attendance"): admin_only(200),
     ("POST", "/api/v1/registrations/confirm-link"): everyone(422),
+    # Unsigned: refused before anything is read or stored.
+    ("POST", "/api/v1/integrations/timepad/webhook"): everyone(403),
+    ("POST", "/api/v1/integrations/timepad/events/{event_id}/reconcile"): admin_only(404),
     ("GET", "/api/v1/webhooks/event-types"): admin_only(200),
     ("POST", "/api/v1/webhooks"): admin_only(422),
     ("GET", "/api/v1/webhooks"): admin_only(200),

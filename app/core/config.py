@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR}/digital_leaders.db"
     database_pool_size: int = Field(default=20, ge=1, le=200)
     database_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     jwt_secret: str = ""
     jwt_issuer: str = "digital-leaders"

@@ -39,8 +39,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # the query: size the pool for the concurrency, keep the overflow for bursts.
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size // 2,
-        # Fail fast when PostgreSQL is down instead of queueing requests behind a dead pool.
-        pool_timeout=settings.database_connect_timeout_seconds,
+        # A burst (200 people confirming at once) waits for a connection this long; past it
+        # the answer is 503 with Retry-After. A dead server fails faster, at connect time.
+        pool_timeout=settings.database_pool_timeout_seconds,
         connect_args={"timeout": settings.database_connect_timeout_seconds},
     )
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.routes import route_index
@@ -185,6 +186,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
+    # Every pooled connection busy for longer than the pool timeout: overloaded, so "later".
+    @app.exception_handler(PoolTimeout)
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("database unavailable: %s", type(exc).__name__)
         return _unavailable(request)

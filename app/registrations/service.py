@@ -61,27 +61,38 @@ def is_staff(principal: Principal) -> bool:
 
 def view_of(registration: Registration, name: str | None, *, admin: bool) -> RegistrationRead:
     base = dict(
-        id=registration.id, event_id=registration.event_id, member_id=registration.member_id,
-        attendee_name=name, status=R(registration.status), source=registration.source,
-        utm_source=registration.utm_source, utm_medium=registration.utm_medium,
+        id=registration.id,
+        event_id=registration.event_id,
+        member_id=registration.member_id,
+        attendee_name=name,
+        status=R(registration.status),
+        source=registration.source,
+        utm_source=registration.utm_source,
+        utm_medium=registration.utm_medium,
         utm_campaign=registration.utm_campaign,
         waitlist_position=registration.waitlist_position,
-        offer_expires_at=registration.offer_expires_at, confirmed_at=registration.confirmed_at,
-        checked_in_at=registration.checked_in_at, cancelled_at=registration.cancelled_at,
-        cancel_reason=registration.cancel_reason, version=registration.version,
-        created_at=registration.created_at, updated_at=registration.updated_at,
+        offer_expires_at=registration.offer_expires_at,
+        confirmed_at=registration.confirmed_at,
+        checked_in_at=registration.checked_in_at,
+        cancelled_at=registration.cancelled_at,
+        cancel_reason=registration.cancel_reason,
+        version=registration.version,
+        created_at=registration.created_at,
+        updated_at=registration.updated_at,
     )
     if admin:
         return RegistrationAdminRead(
-            **base, guest_email=registration.guest_email,
+            **base,
+            guest_email=registration.guest_email,
             timepad_order_id=registration.timepad_order_id,
             timepad_status=registration.timepad_status,
         )
     return RegistrationRead(**base)
 
 
-async def _view(session: AsyncSession, registration: Registration, principal: Principal | None
-                ) -> RegistrationRead:
+async def _view(
+    session: AsyncSession, registration: Registration, principal: Principal | None
+) -> RegistrationRead:
     name = await repository.attendee_name(session, registration)
     return view_of(registration, name, admin=principal is not None and principal.is_admin)
 
@@ -92,13 +103,25 @@ def _touch(registration: Registration, status: RegistrationStatus, now: datetime
     registration.updated_at = now
 
 
-def _data(registration: Registration) -> events.RegistrationChanged:
-    return events.RegistrationChanged(id=registration.id, version=registration.version,
-                                      event_id=str(registration.event_id),
-                                      status=registration.status)
+def registration_data(registration: Registration) -> events.RegistrationChanged:
+    return events.RegistrationChanged(
+        id=registration.id,
+        version=registration.version,
+        event_id=str(registration.event_id),
+        status=registration.status,
+    )
+
+
+def reopen(registration: Registration, now: datetime) -> None:
+    """A cancelled registration made again elsewhere (a Timepad order booked anew)."""
+    registration.cancelled_at = None
+    registration.cancel_reason = None
+    registration.waitlist_position = None
+    _touch(registration, R.pending_confirmation, now)
 
 
 # -- the seat rules ----------------------------------------------------------------------------
+
 
 async def confirm_seat(session: AsyncSession, registration: Registration, now: datetime) -> None:
     """The second confirmation: a seat if one is free, else the waiting list (in order)."""
@@ -106,22 +129,30 @@ async def confirm_seat(session: AsyncSession, registration: Registration, now: d
         registration.confirmed_at = now
         registration.offer_expires_at = None
         _touch(registration, R.confirmed, now)
-        emit(session, events.CONFIRMED, _data(registration))
+        emit(session, events.CONFIRMED, registration_data(registration))
         return
     if await repository.take_seat(session, registration.event_id):
         registration.confirmed_at = now
         _touch(registration, R.confirmed, now)
-        emit(session, events.CONFIRMED, _data(registration))
+        emit(session, events.CONFIRMED, registration_data(registration))
         return
     registration.waitlist_position = await repository.next_waitlist_position(
-        session, registration.event_id)
+        session, registration.event_id
+    )
     _touch(registration, R.waitlisted, now)
-    emit(session, events.WAITLISTED, events.RegistrationWaitlisted(
-        **_data(registration).model_dump(), waitlist_position=registration.waitlist_position))
+    emit(
+        session,
+        events.WAITLISTED,
+        events.RegistrationWaitlisted(
+            **registration_data(registration).model_dump(),
+            waitlist_position=registration.waitlist_position,
+        ),
+    )
 
 
-async def offer_next(session: AsyncSession, settings: Settings, event_id: uuid.UUID,
-                     now: datetime) -> Registration | None:
+async def offer_next(
+    session: AsyncSession, settings: Settings, event_id: uuid.UUID, now: datetime
+) -> Registration | None:
     """Offer a free seat to the first on the waiting list, if the event still takes people."""
     event = await event_repository.get(session, event_id)
     if event is None or event.status not in ACTIVE or event.starts_at <= now:
@@ -131,22 +162,35 @@ async def offer_next(session: AsyncSession, settings: Settings, event_id: uuid.U
         return None
     candidate.offer_expires_at = now + timedelta(hours=settings.registration_offer_hours)
     _touch(candidate, R.offered, now)
-    emit(session, events.OFFERED, events.RegistrationOffered(
-        **_data(candidate).model_dump(), offer_expires_at=candidate.offer_expires_at))
+    emit(
+        session,
+        events.OFFERED,
+        events.RegistrationOffered(
+            **registration_data(candidate).model_dump(), offer_expires_at=candidate.offer_expires_at
+        ),
+    )
     return candidate
 
 
 async def cancel_registration(
-    session: AsyncSession, settings: Settings, registration: Registration, reason: str,
-    now: datetime, *, offer: bool = True,
+    session: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    reason: str,
+    now: datetime,
+    *,
+    offer: bool = True,
 ) -> None:
     held = registration.status in SEAT_HOLDING
     registration.cancelled_at = now
     registration.cancel_reason = reason
     registration.offer_expires_at = None
     _touch(registration, R.cancelled, now)
-    emit(session, events.CANCELLED, events.RegistrationCancelled(
-        **_data(registration).model_dump(), reason=reason))
+    emit(
+        session,
+        events.CANCELLED,
+        events.RegistrationCancelled(**registration_data(registration).model_dump(), reason=reason),
+    )
     if held:
         await repository.release_seat(session, registration.event_id)
         if offer:
@@ -155,8 +199,12 @@ async def cancel_registration(
 
 # -- member actions ----------------------------------------------------------------------------
 
+
 async def register(
-    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    event_id: uuid.UUID,
     data: RegistrationCreate,
 ) -> RegistrationRead:
     if not principal.sees_members:
@@ -164,13 +212,12 @@ async def register(
     event = await load_visible(session, principal, event_id)
     now = datetime.now(UTC)
     _check_open(event, now)
-    registration = Registration(event_id=event.id, member_id=principal.id,
-                                **data.model_dump())
+    registration = Registration(event_id=event.id, member_id=principal.id, **data.model_dump())
     try:
         await repository.add(session, registration)
     except repository.DuplicateRegistration:
         raise Conflict("You are registered for this event already.") from None
-    emit(session, events.CREATED, _data(registration))
+    emit(session, events.CREATED, registration_data(registration))
     return await _view(session, registration, principal)
 
 
@@ -178,23 +225,26 @@ def _check_open(event: Event, now: datetime) -> None:
     if event.status != EventStatus.registration_open:
         raise Conflict("Registration for this event is not open.")
     if event.registration_opens_at and now < event.registration_opens_at:
-        raise Conflict("Registration opens at "
-                       f"{event.registration_opens_at.isoformat().replace('+00:00', 'Z')}.")
+        raise Conflict(
+            "Registration opens at "
+            f"{event.registration_opens_at.isoformat().replace('+00:00', 'Z')}."
+        )
     if event.registration_closes_at and now > event.registration_closes_at:
         raise Conflict("Registration has closed.")
 
 
-async def _own_for_update(session: AsyncSession, principal: Principal,
-                          registration_id: uuid.UUID) -> Registration:
+async def _own_for_update(
+    session: AsyncSession, principal: Principal, registration_id: uuid.UUID
+) -> Registration:
     registration = await repository.get_for_update(session, registration_id)
-    if registration is None or (registration.member_id != principal.id
-                                and not principal.is_admin):
+    if registration is None or (registration.member_id != principal.id and not principal.is_admin):
         raise NotFound("No such registration.")
     return registration
 
 
-async def confirm(session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID
-                  ) -> RegistrationRead:
+async def confirm(
+    session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID
+) -> RegistrationRead:
     registration = await repository.get_for_update(session, registration_id)
     if registration is None or registration.member_id != principal.id:
         raise NotFound("No such registration.")
@@ -213,8 +263,9 @@ async def _confirm(session: AsyncSession, registration: Registration) -> None:
     await confirm_seat(session, registration, datetime.now(UTC))
 
 
-async def confirm_by_link(session: AsyncSession, settings: Settings, token: str
-                          ) -> RegistrationRead:
+async def confirm_by_link(
+    session: AsyncSession, settings: Settings, token: str
+) -> RegistrationRead:
     """The link in the e-mail: works once (its nonce is rotated), needs no sign-in."""
     try:
         claims = links.verify(settings.jwt_secret, links.CONFIRM, token, datetime.now(UTC))
@@ -228,68 +279,92 @@ async def confirm_by_link(session: AsyncSession, settings: Settings, token: str
     return await _view(session, registration, None)
 
 
-def confirmation_link_token(settings: Settings, registration: Registration,
-                            now: datetime) -> str:
+def confirmation_link_token(settings: Settings, registration: Registration, now: datetime) -> str:
     expires = now + timedelta(days=settings.confirmation_link_days)
-    return links.mint(settings.jwt_secret, links.CONFIRM, registration.id,
-                      registration.link_nonce, expires)
+    return links.mint(
+        settings.jwt_secret, links.CONFIRM, registration.id, registration.link_nonce, expires
+    )
 
 
 def qr_token(settings: Settings, registration: Registration) -> str:
     return links.mint(settings.jwt_secret, links.CHECK_IN, registration.id, "qr", None)
 
 
-async def cancel(session: AsyncSession, settings: Settings, *, principal: Principal,
-                 context: RequestContext, registration_id: uuid.UUID) -> RegistrationRead:
+async def cancel(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    registration_id: uuid.UUID,
+) -> RegistrationRead:
     registration = await _own_for_update(session, principal, registration_id)
     if registration.status == R.cancelled:
         return await _view(session, registration, principal)
     if registration.status in (R.checked_in, R.no_show):
         raise IllegalTransition(f"A {registration.status} registration cannot be cancelled.")
     by_admin = registration.member_id != principal.id
-    await cancel_registration(session, settings, registration,
-                              "by_admin" if by_admin else "by_member", datetime.now(UTC))
+    await cancel_registration(
+        session, settings, registration, "by_admin" if by_admin else "by_member", datetime.now(UTC)
+    )
     if by_admin:
-        audit.record(session, actor_id=principal.id, action="registration.cancelled",
-                     target_type="registration", target_id=registration.id, context=context)
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="registration.cancelled",
+            target_type="registration",
+            target_id=registration.id,
+            context=context,
+        )
     return await _view(session, registration, principal)
 
 
-async def get(session: AsyncSession, settings: Settings, *, principal: Principal,
-              registration_id: uuid.UUID) -> RegistrationRead:
+async def get(
+    session: AsyncSession, settings: Settings, *, principal: Principal, registration_id: uuid.UUID
+) -> RegistrationRead:
     registration = await repository.get(session, registration_id)
-    if registration is None or (registration.member_id != principal.id
-                                and not is_staff(principal)):
+    if registration is None or (registration.member_id != principal.id and not is_staff(principal)):
         raise NotFound("No such registration.")
     return await _view(session, registration, principal)
 
 
-async def qr(session: AsyncSession, settings: Settings, *, principal: Principal,
-             registration_id: uuid.UUID) -> str:
+async def qr(
+    session: AsyncSession, settings: Settings, *, principal: Principal, registration_id: uuid.UUID
+) -> str:
     registration = await repository.get(session, registration_id)
-    if registration is None or (registration.member_id != principal.id
-                                and not principal.is_admin):
+    if registration is None or (registration.member_id != principal.id and not principal.is_admin):
         raise NotFound("No such registration.")
     return qr_token(settings, registration)
 
 
-async def mine(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
-               ) -> Page[RegistrationRead]:
+async def mine(
+    session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+) -> Page[RegistrationRead]:
     sort = "-created_at"
-    rows = await repository.list_of_member(session, principal.id,
-                                           after=decode_time_cursor(cursor, sort), limit=limit)
+    rows = await repository.list_of_member(
+        session, principal.id, after=decode_time_cursor(cursor, sort), limit=limit
+    )
     page = rows[:limit]
-    next_cursor = (encode_time_cursor(sort, page[-1].created_at, page[-1].id)
-                   if len(rows) > limit else None)
+    next_cursor = (
+        encode_time_cursor(sort, page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    )
     return Page[RegistrationRead](
-        items=[await _view(session, r, principal) for r in page], next_cursor=next_cursor)
+        items=[await _view(session, r, principal) for r in page], next_cursor=next_cursor
+    )
 
 
 # -- the door ----------------------------------------------------------------------------------
 
+
 async def check_in(
-    session: AsyncSession, settings: Settings, *, principal: Principal, context: RequestContext,
-    registration_id: uuid.UUID | None = None, token: str | None = None, nonce: str,
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    registration_id: uuid.UUID | None = None,
+    token: str | None = None,
+    nonce: str,
     event_id: uuid.UUID | None = None,
 ) -> RegistrationRead:
     if token is not None:
@@ -310,7 +385,8 @@ async def check_in(
         raise AlreadyCheckedIn(f"Already checked in at {at.replace('+00:00', 'Z')}.")
     if registration.status != R.confirmed:
         raise IllegalTransition(
-            f"Only a confirmed registration checks in; this one is {registration.status}.")
+            f"Only a confirmed registration checks in; this one is {registration.status}."
+        )
     event = await event_repository.get(session, registration.event_id)
     if event is None or event.status not in ACTIVE:
         raise IllegalTransition("Check-in is possible while the event takes place.")
@@ -318,28 +394,45 @@ async def check_in(
     registration.checked_in_by = principal.id
     registration.check_in_nonce = nonce
     _touch(registration, R.checked_in, now)
-    emit(session, events.CHECKED_IN, _data(registration))
-    audit.record(session, actor_id=principal.id, action="registration.checked_in",
-                 target_type="registration", target_id=registration.id, context=context)
+    emit(session, events.CHECKED_IN, registration_data(registration))
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="registration.checked_in",
+        target_type="registration",
+        target_id=registration.id,
+        context=context,
+    )
     return await _view(session, registration, principal)
 
 
 # -- staff lists and stats ---------------------------------------------------------------------
 
+
 async def list_for_event(
-    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID,
-    status: RegistrationStatus | None, cursor: str | None, limit: int,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    event_id: uuid.UUID,
+    status: RegistrationStatus | None,
+    cursor: str | None,
+    limit: int,
 ) -> Page[RegistrationRead]:
     await load_visible(session, principal, event_id)
     sort = "created_at"
     rows = await repository.list_for_event(
-        session, event_id, status=status, after=decode_time_cursor(cursor, sort), limit=limit)
+        session, event_id, status=status, after=decode_time_cursor(cursor, sort), limit=limit
+    )
     page = rows[:limit]
-    next_cursor = (encode_time_cursor(sort, page[-1][0].created_at, page[-1][0].id)
-                   if len(rows) > limit else None)
+    next_cursor = (
+        encode_time_cursor(sort, page[-1][0].created_at, page[-1][0].id)
+        if len(rows) > limit
+        else None
+    )
     return Page[RegistrationRead](
         items=[view_of(r, name, admin=principal.is_admin) for r, name in page],
-        next_cursor=next_cursor)
+        next_cursor=next_cursor,
+    )
 
 
 async def source_stats(session: AsyncSession, event_id: uuid.UUID) -> list[SourceCount]:
@@ -347,11 +440,20 @@ async def source_stats(session: AsyncSession, event_id: uuid.UUID) -> list[Sourc
         raise NotFound("No such event.")
     totals: dict[tuple[str | None, str | None, str | None], SourceCount] = {}
     for source, utm_source, utm_campaign, status, count in await repository.source_counts(
-            session, event_id):
+        session, event_id
+    ):
         key = (source, utm_source, utm_campaign)
-        entry = totals.setdefault(key, SourceCount(
-            source=source, utm_source=utm_source, utm_campaign=utm_campaign,
-            registrations=0, confirmed=0, checked_in=0))
+        entry = totals.setdefault(
+            key,
+            SourceCount(
+                source=source,
+                utm_source=utm_source,
+                utm_campaign=utm_campaign,
+                registrations=0,
+                confirmed=0,
+                checked_in=0,
+            ),
+        )
         entry.registrations += count
         if status in (R.confirmed, R.checked_in):
             entry.confirmed += count
@@ -362,13 +464,23 @@ async def source_stats(session: AsyncSession, event_id: uuid.UUID) -> list[Sourc
 
 async def attendance(session: AsyncSession, member_id: uuid.UUID) -> AttendanceRead:
     rows = await repository.attendance_of(session, member_id)
-    entries = [AttendanceEntry(event_id=r.event_id, event_title=title, starts_at=starts_at,
-                               registration_id=r.id, status=R(r.status))
-               for r, title, starts_at in rows]
+    entries = [
+        AttendanceEntry(
+            event_id=r.event_id,
+            event_title=title,
+            starts_at=starts_at,
+            registration_id=r.id,
+            status=R(r.status),
+        )
+        for r, title, starts_at in rows
+    ]
     return AttendanceRead(
-        member_id=member_id, registered=len(entries),
+        member_id=member_id,
+        registered=len(entries),
         attended=sum(e.status == R.checked_in for e in entries),
-        no_show=sum(e.status == R.no_show for e in entries), events=entries)
+        no_show=sum(e.status == R.no_show for e in entries),
+        events=entries,
+    )
 
 
 # -- the event's status, which settles its registrations ---------------------------------------
@@ -383,8 +495,13 @@ TRANSITION_EVENTS = {
 
 
 async def move_event(
-    session: AsyncSession, settings: Settings, *, admin: Principal, context: RequestContext,
-    event_id: uuid.UUID, data: EventTransition,
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    data: EventTransition,
 ) -> EventRead:
     event = await event_repository.get_for_update(session, event_id)
     if event is None:
@@ -397,28 +514,37 @@ async def move_event(
     previous = event.status
     if data.status == EventStatus.cancelled:
         for registration in await repository.with_status(
-                session, event.id, [s for s in R if s != R.cancelled]):
-            await cancel_registration(session, settings, registration, "event_cancelled", now,
-                                      offer=False)
+            session, event.id, [s for s in R if s != R.cancelled]
+        ):
+            await cancel_registration(
+                session, settings, registration, "event_cancelled", now, offer=False
+            )
         await repository.release_all_seats(session, event.id)
     elif data.status == EventStatus.completed:
         for registration in await repository.with_status(
-                session, event.id, [R.confirmed, R.pending_confirmation, R.waitlisted,
-                                    R.offered]):
+            session, event.id, [R.confirmed, R.pending_confirmation, R.waitlisted, R.offered]
+        ):
             if registration.status == R.confirmed:
                 _touch(registration, R.no_show, now)
-                emit(session, events.NO_SHOW, _data(registration))
+                emit(session, events.NO_SHOW, registration_data(registration))
             else:
-                await cancel_registration(session, settings, registration, "event_over", now,
-                                          offer=False)
+                await cancel_registration(
+                    session, settings, registration, "event_over", now, offer=False
+                )
     await session.refresh(event)
     event.status = data.status
     event.version += 1
     event.updated_at = now
     emit(session, TRANSITION_EVENTS[EventStatus(data.status)], changed_data(event))
-    audit.record(session, actor_id=admin.id, action="event.status_changed", target_type="event",
-                 target_id=event.id, context=context,
-                 details={"from": previous, "to": data.status})
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="event.status_changed",
+        target_type="event",
+        target_id=event.id,
+        context=context,
+        details={"from": previous, "to": data.status},
+    )
     await session.flush()
     return view(event)
 

@@ -17,6 +17,7 @@ from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
 from app.integrations.bitrix24 import runs as bitrix24_runs
+from app.integrations.timepad import service as timepad_service
 from app.registrations import service as registrations_service
 from app.reviews import assigning
 from app.worker import repository as worker_repository
@@ -53,6 +54,7 @@ async def prune_delivery_log(session: AsyncSession, settings: Settings, now: dat
 
 
 JOBS: list[ScheduledJob] = [
+    ScheduledJob("retry_timepad_inbox", timedelta(minutes=1), timepad_service.retry_inbox),
     ScheduledJob("expire_registration_offers", timedelta(minutes=1),
                  registrations_service.expire_offers),
     ScheduledJob("release_unconfirmed_registrations", timedelta(minutes=5),

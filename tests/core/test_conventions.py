@@ -13,7 +13,7 @@ from app.main import create_app
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import Member
 from app.models.token import ApiToken
-from tests.conftest import make_settings
+from tests.conftest import IS_POSTGRES, make_settings
 from tests.problems import assert_problem
 
 
@@ -81,6 +81,22 @@ class TestErrors:
             assert_problem(response)
             assert response.headers["retry-after"]
         assert live.status_code == 200
+        await app.state.engine.dispose()
+
+
+    @pytest.mark.skipif(not IS_POSTGRES, reason="the connection pool is PostgreSQL's")
+    async def test_exhausted_pool_gives_503_not_500(self):
+        app = create_app(make_settings(database_pool_size=1, database_pool_timeout_seconds=0.2))
+        token = app.state.token_codec.issue(uuid.uuid4(), ["member"], 0)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with app.state.engine.connect() as held:  # the pool's only connection
+            await held.exec_driver_sql("SELECT 1")
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/api/v1/me",
+                                            headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 503, response.text
+        assert_problem(response)
+        assert response.headers["retry-after"]
         await app.state.engine.dispose()
 
 

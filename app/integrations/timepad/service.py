@@ -1,0 +1,233 @@
+"""Timepad registrations: verified webhooks kept in the inbox, applied idempotently, and
+reconciliation against Timepad's own list of orders.
+
+Applying an order is idempotent: the order id links it to one registration; the same status
+twice changes nothing; a status ranked below the one we hold arrived late and is ignored
+(``mapping.RANK``), except during reconciliation, which reads the current state. The person
+is matched by e-mail to a member; someone unknown becomes a guest registration.
+"""
+
+import hashlib
+import hmac
+import logging
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import normalize_email
+from app.core.config import Settings
+from app.core.errors import Forbidden, NotFound, ServiceUnavailable
+from app.core.outbox import emit
+from app.events import repository as event_repository
+from app.integrations.timepad import mapping, repository
+from app.integrations.timepad.client import TimepadClient, TimepadError
+from app.integrations.timepad.mapping import Target, TimepadOrder
+from app.integrations.timepad.schemas import DriftEntry, DriftReport, WebhookAccepted
+from app.models.inbox import InboxMessage
+from app.models.registration import Registration, RegistrationStatus
+from app.registrations import repository as registration_repository
+from app.registrations import service as registrations
+from app.registrations.events import CREATED
+
+logger = logging.getLogger("app.integrations.timepad")
+R = RegistrationStatus
+OURS = {
+    Target.pending: R.pending_confirmation,
+    Target.confirmed: R.confirmed,
+    Target.cancelled: R.cancelled,
+}
+
+
+def verify_signature(settings: Settings, body: bytes, header: str | None) -> None:
+    """``X-Hub-Signature: sha1=<hex HMAC-SHA1 of the raw body>``, compared in constant time.
+    Without a configured secret every webhook is refused."""
+    secret = settings.timepad_webhook_secret.get_secret_value()
+    if not secret or not header or not header.startswith("sha1="):
+        raise Forbidden("The webhook signature is missing or wrong.")
+    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    if not hmac.compare_digest(expected, header.removeprefix("sha1=").strip().lower()):
+        raise Forbidden("The webhook signature is missing or wrong.")
+
+
+async def receive(
+    session: AsyncSession, settings: Settings, body: bytes, headers: dict[str, str]
+) -> WebhookAccepted:
+    """Store first (committed with the request whatever happens next), then apply inside a
+    savepoint: a failure leaves the message for the retry job, never a half-applied order."""
+    message = await repository.store(
+        session,
+        dedupe_key=hashlib.sha256(body).hexdigest(),
+        body=body.decode("utf-8", errors="replace"),
+        headers=headers,
+    )
+    if message is None:
+        return WebhookAccepted(status="duplicate")
+    processed = await process(session, settings, message)
+    return WebhookAccepted(status="processed" if processed else "queued")
+
+
+async def process(session: AsyncSession, settings: Settings, message: InboxMessage) -> bool:
+    now = datetime.now(UTC)
+    try:
+        async with session.begin_nested():
+            order = mapping.parse_body(message.body.encode())
+            await apply_order(session, settings, order, authoritative=False)
+    except mapping.BadPayload as exc:
+        repository.mark(message, now, None)  # nothing to retry: kept for the record
+        message.last_error = f"unusable payload: {exc}"
+        return True
+    except Exception as exc:  # kept for the retry job; the message itself is safe
+        logger.warning("timepad message %s failed", message.id, exc_info=True)
+        repository.mark(message, now, f"{type(exc).__name__}: {exc}")
+        return False
+    repository.mark(message, now, None)
+    return True
+
+
+async def apply_order(
+    session: AsyncSession, settings: Settings, order: TimepadOrder, *, authoritative: bool
+) -> tuple[Registration | None, str | None]:
+    """Bring our registration in line with the order; (registration, status before)."""
+    event = await event_repository.by_timepad_id(session, order.event_id)
+    if event is None:
+        return None, None  # an event we do not run through Timepad
+    registration = await registration_repository.by_timepad_order(session, order.order_id)
+    now = datetime.now(UTC)
+    if registration is None:
+        registration = await _find_or_create(session, event.id, order)
+        if registration is None:
+            return None, None
+    before = registration.status
+    held = registration.timepad_status
+    if held is not None and not authoritative:
+        if mapping.RANK[mapping.target_of(held)] > mapping.RANK[order.target]:
+            return registration, before  # an older status arriving late
+    registration.timepad_order_id = order.order_id
+    registration.timepad_status = order.status_code
+    registration.timepad_status_at = now
+    await _move(session, settings, registration, order.target, now)
+    return registration, before
+
+
+async def _find_or_create(
+    session: AsyncSession,
+    event_id,
+    order: TimepadOrder,  # type: ignore[no-untyped-def]
+) -> Registration | None:
+    member = None
+    if order.email:
+        member = await registration_repository.member_by_email(
+            session, normalize_email(order.email)
+        )
+    if member is not None:
+        existing = await registration_repository.of_member(
+            session, event_id, member.id, for_update=True
+        )
+    elif order.email:
+        existing = await registration_repository.of_guest(session, event_id, order.email)
+    else:
+        return None  # nobody to register
+    if existing is not None:
+        return existing
+    registration = Registration(
+        event_id=event_id,
+        member_id=member.id if member else None,
+        guest_email=None if member else order.email,
+        guest_name=None if member else order.name,
+        source="timepad",
+        timepad_order_id=order.order_id,
+    )
+    await registration_repository.add(session, registration)
+    emit(session, CREATED, registrations.registration_data(registration))
+    return registration
+
+
+async def _move(
+    session: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    target: Target,
+    now: datetime,
+) -> None:
+    status = registration.status
+    if target == Target.cancelled:
+        if status not in (R.cancelled, R.checked_in, R.no_show):
+            await registrations.cancel_registration(session, settings, registration, "timepad", now)
+    elif target == Target.confirmed:
+        if status == R.cancelled:
+            registrations.reopen(registration, now)
+        if registration.status in (R.pending_confirmation, R.offered):
+            await registrations.confirm_seat(session, registration, now)
+    elif status == R.cancelled:  # booked again after a cancellation
+        registrations.reopen(registration, now)
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+def client_for(settings: Settings, http: httpx.AsyncClient) -> TimepadClient:
+    return TimepadClient(
+        http, settings.timepad_api_url, settings.timepad_api_token.get_secret_value()
+    )
+
+
+async def reconcile(
+    session: AsyncSession, settings: Settings, client: TimepadClient, event_id
+) -> DriftReport:  # type: ignore[no-untyped-def]
+    """Pull every order of the event from Timepad, repair what the webhooks missed, and say
+    what differed."""
+    event = await event_repository.get(session, event_id)
+    if event is None:
+        raise NotFound("No such event.")
+    if event.timepad_event_id is None:
+        raise NotFound("This event is not linked to a Timepad event.")
+    report = DriftReport(orders_in_timepad=0, missing_here=[], status_differs=[], missing_there=[])
+    seen: set[int] = set()
+    try:
+        async for raw in client.orders(event.timepad_event_id):
+            try:
+                order = mapping.parse_order(raw)
+            except mapping.BadPayload:
+                continue
+            report.orders_in_timepad += 1
+            seen.add(order.order_id)
+            known = await registration_repository.by_timepad_order(session, order.order_id)
+            held = known.timepad_status if known else None
+            registration, before = await apply_order(session, settings, order, authoritative=True)
+            entry = DriftEntry(
+                order_id=order.order_id,
+                email=order.email,
+                timepad_status=order.status_code,
+                our_status=before if known else None,
+            )
+            if known is None and registration is not None:
+                report.missing_here.append(entry)
+            elif (
+                known is not None and held is not None and (mapping.target_of(held) != order.target)
+            ):
+                report.status_differs.append(entry)
+    except TimepadError as exc:
+        raise ServiceUnavailable(f"{exc}; try again later.") from exc
+    for registration in await repository.registrations_with_orders(session, event.id):
+        if registration.timepad_order_id not in seen:
+            report.missing_there.append(
+                DriftEntry(
+                    order_id=registration.timepad_order_id or 0,
+                    email=registration.guest_email,
+                    timepad_status=None,
+                    our_status=registration.status,
+                )
+            )
+    await session.flush()
+    return report
+
+
+# -- scheduled jobs ----------------------------------------------------------------------------
+
+
+async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    messages = await repository.unprocessed(session, 100)
+    for message in messages:
+        await process(session, settings, message)
+    return len(messages)

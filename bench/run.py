@@ -159,7 +159,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, secret: str, log: Path) -> Iterator[Server]:
+def serve(database_url: str, secret: str, log: Path,
+          extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run uvicorn on a free port until the block ends."""
     port = free_port()
     env = dict(os.environ) | {
@@ -168,7 +169,7 @@ def serve(database_url: str, secret: str, log: Path) -> Iterator[Server]:
         "DL_ENVIRONMENT": "production",
         "DL_DOCS_ENABLED": "false",
         "DL_BENCH_ROUTES": "true",
-    }
+    } | (extra_env or {})
     command = [
         str(Path(sys.executable).parent / "uvicorn"), "app.asgi:app", "--host", HOST,
         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",

@@ -38,6 +38,15 @@ async def store(
     return await session.get(InboxMessage, message_id)
 
 
+async def claim(session: AsyncSession, message_id: uuid.UUID) -> InboxMessage | None:
+    rows = await session.execute(
+        select(InboxMessage)
+        .where(InboxMessage.id == message_id, InboxMessage.processed_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
+    return rows.scalar_one_or_none()
+
+
 async def unprocessed(session: AsyncSession, limit: int) -> list[InboxMessage]:
     rows = await session.execute(
         select(InboxMessage)

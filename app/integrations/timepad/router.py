@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Request, Response, status
 
 from app.auth.permissions import AdminPrincipal
 from app.core.context import SettingsDep
@@ -33,15 +33,19 @@ EXAMPLE_ORDER = {
         "example": EXAMPLE_ORDER}}}},
 )
 async def timepad_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep,
+    request: Request, session: SessionDep, settings: SettingsDep, tasks: BackgroundTasks,
     x_hub_signature: Annotated[str | None, Header(max_length=100)] = None,
 ) -> Response:
     """Timepad's order webhook. The signature is checked before anything else; the raw body
-    is kept before it is applied, so nothing received is lost."""
+    is stored (committed) before the answer, and applied after it, so nothing received is
+    lost and Timepad never waits for our processing."""
     body = await request.body()
     service.verify_signature(settings, body, x_hub_signature)
-    accepted = await service.receive(session, settings, body,
-                                     {"x-hub-signature": x_hub_signature or ""})
+    accepted, message_id = await service.receive(
+        session, body, {"x-hub-signature": x_hub_signature or ""})
+    if message_id is not None:
+        tasks.add_task(service.process_stored, request.app.state.sessionmaker, settings,
+                       message_id)
     return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
 
 

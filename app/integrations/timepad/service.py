@@ -10,10 +10,11 @@ is matched by e-mail to a member; someone unknown becomes a guest registration.
 import hashlib
 import hmac
 import logging
+import uuid
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import normalize_email
 from app.core.config import Settings
@@ -51,10 +52,10 @@ def verify_signature(settings: Settings, body: bytes, header: str | None) -> Non
 
 
 async def receive(
-    session: AsyncSession, settings: Settings, body: bytes, headers: dict[str, str]
-) -> WebhookAccepted:
-    """Store first (committed with the request whatever happens next), then apply inside a
-    savepoint: a failure leaves the message for the retry job, never a half-applied order."""
+    session: AsyncSession, body: bytes, headers: dict[str, str]
+) -> tuple[WebhookAccepted, uuid.UUID | None]:
+    """Store the message (committed before the answer): Timepad gets its 2xx at once, and
+    the message is applied after the answer (``process_stored``) or by the retry job."""
     message = await repository.store(
         session,
         dedupe_key=hashlib.sha256(body).hexdigest(),
@@ -62,9 +63,23 @@ async def receive(
         headers=headers,
     )
     if message is None:
-        return WebhookAccepted(status="duplicate")
-    processed = await process(session, settings, message)
-    return WebhookAccepted(status="processed" if processed else "queued")
+        return WebhookAccepted(status="duplicate"), None
+    return WebhookAccepted(status="accepted"), message.id
+
+
+async def process_stored(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, message_id: uuid.UUID
+) -> None:
+    """Apply one stored message in its own transaction. A message the retry job holds at the
+    same moment is skipped here (SKIP LOCKED): it is applied once either way."""
+    try:
+        async with sessionmaker() as session:
+            message = await repository.claim(session, message_id)
+            if message is not None:
+                await process(session, settings, message)
+                await session.commit()
+    except Exception:  # the message is stored; the retry job applies it later
+        logger.warning("timepad message %s not applied now", message_id, exc_info=True)
 
 
 async def process(session: AsyncSession, settings: Settings, message: InboxMessage) -> bool:

@@ -78,7 +78,7 @@ class TestOrders:
     async def test_paid_order_of_a_member_confirms_a_seat(self, client, factory, db, event):
         member = await factory.member("member", email="Anna@Example.com")
         response = await send(client, order(101, TIMEPAD_EVENT, "anna@example.com", "paid"))
-        assert response.status_code == 202 and response.json() == {"status": "processed"}
+        assert response.status_code == 202 and response.json() == {"status": "accepted"}
         [registration] = await registrations(db)
         assert (registration.member_id, registration.status, registration.source) == (
             member.id, "confirmed", "timepad")
@@ -103,7 +103,7 @@ class TestOrders:
     async def test_replay_changes_nothing(self, client, db, event):
         payload = order(303, TIMEPAD_EVENT, "r@example.com", "paid")
         first, second = await send(client, payload), await send(client, payload)
-        assert (first.json()["status"], second.json()["status"]) == ("processed", "duplicate")
+        assert (first.json()["status"], second.json()["status"]) == ("accepted", "duplicate")
         assert len(await registrations(db)) == 1
         assert len((await db.execute(select(InboxMessage))).scalars().all()) == 1
 
@@ -183,3 +183,29 @@ class TestReconciliation:
                     f"/api/v1/integrations/timepad/events/{event['id']}/reconcile",
                     headers=admin.headers)
         assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+async def test_a_failed_application_is_retried_by_the_job(client, db, event, settings,
+                                                          monkeypatch):
+    from app.integrations.timepad import service
+
+    original = service.apply_order
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(service, "apply_order", broken)
+    response = await send(client, order(888, TIMEPAD_EVENT, "retry@example.com", "paid"))
+    assert response.status_code == 202  # stored: Timepad is never asked to resend
+    [message] = (await db.execute(select(InboxMessage))).scalars().all()
+    await db.refresh(message)
+    assert message.processed_at is None and "database hiccup" in message.last_error
+    assert await registrations(db) == []
+
+    monkeypatch.setattr(service, "apply_order", original)
+    from datetime import UTC, datetime
+
+    assert await service.retry_inbox(db, settings, datetime.now(UTC)) == 1
+    await db.flush()
+    [registration] = await registrations(db)
+    assert registration.timepad_order_id == 888 and registration.status == "confirmed"

@@ -1,78 +1,20 @@
-"""Queries of the Timepad integration: the inbox and the registrations Timepad made."""
+"""Queries of the Timepad integration beyond the shared inbox."""
 
 import uuid
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models.inbox import InboxMessage
 from app.models.registration import Registration
 
 SOURCE = "timepad"
-
-
-async def store(
-    session: AsyncSession, *, dedupe_key: str, body: str, headers: dict[str, Any]
-) -> InboxMessage | None:
-    """Keep the message unless the very same one is stored already (then None)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    message_id = uuid.uuid4()
-    inserted = await session.execute(
-        dialect.insert(InboxMessage)
-        .values(
-            id=message_id,
-            source=SOURCE,
-            dedupe_key=dedupe_key,
-            body=body,
-            headers=headers,
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
-        .returning(InboxMessage.id)
-    )
-    if inserted.scalar_one_or_none() is None:
-        return None
-    return await session.get(InboxMessage, message_id)
-
-
-async def claim(session: AsyncSession, message_id: uuid.UUID) -> InboxMessage | None:
-    rows = await session.execute(
-        select(InboxMessage)
-        .where(InboxMessage.id == message_id, InboxMessage.processed_at.is_(None))
-        .with_for_update(skip_locked=True)
-    )
-    return rows.scalar_one_or_none()
-
-
-async def unprocessed(session: AsyncSession, limit: int) -> list[InboxMessage]:
-    rows = await session.execute(
-        select(InboxMessage)
-        .where(InboxMessage.source == SOURCE, InboxMessage.processed_at.is_(None))
-        .order_by(InboxMessage.received_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(rows.scalars())
 
 
 async def registrations_with_orders(
     session: AsyncSession, event_id: uuid.UUID
 ) -> list[Registration]:
     rows = await session.execute(
-        select(Registration).where(
-            Registration.event_id == event_id, Registration.timepad_order_id.is_not(None)
-        )
+        select(Registration).where(Registration.event_id == event_id,
+                                   Registration.timepad_order_id.is_not(None))
     )
     return list(rows.scalars())
-
-
-def mark(message: InboxMessage, now: datetime, error: str | None) -> None:
-    message.attempts += 1
-    if error is None:
-        message.processed_at = now
-        message.last_error = None
-    else:
-        message.last_error = error[:500]

@@ -21,6 +21,7 @@ from app.core.config import Settings
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable
 from app.core.outbox import emit
 from app.events import repository as event_repository
+from app.integrations import repository as inbox
 from app.integrations.timepad import mapping, repository
 from app.integrations.timepad.client import TimepadClient, TimepadError
 from app.integrations.timepad.mapping import Target, TimepadOrder
@@ -56,8 +57,9 @@ async def receive(
 ) -> tuple[WebhookAccepted, uuid.UUID | None]:
     """Store the message (committed before the answer): Timepad gets its 2xx at once, and
     the message is applied after the answer (``process_stored``) or by the retry job."""
-    message = await repository.store(
+    message = await inbox.store(
         session,
+        source=repository.SOURCE,
         dedupe_key=hashlib.sha256(body).hexdigest(),
         body=body.decode("utf-8", errors="replace"),
         headers=headers,
@@ -74,7 +76,7 @@ async def process_stored(
     same moment is skipped here (SKIP LOCKED): it is applied once either way."""
     try:
         async with sessionmaker() as session:
-            message = await repository.claim(session, message_id)
+            message = await inbox.claim(session, message_id)
             if message is not None:
                 await process(session, settings, message)
                 await session.commit()
@@ -89,14 +91,14 @@ async def process(session: AsyncSession, settings: Settings, message: InboxMessa
             order = mapping.parse_body(message.body.encode())
             await apply_order(session, settings, order, authoritative=False)
     except mapping.BadPayload as exc:
-        repository.mark(message, now, None)  # nothing to retry: kept for the record
+        inbox.mark(message, now, None)  # nothing to retry: kept for the record
         message.last_error = f"unusable payload: {exc}"
         return True
     except Exception as exc:  # kept for the retry job; the message itself is safe
         logger.warning("timepad message %s failed", message.id, exc_info=True)
-        repository.mark(message, now, f"{type(exc).__name__}: {exc}")
+        inbox.mark(message, now, f"{type(exc).__name__}: {exc}")
         return False
-    repository.mark(message, now, None)
+    inbox.mark(message, now, None)
     return True
 
 
@@ -242,7 +244,7 @@ async def reconcile(
 
 
 async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    messages = await repository.unprocessed(session, 100)
+    messages = await inbox.unprocessed(session, repository.SOURCE, 100)
     for message in messages:
         await process(session, settings, message)
     return len(messages)

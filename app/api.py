@@ -13,6 +13,7 @@ from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.events.router import public_router as events_public_router
 from app.events.router import router as events_router
+from app.integrations.bitrix24.router import public_router as bitrix24_public_router
 from app.integrations.bitrix24.router import router as bitrix24_router
 from app.integrations.timepad.router import public_router as timepad_public_router
 from app.integrations.timepad.router import router as timepad_router
@@ -28,7 +29,7 @@ API_PREFIX = "/api/v1"
 
 PUBLIC_ROUTERS: list[APIRouter] = [
     auth_public_router, events_public_router, registrations_public_router,
-    timepad_public_router,
+    timepad_public_router, bitrix24_public_router,
 ]
 # Every route of these demands a valid principal; a route added later is protected by default.
 AUTHENTICATED_ROUTERS: list[APIRouter] = [

@@ -19,6 +19,7 @@ PUBLIC = {
     ("GET", "/api/v1/public/events"), ("GET", "/api/v1/public/events/{event_id}"),
     ("POST", "/api/v1/registrations/confirm-link"),
     ("POST", "/api/v1/integrations/timepad/webhook"),
+    ("POST", "/api/v1/integrations/bitrix24/events"),
 }
 
 
@@ -87,6 +88,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/registrations/confirm-link"): everyone(422),
     # Unsigned: refused before anything is read or stored.
     ("POST", "/api/v1/integrations/timepad/webhook"): everyone(403),
+    ("POST", "/api/v1/integrations/bitrix24/events"): everyone(403),
     ("POST", "/api/v1/integrations/timepad/events/{event_id}/reconcile"): admin_only(404),
     ("GET", "/api/v1/webhooks/event-types"): admin_only(200),
     ("POST", "/api/v1/webhooks"): admin_only(422),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.integrations.bitrix24 import inbound as bitrix24_inbound
 from app.integrations.bitrix24 import runs as bitrix24_runs
 from app.integrations.timepad import service as timepad_service
 from app.registrations import service as registrations_service
@@ -55,6 +56,7 @@ async def prune_delivery_log(session: AsyncSession, settings: Settings, now: dat
 
 JOBS: list[ScheduledJob] = [
     ScheduledJob("retry_timepad_inbox", timedelta(minutes=1), timepad_service.retry_inbox),
+    ScheduledJob("apply_bitrix24_events", timedelta(minutes=1), bitrix24_inbound.retry_inbox),
     ScheduledJob("expire_registration_offers", timedelta(minutes=1),
                  registrations_service.expire_offers),
     ScheduledJob("release_unconfirmed_registrations", timedelta(minutes=5),

@@ -109,3 +109,9 @@ async def lock_subjects(session: AsyncSession, subject_type: str,
         return
     keys = [f"crm:{subject_type}:{subject_id}" for subject_id in sorted(subject_ids)]
     await session.execute(_LOCK_KEYS, {"keys": keys})
+
+
+async def link_by_crm_id(session: AsyncSession, crm_entity: str, crm_id: int) -> CrmLink | None:
+    rows = await session.execute(select(CrmLink).where(CrmLink.crm_entity == crm_entity,
+                                                       CrmLink.crm_id == crm_id))
+    return rows.scalars().first()

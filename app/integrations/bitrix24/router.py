@@ -12,10 +12,11 @@ from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.responses import json_response
-from app.integrations.bitrix24 import runs
-from app.integrations.bitrix24.schemas import SyncKind, SyncRunRead
+from app.integrations.bitrix24 import inbound, runs
+from app.integrations.bitrix24.schemas import EventAccepted, SyncKind, SyncRunRead
 
 router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"])
+public_router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"])
 
 
 def _accepted(run: SyncRunRead, request: Request) -> Response:
@@ -65,3 +66,24 @@ async def request_reconciliation(admin: AdminPrincipal, session: SessionDep,
 async def get_reconciliation(admin: AdminPrincipal, session: SessionDep) -> Response:
     """The latest reconciliation: what differs between our members and the CRM's contacts."""
     return json_response(await runs.latest_reconciliation(session))
+
+
+@public_router.post(
+    "/events", response_model=EventAccepted, responses=problem_responses(403, 413),
+    operation_id="bitrix24_events",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "string", "description": "The portal's event, form-encoded "
+                       "with PHP bracket keys."},
+            "example": "event=ONCRMCONTACTUPDATE&event_handler_id=11&data[FIELDS][ID]=89"
+                       "&ts=1724695689&auth[domain]=portal.example&auth[application_token]="
+                       "<token>"}}}},
+)
+async def bitrix24_events(request: Request, session: SessionDep) -> EventAccepted:
+    """Events from the portal's outgoing webhook. The application token is checked before
+    anything is stored; the event is stored raw and applied by the worker, which re-reads
+    the contact (the event carries only its id)."""
+    body = await request.body()
+    inbound.verify_token(request.app.state.settings, inbound.parse_form(body))
+    stored = await inbound.receive(session, body)
+    return EventAccepted(status="accepted" if stored else "duplicate")

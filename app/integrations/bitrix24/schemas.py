@@ -77,3 +77,8 @@ class SyncRunRead(ReadSchema):
     error: str | None = Field(description="Why the last attempt failed (an error code).")
     report: Annotated[FullSyncReport | ReconcileReport, Field(discriminator="kind")] | None = (
         Field(description="Set once the run is done."))
+
+
+class EventAccepted(ReadSchema):
+    status: str = Field(description="`accepted` (stored, applied by the worker) or "
+                                    "`duplicate` (stored before)")

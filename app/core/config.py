@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         "submitted": "NEW", "in_review": "IN_PROCESS", "waitlisted": "PROCESSED",
         "approved": "CONVERTED", "rejected": "JUNK", "withdrawn": "JUNK",
     })
+    # A registration's status -> the deal's STAGE_ID (Bitrix24's default deal funnel).
+    bitrix24_deal_stages: dict[str, str] = Field(default_factory=lambda: {
+        "pending_confirmation": "NEW", "waitlisted": "PREPARATION", "offered": "PREPARATION",
+        "confirmed": "EXECUTING", "checked_in": "WON", "no_show": "LOSE",
+        "cancelled": "APOLOGY",
+    })
 
     @field_validator("bitrix24_webhook_url")
     @classmethod

@@ -42,7 +42,7 @@ def build_channels(
         # One client per worker: its leaky bucket paces every CRM call this worker makes.
         channels.append(CrmChannel(
             sessionmaker, client_from_settings(crm_http, settings),
-            settings.bitrix24_lead_statuses,
+            settings.bitrix24_lead_statuses, settings.bitrix24_deal_stages,
         ))
     return channels
 

@@ -1,5 +1,5 @@
 """The CRM channel of the outbox relay: events about a person bring their contact in line,
-events about an application its lead.
+events about an application its lead, events about a registration its deal.
 
 One delivery per event; the sync reads the member (or application) as it is when it runs, so
 duplicates and reordering do no harm, and an unchanged member costs no CRM request. The
@@ -18,6 +18,7 @@ from app.integrations.bitrix24.client import Bitrix24Client, Bitrix24Error, Bitr
 from app.members import events as member_events
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
+from app.registrations import events as registration_events
 from app.worker.channels import Job, Outcome, Target
 
 # Events after which a person's contact may differ from what the CRM holds.
@@ -25,6 +26,13 @@ MEMBER_EVENTS = frozenset({
     member_events.MEMBER_CREATED.name, member_events.MEMBER_UPDATED.name,
     member_events.MEMBER_STATUS_CHANGED.name, member_events.MEMBER_ROLES_CHANGED.name,
     member_events.MEMBER_ERASED.name,
+})
+# Events that move a registration's deal to another stage.
+REGISTRATION_EVENTS = frozenset({
+    registration_events.CREATED.name, registration_events.CONFIRMED.name,
+    registration_events.WAITLISTED.name, registration_events.OFFERED.name,
+    registration_events.CANCELLED.name, registration_events.CHECKED_IN.name,
+    registration_events.NO_SHOW.name,
 })
 # Events that move an application's lead (approval also fills the member's profile).
 APPLICATION_EVENTS = frozenset({
@@ -41,10 +49,12 @@ class CrmChannel:
         sessionmaker: async_sessionmaker[AsyncSession],
         client: Bitrix24Client,
         lead_statuses: Mapping[str, str],
+        deal_stages: Mapping[str, str],
     ):
         self.sessionmaker = sessionmaker
         self.client = client
         self.lead_statuses = lead_statuses
+        self.deal_stages = deal_stages
 
     async def targets(
         self, session: AsyncSession, events: list[OutboxEvent]
@@ -53,6 +63,7 @@ class CrmChannel:
             (event, Target())
             for event in events
             if event.type in MEMBER_EVENTS or event.type in APPLICATION_EVENTS
+            or event.type in REGISTRATION_EVENTS
         ]
 
     async def deliver(self, job: Job) -> Outcome:
@@ -63,11 +74,16 @@ class CrmChannel:
                     outcome = await service.sync_application(
                         session, self.client, event.subject_id, self.lead_statuses
                     )
+                elif event.type in REGISTRATION_EVENTS:
+                    outcome = await service.sync_registration(
+                        session, self.client, event.subject_id, self.deal_stages
+                    )
                 else:
                     outcome = await service.sync_member(session, self.client, event.subject_id)
                     if event.type == member_events.MEMBER_ERASED.name:
-                        await service.erase_leads_of(
-                            session, self.client, event.subject_id, self.lead_statuses
+                        await service.erase_records_of(
+                            session, self.client, event.subject_id, self.lead_statuses,
+                            self.deal_stages,
                         )
                 await session.commit()
             except Bitrix24RetryLater as exc:

@@ -248,3 +248,37 @@ def lead_params(fields: Mapping[str, str], crm_id: int | None = None) -> dict[st
         wire = {name: value for name, value in wire.items() if value}
         return {"fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}
     return {"id": crm_id, "fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}
+
+
+# -- registrations -> deals ---------------------------------------------------------------------
+
+DEAL_FIELDS = ("TITLE", "STAGE_ID", "SOURCE_DESCRIPTION", "UTM_SOURCE", "UTM_MEDIUM",
+               "UTM_CAMPAIGN", "CONTACT_ID", "ORIGINATOR_ID", "ORIGIN_ID")
+
+
+def deal_fields(registration: Any, event_title: str, contact_id: int | None,
+                stages: Mapping[str, str]) -> dict[str, str]:
+    """A registration as a deal: the event, the stage mapped from its status, where the
+    person came from; the person is the linked contact."""
+    fields = {
+        "TITLE": event_title,
+        "STAGE_ID": stages.get(registration.status, ""),
+        "SOURCE_DESCRIPTION": registration.source or "",
+        "UTM_SOURCE": registration.utm_source or "",
+        "UTM_MEDIUM": registration.utm_medium or "",
+        "UTM_CAMPAIGN": registration.utm_campaign or "",
+        "CONTACT_ID": str(contact_id) if contact_id else "",
+        "ORIGINATOR_ID": ORIGINATOR,
+        "ORIGIN_ID": str(registration.id),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def deal_params(fields: Mapping[str, str], crm_id: int | None = None) -> dict[str, Any]:
+    """crm.deal.add (or, with ``crm_id``, crm.deal.update) parameters; our own record, so an
+    update sends every field."""
+    wire: dict[str, Any] = {name: fields.get(name, "") for name in DEAL_FIELDS}
+    if crm_id is None:
+        wire = {name: value for name, value in wire.items() if value}
+        return {"fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}
+    return {"id": crm_id, "fields": wire, "params": {"REGISTER_SONET_EVENT": "N"}}

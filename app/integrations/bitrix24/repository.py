@@ -9,7 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.crm import CrmLink, CrmSyncRun, CrmSyncStatus
+from app.models.event import Event
 from app.models.member import Member
+from app.models.registration import Registration
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
@@ -115,3 +117,17 @@ async def link_by_crm_id(session: AsyncSession, crm_entity: str, crm_id: int) ->
     rows = await session.execute(select(CrmLink).where(CrmLink.crm_entity == crm_entity,
                                                        CrmLink.crm_id == crm_id))
     return rows.scalars().first()
+
+
+async def registration_with_event(session: AsyncSession, registration_id: uuid.UUID
+                                  ) -> tuple[Registration, str] | None:
+    row = (await session.execute(
+        select(Registration, Event.title).join(Event, Event.id == Registration.event_id)
+        .where(Registration.id == registration_id))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def registration_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.execute(select(Registration.id).where(
+        Registration.member_id == member_id))
+    return list(rows.scalars())

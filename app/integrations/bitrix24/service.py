@@ -78,6 +78,7 @@ class Target:
 
 CONTACT = Target("member", "contact", "crm.contact")
 LEAD = Target("application", "lead", "crm.lead")
+DEAL = Target("registration", "deal", "crm.deal")
 
 
 class Outcome(StrEnum):
@@ -455,35 +456,30 @@ def _raise_first(result: BatchResult) -> None:
 
 # -- applications -> leads ---------------------------------------------------------------------
 
-async def sync_application(session: AsyncSession, client: Bitrix24Client,
-                           application_id: uuid.UUID, statuses: Mapping[str, str]) -> Outcome:
-    """Bring an application's lead in line: the applicant's contact first (the lead points at
-    it), then the lead, created once and updated when what we may send changed. A draft has
-    no lead; an erased applicant's lead is deleted with their contact."""
-    application = await application_repository.get(session, application_id)
-    if application is None or application.status == "draft":
-        return Outcome.skipped
-    member = await repository.get_member(session, application.member_id)
-    if member is None:
-        return Outcome.skipped
-    await sync_member(session, client, member.id)
-    await repository.lock_subjects(session, LEAD.subject_type, [application.id])
-    link = await repository.get_link(session, LEAD.subject_type, application.id,
-                                     LEAD.crm_entity)
-    if member.erased_at is not None:
+# -- records we own: applications -> leads, registrations -> deals ------------------------------
+
+ParamsOf = Callable[[Mapping[str, str], int | None], dict[str, Any]]
+
+
+async def _sync_owned(session: AsyncSession, client: Bitrix24Client, target: Target,
+                      subject_id: uuid.UUID, fields: dict[str, str] | None,
+                      params_of: ParamsOf) -> Outcome:
+    """A CRM record that is ours alone (a lead, a deal): created once, updated when what we
+    may send changed, created again if someone deleted it, deleted when ``fields`` is None
+    (the person erased their data)."""
+    await repository.lock_subjects(session, target.subject_type, [subject_id])
+    link = await repository.get_link(session, target.subject_type, subject_id,
+                                     target.crm_entity)
+    if fields is None:
         if link is None:
             return Outcome.skipped
         try:
-            await client.call(f"{LEAD.prefix}.delete", {"id": link.crm_id})
+            await client.call(f"{target.prefix}.delete", {"id": link.crm_id})
         except Bitrix24NotFound:
             pass
         await repository.delete_link(session, link)
         await session.flush()
         return Outcome.deleted
-    contact = await repository.get_link(session, CONTACT.subject_type, member.id,
-                                        CONTACT.crm_entity)
-    fields = mapping.lead_fields(application, member, contact.crm_id if contact else None,
-                                 statuses)
     hashes = mapping.field_hashes(fields)
     if link is not None and link.fields_hash == mapping.digest(hashes):
         return Outcome.unchanged
@@ -491,22 +487,69 @@ async def sync_application(session: AsyncSession, client: Bitrix24Client,
     crm_id: int | None = None
     if link is not None:
         try:
-            await client.call(f"{LEAD.prefix}.update", mapping.lead_params(fields, link.crm_id))
+            await client.call(f"{target.prefix}.update", params_of(fields, link.crm_id))
             crm_id, outcome = link.crm_id, Outcome.updated
         except Bitrix24NotFound:
             crm_id = None  # deleted in the CRM: created again below, the link reused
     if crm_id is None:
-        crm_id = int(await client.call(f"{LEAD.prefix}.add", mapping.lead_params(fields)))
-    _store_link(session, LEAD, application.id, crm_id, hashes, link)
+        crm_id = int(await client.call(f"{target.prefix}.add", params_of(fields, None)))
+    _store_link(session, target, subject_id, crm_id, hashes, link)
     await session.flush()
     return outcome
 
 
-async def erase_leads_of(session: AsyncSession, client: Bitrix24Client,
-                         member_id: uuid.UUID, statuses: Mapping[str, str]) -> None:
-    """After an erasure, the person's leads leave the CRM with their contact."""
+async def _contact_id(session: AsyncSession, client: Bitrix24Client, member_id: uuid.UUID
+                      ) -> int | None:
+    """The person's contact, brought up to date first: the record points at it."""
+    await sync_member(session, client, member_id)
+    contact = await repository.get_link(session, CONTACT.subject_type, member_id,
+                                        CONTACT.crm_entity)
+    return contact.crm_id if contact else None
+
+
+async def sync_application(session: AsyncSession, client: Bitrix24Client,
+                           application_id: uuid.UUID, statuses: Mapping[str, str]) -> Outcome:
+    """An application's lead follows its status. A draft has no lead; an erased applicant's
+    lead is deleted with their contact."""
+    application = await application_repository.get(session, application_id)
+    if application is None or application.status == "draft":
+        return Outcome.skipped
+    member = await repository.get_member(session, application.member_id)
+    if member is None:
+        return Outcome.skipped
+    contact_id = await _contact_id(session, client, member.id)
+    fields = None if member.erased_at is not None else mapping.lead_fields(
+        application, member, contact_id, statuses)
+    return await _sync_owned(session, client, LEAD, application.id, fields, mapping.lead_params)
+
+
+async def sync_registration(session: AsyncSession, client: Bitrix24Client,
+                            registration_id: uuid.UUID, stages: Mapping[str, str]) -> Outcome:
+    """A member's registration is a deal whose stage follows the registration's status.
+    Timepad guests (no member, no consent to hold their data) stay out of the CRM."""
+    found = await repository.registration_with_event(session, registration_id)
+    if found is None or found[0].member_id is None:
+        return Outcome.skipped
+    registration, title = found
+    assert registration.member_id is not None
+    member = await repository.get_member(session, registration.member_id)
+    if member is None:
+        return Outcome.skipped
+    contact_id = await _contact_id(session, client, member.id)
+    fields = None if member.erased_at is not None else mapping.deal_fields(
+        registration, title, contact_id, stages)
+    return await _sync_owned(session, client, DEAL, registration.id, fields,
+                             mapping.deal_params)
+
+
+async def erase_records_of(session: AsyncSession, client: Bitrix24Client,
+                           member_id: uuid.UUID, statuses: Mapping[str, str],
+                           stages: Mapping[str, str]) -> None:
+    """After an erasure, the person's leads and deals leave the CRM with their contact."""
     for application_id in await application_repository.ids_of_member(session, member_id):
         await sync_application(session, client, application_id, statuses)
+    for registration_id in await repository.registration_ids_of(session, member_id):
+        await sync_registration(session, client, registration_id, stages)
 
 
 # -- reconciliation ----------------------------------------------------------------------------

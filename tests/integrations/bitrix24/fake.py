@@ -61,6 +61,7 @@ class FakeBitrix24:
     limit_status: int = 503
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deals: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     outage: Outage | None = None
     # Methods whose batch commands fail: method -> (error code, description).
@@ -146,15 +147,16 @@ class FakeBitrix24:
             return self._list(p)
         if method == "crm.duplicate.findbycomm":
             return self._findbycomm(p), None
-        if method == "crm.lead.add":
-            return self._add(p.get("fields"), self.leads), None
-        if method == "crm.lead.update":
-            return self._update(p.get("id"), p.get("fields"), self.leads), None
-        if method == "crm.lead.get":
-            return dict(self._get(p.get("id"), self.leads)), None
-        if method == "crm.lead.delete":
-            self.leads.pop(int(self._get(p.get("id"), self.leads)["ID"]))
-            return True, None
+        for prefix, store in (("crm.lead", self.leads), ("crm.deal", self.deals)):
+            if method == f"{prefix}.add":
+                return self._add(p.get("fields"), store), None
+            if method == f"{prefix}.update":
+                return self._update(p.get("id"), p.get("fields"), store), None
+            if method == f"{prefix}.get":
+                return dict(self._get(p.get("id"), store)), None
+            if method == f"{prefix}.delete":
+                store.pop(int(self._get(p.get("id"), store)["ID"]))
+                return True, None
         raise FakeError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
 
     def _batch(self, params: Any) -> dict[str, Any]:

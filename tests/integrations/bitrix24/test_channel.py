@@ -21,7 +21,8 @@ OPEN = {"company_visibility": "members", "job_title_visibility": "members",
 
 def crm_worker(app, crm) -> Worker:
     settings = make_settings(worker_concurrency=1)
-    channel = CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses)
+    channel = CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses,
+                         settings.bitrix24_deal_stages)
     return Worker(app.state.sessionmaker, settings, [channel],
                   rng=random.Random(5))
 
@@ -127,3 +128,39 @@ async def test_erasure_takes_the_contact_and_the_leads_away(client, db, factory,
     await worker.run_once()
     assert fake.leads == {} and fake.contacts == {}
     assert (await db.execute(select(CrmLink))).scalars().all() == []
+
+
+async def test_a_registration_is_a_deal_whose_stage_follows_it(client, db, factory, app, crm,
+                                                               fake):
+    from tests.events.helpers import confirm, open_event, register
+
+    admin = await factory.member("admin")
+    member = await factory.member(full_name="Fedor Ko", **OPEN)
+    event = await open_event(client, admin, title="Board #4")
+    worker = crm_worker(app, crm)
+    created = await register(client, member, event["id"], source="ads", utm_campaign="b4")
+    await worker.run_once()
+    [deal] = fake.deals.values()
+    [contact_id] = fake.contacts
+    assert (deal["TITLE"], deal["STAGE_ID"], deal["CONTACT_ID"], deal["UTM_CAMPAIGN"],
+            deal["ORIGIN_ID"]) == ("Board #4", "NEW", str(contact_id), "b4", created["id"])
+
+    await confirm(client, member, created["id"])
+    await client.post(f"/api/v1/registrations/{created['id']}/cancel", headers=member.headers)
+    await worker.run_once()
+    [deal] = fake.deals.values()
+    assert deal["STAGE_ID"] == "APOLOGY" and len(fake.deals) == 1
+
+
+async def test_timepad_guests_stay_out_of_the_crm(client, db, factory, app, crm, fake):
+    from app.models.registration import Registration
+    from tests.events.helpers import open_event
+
+    admin = await factory.member("admin")
+    event = await open_event(client, admin)
+    guest = Registration(event_id=__import__("uuid").UUID(event["id"]),
+                         guest_email="guest@example.com", guest_name="Гость")
+    db.add(guest)
+    await db.flush()
+    assert await service.sync_registration(db, crm, guest.id, {}) == "skipped"
+    assert fake.deals == {} and fake.contacts == {}

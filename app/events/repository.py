@@ -65,3 +65,9 @@ async def status_counts(session: AsyncSession, event_id: uuid.UUID) -> dict[str,
         .group_by(Registration.status)
     )
     return {row[0]: int(row[1]) for row in rows.all()}
+
+
+async def linked_to_timepad(session: AsyncSession, statuses: Sequence[str]) -> list[Event]:
+    rows = await session.execute(select(Event).where(
+        Event.timepad_event_id.is_not(None), Event.status.in_(statuses)))
+    return list(rows.scalars())

@@ -56,6 +56,7 @@ async def prune_delivery_log(session: AsyncSession, settings: Settings, now: dat
 
 JOBS: list[ScheduledJob] = [
     ScheduledJob("retry_timepad_inbox", timedelta(minutes=1), timepad_service.retry_inbox),
+    ScheduledJob("reconcile_timepad", timedelta(hours=1), timepad_service.reconcile_open_events),
     ScheduledJob("apply_bitrix24_events", timedelta(minutes=1), bitrix24_inbound.retry_inbox),
     ScheduledJob("expire_registration_offers", timedelta(minutes=1),
                  registrations_service.expire_offers),

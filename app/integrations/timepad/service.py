@@ -21,6 +21,7 @@ from app.core.config import Settings
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable
 from app.core.outbox import emit
 from app.events import repository as event_repository
+from app.events.lifecycle import ACTIVE
 from app.integrations import repository as inbox
 from app.integrations.timepad import mapping, repository
 from app.integrations.timepad.client import TimepadClient, TimepadError
@@ -248,3 +249,25 @@ async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) 
     for message in messages:
         await process(session, settings, message)
     return len(messages)
+
+
+async def reconcile_open_events(session: AsyncSession, settings: Settings, now: datetime
+                                ) -> int:
+    """Scheduled job: reconcile every event whose registration is still changing. One event
+    Timepad fails to answer does not stop the others."""
+    if not settings.timepad_api_token.get_secret_value():
+        return 0
+    events = await event_repository.linked_to_timepad(session, list(ACTIVE))
+    done = 0
+    async with httpx.AsyncClient(timeout=settings.timepad_timeout_seconds,
+                                 follow_redirects=False, trust_env=False) as http:
+        client = client_for(settings, http)
+        for event in events:
+            try:
+                async with session.begin_nested():
+                    await reconcile(session, settings, client, event.id)
+                done += 1
+            except Exception:
+                logger.warning("reconciling event %s with Timepad failed", event.id,
+                               exc_info=True)
+    return done

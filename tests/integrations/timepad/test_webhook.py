@@ -209,3 +209,31 @@ async def test_a_failed_application_is_retried_by_the_job(client, db, event, set
     await db.flush()
     [registration] = await registrations(db)
     assert registration.timepad_order_id == 888 and registration.status == "confirmed"
+
+
+async def test_the_hourly_job_reconciles_every_open_event(client, factory, db):
+    from datetime import UTC, datetime
+
+    from app.integrations.timepad import service
+
+    admin = await factory.member("admin")
+    first = await open_event(client, admin, timepad_event_id=1001)
+    await open_event(client, admin, timepad_event_id=1002)  # Timepad knows nothing of it
+    fake = FakeTimepad(orders={1001: [order(1, 1001, "a@example.com", "paid")]})
+    fake_down_for = {1002}
+
+    app_under_test = fake.app()
+
+    async def selective(scope, receive, send):
+        if scope["type"] == "http" and any(f"/{e}/" in scope["path"] for e in fake_down_for):
+            fake.down = True
+        else:
+            fake.down = False
+        await app_under_test(scope, receive, send)
+
+    async with serve(selective) as base:
+        settings = make_settings(timepad_api_url=base, timepad_api_token=TOKEN)
+        assert await service.reconcile_open_events(db, settings, datetime.now(UTC)) == 1
+    await db.flush()
+    [registration] = await registrations(db)
+    assert str(registration.event_id) == first["id"] and registration.status == "confirmed"

@@ -7,6 +7,7 @@ import asyncio
 import random
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -14,6 +15,7 @@ from app.auth.service import normalize_email
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.security import PasswordHasher
+from app.models.event import Event, EventStatus, EventVisibility
 from app.models.member import Function, Member, MemberRole, Role, Visibility
 
 FIRST_NAMES = ["Alexey", "Anna", "Dmitry", "Elena", "Igor", "Irina", "Maxim", "Maria", "Oleg",
@@ -90,6 +92,24 @@ def _person(rng: random.Random, index: int, password_hash: str, **fields: object
     return Member(**values)  # type: ignore[arg-type]
 
 
+def _events(admin: Member) -> list[Event]:
+    """The next board meeting, open for registration, and one still being prepared."""
+    start = (datetime.now(UTC) + timedelta(days=14)).replace(hour=15, minute=0, second=0,
+                                                             microsecond=0)
+    def event(title: str, starts_at: datetime, status: EventStatus, **fields: Any) -> Event:
+        return Event(title=title, starts_at=starts_at, ends_at=starts_at + timedelta(hours=4),
+                     status=status, venue_name="Loft on Tverskaya",
+                     venue_address="Moscow, Tverskaya 1", time_zone="Europe/Moscow",
+                     seats=64, table_size=8, created_by=admin.id, **fields)
+
+    return [
+        event("Board of directors #2", start, EventStatus.registration_open,
+              description="Eight tables of eight peers; cases on AI adoption and IT budgets.",
+              confirm_by=start - timedelta(days=2), visibility=EventVisibility.public),
+        event("Board of directors #3", start + timedelta(days=42), EventStatus.draft),
+    ]
+
+
 async def load_demo(settings: Settings) -> tuple[str, str] | None:
     """Creates the demo community; returns (admin password, member password), or None when
     the database already has people."""
@@ -125,6 +145,7 @@ async def load_demo(settings: Settings) -> tuple[str, str] | None:
             await session.flush()
             session.add_all(MemberRole(member_id=member.id, role=role)
                             for member, roles in people for role in roles)
+            session.add_all(_events(people[0][0]))
             await session.commit()
             return admin_password, member_password
     finally:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.core.db import create_engine
 from app.demo import MEMBER_COUNT, load_demo
+from app.models.event import Event
 from app.models.member import Member, MemberRole
 from tests.conftest import make_settings, migrate
 
@@ -26,6 +27,7 @@ async def test_demo_loads_once_with_a_realistic_community():
     async with engine.connect() as connection:
         members = (await connection.execute(select(Member))).all()
         roles = Counter((await connection.execute(select(MemberRole.role))).scalars())
+        events = Counter((await connection.execute(select(Event.status))).scalars())
     await engine.dispose()
     assert roles["admin"] == 1 and roles["reviewer"] == 3 and roles["facilitator"] == 2
     assert roles["member"] == 1 + 3 + 2 + MEMBER_COUNT and roles["applicant"] == 3
@@ -35,3 +37,4 @@ async def test_demo_loads_once_with_a_realistic_community():
     assert len({m.city for m in members}) >= 5
     assert {m.seniority for m in members} <= {1, 2, 3, 4, 5}
     assert len({m.email_normalized for m in members}) == len(members)
+    assert events == {"registration_open": 1, "draft": 1}

@@ -8,7 +8,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.applications import service
 from app.applications.repository import ApplicationFilters
@@ -28,17 +28,13 @@ from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.core.responses import json_response, tagged_response
+from app.core.responses import IfMatch, json_response, tagged_response
 from app.models.application import ApplicationStatus
 from app.models.member import Role
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
 ApplicantPrincipal = Annotated[Principal, Depends(require(Role.applicant))]
-IfMatch = Annotated[
-    str | None,
-    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
-]
 
 
 class ApplicationSort(StrEnum):

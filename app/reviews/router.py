@@ -5,7 +5,7 @@ assignments, reviews)."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.applications.schemas import ApplicationRead, ImportReport
 from app.auth.permissions import AdminPrincipal, PrincipalDep, require
@@ -14,7 +14,7 @@ from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import AppError, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.core.responses import tagged_response
+from app.core.responses import IfMatch, tagged_response
 from app.models.member import Role
 from app.reviews import assigning, service
 from app.reviews.schemas import (
@@ -38,10 +38,6 @@ applications_router = APIRouter(prefix="/applications", tags=["applications"])
 
 ReviewerPrincipal = Annotated[Principal, Depends(require(Role.reviewer))]
 StaffPrincipal = Annotated[Principal, Depends(require(Role.reviewer, Role.admin))]
-IfMatch = Annotated[
-    str | None,
-    Header(max_length=200, description="An ETag from a previous read; 412 if it is stale."),
-]
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 

@@ -28,8 +28,9 @@ async def readyz(request: Request) -> Health:
     """The database answers; 503 when it does not."""
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            # A read session: on SQLite it does not queue behind writers for the write lock.
+            async with request.app.state.read_sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database means "not ready"
         raise ServiceUnavailable("The database is unreachable.") from error
     return Health(status="ok")

@@ -25,6 +25,10 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# Execution option marking SQLite sessions that only read (see ``_sqlite_pragmas``).
+SQLITE_READ_ONLY = "dl_sqlite_read_only"
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         ensure_sqlite_directory(settings.database_url)
@@ -59,7 +63,12 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that reads, then writes, must upgrade its lock; when another writer
+        # (a request, the in-process worker) holds it, SQLite refuses the upgrade at once
+        # ("database is locked") instead of waiting. Writers therefore take the write lock at
+        # BEGIN and wait their turn (busy_timeout); reads stay deferred and run alongside.
+        read_only = connection.get_execution_options().get(SQLITE_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -71,7 +80,9 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     BEGIN/COMMIT round trips, and under READ COMMITTED each statement sees the same committed
     data a transaction would. SQLite keeps its transactions (its reads are local calls)."""
     if engine.dialect.name != "postgresql":
-        return create_sessionmaker(engine)
+        return async_sessionmaker(
+            engine.execution_options(**{SQLITE_READ_ONLY: True}), expire_on_commit=False
+        )
     return async_sessionmaker(
         engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
     )

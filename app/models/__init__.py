@@ -2,6 +2,7 @@
 
 from app.models.application import Application, DecisionRuleRow
 from app.models.audit import AuditEntry
+from app.models.case import Case, Recommendation
 from app.models.crm import CrmLink, CrmSyncRun
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
@@ -10,6 +11,13 @@ from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
+from app.models.table import (
+    EventTable,
+    SeatingKeepApart,
+    SeatingPin,
+    SeatingPlan,
+    TableSeat,
+)
 from app.models.token import ApiToken, LoginFailure, RefreshToken
 from app.models.webhook import Delivery, DeliveryAttempt, WebhookSubscription
 
@@ -17,6 +25,7 @@ __all__ = [
     "ApiToken",
     "Application",
     "AuditEntry",
+    "Case",
     "ConsentChange",
     "CrmLink",
     "CrmSyncRun",
@@ -24,16 +33,22 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "EventTable",
     "IdempotencyRecord",
     "InboxMessage",
     "LoginFailure",
     "Member",
     "MemberRole",
     "OutboxEvent",
+    "Recommendation",
     "RefreshToken",
     "Registration",
     "Review",
     "ReviewAssignment",
     "RubricCriterion",
+    "SeatingKeepApart",
+    "SeatingPin",
+    "SeatingPlan",
+    "TableSeat",
     "WebhookSubscription",
 ]

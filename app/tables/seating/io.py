@@ -1,0 +1,116 @@
+"""The seating instance and plan as JSON: the command line's format and the API's options."""
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.tables.seating.model import Attendee, Instance, Meeting, Plan, Weights
+
+MAX_ATTENDEES = 5_000
+
+
+class WeightsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repeat_pairs: float = Field(Weights.repeat_pairs, ge=0, le=1000,
+                                description="Per repeated pair, scaled by frequency and recency.")
+    mixed_functions: float = Field(Weights.mixed_functions, ge=0, le=1000,
+                                   description="Per pair of people with the same function.")
+    seniority: float = Field(Weights.seniority, ge=0, le=1000,
+                             description="Per level of seniority range at a table.")
+
+    def to_weights(self) -> Weights:
+        return Weights(self.repeat_pairs, self.mixed_functions, self.seniority)
+
+
+class AttendeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100)
+    function: str | None = Field(None, max_length=60)
+    seniority: int | None = Field(None, ge=0, le=100)
+    company: str | None = Field(None, max_length=200)
+    facilitator: bool = False
+    has_case: bool = False
+    pinned_table: int | None = Field(None, ge=1)
+
+
+class MeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: str = Field(min_length=1, max_length=100)
+    b: str = Field(min_length=1, max_length=100)
+    times: int = Field(1, ge=1, le=1000)
+    last_met: date | None = None
+
+
+class InstanceIn(BaseModel):
+    """A seating problem as JSON (the command line's input)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table_size: int = Field(ge=2, le=50)
+    tables: int | None = Field(None, ge=1, le=MAX_ATTENDEES)
+    attendees: list[AttendeeIn] = Field(min_length=1, max_length=MAX_ATTENDEES)
+    history: list[MeetingIn] = Field(default_factory=list, max_length=2_000_000)
+    keep_apart: list[tuple[str, str]] = Field(default_factory=list, max_length=100_000)
+    seed: int = 0
+    time_limit_s: float = Field(10.0, gt=0, le=600)
+    max_moves: int | None = Field(None, ge=0, le=100_000_000)
+    reference_date: date | None = None
+    weights: WeightsIn = Field(default_factory=WeightsIn)
+
+    @model_validator(mode="after")
+    def _known_people(self) -> "InstanceIn":
+        ids = [a.id for a in self.attendees]
+        if len(set(ids)) != len(ids):
+            raise ValueError("attendee ids must be unique")
+        known = set(ids)
+        for a, b in self.keep_apart:
+            if a not in known or b not in known or a == b:
+                raise ValueError(f"keep_apart pair {a!r}, {b!r} must name two attendees")
+        return self
+
+    def to_instance(self) -> Instance:
+        return Instance(
+            table_size=self.table_size,
+            tables=self.tables,
+            attendees=tuple(Attendee(**a.model_dump()) for a in self.attendees),
+            history=tuple(Meeting(**m.model_dump()) for m in self.history),
+            keep_apart=tuple(self.keep_apart),
+            seed=self.seed,
+            time_limit_s=self.time_limit_s,
+            max_moves=self.max_moves,
+            reference_date=self.reference_date,
+            weights=self.weights.to_weights(),
+        )
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The command line's output: tables, metrics, and the infeasibility when there is one."""
+    return {
+        "status": plan.status,
+        "tables": [
+            {"number": t.number, "attendees": list(t.attendees), "score": t.score,
+             "reasons": [r.text for r in t.reasons]}
+            for t in plan.tables
+        ],
+        "metrics": None if plan.metrics is None else {
+            "hard_violations": plan.metrics.hard_violations,
+            "repeated_pairs": plan.metrics.repeated_pairs,
+            "repeat_penalty": plan.metrics.repeat_penalty,
+            "duplicate_function_pairs": plan.metrics.duplicate_function_pairs,
+            "seniority_range_mean": plan.metrics.seniority_range_mean,
+            "seniority_range_max": plan.metrics.seniority_range_max,
+            "objective": plan.metrics.objective,
+            "moves": plan.metrics.moves,
+            "time_s": plan.metrics.time_s,
+            "stopped_by": plan.metrics.stopped_by,
+        },
+        "infeasible": None if plan.infeasible is None else {
+            "rule": plan.infeasible.rule,
+            "ids": list(plan.infeasible.member_ids),
+            "detail": plan.infeasible.detail,
+        },
+    }

@@ -1,0 +1,189 @@
+"""Local search over seatings: a greedy start, then simulated annealing by swaps and moves.
+
+Everything runs on integer indexes for speed; the cost of a table is recomputed from its eight
+or so members, which is cheaper than keeping incremental counts right through every swap.
+Hard rules are costs too (HARD each), so a start that breaks one is repaired by the same
+search, and once a plan keeps them all no move that breaks one is ever taken.
+"""
+
+import math
+import random
+from collections.abc import Callable
+
+from app.tables.seating.model import Instance
+from app.tables.seating.rules import Layout, company_keys, spread_limits
+from app.tables.seating.scoring import Costs
+
+HARD = 1_000_000.0
+# Moves when the caller sets no length: per attendee, within bounds. About 12 us a move: 66
+# attendees settle in half a second, 2,000 in about five (figures in bench/README.md).
+MOVES_PER_ATTENDEE = 600
+MIN_MOVES = 20_000
+MAX_MOVES = 400_000
+
+
+class Seating:
+    def __init__(self, instance: Instance, shape: Layout) -> None:
+        people = instance.attendees
+        self.shape = shape
+        self.ids = [p.id for p in people]
+        index = {p.id: i for i, p in enumerate(people)}
+        keys = company_keys(people)
+        company_ids: dict[str, int] = {}
+        self.company = [company_ids.setdefault(keys[p.id], len(company_ids))
+                        if p.id in keys else -1 for p in people]
+        function_ids: dict[str, int] = {}
+        self.function = [function_ids.setdefault(p.function, len(function_ids))
+                         if p.function else -1 for p in people]
+        self.seniority = [p.seniority for p in people]
+        self.facilitator = [p.facilitator for p in people]
+        self.case = [p.has_case for p in people]
+        self.pin = [p.pinned_table - 1 if p.pinned_table is not None else -1 for p in people]
+        self.apart: list[set[int]] = [set() for _ in people]
+        for a, b in instance.keep_apart:
+            if a in index and b in index and a != b:
+                self.apart[index[a]].add(index[b])
+                self.apart[index[b]].add(index[a])
+        costs = Costs(instance)
+        self.history: list[dict[int, float]] = [{} for _ in people]
+        for pair, weight in costs.pair_weight.items():
+            first, second = (index[m] for m in pair)
+            self.history[first][second] = weight
+            self.history[second][first] = weight
+        self.fac_limits = spread_limits(sum(self.facilitator), shape.tables)
+        self.case_limits = spread_limits(sum(self.case), shape.tables)
+        w = instance.weights
+        self.w_repeat, self.w_function, self.w_seniority = (
+            w.repeat_pairs, w.mixed_functions, w.seniority)
+
+    def violations(self, members: list[int]) -> int:
+        return int(self.cost(members) // HARD)
+
+    def cost(self, members: list[int]) -> float:
+        hard = 0
+        penalty = 0.0
+        duplicates = 0
+        facilitators = cases = 0
+        low = high = None
+        company, function, history, apart = self.company, self.function, self.history, self.apart
+        for i, a in enumerate(members):
+            if self.facilitator[a]:
+                facilitators += 1
+            if self.case[a]:
+                cases += 1
+            level = self.seniority[a]
+            if level is not None:
+                if low is None or level < low:
+                    low = level
+                if high is None or level > high:
+                    high = level
+            ca, fa, ha, pa = company[a], function[a], history[a], apart[a]
+            for b in members[i + 1:]:
+                if ha:
+                    w = ha.get(b)
+                    if w is not None:
+                        penalty += w
+                if ca >= 0 and ca == company[b]:
+                    hard += 1
+                if fa >= 0 and fa == function[b]:
+                    duplicates += 1
+                if pa and b in pa:
+                    hard += 1
+        f_low, f_high = self.fac_limits
+        c_low, c_high = self.case_limits
+        hard += max(0, f_low - facilitators) + max(0, facilitators - f_high)
+        hard += max(0, c_low - cases) + max(0, cases - c_high)
+        spread = (high - low) if low is not None and high is not None else 0
+        return (HARD * hard + self.w_repeat * penalty + self.w_function * duplicates
+                + self.w_seniority * spread)
+
+    def start(self, rng: random.Random) -> list[list[int]]:
+        """A greedy seating: pinned people first, then facilitators, case authors, the largest
+        companies, everyone else; each at the open table where they add the least cost."""
+        shape = self.shape
+        tables: list[list[int]] = [[] for _ in range(shape.tables)]
+        costs = [self.cost([]) for _ in range(shape.tables)]
+        larger_used = 0
+        colleagues: dict[int, int] = {}
+        for c in self.company:
+            if c >= 0:
+                colleagues[c] = colleagues.get(c, 0) + 1
+        order = list(range(len(self.ids)))
+        rng.shuffle(order)
+        order.sort(key=lambda i: (self.pin[i] < 0, not self.facilitator[i], not self.case[i],
+                                  -colleagues.get(self.company[i], 0)))
+        for person in order:
+            if self.pin[person] >= 0:
+                choices = [self.pin[person]]
+            else:
+                choices = [t for t, members in enumerate(tables)
+                           if len(members) < shape.base
+                           or (len(members) == shape.base and larger_used < shape.larger)]
+            best, best_delta = choices[0], math.inf
+            for t in choices:
+                delta = self.cost(tables[t] + [person]) - costs[t]
+                if delta < best_delta:
+                    best, best_delta = t, delta
+            tables[best].append(person)
+            costs[best] += best_delta
+            if len(tables[best]) == shape.base + 1:
+                larger_used += 1
+        return tables
+
+    def anneal(self, tables: list[list[int]], rng: random.Random, moves: int,
+               deadline: float, clock: Callable[[], float]) -> tuple[list[list[int]], int, bool]:
+        """Improve ``tables``; returns the best plan seen, moves made, whether time ran out."""
+        count = len(tables)
+        movable = [i for i in range(len(self.ids)) if self.pin[i] < 0]
+        if count < 2 or len(movable) < 1:
+            return tables, 0, False
+        where = [0] * len(self.ids)
+        for t, members in enumerate(tables):
+            for m in members:
+                where[m] = t
+        costs = [self.cost(members) for members in tables]
+        total = sum(costs)
+        best_total, best = total, [list(m) for m in tables]
+        w = max(self.w_repeat, self.w_function, self.w_seniority, 1e-9)
+        hot, cold = 2.0 * w, 0.01 * w
+        sizes_vary = self.shape.larger > 0
+        out_of_time = False
+        done = 0
+        for done in range(1, moves + 1):
+            if done % 256 == 0 and clock() > deadline:
+                out_of_time = True
+                break
+            progress = done / moves
+            temperature = hot * (cold / hot) ** progress
+            a = movable[rng.randrange(len(movable))]
+            source = where[a]
+            target = rng.randrange(count - 1)
+            if target >= source:
+                target += 1
+            from_members, to_members = tables[source], tables[target]
+            single = (sizes_vary and len(from_members) > len(to_members)
+                      and rng.random() < 0.3)
+            if single:
+                new_from = [m for m in from_members if m != a]
+                new_to = to_members + [a]
+                b = -1
+            else:
+                candidates = [m for m in to_members if self.pin[m] < 0]
+                if not candidates:
+                    continue
+                b = candidates[rng.randrange(len(candidates))]
+                new_from = [b if m == a else m for m in from_members]
+                new_to = [a if m == b else m for m in to_members]
+            cost_from, cost_to = self.cost(new_from), self.cost(new_to)
+            delta = cost_from + cost_to - costs[source] - costs[target]
+            if delta > 0 and (delta >= HARD or rng.random() >= math.exp(-delta / temperature)):
+                continue
+            tables[source], tables[target] = new_from, new_to
+            costs[source], costs[target] = cost_from, cost_to
+            where[a] = target
+            if b >= 0:
+                where[b] = source
+            total += delta
+            if total < best_total - 1e-9:
+                best_total, best = total, [list(m) for m in tables]
+        return best, done, out_of_time

@@ -11,6 +11,8 @@ from app.audit.router import router as audit_router
 from app.auth.permissions import current_principal
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
+from app.cases.router import me_router as cases_me_router
+from app.cases.router import router as cases_router
 from app.events.router import public_router as events_public_router
 from app.events.router import router as events_router
 from app.integrations.bitrix24.router import public_router as bitrix24_public_router
@@ -23,6 +25,7 @@ from app.registrations.router import public_router as registrations_public_route
 from app.registrations.router import router as registrations_router
 from app.reviews.router import applications_router as review_applications_router
 from app.reviews.router import router as reviews_router
+from app.tables.router import router as tables_router
 from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -36,7 +39,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     auth_router, me_router, members_router, audit_router,
     # The review routes under /applications first: their fixed paths (/import) must win.
     review_applications_router, applications_router, reviews_router,
-    events_router, registrations_router,
+    events_router, registrations_router, tables_router, cases_router, cases_me_router,
     webhooks_router, bitrix24_router, timepad_router,
 ]
 

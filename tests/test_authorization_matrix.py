@@ -35,6 +35,11 @@ def admin_only(status: int) -> dict[str, int]:
     return {"anonymous": 401, **dict.fromkeys(ROLES[1:-1], 403), "admin": status}
 
 
+def community(status: int) -> dict[str, int]:
+    """Members and staff; applicants are refused."""
+    return {"anonymous": 401, "applicant": 403, **dict.fromkeys(ROLES[2:], status)}
+
+
 def only(role: str, status: int, **others: int) -> dict[str, int]:
     """Signed-in callers without ``role`` (or a role in ``others``) get 403."""
     return {"anonymous": 401, **dict.fromkeys(ROLES[1:], 403), role: status, **others}
@@ -134,6 +139,38 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/integrations/bitrix24/sync/{run_id}"): admin_only(404),
     ("POST", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(409),
     ("GET", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(404),
+    # Seating: admins only, for an event that does not exist; my table is anyone's question.
+    ("POST", "/api/v1/events/{event_id}/seating"): admin_only(422),
+    ("GET", "/api/v1/events/{event_id}/seating"): admin_only(404),
+    ("POST", "/api/v1/events/{event_id}/seating/moves"): admin_only(422),
+    ("POST", "/api/v1/events/{event_id}/seating/swaps"): admin_only(422),
+    ("POST", "/api/v1/events/{event_id}/seating/publish"): admin_only(404),
+    ("GET", "/api/v1/events/{event_id}/seating/rules"): admin_only(404),
+    ("PUT", "/api/v1/events/{event_id}/seating/pins/{member_id}"): admin_only(422),
+    ("DELETE", "/api/v1/events/{event_id}/seating/pins/{member_id}"): admin_only(404),
+    ("POST", "/api/v1/events/{event_id}/seating/keep-apart"): admin_only(422),
+    ("DELETE", "/api/v1/events/{event_id}/seating/keep-apart/{member_a}/{member_b}"):
+        admin_only(404),
+    ("GET", "/api/v1/events/{event_id}/tables"): admin_only(404),
+    ("GET", "/api/v1/events/{event_id}/tables/mine"): signed_in(404),
+    # Cases: the community's, not applicants'; unknown cases are 404 to the rest.
+    ("POST", "/api/v1/cases"): community(422),
+    ("GET", "/api/v1/cases"): community(200),
+    ("GET", "/api/v1/cases/export"): community(200),
+    ("GET", "/api/v1/cases/stats"): admin_only(200),
+    ("GET", "/api/v1/cases/{case_id}"): community(404),
+    ("PATCH", "/api/v1/cases/{case_id}"): community(422),
+    ("POST", "/api/v1/cases/{case_id}/submit"): community(404),
+    ("POST", "/api/v1/cases/{case_id}/withdraw"): community(404),
+    ("POST", "/api/v1/cases/{case_id}/accept"): only("facilitator", 404, admin=404),
+    ("POST", "/api/v1/cases/{case_id}/decline"): community(422),
+    ("POST", "/api/v1/cases/{case_id}/discussed"): community(404),
+    ("POST", "/api/v1/cases/{case_id}/outcome"): community(422),
+    ("POST", "/api/v1/cases/{case_id}/recommendations"): community(422),
+    ("GET", "/api/v1/cases/{case_id}/recommendations"): community(404),
+    ("PUT", "/api/v1/cases/{case_id}/recommendations/{recommendation_id}/rating"):
+        community(422),
+    ("GET", "/api/v1/me/recommendations"): community(200),
 }
 
 

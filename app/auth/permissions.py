@@ -63,6 +63,10 @@ def require(
     return dependency
 
 
+# The community's own: members and the staff roles that work with them (not applicants).
+CommunityPrincipal = Annotated[
+    Principal, Depends(require(Role.member, Role.reviewer, Role.facilitator, Role.admin))
+]
 AdminPrincipal = Annotated[Principal, Depends(require(Role.admin, scope=Scope.admin))]
 # Managing one's own credentials: an API token must not mint or revoke tokens.
 InteractivePrincipal = Annotated[Principal, Depends(require(interactive=True))]

@@ -122,6 +122,10 @@ TAGS = [
                                       "public events for anyone."},
     {"name": "registrations", "description": "Registering, the second confirmation, the "
                                              "waiting list, check-in, attendance."},
+    {"name": "seating", "description": "Seating an event's attendees at tables: the "
+     "solver's draft, moves and pins under the hard rules, publishing; my table."},
+    {"name": "cases", "description": "Cases brought to the board, their lifecycle and "
+     "visibility, the recommendations they receive and their outcomes."},
     {"name": "webhooks", "description": "Webhook subscriptions, the event catalogue, the "
                                         "delivery log and redelivery (admins)."},
     {"name": "integrations", "description": "Timepad and Bitrix24: inbound events, sync runs "

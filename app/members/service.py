@@ -49,6 +49,7 @@ from app.models.member import (
     Role,
     Visibility,
 )
+from app.tables import repository as tables_repository
 
 # The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
 MemberLike = Member | MemberRow
@@ -62,9 +63,13 @@ class SelfDemotion(InvalidInput):
     slug, title = "self-demotion", "Admins cannot remove their own admin role"
 
 
-def viewer_of(principal: Principal) -> Viewer:
+async def viewer_of(session: AsyncSession, principal: Principal) -> Viewer:
+    """The principal as a reader of profiles, with the people they sat with at a table (the
+    "table" consent level opens fields to them)."""
+    mates = frozenset() if principal.is_admin else await tables_repository.table_mates(
+        session, principal.id)
     return Viewer(id=principal.id, is_admin=principal.is_admin,
-                  sees_members=principal.sees_members)
+                  sees_members=principal.sees_members, table_mates=mates)
 
 
 def _audience(principal: Principal) -> repository.Audience:
@@ -149,7 +154,7 @@ async def list_members(
     cursor: str | None,
     limit: int,
 ) -> Page[MemberRead]:
-    viewer = viewer_of(principal)
+    viewer = await viewer_of(session, principal)
     sort_field = sort.lstrip("-")
     for name in ("company", "email"):
         if getattr(filters, name) is not None and not may_filter_by(viewer, name):
@@ -206,7 +211,7 @@ async def get_member(
     if principal.is_admin or member.id == principal.id:
         _audit_private_read(session, principal, context, [member])
         return await read_self_view(session, member)
-    return member_view(viewer_of(principal), member)
+    return member_view(await viewer_of(session, principal), member)
 
 
 async def _require_self(session: AsyncSession, principal: Principal) -> Member:

@@ -154,6 +154,7 @@ PUBLISHED = {
     "registration.created", "registration.confirmed", "registration.waitlisted",
     "registration.offered", "registration.cancelled", "registration.checked_in",
     "registration.no_show",
+    "seating.published", "case.status_changed", "recommendation.created",
 }
 
 

@@ -1,7 +1,7 @@
 """The goals of seating as numbers: what a table costs, and why, in words an admin reads."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,7 +65,10 @@ class Costs:
                 + weights.seniority * spread)
         return cost, repeats, penalty, duplicates, spread
 
-    def reasons(self, members: Sequence[str]) -> tuple[Reason, ...]:
+    def reasons(self, members: Sequence[str],
+                names: Mapping[str, str] | None = None) -> tuple[Reason, ...]:
+        """Why a table costs what it does; ``names`` turns ids into names in the texts."""
+        label = (lambda m: names.get(m, m)) if names else (lambda m: m)
         found: list[Reason] = []
         for i, a in enumerate(members):
             for b in members[i + 1:]:
@@ -74,7 +77,8 @@ class Costs:
                     continue
                 when = f" met {meeting.last_met.isoformat()}" if meeting.last_met else " met"
                 times = f" ({meeting.times} times)" if meeting.times > 1 else ""
-                found.append(Reason("repeat_pair", (a, b), f"repeat pair: {a}-{b}{when}{times}"))
+                found.append(Reason("repeat_pair", (a, b),
+                                   f"repeat pair: {label(a)}-{label(b)}{when}{times}"))
         functions = Counter(self.function[m] for m in members if self.function[m])
         for function, k in sorted(functions.items()):
             if k > 1:
@@ -91,8 +95,8 @@ class Costs:
 
 
 def evaluate(instance: Instance, plan: Sequence[Sequence[str]], *, hard_violations: int = 0,
-             moves: int = 0, time_s: float = 0.0,
-             stopped_by: str = "moves") -> tuple[tuple[TablePlan, ...], Metrics]:
+             moves: int = 0, time_s: float = 0.0, stopped_by: str = "moves",
+             names: Mapping[str, str] | None = None) -> tuple[tuple[TablePlan, ...], Metrics]:
     """Each table's score and reasons, and the plan's metrics."""
     costs = Costs(instance)
     tables = []
@@ -101,7 +105,8 @@ def evaluate(instance: Instance, plan: Sequence[Sequence[str]], *, hard_violatio
     ranges = []
     for number, members in enumerate(plan, start=1):
         cost, table_repeats, table_penalty, table_duplicates, spread = costs.table(members)
-        tables.append(TablePlan(number, tuple(members), round(cost, 3), costs.reasons(members)))
+        tables.append(TablePlan(number, tuple(members), round(cost, 3),
+                                costs.reasons(members, names)))
         repeated += table_repeats
         penalty += table_penalty
         duplicates += table_duplicates

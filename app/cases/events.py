@@ -1,0 +1,23 @@
+"""Event types of cases: ids and statuses only, never a case's text or its author."""
+
+from app.core.outbox import EventData, define_event
+
+
+class CaseChanged(EventData):
+    event_id: str
+    status: str
+
+
+class RecommendationAdded(EventData):
+    case_id: str
+
+
+CASE_STATUS_CHANGED = define_event(
+    "case.status_changed", subject_type="case", data=CaseChanged,
+    description="A case moved in its lifecycle (submitted, accepted, declined, scheduled, "
+                "discussed, outcome reported, withdrawn).",
+)
+RECOMMENDATION_CREATED = define_event(
+    "recommendation.created", subject_type="recommendation", data=RecommendationAdded,
+    description="A table member or facilitator gave a case a recommendation.",
+)

@@ -1,0 +1,199 @@
+"""Every query of seating: attendees and their attributes, pair history, plans, tables."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.models.case import Case, CaseStatus
+from app.models.event import Event
+from app.models.member import Member, MemberRole, Role
+from app.models.registration import Registration, RegistrationStatus
+from app.models.table import (
+    EventTable,
+    PlanStatus,
+    SeatingKeepApart,
+    SeatingPin,
+    SeatingPlan,
+    TableSeat,
+)
+
+ATTENDING = (RegistrationStatus.confirmed, RegistrationStatus.checked_in)
+# Cases that take a seat at a table: seating spreads their authors.
+CASES_AT_TABLES = (CaseStatus.accepted, CaseStatus.scheduled)
+
+
+@dataclass(frozen=True)
+class AttendeeRow:
+    id: uuid.UUID
+    full_name: str
+    function: str | None
+    seniority: int | None
+    company: str | None
+    facilitator: bool
+    has_case: bool
+
+
+async def event(session: AsyncSession, event_id: uuid.UUID, *,
+                for_update: bool = False) -> Event | None:
+    query = select(Event).where(Event.id == event_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def attendees(session: AsyncSession, event_id: uuid.UUID,
+                    member_ids: Sequence[uuid.UUID] | None = None) -> list[AttendeeRow]:
+    """The members attending (confirmed or checked in), or the named ones, with what seating
+    needs to know of them."""
+    if member_ids is None:
+        ids_query = select(Registration.member_id).where(
+            Registration.event_id == event_id, Registration.member_id.is_not(None),  # type: ignore[union-attr]
+            Registration.status.in_(ATTENDING))  # type: ignore[attr-defined]
+        wanted = [m for m in (await session.execute(ids_query)).scalars() if m is not None]
+    else:
+        wanted = list(member_ids)
+    if not wanted:
+        return []
+    members = (await session.execute(
+        select(Member).where(Member.id.in_(wanted)).order_by(Member.id)  # type: ignore[attr-defined]
+    )).scalars().all()
+    facilitators = set((await session.execute(
+        select(MemberRole.member_id).where(MemberRole.role == Role.facilitator,
+                                           MemberRole.member_id.in_(wanted))  # type: ignore[attr-defined]
+    )).scalars())
+    authors = set((await session.execute(
+        select(Case.author_id).where(Case.event_id == event_id,
+                                     Case.status.in_(CASES_AT_TABLES))  # type: ignore[attr-defined]
+    )).scalars())
+    return [AttendeeRow(m.id, m.full_name, m.function, m.seniority, m.company,
+                        m.id in facilitators, m.id in authors) for m in members]
+
+
+async def pair_history(session: AsyncSession, event: Event, member_ids: Sequence[uuid.UUID]
+                       ) -> list[tuple[uuid.UUID, uuid.UUID, int, date]]:
+    """(a, b, times, last met) for attendees who shared a published table at earlier events."""
+    if not member_ids:
+        return []
+    mine, other = aliased(TableSeat), aliased(TableSeat)
+    rows = await session.execute(
+        select(mine.member_id, other.member_id, func.count(), func.max(Event.starts_at))
+        .join(other, (other.table_id == mine.table_id) & (other.member_id > mine.member_id))
+        .join(Event, Event.id == mine.event_id)
+        .where(mine.member_id.in_(member_ids), other.member_id.in_(member_ids),  # type: ignore[attr-defined]
+               mine.event_id != event.id, Event.starts_at < event.starts_at)
+        .group_by(mine.member_id, other.member_id)
+    )
+    return [(a, b, times, _day(last)) for a, b, times, last in rows.all()]
+
+
+def _day(value: datetime | str) -> date:
+    # SQLite hands back an aggregate's timestamp as text.
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).date()
+    return value.date()
+
+
+async def pins(session: AsyncSession, event_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(SeatingPin.member_id, SeatingPin.table_number).where(
+            SeatingPin.event_id == event_id))
+    return {m: t for m, t in rows.all()}
+
+
+async def keep_apart(session: AsyncSession, event_id: uuid.UUID
+                     ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    rows = await session.execute(
+        select(SeatingKeepApart.member_a, SeatingKeepApart.member_b)
+        .where(SeatingKeepApart.event_id == event_id)
+        .order_by(SeatingKeepApart.member_a, SeatingKeepApart.member_b))
+    return [(a, b) for a, b in rows.all()]
+
+
+async def current_plan(session: AsyncSession, event_id: uuid.UUID, *,
+                       for_update: bool = False) -> SeatingPlan | None:
+    """The plan being worked on: the latest draft, else the published one."""
+    query = (select(SeatingPlan)
+             .where(SeatingPlan.event_id == event_id,
+                    SeatingPlan.status.in_([PlanStatus.draft, PlanStatus.published]))  # type: ignore[attr-defined]
+             .order_by(SeatingPlan.status == PlanStatus.published,  # drafts first
+                       SeatingPlan.created_at.desc()).limit(1))  # type: ignore[attr-defined]
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def drop_drafts(session: AsyncSession, event_id: uuid.UUID) -> None:
+    await session.execute(delete(SeatingPlan).where(
+        SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.draft))
+
+
+async def published_plans(session: AsyncSession, event_id: uuid.UUID) -> Sequence[SeatingPlan]:
+    rows = await session.execute(select(SeatingPlan).where(
+        SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.published))
+    return rows.scalars().all()
+
+
+async def drop_tables(session: AsyncSession, event_id: uuid.UUID) -> None:
+    await session.execute(delete(EventTable).where(EventTable.event_id == event_id))
+
+
+async def tables(session: AsyncSession, event_id: uuid.UUID) -> Sequence[EventTable]:
+    return (await session.execute(select(EventTable).where(EventTable.event_id == event_id)
+                                  .order_by(EventTable.number))).scalars().all()
+
+
+async def seats(session: AsyncSession, table_ids: Sequence[uuid.UUID]
+                ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(table id, member id) for the given tables."""
+    if not table_ids:
+        return []
+    rows = await session.execute(select(TableSeat.table_id, TableSeat.member_id)
+                                 .where(TableSeat.table_id.in_(table_ids)))  # type: ignore[attr-defined]
+    return [(t, m) for t, m in rows.all()]
+
+
+async def table_of(session: AsyncSession, event_id: uuid.UUID,
+                   member_id: uuid.UUID) -> EventTable | None:
+    """The published table a member sits at, or facilitates, at an event."""
+    row = await session.execute(
+        select(EventTable).join(TableSeat, TableSeat.table_id == EventTable.id)
+        .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id))
+    found = row.scalar_one_or_none()
+    if found is not None:
+        return found
+    row = await session.execute(select(EventTable).where(
+        EventTable.event_id == event_id, EventTable.facilitator_id == member_id).limit(1))
+    return row.scalar_one_or_none()
+
+
+async def table_mates(session: AsyncSession, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """Everyone who shared a published table with the member, at any event."""
+    mine, other = aliased(TableSeat), aliased(TableSeat)
+    rows = await session.execute(
+        select(other.member_id).join(mine, mine.table_id == other.table_id)
+        .where(mine.member_id == member_id, other.member_id != member_id).distinct())
+    return frozenset(rows.scalars())
+
+
+async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:
+    if not member_ids:
+        return []
+    return (await session.execute(select(Member).where(
+        Member.id.in_(member_ids)).order_by(Member.full_name, Member.id))).scalars().all()  # type: ignore[attr-defined]
+
+
+async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
+    if not table_ids:
+        return []
+    return (await session.execute(select(Case).where(
+        Case.table_id.in_(table_ids)).order_by(Case.created_at))).scalars().all()  # type: ignore[union-attr]
+
+
+async def cases_to_schedule(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Case]:
+    return (await session.execute(select(Case).where(
+        Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES)))).scalars().all()  # type: ignore[attr-defined]

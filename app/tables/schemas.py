@@ -1,0 +1,149 @@
+"""What the seating and tables routes read and write."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.tables.seating.io import WeightsIn
+
+MAX_TIME_LIMIT_S = 30.0
+
+
+class SeatingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"seed": 7, "time_limit_s": 5, "weights": {"repeat_pairs": 10, "mixed_functions": 3,
+         "seniority": 1}}]})
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="The same seed gives the same plan.")
+    time_limit_s: float = Field(5.0, gt=0, le=MAX_TIME_LIMIT_S,
+                                description="The solver's time budget in seconds.")
+    tables: int | None = Field(None, ge=1, le=1000,
+                               description="How many tables (default: ceil(attendees / size)).")
+    weights: WeightsIn = Field(default_factory=WeightsIn)
+
+
+class SeatMove(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61", "table": 3}]})
+
+    member_id: uuid.UUID
+    table: int = Field(ge=1, le=1000, description="The table number to move the member to.")
+
+
+class SeatSwap(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
+         "other_member_id": "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10"}]})
+
+    member_id: uuid.UUID
+    other_member_id: uuid.UUID
+
+
+class PinSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"table": 1}]})
+
+    table: int = Field(ge=1, le=1000)
+
+
+class KeepApartCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"member_ids": ["6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
+         "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10"]}]})
+
+    member_ids: list[uuid.UUID] = Field(min_length=2, max_length=2)
+
+
+class SeatingRules(BaseModel):
+    """An event's admin rules for seating: pins and pairs kept apart."""
+
+    pins: dict[str, int] = Field(description="Member id -> table number.")
+    keep_apart: list[list[uuid.UUID]]
+
+
+class ReasonRead(BaseModel):
+    kind: str = Field(description="repeat_pair, same_function or seniority_range.")
+    member_ids: list[uuid.UUID]
+    text: str
+
+
+class SeatedAttendee(BaseModel):
+    member_id: uuid.UUID
+    full_name: str
+    function: str | None
+    seniority: int | None
+    facilitator: bool
+    has_case: bool
+    pinned: bool
+
+
+class PlanTableRead(BaseModel):
+    number: int
+    score: float = Field(description="The table's weighted cost: 0 is perfect, lower is better.")
+    reasons: list[ReasonRead]
+    attendees: list[SeatedAttendee]
+
+
+class SeatingMetrics(BaseModel):
+    hard_violations: int
+    repeated_pairs: int
+    repeat_penalty: float
+    duplicate_function_pairs: int
+    seniority_range_mean: float
+    seniority_range_max: int
+    objective: float
+    moves: int
+    time_s: float
+    stopped_by: str
+
+
+class SeatingPlanRead(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    status: str = Field(description="draft, published or superseded.")
+    table_size: int
+    options: SeatingOptions
+    metrics: SeatingMetrics
+    tables: list[PlanTableRead]
+    version: int
+    created_at: datetime
+    published_at: datetime | None
+
+
+class TableMember(BaseModel):
+    """A table-mate as the reader may see them: private fields only with consent."""
+
+    member_id: uuid.UUID
+    full_name: str
+    function: str | None
+    seniority: int | None
+    company: str | None = None
+    job_title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    facilitator: bool
+
+
+class TableCase(BaseModel):
+    id: uuid.UUID
+    title: str
+    author_id: uuid.UUID
+    status: str
+
+
+class TableRead(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    number: int
+    name: str
+    facilitator_id: uuid.UUID | None
+    seats: int
+    members: list[TableMember]
+    cases: list[TableCase] = Field(
+        default_factory=list,
+        description="The cases scheduled at the table (admins and its facilitator only).")
+
+
+class TableList(BaseModel):
+    items: list[TableRead]

@@ -1,0 +1,491 @@
+"""Seating an event: generate a draft with the solver, adjust it under the hard rules, publish
+it as the event's tables; and each reader's view of the tables."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.core import audit
+from app.core.context import RequestContext
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.etag import check_if_match, etag_of
+from app.core.outbox import emit
+from app.members.privacy import Viewer, visible_private_fields
+from app.models.case import CaseStatus, CaseVisibility
+from app.models.event import Event, EventStatus
+from app.models.member import Member
+from app.models.table import (
+    EventTable,
+    PlanStatus,
+    SeatingKeepApart,
+    SeatingPin,
+    SeatingPlan,
+    TableSeat,
+)
+from app.tables import repository
+from app.tables.events import SEATING_PUBLISHED, SeatingPublished
+from app.tables.schemas import (
+    KeepApartCreate,
+    PlanTableRead,
+    ReasonRead,
+    SeatedAttendee,
+    SeatingMetrics,
+    SeatingOptions,
+    SeatingPlanRead,
+    SeatingRules,
+    TableCase,
+    TableMember,
+    TableRead,
+)
+from app.tables.seating.model import Attendee, Instance, Meeting, Violation
+from app.tables.seating.rules import violations
+from app.tables.seating.scoring import evaluate
+from app.tables.seating.solver import solve
+
+# Seating is for events that happen: not drafts, not cancelled ones.
+SEATABLE = (EventStatus.published, EventStatus.registration_open,
+            EventStatus.registration_closed, EventStatus.completed)
+
+
+class SeatingRuleBroken(Conflict):
+    slug, title = "seating-rule-broken", "A seating rule would be broken"
+
+
+class SeatingInfeasible(Conflict):
+    slug, title = "seating-infeasible", "No seating can keep every rule"
+
+
+class SeatingNotReady(Conflict):
+    slug, title = "seating-not-ready", "Seating is not possible in this state"
+
+
+def _rule_broken(violation: Violation, error: type[Conflict] = SeatingRuleBroken) -> Conflict:
+    who = f" ({', '.join(violation.member_ids)})" if violation.member_ids else ""
+    return error(f"Rule '{violation.rule}': {violation.detail}{who}.")
+
+
+async def _event(session: AsyncSession, event_id: uuid.UUID, *,
+                 for_update: bool = False) -> Event:
+    event = await repository.event(session, event_id, for_update=for_update)
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+class _Seating:
+    """What the rules are checked against: the people of a plan, their attributes, the
+    event's pins and pairs kept apart, and their history together."""
+
+    def __init__(self, event: Event, rows: list[repository.AttendeeRow],
+                 pins: dict[uuid.UUID, int], apart: list[tuple[uuid.UUID, uuid.UUID]],
+                 history: list[tuple[uuid.UUID, uuid.UUID, int, Any]],
+                 options: SeatingOptions) -> None:
+        present = {r.id for r in rows}
+        self.rows = {str(r.id): r for r in rows}
+        self.names = {str(r.id): r.full_name or str(r.id) for r in rows}
+        self.pins = {str(m): t for m, t in pins.items() if m in present}
+        self.instance = Instance(
+            table_size=event.table_size,
+            tables=options.tables,
+            attendees=tuple(Attendee(
+                id=str(r.id), function=r.function, seniority=r.seniority, company=r.company,
+                facilitator=r.facilitator, has_case=r.has_case,
+                pinned_table=pins.get(r.id)) for r in rows),
+            history=tuple(Meeting(str(a), str(b), times, last) for a, b, times, last in history),
+            keep_apart=tuple((str(a), str(b)) for a, b in apart
+                             if a in present and b in present),
+            seed=options.seed,
+            time_limit_s=options.time_limit_s,
+            weights=options.weights.to_weights(),
+            reference_date=event.starts_at.date(),
+        )
+
+
+async def _seating(session: AsyncSession, event: Event, options: SeatingOptions,
+                   member_ids: list[uuid.UUID] | None = None) -> _Seating:
+    rows = await repository.attendees(session, event.id, member_ids)
+    history = await repository.pair_history(session, event, [r.id for r in rows])
+    return _Seating(event, rows, await repository.pins(session, event.id),
+                    await repository.keep_apart(session, event.id), history, options)
+
+
+def _plan_tables(plan: SeatingPlan) -> list[list[str]]:
+    return [list(plan.tables[key]) for key in sorted(plan.tables, key=int)]
+
+
+def _store(plan: SeatingPlan, seating: _Seating, tables: list[list[str]],
+           run: dict[str, Any] | None = None) -> None:
+    """Score ``tables`` and keep them, with their reasons and metrics, on the plan."""
+    previous = plan.metrics or {}
+    table_plans, metrics = evaluate(
+        seating.instance, tables, names=seating.names,
+        moves=(run or previous).get("moves", 0), time_s=(run or previous).get("time_s", 0.0),
+        stopped_by=(run or previous).get("stopped_by", "moves"))
+    plan.tables = {str(t.number): list(t.attendees) for t in table_plans}
+    plan.evaluation = {str(t.number): {"score": t.score, "reasons": [
+        {"kind": r.kind, "member_ids": list(r.member_ids), "text": r.text} for r in t.reasons]}
+        for t in table_plans}
+    plan.metrics = {
+        "hard_violations": metrics.hard_violations, "repeated_pairs": metrics.repeated_pairs,
+        "repeat_penalty": metrics.repeat_penalty,
+        "duplicate_function_pairs": metrics.duplicate_function_pairs,
+        "seniority_range_mean": metrics.seniority_range_mean,
+        "seniority_range_max": metrics.seniority_range_max, "objective": metrics.objective,
+        "moves": metrics.moves, "time_s": metrics.time_s, "stopped_by": metrics.stopped_by,
+    }
+
+
+def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
+    tables = []
+    for number, members in enumerate(_plan_tables(plan), start=1):
+        evaluation = plan.evaluation.get(str(number), {"score": 0.0, "reasons": []})
+        attendees = []
+        for member in members:
+            row = seating.rows.get(member)
+            attendees.append(SeatedAttendee(
+                member_id=uuid.UUID(member), full_name=row.full_name if row else "",
+                function=row.function if row else None, seniority=row.seniority if row else None,
+                facilitator=bool(row and row.facilitator), has_case=bool(row and row.has_case),
+                pinned=member in seating.pins))
+        tables.append(PlanTableRead(
+            number=number, score=evaluation["score"], attendees=attendees,
+            reasons=[ReasonRead.model_validate(r) for r in evaluation["reasons"]]))
+    return SeatingPlanRead(
+        id=plan.id, event_id=plan.event_id, status=plan.status, table_size=plan.table_size,
+        options=SeatingOptions.model_validate(plan.options),
+        metrics=SeatingMetrics.model_validate(plan.metrics), tables=tables,
+        version=plan.version, created_at=plan.created_at, published_at=plan.published_at)
+
+
+async def generate(session: AsyncSession, *, admin: Principal, context: RequestContext,
+                   event_id: uuid.UUID, options: SeatingOptions) -> SeatingPlanRead:
+    """A new draft from the event's attendees; an earlier draft is replaced, a published
+    plan stays in force until this one is published."""
+    event = await _event(session, event_id, for_update=True)
+    if event.status not in SEATABLE:
+        raise SeatingNotReady(f"An event that is {event.status} is not seated.")
+    seating = await _seating(session, event, options)
+    if not seating.rows:
+        raise SeatingNotReady("The event has no confirmed attendees to seat.")
+    # The solver is CPU-bound for up to its time budget: off the event loop.
+    plan = await asyncio.to_thread(solve, seating.instance)
+    if plan.status == "infeasible" and plan.infeasible is not None:
+        raise _rule_broken(plan.infeasible, SeatingInfeasible)
+    if plan.status != "ok" or plan.metrics is None:
+        raise SeatingInfeasible("No seating was found within the time limit; allow more time "
+                                "or relax a rule.")
+    await repository.drop_drafts(session, event.id)
+    draft = SeatingPlan(event_id=event.id, table_size=event.table_size,
+                        options=options.model_dump(mode="json"), created_by=admin.id)
+    _store(draft, seating, [list(t.attendees) for t in plan.tables],
+           run={"moves": plan.metrics.moves, "time_s": plan.metrics.time_s,
+                "stopped_by": plan.metrics.stopped_by})
+    session.add(draft)
+    await session.flush()
+    audit.record(session, context=context, action="seating.generated", target_type="event",
+                 target_id=event.id, actor_id=admin.id,
+                 details={"plan_id": str(draft.id), "attendees": len(seating.rows)})
+    return view(draft, seating)
+
+
+async def current(session: AsyncSession, event_id: uuid.UUID) -> SeatingPlanRead:
+    event = await _event(session, event_id)
+    plan = await repository.current_plan(session, event.id)
+    if plan is None:
+        raise NotFound("This event has no seating plan yet.")
+    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
+                             [uuid.UUID(m) for t in _plan_tables(plan) for m in t])
+    return view(plan, seating)
+
+
+async def _working_draft(session: AsyncSession, event: Event,
+                         admin: Principal) -> SeatingPlan:
+    """The draft changes go to; changing a published plan starts a draft from it."""
+    plan = await repository.current_plan(session, event.id, for_update=True)
+    if plan is None:
+        raise SeatingNotReady("Generate a seating plan first.")
+    if plan.status == PlanStatus.draft:
+        return plan
+    draft = SeatingPlan(event_id=event.id, table_size=plan.table_size, tables=dict(plan.tables),
+                        options=dict(plan.options), metrics=dict(plan.metrics),
+                        evaluation=dict(plan.evaluation), created_by=admin.id)
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+async def _change(session: AsyncSession, event: Event, plan: SeatingPlan,
+                  tables: list[list[str]]) -> SeatingPlanRead:
+    """Keep ``tables`` on the plan if they break no hard rule; else a 409 naming it."""
+    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
+                             [uuid.UUID(m) for t in tables for m in t])
+    broken = violations(seating.instance, tables)
+    if broken:
+        raise _rule_broken(broken[0])
+    _store(plan, seating, tables)
+    plan.version += 1
+    plan.updated_at = datetime.now(UTC)
+    await session.flush()
+    return view(plan, seating)
+
+
+def _seat_of(tables: list[list[str]], member_id: uuid.UUID) -> int:
+    for index, members in enumerate(tables):
+        if str(member_id) in members:
+            return index
+    raise NotFound("That member is not in the seating plan.")
+
+
+async def move(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
+               member_id: uuid.UUID, table: int, if_match: str | None) -> SeatingPlanRead:
+    event = await _event(session, event_id, for_update=True)
+    if if_match is not None:
+        check_if_match(if_match, etag_of(await current(session, event_id)))
+    plan = await _working_draft(session, event, admin)
+    tables = _plan_tables(plan)
+    if not 1 <= table <= len(tables):
+        raise InvalidInput(f"There is no table {table}; the plan has {len(tables)}.")
+    source = _seat_of(tables, member_id)
+    tables[source].remove(str(member_id))
+    tables[table - 1].append(str(member_id))
+    return await _change(session, event, plan, tables)
+
+
+async def swap(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
+               member_id: uuid.UUID, other_id: uuid.UUID,
+               if_match: str | None) -> SeatingPlanRead:
+    event = await _event(session, event_id, for_update=True)
+    if if_match is not None:
+        check_if_match(if_match, etag_of(await current(session, event_id)))
+    plan = await _working_draft(session, event, admin)
+    tables = _plan_tables(plan)
+    first, second = _seat_of(tables, member_id), _seat_of(tables, other_id)
+    if first == second:
+        raise InvalidInput("Both sit at the same table already.")
+    a, b = str(member_id), str(other_id)
+    tables[first] = [b if m == a else m for m in tables[first]]
+    tables[second] = [a if m == b else m for m in tables[second]]
+    return await _change(session, event, plan, tables)
+
+
+async def _repair(session: AsyncSession, event: Event, plan: SeatingPlan,
+                  tables: list[list[str]], member: str,
+                  targets: list[int]) -> SeatingPlanRead:
+    """Put ``member`` at one of ``targets`` by a move or a swap that keeps every rule."""
+    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
+                             [uuid.UUID(m) for t in tables for m in t])
+    source = _seat_of(tables, uuid.UUID(member))
+    first_problem: Violation | None = None
+    for target in targets:
+        candidates: list[list[list[str]]] = []
+        moved = [list(t) for t in tables]
+        moved[source].remove(member)
+        moved[target].append(member)
+        candidates.append(moved)
+        for other in tables[target]:
+            swapped = [list(t) for t in tables]
+            swapped[source] = [other if m == member else m for m in swapped[source]]
+            swapped[target] = [member if m == other else m for m in swapped[target]]
+            candidates.append(swapped)
+        for candidate in candidates:
+            broken = violations(seating.instance, candidate)
+            if not broken:
+                return await _change(session, event, plan, candidate)
+            first_problem = first_problem or broken[0]
+    assert first_problem is not None
+    raise _rule_broken(first_problem)
+
+
+async def _attendee(session: AsyncSession, event: Event, member_id: uuid.UUID) -> None:
+    rows = await repository.attendees(session, event.id)
+    if member_id not in {r.id for r in rows}:
+        raise InvalidInput("That member is not a confirmed attendee of this event.")
+
+
+async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
+              member_id: uuid.UUID, table: int) -> SeatingRules:
+    """Pin a member to a table; a plan being worked on is adjusted to keep the pin."""
+    event = await _event(session, event_id, for_update=True)
+    await _attendee(session, event, member_id)
+    existing = await session.get(SeatingPin, (event.id, member_id))
+    if existing is None:
+        session.add(SeatingPin(event_id=event.id, member_id=member_id, table_number=table))
+    else:
+        existing.table_number = table
+    await session.flush()
+    plan = await repository.current_plan(session, event.id)
+    if plan is not None:
+        tables = _plan_tables(plan)
+        if table > len(tables):
+            raise InvalidInput(f"There is no table {table}; the plan has {len(tables)}.")
+        if str(member_id) in tables[table - 1]:
+            return await rules(session, event_id)
+        draft = await _working_draft(session, event, admin)
+        await _repair(session, event, draft, _plan_tables(draft), str(member_id), [table - 1])
+    return await rules(session, event_id)
+
+
+async def unpin(session: AsyncSession, *, event_id: uuid.UUID,
+                member_id: uuid.UUID) -> None:
+    event = await _event(session, event_id, for_update=True)
+    existing = await session.get(SeatingPin, (event.id, member_id))
+    if existing is None:
+        raise NotFound("That member is not pinned.")
+    await session.delete(existing)
+    await session.flush()
+
+
+async def add_keep_apart(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
+                         body: KeepApartCreate) -> SeatingRules:
+    """Keep two members apart; a plan seating them together is adjusted."""
+    event = await _event(session, event_id, for_update=True)
+    a, b = sorted(body.member_ids)
+    if a == b:
+        raise InvalidInput("Name two different members.")
+    for member_id in (a, b):
+        await _attendee(session, event, member_id)
+    if await session.get(SeatingKeepApart, (event.id, a, b)) is None:
+        session.add(SeatingKeepApart(event_id=event.id, member_a=a, member_b=b))
+        await session.flush()
+    plan = await repository.current_plan(session, event.id)
+    if plan is not None:
+        tables = _plan_tables(plan)
+        together = next((i for i, t in enumerate(tables) if str(a) in t and str(b) in t), None)
+        if together is not None:
+            draft = await _working_draft(session, event, admin)
+            others = [i for i in range(len(tables)) if i != together]
+            await _repair(session, event, draft, _plan_tables(draft), str(b), others)
+    return await rules(session, event_id)
+
+
+async def remove_keep_apart(session: AsyncSession, *, event_id: uuid.UUID,
+                            member_a: uuid.UUID, member_b: uuid.UUID) -> None:
+    event = await _event(session, event_id, for_update=True)
+    a, b = sorted((member_a, member_b))
+    existing = await session.get(SeatingKeepApart, (event.id, a, b))
+    if existing is None:
+        raise NotFound("Those two are not kept apart.")
+    await session.delete(existing)
+    await session.flush()
+
+
+async def rules(session: AsyncSession, event_id: uuid.UUID) -> SeatingRules:
+    event = await _event(session, event_id)
+    pins = await repository.pins(session, event.id)
+    return SeatingRules(pins={str(m): t for m, t in sorted(pins.items())},
+                        keep_apart=[[a, b] for a, b in await repository.keep_apart(
+                            session, event.id)])
+
+
+async def publish(session: AsyncSession, *, admin: Principal, context: RequestContext,
+                  event_id: uuid.UUID, if_match: str | None) -> SeatingPlanRead:
+    """Make the plan the event's tables, and its pairs part of everyone's history."""
+    event = await _event(session, event_id, for_update=True)
+    plan = await repository.current_plan(session, event.id, for_update=True)
+    if plan is None:
+        raise SeatingNotReady("Generate a seating plan first.")
+    options = SeatingOptions.model_validate(plan.options)
+    tables = _plan_tables(plan)
+    seated = [uuid.UUID(m) for t in tables for m in t]
+    seating = await _seating(session, event, options, seated)
+    if if_match is not None:
+        check_if_match(if_match, etag_of(view(plan, seating)))
+    if plan.status == PlanStatus.published:
+        return view(plan, seating)  # publishing twice is publishing once
+    attending = {r.id for r in await repository.attendees(session, event.id)}
+    left, joined = set(seated) - attending, attending - set(seated)
+    if left or joined:
+        who = ", ".join(sorted(str(m) for m in left | joined))
+        raise SeatingNotReady(
+            f"The attendees changed since the plan was made ({who}); regenerate or adjust it.")
+    broken = violations(seating.instance, tables)
+    if broken:
+        raise _rule_broken(broken[0])
+    now = datetime.now(UTC)
+    for old in await repository.published_plans(session, event.id):
+        old.status = PlanStatus.superseded
+    await repository.drop_tables(session, event.id)
+    await session.flush()
+    table_of_member: dict[uuid.UUID, uuid.UUID] = {}
+    for number, members in enumerate(tables, start=1):
+        facilitator = next((uuid.UUID(m) for m in members if seating.rows[m].facilitator),
+                           None)
+        table = EventTable(event_id=event.id, plan_id=plan.id, number=number,
+                           name=f"Table {number}", facilitator_id=facilitator,
+                           seats=event.table_size)
+        session.add(table)
+        await session.flush()
+        for member in members:
+            session.add(TableSeat(table_id=table.id, member_id=uuid.UUID(member),
+                                  event_id=event.id))
+            table_of_member[uuid.UUID(member)] = table.id
+    for case in await repository.cases_to_schedule(session, event.id):
+        case.table_id = table_of_member.get(case.author_id)
+        case.status = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
+        case.version += 1
+        case.updated_at = now
+    plan.status = PlanStatus.published
+    plan.published_at = now
+    plan.version += 1
+    plan.updated_at = now
+    await session.flush()
+    emit(session, SEATING_PUBLISHED, SeatingPublished(
+        id=plan.id, version=plan.version, event_id=str(event.id), tables=len(tables),
+        seated=len(seated)))
+    audit.record(session, context=context, action="seating.published", target_type="event",
+                 target_id=event.id, actor_id=admin.id,
+                 details={"plan_id": str(plan.id), "tables": len(tables)})
+    return view(plan, seating)
+
+
+def _member_view(viewer: Viewer, member: Member, facilitator: bool) -> TableMember:
+    visibilities = {name: getattr(member, f"{name}_visibility")
+                    for name in ("company", "job_title", "phone", "email")}
+    shown = set(visible_private_fields(viewer, member.id, visibilities))
+    return TableMember(
+        member_id=member.id, full_name=member.full_name, function=member.function,
+        seniority=member.seniority, facilitator=facilitator,
+        **{name: getattr(member, name) for name in shown})
+
+
+async def _table_view(session: AsyncSession, viewer: Viewer, table: EventTable,
+                      member_ids: list[uuid.UUID], *, all_cases: bool) -> TableRead:
+    people = await repository.members(session, member_ids)
+    cases = await repository.cases_at(session, [table.id])
+    shown_cases = [c for c in cases if all_cases or c.visibility != CaseVisibility.facilitators]
+    return TableRead(
+        id=table.id, event_id=table.event_id, number=table.number, name=table.name,
+        facilitator_id=table.facilitator_id, seats=table.seats,
+        members=[_member_view(viewer, m, m.id == table.facilitator_id) for m in people],
+        cases=[TableCase(id=c.id, title=c.title, author_id=c.author_id, status=c.status)
+               for c in shown_cases
+               if c.status not in (CaseStatus.withdrawn, CaseStatus.declined)])
+
+
+async def event_tables(session: AsyncSession, *, admin: Principal,
+                       event_id: uuid.UUID) -> list[TableRead]:
+    event = await _event(session, event_id)
+    tables = await repository.tables(session, event.id)
+    seats = await repository.seats(session, [t.id for t in tables])
+    viewer = Viewer(id=admin.id, is_admin=True, sees_members=True)
+    return [await _table_view(session, viewer, t, [m for tid, m in seats if tid == t.id],
+                              all_cases=True) for t in tables]
+
+
+async def my_table(session: AsyncSession, *, principal: Principal,
+                   event_id: uuid.UUID) -> TableRead:
+    """The reader's table at the event: its people (as consent allows) and cases."""
+    event = await _event(session, event_id)
+    table = await repository.table_of(session, event.id, principal.id)
+    if table is None:
+        raise NotFound("You have no table at this event (yet).")
+    seats = [m for _, m in await repository.seats(session, [table.id])]
+    viewer = Viewer(id=principal.id, is_admin=principal.is_admin,
+                    sees_members=principal.sees_members,
+                    table_mates=await repository.table_mates(session, principal.id))
+    return await _table_view(session, viewer, table, seats,
+                             all_cases=principal.is_admin or table.facilitator_id == principal.id)

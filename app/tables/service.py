@@ -273,30 +273,32 @@ async def swap(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
 
 
 async def _repair(session: AsyncSession, event: Event, plan: SeatingPlan,
-                  tables: list[list[str]], member: str,
+                  tables: list[list[str]], members: list[str],
                   targets: list[int]) -> SeatingPlanRead:
-    """Put ``member`` at one of ``targets`` by a move or a swap that keeps every rule."""
+    """Seat one of ``members`` at one of ``targets`` by a move or a swap that keeps every
+    rule; the first such change wins, else a 409 with the rule the simplest one breaks."""
     seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
                              [uuid.UUID(m) for t in tables for m in t])
-    source = _seat_of(tables, uuid.UUID(member))
     first_problem: Violation | None = None
-    for target in targets:
-        candidates: list[list[list[str]]] = []
-        moved = [list(t) for t in tables]
-        moved[source].remove(member)
-        moved[target].append(member)
-        candidates.append(moved)
-        for other in tables[target]:
-            swapped = [list(t) for t in tables]
-            swapped[source] = [other if m == member else m for m in swapped[source]]
-            swapped[target] = [member if m == other else m for m in swapped[target]]
-            candidates.append(swapped)
-        for candidate in candidates:
-            broken = violations(seating.instance, candidate)
-            if not broken:
-                return await _change(session, event, plan, candidate)
-            first_problem = first_problem or broken[0]
-    assert first_problem is not None
+    for member in members:
+        source = _seat_of(tables, uuid.UUID(member))
+        for target in (t for t in targets if t != source):
+            moved = [list(t) for t in tables]
+            moved[source].remove(member)
+            moved[target].append(member)
+            candidates = [moved]
+            for other in tables[target]:
+                swapped = [list(t) for t in tables]
+                swapped[source] = [other if m == member else m for m in swapped[source]]
+                swapped[target] = [member if m == other else m for m in swapped[target]]
+                candidates.append(swapped)
+            for candidate in candidates:
+                broken = violations(seating.instance, candidate)
+                if not broken:
+                    return await _change(session, event, plan, candidate)
+                first_problem = first_problem or broken[0]
+    if first_problem is None:
+        raise SeatingRuleBroken("No other table to move to.")
     raise _rule_broken(first_problem)
 
 
@@ -325,7 +327,8 @@ async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
         if str(member_id) in tables[table - 1]:
             return await rules(session, event_id)
         draft = await _working_draft(session, event, admin)
-        await _repair(session, event, draft, _plan_tables(draft), str(member_id), [table - 1])
+        await _repair(session, event, draft, _plan_tables(draft), [str(member_id)],
+                      [table - 1])
     return await rules(session, event_id)
 
 
@@ -358,7 +361,7 @@ async def add_keep_apart(session: AsyncSession, *, admin: Principal, event_id: u
         if together is not None:
             draft = await _working_draft(session, event, admin)
             others = [i for i in range(len(tables)) if i != together]
-            await _repair(session, event, draft, _plan_tables(draft), str(b), others)
+            await _repair(session, event, draft, _plan_tables(draft), [str(b), str(a)], others)
     return await rules(session, event_id)
 
 

@@ -71,7 +71,8 @@ async def _readable(session: AsyncSession, principal: Principal, case_id: uuid.U
     return case
 
 
-def _move(session: AsyncSession, case: Case, target: CaseStatus) -> None:
+def change_status(session: AsyncSession, case: Case, target: CaseStatus) -> None:
+    """Move a case in its lifecycle (409 when not allowed) and announce it."""
     if not lifecycle.may_move(case.status, target):
         raise CaseTransitionNotAllowed(f"A case that is {case.status} cannot become {target}.")
     case.status = target
@@ -93,7 +94,7 @@ async def create(session: AsyncSession, *, principal: Principal, body: CaseCreat
     session.add(case)
     await session.flush()
     if body.submit:
-        _move(session, case, CaseStatus.submitted)
+        change_status(session, case, CaseStatus.submitted)
         case.submitted_at = datetime.now(UTC)
     await session.flush()
     return view(case)
@@ -118,7 +119,7 @@ async def submit(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author submits a case.")
-    _move(session, case, CaseStatus.submitted)
+    change_status(session, case, CaseStatus.submitted)
     case.submitted_at = datetime.now(UTC)
     await session.flush()
     return view(case)
@@ -129,7 +130,7 @@ async def withdraw(session: AsyncSession, *, principal: Principal,
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author withdraws a case.")
-    _move(session, case, CaseStatus.withdrawn)
+    change_status(session, case, CaseStatus.withdrawn)
     case.table_id = None
     await session.flush()
     return view(case)
@@ -144,12 +145,12 @@ async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     """Accept a case; when the event is already seated it is scheduled at once."""
     _require_curator(principal)
     case = await _readable(session, principal, case_id, for_update=True)
-    _move(session, case, CaseStatus.accepted)
+    change_status(session, case, CaseStatus.accepted)
     case.decided_by = principal.id
     table = await tables.table_of(session, case.event_id, case.author_id)
     if table is not None:
         case.table_id = table.id
-        _move(session, case, CaseStatus.scheduled)
+        change_status(session, case, CaseStatus.scheduled)
     await session.flush()
     return view(case)
 
@@ -158,7 +159,7 @@ async def decline(session: AsyncSession, *, principal: Principal, case_id: uuid.
                   reason: str) -> CaseRead:
     _require_curator(principal)
     case = await _readable(session, principal, case_id, for_update=True)
-    _move(session, case, CaseStatus.declined)
+    change_status(session, case, CaseStatus.declined)
     case.decline_reason = reason
     case.decided_by = principal.id
     case.table_id = None
@@ -180,7 +181,7 @@ async def mark_discussed(session: AsyncSession, *, principal: Principal,
     case = await _readable(session, principal, case_id, for_update=True)
     if not await _may_lead(session, principal, case):
         raise Forbidden("The table's facilitator or an admin marks a case discussed.")
-    _move(session, case, CaseStatus.discussed)
+    change_status(session, case, CaseStatus.discussed)
     await session.flush()
     return view(case)
 
@@ -190,7 +191,7 @@ async def report_outcome(session: AsyncSession, *, principal: Principal, case_id
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author reports the outcome.")
-    _move(session, case, CaseStatus.outcome_reported)
+    change_status(session, case, CaseStatus.outcome_reported)
     case.outcome_action, case.outcome_result = body.action, body.result
     case.outcome_reported_at = datetime.now(UTC)
     await session.flush()

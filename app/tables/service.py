@@ -26,6 +26,7 @@ from app.models.table import (
     SeatingPlan,
     TableSeat,
 )
+from app.cases import service as cases_service
 from app.tables import repository
 from app.tables.events import SEATING_PUBLISHED, SeatingPublished
 from app.tables.schemas import (
@@ -428,9 +429,9 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
             table_of_member[uuid.UUID(member)] = table.id
     for case in await repository.cases_to_schedule(session, event.id):
         case.table_id = table_of_member.get(case.author_id)
-        case.status = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
-        case.version += 1
-        case.updated_at = now
+        target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
+        if case.status != target:
+            cases_service.change_status(session, case, target)
     plan.status = PlanStatus.published
     plan.published_at = now
     plan.version += 1

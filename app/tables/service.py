@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.cases import service as cases_service
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -26,7 +27,6 @@ from app.models.table import (
     SeatingPlan,
     TableSeat,
 )
-from app.cases import service as cases_service
 from app.tables import repository
 from app.tables.events import SEATING_PUBLISHED, SeatingPublished
 from app.tables.schemas import (

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.models.case import Case, Recommendation
 from tests.conftest import outbox_events
 from tests.problems import assert_problem
-from tests.tables.helpers import attend, seated_event, table_number_of
+from tests.tables.helpers import seated_event, table_number_of
 
 CASE = {"title": "Analytics under the CFO", "context": "Forty analysts report to IT.",
         "question": "Should analytics report to finance?",

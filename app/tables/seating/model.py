@@ -31,7 +31,7 @@ class Weights:
 
     repeat_pairs: float = 10.0  # per repeated pair, scaled by how often and how recently
     mixed_functions: float = 3.0  # per pair of people with the same function at a table
-    seniority: float = 1.0  # per level of seniority range at a table
+    seniority: float = 2.0  # per level of seniority range at a table
 
 
 @dataclass(frozen=True)

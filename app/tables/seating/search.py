@@ -15,6 +15,12 @@ from app.tables.seating.rules import Layout, company_keys, spread_limits
 from app.tables.seating.scoring import Costs
 
 HARD = 1_000_000.0
+# The starting temperature, in units of the largest weight: low, because the greedy start is
+# already good and a hot search spends its moves undoing it (bench/README.md).
+HOT = 0.02
+# Free swaps and moves (which may trade one goal for another) stop at this share of the
+# search; the rest polishes each goal with the others held fixed.
+FREE_UNTIL = 0.5
 # Moves when the caller sets no length: per attendee, within bounds. About 12 us a move: 66
 # attendees settle in half a second, 2,000 in about five (figures in bench/README.md).
 MOVES_PER_ATTENDEE = 600
@@ -145,8 +151,14 @@ class Seating:
         total = sum(costs)
         best_total, best = total, [list(m) for m in tables]
         w = max(self.w_repeat, self.w_function, self.w_seniority, 1e-9)
-        hot, cold = 2.0 * w, 0.01 * w
+        hot, cold = HOT * w, 0.01 * w
         sizes_vary = self.shape.larger > 0
+        by_level: dict[int | None, list[int]] = {}
+        by_function: dict[int, list[int]] = {}
+        for person in movable:
+            by_level.setdefault(self.seniority[person], []).append(person)
+            if self.function[person] >= 0:
+                by_function.setdefault(self.function[person], []).append(person)
         out_of_time = False
         done = 0
         for done in range(1, moves + 1):
@@ -157,21 +169,34 @@ class Seating:
             temperature = hot * (cold / hot) ** progress
             a = movable[rng.randrange(len(movable))]
             source = where[a]
-            target = rng.randrange(count - 1)
-            if target >= source:
-                target += 1
+            # Most swaps are with someone of the same seniority (every table keeps its levels,
+            # so only functions and pairs change) or the same function (only seniority
+            # changes): each goal improves without trading against the other. The rest are
+            # free swaps and moves, which can trade.
+            kind = rng.random() * (1.0 if progress < FREE_UNTIL else 0.8)
+            alike = (by_level.get(self.seniority[a]) if kind < 0.4
+                     else by_function.get(self.function[a]) if kind < 0.8 else None)
+            b = -1
+            if alike is not None and len(alike) > 1:
+                b = alike[rng.randrange(len(alike))]
+                target = where[b]
+                if target == source:
+                    continue
+            else:
+                target = rng.randrange(count - 1)
+                if target >= source:
+                    target += 1
             from_members, to_members = tables[source], tables[target]
-            single = (sizes_vary and len(from_members) > len(to_members)
-                      and rng.random() < 0.3)
-            if single:
+            if b < 0 and sizes_vary and len(from_members) > len(to_members) \
+                    and rng.random() < 0.3:
                 new_from = [m for m in from_members if m != a]
                 new_to = to_members + [a]
-                b = -1
             else:
-                candidates = [m for m in to_members if self.pin[m] < 0]
-                if not candidates:
-                    continue
-                b = candidates[rng.randrange(len(candidates))]
+                if b < 0:
+                    candidates = [m for m in to_members if self.pin[m] < 0]
+                    if not candidates:
+                        continue
+                    b = candidates[rng.randrange(len(candidates))]
                 new_from = [b if m == a else m for m in from_members]
                 new_to = [a if m == b else m for m in to_members]
             cost_from, cost_to = self.cost(new_from), self.cost(new_to)

@@ -1,0 +1,248 @@
+"""The seating solver on three instances, each next to two baselines from the same run.
+
+    .venv/bin/python -m bench.seating [--no-write]
+
+1. one event: 66 attendees, tables of 8, a realistic mix of functions and seniority, six
+   pairs of colleagues, 8 facilitators, 10 cases, and the history of earlier meetings;
+2. a season: 150 members, ten events with about 65 % of them at each; every plan's pairs
+   join the history the next event is seated against;
+3. scale: 2,000 attendees at 250 tables.
+
+Baselines, implemented here: *random* (people in random order, each at a random table that
+keeps every hard rule) and *greedy* (each person, the most constrained first, at the table
+where they add the least cost). Everything runs in this process, on one core.
+"""
+
+import argparse
+import os
+import platform
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from app.tables.seating.model import Attendee, Instance, Meeting
+from app.tables.seating.rules import company_keys, layout, spread_limits, violations
+from app.tables.seating.scoring import Costs, evaluate
+from app.tables.seating.solver import solve
+from bench import report
+
+FUNCTIONS = {"CTO": 25, "CIO": 20, "CDO": 12, "CPO": 8, "CEO": 8, "CMO": 8, "CFO": 6,
+             "COO": 6, "CHRO": 4, "head_of_engineering": 3}
+SENIORITY = {1: 5, 2: 20, 3: 35, 4: 30, 5: 10}
+
+Seater = Callable[[Instance, random.Random], list[list[str]]]
+
+
+def people(count: int, rng: random.Random, *, colleagues: int, facilitators: int,
+           cases: int) -> list[Attendee]:
+    """A community: functions and seniority as the members' survey found them."""
+    functions = rng.choices(list(FUNCTIONS), weights=list(FUNCTIONS.values()), k=count)
+    levels = rng.choices(list(SENIORITY), weights=list(SENIORITY.values()), k=count)
+    return [Attendee(id=f"m{i:04d}", function=functions[i], seniority=levels[i],
+                     company=f"Company {i // 2}" if i < 2 * colleagues else f"Solo {i}",
+                     facilitator=count - facilitators <= i, has_case=i % (count // cases or 1) == 1
+                     and i // (count // cases or 1) < cases)
+            for i in range(count)]
+
+
+def random_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
+    """Random order, random table among those that keep the hard rules (with restarts)."""
+    shape = layout(instance)
+    keys = company_keys(instance.attendees)
+    apart = {frozenset(p) for p in instance.keep_apart}
+    fac_low, fac_high = spread_limits(sum(p.facilitator for p in instance.attendees),
+                                      shape.tables)
+    case_low, case_high = spread_limits(sum(p.has_case for p in instance.attendees),
+                                        shape.tables)
+    for _ in range(1000):
+        order = list(instance.attendees)
+        rng.shuffle(order)
+        # Facilitators and case authors first, else the last tables may find none left.
+        order.sort(key=lambda p: (p.pinned_table is None, not p.facilitator, not p.has_case))
+        tables: list[list[Attendee]] = [[] for _ in range(shape.tables)]
+        larger = 0
+        for person in order:
+            def fits(t: int, person: Attendee = person,
+                     tables: list[list[Attendee]] = tables, larger: int = larger) -> bool:
+                members = tables[t]
+                if len(members) > shape.base or (len(members) == shape.base
+                                                  and larger >= shape.larger):
+                    return False
+                if person.pinned_table is not None and person.pinned_table != t + 1:
+                    return False
+                if keys.get(person.id) and any(keys.get(m.id) == keys[person.id]
+                                               for m in members):
+                    return False
+                if any(frozenset((person.id, m.id)) in apart for m in members):
+                    return False
+                if person.facilitator and sum(m.facilitator for m in members) >= fac_high:
+                    return False
+                return not (person.has_case and sum(m.has_case for m in members) >= case_high)
+            options = [t for t in range(shape.tables) if fits(t)]
+            if person.facilitator and fac_low:
+                options = [t for t in options if not any(m.facilitator for m in tables[t])] \
+                    or options
+            if person.has_case and case_low:
+                options = [t for t in options if not any(m.has_case for m in tables[t])] \
+                    or options
+            if not options:
+                break
+            chosen = rng.choice(options)
+            tables[chosen].append(person)
+            larger += len(tables[chosen]) == shape.base + 1
+        else:
+            plan = [[m.id for m in t] for t in tables]
+            if not violations(instance, plan):
+                return plan
+    raise RuntimeError("the random baseline found no valid plan in 1,000 tries")
+
+
+def greedy_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
+    """Most constrained first, each at the valid table where the cost grows least."""
+    shape = layout(instance)
+    costs = Costs(instance)
+    keys = company_keys(instance.attendees)
+    fac_high = spread_limits(sum(p.facilitator for p in instance.attendees), shape.tables)[1]
+    case_high = spread_limits(sum(p.has_case for p in instance.attendees), shape.tables)[1]
+    order = list(instance.attendees)
+    rng.shuffle(order)
+    order.sort(key=lambda p: (not p.facilitator, not p.has_case))
+    tables: list[list[Attendee]] = [[] for _ in range(shape.tables)]
+    larger = 0
+    for person in order:
+        best, best_cost = -1, float("inf")
+        for t, members in enumerate(tables):
+            if len(members) > shape.base or (len(members) == shape.base
+                                              and larger >= shape.larger):
+                continue
+            if keys.get(person.id) and any(keys.get(m.id) == keys[person.id] for m in members):
+                continue
+            facilitators = sum(m.facilitator for m in members)
+            if person.facilitator and facilitators >= fac_high:
+                continue
+            if person.has_case and sum(m.has_case for m in members) >= case_high:
+                continue
+            ids = [m.id for m in members]
+            added = costs.table(ids + [person.id])[0] - costs.table(ids)[0]
+            # Spread facilitators and cases: an empty-handed table first.
+            added -= 1000 * (person.facilitator and facilitators == 0)
+            added -= 1000 * (person.has_case and not any(m.has_case for m in members))
+            if added < best_cost:
+                best, best_cost = t, added
+        if best < 0:
+            raise RuntimeError("the greedy baseline got stuck")
+        tables[best].append(person)
+        larger += len(tables[best]) == shape.base + 1
+    return [[m.id for m in t] for t in tables]
+
+
+def solver_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
+    plan = solve(instance)
+    if plan.status != "ok":
+        raise RuntimeError(f"the solver said {plan.status}: {plan.infeasible}")
+    return [list(t.attendees) for t in plan.tables]
+
+
+METHODS: dict[str, Seater] = {"solver": solver_plan, "greedy": greedy_plan,
+                              "random": random_plan}
+
+
+def measure(instance: Instance, seat: Seater) -> dict[str, float]:
+    started = time.process_time()
+    plan = seat(instance, random.Random(instance.seed))
+    spent = time.process_time() - started
+    _, metrics = evaluate(instance, plan)
+    return {"hard": len(violations(instance, plan)), "repeats": metrics.repeated_pairs,
+            "functions": metrics.duplicate_function_pairs,
+            "range": metrics.seniority_range_mean, "max_range": metrics.seniority_range_max,
+            "time": spent}
+
+
+def history_among(members: list[Attendee], rng: random.Random, pairs: int,
+                  today: date) -> tuple[Meeting, ...]:
+    ids = [m.id for m in members]
+    return tuple(Meeting(*rng.sample(ids, 2), times=rng.choice([1, 1, 1, 2, 3]),
+                         last_met=today - timedelta(days=rng.randrange(30, 700)))
+                 for _ in range(pairs))
+
+
+def one_event() -> Instance:
+    rng = random.Random(1)
+    members = people(66, rng, colleagues=6, facilitators=8, cases=10)
+    return Instance(table_size=8, attendees=tuple(members), seed=1, time_limit_s=20,
+                    history=history_among(members, rng, 400, date(2026, 11, 1)))
+
+
+def scale() -> Instance:
+    rng = random.Random(3)
+    members = people(2000, rng, colleagues=150, facilitators=250, cases=250)
+    return Instance(table_size=8, attendees=tuple(members), seed=3, time_limit_s=60,
+                    history=history_among(members, rng, 20_000, date(2026, 11, 1)))
+
+
+def season(seat: Seater) -> list[int]:
+    """Ten events of the same community; repeated pairs at each, history growing."""
+    rng = random.Random(2)
+    community = people(150, rng, colleagues=10, facilitators=12, cases=15)
+    met: dict[frozenset[str], Meeting] = {}
+    repeats = []
+    day = date(2026, 1, 20)
+    for number in range(10):
+        attendees = sorted(rng.sample(community, round(len(community) * 0.65)),
+                           key=lambda a: a.id)
+        instance = Instance(table_size=8, attendees=tuple(attendees), seed=number,
+                            history=tuple(met.values()), reference_date=day,
+                            time_limit_s=20)
+        plan = seat(instance, random.Random(number))
+        assert not violations(instance, plan)
+        repeats.append(evaluate(instance, plan)[1].repeated_pairs)
+        for table in plan:
+            for i, a in enumerate(table):
+                for b in table[i + 1:]:
+                    key = frozenset((a, b))
+                    before = met.get(key)
+                    met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+        day += timedelta(days=28)
+    return repeats
+
+
+def run(write: bool) -> str:
+    lines = [
+        "## Seating solver\n",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs "
+        f"({report.cpu_model()}), Python {platform.python_version()}, with "
+        "`.venv/bin/python -m bench.seating` (one core, CPU time). Lower is better everywhere; "
+        "*hard* counts broken hard rules.\n",
+        "| Instance | Method | Hard | Repeated pairs | Same-function pairs | "
+        "Seniority range mean (max) | Time, s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, instance in (("1. one event (66, tables of 8)", one_event()),
+                            ("3. scale (2,000 at 250 tables)", scale())):
+        for name, seat in METHODS.items():
+            m = measure(instance, seat)
+            lines.append(f"| {label} | {name} | {m['hard']} | {m['repeats']} | "
+                         f"{m['functions']} | {m['range']:.2f} ({m['max_range']}) | "
+                         f"{m['time']:.2f} |")
+    lines += ["", "Season (150 members, ten events of about 98, history growing): repeated "
+              "pairs per event and in total.\n",
+              "| Method | Per event | Total |", "|---|---|---|"]
+    for name, seat in METHODS.items():
+        per_event = season(seat)
+        lines.append(f"| {name} | {', '.join(map(str, per_event))} | {sum(per_event)} |")
+    lines.append("")
+    section = "\n".join(lines) + "\n"
+    if write:
+        report.write(section, marker="seating")
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch README")
+    print(run(not parser.parse_args().no_write))
+
+
+if __name__ == "__main__":
+    main()

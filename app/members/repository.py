@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.application import Application
 from app.models.audit import AuditEntry
+from app.models.case import Case, Recommendation
 from app.models.member import ConsentChange, Member, MemberRole, Role
 from app.models.token import RefreshToken
 
@@ -219,6 +220,34 @@ async def applications_of(session: AsyncSession, member_id: uuid.UUID) -> list[A
     result = await session.execute(select(Application).where(Application.member_id == member_id)
                                    .order_by(Application.created_at, Application.id))
     return list(result.scalars())
+
+
+async def cases_of(session: AsyncSession, member_id: uuid.UUID) -> list[Case]:
+    result = await session.execute(select(Case).where(Case.author_id == member_id)
+                                   .order_by(Case.created_at, Case.id))
+    return list(result.scalars())
+
+
+async def recommendations_of(session: AsyncSession, member_id: uuid.UUID) -> list[Recommendation]:
+    result = await session.execute(select(Recommendation).where(
+        Recommendation.author_id == member_id).order_by(Recommendation.created_at,
+                                                        Recommendation.id))
+    return list(result.scalars())
+
+
+async def erase_cases(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Blank what a person wrote in cases and advice; their open cases are withdrawn. The
+    rows stay, so ratings and the statistics of tables and facilitators keep their counts."""
+    erased = "[erased]"
+    await session.execute(update(Case).where(Case.author_id == member_id).values(
+        title=erased, context=erased, question=erased, good_outcome=erased,
+        outcome_action=None, outcome_result=None))
+    await session.execute(
+        update(Case).where(Case.author_id == member_id,
+                           Case.status.in_(("draft", "submitted", "accepted", "scheduled")))
+        .values(status="withdrawn", table_id=None))
+    await session.execute(update(Recommendation).where(Recommendation.author_id == member_id)
+                          .values(advice=erased, experience=erased))
 
 
 async def erase_applications(session: AsyncSession, member_id: uuid.UUID) -> None:

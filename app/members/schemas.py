@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, Field, StringConstraints
 
 from app.auth.schemas import ApiTokenRead
+from app.cases.schemas import CaseRead, RecommendationRead
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
 from app.models.member import Function, Language, MemberStatus, Role, Visibility
 
@@ -155,3 +156,5 @@ class MemberExport(ReadSchema):
     sessions: list[SessionRead]
     activity: list[AuditEntryExport]
     applications: list[ApplicationExport]
+    cases: list[CaseRead]
+    recommendations: list[RecommendationRead]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.principal import Principal
+from app.cases.schemas import CaseRead, RecommendationRead
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
@@ -354,6 +355,10 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
                   for a in await repository.activity_of(session, member.id)],
         applications=[ApplicationExport.model_validate(a)
                       for a in await repository.applications_of(session, member.id)],
+        cases=[CaseRead.model_validate(c, from_attributes=True)
+               for c in await repository.cases_of(session, member.id)],
+        recommendations=[RecommendationRead.model_validate(r, from_attributes=True)
+                         for r in await repository.recommendations_of(session, member.id)],
     )
 
 
@@ -389,6 +394,7 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     await repository.replace_roles(session, member.id, [])
     await repository.delete_consent_history(session, member.id)
     await repository.erase_applications(session, member.id)
+    await repository.erase_cases(session, member.id)
     await auth_service.revoke_everything(session, member.id)
     await auth_service.revoke_api_tokens(session, member.id)
     audit.record(session, actor_id=member.id, action="member.erased", target_type="member",

@@ -239,3 +239,31 @@ class TestVisibility:
         bad = await client.get("/api/v1/cases?cursor=garbage", headers=actors[0].headers)
         assert bad.status_code == 422
         assert_problem(bad)
+
+
+class TestPersonalData:
+    async def test_export_carries_my_cases_and_erasure_blanks_them(self, client, db, factory):
+        admin = await factory.member("admin")
+        event, actors = await seated_event(client, db, factory, admin, 8)
+        author = actors[0]
+        case = await bring(client, author, event, visibility="members", title=CANARY)
+        await act(client, admin, case, "accept")
+        plan = await seat(client, admin, event)
+        mate = next(a for a in actors if str(a.id) in mates(plan, author.id))
+        advice = await client.post(f"/api/v1/cases/{case['id']}/recommendations",
+                                   headers=mate.headers,
+                                   json={"advice": CANARY, "experience": CANARY})
+        assert advice.status_code == 201
+        export = (await client.get("/api/v1/me/export", headers=author.headers)).json()
+        assert [c["title"] for c in export["cases"]] == [CANARY]
+        mate_export = (await client.get("/api/v1/me/export", headers=mate.headers)).json()
+        assert [r["advice"] for r in mate_export["recommendations"]] == [CANARY]
+        for person in (author, mate):
+            assert (await client.delete("/api/v1/me", headers=person.headers)).status_code == 204
+        db.expire_all()
+        stored = await db.get(Case, uuid.UUID(case["id"]))
+        assert (stored.title, stored.status, stored.table_id) == ("[erased]", "withdrawn", None)
+        row = (await db.execute(select(Recommendation))).scalars().one()
+        assert (row.advice, row.experience) == ("[erased]", "[erased]")
+        readable = (await client.get(f"/api/v1/cases/{case['id']}", headers=admin.headers)).text
+        assert CANARY not in readable

@@ -15,8 +15,13 @@ from app.auth.service import normalize_email
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.security import PasswordHasher
+from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.event import Event, EventStatus, EventVisibility
 from app.models.member import Function, Member, MemberRole, Role, Visibility
+from app.models.registration import Registration, RegistrationStatus
+from app.models.table import EventTable, PlanStatus, SeatingPlan, TableSeat
+from app.tables.seating.model import Attendee, Instance
+from app.tables.seating.solver import solve
 
 FIRST_NAMES = ["Alexey", "Anna", "Dmitry", "Elena", "Igor", "Irina", "Maxim", "Maria", "Oleg",
                "Olga", "Pavel", "Svetlana", "Sergey", "Tatiana", "Andrey", "Natalia", "Roman",
@@ -110,6 +115,66 @@ def _events(admin: Member) -> list[Event]:
     ]
 
 
+def _past_meeting(admin: Member, attendees: list[Member],
+                  facilitators: set[Any]) -> list[Any]:
+    """The first board meeting, held a month ago: its seating, published by the solver, and
+    one case discussed at a table with a recommendation. Rows to add, in order."""
+    start = (datetime.now(UTC) - timedelta(days=30)).replace(hour=15, minute=0, second=0,
+                                                             microsecond=0)
+    event = Event(title="Board of directors #1", starts_at=start,
+                  ends_at=start + timedelta(hours=4), status=EventStatus.completed,
+                  venue_name="Loft on Tverskaya", venue_address="Moscow, Tverskaya 1",
+                  seats=64, table_size=8, seats_held=len(attendees), created_by=admin.id,
+                  visibility=EventVisibility.public)
+    rows: list[Any] = [event]
+    rows += [Registration(event_id=event.id, member_id=m.id,
+                          status=RegistrationStatus.checked_in, confirmed_at=start,
+                          checked_in_at=start) for m in attendees]
+    author = attendees[-1]
+    instance = Instance(table_size=8, seed=1, attendees=tuple(Attendee(
+        id=str(m.id), function=m.function, seniority=m.seniority, company=m.company,
+        facilitator=m.id in facilitators, has_case=m is author) for m in attendees))
+    plan = solve(instance)
+    seating = SeatingPlan(event_id=event.id, status=PlanStatus.published, table_size=8,
+                          tables={str(t.number): list(t.attendees) for t in plan.tables},
+                          options={"seed": 1, "time_limit_s": 5.0, "tables": None,
+                                   "weights": {"repeat_pairs": 10.0, "mixed_functions": 3.0,
+                                               "seniority": 2.0}},
+                          metrics={k: v for k, v in vars(plan.metrics).items()},
+                          evaluation={str(t.number): {"score": t.score, "reasons": []}
+                                      for t in plan.tables},
+                          created_by=admin.id, published_at=start - timedelta(days=2))
+    rows.append(seating)
+    by_id = {str(m.id): m for m in attendees}
+    author_table = None
+    for table_plan in plan.tables:
+        people = [by_id[i] for i in table_plan.attendees]
+        table = EventTable(event_id=event.id, plan_id=seating.id, number=table_plan.number,
+                           name=f"Table {table_plan.number}",
+                           facilitator_id=next((m.id for m in people if m.id in facilitators),
+                                               None), seats=8)
+        rows.append(table)
+        rows += [TableSeat(table_id=table.id, member_id=m.id, event_id=event.id)
+                 for m in people]
+        if author in people:
+            author_table = (table, [m for m in people if m is not author])
+    assert author_table is not None
+    table, mates = author_table
+    case = Case(event_id=event.id, author_id=author.id, table_id=table.id,
+                title="Should analytics report to the CFO?",
+                context="Forty analysts report to IT; finance rebuilds every report by hand.",
+                question="Move analytics under finance, or fix the handover?",
+                good_outcome="A decision and a 90-day plan.",
+                visibility=CaseVisibility.members, status=CaseStatus.discussed,
+                submitted_at=start - timedelta(days=10))
+    rows.append(case)
+    rows.append(Recommendation(
+        case_id=case.id, author_id=mates[0].id,
+        advice="Move the analysts, keep the data platform in IT.",
+        experience="At a retail bank in 2023 I split them this way; report time halved."))
+    return rows
+
+
 async def load_demo(settings: Settings) -> tuple[str, str] | None:
     """Creates the demo community; returns (admin password, member password), or None when
     the database already has people."""
@@ -146,6 +211,12 @@ async def load_demo(settings: Settings) -> tuple[str, str] | None:
             session.add_all(MemberRole(member_id=member.id, role=role)
                             for member, roles in people for role in roles)
             session.add_all(_events(people[0][0]))
+            await session.flush()
+            facilitators = {member.id for member, roles in people if Role.facilitator in roles}
+            attendees = [member for member, roles in people[4:30]]
+            for row in _past_meeting(people[0][0], attendees, facilitators):
+                session.add(row)
+                await session.flush()
             await session.commit()
             return admin_password, member_password
     finally:
@@ -160,7 +231,8 @@ def main() -> None:
         return
     admin_password, member_password = created
     print("Demo community loaded: 1 admin, 3 reviewers, 2 facilitators, "
-          f"{MEMBER_COUNT} members, 3 applicants.")
+          f"{MEMBER_COUNT} members, 3 applicants; a past meeting seated at tables with a "
+          "case, the next one open for registration.")
     print(f"  admin:      admin@example.com / {admin_password}")
     print(f"  reviewers:  reviewer1@example.com .. reviewer3@example.com / {member_password}")
     print(f"  facilitators: facilitator1@example.com, facilitator2@example.com / "

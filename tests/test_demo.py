@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from app.core.db import create_engine
 from app.demo import MEMBER_COUNT, load_demo
+from app.models.case import Case
 from app.models.event import Event
 from app.models.member import Member, MemberRole
+from app.models.table import EventTable, TableSeat
 from tests.conftest import make_settings, migrate
 
 
@@ -37,4 +39,11 @@ async def test_demo_loads_once_with_a_realistic_community():
     assert len({m.city for m in members}) >= 5
     assert {m.seniority for m in members} <= {1, 2, 3, 4, 5}
     assert len({m.email_normalized for m in members}) == len(members)
-    assert events == {"registration_open": 1, "draft": 1}
+    assert events == {"registration_open": 1, "draft": 1, "completed": 1}
+    async with engine.connect() as connection:
+        seats = (await connection.execute(select(TableSeat))).all()
+        tables = (await connection.execute(select(EventTable))).all()
+        cases = (await connection.execute(select(Case))).all()
+    # The past meeting: 26 people at 4 tables, both facilitators at different tables.
+    assert len(seats) == 26 and len(tables) == 4 and len(cases) == 1
+    assert len({t.facilitator_id for t in tables} - {None}) == 2

@@ -6,6 +6,7 @@
 import asyncio
 import random
 import secrets
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,7 +141,7 @@ def _past_meeting(admin: Member, attendees: list[Member],
                           options={"seed": 1, "time_limit_s": 5.0, "tables": None,
                                    "weights": {"repeat_pairs": 10.0, "mixed_functions": 3.0,
                                                "seniority": 2.0}},
-                          metrics={k: v for k, v in vars(plan.metrics).items()},
+                          metrics=asdict(plan.metrics) if plan.metrics else {},
                           evaluation={str(t.number): {"score": t.score, "reasons": []}
                                       for t in plan.tables},
                           created_by=admin.id, published_at=start - timedelta(days=2))

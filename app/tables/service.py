@@ -3,6 +3,7 @@ it as the event's tables; and each reader's view of the tables."""
 
 import asyncio
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,14 +131,7 @@ def _store(plan: SeatingPlan, seating: _Seating, tables: list[list[str]],
     plan.evaluation = {str(t.number): {"score": t.score, "reasons": [
         {"kind": r.kind, "member_ids": list(r.member_ids), "text": r.text} for r in t.reasons]}
         for t in table_plans}
-    plan.metrics = {
-        "hard_violations": metrics.hard_violations, "repeated_pairs": metrics.repeated_pairs,
-        "repeat_penalty": metrics.repeat_penalty,
-        "duplicate_function_pairs": metrics.duplicate_function_pairs,
-        "seniority_range_mean": metrics.seniority_range_mean,
-        "seniority_range_max": metrics.seniority_range_max, "objective": metrics.objective,
-        "moves": metrics.moves, "time_s": metrics.time_s, "stopped_by": metrics.stopped_by,
-    }
+    plan.metrics = asdict(metrics)
 
 
 def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:

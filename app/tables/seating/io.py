@@ -1,5 +1,6 @@
 """The seating instance and plan as JSON: the command line's format and the API's options."""
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -96,18 +97,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
              "reasons": [r.text for r in t.reasons]}
             for t in plan.tables
         ],
-        "metrics": None if plan.metrics is None else {
-            "hard_violations": plan.metrics.hard_violations,
-            "repeated_pairs": plan.metrics.repeated_pairs,
-            "repeat_penalty": plan.metrics.repeat_penalty,
-            "duplicate_function_pairs": plan.metrics.duplicate_function_pairs,
-            "seniority_range_mean": plan.metrics.seniority_range_mean,
-            "seniority_range_max": plan.metrics.seniority_range_max,
-            "objective": plan.metrics.objective,
-            "moves": plan.metrics.moves,
-            "time_s": plan.metrics.time_s,
-            "stopped_by": plan.metrics.stopped_by,
-        },
+        "metrics": None if plan.metrics is None else asdict(plan.metrics),
         "infeasible": None if plan.infeasible is None else {
             "rule": plan.infeasible.rule,
             "ids": list(plan.infeasible.member_ids),

@@ -230,15 +230,21 @@ SEEDED_TABLES = {"alembic_version", "decision_rule", "rubric_criterion"}
 
 async def truncate_all(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
-        tables = ", ".join(
-            name for name in (await connection.run_sync(
-                lambda c: c.dialect.get_table_names(c))) if name not in SEEDED_TABLES)
-        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        names = [name for name in (await connection.run_sync(
+            lambda c: c.dialect.get_table_names(c))) if name not in SEEDED_TABLES]
+        if connection.dialect.name == "sqlite":
+            # SQLite has no TRUNCATE; with the foreign keys checked only at COMMIT, the tables
+            # can be emptied in any order.
+            await connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            for name in names:
+                await connection.exec_driver_sql(f'DELETE FROM "{name}"')
+            return
+        await connection.execute(text(f"TRUNCATE {', '.join(names)} CASCADE"))
 
 
 @pytest.fixture
 async def live(app: Any, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on real, committing sessions (PostgreSQL); every table emptied afterwards."""
+    """The app on real, committing sessions; every table emptied afterwards."""
     app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

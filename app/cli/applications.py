@@ -83,7 +83,7 @@ def split_csv(
 
 
 def import_file(api: ApiClient, out: Output, content: bytes) -> dict[str, Any]:
-    parts = split_csv(content)
+    parts = split_csv(content, rows_per_part=ROWS_PER_PART, bytes_per_part=BYTES_PER_PART)
     report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0,
                               "rows": []}
     total = sum(part.records for part in parts) or None

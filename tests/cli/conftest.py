@@ -7,15 +7,18 @@ invocation runs in a thread and the loop keeps serving. Every table is emptied a
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from typer.testing import CliRunner, Result
 
 from app.cli.main import app as cli_app
+from app.models.member import Member, MemberRole
 from tests.conftest import committed_member
 from tests.receivers import serve
 
@@ -50,6 +53,25 @@ class Dl:
         result = await self(*args, "--json", **kwargs)
         assert result.exit_code == 0, (result.stdout, result.stderr)
         return json.loads(result.stdout)
+
+
+async def committed_people(engine, count: int, *roles: str, **fields: Any) -> list[Member]:
+    """``count`` people committed at once, named "<prefix> 000"... (``prefix`` defaults to the
+    first role), with ``fields`` on each."""
+    roles = roles or ("member",)
+    prefix = fields.pop("prefix", roles[0].capitalize())
+    tag = uuid.uuid4().hex[:6]
+    people = []
+    for i in range(count):
+        email = f"{prefix.lower()}{i:03d}-{tag}@example.com"
+        people.append(Member(email=email, email_normalized=email,
+                             full_name=f"{prefix} {i:03d}", **fields))
+    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+        session.add_all(people)
+        await session.flush()
+        session.add_all(MemberRole(member_id=p.id, role=r) for p in people for r in roles)
+        await session.commit()
+    return people
 
 
 @pytest.fixture

@@ -1,0 +1,85 @@
+"""`dl members list / show / export`: every page followed, filters passed on, files written."""
+
+import csv
+import io
+import json
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.cli.members import FIELDS
+from app.models.member import Member
+from tests.cli.conftest import committed_people
+
+PEOPLE = 230  # three pages of 100 (and the admin)
+
+
+async def committed_members(engine, count: int) -> list[Member]:
+    people = await committed_people(engine, count, "member", function="CTO")
+    # Every third lives in Kazan, and each has a company only admins may see.
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        for i, person in enumerate(people):
+            person.city = "Kazan" if i % 3 == 0 else "Moscow"
+            person.company = f"Company {i}"
+            session.add(person)
+        await session.commit()
+    return people
+
+
+async def test_list_follows_every_cursor_and_stops_at_the_limit(dl, admin, engine):
+    people = await committed_members(engine, PEOPLE)
+    expected = {str(p.id) for p in people} | {str(admin[0].id)}
+
+    everyone = await dl.json("members", "list")
+    assert len(everyone) == len(expected)
+    assert {m["id"] for m in everyone} == expected  # nothing skipped, nothing twice
+
+    limited = await dl.json("members", "list", "--limit", "150", "--sort", "full_name")
+    assert len(limited) == 150 and len({m["id"] for m in limited}) == 150
+    assert [m["full_name"] for m in limited] == sorted(m["full_name"] for m in limited)
+
+    kazan = await dl.json("members", "list", "--city", "Kazan")
+    assert len(kazan) == len([p for p in people if p.city == "Kazan"])
+    assert {m["city"] for m in kazan} == {"Kazan"}
+
+    table = await dl("members", "list", "--city", "Kazan", "--limit", "3", "--sort",
+                     "full_name")
+    assert table.exit_code == 0, table.stderr
+    assert "3 members" in table.stdout
+    assert "Member 000" in table.stdout and "Member 006" in table.stdout
+
+
+async def test_export_csv_has_a_row_per_member_and_json_an_item_each(dl, admin, engine,
+                                                                      tmp_path):
+    people = await committed_members(engine, PEOPLE)
+    target = tmp_path / "members.csv"
+    result = await dl("members", "export", "--format", "csv", "--output", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert f"Exported {PEOPLE + 1} members to {target}" in result.stderr.replace("\n", "")
+    assert not (tmp_path / "members.csv.part").exists()
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert len(rows) == PEOPLE + 1
+    assert list(rows[0]) == FIELDS
+    by_id = {row["id"]: row for row in rows}
+    sample = people[7]
+    # Admins see private fields: the export carries them.
+    assert by_id[str(sample.id)]["email"] == sample.email
+    assert by_id[str(sample.id)]["company"] == sample.company
+
+    as_json = await dl("members", "export", "-f", "json", "--function", "CTO")
+    assert as_json.exit_code == 0, as_json.stderr
+    items = json.loads(as_json.stdout)
+    assert len(items) == PEOPLE and {i["function"] for i in items} == {"CTO"}
+
+
+async def test_show_by_id_and_by_email(dl, engine):
+    [person] = await committed_members(engine, 1)
+    by_id = await dl("members", "show", str(person.id))
+    assert by_id.exit_code == 0, by_id.stderr
+    assert person.full_name in by_id.stdout and person.email in by_id.stdout
+
+    by_email = await dl.json("members", "show", person.email)
+    assert by_email["id"] == str(person.id)
+
+    nobody = await dl("members", "show", "nobody@example.com")
+    assert nobody.exit_code == 1 and "No member with the e-mail" in nobody.stderr

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/dl_test
 CHECK_DB := var/check.db
 
-.PHONY: install run test test-sqlite test-postgres check openapi lint-openapi migrate bench clean
+.PHONY: install run test test-sqlite test-postgres check openapi lint-openapi client-check migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,6 +51,12 @@ openapi: install
 # A standard OpenAPI linter (Spectral's OAS ruleset) over the committed contract; needs npx.
 lint-openapi:
 	npx --yes @stoplight/spectral-cli@6 lint openapi/openapi.json --ruleset .spectral.yaml --fail-severity=warn
+
+# Types generated from the committed contract (openapi-typescript), then a small client script
+# type-checked against them (tsc): a contract change that breaks clients fails here. Needs npm.
+client-check:
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent generate && npx --no-install tsc --noEmit
+	@echo "TypeScript client: types generated and the client type-checks"
 
 bench: install
 	$(PY) -m bench.run

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from app.cli import config
 from app.cli.client import ApiClient, ApiError
@@ -133,8 +134,9 @@ def login(
     summary = {"profile": profile, "url": url, "member_id": me["id"], "email": me.get("email"),
                "roles": me.get("roles", []), "token_id": token_id, "config": str(path)}
     out.result(summary, lambda: out.say(
-        f"Logged in to {url} as {me.get('full_name') or me.get('email')} "
-        f"({', '.join(me.get('roles', []))}). Profile [bold]{profile}[/] saved in {path}."))
+        f"Logged in to {escape(url)} as {escape(me.get('full_name') or me.get('email') or '')} "
+        f"({', '.join(me.get('roles', []))}). Profile [bold]{escape(profile)}[/] saved in "
+        f"{escape(str(path))}."))
 
 
 def logout(
@@ -164,8 +166,9 @@ def logout(
                 if error.status != 404:  # already gone is what we wanted
                     raise
     config.remove_profile(profile)
-    out.say(f"Profile [bold]{profile}[/] removed" + (" and its token revoked." if revoke else
-            ". The token stays valid until it expires or is revoked."))
+    outcome = (" and its token revoked." if revoke
+               else ". The token stays valid until it expires or is revoked.")
+    out.say(f"Profile [bold]{escape(profile)}[/] removed{outcome}")
 
 
 def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
@@ -174,5 +177,5 @@ def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with connect(ctx) as api:
         me = api.get("/me")
         url = api.base_url
-    out.result(me, lambda: out.say(
-        f"{me.get('full_name')} <{me.get('email')}> ({', '.join(me.get('roles', []))}) at {url}"))
+    out.result(me, lambda: out.say(escape(
+        f"{me.get('full_name')} <{me.get('email')}> ({', '.join(me.get('roles', []))}) at {url}")))

@@ -21,6 +21,7 @@ from app.cli import (
     events,
     members,
     reviews,
+    seating,
     tokens,
     webhooks,
 )
@@ -28,7 +29,7 @@ from app.cli.client import ApiError
 from app.cli.common import State, UsageProblem
 from app.cli.output import Output, json_mode, reset_json_mode
 
-GROUPS = (members, applications, reviews, events, webhooks, tokens)
+GROUPS = (members, applications, reviews, events, seating, webhooks, tokens)
 
 
 class DlGroup(TyperGroup):

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from app.models.audit import AuditEntry
 from app.models.survey import Survey, SurveyRespondent, SurveyResponse
+from app.notifications.channel import render
 from app.notifications.notices import notice_for
 from app.surveys import service
 from tests.conftest import outbox_events
@@ -468,10 +469,29 @@ class TestReminders:
     async def test_a_closed_survey_sends_nothing(self, client, factory, db):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 2)
-        survey = await open_survey_for(client, admin, event)
+        await open_survey_for(client, admin, event)
         await db.execute(update(Survey).values(status="closed"))
         assert await recipients(db, "survey.opened") == []
         [row] = await outbox_events(db, "survey.opened")
         notice = notice_for(row.type, row.data)
         assert notice is not None
         assert await notice.context(db, row, None) is None  # type: ignore[arg-type]
+
+
+class TestInvitationEmail:
+    @pytest.mark.parametrize("language,anonymous,expected", [
+        ("ru", True, "Ответы анонимны"), ("en", False, "organisers see your name")])
+    async def test_rendered_in_the_member_language(self, client, factory, db, settings,
+                                                   language, anonymous, expected):
+        admin = await factory.member("admin")
+        event, people = await event_with(client, db, factory, admin, 1)
+        people[0].member.language = language
+        survey = await open_survey_for(client, admin, event, anonymous=anonymous,
+                                       closes_at="2099-01-01T10:00:00Z")
+        [row] = await outbox_events(db, "survey.opened")
+        notice = notice_for(row.type, row.data)
+        context = await notice.context(db, row, settings)
+        message = render(notice, people[0].member, context, settings, uuid.uuid4())
+        text = message.get_content()
+        assert survey["title"] in message["Subject"] and expected in text
+        assert f"/surveys/{survey['id']}" in text and "2099-01-01 10:00 UTC" in text

@@ -117,6 +117,11 @@ class SurveyResponse(SQLModel, table=True):
               postgresql_where=text("member_id IS NOT NULL"),
               sqlite_where=text("member_id IS NOT NULL")),
         Index("ix_survey_response_survey", "survey_id"),
+        Index("ix_survey_response_unsealed", "survey_id", postgresql_where=text("NOT sealed"),
+              sqlite_where=text("NOT sealed")),
+        # On SQLite the implicit rowid would number answers in the order they came, the
+        # same order as the respondent rows: stored by the random id instead.
+        {"sqlite_with_rowid": False},
     )
 
     # Random (uuid4), never sequential: the id says nothing about when the row was written.
@@ -135,3 +140,8 @@ class SurveyResponse(SQLModel, table=True):
     # The day only: precise enough for "answers per day", too coarse to line up with anything.
     submitted_on: date = Field(sa_column=Column(Date, nullable=False))
     updated_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    # The row is written in the transaction that records who answered, so on PostgreSQL both
+    # carry the same transaction id (xmin) and neighbouring places on disk. The scheduler
+    # rewrites new answers soon after, together and in random order ("sealing"), which gives
+    # them the sealing transaction's id and a new place.
+    sealed: bool = Field(default=False)

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -192,3 +192,17 @@ async def due(session: AsyncSession, now: datetime) -> tuple[list[Survey], list[
                                   or_(Survey.closes_at.is_(None), Survey.closes_at > now)))  # type: ignore[union-attr,operator]
     return opening, closing, reminding
 
+
+
+async def unsealed(session: AsyncSession, limit: int) -> list[uuid.UUID]:
+    rows = await session.execute(select(SurveyResponse.id).where(
+        SurveyResponse.sealed.is_(False)).limit(limit))  # type: ignore[attr-defined]
+    return list(rows.scalars())
+
+
+async def seal(session: AsyncSession, response_ids: Sequence[uuid.UUID]) -> None:
+    """Rewrite the rows one by one in the given order: each gets this transaction's id and
+    a new place on disk in that order."""
+    for response_id in response_ids:
+        await session.execute(update(SurveyResponse).where(
+            SurveyResponse.id == response_id).values(sealed=True))

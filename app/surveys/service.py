@@ -479,6 +479,18 @@ async def invitation(session: AsyncSession, survey_id: uuid.UUID
     return survey.title, survey.closes_at
 
 
+SEAL_BATCH = 1000
+
+
+async def seal_answers(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Detach new answers from the transactions that recorded who answered: rewrite them
+    together, in random order (see ``SurveyResponse.sealed``)."""
+    ids = await repository.unsealed(session, SEAL_BATCH)
+    _SHUFFLE.shuffle(ids)
+    await repository.seal(session, ids)
+    return len(ids)
+
+
 async def run_schedule(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Open scheduled surveys at opens_at, close open ones at closes_at, send each one's
     reminder at remind_at. Rows are locked (SKIP LOCKED), so replicas never double up."""

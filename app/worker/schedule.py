@@ -65,6 +65,7 @@ JOBS: list[ScheduledJob] = [
                  registrations_service.release_unconfirmed),
     ScheduledJob("open_close_and_remind_surveys", timedelta(minutes=1),
                  surveys_service.run_schedule),
+    ScheduledJob("seal_survey_answers", timedelta(minutes=1), surveys_service.seal_answers),
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),

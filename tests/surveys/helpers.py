@@ -3,9 +3,11 @@
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from app.models.registration import Registration, RegistrationStatus
 from app.models.table import EventTable, SeatingPlan, TableSeat
-from tests.events.helpers import create_event, move
+from tests.events.helpers import EVENT, create_event, move, soon
 
 RATING_SURVEY = [
     {"key": "liked", "type": "rating", "text": "How did you like it?", "required": True},
@@ -72,3 +74,21 @@ async def answer(client, actor, survey_id: str, answers: dict, status: int = 201
                                  headers=actor.headers, json={"answers": answers})
     assert response.status_code == status, response.text
     return response.json()
+
+
+async def open_event_survey(live, app, engine, admin, people, *, anonymous: bool) -> str:
+    """An open survey of a committed event whose ``people`` checked in (live sessions)."""
+    created = await live.post("/api/v1/events", headers=admin, json={**EVENT, **soon()})
+    event_id = created.json()["id"]
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
+                                     status="checked_in") for m in people)
+        await session.commit()
+    survey = await live.post("/api/v1/surveys", headers=admin, json={
+        "title": "Race", "event_id": event_id, "anonymous": anonymous,
+        "questions": RATING_SURVEY})
+    survey_id = survey.json()["id"]
+    opened = await live.post(f"/api/v1/surveys/{survey_id}/open", headers=admin)
+    assert opened.status_code == 200, opened.text
+    return survey_id

@@ -5,15 +5,26 @@ import csv
 import io
 import json
 import uuid
+from datetime import UTC, datetime
 
-from sqlalchemy import inspect, select
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.main import create_app
 from app.models.survey import SurveyRespondent, SurveyResponse
+from app.surveys import service
 from app.webhooks.payloads import body_of
-from tests.conftest import make_settings, outbox_events
+from tests.conftest import IS_POSTGRES, committed_member, make_settings, outbox_events
 from tests.paths import fill
-from tests.surveys.helpers import answer, event_with, open_survey_for, seat
+from tests.surveys.helpers import (
+    answer,
+    event_with,
+    open_event_survey,
+    open_survey_for,
+    seat,
+)
 
 PEOPLE = 6
 
@@ -63,11 +74,16 @@ async def test_the_database_keeps_who_apart_from_what(client, db, factory):
     # time finer than the day, a random id.
     columns = {c.key: c.type.python_type for c in inspect(SurveyResponse).columns}
     assert set(columns) == {"id", "survey_id", "member_id", "table_number", "answers",
-                            "submitted_on", "updated_on"}
+                            "submitted_on", "updated_on", "sealed"}
     assert {name for name, kind in columns.items() if kind.__name__ == "datetime"} == set()
     assert all(r.id.version == 4 for r in responses)
     respondents = (await db.execute(select(SurveyRespondent))).scalars().all()
     assert {r.member_id for r in respondents} == {p.id for p in people}
+    if not IS_POSTGRES:
+        # No rowid numbering answers in the order they came.
+        with pytest.raises(OperationalError, match="rowid"):
+            async with db.begin_nested():
+                await db.execute(text("SELECT rowid FROM survey_response"))
     assert {c.key for c in inspect(SurveyRespondent).columns} == {"survey_id", "member_id"}
 
 
@@ -135,3 +151,39 @@ async def test_no_event_payload_or_email_names_the_respondent(client, db, factor
             assert str(person.id) not in body
         assert not any(marker in body for marker in markers.values())
         json.loads(body)  # what a webhook receiver gets, verbatim
+
+
+async def test_sealing_rewrites_new_answers_in_a_later_transaction(client, db, factory,
+                                                                   settings):
+    await anonymous_survey_answered(client, db, factory)
+    assert await service.seal_answers(db, settings, datetime.now(UTC)) == PEOPLE
+    db.expire_all()
+    assert all(r.sealed for r in (await db.execute(select(SurveyResponse))).scalars())
+    assert await service.seal_answers(db, settings, datetime.now(UTC)) == 0
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="transaction ids (xmin) are PostgreSQL's")
+async def test_sealed_answers_share_no_transaction_with_who_answered(live, app, engine):
+    """Committed for real: before sealing each answer carries the transaction id of its
+    respondent row; after, none does."""
+    _, admin = await committed_member(app, engine, "admin")
+    people = [await committed_member(app, engine) for _ in range(3)]
+    survey_id = await open_event_survey(live, app, engine, admin, [m for m, _ in people],
+                                        anonymous=True)
+    for _, headers in people:
+        answered = await live.post(f"/api/v1/surveys/{survey_id}/responses", headers=headers,
+                                   json={"answers": {"liked": 4}})
+        assert answered.status_code == 201
+
+    async def shared() -> int:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(
+                "SELECT count(*) FROM survey_response r JOIN survey_respondent p "
+                "ON r.xmin::text = p.xmin::text")))
+
+    assert await shared() == 3
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        assert await service.seal_answers(session, make_settings(), datetime.now(UTC)) == 3
+        await session.commit()
+    assert await shared() == 0

@@ -1,37 +1,17 @@
 """Answering under contention, on PostgreSQL with separate connections and committed data."""
 
 import asyncio
-import uuid
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.models.outbox import OutboxEvent
-from app.models.registration import Registration
 from app.models.survey import SurveyRespondent, SurveyResponse
 from tests.conftest import IS_POSTGRES, committed_member
-from tests.events.helpers import EVENT, soon
-from tests.surveys.helpers import RATING_SURVEY
+from tests.surveys.helpers import open_event_survey
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="concurrency is proven on PostgreSQL")
-
-
-async def open_event_survey(live, app, engine, admin, people, *, anonymous: bool) -> str:
-    created = await live.post("/api/v1/events", headers=admin, json={**EVENT, **soon()})
-    event_id = created.json()["id"]
-    maker = async_sessionmaker(engine, expire_on_commit=False)
-    async with maker() as session:
-        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
-                                     status="checked_in") for m in people)
-        await session.commit()
-    survey = await live.post("/api/v1/surveys", headers=admin, json={
-        "title": "Race", "event_id": event_id, "anonymous": anonymous,
-        "questions": RATING_SURVEY})
-    survey_id = survey.json()["id"]
-    opened = await live.post(f"/api/v1/surveys/{survey_id}/open", headers=admin)
-    assert opened.status_code == 200, opened.text
-    return survey_id
 
 
 @pytest.mark.parametrize("anonymous", [True, False])

@@ -99,6 +99,18 @@ async def respondent_count(session: AsyncSession, survey_id: uuid.UUID) -> int:
         SurveyRespondent.survey_id == survey_id)) or 0)
 
 
+async def respondent_counts(session: AsyncSession, survey_ids: Sequence[uuid.UUID]
+                            ) -> dict[uuid.UUID, int]:
+    """Answers per survey for a page of surveys, in one query."""
+    if not survey_ids:
+        return {}
+    rows = await session.execute(
+        select(SurveyRespondent.survey_id, func.count()).where(
+            SurveyRespondent.survey_id.in_(survey_ids))  # type: ignore[attr-defined]
+        .group_by(SurveyRespondent.survey_id))
+    return {survey_id: int(count) for survey_id, count in rows.all()}
+
+
 async def has_answered(session: AsyncSession, survey_id: uuid.UUID, member_id: uuid.UUID
                        ) -> bool:
     return await session.get(SurveyRespondent, (survey_id, member_id)) is not None

@@ -193,7 +193,8 @@ async def list_surveys(
     page = rows[:limit]
     next_cursor = (encode_time_cursor(sort, page[-1].created_at, page[-1].id)
                    if len(rows) > limit else None)
-    return Page[SurveyRead](items=[await _view(session, s) for s in page],
+    answered = await repository.respondent_counts(session, [s.id for s in page])
+    return Page[SurveyRead](items=[view(s, answered=answered.get(s.id, 0)) for s in page],
                             next_cursor=next_cursor)
 
 

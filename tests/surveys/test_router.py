@@ -166,6 +166,9 @@ class TestUpdate:
         assert locked.json()["type"] == "/problems/survey-locked"
         read = await client.get(url, headers=admin.headers)
         assert read.json()["editable"] is False and read.json()["title"] == "Renamed"
+        listed = await client.get("/api/v1/surveys", headers=admin.headers)
+        assert [(s["id"], s["editable"]) for s in listed.json()["items"]] == [
+            (survey["id"], False)]
 
     @pytest.mark.parametrize("change", [
         {"title": None}, {"questions": None}, {"anonymous": True, "allow_edit": True},

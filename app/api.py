@@ -25,6 +25,7 @@ from app.registrations.router import public_router as registrations_public_route
 from app.registrations.router import router as registrations_router
 from app.reviews.router import applications_router as review_applications_router
 from app.reviews.router import router as reviews_router
+from app.surveys.router import router as surveys_router
 from app.tables.router import router as tables_router
 from app.webhooks.router import router as webhooks_router
 
@@ -40,6 +41,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     # The review routes under /applications first: their fixed paths (/import) must win.
     review_applications_router, applications_router, reviews_router,
     events_router, registrations_router, tables_router, cases_router, cases_me_router,
+    surveys_router,
     webhooks_router, bitrix24_router, timepad_router,
 ]
 

@@ -171,6 +171,21 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PUT", "/api/v1/cases/{case_id}/recommendations/{recommendation_id}/rating"):
         community(422),
     ("GET", "/api/v1/me/recommendations"): community(200),
+    # Surveys: admins build and read results; the community answers; unknown ids are 404.
+    ("POST", "/api/v1/surveys"): admin_only(422),
+    ("POST", "/api/v1/events/{event_id}/surveys/express"): admin_only(422),
+    ("GET", "/api/v1/surveys"): community(200),
+    ("GET", "/api/v1/surveys/{survey_id}"): community(404),
+    ("PATCH", "/api/v1/surveys/{survey_id}"): admin_only(422),
+    ("POST", "/api/v1/surveys/{survey_id}/open"): admin_only(404),
+    ("POST", "/api/v1/surveys/{survey_id}/close"): admin_only(404),
+    ("POST", "/api/v1/surveys/{survey_id}/remind"): admin_only(404),
+    ("POST", "/api/v1/surveys/{survey_id}/responses"): community(422),
+    ("GET", "/api/v1/surveys/{survey_id}/my-response"): community(404),
+    ("PUT", "/api/v1/surveys/{survey_id}/my-response"): community(422),
+    ("GET", "/api/v1/surveys/{survey_id}/results"): admin_only(404),
+    ("GET", "/api/v1/surveys/{survey_id}/results/my-table"): only("facilitator", 404),
+    ("GET", "/api/v1/surveys/{survey_id}/export"): admin_only(404),
 }
 
 

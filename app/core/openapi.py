@@ -126,6 +126,9 @@ TAGS = [
      "solver's draft, moves and pins under the hard rules, publishing; my table."},
     {"name": "cases", "description": "Cases brought to the board, their lifecycle and "
      "visibility, the recommendations they receive and their outcomes."},
+    {"name": "surveys", "description": "Surveys after events and for the community: "
+     "questions as data, anonymous or named answers, results with k-anonymous breakdowns "
+     "by table and facilitator, exports."},
     {"name": "webhooks", "description": "Webhook subscriptions, the event catalogue, the "
                                         "delivery log and redelivery (admins)."},
     {"name": "integrations", "description": "Timepad and Bitrix24: inbound events, sync runs "

@@ -11,6 +11,7 @@ from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
+from app.models.survey import Survey, SurveyRespondent, SurveyResponse
 from app.models.table import (
     EventTable,
     SeatingKeepApart,
@@ -49,6 +50,9 @@ __all__ = [
     "SeatingKeepApart",
     "SeatingPin",
     "SeatingPlan",
+    "Survey",
+    "SurveyRespondent",
+    "SurveyResponse",
     "TableSeat",
     "WebhookSubscription",
 ]

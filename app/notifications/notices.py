@@ -21,6 +21,8 @@ from app.models.registration import RegistrationStatus
 from app.notifications import repository
 from app.registrations import events as registration_events
 from app.registrations import service as registrations_service
+from app.surveys import events as survey_events
+from app.surveys import service as surveys_service
 from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
@@ -249,9 +251,75 @@ OFFER_NOTICE = Notice(
     },
 )
 
+
+async def _not_answered(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    # Read when the event is fanned out: whoever answered in the meantime is spared.
+    return await surveys_service.pending_invitees(session, event.subject_id)
+
+
+async def _survey(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    found = await surveys_service.invitation(session, event.subject_id)
+    if found is None:  # closed since: nothing to answer any more
+        return None
+    title, closes_at = found
+    anonymous = bool(event.data.get("anonymous"))
+    return {"survey": title, "closes_at": _when(closes_at) or "-",
+            "link": f"{settings.web_app_url}/surveys/{event.subject_id}",
+            "anonymity_ru": "Ответы анонимны: никто не увидит, кто что ответил."
+            if anonymous else "Опрос не анонимный: ответы видны организаторам с вашим именем.",
+            "anonymity_en": "Answers are anonymous: nobody can see who answered what."
+            if anonymous else "This survey is not anonymous: organisers see your name."}
+
+
+SURVEY_INVITATION_NOTICE = Notice(
+    event_type=survey_events.SURVEY_OPENED.name,
+    recipients=_not_answered,
+    context=_survey,
+    subject={
+        Language.ru: "Пара минут вашего мнения: {survey}",
+        Language.en: "Two minutes of your opinion: {survey}",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Пожалуйста, ответьте на опрос «{survey}» — это займёт пару минут. "
+            "Приём ответов до {closes_at}.\n{anonymity_ru}\n\n{link}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "Please answer the survey \"{survey}\": it takes two minutes. Answers are taken "
+            "until {closes_at}.\n{anonymity_en}\n\n{link}\n"
+        ),
+    },
+)
+
+SURVEY_REMINDER_NOTICE = Notice(
+    event_type=survey_events.SURVEY_REMINDED.name,
+    recipients=_not_answered,
+    context=_survey,
+    subject={
+        Language.ru: "Напоминание: {survey}",
+        Language.en: "A reminder: {survey}",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Мы ещё ждём ваш ответ на опрос «{survey}». Приём ответов до {closes_at}.\n"
+            "{anonymity_ru}\n\n{link}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "We are still hoping for your answer to \"{survey}\". Answers are taken until "
+            "{closes_at}.\n{anonymity_en}\n\n{link}\n"
+        ),
+    },
+)
+
 ALL_NOTICES = (
     SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE,
-    CONFIRMATION_NOTICE, OFFER_NOTICE,
+    CONFIRMATION_NOTICE, OFFER_NOTICE, SURVEY_INVITATION_NOTICE, SURVEY_REMINDER_NOTICE,
 )
 
 

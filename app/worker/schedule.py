@@ -21,6 +21,7 @@ from app.integrations.bitrix24 import runs as bitrix24_runs
 from app.integrations.timepad import service as timepad_service
 from app.registrations import service as registrations_service
 from app.reviews import assigning
+from app.surveys import service as surveys_service
 from app.worker import repository as worker_repository
 
 logger = logging.getLogger("app.worker.schedule")
@@ -62,6 +63,9 @@ JOBS: list[ScheduledJob] = [
                  registrations_service.expire_offers),
     ScheduledJob("release_unconfirmed_registrations", timedelta(minutes=5),
                  registrations_service.release_unconfirmed),
+    ScheduledJob("open_close_and_remind_surveys", timedelta(minutes=1),
+                 surveys_service.run_schedule),
+    ScheduledJob("seal_survey_answers", timedelta(minutes=1), surveys_service.seal_answers),
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),

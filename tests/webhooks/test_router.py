@@ -155,6 +155,7 @@ PUBLISHED = {
     "registration.offered", "registration.cancelled", "registration.checked_in",
     "registration.no_show",
     "seating.published", "case.status_changed", "recommendation.created",
+    "survey.opened", "survey.reminded", "survey.closed", "survey.response_created",
 }
 
 

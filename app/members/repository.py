@@ -29,6 +29,7 @@ from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
 from app.models.member import ConsentChange, Member, MemberRole, Role
+from app.models.survey import QuestionType, Survey, SurveyResponse
 from app.models.token import RefreshToken
 
 # A member as read by the directory: a row with the member table's columns as attributes.
@@ -233,6 +234,27 @@ async def recommendations_of(session: AsyncSession, member_id: uuid.UUID) -> lis
         Recommendation.author_id == member_id).order_by(Recommendation.created_at,
                                                         Recommendation.id))
     return list(result.scalars())
+
+
+async def survey_answers_of(session: AsyncSession, member_id: uuid.UUID) -> list[SurveyResponse]:
+    """The answers linked to the member: named surveys only (anonymous ones link to nobody)."""
+    result = await session.execute(select(SurveyResponse).where(
+        SurveyResponse.member_id == member_id).order_by(SurveyResponse.submitted_on,
+                                                        SurveyResponse.id))
+    return list(result.scalars())
+
+
+async def unlink_survey_answers(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """An erased member's named answers stay in the results, linked to no one, with their
+    free text blanked (it may say who wrote it)."""
+    text_types = (QuestionType.short_text, QuestionType.long_text)
+    for response in await survey_answers_of(session, member_id):
+        survey = await session.get(Survey, response.survey_id)
+        texts = {q["key"] for q in (survey.questions if survey else [])
+                 if q.get("type") in text_types}
+        response.answers = {key: "[erased]" if key in texts else value
+                            for key, value in response.answers.items()}
+        response.member_id = None
 
 
 async def erase_cases(session: AsyncSession, member_id: uuid.UUID) -> None:

@@ -1,6 +1,6 @@
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, Field, StringConstraints
 
@@ -147,6 +147,12 @@ class ApplicationExport(ReadSchema):
     decided_at: UTCTimestamp | None
 
 
+class SurveyAnswerExport(ReadSchema):
+    survey_id: uuid.UUID
+    answers: dict[str, Any]
+    submitted_on: str = Field(description="The day (YYYY-MM-DD).")
+
+
 class MemberExport(ReadSchema):
     """Everything held about me."""
 
@@ -158,3 +164,5 @@ class MemberExport(ReadSchema):
     applications: list[ApplicationExport]
     cases: list[CaseRead]
     recommendations: list[RecommendationRead]
+    survey_answers: list[SurveyAnswerExport] = Field(
+        description="My answers to named surveys (anonymous answers are linked to nobody).")

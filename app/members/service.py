@@ -40,6 +40,7 @@ from app.members.schemas import (
     MemberUpdate,
     Privacy,
     SessionRead,
+    SurveyAnswerExport,
 )
 from app.models.member import (
     PRIVATE_FIELDS,
@@ -359,6 +360,9 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
                for c in await repository.cases_of(session, member.id)],
         recommendations=[RecommendationRead.model_validate(r, from_attributes=True)
                          for r in await repository.recommendations_of(session, member.id)],
+        survey_answers=[SurveyAnswerExport(survey_id=r.survey_id, answers=r.answers,
+                                           submitted_on=r.submitted_on.isoformat())
+                        for r in await repository.survey_answers_of(session, member.id)],
     )
 
 
@@ -395,6 +399,7 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     await repository.delete_consent_history(session, member.id)
     await repository.erase_applications(session, member.id)
     await repository.erase_cases(session, member.id)
+    await repository.unlink_survey_answers(session, member.id)
     await auth_service.revoke_everything(session, member.id)
     await auth_service.revoke_api_tokens(session, member.id)
     audit.record(session, actor_id=member.id, action="member.erased", target_type="member",

@@ -86,6 +86,14 @@ def _destination(path: Path | None) -> Iterator[IO[str]]:
         partial.unlink(missing_ok=True)
 
 
+def save(out: Output, text: str, path: Path | None, what: str) -> None:
+    """A document the API produced (a CSV export) to ``path`` or stdout, as it came."""
+    with _destination(path) as stream:
+        stream.write(text)
+    if path is not None:
+        out.note(f"Wrote {what} to {path}")
+
+
 def export(
     out: Output, rows: Iterator[dict[str, Any]], *, keys: list[str], fmt: ExportFormat,
     path: Path | None, what: str, total: int | None = None,

@@ -22,6 +22,7 @@ from app.cli import (
     members,
     reviews,
     seating,
+    surveys,
     tokens,
     webhooks,
 )
@@ -29,7 +30,7 @@ from app.cli.client import ApiError
 from app.cli.common import State, UsageProblem
 from app.cli.output import Output, json_mode, reset_json_mode
 
-GROUPS = (members, applications, reviews, events, seating, webhooks, tokens)
+GROUPS = (members, applications, reviews, events, seating, surveys, webhooks, tokens)
 
 
 class DlGroup(TyperGroup):

@@ -20,8 +20,10 @@ from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.event import Event, EventStatus, EventVisibility
 from app.models.member import Function, Member, MemberRole, Role, Visibility
 from app.models.registration import Registration, RegistrationStatus
+from app.models.survey import Survey, SurveyRespondent, SurveyResponse, SurveyStatus
 from app.models.table import EventTable, PlanStatus, SeatingPlan, TableSeat
-from app.tables.seating.model import Attendee, Instance
+from app.surveys.questions import EXPRESS_TITLE, express_questions
+from app.tables.seating.model import Attendee, Instance, Plan
 from app.tables.seating.solver import solve
 
 FIRST_NAMES = ["Alexey", "Anna", "Dmitry", "Elena", "Igor", "Irina", "Maxim", "Maria", "Oleg",
@@ -173,7 +175,37 @@ def _past_meeting(admin: Member, attendees: list[Member],
         case_id=case.id, author_id=mates[0].id,
         advice="Move the analysts, keep the data platform in IT.",
         experience="At a retail bank in 2023 I split them this way; report time halved."))
+    rows += _express_survey(event, attendees, plan, start)
     return rows
+
+
+def _express_survey(event: Event, attendees: list[Member], plan: Plan,
+                    start: datetime) -> list[Any]:
+    """The express survey after the first meeting, closed, with anonymous answers from all
+    but two attendees (who answered is kept apart from what was answered)."""
+    rng = random.Random(92)
+    ended = start + timedelta(hours=4)
+    survey = Survey(event_id=event.id, title=EXPRESS_TITLE["en"].format(event=event.title),
+                    status=SurveyStatus.closed, anonymous=True, opens_at=ended,
+                    opened_at=ended, closes_at=ended + timedelta(days=14),
+                    closed_at=ended + timedelta(days=14), headline_question="liked",
+                    questions=express_questions("en"))
+    table_of = {member: t.number for t in plan.tables for member in t.attendees}
+    rows: list[Any] = []
+    for member in attendees[:-2]:
+        rows.append(SurveyRespondent(survey_id=survey.id, member_id=member.id))
+        answers: dict[str, Any] = {"liked": rng.choices([5, 4, 3], weights=[6, 5, 1])[0],
+                                   "nps": rng.choice([10, 9, 9, 8, 7])}
+        if rng.random() < 0.4:
+            answers["most_useful"] = rng.choice(
+                ["The case discussion at our table.", "Peers with the same problems.",
+                 "Hearing how others budget for AI."])
+        rows.append(SurveyResponse(survey_id=survey.id, answers=answers, sealed=True,
+                                   table_number=table_of[str(member.id)],
+                                   submitted_on=(ended + timedelta(
+                                       days=rng.randint(0, 13))).date()))
+    rng.shuffle(rows)  # no order shared between who answered and what
+    return [survey, *rows]
 
 
 async def load_demo(settings: Settings) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ from app.demo import MEMBER_COUNT, load_demo
 from app.models.case import Case
 from app.models.event import Event
 from app.models.member import Member, MemberRole
+from app.models.survey import SurveyResponse
 from app.models.table import EventTable, TableSeat
 from tests.conftest import make_settings, migrate
 
@@ -44,6 +45,9 @@ async def test_demo_loads_once_with_a_realistic_community():
         seats = (await connection.execute(select(TableSeat))).all()
         tables = (await connection.execute(select(EventTable))).all()
         cases = (await connection.execute(select(Case))).all()
+        answers = (await connection.execute(select(SurveyResponse))).all()
     # The past meeting: 26 people at 4 tables, both facilitators at different tables.
     assert len(seats) == 26 and len(tables) == 4 and len(cases) == 1
     assert len({t.facilitator_id for t in tables} - {None}) == 2
+    # Its express survey: 24 anonymous answers, linked to nobody.
+    assert len(answers) == 24 and all(a.member_id is None for a in answers)

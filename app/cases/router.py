@@ -46,7 +46,7 @@ async def create_case(body: CaseCreate, principal: CommunityPrincipal,
                          status_code=status.HTTP_201_CREATED)
 
 
-@router.get("", response_model=Page[CaseRead], responses=problem_responses(401, 422),
+@router.get("", response_model=Page[CaseRead], responses=problem_responses(401, 403, 422),
             operation_id="cases_list")
 async def list_cases(
     principal: CommunityPrincipal, session: SessionDep,
@@ -65,7 +65,7 @@ async def list_cases(
 @router.get("/export", response_class=Response, operation_id="cases_export",
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "The cases as CSV."},
-                       **problem_responses(401, 422)})
+                       **problem_responses(401, 403, 422)})
 async def export_cases(principal: CommunityPrincipal, session: SessionDep,
                        event_id: uuid.UUID | None = None) -> Response:
     """The cases I may see as CSV (visibility applies here as everywhere)."""
@@ -84,7 +84,7 @@ async def case_stats(admin: AdminPrincipal, session: SessionDep,
 
 
 @router.get("/{case_id}", response_model=CaseRead,
-            responses={**problem_responses(401, 404, 422), **NOT_MODIFIED},
+            responses={**problem_responses(401, 403, 404, 422), **NOT_MODIFIED},
             operation_id="cases_get")
 async def get_case(case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep,
                    request: Request) -> Response:
@@ -165,7 +165,7 @@ async def add_recommendation(case_id: uuid.UUID, body: RecommendationCreate,
 
 
 @router.get("/{case_id}/recommendations", response_model=RecommendationList,
-            responses=problem_responses(401, 404, 422), operation_id="recommendations_list")
+            responses=problem_responses(401, 403, 404, 422), operation_id="recommendations_list")
 async def list_recommendations(case_id: uuid.UUID, principal: CommunityPrincipal,
                                session: SessionDep) -> Response:
     """The advice a case received, oldest first; visible as the case is."""
@@ -186,7 +186,7 @@ async def rate_recommendation(case_id: uuid.UUID, recommendation_id: uuid.UUID,
 
 
 @me_router.get("/recommendations", response_model=Page[RecommendationRead],
-               responses=problem_responses(401, 422), operation_id="me_recommendations")
+               responses=problem_responses(401, 403, 422), operation_id="me_recommendations")
 async def my_recommendations(principal: CommunityPrincipal, session: SessionDep,
                              cursor: CursorQuery = None,
                              limit: LimitQuery = DEFAULT_LIMIT) -> Response:

@@ -23,6 +23,7 @@ from app.registrations import events as registration_events
 from app.registrations import service as registrations_service
 from app.surveys import events as survey_events
 from app.surveys import service as surveys_service
+from app.tables import events as seating_events
 from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
@@ -317,9 +318,49 @@ SURVEY_REMINDER_NOTICE = Notice(
     },
 )
 
+async def _seated(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    # Read when the event is fanned out: a re-seating published since mails its own people.
+    return await repository.seated_members(session, uuid.UUID(str(event.data["event_id"])))
+
+
+async def _seating(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    event_id = str(event.data["event_id"])
+    found = await repository.event_title(session, uuid.UUID(event_id))
+    if found is None:
+        return None
+    title, starts_at = found
+    return {"event": title, "starts_at": _when(starts_at),
+            "link": f"{settings.web_app_url}/events/{event_id}/my-table"}
+
+
+SEATING_NOTICE = Notice(
+    event_type=seating_events.SEATING_PUBLISHED.name,
+    recipients=_seated,
+    context=_seating,
+    subject={
+        Language.ru: "Ваш стол на встрече «{event}»",
+        Language.en: "Your table at \"{event}\"",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Рассадка на встречу «{event}» ({starts_at}) готова: ваш стол, соседи по столу "
+            "и модератор — по ссылке.\n\n{link}\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "The seating for \"{event}\" ({starts_at}) is ready: your table, your "
+            "table-mates and its facilitator are here.\n\n{link}\n"
+        ),
+    },
+)
+
 ALL_NOTICES = (
     SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE,
     CONFIRMATION_NOTICE, OFFER_NOTICE, SURVEY_INVITATION_NOTICE, SURVEY_REMINDER_NOTICE,
+    SEATING_NOTICE,
 )
 
 

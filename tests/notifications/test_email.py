@@ -228,3 +228,30 @@ async def test_a_freed_seat_is_offered_by_mail(client, factory, db, app, mail):
     assert offer["To"].addresses[0].addr_spec == "next@example.com"
     assert offer["Subject"] == "A seat is free for you: Board #3"
     assert f"/registrations/{second['id']}" in offer.get_content()
+
+
+async def test_seated_members_hear_their_table_is_ready(client, factory, db, app, mail):
+    from tests.tables.helpers import attend, seated_event
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    event, actors = await seated_event(client, db, factory, admin, 7, title="Board #4")
+    english = await factory.member("member", email="table@example.com", language="en")
+    await attend(db, event["id"], english)
+    await factory.member("member", email="outsider@example.com")  # not at the event
+    assert (await client.post(f"/api/v1/events/{event['id']}/seating", headers=admin.headers,
+                              json={"seed": 1})).status_code == 201
+    await worker.run_once()
+    assert mailbox.messages == []  # a draft mails nobody
+    assert (await client.post(f"/api/v1/events/{event['id']}/seating/publish",
+                              headers=admin.headers)).status_code == 200
+    await worker.run_once()
+    await http.aclose()
+    recipients = {m["To"].addresses[0].addr_spec for m in mailbox.messages}
+    assert len(mailbox.messages) == 8 and "outsider@example.com" not in recipients
+    assert {a.member.email for a in actors} | {"table@example.com"} == recipients
+    mine = next(m for m in mailbox.messages
+                if m["To"].addresses[0].addr_spec == "table@example.com")
+    assert mine["Subject"] == 'Your table at "Board #4"'
+    assert f"/events/{event['id']}/my-table" in mine.get_content()

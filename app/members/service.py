@@ -65,11 +65,16 @@ class SelfDemotion(InvalidInput):
     slug, title = "self-demotion", "Admins cannot remove their own admin role"
 
 
-async def viewer_of(session: AsyncSession, principal: Principal) -> Viewer:
-    """The principal as a reader of profiles, with the people they sat with at a table (the
-    "table" consent level opens fields to them)."""
-    mates = frozenset() if principal.is_admin else await tables_repository.table_mates(
-        session, principal.id)
+async def viewer_of(session: AsyncSession, principal: Principal,
+                    shown: Sequence[MemberLike] = ()) -> Viewer:
+    """The principal as a reader of the ``shown`` profiles, with those of them they sat with
+    at a table (the "table" consent level opens fields to them). The table query runs only
+    when a shown profile uses that level, so the usual read costs nothing more."""
+    at_table = [m.id for m in shown if m.id != principal.id and any(
+        getattr(m, f"{name}_visibility") == Visibility.table for name in PRIVATE_FIELDS)]
+    mates: frozenset[uuid.UUID] = frozenset()
+    if at_table and not principal.is_admin:
+        mates = await tables_repository.table_mates(session, principal.id, among=at_table)
     return Viewer(id=principal.id, is_admin=principal.is_admin,
                   sees_members=principal.sees_members, table_mates=mates)
 
@@ -156,7 +161,7 @@ async def list_members(
     cursor: str | None,
     limit: int,
 ) -> Page[MemberRead]:
-    viewer = await viewer_of(session, principal)
+    viewer = await viewer_of(session, principal)  # for the filter rules; rows come below
     sort_field = sort.lstrip("-")
     for name in ("company", "email"):
         if getattr(filters, name) is not None and not may_filter_by(viewer, name):
@@ -178,6 +183,7 @@ async def list_members(
         last = page[-1]
         next_cursor = encode_cursor(sort, [_sort_value(last, sort_field), str(last.id)])
     _audit_private_read(session, principal, context, page)
+    viewer = await viewer_of(session, principal, page)
     return Page[MemberRead](items=[member_view(viewer, m) for m in page], next_cursor=next_cursor)
 
 
@@ -213,7 +219,7 @@ async def get_member(
     if principal.is_admin or member.id == principal.id:
         _audit_private_read(session, principal, context, [member])
         return await read_self_view(session, member)
-    return member_view(await viewer_of(session, principal), member)
+    return member_view(await viewer_of(session, principal, [member]), member)
 
 
 async def _require_self(session: AsyncSession, principal: Principal) -> Member:

@@ -171,13 +171,16 @@ async def table_of(session: AsyncSession, event_id: uuid.UUID,
     return row.scalar_one_or_none()
 
 
-async def table_mates(session: AsyncSession, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    """Everyone who shared a published table with the member, at any event."""
+async def table_mates(session: AsyncSession, member_id: uuid.UUID,
+                      among: Sequence[uuid.UUID] | None = None) -> frozenset[uuid.UUID]:
+    """Everyone (or those ``among`` the given) who shared a published table with the member,
+    at any event."""
     mine, other = aliased(TableSeat), aliased(TableSeat)
-    rows = await session.execute(
-        select(other.member_id).join(mine, mine.table_id == other.table_id)
-        .where(mine.member_id == member_id, other.member_id != member_id).distinct())
-    return frozenset(rows.scalars())
+    query = (select(other.member_id).join(mine, mine.table_id == other.table_id)
+             .where(mine.member_id == member_id, other.member_id != member_id).distinct())
+    if among is not None:
+        query = query.where(other.member_id.in_(among))  # type: ignore[attr-defined]
+    return frozenset((await session.execute(query)).scalars())
 
 
 async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:

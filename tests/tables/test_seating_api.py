@@ -286,6 +286,10 @@ class TestMyTable:
         # The table level opens the profile too, to table-mates only.
         profile = (await client.get(f"/api/v1/members/{shy.id}", headers=mate.headers)).json()
         assert profile["company"] == "Secret Bank"
+        listed = (await client.get("/api/v1/members?limit=100", headers=mate.headers)).json()
+        assert {m["id"]: m["company"] for m in listed["items"]}[str(shy.id)] == "Secret Bank"
+        listed = (await client.get("/api/v1/members?limit=100", headers=other.headers)).json()
+        assert {m["id"]: m["company"] for m in listed["items"]}[str(shy.id)] is None
         for stranger in (other, outsider):
             profile = (await client.get(f"/api/v1/members/{shy.id}",
                                         headers=stranger.headers)).json()

@@ -46,17 +46,19 @@ async def event(session: AsyncSession, event_id: uuid.UUID, *,
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def attending(session: AsyncSession, event_id: uuid.UUID) -> set[uuid.UUID]:
+    """The ids of the members attending the event (confirmed or checked in)."""
+    rows = await session.execute(select(Registration.member_id).where(
+        Registration.event_id == event_id, Registration.member_id.is_not(None),  # type: ignore[union-attr]
+        Registration.status.in_(ATTENDING)))  # type: ignore[attr-defined]
+    return {m for m in rows.scalars() if m is not None}
+
+
 async def attendees(session: AsyncSession, event_id: uuid.UUID,
                     member_ids: Sequence[uuid.UUID] | None = None) -> list[AttendeeRow]:
     """The members attending (confirmed or checked in), or the named ones, with what seating
     needs to know of them."""
-    if member_ids is None:
-        ids_query = select(Registration.member_id).where(
-            Registration.event_id == event_id, Registration.member_id.is_not(None),  # type: ignore[union-attr]
-            Registration.status.in_(ATTENDING))  # type: ignore[attr-defined]
-        wanted = [m for m in (await session.execute(ids_query)).scalars() if m is not None]
-    else:
-        wanted = list(member_ids)
+    wanted = sorted(await attending(session, event_id)) if member_ids is None else list(member_ids)
     if not wanted:
         return []
     members = (await session.execute(

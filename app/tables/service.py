@@ -297,9 +297,8 @@ async def _repair(session: AsyncSession, event: Event, plan: SeatingPlan,
     raise _rule_broken(first_problem)
 
 
-async def _attendee(session: AsyncSession, event: Event, member_id: uuid.UUID) -> None:
-    rows = await repository.attendees(session, event.id)
-    if member_id not in {r.id for r in rows}:
+async def _attendees(session: AsyncSession, event: Event, *member_ids: uuid.UUID) -> None:
+    if not set(member_ids) <= await repository.attending(session, event.id):
         raise InvalidInput("That member is not a confirmed attendee of this event.")
 
 
@@ -307,7 +306,7 @@ async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
               member_id: uuid.UUID, table: int) -> SeatingRules:
     """Pin a member to a table; a plan being worked on is adjusted to keep the pin."""
     event = await _event(session, event_id, for_update=True)
-    await _attendee(session, event, member_id)
+    await _attendees(session, event, member_id)
     existing = await session.get(SeatingPin, (event.id, member_id))
     if existing is None:
         session.add(SeatingPin(event_id=event.id, member_id=member_id, table_number=table))
@@ -344,8 +343,7 @@ async def add_keep_apart(session: AsyncSession, *, admin: Principal, event_id: u
     a, b = sorted(body.member_ids)
     if a == b:
         raise InvalidInput("Name two different members.")
-    for member_id in (a, b):
-        await _attendee(session, event, member_id)
+    await _attendees(session, event, a, b)
     if await session.get(SeatingKeepApart, (event.id, a, b)) is None:
         session.add(SeatingKeepApart(event_id=event.id, member_a=a, member_b=b))
         await session.flush()
@@ -394,7 +392,7 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
         check_if_match(if_match, etag_of(view(plan, seating)))
     if plan.status == PlanStatus.published:
         return view(plan, seating)  # publishing twice is publishing once
-    attending = {r.id for r in await repository.attendees(session, event.id)}
+    attending = await repository.attending(session, event.id)
     left, joined = set(seated) - attending, attending - set(seated)
     if left or joined:
         who = ", ".join(sorted(str(m) for m in left | joined))
@@ -408,19 +406,18 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
         old.status = PlanStatus.superseded
     await repository.drop_tables(session, event.id)
     await session.flush()
-    table_of_member: dict[uuid.UUID, uuid.UUID] = {}
-    for number, members in enumerate(tables, start=1):
-        facilitator = next((uuid.UUID(m) for m in members if seating.rows[m].facilitator),
-                           None)
-        table = EventTable(event_id=event.id, plan_id=plan.id, number=number,
-                           name=f"Table {number}", facilitator_id=facilitator,
-                           seats=event.table_size)
-        session.add(table)
-        await session.flush()
-        for member in members:
-            session.add(TableSeat(table_id=table.id, member_id=uuid.UUID(member),
-                                  event_id=event.id))
-            table_of_member[uuid.UUID(member)] = table.id
+    event_tables = [EventTable(
+        event_id=event.id, plan_id=plan.id, number=number, name=f"Table {number}",
+        facilitator_id=next((uuid.UUID(m) for m in members if seating.rows[m].facilitator),
+                            None),
+        seats=event.table_size) for number, members in enumerate(tables, start=1)]
+    session.add_all(event_tables)
+    await session.flush()  # the tables before their seats, which refer to them
+    table_of_member = {uuid.UUID(member): table.id
+                       for table, members in zip(event_tables, tables, strict=True)
+                       for member in members}
+    session.add_all(TableSeat(table_id=table_id, member_id=member_id, event_id=event.id)
+                    for member_id, table_id in table_of_member.items())
     for case in await repository.cases_to_schedule(session, event.id):
         case.table_id = table_of_member.get(case.author_id)
         target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
@@ -450,28 +447,37 @@ def _member_view(viewer: Viewer, member: Member, facilitator: bool) -> TableMemb
         **{name: getattr(member, name) for name in shown})
 
 
-async def _table_view(session: AsyncSession, viewer: Viewer, table: EventTable,
-                      member_ids: list[uuid.UUID], *, all_cases: bool) -> TableRead:
-    people = await repository.members(session, member_ids)
-    cases = await repository.cases_at(session, [table.id])
-    shown_cases = [c for c in cases if all_cases or c.visibility != CaseVisibility.facilitators]
-    return TableRead(
-        id=table.id, event_id=table.event_id, number=table.number, name=table.name,
-        facilitator_id=table.facilitator_id, seats=table.seats,
-        members=[_member_view(viewer, m, m.id == table.facilitator_id) for m in people],
-        cases=[TableCase(id=c.id, title=c.title, author_id=c.author_id, status=c.status)
-               for c in shown_cases
-               if c.status not in (CaseStatus.withdrawn, CaseStatus.declined)])
+async def _tables_view(session: AsyncSession, viewer: Viewer, tables: list[EventTable], *,
+                       all_cases: bool) -> list[TableRead]:
+    """The tables with their people and cases, read in three queries whatever their number."""
+    seats = await repository.seats(session, [t.id for t in tables])
+    people = {m.id: m for m in await repository.members(session, [m for _, m in seats])}
+    at_table: dict[uuid.UUID, list[Member]] = {t.id: [] for t in tables}
+    for table_id, member_id in seats:
+        if member_id in people:
+            at_table[table_id].append(people[member_id])
+    cases_at: dict[uuid.UUID, list[TableCase]] = {t.id: [] for t in tables}
+    for case in await repository.cases_at(session, [t.id for t in tables]):
+        hidden = not all_cases and case.visibility == CaseVisibility.facilitators
+        if case.table_id is None or hidden or case.status in (CaseStatus.withdrawn,
+                                                              CaseStatus.declined):
+            continue
+        cases_at[case.table_id].append(TableCase(id=case.id, title=case.title,
+                                                 author_id=case.author_id, status=case.status))
+    return [TableRead(
+        id=t.id, event_id=t.event_id, number=t.number, name=t.name,
+        facilitator_id=t.facilitator_id, seats=t.seats,
+        members=[_member_view(viewer, m, m.id == t.facilitator_id)
+                 for m in sorted(at_table[t.id], key=lambda m: (m.full_name, m.id))],
+        cases=cases_at[t.id]) for t in tables]
 
 
 async def event_tables(session: AsyncSession, *, admin: Principal,
                        event_id: uuid.UUID) -> list[TableRead]:
     event = await _event(session, event_id)
-    tables = await repository.tables(session, event.id)
-    seats = await repository.seats(session, [t.id for t in tables])
     viewer = Viewer(id=admin.id, is_admin=True, sees_members=True)
-    return [await _table_view(session, viewer, t, [m for tid, m in seats if tid == t.id],
-                              all_cases=True) for t in tables]
+    return await _tables_view(session, viewer, list(await repository.tables(session, event.id)),
+                              all_cases=True)
 
 
 async def my_table(session: AsyncSession, *, principal: Principal,
@@ -481,9 +487,10 @@ async def my_table(session: AsyncSession, *, principal: Principal,
     table = await repository.table_of(session, event.id, principal.id)
     if table is None:
         raise NotFound("You have no table at this event (yet).")
-    seats = [m for _, m in await repository.seats(session, [table.id])]
     viewer = Viewer(id=principal.id, is_admin=principal.is_admin,
                     sees_members=principal.sees_members,
                     table_mates=await repository.table_mates(session, principal.id))
-    return await _table_view(session, viewer, table, seats,
-                             all_cases=principal.is_admin or table.facilitator_id == principal.id)
+    [view_of_table] = await _tables_view(
+        session, viewer, [table],
+        all_cases=principal.is_admin or table.facilitator_id == principal.id)
+    return view_of_table

@@ -67,6 +67,11 @@ class TestLifecycle:
         stored = await db.get(Case, uuid.UUID(draft["id"]))
         assert stored.status == "scheduled" and stored.table_id is not None
         table_id = stored.table_id
+        tables = (await client.get(f"/api/v1/events/{event['id']}/tables",
+                                   headers=admin.headers)).json()["items"]
+        assert {t["id"]: [c["id"] for c in t["cases"]] for t in tables}[str(table_id)] == [
+            draft["id"]]
+        assert sum(len(t["cases"]) for t in tables) == 1
         mate = next(a for a in actors if str(a.id) in mates(plan, author.id))
         advice = await client.post(f"/api/v1/cases/{draft['id']}/recommendations",
                                    headers=mate.headers,

@@ -6,7 +6,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app import health
 from app.api import include_api
@@ -14,7 +13,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
-from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.core.middleware import BodyLimitMiddleware, ProblemCORSMiddleware, RequestIdMiddleware
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
 from app.worker.runtime import background
@@ -65,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",

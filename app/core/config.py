@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     # Rows one CSV import may hold (the request body limit applies too).
     application_import_max_rows: int = Field(default=10000, ge=1, le=100000)
 
-    docs_enabled: bool = True
+    # /docs and /openapi.json: served unless the environment is production, where they show
+    # the whole attack surface to strangers (OWASP API8); set explicitly to override.
+    docs_enabled: bool | None = None
     # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
     bench_routes: bool = False
 
@@ -144,6 +146,12 @@ class Settings(BaseSettings):
         # A lease shorter than a delivery lets a second worker send the same one meanwhile.
         if self.worker_lease_seconds <= self.webhook_timeout_seconds:
             raise ValueError("DL_WORKER_LEASE_SECONDS must exceed DL_WEBHOOK_TIMEOUT_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _default_docs(self) -> "Settings":
+        if self.docs_enabled is None:
+            self.docs_enabled = self.environment != Environment.production
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids and the body-size limit (both run before auth)."""
+"""Pure ASGI middleware: request ids and the body-size limit (both run before auth), and CORS
+with problem+json refusals."""
 
 import json
 import re
@@ -6,6 +7,8 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE
@@ -118,3 +121,22 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, with a refused preflight answered as problem+json (Starlette
+    sends a plain-text 400, the one error body that would break the contract)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() not in ("content-type", "content-length")}
+        slug, title = GENERIC_PROBLEMS[400]
+        detail = bytes(response.body).decode(errors="replace")
+        return Response(
+            json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": 400,
+                        "detail": detail + "."}),
+            status_code=400, headers=headers, media_type="application/problem+json",
+        )

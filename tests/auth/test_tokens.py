@@ -1,12 +1,16 @@
 """The forged-token suite, and personal API tokens."""
 
 import base64
+import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from jose import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwe, jwt
 from sqlalchemy import func, select
 
 from app.models.member import Member
@@ -33,6 +37,23 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
+# An RSA key pair: its public half is what an algorithm-confusion attack signs HS256 with.
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_RSA_PRIVATE_PEM = _RSA.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode()
+_RSA_PUBLIC_PEM = _RSA.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _hs256_by_hand(claims: dict, key: bytes) -> str:
+    """HS256 signed without python-jose, which (since 3.4) refuses a PEM key as an HMAC secret;
+    an attacker's own code has no such scruple."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
 def _forge(kind: str, member_id) -> str:
     sign = lambda claims, key=TEST_SECRET: jwt.encode(claims, key, algorithm="HS256")  # noqa: E731
     past = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
@@ -46,6 +67,19 @@ def _forge(kind: str, member_id) -> str:
         return sign(_claims(member_id, iat=None))
     if kind == "expired":
         return sign(_claims(member_id, exp=past, iat=past - 60))
+    if kind == "expired_beyond_leeway":
+        # The leeway is 30 s: 45 s after expiry is past it.
+        gone = int(datetime.now(UTC).timestamp()) - 45
+        return sign(_claims(member_id, exp=gone, iat=gone - 300))
+    if kind == "public_key_as_hmac":
+        return _hs256_by_hand(_claims(member_id), _RSA_PUBLIC_PEM)
+    if kind == "rs256":
+        return jwt.encode(_claims(member_id), _RSA_PRIVATE_PEM, algorithm="RS256")
+    if kind == "jwe":
+        # Encrypted with the server's own secret as the key: still never decrypted.
+        payload = json.dumps(_claims(member_id))
+        return jwe.encrypt(payload, TEST_SECRET.encode()[:32], algorithm="dir",
+                           encryption="A256GCM").decode()
     if kind == "wrong_aud":
         return sign(_claims(member_id, aud="another-api"))
     if kind == "wrong_iss":
@@ -74,9 +108,12 @@ def _forge(kind: str, member_id) -> str:
     raise AssertionError(kind)
 
 
-FORGERIES = ["alg_none", "wrong_key", "no_exp", "no_iat", "expired", "wrong_aud", "wrong_iss",
-             "no_aud", "no_iss", "no_sub", "sub_not_uuid", "no_version", "unknown_member",
-             "tampered_role", "hs512", "garbage", "empty_pat"]
+# The ten of the checklist (A4) first, then the rest of what a forger might try.
+CHECKLIST_FORGERIES = ["alg_none", "wrong_key", "public_key_as_hmac", "no_exp",
+                       "expired_beyond_leeway", "wrong_aud", "wrong_iss", "no_sub",
+                       "tampered_role", "jwe"]
+FORGERIES = [*CHECKLIST_FORGERIES, "rs256", "no_iat", "expired", "no_aud", "no_iss",
+             "sub_not_uuid", "no_version", "unknown_member", "hs512", "garbage", "empty_pat"]
 
 
 class TestForgedAccessTokens:
@@ -94,6 +131,26 @@ class TestForgedAccessTokens:
         token = jwt.encode(_claims(actor.id), TEST_SECRET, algorithm="HS256")
         response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
+
+    async def test_expired_within_the_leeway_still_passes(self, client, factory):
+        """The other side of ``expired_beyond_leeway``: 30 s of clock skew are forgiven."""
+        actor = await factory.member("member")
+        just = int(datetime.now(UTC).timestamp()) - 5
+        token = jwt.encode(_claims(actor.id, exp=just, iat=just - 300), TEST_SECRET,
+                           algorithm="HS256")
+        response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+
+    async def test_forged_tokens_never_reach_a_protected_route(self, client, factory):
+        """The checklist's ten, each on an admin route too: 10/10 refused with 401."""
+        actor = await factory.member("member")
+        refused = 0
+        for kind in CHECKLIST_FORGERIES:
+            headers = {"Authorization": f"Bearer {_forge(kind, actor.id)}"}
+            statuses = {(await client.get(path, headers=headers)).status_code
+                        for path in ("/api/v1/me", "/api/v1/audit", "/api/v1/webhooks")}
+            refused += statuses == {401}
+        assert refused == len(CHECKLIST_FORGERIES) == 10
 
     async def test_tampered_role_cannot_reach_admin_route(self, client, factory):
         actor = await factory.member("member")

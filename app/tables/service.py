@@ -16,6 +16,7 @@ from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
+from app.events.service import may_read
 from app.members.privacy import Viewer, visible_private_fields
 from app.models.case import CaseStatus, CaseVisibility
 from app.models.event import Event, EventStatus
@@ -484,6 +485,10 @@ async def my_table(session: AsyncSession, *, principal: Principal,
                    event_id: uuid.UUID) -> TableRead:
     """The reader's table at the event: its people (as consent allows) and cases."""
     event = await _event(session, event_id)
+    if not may_read(principal, event):
+        # An event the reader may not see (a draft) is as unknown as one that does not exist:
+        # "no table here" would tell them it does.
+        raise NotFound("No such event.")
     table = await repository.table_of(session, event.id, principal.id)
     if table is None:
         raise NotFound("You have no table at this event (yet).")

@@ -4,6 +4,7 @@
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import select
 
 from app.integrations.bitrix24 import inbound, service
@@ -109,3 +110,36 @@ async def test_deleted_contact_loses_its_link_and_strangers_are_ignored(client, 
     assert (await db.execute(select(CrmLink))).scalars().all() == []
     messages = (await db.execute(select(InboxMessage))).scalars().all()
     assert all(m.processed_at is not None for m in messages)
+
+
+async def test_acknowledged_without_calling_the_portal(client, db, app, factory, crm, fake):
+    """Checklist I5: the answer does not wait on the portal. The event is stored and answered;
+    the portal is read later, by the worker, so a portal that takes 10 s (or never answers)
+    cannot slow the acknowledgement: the request makes no call to it at all."""
+    _actor, link = await linked_member(db, factory, crm)
+    calls = len(fake.requests)
+    with token_configured(app):
+        responses = [await post(client, event_body(link.crm_id).replace(
+            "ts=1724695689", f"ts={1724695689 + n}")) for n in range(5)]
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len(fake.requests) == calls  # nothing asked of the portal while answering
+    pending = (await db.execute(select(InboxMessage).where(
+        InboxMessage.processed_at.is_(None)))).scalars().all()
+    assert len(pending) == 5
+
+
+@pytest.mark.parametrize("body", ["", "event=", "a" * 5000, "auth[application_token][]=x",
+                                  "data[FIELDS][ID]=not-a-number&auth[application_token]="
+                                  + TOKEN, "\x00\x01\x02"])
+async def test_malformed_bodies_are_refused_or_kept_never_a_5xx(client, db, app, crm, body):
+    """Checklist I1: a body without the token is refused and stores nothing; a signed body of
+    the wrong shape is stored, and processing it later fails softly (no 5xx, no change)."""
+    with token_configured(app):
+        response = await post(client, body)
+    assert response.status_code in (200, 403), response.text
+    stored = (await db.execute(select(InboxMessage))).scalars().all()
+    if response.status_code == 403:
+        assert stored == []
+    else:
+        await inbound.process_pending(db, crm)
+        assert await outbox_events(db) == []

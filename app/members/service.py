@@ -131,7 +131,7 @@ async def read_self_view(session: AsyncSession, member: MemberLike) -> MemberSel
     return full_view(member, await auth_service.roles_of(session, member.id))
 
 
-def _audit_private_read(
+def audit_private_read(
     session: AsyncSession,
     principal: Principal,
     context: RequestContext,
@@ -182,7 +182,7 @@ async def list_members(
     if more:
         last = page[-1]
         next_cursor = encode_cursor(sort, [_sort_value(last, sort_field), str(last.id)])
-    _audit_private_read(session, principal, context, page)
+    audit_private_read(session, principal, context, page)
     viewer = await viewer_of(session, principal, page)
     return Page[MemberRead](items=[member_view(viewer, m) for m in page], next_cursor=next_cursor)
 
@@ -217,7 +217,7 @@ async def get_member(
     if member is None:
         raise NotFound("No such member.")
     if principal.is_admin or member.id == principal.id:
-        _audit_private_read(session, principal, context, [member])
+        audit_private_read(session, principal, context, [member])
         return await read_self_view(session, member)
     return member_view(await viewer_of(session, principal, [member]), member)
 

@@ -162,10 +162,10 @@ async def remove_keep_apart(event_id: uuid.UUID, member_a: uuid.UUID, member_b: 
     operation_id="tables_list",
 )
 async def list_tables(event_id: uuid.UUID, admin: AdminPrincipal,
-                      session: SessionDep) -> Response:
+                      session: SessionDep, context: ContextDep) -> Response:
     """Every published table of the event with its roster and cases. Admins only."""
     return json_response(TableList(items=await service.event_tables(
-        session, admin=admin, event_id=event_id)))
+        session, admin=admin, context=context, event_id=event_id)))
 
 
 @router.get(
@@ -173,9 +173,9 @@ async def list_tables(event_id: uuid.UUID, admin: AdminPrincipal,
     operation_id="tables_mine",
 )
 async def my_table(event_id: uuid.UUID, principal: PrincipalDep,
-                   session: SessionDep) -> Response:
+                   session: SessionDep, context: ContextDep) -> Response:
     """My table at the event: my table-mates (private fields as each consented, the "table"
     level included) and its cases as their visibility allows; its facilitator sees every
     case at it."""
     return json_response(await service.my_table(session, principal=principal,
-                                                event_id=event_id))
+                                                context=context, event_id=event_id))

@@ -18,6 +18,7 @@ from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
 from app.events.service import may_read
 from app.members.privacy import Viewer, visible_private_fields
+from app.members.service import audit_private_read
 from app.models.case import CaseStatus, CaseVisibility
 from app.models.event import Event, EventStatus
 from app.models.member import Member
@@ -449,10 +450,13 @@ def _member_view(viewer: Viewer, member: Member, facilitator: bool) -> TableMemb
 
 
 async def _tables_view(session: AsyncSession, viewer: Viewer, tables: list[EventTable], *,
-                       all_cases: bool) -> list[TableRead]:
-    """The tables with their people and cases, read in three queries whatever their number."""
+                       all_cases: bool,
+                       reader: tuple[Principal, RequestContext]) -> list[TableRead]:
+    """The tables with their people and cases, read in three queries whatever their number.
+    An admin sees everyone's private fields: the read is audited like any other."""
     seats = await repository.seats(session, [t.id for t in tables])
     people = {m.id: m for m in await repository.members(session, [m for _, m in seats])}
+    audit_private_read(session, *reader, list(people.values()))
     at_table: dict[uuid.UUID, list[Member]] = {t.id: [] for t in tables}
     for table_id, member_id in seats:
         if member_id in people:
@@ -473,15 +477,15 @@ async def _tables_view(session: AsyncSession, viewer: Viewer, tables: list[Event
         cases=cases_at[t.id]) for t in tables]
 
 
-async def event_tables(session: AsyncSession, *, admin: Principal,
+async def event_tables(session: AsyncSession, *, admin: Principal, context: RequestContext,
                        event_id: uuid.UUID) -> list[TableRead]:
     event = await _event(session, event_id)
     viewer = Viewer(id=admin.id, is_admin=True, sees_members=True)
     return await _tables_view(session, viewer, list(await repository.tables(session, event.id)),
-                              all_cases=True)
+                              all_cases=True, reader=(admin, context))
 
 
-async def my_table(session: AsyncSession, *, principal: Principal,
+async def my_table(session: AsyncSession, *, principal: Principal, context: RequestContext,
                    event_id: uuid.UUID) -> TableRead:
     """The reader's table at the event: its people (as consent allows) and cases."""
     event = await _event(session, event_id)
@@ -497,5 +501,6 @@ async def my_table(session: AsyncSession, *, principal: Principal,
                     table_mates=await repository.table_mates(session, principal.id))
     [view_of_table] = await _tables_view(
         session, viewer, [table],
-        all_cases=principal.is_admin or table.facilitator_id == principal.id)
+        all_cases=principal.is_admin or table.facilitator_id == principal.id,
+        reader=(principal, context))
     return view_of_table

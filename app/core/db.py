@@ -30,9 +30,11 @@ SQLITE_READ_ONLY = "dl_sqlite_read_only"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    # hide_parameters: a database error logged with its statement must not carry the values
+    # bound to it (names, e-mails, answers): SQLAlchemy then prints the SQL without them.
     if settings.is_sqlite:
         ensure_sqlite_directory(settings.database_url)
-        engine = create_async_engine(settings.database_url)
+        engine = create_async_engine(settings.database_url, hide_parameters=True)
         _sqlite_pragmas(engine)
         return engine
     # No pool_pre_ping: it costs a round trip per request. After PostgreSQL restarts, the first
@@ -47,6 +49,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # the answer is 503 with Retry-After. A dead server fails faster, at connect time.
         pool_timeout=settings.database_pool_timeout_seconds,
         connect_args={"timeout": settings.database_connect_timeout_seconds},
+        hide_parameters=True,
     )
 
 

@@ -11,7 +11,7 @@ from app.core.http import outbound_client
 from app.models.member import Member
 from app.models.webhook import Delivery
 from app.notifications.channel import EmailChannel
-from app.notifications.transport import ConsoleTransport, SmtpTransport
+from app.notifications.transport import ConsoleTransport, SmtpTransport, transport_for
 from app.webhooks.channel import WebhookChannel
 from app.worker.relay import Worker
 from tests.conftest import make_settings
@@ -138,6 +138,19 @@ async def test_console_transport_logs(client, factory, db, app, caplog):
         await worker.run_once()
     await http.aclose()
     assert "e-mail to Olga Ops <ops@example.com>: Вебхук отключён" in caplog.text
+
+
+async def test_console_transport_in_production_logs_no_address_and_no_body(
+        client, factory, db, app, caplog):
+    transport = transport_for(make_settings(environment="production"))
+    assert transport == ConsoleTransport(redact=True)
+    worker, http = worker_with(app, free_port(), transport=transport)
+    await disable_a_subscription(client, factory, worker)
+    with caplog.at_level(logging.INFO, logger="app.notifications"):
+        await worker.run_once()
+    await http.aclose()
+    assert "e-mail not sent (console transport): Вебхук отключён" in caplog.text
+    assert "ops@example.com" not in caplog.text and "Olga" not in caplog.text
 
 
 async def test_language_is_part_of_my_profile(client, factory, db):

@@ -436,7 +436,8 @@ def render(started: datetime, args: argparse.Namespace, mix: dict[str, Any],
         f"{_verdict(not checks['lost_orders'] and not checks['unprocessed'])} "
         f"({checks['accepted_orders']} accepted, {checks['orders']} registrations, "
         f"{checks['lost_orders']} lost, {checks['unprocessed']} unprocessed) |",
-        f"| No 5xx, no transport error | {_verdict(not everything.server_errors and not everything.transport_errors)} "
+        f"| No 5xx, no transport error | "
+        f"{_verdict(not everything.server_errors and not everything.transport_errors)} "
         f"({everything.server_errors} 5xx, {everything.transport_errors} transport errors) |",
         "",
         f"**Against the ceiling** (same uvicorn, right after the mix, {args.connections} "

@@ -1,19 +1,21 @@
 """``python -m bench.members_scale``: how the directory's latency grows with the number of
 members, on PostgreSQL, served by uvicorn.
 
-The database grows from 1,000 to 10,000 to 100,000 members (bulk COPY between the steps,
-then ANALYZE). At each size, one member reads `GET /api/v1/members` in four shapes, one
-request at a time over one keep-alive connection (latency, not throughput): the first page,
-a deep page (a cursor 100 rows before the end of the directory), and two filters (a function,
-a city). The figures are p50 and p95 per shape and size, and the ratio of the largest size to
-the smallest; keyset pagination over indexes should keep it flat. Then the SQL the route
-issues for each shape is EXPLAINed (ANALYZE) at the largest size and its plan checked for
-sequential scans, full sorts, count(*) and OFFSET. Results go to bench/README.md
-("members-scale").
+Three databases hold 1,000, 10,000 and 100,000 members (bulk COPY, then VACUUM ANALYZE), each
+served by its own uvicorn. One member reads `GET /api/v1/members` in four shapes, one request
+at a time over one keep-alive connection (latency, not throughput): the first page, a deep
+page (a cursor 100 rows before the end of the directory), and two filters (a function, a
+city). The sizes and shapes are timed in interleaved rounds, so the machine's drift falls on
+all of them alike. The figures are p50 and p95 per shape and size, and the ratio of the
+largest size to the smallest; keyset pagination over indexes should keep it flat. The SQL the
+route issues for each shape is also EXPLAINed (ANALYZE) at every size: its execution time,
+and at the largest size its plan, checked for sequential scans, sorts, count(*) and OFFSET.
+Results go to bench/README.md ("members-scale").
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import statistics
@@ -44,6 +46,8 @@ from bench.seed import ROOT
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dl_bench_members_scale"
 SIZES = (1_000, 10_000, 100_000)
 LIMIT = 50
+ROUNDS = 5
+EXPLAIN_RUNS = 5
 FLAT_RATIO = 2.0  # the largest size's p50 within twice the smallest's counts as flat
 
 
@@ -100,6 +104,11 @@ async def _deep_key(database_url: str, from_end: int = 100) -> tuple[str, uuid.U
         await connection.close()
 
 
+def sized_url(database_url: str, size: int) -> str:
+    url = make_url(database_url)
+    return url.set(database=f"{url.database}_{size}").render_as_string(hide_password=False)
+
+
 def url_of(shape: Shape, deep_key: tuple[str, uuid.UUID]) -> str:
     params = dict(shape.filters, limit=str(LIMIT))
     if shape.deep:
@@ -107,19 +116,36 @@ def url_of(shape: Shape, deep_key: tuple[str, uuid.UUID]) -> str:
     return "/api/v1/members?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def time_shape(client: httpx.Client, url: str, token: str, args: argparse.Namespace
-               ) -> list[float]:
+def time_requests(client: httpx.Client, url: str, token: str, count: int) -> list[float]:
     headers = {"Authorization": f"Bearer {token}"}
     timings = []
-    for n in range(args.warmup + args.requests):
+    for _ in range(count):
         started = time.perf_counter()
         response = client.get(url, headers=headers)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200 or not response.json()["items"]:
             raise BenchFailure(f"GET {url} answered {response.status_code}: "
                                f"{response.text[:300]}")
-        if n >= args.warmup:
-            timings.append(elapsed)
+        timings.append(elapsed)
+    return timings
+
+
+def time_shapes(clients: dict[int, httpx.Client], urls: dict[int, dict[str, str]],
+                tokens: dict[int, str], args: argparse.Namespace
+                ) -> dict[int, dict[str, list[float]]]:
+    """Warm every size and shape up, then time them in interleaved rounds, so drift (the
+    machine's other work) spreads over all of them rather than falling on one."""
+    for size, client in clients.items():
+        for url in urls[size].values():
+            time_requests(client, url, tokens[size], args.warmup)
+    timings: dict[int, dict[str, list[float]]] = {
+        size: {key: [] for key in urls[size]} for size in clients}
+    per_round = -(-args.requests // ROUNDS)
+    for number in range(ROUNDS):
+        print(f"  round {number + 1}/{ROUNDS}")
+        for size, client in clients.items():
+            for key, url in urls[size].items():
+                timings[size][key] += time_requests(client, url, tokens[size], per_round)
     return timings
 
 
@@ -146,16 +172,26 @@ def statement_sql(shape: Shape, viewer_id: uuid.UUID, deep_key: tuple[str, uuid.
 
 
 async def _explain(database_url: str, statements: dict[str, tuple[str, list[Any]]]
-                   ) -> dict[str, list[str]]:
+                   ) -> dict[str, tuple[list[str], float]]:
+    """Each statement's plan, and its median execution time (ms) over a few runs."""
     connection = await seed.connect(database_url)
     try:
         plans = {}
         for key, (sql, values) in statements.items():
-            rows = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *values)
-            plans[key] = [r[0] for r in rows]
+            runs = []
+            for _ in range(EXPLAIN_RUNS):
+                rows = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *values)
+                runs.append([r[0] for r in rows])
+            times = [_execution_ms(plan) for plan in runs]
+            plans[key] = (runs[-1], statistics.median(times))
         return plans
     finally:
         await connection.close()
+
+
+def _execution_ms(plan: list[str]) -> float:
+    line = next(line for line in plan if line.startswith("Execution Time"))
+    return float(line.split(":", 1)[1].strip().removesuffix(" ms"))
 
 
 def plan_findings(plan: list[str]) -> list[str]:
@@ -190,16 +226,19 @@ def plan_summary(plan: list[str]) -> str:
 
 
 def render(started: datetime, server_version: str, args: argparse.Namespace,
-           results: dict[int, dict[str, list[float]]], plans: dict[str, list[str]]) -> str:
+           results: dict[int, dict[str, list[float]]],
+           plans: dict[int, dict[str, tuple[list[str], float]]]) -> str:
     first, last = args.sizes[0], args.sizes[-1]
-    sizes = " | ".join(f"{s:,}: p50 / p95" for s in args.sizes)
+    sizes = " | ".join(f"{s:,}" for s in args.sizes)
     lines = [
         "## Results: the directory from 1,000 to 100,000 members", "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL {server_version}; "
-        f"uvicorn with 1 worker, one member reading `GET /api/v1/members?limit={LIMIT}` one "
-        f"request at a time, {args.requests} timed requests per shape and size after "
+        f"one uvicorn (1 worker) per size, one member reading "
+        f"`GET /api/v1/members?limit={LIMIT}` one request at a time, {args.requests} timed "
+        f"requests per shape and size in {ROUNDS} rounds interleaving sizes and shapes, after "
         f"{args.warmup} untimed. Reproduce: `.venv/bin/python -m bench.members_scale`.", "",
-        f"| Shape | {sizes} (ms) | p50 {last:,} / {first:,} |",
+        "Latency over HTTP, p50 / p95 (ms), by number of members:", "",
+        f"| Shape | {sizes} | p50 {last:,} / {first:,} |",
         "|---|" + "---:|" * (len(args.sizes) + 1),
     ]
     flat = True
@@ -216,62 +255,63 @@ def render(started: datetime, server_version: str, args: argparse.Namespace,
         "",
         f"Verdict: {'flat' if flat else '**not flat**'} (p50 at {last:,} within "
         f"{FLAT_RATIO:g}x of {first:,} for every shape).", "",
-        f"Plans of the route's statement at {last:,} members (`EXPLAIN ANALYZE`, the "
-        "repository's own statement with a member's bound values):", "",
-        "| Shape | Plan (outermost first; execution time) | Seq scan / sort / count / OFFSET |",
-        "|---|---|---|",
+        f"The route's statement in PostgreSQL (`EXPLAIN ANALYZE` of the repository's own "
+        f"statement with a member's bound values; median execution time of {EXPLAIN_RUNS}, "
+        "ms), and its plan at the largest size:", "",
+        f"| Shape | {sizes} | Plan at {last:,} (outermost first) | Seq scan, sort, count, "
+        "OFFSET |",
+        "|---|" + "---:|" * len(args.sizes) + "---|---|",
     ]
     for shape in SHAPES:
-        findings = plan_findings(plans[shape.key])
-        lines.append(f"| {shape.label} | {plan_summary(plans[shape.key])} | "
-                     f"{', '.join(findings) or 'none'} |")
+        plan = plans[last][shape.key][0]
+        times = " | ".join(f"{plans[size][shape.key][1]:.2f}" for size in args.sizes)
+        lines.append(f"| {shape.label} | {times} | {plan_summary(plan)} | "
+                     f"{', '.join(plan_findings(plan)) or 'none'} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    print(f"Seeding {args.sizes[0]:,} members into {make_url(args.database_url).database} ...")
-    try:
-        seeded = seed.prepare_database(args.database_url, args.sizes[0])
-    except seed.DatabaseError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
-    token = codec.issue(seeded.viewer_id, ["member"], 0)
-    results: dict[int, dict[str, list[float]]] = {}
+    urls = {size: sized_url(args.database_url, size) for size in args.sizes}
+    seeded: dict[int, seed.Seeded] = {}
     try:
+        for size in args.sizes:
+            print(f"Seeding {size:,} members into {make_url(urls[size]).database} ...")
+            seeded[size] = seed.prepare_database(urls[size], size, vacuum=True)
         with tempfile.TemporaryDirectory(prefix="dl-bench-scale-") as tmp, \
-                serve(args.database_url, secret, Path(tmp) / "uvicorn.log",
-                      {"DL_WORKER_IN_PROCESS": "false"}) as server, \
-                httpx.Client(base_url=server.base_url, timeout=30) as client:
-            current = args.sizes[0]
+                contextlib.ExitStack() as stack:
+            clients, shapes, tokens = {}, {}, {}
             for size in args.sizes:
-                if size > current:
-                    print(f"Adding {size - current:,} members ...")
-                    seed.add_members(args.database_url, size - current, current)
-                    current = size
-                deep_key = asyncio.run(_deep_key(args.database_url))
-                results[size] = {}
-                for shape in SHAPES:
-                    timings = time_shape(client, url_of(shape, deep_key), token, args)
-                    results[size][shape.key] = timings
-                    print(f"  {size:>7,} members  {shape.label:<44} p50 "
-                          f"{percentile(timings, 0.5):6.1f} ms  p95 "
-                          f"{percentile(timings, 0.95):6.1f} ms")
-            sqls = {s.key: statement_sql(s, seeded.viewer_id, deep_key) for s in SHAPES}
-            plans = asyncio.run(_explain(args.database_url, sqls))
+                server = stack.enter_context(serve(
+                    urls[size], secret, Path(tmp) / f"uvicorn-{size}.log",
+                    {"DL_WORKER_IN_PROCESS": "false"}))
+                clients[size] = stack.enter_context(
+                    httpx.Client(base_url=server.base_url, timeout=30))
+                deep_key = asyncio.run(_deep_key(urls[size]))
+                shapes[size] = {s.key: url_of(s, deep_key) for s in SHAPES}
+                tokens[size] = codec.issue(seeded[size].viewer_id, ["member"], 0)
+            results = time_shapes(clients, shapes, tokens, args)
+            plans = {}
+            for size in args.sizes:
+                deep_key = asyncio.run(_deep_key(urls[size]))
+                statements = {s.key: statement_sql(s, seeded[size].viewer_id, deep_key)
+                              for s in SHAPES}
+                plans[size] = asyncio.run(_explain(urls[size], statements))
     except (BenchFailure, seed.DatabaseError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
         return 1
     finally:
-        seed.drop_database(args.database_url)
-    section = render(started, seeded.server_version, args, results, plans)
+        for size in args.sizes:
+            seed.drop_database(urls[size])
+    section = render(started, seeded[args.sizes[0]].server_version, args, results, plans)
     report.write(section, marker="members-scale")
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     for shape in SHAPES:
-        print(f"\n{shape.label}:\n" + "\n".join(plans[shape.key]))
+        print(f"\n{shape.label} at {args.sizes[-1]:,}:\n" +
+              "\n".join(plans[args.sizes[-1]][shape.key][0]))
     return 0
 
 

@@ -1,6 +1,6 @@
 """A minimal webhook receiver for benchmarks (its own process): answers 204 to every POST and
-counts the `webhook-id`s it saw; `GET /stats` reports totals, `GET /ids` every id seen. Raw ASGI, so the receiver costs
-as little as possible."""
+counts the `webhook-id`s it saw; `GET /stats` reports totals, `GET /ids` every id seen. Raw
+ASGI, so the receiver costs as little as possible."""
 
 import json
 from collections import Counter

@@ -456,7 +456,8 @@ def render(started: datetime, args: argparse.Namespace, mix: dict[str, Any],
         f"{_verdict(max(rss) < RSS_TARGET_MB).lower()}).",
     ]
     if failures:
-        lines += ["", "**Failed:** " + "; ".join(failures) + "."]
+        lines += ["", "**Failed:** " + "; ".join(failures) + ".",
+                  *(f"- `{sample}`" for sample in mix.get("samples", [])[:5])]
     return "\n".join(lines) + "\n"
 
 
@@ -506,7 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
     env = {"DL_WORKER_IN_PROCESS": "false", "DL_TIMEPAD_WEBHOOK_SECRET": TIMEPAD_SECRET,
-           "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]'}
+           "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
+           # The worker looks for new events this often when idle (the default is 1 s).
+           "DL_WORKER_IDLE_SECONDS": "0.2"}
     try:
         with tempfile.TemporaryDirectory(prefix="dl-bench-load-") as tmp_name, \
                 receiver() as receiver_url, \
@@ -518,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"Running the mix for {args.duration} s ...")
                 mix = run_client(setup.plan, tmp, "mix")
                 rss_after_mix = rss_mb(server.pid)
+                for sample in mix["samples"]:
+                    print(f"  failed: {sample}", file=sys.stderr)
                 print(f"  {total(mix).requests:,} requests; draining the outbox ...")
                 drain_seconds = drain(args.database_url)
                 received = set(httpx.get(f"{receiver_url}/ids", timeout=30).json())

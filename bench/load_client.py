@@ -27,6 +27,12 @@ import httpx
 
 # Every request waits at most this long; a slower answer is recorded as a timeout.
 REQUEST_TIMEOUT_SECONDS = 30.0
+# A connection idle this long is closed by the client. uvicorn closes idle connections after
+# 5 s (--timeout-keep-alive); a client reusing one the server is closing at that instant gets
+# a reset (its request arrives at a socket being closed). The margin covers the time a busy
+# client takes between reading a response and reusing the connection.
+KEEPALIVE_SECONDS = 2.0
+SAMPLES = 10
 BROWSE_MIX = (  # (route label, weight)
     ("GET /api/v1/events", 25),
     ("GET /api/v1/events/{id}", 25),
@@ -41,6 +47,8 @@ class Recorder:
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # The first few failures in full (a 5xx body, a transport error), to say why.
+    samples: list[str] = field(default_factory=list)
 
     async def request(self, client: httpx.AsyncClient, route: str, method: str, url: str,
                       **kwargs: Any) -> httpx.Response | None:
@@ -49,10 +57,18 @@ class Recorder:
             response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as error:
             self.statuses[route][type(error).__name__] += 1
+            self._sample(f"{route}: {type(error).__name__} {error!r} after "
+                         f"{time.perf_counter() - started:.1f} s")
             return None
         self.latencies[route].append((time.perf_counter() - started) * 1000)
         self.statuses[route][str(response.status_code)] += 1
+        if response.status_code >= 500:
+            self._sample(f"{route}: {response.status_code} {response.text[:200]}")
         return response
+
+    def _sample(self, text: str) -> None:
+        if len(self.samples) < SAMPLES:
+            self.samples.append(text)
 
     def summary(self) -> dict[str, Any]:
         return {route: {"latencies_ms": self.latencies.get(route, []),
@@ -66,10 +82,9 @@ def _auth(token: str) -> dict[str, str]:
 
 def _client(base_url: str, connections: int) -> httpx.AsyncClient:
     # As many connections as concurrent requests: none waits for a free connection in the
-    # pool, so the timings are the server's. Keep-alive shorter than uvicorn's 5 s, so the
-    # client never reuses a connection the server is closing (a reset, not a server error).
+    # pool, so the timings are the server's.
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
-                          keepalive_expiry=4.0)
+                          keepalive_expiry=KEEPALIVE_SECONDS)
     return httpx.AsyncClient(base_url=base_url, limits=limits,
                              timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, pool=None))
 
@@ -231,7 +246,7 @@ async def run_mix(plan: dict[str, Any]) -> dict[str, Any]:
         )
     elapsed = time.monotonic() - started
     race, checked_in, accepted, answered = results[connections:]
-    return {"seconds": elapsed, "routes": rec.summary(), "race": race,
+    return {"seconds": elapsed, "routes": rec.summary(), "samples": rec.samples, "race": race,
             "checked_in": checked_in, "timepad_accepted": accepted, "answered": answered}
 
 
@@ -247,7 +262,8 @@ async def run_single(plan: dict[str, Any]) -> dict[str, Any]:
 
     async with _client(plan["base_url"], plan["connections"]) as client:
         await asyncio.gather(*(loop(client) for _ in range(plan["connections"])))
-    return {"seconds": time.monotonic() - started, "routes": rec.summary()}
+    return {"seconds": time.monotonic() - started, "routes": rec.summary(),
+            "samples": rec.samples}
 
 
 def main(argv: list[str]) -> int:

@@ -364,6 +364,12 @@ async def _invariants(database_url: str, setup: Setup, accepted_orders: list[int
             "checked_in": checked_in, "answers": answers, "server_version": version}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """The resident set of a process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -412,6 +418,10 @@ def render(started: datetime, args: argparse.Namespace, mix: dict[str, Any],
         f"scanners checking in {DOOR} confirmed registrations; Timepad paid orders at "
         f"{args.timepad_rate:g}/s (10 % sent twice); {ATTENDEES} attendees of the last event "
         "answering its express survey, 4 at a time.", "",
+        f"uvicorn used {mix['api_cpu_seconds']:.1f} s of CPU during the mix "
+        f"({mix['api_cpu_seconds'] / mix['seconds']:.2f} of a core; 1.00 means it was never "
+        "short of CPU nor idle); the machine's load average was "
+        f"{mix['load_average'][0]:.1f} before and {mix['load_average'][1]:.1f} after.", "",
         "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---:|---|",
         *(_row(f) for f in figures(mix)),
@@ -519,7 +529,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("--backlog", str(BACKLOG))) as server:
                 setup = set_up(server.base_url, receiver_url, args.database_url, codec, args)
                 print(f"Running the mix for {args.duration} s ...")
+                load_before = os.getloadavg()[0]
+                cpu_before = cpu_seconds(server.pid)
                 mix = run_client(setup.plan, tmp, "mix")
+                mix["api_cpu_seconds"] = cpu_seconds(server.pid) - cpu_before
+                mix["load_average"] = (load_before, os.getloadavg()[0])
                 rss_after_mix = rss_mb(server.pid)
                 for sample in mix["samples"]:
                     print(f"  failed: {sample}", file=sys.stderr)

@@ -119,13 +119,18 @@ async def _race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str,
                 f"/api/v1/events/{race['event_id']}/registrations", headers=_auth(token),
                 json={"source": "ads"})
             if created is None or created.status_code != 201:
-                outcomes["not registered"] += 1
+                code = created.status_code if created is not None else "failed"
+                outcomes[f"register answered {code}"] += 1
                 return
             confirmed = await rec.request(
                 client, "POST /api/v1/registrations/{id}/confirm", "POST",
                 f"/api/v1/registrations/{created.json()['id']}/confirm", headers=_auth(token))
-            status = confirmed.json().get("status", "?") if confirmed is not None else "error"
-            outcomes[status] += 1
+            if confirmed is None:
+                outcomes["confirm failed"] += 1
+            elif confirmed.status_code != 200:
+                outcomes[f"confirm answered {confirmed.status_code}"] += 1
+            else:
+                outcomes[confirmed.json()["status"]] += 1
 
         await asyncio.gather(*(one(t) for t in race["tokens"]))
     return dict(outcomes)

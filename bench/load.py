@@ -46,7 +46,7 @@ from app.core.config import Settings
 from app.core.security import TokenCodec
 from bench import report, seed
 from bench.outbox import receiver, worker_processes
-from bench.run import HOST, TOKEN_MINUTES, BenchFailure, serve
+from bench.run import HOST, TOKEN_MINUTES, BenchFailure, serve, tail
 from bench.seed import ROOT
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dl_bench_load"
@@ -552,8 +552,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "duration_seconds": args.ceiling_duration,
                             "connections": args.connections, "route": route, "url": path,
                             "token": setup.plan["browser_tokens"][0]}
-                    ceiling[key] = figures(run_client(plan, tmp, key))[0]
+                    result = run_client(plan, tmp, key)
+                    ceiling[key] = figures(result)[0]
+                    for sample in result["samples"]:
+                        print(f"  failed: {sample}", file=sys.stderr)
                 rss_after = rss_mb(server.pid)
+                if any(f.statuses.get("500") for f in [*figures(mix), *ceiling.values()]):
+                    print(f"uvicorn's log ends with:\n{tail(tmp / 'uvicorn.log')}",
+                          file=sys.stderr)
     except (BenchFailure, seed.DatabaseError, subprocess.TimeoutExpired) as error:
         print(f"bench failed: {error}", file=sys.stderr)
         return 1

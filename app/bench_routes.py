@@ -4,6 +4,7 @@ Mounted only with ``DL_BENCH_ROUTES=true`` on PostgreSQL; they show what the ful
 next to the least a route can do in this process.
 """
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -21,15 +22,24 @@ _COLUMNS = ("id, full_name, city, function, seniority, industry, expertise_tags,
             "status, member_since")
 
 
+# The first requests arrive together: without the lock each would open a pool of its own
+# (16 connections at once ran PostgreSQL out of connection slots on a shared server).
+_pool_lock = asyncio.Lock()
+
+
 async def _pool(request: Request) -> Any:
     pool = getattr(request.app.state, "bench_pool", None)
-    if pool is None:
-        url = make_url(request.app.state.settings.database_url)
-        pool = await asyncpg.create_pool(
-            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-            database=url.database, min_size=2, max_size=10,
-        )
-        request.app.state.bench_pool = pool
+    if pool is not None:
+        return pool
+    async with _pool_lock:
+        pool = getattr(request.app.state, "bench_pool", None)
+        if pool is None:
+            url = make_url(request.app.state.settings.database_url)
+            pool = await asyncpg.create_pool(
+                host=url.host, port=url.port or 5432, user=url.username,
+                password=url.password, database=url.database, min_size=2, max_size=10,
+            )
+            request.app.state.bench_pool = pool
     return pool
 
 

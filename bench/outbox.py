@@ -52,6 +52,33 @@ def receiver() -> Iterator[str]:
         process.wait(10)
 
 
+@contextmanager
+def worker_processes(database_url: str, jwt_secret: str, count: int = 1,
+                     extra_env: dict[str, str] | None = None) -> Iterator[list[int]]:
+    """``count`` processes of `python -m app.worker` (the relay and the scheduled jobs) until
+    the block ends, allowed to POST to local receivers; yields their pids. Stopped with
+    SIGTERM, which lets attempts in flight finish."""
+    env = dict(os.environ) | {
+        "DL_DATABASE_URL": database_url, "DL_JWT_SECRET": jwt_secret,
+        "DL_ENVIRONMENT": "production", "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
+        "DL_WORKER_IDLE_SECONDS": "0.05", "DL_DATABASE_POOL_SIZE": "10",
+    } | (extra_env or {})
+    processes = [subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for _ in range(count)]
+    try:
+        yield [process.pid for process in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 async def _connect(database_url: str) -> asyncpg.Connection:
     url = make_url(database_url)
     return await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
@@ -97,25 +124,13 @@ async def _open_work(database_url: str) -> int:
 def drain(database_url: str, receiver_url: str, events: int, workers: int) -> dict[str, float]:
     asyncio.run(_load(database_url, receiver_url, events))
     httpx.delete(f"{receiver_url}/stats")
-    env = dict(os.environ) | {
-        "DL_DATABASE_URL": database_url, "DL_JWT_SECRET": SECRET,
-        "DL_ENVIRONMENT": "production", "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
-        "DL_WORKER_IDLE_SECONDS": "0.05", "DL_DATABASE_POOL_SIZE": "10",
-    }
     started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env,
-                                  stderr=subprocess.DEVNULL) for _ in range(workers)]
-    try:
+    with worker_processes(database_url, SECRET, workers):
         while asyncio.run(_open_work(database_url)):
             if time.perf_counter() - started > GIVE_UP_SECONDS:
                 raise RuntimeError("the workers did not drain the outbox in time")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
     stats = httpx.get(f"{receiver_url}/stats").json()
     return {"seconds": elapsed, "per_second": events / elapsed, "received": stats["total"],
             "unique": stats["unique"], "duplicates": stats["total"] - stats["unique"],

@@ -1,6 +1,6 @@
 """A minimal webhook receiver for benchmarks (its own process): answers 204 to every POST and
-counts the `webhook-id`s it saw; `GET /stats` reports totals. Raw ASGI, so the receiver costs
-as little as possible."""
+counts the `webhook-id`s it saw; `GET /stats` reports totals, `GET /ids` every id seen. Raw
+ASGI, so the receiver costs as little as possible."""
 
 import json
 from collections import Counter
@@ -17,7 +17,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         more = message.get("more_body", False)
     if scope["method"] == "GET":
-        body = json.dumps({"total": sum(seen.values()), "unique": len(seen)}).encode()
+        if scope["path"] == "/ids":
+            body = json.dumps(sorted(seen)).encode()
+        else:
+            body = json.dumps({"total": sum(seen.values()), "unique": len(seen)}).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

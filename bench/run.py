@@ -160,7 +160,8 @@ def free_port() -> int:
 
 @contextmanager
 def serve(database_url: str, secret: str, log: Path,
-          extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+          extra_env: dict[str, str] | None = None,
+          extra_args: Sequence[str] = ()) -> Iterator[Server]:
     """Run uvicorn on a free port until the block ends."""
     port = free_port()
     env = dict(os.environ) | {
@@ -173,6 +174,7 @@ def serve(database_url: str, secret: str, log: Path,
     command = [
         str(Path(sys.executable).parent / "uvicorn"), "app.asgi:app", "--host", HOST,
         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
+        *extra_args,
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,

@@ -69,10 +69,10 @@ class Seeded:
     server_version: str
 
 
-def prepare_database(database_url: str, members: int) -> Seeded:
+def prepare_database(database_url: str, members: int, vacuum: bool = False) -> Seeded:
     """Drop and recreate the database, run the migrations, insert ``members`` members."""
     try:
-        return asyncio.run(_prepare(make_url(database_url), members))
+        return asyncio.run(_prepare(make_url(database_url), members, vacuum))
     except (OSError, asyncpg.PostgresError) as error:
         raise DatabaseError(f"preparing the database failed: {error!r}") from error
 
@@ -129,11 +129,11 @@ async def _fresh(url: URL) -> None:
         raise
 
 
-async def _prepare(url: URL, members: int) -> Seeded:
+async def _prepare(url: URL, members: int, vacuum: bool = False) -> Seeded:
     await _fresh(url)
     try:
         rows = _members(random.Random(20240601), members)
-        server_version = await _insert(url, rows)
+        server_version = await _insert(url, rows, vacuum)
     except BaseException:
         await _drop(url)
         raise
@@ -141,8 +141,10 @@ async def _prepare(url: URL, members: int) -> Seeded:
                   server_version=server_version)
 
 
-async def _insert(url: URL, rows: list[tuple[Any, ...]]) -> str:
-    """COPY the members and their role in; return the server's version."""
+async def _insert(url: URL, rows: list[tuple[Any, ...]], vacuum: bool = False) -> str:
+    """COPY the members and their role in; return the server's version. With ``vacuum``,
+    VACUUM too, so that reads right after do not pay for the first visit of the new rows
+    (hint bits, the visibility map) as a long-lived table would not."""
     connection = await _connect(url)
     try:
         await connection.copy_records_to_table("member", records=rows, columns=MEMBER_COLUMNS)
@@ -151,7 +153,7 @@ async def _insert(url: URL, rows: list[tuple[Any, ...]]) -> str:
             "member_role", records=[(row[0], "member", granted) for row in rows],
             columns=("member_id", "role", "granted_at"),
         )
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE" if vacuum else "ANALYZE")
         return str(await connection.fetchval("SHOW server_version"))
     finally:
         await connection.close()
@@ -168,6 +170,11 @@ async def _migrate(url: URL) -> None:
     if process.returncode != 0:
         raise DatabaseError(f"alembic upgrade head failed:\n{output.decode(errors='replace')}")
 
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    """A raw asyncpg connection to the database of a SQLAlchemy URL."""
+    return await _connect(make_url(database_url))
 
 
 def _members(rng: random.Random, count: int) -> list[tuple[Any, ...]]:

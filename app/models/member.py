@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, String
+from sqlalchemy import CheckConstraint, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, created_at_field, utcnow, uuid_pk
@@ -74,6 +74,10 @@ class Member(SQLModel, table=True):
         CheckConstraint("seniority IS NULL OR seniority BETWEEN 1 AND 5", name="seniority_range"),
         Index("ix_member_created_at_id", "created_at", "id"),
         Index("ix_member_full_name_id", "full_name", "id"),
+        # The directory filters by city case-insensitively: an index on the expression it
+        # compares, which also gives PostgreSQL statistics on it (without them it guesses
+        # 0.5 % of the members live in any city and scans and sorts them all).
+        Index("ix_member_city_lower", text("lower(city)")),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -84,7 +88,7 @@ class Member(SQLModel, table=True):
 
     full_name: str = Field(default="", sa_type=String(200))
     phone: str | None = Field(default=None, sa_type=String(40))
-    city: str | None = Field(default=None, sa_type=String(100), index=True)
+    city: str | None = Field(default=None, sa_type=String(100))
     function: str | None = Field(default=None, sa_type=String(40), index=True)
     seniority: int | None = Field(default=None)
     industry: str | None = Field(default=None, sa_type=String(100))

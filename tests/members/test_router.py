@@ -35,6 +35,15 @@ class TestListMembers:
         assert await ids(q="%") == []
         assert len(await ids()) == 3  # viewer, the CTO and the CMO; not the applicant
 
+    async def test_each_member_once_whatever_their_roles(self, client, factory):
+        # The directory joins the member role: more roles must not mean more rows.
+        viewer = await factory.member("member")
+        busy = await factory.member("member", "facilitator", "reviewer", "admin")
+        listed = (await client.get("/api/v1/members", headers=viewer.headers)).json()
+        assert sorted(i["id"] for i in listed["items"]) == sorted([str(viewer.id), str(busy.id)])
+        single = await client.get(f"/api/v1/members/{busy.id}", headers=viewer.headers)
+        assert single.status_code == 200
+
     async def test_applicant_sees_only_themselves(self, client, factory):
         applicant = await factory.member("applicant")
         other = await factory.member("member")

@@ -4,7 +4,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -25,7 +25,11 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
+        # An SMTPUTF8 message carries raw UTF-8 headers: parse it as text, or they come back as
+        # surrogate escapes.
+        message = (message_from_string(envelope.content.decode(), policy=policy.default)
+                   if envelope.smtp_utf8 else
+                   message_from_bytes(envelope.content, policy=policy.default))
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         return "250 Message accepted for delivery"
@@ -38,10 +42,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(*, smtputf8: bool = False) -> Iterator[tuple[Mailbox, int]]:
+    """``smtputf8``: the server offers SMTPUTF8 (RFC 6531), which non-ASCII addresses need."""
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port,
+                            enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield mailbox, port

@@ -1,6 +1,7 @@
 """The e-mail channel of the outbox relay: one delivery per (event, recipient)."""
 
 import uuid
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -23,9 +24,13 @@ def render(
 ) -> EmailMessage:
     language = Language(member.language) if member.language in set(Language) else Language.ru
     values = {"name": member.full_name or member.email, **context}
-    message = EmailMessage()
+    # An address with a non-ASCII local part (anna.müller@…, which signup accepts) can only
+    # travel raw in UTF-8 (SMTPUTF8, RFC 6531): the message is built with that policy and the
+    # SMTP client then asks the server for the extension. ASCII addresses keep the default.
+    message = EmailMessage(policy=policy.default if member.email.isascii() else policy.SMTPUTF8)
     message["From"] = settings.mail_from
-    message["To"] = str(Address(display_name=member.full_name, addr_spec=member.email))
+    username, _, domain = member.email.rpartition("@")
+    message["To"] = Address(display_name=member.full_name, username=username, domain=domain)
     message["Subject"] = notice.subject[language].format_map(values)
     message["Date"] = formatdate(localtime=False)
     # Stable across retries, so a mail server or client can drop a duplicate.

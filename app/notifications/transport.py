@@ -57,6 +57,10 @@ class SmtpTransport:
                 use_tls=s.smtp_implicit_tls,
                 timeout=s.smtp_timeout_seconds,
             )
+        except aiosmtplib.SMTPNotSupported as exc:
+            # The server lacks an extension the message needs (SMTPUTF8 for a non-ASCII
+            # address): that server will not take it later either.
+            raise PermanentMailError(f"SMTP server: {exc}"[:300]) from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             if all(code >= 500 for code in codes):

@@ -95,6 +95,30 @@ async def test_refused_recipient_is_not_retried_and_a_deferral_is(client, factor
     assert mailbox.messages == []
 
 
+@pytest.mark.parametrize("smtputf8", [True, False])
+async def test_non_ascii_addresses_travel_as_smtputf8(client, factory, db, app, smtputf8):
+    """Signup accepts anna.müller@…: such a message needs SMTPUTF8. A server that offers it
+    gets it; one that does not refuses it for good, so it is not retried forever."""
+    with smtp_server(smtputf8=smtputf8) as (mailbox, port):
+        worker, http = worker_with(app, port)
+        await factory.member("admin", email="anna.müller@пример.рф", full_name="Анна Мюллер")
+        await disable_a_subscription(client, factory, worker)
+        await worker.run_once()
+        await http.aclose()
+    by_error = {d.last_error: d.status for d in await emails(db)}
+    received = {m["To"].addresses[0].addr_spec for m in mailbox.messages}
+    if smtputf8:
+        assert received == {"anna.müller@пример.рф", "ops@example.com"}
+        assert by_error == {None: "succeeded"}
+        [anna] = [m for m in mailbox.messages if m["To"].addresses[0].username == "anna.müller"]
+        assert anna["To"].addresses[0].display_name == "Анна Мюллер"
+    else:
+        assert received == {"ops@example.com"}
+        assert by_error.pop(None) == "succeeded"
+        [(error, status)] = by_error.items()
+        assert status == "failed" and error.startswith("SMTP server: ") and "SMTPUTF8" in error
+
+
 async def test_server_down_is_retried_later(client, factory, db, app):
     worker, http = worker_with(app, free_port())  # nothing listens there
     await disable_a_subscription(client, factory, worker)

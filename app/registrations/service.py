@@ -248,11 +248,15 @@ async def confirm(
     registration = await repository.get_for_update(session, registration_id)
     if registration is None or registration.member_id != principal.id:
         raise NotFound("No such registration.")
+    name = await repository.attendee_name(session, registration)
     await _confirm(session, registration)
-    return await _view(session, registration, principal)
+    return view_of(registration, name, admin=False)
 
 
 async def _confirm(session: AsyncSession, registration: Registration) -> None:
+    """Callers read what their answer needs first: from the seat's UPDATE to COMMIT every
+    other confirmation for the event waits on its row (each holding a pooled connection), so
+    nothing that can run before it runs after."""
     if registration.status in (R.confirmed, R.waitlisted):
         return  # confirming twice changes nothing
     if registration.status not in (R.pending_confirmation, R.offered):
@@ -275,8 +279,9 @@ async def confirm_by_link(
     if registration is None or registration.link_nonce != claims.nonce:
         raise Conflict("This confirmation link was used already or replaced by a newer one.")
     registration.link_nonce = uuid.uuid4().hex
+    name = await repository.attendee_name(session, registration)
     await _confirm(session, registration)
-    return await _view(session, registration, None)
+    return view_of(registration, name, admin=False)
 
 
 def confirmation_link_token(settings: Settings, registration: Registration, now: datetime) -> str:

@@ -63,9 +63,11 @@ class TokenPair(ReadSchema):
 
 class ApiTokenCreate(InputSchema):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope),
+                                description="`admin`: admins only.")
     expires_at: datetime | None = Field(
-        default=None, description="When the token stops working; at most a year ahead."
+        default=None, description="When the token stops working: in the future, at most a year "
+                                  "ahead."
     )
 
     model_config = {

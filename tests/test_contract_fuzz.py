@@ -20,8 +20,10 @@ with its reason. Refusals that depend on stored state are listed in ``STATE_DEPE
 
 import logging
 import os
+import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +55,10 @@ from app.registrations.service import confirmation_link_token, qr_token
 from tests.conftest import make_settings, truncate_all
 
 EXAMPLES = int(os.environ.get("DL_FUZZ_EXAMPLES", "3"))
+# The stateful phase: scenarios per role, each a chain of calls along the links schemathesis
+# infers between operations (an id returned by one, used in the path of the next).
+SCENARIOS = int(os.environ.get("DL_FUZZ_SCENARIOS", "5"))
+STEPS = int(os.environ.get("DL_FUZZ_STEPS", "8"))
 ROLES = ["anonymous", "applicant", "member", "reviewer", "facilitator", "admin"]
 # Operations that end the caller's own credentials (every token, the password, the account):
 # each role calls them as a member of its own, so the other operations keep a valid token.
@@ -93,19 +99,23 @@ class World:
     link_tokens: list[str]
     qr_tokens: list[str]
     rubric: list[str]
-    cursors: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    cursors: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
-def _as_a_client_would(case: Any, data: st.DataObject, world: World, role: str) -> None:
+Pick = Callable[[list[Any], str], Any]
+
+
+def _as_a_client_would(case: Any, pick: Pick, world: World, role: str,
+                       *, linked: bool = False) -> None:
     """Makes a generated valid request one a client could send: what only the server can hand
     out is taken from what it handed out, and rules the schema states in words (it cannot
     compare two fields) are kept.
 
     - Ids in the path: the generated UUID or the id of a real row (a client sends ids it was
       given; random ones still reach the 404 path).
-    - ``cursor``: one the server returned on an earlier page of the same list and sort, or
-      none. A cursor is opaque; one the server never issued is refused (422 invalid-cursor),
-      as a forged id is not found.
+    - ``cursor``: one the server returned on an earlier page of the same list (filters and
+      sort), or none. A cursor is opaque; one the server never issued is refused (422
+      invalid-cursor), as a forged id is not found.
     - ``Idempotency-Key``: a fresh key per request. Reusing a key with another body is refused
       with 422 by design (IETF idempotency-key draft); replay has its own tests.
     - ``If-Match``: left out (it is optional). Only an ETag the server sent can match; a made-up
@@ -124,13 +134,12 @@ def _as_a_client_would(case: Any, data: st.DataObject, world: World, role: str) 
     operation_id = case.operation.definition.raw.get("operationId")
     for name in list(case.path_parameters or {}):
         known = world.ids.get(name)
-        if known:
-            case.path_parameters[name] = data.draw(
-                st.sampled_from([case.path_parameters[name], *known]), label=name)
+        if known and not linked:  # a linked step's ids come from the previous response
+            case.path_parameters[name] = pick([case.path_parameters[name], *known], name)
     if role != "admin":
         _not_admin_only(case, operation_id)
     if case.query and "cursor" in case.query:
-        issued = world.cursors.get((case.operation.label, role, str(case.query.get("sort"))))
+        issued = world.cursors.get(_list_key(case, role))
         if issued is None:
             del case.query["cursor"]
         else:
@@ -143,24 +152,29 @@ def _as_a_client_would(case: Any, data: st.DataObject, world: World, role: str) 
     body = case.body
     if isinstance(body, dict):
         if operation_id == "registrations_confirm_link":
-            body["token"] = data.draw(st.sampled_from(world.link_tokens), label="link")
+            body["token"] = pick(world.link_tokens, "link")
         if "qr_token" in body:
-            body["qr_token"] = data.draw(st.sampled_from(world.qr_tokens), label="qr")
+            body["qr_token"] = pick(world.qr_tokens, "qr")
         if operation_id in {"webhooks_create", "webhooks_update"} and "url" in body:
             body["url"] = f"https://hooks.example.com/{uuid.uuid4().hex}"
         _keep_order(body, "starts_at", "ends_at")
         _keep_order(body, "opens_at", "closes_at")
         if "scores" in body and isinstance(body["scores"], dict):
-            body["scores"] = {key: data.draw(st.integers(1, 5), label=key)
-                              for key in world.rubric}
+            body["scores"] = {key: pick([1, 2, 3, 4, 5], key) for key in world.rubric}
         if operation_id in {"surveys_create", "surveys_update"}:
             _consistent_survey(body)
+        if operation_id == "applications_decision_rule_update":
+            _keep_order(body, "reject_below", "approve_at")
+        if isinstance(body.get("email"), str) and "@" in body["email"]:
+            local, _, domain = body["email"].rpartition("@")
+            if domain.rstrip(".").rsplit(".", 1)[-1].lower() in SPECIAL_USE_DOMAINS:
+                body["email"] = f"{local}@{domain.rstrip('.')}.com"
         if isinstance(body.get("time_zone"), str):
-            body["time_zone"] = data.draw(st.sampled_from(ZONES), label="time_zone")
+            body["time_zone"] = pick(ZONES, "time_zone")
         for name, days in AHEAD.get(operation_id, {}).items():
             if body.get(name) is not None:
-                ahead = data.draw(st.floats(0.01, days), label=name)
-                body[name] = (datetime.now(UTC) + timedelta(days=ahead)).isoformat()
+                ahead = timedelta(hours=pick([1, 24, 24 * days // 2, 24 * days - 1], name))
+                body[name] = (datetime.now(UTC) + ahead).isoformat()
     if operation_id == "applications_import" and isinstance(body, str):
         case.body = IMPORT_HEADER + body
 
@@ -189,6 +203,8 @@ def _not_admin_only(case: Any, operation_id: str) -> None:
 AHEAD = {"me_tokens_create": {"expires_at": 365}, "surveys_create_express": {"closes_at": 60}}
 # Time zones: any IANA name; the schema cannot list them (the list depends on the tz database).
 ZONES = ["Europe/Moscow", "UTC", "Asia/Yekaterinburg", "America/New_York", "Asia/Kolkata"]
+# Domains no mail reaches; the sign-up description says they are refused.
+SPECIAL_USE_DOMAINS = {"arpa", "invalid", "local", "localhost", "onion", "test"}
 CHOICE = {"single_choice", "multiple_choice"}
 TEXT_LIMIT = {"short_text": 500, "long_text": 10_000}
 
@@ -225,13 +241,21 @@ def _consistent_survey(body: dict[str, Any]) -> None:
         body.pop("headline_question")
     if body.get("anonymous", True) and body.get("allow_edit"):
         body["allow_edit"] = False
+    if "questions" in body and body.get("event_id") is None and body.get("audience") not in (
+            None, "members"):  # a survey without an event asks all members (its description)
+        body["audience"] = "members"
 
 
 IMPORT_HEADER = "email,full_name,function,seniority,industry,experience_summary\n"
 
 
 def _keep_order(body: dict[str, Any], start: str, end: str) -> None:
-    """Puts ``end`` an hour after ``start`` when both are given and out of order."""
+    """Puts ``end`` after ``start`` when both are given and out of order (an hour after for
+    times, equal for numbers)."""
+    if isinstance(body.get(start), int | float) and isinstance(body.get(end), int | float):
+        if body[start] > body[end]:
+            body[start] = body[end]
+        return
     if not (isinstance(body.get(start), str) and isinstance(body.get(end), str)):
         return
     try:
@@ -243,14 +267,20 @@ def _keep_order(body: dict[str, Any], start: str, end: str) -> None:
         return
 
 
+def _list_key(case: Any, role: str) -> tuple[Any, ...]:
+    """A cursor continues one list: the same operation, caller, filters and sort."""
+    query = sorted((k, str(v)) for k, v in (case.query or {}).items()
+                   if k not in ("cursor", "limit"))
+    return (case.operation.label, role, str(case.path_parameters), tuple(query))
+
+
 def _remember_cursor(case: Any, response: Any, world: World, role: str) -> None:
     if response.status_code != 200 or "json" not in (
             response.headers.get("content-type", [""])[0]):
         return
     body = response.json()
     if isinstance(body, dict) and body.get("next_cursor"):
-        sort = str((case.query or {}).get("sort"))
-        world.cursors[(case.operation.label, role, sort)] = body["next_cursor"]
+        world.cursors[_list_key(case, role)] = body["next_cursor"]
 
 
 # Refusals of well-formed requests that depend on what is stored, not on the request's shape:
@@ -260,10 +290,16 @@ STATE_DEPENDENT: dict[str, list[tuple[str, str, str]]] = {
     "seating_keep_apart": [("/problems/invalid-input", "That member is not a confirmed",
                             "both members must be confirmed attendees of the event")],
     "seating_pin": [("/problems/invalid-input", "That member is not a confirmed",
-                     "the member must be a confirmed attendee of the event")],
+                     "the member must be a confirmed attendee of the event"),
+                    ("/problems/invalid-input", "There is no table",
+                     "the tables are those of the event's plan")],
     "applications_decision_rule_update": [(
         "/problems/invalid-decision-rule", "quorum cannot exceed",
         "the quorum is bounded by the configured number of reviewers per application")],
+    "seating_move": [("/problems/invalid-input", "There is no table",
+                      "the tables are those of the event's plan")],
+    "surveys_update": [("/problems/invalid-input", "A survey without an event",
+                        "the audience depends on whether the stored survey has an event")],
     "events_update": [("/problems/invalid-input", "ends_at must be after starts_at",
                        "one end of the time range moved past the stored other end")],
 }
@@ -297,7 +333,6 @@ def _fuzz_operation(operation: Any, role: str, token: str | None, mode: Generati
     """Runs one operation as one role in one mode; False when the route refused the role."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     positive = mode is GenerationMode.POSITIVE
-    operation_id = operation.definition.raw["operationId"]
 
     @hypothesis.settings(
         max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -306,26 +341,16 @@ def _fuzz_operation(operation: Any, role: str, token: str | None, mode: Generati
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case: Any, data: st.DataObject) -> None:
         if positive:
-            _as_a_client_would(case, data, world, role)
+            _as_a_client_would(
+                case, lambda options, label: data.draw(st.sampled_from(options), label=label),
+                world, role)
         report.requests += 1
         # The credentials go with the call, not into the case: the case is what was generated,
         # and the ignored-auth check re-sends it without them.
         response = case.call(headers=headers)
         report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
-        try:
-            case.validate_response(response, headers=headers, additional_checks=[problem_json],
-                                   transport_kwargs={"headers": dict(headers)})
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                if _state_dependent(operation_id, failure, response):
-                    continue
-                report.add(operation.label, role, failure.title,
-                           f"{failure.message}\n    {case.as_curl_command()}"
-                           f"\n    -> {response.status_code} {response.text[:300]}")
-            return
-        except AssertionError as error:
-            report.add(operation.label, role, "problem+json",
-                       f"{error}\n    {case.as_curl_command()}")
+        if not _check(case, response, headers, report, role, mode.value,
+                      transport_kwargs={"headers": dict(headers)}):
             return
         _remember_cursor(case, response, world, role)
         if positive and response.status_code in REFUSALS.get(role, ()) and _refused(response):
@@ -336,6 +361,57 @@ def _fuzz_operation(operation: Any, role: str, token: str | None, mode: Generati
     except hypothesis.errors.Unsatisfiable:
         pass  # no invalid request exists: the operation takes no input
     except _RouteRefused:
+        return False
+    return True
+
+
+def _fuzz_stateful(schema: Any, role: str, token: str, world: World, report: Report) -> None:
+    """Chains of calls as one role along the inferred links, with every check, including the
+    stateful ones (a deleted resource is gone, a created one can be read)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(2026)
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            _as_a_client_would(case, lambda options, label: rng.choice(options), world, role,
+                               linked=True)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            report.requests += 1
+            report.statuses[response.status_code] = report.statuses.get(
+                response.status_code, 0) + 1
+            if _check(case, response, headers, report, role, "stateful",
+                      recorder=getattr(self, "recorder", None), transport_kwargs=kwargs):
+                _remember_cursor(case, response, world, role)
+
+    Workflow.run(settings=hypothesis.settings(
+        max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
+        derandomize=True, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+    ))
+
+
+def _check(case: Any, response: Any, headers: dict[str, str], report: Report, role: str,
+           where: str, **kwargs: Any) -> bool:
+    """Runs every check on one response; records the failures. True when all passed."""
+    operation_id = case.operation.definition.raw["operationId"]
+    try:
+        case.validate_response(response, headers=headers, additional_checks=[problem_json],
+                               **kwargs)
+    except FailureGroup as group:
+        failures = [f for f in group.exceptions
+                    if not _state_dependent(operation_id, f, response)]
+        for failure in failures:
+            report.add(f"{where} {case.operation.label}", role, failure.title,
+                       f"{failure.message}\n    {case.as_curl_command()}"
+                       f"\n    -> {response.status_code} {response.text[:300]}")
+        return not failures
+    except AssertionError as error:
+        report.add(f"{where} {case.operation.label}", role, "problem+json",
+                   f"{error}\n    {case.as_curl_command()}")
         return False
     return True
 
@@ -426,13 +502,19 @@ async def test_contract_fuzz(engine: AsyncEngine) -> None:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     if not _fuzz_operation(operation, role, token, mode, world, report):
                         break
+        stateless = report.requests
+        for role in ROLES[1:]:
+            token = world.tokens[role]
+            assert token is not None
+            _fuzz_stateful(schema, role, token, world, report)
     finally:
         asgi.shutdown_lifespans()
         await truncate_all(engine)
     elapsed = time.monotonic() - started
     summary = (f"{len(operations)} operations x {len(ROLES)} roles, {EXAMPLES} examples each: "
-               f"{report.requests} requests in {elapsed:.0f} s; statuses "
-               f"{sorted(report.statuses.items())}")
+               f"{stateless} requests; stateful, {SCENARIOS} scenarios of up to {STEPS} steps "
+               f"per signed-in role: {report.requests - stateless} requests; {elapsed:.0f} s; "
+               f"statuses {sorted(report.statuses.items())}")
     logging.getLogger("contract_fuzz").info(summary)
     lines = [f"{label} as {role}: {title}\n    {detail}"
              for (label, role, title), detail in sorted(report.failures.items())]

@@ -11,7 +11,9 @@ PASSWORD_MAX = 128  # Argon2 has no length limit, but an unbounded input is a Do
 
 
 class SignupRequest(InputSchema):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(
+        max_length=254, description="On a public domain: special-use ones (.test, .invalid, "
+                                    ".local, .localhost, .onion, .arpa) receive no mail.")
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     full_name: str = Field(min_length=1, max_length=200)
 

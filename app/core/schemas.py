@@ -50,6 +50,8 @@ class InputSchema(BaseModel):
 
 
 NO_NUL_PATTERN = "^[^\\u0000]*$"
+# Text that is stripped and must not end up empty: a non-space character, and no NUL.
+NON_BLANK_PATTERN = "^[^\\u0000]*\\S[^\\u0000]*$"
 
 T = TypeVar("T")
 

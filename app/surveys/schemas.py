@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
+from app.core.schemas import NON_BLANK_PATTERN, InputSchema, Keep, ReadSchema, UTCTimestamp
 from app.models.survey import QuestionType, SurveyAudience, SurveyStatus
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-# Blank options are refused after stripping, NUL always (InputSchema): the pattern (a
-# non-space character, no NUL) says both in the contract.
+# Blank options are refused after stripping, NUL always (InputSchema): the pattern says both
+# in the contract.
 Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                          pattern=r"^[^\u0000]*\S[^\u0000]*$")]
+                                          pattern=NON_BLANK_PATTERN)]
 # What an answer may be: a number (rating, NPS), yes/no, a choice or text, several choices.
 AnswerValue = (
     Annotated[bool, Field(strict=True)] | int

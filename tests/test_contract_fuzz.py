@@ -388,10 +388,17 @@ def _fuzz_stateful(schema: Any, role: str, token: str, world: World, report: Rep
                       recorder=getattr(self, "recorder", None), transport_kwargs=kwargs):
                 _remember_cursor(case, response, world, role)
 
-    Workflow.run(settings=hypothesis.settings(
-        max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
-        derandomize=True, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
-    ))
+    try:
+        Workflow.run(settings=hypothesis.settings(
+            max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
+            derandomize=True, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+        ))
+    except hypothesis.errors.FlakyStrategyDefinition:
+        # Scenarios share one database, so a step's links can differ when hypothesis replays a
+        # prefix (the first run created what the replay finds). Hypothesis then stops this
+        # role's exploration; every response received was checked already.
+        logging.getLogger("contract_fuzz").info("stateful run for %s ended early: the data "
+                                                "moved on between scenarios", role)
 
 
 def _check(case: Any, response: Any, headers: dict[str, str], report: Report, role: str,

@@ -13,6 +13,7 @@ from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.cases.router import me_router as cases_me_router
 from app.cases.router import router as cases_router
+from app.core.query import single_valued_query
 from app.events.router import public_router as events_public_router
 from app.events.router import router as events_router
 from app.integrations.bitrix24.router import public_router as bitrix24_public_router
@@ -47,7 +48,10 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 
 
 def include_api(app: FastAPI) -> None:
+    # Authentication first: an anonymous caller learns nothing about the route's parameters.
+    query = Depends(single_valued_query)
     for router in PUBLIC_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[query])
     for router in AUTHENTICATED_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+        app.include_router(router, prefix=API_PREFIX,
+                           dependencies=[Depends(current_principal), query])

@@ -160,7 +160,9 @@ def parse(content: bytes, *, max_rows: int) -> Iterator[ParsedRow]:
     if "\x00" in text:
         raise CsvUnreadable("The file contains NUL characters.")
     first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first_line))
+    # newline="": the csv module sees the line endings as written and handles every kind
+    # (CRLF, LF, a bare CR from old spreadsheet exports) instead of failing on a lone CR.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
     try:
         header = next(reader)
     except StopIteration as error:

@@ -110,9 +110,10 @@ class DecisionRuleRead(ReadSchema):
 
 
 class DecisionRuleUpdate(InputSchema):
-    quorum: int = Field(ge=1, le=15)
+    quorum: int = Field(ge=1, le=15, description="At most the reviewers assigned to each "
+                                                "application (a setting, 3 by default).")
     approve_at: float = Field(ge=1, le=5)
-    reject_below: float = Field(ge=1, le=5)
+    reject_below: float = Field(ge=1, le=5, description="Not above `approve_at`.")
     disagreement_limit: float = Field(ge=0, le=4)
 
     model_config = {"json_schema_extra": {"examples": [

@@ -11,7 +11,9 @@ PASSWORD_MAX = 128  # Argon2 has no length limit, but an unbounded input is a Do
 
 
 class SignupRequest(InputSchema):
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(
+        max_length=254, description="On a public domain: special-use ones (.test, .invalid, "
+                                    ".local, .localhost, .onion, .arpa) receive no mail.")
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     full_name: str = Field(min_length=1, max_length=200)
 
@@ -63,9 +65,11 @@ class TokenPair(ReadSchema):
 
 class ApiTokenCreate(InputSchema):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope),
+                                description="`admin`: admins only.")
     expires_at: datetime | None = Field(
-        default=None, description="When the token stops working; at most a year ahead."
+        default=None, description="When the token stops working: in the future, at most a year "
+                                  "ahead."
     )
 
     model_config = {

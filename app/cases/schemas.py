@@ -6,13 +6,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.schemas import NON_BLANK_PATTERN, InputSchema
 from app.models.case import CaseStatus, CaseVisibility
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Stripped, so whitespace alone is empty: the pattern says so in the contract (and no NUL).
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000,
+                                        pattern=NON_BLANK_PATTERN)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                         pattern=NON_BLANK_PATTERN)]
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"event_id": "2d4f6a8c-0e1b-4c3d-9f5a-7b8c9d0e1f2a",
          "title": "Moving the data team under the CFO",
@@ -33,7 +37,7 @@ class CaseCreate(BaseModel):
     submit: bool = Field(False, description="Submit at once instead of keeping a draft.")
 
 
-class CaseUpdate(BaseModel):
+class CaseUpdate(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"question": "Who should own analytics: IT or finance?"}]})
 
@@ -44,15 +48,15 @@ class CaseUpdate(BaseModel):
     visibility: CaseVisibility | None = None
 
 
-class CaseDecline(BaseModel):
+class CaseDecline(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"reason": "Out of the board format: a vendor comparison."}]})
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=1000)]
+                                             max_length=1000, pattern=NON_BLANK_PATTERN)]
 
 
-class CaseOutcome(BaseModel):
+class CaseOutcome(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"action": "Moved analytics under the CFO with a dotted line to IT.",
          "result": "Reporting time halved within a quarter."}]})
@@ -82,7 +86,7 @@ class CaseRead(BaseModel):
     updated_at: datetime
 
 
-class RecommendationCreate(BaseModel):
+class RecommendationCreate(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"advice": "Keep the platform team in IT, move the analysts.",
          "experience": "At a bank in 2023 I split them this way; output doubled."}]})
@@ -91,7 +95,7 @@ class RecommendationCreate(BaseModel):
     experience: Text = Field(description="What I did, where, and what happened: required.")
 
 
-class RecommendationRating(BaseModel):
+class RecommendationRating(InputSchema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"usefulness": 5}]})
 

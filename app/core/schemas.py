@@ -1,9 +1,17 @@
 """Base classes for API shapes: strict inputs, and reads that render UTC times with ``Z``."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -42,6 +50,31 @@ class InputSchema(BaseModel):
 
 
 NO_NUL_PATTERN = "^[^\\u0000]*$"
+# Text that is stripped and must not end up empty: a non-space character, and no NUL.
+NON_BLANK_PATTERN = "^[^\\u0000]*\\S[^\\u0000]*$"
+
+T = TypeVar("T")
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may be left out, but not set to null: it cannot be removed")
+    return value
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
+# A PATCH field that may be left out but not cleared (a title, a start time): explicit null is
+# a validation error, and the contract shows no null for it.
+Keep = Annotated[T | None, AfterValidator(_refuse_null), Field(json_schema_extra=_drop_null)]
 
 
 def _forbid_nul(schema: dict[str, Any]) -> None:

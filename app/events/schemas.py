@@ -6,10 +6,12 @@ from zoneinfo import available_timezones
 
 from pydantic import Field, field_validator, model_validator
 
-from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
 from app.models.event import EventStatus, EventVisibility
 
 _ZONES = frozenset(available_timezones())
+# The list depends on the tz database installed, so the contract names the rule, not the list.
+ZONE_DESCRIPTION = "An IANA time zone name, e.g. `Europe/Moscow`."
 
 
 def _check_zone(value: str | None) -> str | None:
@@ -43,8 +45,8 @@ class EventCreate(EventFields):
     venue_name: str = Field(default="", max_length=200)
     venue_address: str = Field(default="", max_length=500)
     starts_at: datetime
-    ends_at: datetime
-    time_zone: str = Field(default="Europe/Moscow", max_length=64)
+    ends_at: datetime = Field(description="After `starts_at`.")
+    time_zone: str = Field(default="Europe/Moscow", max_length=64, description=ZONE_DESCRIPTION)
     seats: int = Field(ge=1, le=10000)
     table_size: int = Field(default=8, ge=2, le=20)
     registration_opens_at: datetime | None = None
@@ -70,21 +72,21 @@ class EventCreate(EventFields):
 
 
 class EventUpdate(EventFields):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10000)
-    venue_name: str | None = Field(default=None, max_length=200)
-    venue_address: str | None = Field(default=None, max_length=500)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    time_zone: str | None = Field(default=None, max_length=64)
-    seats: int | None = Field(default=None, ge=1, le=10000)
-    table_size: int | None = Field(default=None, ge=2, le=20)
+    title: Keep[str] = Field(default=None, min_length=1, max_length=200)
+    description: Keep[str] = Field(default=None, max_length=10000)
+    venue_name: Keep[str] = Field(default=None, max_length=200)
+    venue_address: Keep[str] = Field(default=None, max_length=500)
+    starts_at: Keep[datetime] = None
+    ends_at: Keep[datetime] = Field(default=None, description="After `starts_at`.")
+    time_zone: Keep[str] = Field(default=None, max_length=64, description=ZONE_DESCRIPTION)
+    seats: Keep[int] = Field(default=None, ge=1, le=10000)
+    table_size: Keep[int] = Field(default=None, ge=2, le=20)
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
     confirm_by: datetime | None = None
-    speaker_ids: list[uuid.UUID] | None = Field(default=None, max_length=20)
+    speaker_ids: Keep[list[uuid.UUID]] = Field(default=None, max_length=20)
     timepad_event_id: int | None = Field(default=None, ge=1, le=2**53)
-    visibility: EventVisibility | None = None
+    visibility: Keep[EventVisibility] = None
 
     model_config = {"json_schema_extra": {"examples": [{"seats": 72, "venue_name": "Hall B"}]}}
 

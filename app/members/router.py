@@ -55,11 +55,13 @@ async def list_members(
     industry: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
     member_status: Annotated[MemberStatus | None, Query(alias="status")] = None,
-    role: Role | None = None,
+    role: Annotated[Role | None, Query(description="Roles other than `member`: admins only.")
+                    ] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name.")] = None,
     company: Annotated[str | None, Query(max_length=200, description="Admins only.")] = None,
     email: Annotated[str | None, Query(max_length=254, description="Admins only.")] = None,
-    sort: MemberSort = MemberSort.full_name,
+    sort: Annotated[MemberSort, Query(description="By company: admins only.")
+                    ] = MemberSort.full_name,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:

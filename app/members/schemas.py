@@ -6,7 +6,7 @@ from pydantic import AnyHttpUrl, Field, StringConstraints
 
 from app.auth.schemas import ApiTokenRead
 from app.cases.schemas import CaseRead, RecommendationRead
-from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
 from app.models.member import Function, Language, MemberStatus, Role, Visibility
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -63,7 +63,7 @@ class MemberSelf(MemberRead):
 
 
 class MemberUpdate(InputSchema):
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: Keep[str] = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
     city: str | None = Field(default=None, max_length=100)
     function: Function | None = None
@@ -75,7 +75,7 @@ class MemberUpdate(InputSchema):
     company: str | None = Field(default=None, max_length=200)
     job_title: str | None = Field(default=None, max_length=200)
     privacy: PrivacyUpdate | None = None
-    language: Language | None = None
+    language: Keep[Language] = None
 
     model_config = {
         "json_schema_extra": {

@@ -14,6 +14,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+# The form of every token ``mint`` makes (the signature is 24 bytes in unpadded base64url);
+# the API schemas state it, so a malformed token is invalid input before any check.
+TOKEN_PATTERN = r"^[0-9a-f]{32}\.[A-Za-z0-9_-]{1,64}\.[0-9]{1,12}\.[A-Za-z0-9_-]{32}$"
+
 CONFIRM = "registration-confirm"
 CHECK_IN = "registration-check-in"
 

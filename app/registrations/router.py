@@ -63,7 +63,8 @@ async def register(
 
 
 @router.get(
-    "/events/{event_id}/registrations", response_model=Page[RegistrationAdminRead],
+    "/events/{event_id}/registrations",
+    response_model=Page[RegistrationAdminRead | RegistrationRead],
     responses=problem_responses(401, 403, 404, 422), operation_id="registrations_list",
 )
 async def list_registrations(
@@ -71,7 +72,8 @@ async def list_registrations(
     registration_status: Annotated[RegistrationStatus | None, Query(alias="status")] = None,
     cursor: CursorQuery = None, limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
-    """The event's registrations in order of arrival, for admins and facilitators."""
+    """The event's registrations in order of arrival, for admins and facilitators. Admins also
+    see the guest e-mail and the Timepad order of each (RegistrationAdminRead)."""
     page = await service.list_for_event(session, principal=staff, event_id=event_id,
                                         status=registration_status, cursor=cursor, limit=limit)
     return json_response(page)

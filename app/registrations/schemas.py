@@ -6,6 +6,7 @@ from pydantic import Field
 
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
 from app.models.registration import RegistrationStatus
+from app.registrations.links import TOKEN_PATTERN
 
 NONCE_FIELD = Field(
     min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
@@ -32,18 +33,22 @@ class CheckIn(InputSchema):
 
 
 class QrCheckIn(InputSchema):
-    qr_token: str = Field(min_length=10, max_length=200, description="The scanned QR code.")
+    qr_token: str = Field(max_length=200, pattern=TOKEN_PATTERN,
+                          description="The scanned QR code.")
     nonce: str = NONCE_FIELD
 
     model_config = {"json_schema_extra": {"examples": [
-        {"qr_token": "<the scanned code>", "nonce": "scan-7f3a9c1e"}]}}
+        {"qr_token": "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.qr.0.Yl3k9QmR2xT8vN1pZc7WdE4sHa6JuB0o",
+         "nonce": "scan-7f3a9c1e"}]}}
 
 
 class ConfirmLink(InputSchema):
-    token: str = Field(min_length=10, max_length=300,
+    token: str = Field(max_length=300, pattern=TOKEN_PATTERN,
                        description="The token of the link in the confirmation e-mail.")
 
-    model_config = {"json_schema_extra": {"examples": [{"token": "<from the e-mail link>"}]}}
+    model_config = {"json_schema_extra": {"examples": [{"token": (
+        "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a.1798761600."
+        "Qm3xT8vN1pZc7WdE4sHa6JuB0oYl3k9R")}]}}
 
 
 class RegistrationRead(ReadSchema):

@@ -422,7 +422,7 @@ async def list_for_event(
     status: RegistrationStatus | None,
     cursor: str | None,
     limit: int,
-) -> Page[RegistrationRead]:
+) -> Page[RegistrationAdminRead | RegistrationRead]:
     await load_visible(session, principal, event_id)
     sort = "created_at"
     rows = await repository.list_for_event(
@@ -434,7 +434,9 @@ async def list_for_event(
         if len(rows) > limit
         else None
     )
-    return Page[RegistrationRead](
+    # The page is typed with both shapes: typed Page[RegistrationRead], it would serialise an
+    # admin's items as the narrower model and drop the guest e-mail and Timepad fields.
+    return Page[RegistrationAdminRead | RegistrationRead](
         items=[view_of(r, name, admin=principal.is_admin) for r, name in page],
         next_cursor=next_cursor,
     )

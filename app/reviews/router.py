@@ -49,7 +49,12 @@ class UnsupportedMediaType(AppError):
     "/import", response_model=ImportReport,
     responses=problem_responses(401, 403, 413, 415, 422), operation_id="applications_import",
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-        "schema": {"type": "string"},
+        # The CSV format itself (a header naming e-mail and full-name columns, then rows)
+        # is described in words; the schema says what a string can: text without NUL.
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$",
+                   "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
+                                  "full-name column (Russian or English), then one row per "
+                                  "application."},
         "example": "email,full_name,function,seniority,industry,experience_summary\n"
                    "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n"}}}},
 )

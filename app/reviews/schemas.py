@@ -10,6 +10,10 @@ from app.models.review import AssignmentStatus, Recommendation
 
 CriterionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 Score = Annotated[int, Field(ge=1, le=5)]
+# Keys that are not criterion keys are refused; say so in the contract (patternProperties
+# alone lets any other key through).
+Scores = Annotated[dict[CriterionKey, Score], Field(json_schema_extra={
+    "additionalProperties": False})]
 
 
 class RubricCriterionRead(ReadSchema):
@@ -42,7 +46,7 @@ class RubricUpdate(InputSchema):
 
 
 class ReviewCreate(InputSchema):
-    scores: dict[CriterionKey, Score] = Field(
+    scores: Scores = Field(
         max_length=20, description="A score from 1 to 5 for every criterion of the rubric.")
     recommendation: Recommendation
     confidence: int = Field(ge=1, le=5)
@@ -55,7 +59,7 @@ class ReviewCreate(InputSchema):
 
 
 class ReviewUpdate(InputSchema):
-    scores: dict[CriterionKey, Score] | None = Field(default=None, max_length=20)
+    scores: Scores | None = Field(default=None, max_length=20)
     recommendation: Recommendation | None = None
     confidence: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = Field(default=None, max_length=4000)

@@ -6,18 +6,23 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.core.schemas import NON_BLANK_PATTERN, InputSchema, Keep, ReadSchema, UTCTimestamp
 from app.models.survey import QuestionType, SurveyAudience, SurveyStatus
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Blank options are refused after stripping, NUL always (InputSchema): the pattern says both
+# in the contract.
+Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                          pattern=NON_BLANK_PATTERN)]
 # What an answer may be: a number (rating, NPS), yes/no, a choice or text, several choices.
 AnswerValue = (
     Annotated[bool, Field(strict=True)] | int
     | Annotated[str, Field(max_length=10_000)]
     | Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
 )
-Answers = Annotated[dict[Key, AnswerValue], Field(max_length=100)]
+# Only question keys: say so in the contract (patternProperties alone lets other keys through).
+Answers = Annotated[dict[Key, AnswerValue], Field(
+    max_length=100, json_schema_extra={"additionalProperties": False})]
 
 TEXT_LIMIT = {QuestionType.short_text: 500, QuestionType.long_text: 10_000}
 CHOICE_TYPES = frozenset({QuestionType.single_choice, QuestionType.multiple_choice})
@@ -128,18 +133,18 @@ class SurveyCreate(SurveyFields):
 
 
 class SurveyUpdate(SurveyFields):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
-    anonymous: bool | None = None
-    audience: SurveyAudience | None = None
-    allow_edit: bool | None = None
+    title: Keep[str] = Field(default=None, min_length=1, max_length=200)
+    description: Keep[str] = Field(default=None, max_length=5000)
+    anonymous: Keep[bool] = None
+    audience: Keep[SurveyAudience] = None
+    allow_edit: Keep[bool] = None
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     remind_at: datetime | None = None
-    satisfied_threshold: int | None = Field(default=None, ge=1, le=5)
-    min_group_size: int | None = Field(default=None, ge=2, le=100)
+    satisfied_threshold: Keep[int] = Field(default=None, ge=1, le=5)
+    min_group_size: Keep[int] = Field(default=None, ge=2, le=100)
     headline_question: Key | None = None
-    questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
+    questions: Keep[list[Question]] = Field(default=None, min_length=1, max_length=50)
 
     model_config = {"json_schema_extra": {"examples": [{"closes_at": "2027-02-25T21:00:00Z"}]}}
 
@@ -149,7 +154,7 @@ class ExpressSurveyCreate(InputSchema):
     anonymous: bool = True
     audience: SurveyAudience = SurveyAudience.checked_in
     closes_at: datetime | None = Field(
-        default=None, description="Default: two weeks after the event ends.")
+        default=None, description="In the future. Default: two weeks after the event ends.")
     remind_at: datetime | None = Field(
         default=None, description="Default: three days after the event ends.")
     open_now: bool = Field(default=True, description="Open at once and invite the audience.")

@@ -6,8 +6,19 @@ from typing import Any
 
 from pydantic import Field
 
-from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.core.outbox import CATALOGUE
+from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
 from app.models.webhook import DeliveryStatus
+
+
+def _known_event_types(schema: dict[str, Any]) -> None:
+    """Lists the catalogue's names in the contract. Called when the document is built, once
+    every domain has declared its events."""
+    names = sorted(t.name for t in CATALOGUE.all())
+    for branch in [schema, *schema.get("anyOf", [])]:
+        if branch.get("type") == "array":
+            branch["items"] = {"type": "string", "enum": names}
+
 
 EVENT_TYPES_DESCRIPTION = (
     "Event types to receive (see `/webhooks/event-types`); empty means all, including types "
@@ -18,7 +29,8 @@ EVENT_TYPES_DESCRIPTION = (
 class SubscriptionCreate(InputSchema):
     url: str = Field(min_length=1, max_length=2048, description="An https URL of the receiver.")
     event_types: list[str] = Field(
-        default_factory=list, max_length=100, description=EVENT_TYPES_DESCRIPTION
+        default_factory=list, max_length=100, description=EVENT_TYPES_DESCRIPTION,
+        json_schema_extra=_known_event_types,
     )
     description: str = Field(default="", max_length=500)
     enabled: bool = True
@@ -34,11 +46,12 @@ class SubscriptionCreate(InputSchema):
 
 
 class SubscriptionUpdate(InputSchema):
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: Keep[str] = Field(default=None, min_length=1, max_length=2048)
     event_types: list[str] | None = Field(
-        default=None, max_length=100, description=EVENT_TYPES_DESCRIPTION
+        default=None, max_length=100, description=EVENT_TYPES_DESCRIPTION,
+        json_schema_extra=_known_event_types,
     )
-    description: str | None = Field(default=None, max_length=500)
+    description: Keep[str] = Field(default=None, max_length=500)
     enabled: bool | None = Field(
         default=None, description="Re-enabling clears the failure record and the reason."
     )

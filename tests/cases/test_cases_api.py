@@ -148,6 +148,20 @@ class TestLifecycle:
         assert own.status_code == 403
         assert (await db.execute(select(Recommendation))).scalars().all() == []
 
+    async def test_blank_or_nul_text_is_invalid_input(self, client, db, factory):
+        """Stripped text that ends up empty, or holds NUL (PostgreSQL refuses it in text), is
+        a validation error, as the contract's pattern says; the case is not written."""
+        admin = await factory.member("admin")
+        event, actors = await seated_event(client, db, factory, admin, 8)
+        for field, value in (("title", " \u000b "), ("question", "a\u0000b"),
+                             ("context", "\t\n")):
+            response = await client.post(
+                "/api/v1/cases", headers=actors[0].headers,
+                json={**CASE, "event_id": event["id"], field: value})
+            assert response.status_code == 422, (field, response.text)
+            assert response.json()["errors"][0]["loc"] == ["body", field]
+        assert (await db.execute(select(Case))).scalars().all() == []
+
 
 CANARY = "CANARY-7f3a-secret-merger"
 

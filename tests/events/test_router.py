@@ -131,3 +131,17 @@ async def test_update_with_if_match_and_seat_floor(client, factory, db):
     counts = (await client.get(f"{url}/counts", headers=first.headers)).json()
     assert counts == {"seats": 2, "available": 0, "confirmed": 2, "pending": 0, "offered": 0,
                       "waitlisted": 0, "checked_in": 0, "no_show": 0, "cancelled": 0}
+
+
+async def test_fields_that_cannot_be_empty_refuse_null(client, factory, db):
+    """null for a field that can be left out but not removed is a validation error (it was a
+    500: the NOT NULL column refused it at flush)."""
+    admin = await factory.member("admin")
+    event = await create_event(client, admin)
+    url = f"/api/v1/events/{event['id']}"
+    for field in ("description", "venue_name", "venue_address", "title", "starts_at"):
+        response = await client.patch(url, headers=admin.headers, json={field: None})
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["errors"][0]["loc"] == ["body", field]
+    kept = await client.patch(url, headers=admin.headers, json={"description": ""})
+    assert kept.status_code == 200 and kept.json()["description"] == ""

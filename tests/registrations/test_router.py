@@ -168,6 +168,22 @@ class TestPrivacy:
         assert mine["items"] == []
 
 
+    async def test_the_event_list_shows_guest_details_to_admins_only(self, client, factory, db):
+        admin, facilitator = await factory.member("admin"), await factory.member("facilitator")
+        event = await open_event(client, admin)
+        db.add(Registration(event_id=uuid.UUID(event["id"]), guest_email="guest@example.com",
+                            guest_name="Guest", status="confirmed", timepad_order_id=77))
+        await db.flush()
+        path = f"/api/v1/events/{event['id']}/registrations"
+        [seen_by_admin] = (await client.get(path, headers=admin.headers)).json()["items"]
+        assert seen_by_admin["guest_email"] == "guest@example.com"
+        assert seen_by_admin["timepad_order_id"] == 77
+        [seen_by_facilitator] = (await client.get(path, headers=facilitator.headers)).json()[
+            "items"]
+        assert "guest_email" not in seen_by_facilitator
+        assert "timepad_order_id" not in seen_by_facilitator
+
+
 class TestCheckIn:
     async def test_by_id_and_by_qr_idempotent_by_nonce(self, client, factory, db):
         admin, member = await factory.member("admin"), await factory.member("member")

@@ -11,13 +11,14 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from alembic.config import Config
-from sqlalchemy import event, select, text
+from sqlalchemy import MetaData, Table, delete, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -226,6 +227,30 @@ async def outbox_events(db: AsyncSession, event_type: str | None = None) -> list
 
 # Tables the migrations fill and the tests never change: emptying them would break later tests.
 SEEDED_TABLES = {"alembic_version", "decision_rule", "rubric_criterion"}
+
+
+@asynccontextmanager
+async def seeded_tables_kept(engine: AsyncEngine) -> AsyncIterator[None]:
+    """For a test that changes what the migrations seeded on committing sessions (the contract
+    fuzz PUTs a decision rule): those rows are put back as they were afterwards."""
+    names = sorted(SEEDED_TABLES - {"alembic_version"})
+
+    def reflect(connection: Any) -> list[Table]:
+        metadata = MetaData()
+        return [Table(name, metadata, autoload_with=connection) for name in names]
+
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(reflect)
+        saved = {t.name: [dict(r._mapping) for r in await connection.execute(select(t))]
+                 for t in tables}
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            for table in tables:
+                await connection.execute(delete(table))
+                if saved[table.name]:
+                    await connection.execute(insert(table), saved[table.name])
 
 
 async def truncate_all(engine: AsyncEngine) -> None:

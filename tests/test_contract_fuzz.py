@@ -34,7 +34,6 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
-from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.python import asgi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -52,7 +51,7 @@ from app.models.survey import Survey
 from app.models.token import ApiToken
 from app.models.webhook import Delivery, WebhookSubscription
 from app.registrations.service import confirmation_link_token, qr_token
-from tests.conftest import make_settings, truncate_all
+from tests.conftest import make_settings, seeded_tables_kept, truncate_all
 
 EXAMPLES = int(os.environ.get("DL_FUZZ_EXAMPLES", "3"))
 # The stateful phase: scenarios per role, each a chain of calls along the links schemathesis
@@ -69,6 +68,7 @@ SELF_ENDING = {"auth_logout_all", "auth_change_password", "me_erase"}
 class Report:
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
     requests: int = 0
+    stateless: int = 0  # requests before the stateful phase
     statuses: dict[int, int] = field(default_factory=dict)
 
     def add(self, label: str, role: str, title: str, detail: str) -> None:
@@ -283,36 +283,6 @@ def _remember_cursor(case: Any, response: Any, world: World, role: str) -> None:
         world.cursors[_list_key(case, role)] = body["next_cursor"]
 
 
-# Refusals of well-formed requests that depend on what is stored, not on the request's shape:
-# operation -> (problem type, the start of its detail, why no schema can rule it out). A
-# schema-level refusal (/problems/validation-error) is never on this list.
-STATE_DEPENDENT: dict[str, list[tuple[str, str, str]]] = {
-    "seating_keep_apart": [("/problems/invalid-input", "That member is not a confirmed",
-                            "both members must be confirmed attendees of the event")],
-    "seating_pin": [("/problems/invalid-input", "That member is not a confirmed",
-                     "the member must be a confirmed attendee of the event"),
-                    ("/problems/invalid-input", "There is no table",
-                     "the tables are those of the event's plan")],
-    "applications_decision_rule_update": [(
-        "/problems/invalid-decision-rule", "quorum cannot exceed",
-        "the quorum is bounded by the configured number of reviewers per application")],
-    "seating_move": [("/problems/invalid-input", "There is no table",
-                      "the tables are those of the event's plan")],
-    "surveys_update": [("/problems/invalid-input", "A survey without an event",
-                        "the audience depends on whether the stored survey has an event")],
-    "events_update": [("/problems/invalid-input", "ends_at must be after starts_at",
-                       "one end of the time range moved past the stored other end")],
-}
-
-
-def _state_dependent(operation_id: str, failure: Any, response: Any) -> bool:
-    if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
-        return False
-    body = response.json()
-    return any(body.get("type") == kind and str(body.get("detail", "")).startswith(detail)
-               for kind, detail, _why in STATE_DEPENDENT.get(operation_id, []))
-
-
 class _RouteRefused(Exception):
     pass
 
@@ -404,13 +374,11 @@ def _fuzz_stateful(schema: Any, role: str, token: str, world: World, report: Rep
 def _check(case: Any, response: Any, headers: dict[str, str], report: Report, role: str,
            where: str, **kwargs: Any) -> bool:
     """Runs every check on one response; records the failures. True when all passed."""
-    operation_id = case.operation.definition.raw["operationId"]
     try:
         case.validate_response(response, headers=headers, additional_checks=[problem_json],
                                **kwargs)
     except FailureGroup as group:
-        failures = [f for f in group.exceptions
-                    if not _state_dependent(operation_id, f, response)]
+        failures = list(group.exceptions)
         for failure in failures:
             report.add(f"{where} {case.operation.label}", role, failure.title,
                        f"{failure.message}\n    {case.as_curl_command()}"
@@ -499,6 +467,21 @@ async def test_contract_fuzz(engine: AsyncEngine) -> None:
     report = Report()
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
+    async with seeded_tables_kept(engine):
+        await _fuzz(engine, world, schema, operations, report)
+    elapsed = time.monotonic() - started
+    summary = (f"{len(operations)} operations x {len(ROLES)} roles, {EXAMPLES} examples each: "
+               f"{report.stateless} requests; stateful, {SCENARIOS} scenarios of up to {STEPS} "
+               f"steps per signed-in role: {report.requests - report.stateless} requests; "
+               f"{elapsed:.0f} s; statuses {sorted(report.statuses.items())}")
+    logging.getLogger("contract_fuzz").info(summary)
+    lines = [f"{label} as {role}: {title}\n    {detail}"
+             for (label, role, title), detail in sorted(report.failures.items())]
+    assert not lines, f"{summary}\n{len(lines)} contract failures:\n" + "\n".join(lines)
+
+
+async def _fuzz(engine: AsyncEngine, world: World, schema: Any, operations: list[Any],
+                report: Report) -> None:
     try:
         for operation in operations:
             operation_id = operation.definition.raw["operationId"]
@@ -509,7 +492,7 @@ async def test_contract_fuzz(engine: AsyncEngine) -> None:
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     if not _fuzz_operation(operation, role, token, mode, world, report):
                         break
-        stateless = report.requests
+        report.stateless = report.requests
         for role in ROLES[1:]:
             token = world.tokens[role]
             assert token is not None
@@ -517,12 +500,3 @@ async def test_contract_fuzz(engine: AsyncEngine) -> None:
     finally:
         asgi.shutdown_lifespans()
         await truncate_all(engine)
-    elapsed = time.monotonic() - started
-    summary = (f"{len(operations)} operations x {len(ROLES)} roles, {EXAMPLES} examples each: "
-               f"{stateless} requests; stateful, {SCENARIOS} scenarios of up to {STEPS} steps "
-               f"per signed-in role: {report.requests - stateless} requests; {elapsed:.0f} s; "
-               f"statuses {sorted(report.statuses.items())}")
-    logging.getLogger("contract_fuzz").info(summary)
-    lines = [f"{label} as {role}: {title}\n    {detail}"
-             for (label, role, title), detail in sorted(report.failures.items())]
-    assert not lines, f"{summary}\n{len(lines)} contract failures:\n" + "\n".join(lines)

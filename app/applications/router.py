@@ -98,7 +98,7 @@ async def get_decision_rule(admin: AdminPrincipal, session: SessionDep) -> Decis
 
 @router.put(
     "/decision-rule", response_model=DecisionRuleRead,
-    responses=problem_responses(401, 403, 413, 422),
+    responses=problem_responses(401, 403, 409, 413, 422),
     operation_id="applications_decision_rule_update",
 )
 async def update_decision_rule(

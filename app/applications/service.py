@@ -390,8 +390,9 @@ async def update_rule(
     if data.reject_below > data.approve_at:
         raise InvalidRule("reject_below must not exceed approve_at.")
     if data.quorum > reviewers_per_application:
-        # No application could ever collect that many reviews: nothing would be decided.
-        raise InvalidRule(f"quorum cannot exceed the {reviewers_per_application} reviewers "
+        # No application could ever collect that many reviews: nothing would be decided. The
+        # bound is the server's configuration, not the request's own shape: a conflict.
+        raise Conflict(f"quorum cannot exceed the {reviewers_per_application} reviewers "
                           "assigned to each application.")
     row = await repository.get_rule(session, for_update=True)
     before = {"quorum": row.quorum, "approve_at": row.approve_at,

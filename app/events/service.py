@@ -130,7 +130,13 @@ async def update(
             value = [str(s) for s in value]
         setattr(event, name, value)
     if event.ends_at <= event.starts_at:
-        raise InvalidInput("ends_at must be after starts_at.")
+        # Both ends in one body: the request contradicts itself (422). One end moved past
+        # the stored other end: it conflicts with the event as it is (409).
+        if {"starts_at", "ends_at"} <= changes.keys():
+            raise InvalidInput("ends_at must be after starts_at.")
+        stored = event.starts_at if "ends_at" in changes else event.ends_at
+        raise Conflict("ends_at must be after starts_at; the end not in this request is "
+                       f"{stored.isoformat().replace('+00:00', 'Z')}.")
     if changes:
         event.version += 1
         event.updated_at = datetime.now(UTC)

@@ -115,10 +115,13 @@ async def _event(session: AsyncSession, admin: Principal, event_id: uuid.UUID) -
 
 
 async def _check_event(session: AsyncSession, admin: Principal, event_id: uuid.UUID | None,
-                       audience: str) -> None:
+                       audience: str, *, stored: bool = False) -> None:
+    """``stored``: the survey exists, so an audience that its stored lack of an event rules out
+    conflicts with its state (409); in a new survey's body it is invalid input (422)."""
     if event_id is None:
         if audience != SurveyAudience.members:
-            raise InvalidInput("A survey without an event can only ask all members.")
+            refusal = Conflict if stored else InvalidInput
+            raise refusal("A survey without an event can only ask all members.")
         return
     await _event(session, admin, event_id)
 
@@ -221,7 +224,7 @@ async def update(session: AsyncSession, *, admin: Principal, context: RequestCon
     for name, value in changes.items():
         setattr(survey, name, value)
     _check_consistent(survey)
-    await _check_event(session, admin, survey.event_id, survey.audience)
+    await _check_event(session, admin, survey.event_id, survey.audience, stored=True)
     if changes:
         _touch(survey, now)
         audit.record(session, actor_id=admin.id, action="survey.updated", target_type="survey",
@@ -253,7 +256,7 @@ async def open_survey(session: AsyncSession, *, admin: Principal, context: Reque
     survey = await _readable(session, admin, survey_id, lock="update")
     if survey.closes_at is not None and survey.closes_at <= now:
         raise SurveyTransitionNotAllowed("closes_at has passed; move it before opening.")
-    await _check_event(session, admin, survey.event_id, survey.audience)
+    await _check_event(session, admin, survey.event_id, survey.audience, stored=True)
     later = (survey.status == SurveyStatus.draft and survey.opens_at is not None
              and survey.opens_at > now)
     if survey.status == SurveyStatus.scheduled:

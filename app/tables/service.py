@@ -245,7 +245,7 @@ async def move(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
     plan = await _working_draft(session, event, admin)
     tables = _plan_tables(plan)
     if not 1 <= table <= len(tables):
-        raise InvalidInput(f"There is no table {table}; the plan has {len(tables)}.")
+        raise Conflict(f"There is no table {table}; the plan has {len(tables)}.")
     source = _seat_of(tables, member_id)
     tables[source].remove(str(member_id))
     tables[table - 1].append(str(member_id))
@@ -300,8 +300,10 @@ async def _repair(session: AsyncSession, event: Event, plan: SeatingPlan,
 
 
 async def _attendees(session: AsyncSession, event: Event, *member_ids: uuid.UUID) -> None:
+    # A well-formed request about someone who is not (or no longer) attending: it conflicts
+    # with the event's current state, as a table number beyond the current plan does (409).
     if not set(member_ids) <= await repository.attending(session, event.id):
-        raise InvalidInput("That member is not a confirmed attendee of this event.")
+        raise Conflict("That member is not a confirmed attendee of this event.")
 
 
 async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
@@ -319,7 +321,7 @@ async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
     if plan is not None:
         tables = _plan_tables(plan)
         if table > len(tables):
-            raise InvalidInput(f"There is no table {table}; the plan has {len(tables)}.")
+            raise Conflict(f"There is no table {table}; the plan has {len(tables)}.")
         if str(member_id) in tables[table - 1]:
             return await rules(session, event_id)
         draft = await _working_draft(session, event, admin)

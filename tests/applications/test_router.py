@@ -272,14 +272,15 @@ class TestRuleAndList:
         admin = await factory.member("admin")
         url = "/api/v1/applications/decision-rule"
         assert (await client.get(url, headers=admin.headers)).json()["quorum"] == 3
-        for bad in ({"quorum": 2, "approve_at": 3.0, "reject_below": 4.0,
-                     "disagreement_limit": 1},
-                    {"quorum": 4, "approve_at": 4.0, "reject_below": 2.0,
-                     "disagreement_limit": 1},  # more than the 3 reviewers assigned
-                    {"quorum": 0, "approve_at": 4.0, "reject_below": 2.0,
-                     "disagreement_limit": 1}):
+        for bad, status in (({"quorum": 2, "approve_at": 3.0, "reject_below": 4.0,
+                              "disagreement_limit": 1}, 422),
+                            # more than the 3 reviewers the configuration assigns: a conflict
+                            ({"quorum": 4, "approve_at": 4.0, "reject_below": 2.0,
+                              "disagreement_limit": 1}, 409),
+                            ({"quorum": 0, "approve_at": 4.0, "reject_below": 2.0,
+                              "disagreement_limit": 1}, 422)):
             response = await client.put(url, headers=admin.headers, json=bad)
-            assert response.status_code == 422, bad
+            assert response.status_code == status, bad
         good = await client.put(url, headers=admin.headers, json={
             "quorum": 2, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1.5})
         assert good.status_code == 200 and good.json()["version"] == 2

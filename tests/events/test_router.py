@@ -145,3 +145,20 @@ async def test_fields_that_cannot_be_empty_refuse_null(client, factory, db):
         assert response.json()["errors"][0]["loc"] == ["body", field]
     kept = await client.patch(url, headers=admin.headers, json={"description": ""})
     assert kept.status_code == 200 and kept.json()["description"] == ""
+
+
+async def test_moving_one_end_past_the_stored_other_end_is_a_conflict(client, factory, db):
+    admin = await factory.member("admin")
+    event = await create_event(client, admin)
+    url = f"/api/v1/events/{event['id']}"
+    both = await client.patch(url, headers=admin.headers, json={
+        "starts_at": event["ends_at"], "ends_at": event["starts_at"]})
+    assert both.status_code == 422  # the body alone is inconsistent
+    late_start = await client.patch(url, headers=admin.headers,
+                                    json={"starts_at": event["ends_at"]})
+    assert late_start.status_code == 409
+    assert_problem(late_start)
+    assert "ends_at must be after starts_at" in late_start.json()["detail"]
+    row = await db.get(Event, __import__("uuid").UUID(event["id"]))
+    await db.refresh(row)
+    assert row.version == 1 and await outbox_events(db, "event.updated") == []

@@ -498,3 +498,20 @@ class TestInvitationEmail:
         text = message.get_content()
         assert survey["title"] in message["Subject"] and expected in text
         assert f"/surveys/{survey['id']}" in text and "2099-01-01 10:00 UTC" in text
+
+
+async def test_an_event_audience_for_a_survey_without_an_event(client, factory, db):
+    """In a new survey's body the combination is invalid (422); for a stored survey without
+    an event it conflicts with what is stored (409), and nothing changes."""
+    admin = await factory.member("admin")
+    refused = await client.post("/api/v1/surveys", headers=admin.headers, json={
+        "title": "Pulse", "questions": RATING_SURVEY, "audience": "checked_in"})
+    assert refused.status_code == 422
+    survey = await create_survey(client, admin, title="Pulse")
+    url = f"/api/v1/surveys/{survey['id']}"
+    conflict = await client.patch(url, headers=admin.headers, json={"audience": "checked_in"})
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"] == "A survey without an event can only ask all members."
+    row = await db.get(Survey, uuid.UUID(survey["id"]))
+    await db.refresh(row)
+    assert row.audience == "members"

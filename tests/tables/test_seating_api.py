@@ -172,10 +172,10 @@ class TestChanges:
         await generate(client, admin, event)
         response = await client.put(url(event, f"/pins/{stranger.id}"), headers=admin.headers,
                                     json={"table": 1})
-        assert response.status_code == 422 and "not a confirmed attendee" in response.text
+        assert response.status_code == 409 and "not a confirmed attendee" in response.text
         response = await client.put(url(event, f"/pins/{actors[0].id}"), headers=admin.headers,
                                     json={"table": 9})
-        assert response.status_code == 422 and "no table 9" in response.text
+        assert response.status_code == 409 and "no table 9" in response.text
         rules = (await client.get(url(event, "/rules"), headers=admin.headers)).json()
         assert rules["pins"] == {}
 

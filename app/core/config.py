@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # A key whose request died mid-flight (process killed, database gone) is free after this.
+    idempotency_lease_seconds: int = Field(default=30, ge=1, le=3600)
 
     # Registrations: how long a waiting-list offer stands, how long a confirmation link works.
     registration_offer_hours: int = Field(default=24, ge=1, le=24 * 14)

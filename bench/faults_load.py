@@ -185,7 +185,7 @@ async def _clients(spec: dict[str, Any]) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=spec["base_url"], timeout=spec["timeout"],
                                  limits=limits) as client:
         tasks = [asyncio.create_task(one(client, m)) for m in spec["members"]]
-        Path(spec["ready_file"]).write_text("ready")
+        await asyncio.to_thread(Path(spec["ready_file"]).write_text, "ready")
         start.set()
         outcomes = await asyncio.gather(*tasks)
     return {"requests": recorder.requests, "clients": outcomes}

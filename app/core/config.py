@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     worker_batch_size: int = Field(default=50, ge=1, le=1000)
     worker_concurrency: int = Field(default=16, ge=1, le=256)
+    # Attempts in flight to one webhook subscription: a receiver that hangs holds no more slots.
+    worker_concurrency_per_subscription: int = Field(default=8, ge=1, le=256)
     # A claimed delivery is held this long; it must exceed the webhook timeout.
     worker_lease_seconds: int = Field(default=60, ge=5, le=3600)
     worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)

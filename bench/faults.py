@@ -136,6 +136,7 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    spawned_at: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -152,19 +153,21 @@ class Server:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
                                             stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        self.spawned_at = time.time()
+        # Generous: a restart happens under the retries of every waiting client.
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS * 2
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchFailure(f"uvicorn exited with {self.process.returncode}:\n"
                                    f"{tail(self.log)}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.base_url}/readyz", timeout=10.0).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise BenchFailure(f"uvicorn was not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n"
-                           f"{tail(self.log)}")
+        raise BenchFailure(f"uvicorn was not ready within {STARTUP_TIMEOUT_SECONDS * 2:.0f} s:"
+                           f"\n{tail(self.log)}")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -432,7 +435,8 @@ def database_down(args: argparse.Namespace, cluster: Cluster, work: Path) -> Out
                       if stopped_at + FAIL_FAST_SECONDS <= s[0] and s[0] + s[3] < starting_at
                       and s[2] != 503)
     live_wrong = sum(1 for s in live if s[2] != 200)
-    slowest_probe = max((s[3] for s in prober.samples), default=0.0)
+    slowest_probe = max((s[3] for s in prober.samples
+                         if stopped_at <= s[0] < starting_at), default=0.0)
     outage_statuses = Counter(r[3] for r in during)
     broken_total = sum(broken.values()) + writes_check["mismatched"]
 
@@ -450,8 +454,8 @@ def database_down(args: argparse.Namespace, cluster: Cluster, work: Path) -> Out
          ready_down is not None and ready_down - stopped_at <= FAIL_FAST_SECONDS),
         ("/readyz not 503 during the outage", str(ready_wrong), "0", ready_wrong == 0),
         ("/healthz not 200 at any time", str(live_wrong), "0", live_wrong == 0),
-        ("slowest probe", f"{slowest_probe:.2f} s", f"<= {FAIL_FAST_SECONDS:.0f} s",
-         slowest_probe <= FAIL_FAST_SECONDS),
+        ("slowest probe during the outage", f"{slowest_probe:.2f} s",
+         f"<= {FAIL_FAST_SECONDS:.0f} s", slowest_probe <= FAIL_FAST_SECONDS),
         ("all requests succeed again after the return", f"{recovered:.2f} s",
          f"<= {RECOVERY_SECONDS:.0f} s", recovered <= RECOVERY_SECONDS),
         ("/readyz 200 after the return",
@@ -549,7 +553,7 @@ def killed_mid_burst(args: argparse.Namespace, cluster: Cluster, work: Path) -> 
               "restarting ...")
         time.sleep(args.down)
         server.start()
-        restarted_at = time.time()
+        restarted_at = server.spawned_at
         result = load_result(spec, work, load, args.kill_deadline + 60)
     clients = result["clients"]
     rows = {str(r["member_id"]): (str(r["id"]), r["status"], r["n"]) for r in query(

@@ -236,27 +236,43 @@ class IdempotencyMiddleware:
         status = 500
         headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        start: Message | None = None
+        settled = False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            # The response is held until its outcome is stored: a client that has an answer
+            # gets the same one on a retry, even if the process dies right after sending it.
+            nonlocal status, start, settled
             if message["type"] == "http.response.start":
+                start = message
                 status = message["status"]
                 for name, value in message.get("headers", []):
                     if name.lower() in _REPLAYED_HEADERS:
                         headers[name.decode().lower()] = value.decode()
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            settled = True
+            if status >= 500:
+                await abandon(sessionmaker, record_id)
+            else:
+                await finish(sessionmaker, record_id, status, headers, body)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
 
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await abandon(sessionmaker, record_id)
+            if not settled:
+                await abandon(sessionmaker, record_id)
             raise
-        if status >= 500:
+        if not settled:  # no complete response: nothing to replay
             await abandon(sessionmaker, record_id)
-        else:
-            await finish(sessionmaker, record_id, status, headers, b"".join(chunks))
 
 
 async def _replay(send: Send, record: IdempotencyRecord) -> None:

@@ -300,6 +300,28 @@ class TestIdempotency:
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
         assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
 
+    async def test_outcome_is_stored_before_the_response_leaves(self, app, factory, db):
+        """A client holding an answer gets the same one on a retry, even when the process
+        dies right after sending it: the outcome is stored before the first byte leaves."""
+        actor = await factory.member("member")
+        stored_at_start: list[int | None] = []
+
+        async def spy(scope, receive, send):  # type: ignore[no-untyped-def]
+            async def watching(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "http.response.start" and scope["type"] == "http":
+                    record = await db.scalar(select(IdempotencyRecord))
+                    stored_at_start.append(record.response_status if record else None)
+                await send(message)
+            await app(scope, receive, watching)
+
+        transport = httpx.ASGITransport(app=spy, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                "/api/v1/me/tokens", json={"name": "script", "scopes": ["read"]},
+                headers={**actor.headers, "Idempotency-Key": "stored-first"})
+        assert response.status_code == 201
+        assert stored_at_start == [201]
+
     async def test_storing_the_outcome_without_a_database_does_not_raise(self):
         """The response has left when the outcome is stored: a database gone by then is
         logged, not raised (the record stays in flight until its lease ends)."""

@@ -56,6 +56,8 @@ class Receiver:
     delay: float = 0.0
     arrivals: list[Arrival] = field(default_factory=list)
     on_arrival: Callable[[Arrival], None] | None = None
+    # Set: every request waits until the event is set (a receiver that hangs until released).
+    hold: asyncio.Event | None = None
 
     def app(self) -> Starlette:
         async def receive(request: Request) -> Response:
@@ -65,6 +67,8 @@ class Receiver:
                 self.on_arrival(arrival)
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.hold is not None:
+                await self.hold.wait()
             status, headers = self.replies.pop(0) if self.replies else (self.default, {})
             return Response(f"status {status}", status_code=status, headers=headers)
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # A key whose request died mid-flight (process killed, database gone) is free after this.
+    idempotency_lease_seconds: int = Field(default=30, ge=1, le=3600)
 
     # Registrations: how long a waiting-list offer stands, how long a confirmation link works.
     registration_offer_hours: int = Field(default=24, ge=1, le=24 * 14)
@@ -87,6 +89,8 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     worker_batch_size: int = Field(default=50, ge=1, le=1000)
     worker_concurrency: int = Field(default=16, ge=1, le=256)
+    # Attempts in flight to one webhook subscription: a receiver that hangs holds no more slots.
+    worker_concurrency_per_subscription: int = Field(default=8, ge=1, le=256)
     # A claimed delivery is held this long; it must exceed the webhook timeout.
     worker_lease_seconds: int = Field(default=60, ge=5, le=3600)
     worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)

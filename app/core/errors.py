@@ -22,6 +22,11 @@ logger = logging.getLogger("app.errors")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 DB_RETRY_AFTER_SECONDS = 2
+# SQLSTATEs meaning "no database for you right now", whoever raised them: the connection
+# exception class (08: refused, reset, gone mid-query), the server shutting down or starting up
+# (57P01-57P03) and every connection slot taken (53300).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08",)
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
 class ProblemFieldError(BaseModel):
@@ -141,6 +146,28 @@ GENERIC_PROBLEMS: dict[int, tuple[str, str]] = {
 }
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (503 and "retry later"), as
+    opposed to a bug in a statement (500). Looks through the chain of causes: SQLAlchemy wraps
+    the driver's error, which may wrap the socket's."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError | PoolTimeout):
+            return True  # refused, reset, unreachable, connect or pool timeout
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+        ):
+            return True
+        current = (current.__cause__ or current.__context__
+                   or (current.orig if isinstance(current, DBAPIError) else None))
+    return False
+
+
 def _generic(status: int) -> tuple[str, str]:
     return GENERIC_PROBLEMS.get(status, ("http-error", "HTTP error"))
 
@@ -194,7 +221,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if database_unavailable(exc):
+            logger.warning("database unavailable: %s", type(exc.orig).__name__)
             return _unavailable(request)
         logger.exception("database error")
         slug, title = _generic(500)
@@ -202,6 +230,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):  # raised outside the routes (a middleware), or unwrapped
+            logger.warning("database unavailable: %s", type(exc).__name__)
+            return _unavailable(request)
         logger.exception("unhandled error")
         slug, title = _generic(500)
         # Rendered outside the request-id middleware, so the header is set here.
@@ -214,9 +245,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _unavailable(request: Request) -> JSONResponse:
     slug, title = _generic(503)
+    headers = {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+    # Also rendered outside the request-id middleware (see ``_unexpected``).
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        headers["X-Request-ID"] = request_id
     return problem_response(
         503, slug, title, "The database is unreachable; retry shortly.",
-        request=request, headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+        request=request, headers=headers,
     )
 
 

@@ -5,6 +5,13 @@ flight gets 409; the same key with another body gets 422. Keys are scoped to the
 member behind the token, or the client address for anonymous calls) and the route, kept 24 h.
 5xx outcomes are not kept, so a retry after a server error runs again. Records live in the
 database so every API process agrees.
+
+"In flight" is a lease, not a lock: a request whose process was killed, or whose outcome could
+not be stored because the database went away, leaves its record without a response. After the
+lease (``idempotency_lease_seconds``, far longer than any request runs) a retry takes the key
+over and runs the request again; the business rules (one registration per member and event,
+conditional updates) answer it as they would answer any repeat. A late outcome of the first
+request is then dropped, since the record it would update is gone.
 """
 
 import hashlib
@@ -14,11 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import DB_RETRY_AFTER_SECONDS, database_unavailable
 from app.core.middleware import send_problem
 from app.core.routes import route_index
 from app.core.security import API_TOKEN_PREFIX, InvalidToken, TokenCodec, token_digest
@@ -54,6 +62,7 @@ async def begin(
     key: str,
     request_hash: str,
     ttl: timedelta,
+    lease: timedelta,
 ) -> Begin:
     now = datetime.now(UTC)
     for _ in range(2):
@@ -86,7 +95,18 @@ async def begin(
             if existing.request_hash != request_hash:
                 return Begin(mismatch=True)
             if existing.response_status is None:
-                return Begin(in_flight=True)
+                if existing.created_at > now - lease:
+                    return Begin(in_flight=True)
+                # The first request died without an outcome: the key is free again. Only a
+                # record still without a response is removed, so racing retries remove it once.
+                await session.execute(
+                    delete(IdempotencyRecord).where(
+                        IdempotencyRecord.id == existing.id,
+                        IdempotencyRecord.response_status.is_(None),
+                    )
+                )
+                await session.commit()
+                continue
             return Begin(replay=existing)
     return Begin(in_flight=True)
 
@@ -98,19 +118,38 @@ async def finish(
     headers: dict[str, str],
     body: bytes,
 ) -> None:
-    async with sessionmaker() as session:
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(response_status=status, response_headers=headers, response_body=body)
-        )
-        await session.commit()
+    """Store the outcome. The response has left already: a failure here is logged, and the
+    record stays in flight until its lease runs out."""
+    try:
+        async with sessionmaker() as session:
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == record_id)
+                .values(response_status=status, response_headers=headers, response_body=body)
+            )
+            await session.commit()
+    except Exception as error:
+        _log_unstored(error, "outcome")
 
 
 async def abandon(sessionmaker: async_sessionmaker[AsyncSession], record_id: object) -> None:
-    async with sessionmaker() as session:
-        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
-        await session.commit()
+    """Free the key (the request failed). A failure here is logged, as in ``finish``."""
+    try:
+        async with sessionmaker() as session:
+            await session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
+            )
+            await session.commit()
+    except Exception as error:
+        _log_unstored(error, "release")
+
+
+def _log_unstored(error: Exception, what: str) -> None:
+    if database_unavailable(error):
+        logger.warning("idempotency %s not stored, database unavailable: %s", what,
+                       type(error).__name__)
+    else:
+        logger.exception("idempotency %s not stored", what)
 
 
 async def prune(session: AsyncSession, now: datetime) -> int:
@@ -138,9 +177,10 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, ttl: timedelta):
+    def __init__(self, app: ASGIApp, ttl: timedelta, lease: timedelta):
         self.app = app
         self.ttl = ttl
+        self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -164,10 +204,15 @@ class IdempotencyMiddleware:
         scoped_caller = f"{caller}|POST|{scope['path']}"
         sessionmaker = state.sessionmaker
         try:
-            outcome = await begin(sessionmaker, scoped_caller, key, request_hash, self.ttl)
-        except (OperationalError, OSError):
+            outcome = await begin(
+                sessionmaker, scoped_caller, key, request_hash, self.ttl, self.lease
+            )
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            logger.warning("database unavailable: %s", type(error).__name__)
             await send_problem(send, 503, "The database is unreachable; retry shortly.",
-                               [(b"retry-after", b"2")])
+                               [(b"retry-after", str(DB_RETRY_AFTER_SECONDS).encode())])
             return
         if outcome.mismatch:
             await send_problem(send, 422, "This Idempotency-Key was used with another request "
@@ -191,27 +236,43 @@ class IdempotencyMiddleware:
         status = 500
         headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        start: Message | None = None
+        settled = False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            # The response is held until its outcome is stored: a client that has an answer
+            # gets the same one on a retry, even if the process dies right after sending it.
+            nonlocal status, start, settled
             if message["type"] == "http.response.start":
+                start = message
                 status = message["status"]
                 for name, value in message.get("headers", []):
                     if name.lower() in _REPLAYED_HEADERS:
                         headers[name.decode().lower()] = value.decode()
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            settled = True
+            if status >= 500:
+                await abandon(sessionmaker, record_id)
+            else:
+                await finish(sessionmaker, record_id, status, headers, body)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
 
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await abandon(sessionmaker, record_id)
+            if not settled:
+                await abandon(sessionmaker, record_id)
             raise
-        if status >= 500:
+        if not settled:  # no complete response: nothing to replay
             await abandon(sessionmaker, record_id)
-        else:
-            await finish(sessionmaker, record_id, status, headers, b"".join(chunks))
 
 
 async def _replay(send: Send, record: IdempotencyRecord) -> None:

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,11 +51,18 @@ async def fan_out(session: AsyncSession, channels: Sequence[Channel], limit: int
 
 
 async def claim(
-    session: AsyncSession, settings: Settings, token: uuid.UUID, limit: int
+    session: AsyncSession,
+    settings: Settings,
+    token: uuid.UUID,
+    limit: int,
+    in_flight: Mapping[uuid.UUID, int] | None = None,
+    per_subscription: int | None = None,
 ) -> list[Job]:
     now = datetime.now(UTC)
     lease = timedelta(seconds=settings.worker_lease_seconds)
-    ids = await repository.claim_due_deliveries(session, now, lease, token, limit)
+    ids = await repository.claim_due_deliveries(
+        session, now, lease, token, limit, in_flight, per_subscription
+    )
     if not ids:
         return []
     return [
@@ -153,6 +161,13 @@ class Worker:
         self.token = uuid.uuid4()
         self.stopping = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        # ``run``'s attempts in flight, with their subscription (None: not a webhook).
+        self._in_flight: dict[asyncio.Task[None], uuid.UUID | None] = {}
+        # A busy pipeline claims again once this many attempts ended, not after each one:
+        # a claim per delivery would cost more round trips than the deliveries themselves.
+        self._claim_every = max(1, settings.worker_concurrency // 4)
+        self._ended_since_claim = 0
+        self._wake = asyncio.Event()
 
     async def run_once(self) -> int:
         """One round: fan out what is new, make what is due. Returns the work done."""
@@ -186,25 +201,80 @@ class Worker:
                 await session.commit()
 
     async def run(self) -> None:
-        """Until ``stop``: rounds back to back while there is work, a pause when idle. On
-        stop, the round in progress finishes (its attempts are bounded by the timeout) and
-        whatever is still leased is released."""
+        """Until ``stop``: a pipeline, not rounds. Attempts run as tasks; whenever a slot is
+        free, what is new is fanned out and what is due is claimed, without waiting for the
+        attempts in flight. A receiver that hangs until the timeout therefore holds only its
+        own slots (at most ``worker_concurrency_per_subscription``), never the deliveries to
+        everyone else. On stop, the attempts in flight finish (each is bounded by its
+        timeout) and whatever is still leased is released."""
         try:
             while not self.stopping.is_set():
                 try:
-                    busy = await self.run_once()
+                    started = await self._start_due()
                 except Exception:  # the database being away must not end the worker
                     logger.warning("worker round failed; retrying", exc_info=True)
-                    busy = 0
-                if not busy:
-                    try:
-                        await asyncio.wait_for(
-                            self.stopping.wait(), self.settings.worker_idle_seconds
-                        )
-                    except TimeoutError:
-                        pass
+                    started = 0
+                if not started:
+                    await self._pause()
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
         finally:
             await self.release()
+
+    async def _start_due(self) -> int:
+        """Fan out, then claim as many due deliveries as there are free slots and start them.
+        Returns the work done (events fanned out, attempts started)."""
+        async with self.sessionmaker() as session:
+            fanned = await fan_out(
+                session, list(self.channels.values()), self.settings.worker_batch_size
+            )
+            await session.commit()
+        free = self.settings.worker_concurrency - len(self._in_flight)
+        if free <= 0:
+            return fanned
+        self._ended_since_claim = 0
+        in_flight = Counter(s for s in self._in_flight.values() if s is not None)
+        async with self.sessionmaker() as session:
+            jobs = await claim(
+                session, self.settings, self.token,
+                min(free, self.settings.worker_batch_size), in_flight,
+                self.settings.worker_concurrency_per_subscription,
+            )
+            await session.commit()
+        for job in jobs:
+            task = asyncio.create_task(self._attempt_logged(job))
+            self._in_flight[task] = job.delivery.subscription_id
+            task.add_done_callback(self._ended)
+        return fanned + len(jobs)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._ended_since_claim += 1
+        if self._ended_since_claim >= self._claim_every or not self._in_flight:
+            self._wake.set()
+
+    async def _attempt_logged(self, job: Job) -> None:
+        try:
+            await self._attempt(job)
+        except Exception:  # recording failed (the database away): the lease runs out
+            logger.warning("attempt on %s not recorded; its lease will expire",
+                           job.delivery.id, exc_info=True)
+
+    async def _pause(self) -> None:
+        """Nothing to start: wait until stopped, enough attempts ended (see
+        ``_claim_every``), or the idle interval passed (new events, retries come due)."""
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        waiters = [asyncio.ensure_future(self.stopping.wait()),
+                   asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.settings.worker_idle_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            self._wake.clear()
 
     async def release(self) -> None:
         try:

@@ -35,12 +35,20 @@ async def mark_dispatched(session: AsyncSession, event_ids: list[uuid.UUID], now
 
 
 async def claim_due_deliveries(
-    session: AsyncSession, now: datetime, lease: timedelta, token: uuid.UUID, limit: int
+    session: AsyncSession,
+    now: datetime,
+    lease: timedelta,
+    token: uuid.UUID,
+    limit: int,
+    in_flight: Mapping[uuid.UUID, int] | None = None,
+    per_subscription: int | None = None,
 ) -> list[uuid.UUID]:
     """Take a lease on up to ``limit`` due deliveries. A lease that ran out (its worker
-    crashed) is due again."""
-    due = await session.execute(
-        select(Delivery.id)
+    crashed) is due again. With ``per_subscription``, no subscription gets more than that
+    many attempts in flight, counting the ``in_flight`` ones; the rows left out stay due."""
+    in_flight = in_flight or {}
+    query = (
+        select(Delivery.id, Delivery.subscription_id)
         .where(
             Delivery.status == DeliveryStatus.pending,
             Delivery.next_attempt_at <= now,
@@ -50,7 +58,20 @@ async def claim_due_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(due.scalars())
+    if per_subscription is not None:
+        full = [s for s, count in in_flight.items() if count >= per_subscription]
+        if full:
+            query = query.where(
+                or_(Delivery.subscription_id.is_(None), Delivery.subscription_id.not_in(full))
+            )
+    taken: dict[uuid.UUID, int] = dict(in_flight)
+    ids = []
+    for delivery_id, subscription_id in (await session.execute(query)).all():
+        if per_subscription is not None and subscription_id is not None:
+            if taken.get(subscription_id, 0) >= per_subscription:
+                continue
+            taken[subscription_id] = taken.get(subscription_id, 0) + 1
+        ids.append(delivery_id)
     if ids:
         await session.execute(
             update(Delivery)

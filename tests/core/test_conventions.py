@@ -4,10 +4,14 @@ health probes."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
+from app.core import idempotency
+from app.core.db import create_engine, create_sessionmaker
 from app.core.pagination import encode_cursor
 from app.main import create_app
 from app.models.idempotency import IdempotencyRecord
@@ -76,11 +80,66 @@ class TestErrors:
             ready = await client.get("/readyz")
             me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
             live = await client.get("/healthz")
-        for response in (ready, me):
+            # A creating POST with a key: the idempotency layer reaches the database first.
+            create = await client.post(
+                "/api/v1/me/tokens", json={"name": "script", "scopes": ["read"]},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "down-1"})
+        for response in (ready, me, create):
             assert response.status_code == 503, response.text
             assert_problem(response)
             assert response.headers["retry-after"]
         assert live.status_code == 200
+        await app.state.engine.dispose()
+
+    @pytest.mark.parametrize("error", [
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator "
+                                              "command"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle "
+                                                       "of operation"),
+        asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ], ids=lambda e: type(e).__name__)
+    async def test_database_going_away_gives_503_wherever_it_surfaces(self, error):
+        """PostgreSQL shutting down, starting up or dropping the connection: 503 with
+        Retry-After, whether SQLAlchemy wrapped the driver's error or not, raised in a route
+        or in a middleware (outside the route's handlers)."""
+        app = create_app(make_settings())
+
+        @app.get("/wrapped")
+        async def wrapped() -> None:
+            raise DBAPIError("SELECT 1", None, error)  # type: ignore[arg-type]
+
+        @app.get("/bare")
+        async def bare() -> None:
+            raise error
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            responses = [await client.get(path, headers={"X-Request-ID": "down-2"})
+                         for path in ("/wrapped", "/bare")]
+        for response in responses:
+            assert response.status_code == 503, response.text
+            assert_problem(response)
+            assert response.headers["retry-after"]
+            assert response.headers["x-request-id"] == "down-2"
+        await app.state.engine.dispose()
+
+    async def test_a_broken_statement_stays_500(self):
+        app = create_app(make_settings())
+
+        @app.get("/bug")
+        async def bug() -> None:
+            raise DBAPIError("SELECT nope", None,
+                             asyncpg.exceptions.UndefinedColumnError("column nope does not "
+                                                                     "exist"))
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/bug")
+        assert response.status_code == 500
+        assert_problem(response)
         await app.state.engine.dispose()
 
 
@@ -214,6 +273,66 @@ class TestIdempotency:
             **actor.headers, "Idempotency-Key": "busy", "content-type": "application/json"})
         assert response.status_code == 409
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+    async def test_in_flight_past_its_lease_runs_again(self, client, factory, db, app):
+        """The request that took the key died (its process killed, or its outcome lost with
+        the database): after the lease a retry runs, and its outcome is kept as usual."""
+        actor = await factory.member("member")
+        body = b'{"name":"script","scopes":["read"]}'
+        import hashlib
+
+        path = "/api/v1/me/tokens"
+        lease = app.state.settings.idempotency_lease_seconds
+        started = datetime.now(UTC) - timedelta(seconds=lease + 1)
+        db.add(IdempotencyRecord(
+            caller=f"member:{actor.id}|POST|{path}", key="orphan",
+            request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
+            created_at=started, expires_at=started + timedelta(hours=24),
+        ))
+        await db.flush()
+        headers = {**actor.headers, "Idempotency-Key": "orphan",
+                   "content-type": "application/json"}
+        retried = await client.post(path, content=body, headers=headers)
+        replayed = await client.post(path, content=body, headers=headers)
+        assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert replayed.json() == retried.json()
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
+        assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+
+    async def test_outcome_is_stored_before_the_response_leaves(self, app, factory, db):
+        """A client holding an answer gets the same one on a retry, even when the process
+        dies right after sending it: the outcome is stored before the first byte leaves."""
+        actor = await factory.member("member")
+        stored_at_start: list[int | None] = []
+
+        async def spy(scope, receive, send):  # type: ignore[no-untyped-def]
+            async def watching(message):  # type: ignore[no-untyped-def]
+                if message["type"] == "http.response.start" and scope["type"] == "http":
+                    record = await db.scalar(select(IdempotencyRecord))
+                    stored_at_start.append(record.response_status if record else None)
+                await send(message)
+            await app(scope, receive, watching)
+
+        transport = httpx.ASGITransport(app=spy, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                "/api/v1/me/tokens", json={"name": "script", "scopes": ["read"]},
+                headers={**actor.headers, "Idempotency-Key": "stored-first"})
+        assert response.status_code == 201
+        assert stored_at_start == [201]
+
+    async def test_storing_the_outcome_without_a_database_does_not_raise(self):
+        """The response has left when the outcome is stored: a database gone by then is
+        logged, not raised (the record stays in flight until its lease ends)."""
+        engine = create_engine(make_settings(
+            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
+            database_connect_timeout_seconds=1,
+        ))
+        maker = create_sessionmaker(engine)
+        await idempotency.finish(maker, uuid.uuid4(), 201, {}, b"{}")
+        await idempotency.abandon(maker, uuid.uuid4())
+        await engine.dispose()
 
     async def test_server_errors_are_not_kept(self, app, db):
         flaky = create_app(make_settings())

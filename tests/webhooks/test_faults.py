@@ -259,3 +259,51 @@ async def test_a_hanging_receiver_slows_nobody(maker, live, factory_live):
     async with maker() as session:
         errors = Counter((await session.execute(select(Delivery.last_error))).scalars())
     assert errors == {None: 10, "timeout": 10}
+
+
+async def outcomes(maker) -> list[str | None]:
+    async with maker() as session:
+        return list((await session.execute(
+            select(Delivery.last_error).where(Delivery.attempts > 0))).scalars())
+
+
+async def test_a_hanging_receiver_holds_back_neither_later_events_nor_other_slots(maker, live):
+    """The running worker is a pipeline: events created while one receiver hangs reach the
+    other receiver at once, and the hanging one holds no more than its share of slots."""
+    release = asyncio.Event()
+    slow = Receiver(hold=release)
+    fast = Receiver()
+    first_batch, all_fast = asyncio.Event(), asyncio.Event()
+
+    def fast_arrived(_: object) -> None:
+        if len(fast.arrivals) == 5:
+            first_batch.set()
+        if len(fast.arrivals) == 10:
+            all_fast.set()
+
+    fast.on_arrival = fast_arrived
+    async with serve(slow.app()) as slow_base, serve(fast.app()) as fast_base, \
+            outbound_client(["127.0.0.1"], 30) as client:
+        await add_subscription(maker, f"{slow_base}/hook")
+        await add_subscription(maker, f"{fast_base}/hook")
+        await add_events(maker, 5)
+        worker = worker_for(maker, client, worker_concurrency=4,
+                            worker_concurrency_per_subscription=2, worker_lease_seconds=60)
+        running = asyncio.create_task(worker.run())
+        try:
+            async with asyncio.timeout(GIVE_UP_SECONDS):
+                await first_batch.wait()
+                await add_events(maker, 5)  # while the slow receiver still hangs
+                await all_fast.wait()
+                # An arrival precedes its recorded outcome: wait for the ten outcomes.
+                while len(recorded := await outcomes(maker)) < 10:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            assert len(slow.arrivals) == 2  # its share of the slots, not all four
+            assert recorded == [None] * 10  # the fast ones; the slow ones have none yet
+            release.set()
+            await until_drained(maker)
+        finally:
+            release.set()
+            worker.stop()
+            await running
+    assert len(slow.arrivals) == 10 and len(fast.arrivals) == 10

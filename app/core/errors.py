@@ -217,13 +217,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("database unavailable: %s", type(exc).__name__)
-        return _unavailable(request)
+        return _unavailable(request, exc)
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
         if database_unavailable(exc):
             logger.warning("database unavailable: %s", type(exc.orig).__name__)
-            return _unavailable(request)
+            return _unavailable(request, exc)
         logger.exception("database error")
         slug, title = _generic(500)
         return problem_response(500, slug, title, request=request)
@@ -232,7 +232,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if database_unavailable(exc):  # raised outside the routes (a middleware), or unwrapped
             logger.warning("database unavailable: %s", type(exc).__name__)
-            return _unavailable(request)
+            return _unavailable(request, exc)
         logger.exception("unhandled error")
         slug, title = _generic(500)
         # Rendered outside the request-id middleware, so the header is set here.
@@ -243,17 +243,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _unavailable(request: Request) -> JSONResponse:
+def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
     slug, title = _generic(503)
     headers = {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
     # Also rendered outside the request-id middleware (see ``_unexpected``).
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         headers["X-Request-ID"] = request_id
-    return problem_response(
-        503, slug, title, "The database is unreachable; retry shortly.",
-        request=request, headers=headers,
-    )
+    # A pool timeout means every connection was busy for the whole wait (a burst), not that
+    # the database is gone: the detail says which, for whoever reads the logs and the client.
+    busy = False
+    current: BaseException | None = exc
+    while current is not None and not busy:
+        busy, current = isinstance(current, PoolTimeout), current.__cause__ or current.__context__
+    detail = ("Every database connection is busy; retry shortly." if busy
+              else "The database is unreachable; retry shortly.")
+    return problem_response(503, slug, title, detail, request=request, headers=headers)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

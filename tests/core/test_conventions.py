@@ -156,6 +156,7 @@ class TestErrors:
         assert response.status_code == 503, response.text
         assert_problem(response)
         assert response.headers["retry-after"]
+        assert response.json()["detail"] == "Every database connection is busy; retry shortly."
         await app.state.engine.dispose()
 
 

@@ -131,11 +131,21 @@ async def confirm_seat(session: AsyncSession, registration: Registration, now: d
         _touch(registration, R.confirmed, now)
         emit(session, events.CONFIRMED, registration_data(registration))
         return
+    # Everyone confirming for the event queues on its row from the seat's UPDATE to COMMIT,
+    # each holding a pooled connection meanwhile. So the confirmation is written first, as if
+    # a seat were free, and the seat is taken by the transaction's last statement: the row is
+    # held for the COMMIT only. With no seat free the confirmation is undone and the member
+    # joins the waiting list; that costs no lock (an UPDATE matching nothing locks nothing).
+    version = registration.version
+    registration.confirmed_at = now
+    _touch(registration, R.confirmed, now)
+    announced = emit(session, events.CONFIRMED, registration_data(registration))
+    await session.flush()
     if await repository.take_seat(session, registration.event_id):
-        registration.confirmed_at = now
-        _touch(registration, R.confirmed, now)
-        emit(session, events.CONFIRMED, registration_data(registration))
         return
+    await session.delete(announced)
+    registration.confirmed_at = None
+    registration.version = version
     registration.waitlist_position = await repository.next_waitlist_position(
         session, registration.event_id
     )

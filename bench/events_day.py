@@ -21,14 +21,11 @@ import secrets
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.security import TokenCodec
@@ -40,25 +37,6 @@ MEMBERS, SEATS, ROUNDS = 200, 64, 5
 WEBHOOKS, REPLAYS, IN_FLIGHT = 5000, 500, 32
 TIMEPAD_EVENT = 424242
 TIMEPAD_SECRET = "bench-timepad-" + "p" * 20
-
-
-async def _connect(database_url: str) -> asyncpg.Connection:
-    url = make_url(database_url)
-    return await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database)
-
-
-async def _members(database_url: str) -> list[uuid.UUID]:
-    connection = await _connect(database_url)
-    try:
-        rows = await connection.fetch("SELECT id FROM member ORDER BY id")
-        ids = [row["id"] for row in rows]
-        await connection.execute(
-            "INSERT INTO member_role (member_id, role, granted_at) VALUES ($1, 'admin', now())",
-            ids[0])
-        return ids
-    finally:
-        await connection.close()
 
 
 async def _open_event(client: httpx.AsyncClient, admin: dict[str, str], seats: int,
@@ -135,7 +113,7 @@ async def _burst(client: httpx.AsyncClient) -> tuple[float, Counter[int]]:
 
 
 async def _burst_outcome(database_url: str) -> dict[str, int]:
-    connection = await _connect(database_url)
+    connection = await seed.connect(database_url)
     try:
         inbox = await connection.fetchval("SELECT count(*) FROM inbox_message")
         unprocessed = await connection.fetchval(
@@ -152,7 +130,7 @@ async def _burst_outcome(database_url: str) -> dict[str, int]:
 
 async def _run(database_url: str, transport: httpx.AsyncBaseTransport, codec: TokenCodec
                ) -> str:
-    ids = await _members(database_url)
+    ids = await seed.member_ids_with_admin(database_url)
     admin = {"Authorization": f"Bearer {codec.issue(ids[0], ['admin', 'member'], 0)}"}
     people = [{"Authorization": f"Bearer {codec.issue(i, ['member'], 0)}"}
               for i in ids[1:MEMBERS + 1]]

@@ -46,6 +46,7 @@ from sqlalchemy.engine import URL, make_url
 from app.core.config import Settings
 from app.core.security import TokenCodec
 from bench import report, seed
+from bench.outbox import receiver
 from bench.run import HOST, BenchFailure, free_port, tail
 from bench.seed import ROOT
 
@@ -192,33 +193,6 @@ def serving(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
-
-
-@contextmanager
-def receiver(delay: float) -> Iterator[str]:
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "uvicorn"), "bench.faults_receiver:app",
-               "--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning",
-               "--timeout-graceful-shutdown", "1"]
-    process = subprocess.Popen(command, cwd=ROOT,
-                               env=dict(os.environ) | {"BENCH_RECEIVER_DELAY": str(delay)})
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/arrivals", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Prober(threading.Thread):

@@ -105,18 +105,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # -- setup -------------------------------------------------------------------------------------
 
 
-async def _member_ids(database_url: str) -> list[uuid.UUID]:
-    connection = await seed.connect(database_url)
-    try:
-        ids = [r["id"] for r in await connection.fetch("SELECT id FROM member ORDER BY id")]
-        await connection.execute(
-            "INSERT INTO member_role (member_id, role, granted_at) VALUES ($1, 'admin', now())",
-            ids[0])
-        return ids
-    finally:
-        await connection.close()
-
-
 async def _seat_holders(database_url: str, event_id: str, members: list[uuid.UUID],
                         status: str) -> list[uuid.UUID]:
     """Registrations already held when the day starts (confirmed for today's event, checked in
@@ -165,7 +153,7 @@ def _ok(response: httpx.Response) -> None:
 
 def set_up(base_url: str, receiver_url: str, database_url: str, codec: TokenCodec,
            args: argparse.Namespace) -> Setup:
-    ids = asyncio.run(_member_ids(database_url))
+    ids = asyncio.run(seed.member_ids_with_admin(database_url))
     admin_id, rest = ids[0], ids[1:]
     racers, rest = rest[:RACERS], rest[RACERS:]
     door, rest = rest[:DOOR], rest[DOOR:]

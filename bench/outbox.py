@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from bench import report, seed
 from bench.run import HOST, free_port
@@ -32,11 +30,14 @@ GIVE_UP_SECONDS = 600
 
 
 @contextmanager
-def receiver() -> Iterator[str]:
+def receiver(delay: float = 0) -> Iterator[str]:
+    """``bench/receiver.py`` in its own uvicorn; ``delay``: seconds before each answer."""
     port = free_port()
     command = [str(Path(sys.executable).parent / "uvicorn"), "bench.receiver:app", "--host",
-               HOST, "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT)
+               HOST, "--port", str(port), "--no-access-log", "--log-level", "warning",
+               "--timeout-graceful-shutdown", "1"]
+    process = subprocess.Popen(command, cwd=ROOT,
+                               env=dict(os.environ) | {"BENCH_RECEIVER_DELAY": str(delay)})
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -49,7 +50,10 @@ def receiver() -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @contextmanager
@@ -79,14 +83,8 @@ def worker_processes(database_url: str, jwt_secret: str, count: int = 1,
                 process.wait()
 
 
-async def _connect(database_url: str) -> asyncpg.Connection:
-    url = make_url(database_url)
-    return await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database)
-
-
 async def _load(database_url: str, receiver_url: str, events: int) -> None:
-    connection = await _connect(database_url)
+    connection = await seed.connect(database_url)
     try:
         await connection.execute("TRUNCATE outbox_event, webhook_subscription CASCADE")
         now = datetime.now(UTC)
@@ -112,7 +110,7 @@ async def _load(database_url: str, receiver_url: str, events: int) -> None:
 
 
 async def _open_work(database_url: str) -> int:
-    connection = await _connect(database_url)
+    connection = await seed.connect(database_url)
     try:
         return int(await connection.fetchval(
             "SELECT (SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL) + "

@@ -177,6 +177,19 @@ async def connect(database_url: str) -> asyncpg.Connection:
     return await _connect(make_url(database_url))
 
 
+async def member_ids_with_admin(database_url: str) -> list[uuid.UUID]:
+    """The seeded members' ids in order; the first is made an admin as well."""
+    connection = await connect(database_url)
+    try:
+        ids = [r["id"] for r in await connection.fetch("SELECT id FROM member ORDER BY id")]
+        await connection.execute(
+            "INSERT INTO member_role (member_id, role, granted_at) VALUES ($1, 'admin', now())",
+            ids[0])
+        return ids
+    finally:
+        await connection.close()
+
+
 def _members(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
     """``count`` plausible members, in MEMBER_COLUMNS order, the same on every run."""
     now = datetime.now(UTC).replace(microsecond=0)

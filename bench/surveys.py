@@ -40,12 +40,6 @@ FROM survey_response WHERE survey_id = $1 GROUP BY table_number
 """
 
 
-async def _connect(database_url: str) -> asyncpg.Connection:
-    url = make_url(database_url)
-    return await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database)
-
-
 async def _seat(connection: asyncpg.Connection, event_id: uuid.UUID,
                 people: list[uuid.UUID]) -> None:
     """Check everyone in and seat them at tables of eight, each led by its first member."""
@@ -104,7 +98,7 @@ async def _run(database_url: str) -> str:
     app = create_app(settings)
     codec = app.state.token_codec
     transport = httpx.ASGITransport(app=app)
-    connection = await _connect(database_url)
+    connection = await seed.connect(database_url)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://app",
                                      timeout=120) as client:

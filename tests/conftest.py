@@ -25,10 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alembic import command
 from app.core.config import Settings
 from app.core.db import create_engine, create_read_sessionmaker
+from app.core.http import outbound_client
 from app.main import create_app
 from app.models.member import Member, MemberRole, Role
 from app.models.outbox import OutboxEvent
 from tests.problems import assert_problem
+from tests.receivers import Receiver, serve
 
 TEST_SECRET = "test-secret-" + "s" * 40
 TIMEPAD_SECRET = "фраза для подписи webhook'ов"
@@ -265,6 +267,21 @@ async def truncate_all(engine: AsyncEngine) -> None:
                 await connection.exec_driver_sql(f'DELETE FROM "{name}"')
             return
         await connection.execute(text(f"TRUNCATE {', '.join(names)} CASCADE"))
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    """A webhook receiver on a real local port, and its base URL."""
+    receiver = Receiver()
+    async with serve(receiver.app()) as base:
+        yield receiver, base
+
+
+@pytest.fixture
+async def webhook_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The outbound HTTP client deliveries use, allowed to reach the loopback receivers."""
+    async with outbound_client(["127.0.0.1"], 2.0) as client:
+        yield client
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ errors, Starlette's 404/405 and anything unexpected in one format.
 """
 
 import logging
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -146,26 +147,32 @@ GENERIC_PROBLEMS: dict[int, tuple[str, str]] = {
 }
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """Whether an error means the database cannot be reached now (503 and "retry later"), as
-    opposed to a bug in a statement (500). Looks through the chain of causes: SQLAlchemy wraps
-    the driver's error, which may wrap the socket's."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps, once each: SQLAlchemy wraps the driver's error, which may
+    wrap the socket's."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError | TimeoutError | PoolTimeout):
-            return True  # refused, reset, unreachable, connect or pool timeout
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        sqlstate = getattr(current, "sqlstate", None)
-        if isinstance(sqlstate, str) and (
-            sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
-        ):
-            return True
+        yield current
         current = (current.__cause__ or current.__context__
                    or (current.orig if isinstance(current, DBAPIError) else None))
-    return False
+
+
+def _means_unavailable(error: BaseException) -> bool:
+    if isinstance(error, OSError | TimeoutError | PoolTimeout):
+        return True  # refused, reset, unreachable, connect or pool timeout
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES))
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (503 and "retry later"), as
+    opposed to a bug in a statement (500), anywhere in its chain of causes."""
+    return any(_means_unavailable(cause) for cause in _causes(error))
 
 
 def _generic(status: int) -> tuple[str, str]:
@@ -252,10 +259,7 @@ def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
         headers["X-Request-ID"] = request_id
     # A pool timeout means every connection was busy for the whole wait (a burst), not that
     # the database is gone: the detail says which, for whoever reads the logs and the client.
-    busy = False
-    current: BaseException | None = exc
-    while current is not None and not busy:
-        busy, current = isinstance(current, PoolTimeout), current.__cause__ or current.__context__
+    busy = any(isinstance(cause, PoolTimeout) for cause in _causes(exc))
     detail = ("Every database connection is busy; retry shortly." if busy
               else "The database is unreachable; retry shortly.")
     return problem_response(503, slug, title, detail, request=request, headers=headers)

@@ -19,13 +19,10 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import httpx
-import pytest
 
-from app.core.http import outbound_client
 from app.integrations.bitrix24.channel import CrmChannel
 from app.notifications.channel import EmailChannel
 from app.webhooks.channel import WebhookChannel
@@ -36,7 +33,6 @@ from tests.events.helpers import confirm, create_event, move, register
 from tests.integrations.bitrix24.conftest import make_client
 from tests.integrations.bitrix24.fake import FakeBitrix24, FakeClock
 from tests.paths import fill
-from tests.receivers import Receiver, serve
 from tests.security.openapi import document
 from tests.surveys.helpers import RATING_SURVEY
 from tests.tables.helpers import FUNCTIONS, attend
@@ -61,19 +57,6 @@ class RecordingMail:
 
     async def send(self, message: EmailMessage) -> None:
         self.messages.append(message)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    receiver = Receiver()
-    async with serve(receiver.app()) as base:
-        yield receiver, base
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(["127.0.0.1"], 2.0) as client:
-        yield client
 
 
 async def ok(response: httpx.Response, status: int = 200) -> dict:
@@ -163,7 +146,8 @@ LIST_QUERIES = [{}, {"limit": 100}, {"q": CANARY["company"]}, {"q": "Owner"},
                 {"q": "canary"}, {"status": "confirmed"}]
 
 
-async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver, http, caplog):
+async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
+                                            webhook_client, caplog):
     # The level the app runs at (INFO), and everything of the app's own loggers. (Driver debug
     # logs such as aiosqlite's echo SQL parameters; they are never on in production.)
     caplog.set_level(logging.INFO)
@@ -222,7 +206,7 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver, 
     async with httpx.AsyncClient(transport=fake.transport()) as crm_http:
         crm = make_client(crm_http, fake.clock)
         worker = Worker(app.state.sessionmaker, settings, [
-            WebhookChannel(http),
+            WebhookChannel(webhook_client),
             CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses,
                        settings.bitrix24_deal_stages),
             EmailChannel(app.state.sessionmaker, settings, mail),

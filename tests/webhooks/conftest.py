@@ -1,28 +1,11 @@
 import random
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from app.core.http import outbound_client
 from app.webhooks.channel import WebhookChannel
 from app.worker.relay import Worker
 from tests.conftest import make_settings
-from tests.receivers import Receiver, serve
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    receiver = Receiver()
-    async with serve(receiver.app()) as base:
-        yield receiver, base
-
-
-@pytest.fixture
-async def webhook_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with outbound_client(["127.0.0.1"], 2.0) as client:
-        yield client
 
 
 @pytest.fixture

@@ -118,8 +118,9 @@ async def finish(
     headers: dict[str, str],
     body: bytes,
 ) -> None:
-    """Store the outcome. The response has left already: a failure here is logged, and the
-    record stays in flight until its lease runs out."""
+    """Store the outcome, just before the response is sent. A failure here is logged, not
+    raised (the request itself succeeded): the record stays in flight until its lease runs
+    out, and a retry then runs the request again."""
     try:
         async with sessionmaker() as session:
             await session.execute(

@@ -21,9 +21,12 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or Settings(
-        jwt_secret="x" * 32  # migrations never sign tokens; skip the secret file
-    ).database_url
+    return (
+        config.attributes.get("database_url")
+        or Settings(
+            jwt_secret="x" * 32  # migrations never sign tokens; skip the secret file
+        ).database_url
+    )
 
 
 # Any constant shared by every process: replicas starting together migrate one at a time.

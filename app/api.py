@@ -33,17 +33,31 @@ from app.webhooks.router import router as webhooks_router
 API_PREFIX = "/api/v1"
 
 PUBLIC_ROUTERS: list[APIRouter] = [
-    auth_public_router, events_public_router, registrations_public_router,
-    timepad_public_router, bitrix24_public_router,
+    auth_public_router,
+    events_public_router,
+    registrations_public_router,
+    timepad_public_router,
+    bitrix24_public_router,
 ]
 # Every route of these demands a valid principal; a route added later is protected by default.
 AUTHENTICATED_ROUTERS: list[APIRouter] = [
-    auth_router, me_router, members_router, audit_router,
+    auth_router,
+    me_router,
+    members_router,
+    audit_router,
     # The review routes under /applications first: their fixed paths (/import) must win.
-    review_applications_router, applications_router, reviews_router,
-    events_router, registrations_router, tables_router, cases_router, cases_me_router,
+    review_applications_router,
+    applications_router,
+    reviews_router,
+    events_router,
+    registrations_router,
+    tables_router,
+    cases_router,
+    cases_me_router,
     surveys_router,
-    webhooks_router, bitrix24_router, timepad_router,
+    webhooks_router,
+    bitrix24_router,
+    timepad_router,
 ]
 
 
@@ -53,5 +67,6 @@ def include_api(app: FastAPI) -> None:
     for router in PUBLIC_ROUTERS:
         app.include_router(router, prefix=API_PREFIX, dependencies=[query])
     for router in AUTHENTICATED_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX,
-                           dependencies=[Depends(current_principal), query])
+        app.include_router(
+            router, prefix=API_PREFIX, dependencies=[Depends(current_principal), query]
+        )

@@ -18,8 +18,10 @@ from app.core.security import InvalidToken
 
 router = APIRouter(prefix="/bench", include_in_schema=False)
 
-_COLUMNS = ("id, full_name, city, function, seniority, industry, expertise_tags, bio, links, "
-            "status, member_since")
+_COLUMNS = (
+    "id, full_name, city, function, seniority, industry, expertise_tags, bio, links, "
+    "status, member_since"
+)
 
 
 # The first requests arrive together: without the lock each would open a pool of its own
@@ -36,8 +38,13 @@ async def _pool(request: Request) -> Any:
         if pool is None:
             url = make_url(request.app.state.settings.database_url)
             pool = await asyncpg.create_pool(
-                host=url.host, port=url.port or 5432, user=url.username,
-                password=url.password, database=url.database, min_size=2, max_size=10,
+                host=url.host,
+                port=url.port or 5432,
+                user=url.username,
+                password=url.password,
+                database=url.database,
+                min_size=2,
+                max_size=10,
             )
             request.app.state.bench_pool = pool
     return pool
@@ -77,5 +84,7 @@ async def bench_members(request: Request, limit: int = 50) -> Response:
     records = await pool.fetch(
         f"SELECT {_COLUMNS} FROM member ORDER BY full_name, id LIMIT $1", min(limit, 100)
     )
-    return Response(json.dumps({"items": [_row(r) for r in records], "next_cursor": None}),
-                    media_type="application/json")
+    return Response(
+        json.dumps({"items": [_row(r) for r in records], "next_cursor": None}),
+        media_type="application/json",
+    )

@@ -22,8 +22,9 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, responses=problem_responses(503),
-            operation_id="health_ready")
+@router.get(
+    "/readyz", response_model=Health, responses=problem_responses(503), operation_id="health_ready"
+)
 async def readyz(request: Request) -> Health:
     """The database answers; 503 when it does not."""
     try:

@@ -71,10 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
-                       "If-None-Match", "X-Request-ID"],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID",
-                        "Idempotent-Replayed"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
     )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -13,8 +13,14 @@ PATH = Path("openapi/openapi.json")
 
 def render() -> str:
     # A fixed throwaway secret: generating the document must not create var/ files.
-    app = create_app(Settings(environment="test", jwt_secret="openapi-" + "x" * 32,
-                              password_hash_memory_kib=64, password_hash_time_cost=1))
+    app = create_app(
+        Settings(
+            environment="test",
+            jwt_secret="openapi-" + "x" * 32,
+            password_hash_memory_kib=64,
+            password_hash_time_cost=1,
+        )
+    )
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 

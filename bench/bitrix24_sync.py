@@ -69,15 +69,24 @@ async def seed(session: AsyncSession, count: int, rng: random.Random) -> list[Me
     members = []
     for i in range(count):
         function = rng.choice(list(JOB_TITLES))
-        visibility = {f: rng.choice(("nobody", "table", "members", "public"))
-                      for f in ("company", "job_title", "phone", "email")}
+        visibility = {
+            f: rng.choice(("nobody", "table", "members", "public"))
+            for f in ("company", "job_title", "phone", "email")
+        }
         email = f"member{i:05d}@example.com"
-        members.append(Member(
-            id=uuid.UUID(int=rng.getrandbits(128)), email=email, email_normalized=email,
-            full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-            function=function, job_title=JOB_TITLES[function], company=rng.choice(COMPANIES),
-            phone=f"+7 9{rng.randrange(10**9):09d}",
-            **{f"{f}_visibility": v for f, v in visibility.items()}))
+        members.append(
+            Member(
+                id=uuid.UUID(int=rng.getrandbits(128)),
+                email=email,
+                email_normalized=email,
+                full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                function=function,
+                job_title=JOB_TITLES[function],
+                company=rng.choice(COMPANIES),
+                phone=f"+7 9{rng.randrange(10**9):09d}",
+                **{f"{f}_visibility": v for f, v in visibility.items()},
+            )
+        )
     session.add_all(members)
     await session.flush()
     session.add_all(MemberRole(member_id=m.id, role="member") for m in members)
@@ -85,8 +94,12 @@ async def seed(session: AsyncSession, count: int, rng: random.Random) -> list[Me
     return members
 
 
-def latency_transport(fake: FakeBitrix24, per_request: float, per_command: float,
-                      sleep: Callable[[float], Awaitable[None]]) -> httpx.MockTransport:
+def latency_transport(
+    fake: FakeBitrix24,
+    per_request: float,
+    per_command: float,
+    sleep: Callable[[float], Awaitable[None]],
+) -> httpx.MockTransport:
     async def handler(request: httpx.Request) -> httpx.Response:
         response = fake.handle(request)
         commands = 1
@@ -98,8 +111,15 @@ def latency_transport(fake: FakeBitrix24, per_request: float, per_command: float
     return httpx.MockTransport(handler)
 
 
-async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batched: bool,
-                   repeat: bool = False, outage: float = 0.0) -> list[Result]:
+async def scenario(
+    args: argparse.Namespace,
+    name: str,
+    *,
+    simulated: bool,
+    batched: bool,
+    repeat: bool = False,
+    outage: float = 0.0,
+) -> list[Result]:
     rng = random.Random(args.seed)
     path = Path(tempfile.mkdtemp(prefix="dl-bench-b24-")) / "bench.db"
     url = f"sqlite+aiosqlite:///{path}"
@@ -118,14 +138,18 @@ async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batc
             members = await seed(session, args.members, rng)
             existing = rng.sample(members, args.existing)
             for member in existing:
-                fake.seed(NAME=member.full_name.split()[0], COMMENTS="entered by a manager",
-                          EMAIL=[{"VALUE": member.email, "VALUE_TYPE": "WORK"}])
+                fake.seed(
+                    NAME=member.full_name.split()[0],
+                    COMMENTS="entered by a manager",
+                    EMAIL=[{"VALUE": member.email, "VALUE_TYPE": "WORK"}],
+                )
             member_ids = [m.id for m in members]
         rounds = ["initial"] + (["unchanged"] if repeat else [])
         transport = latency_transport(fake, args.latency, args.per_command, sleep)
         async with httpx.AsyncClient(transport=transport) as http:
-            client = Bitrix24Client(http, PORTAL_URL, clock=clock, sleep=sleep,
-                                    rng=random.Random(args.seed))
+            client = Bitrix24Client(
+                http, PORTAL_URL, clock=clock, sleep=sleep, rng=random.Random(args.seed)
+            )
             for label in rounds:
                 before_requests, before_retries = client.stats.requests, client.stats.retries
                 started = clock()
@@ -137,15 +161,18 @@ async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batc
                         while True:
                             attempts += 1
                             try:
-                                report = await service.full_sync(session, client,
-                                                                 checkpoint=session.commit)
+                                report = await service.full_sync(
+                                    session, client, checkpoint=session.commit
+                                )
                                 break
                             except Bitrix24RetryLater as later:
                                 await session.commit()
                                 await sleep(later.retry_after)
-                        summary = (f"created {report.created}, linked {report.linked}, "
-                                   f"unchanged {report.unchanged}, failed {report.failed}"
-                                   + (f", {attempts} attempts" if attempts > 1 else ""))
+                        summary = (
+                            f"created {report.created}, linked {report.linked}, "
+                            f"unchanged {report.unchanged}, failed {report.failed}"
+                            + (f", {attempts} attempts" if attempts > 1 else "")
+                        )
                     else:
                         outcomes: dict[str, int] = {}
                         for member_id in member_ids:
@@ -153,11 +180,18 @@ async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batc
                             outcomes[outcome] = outcomes.get(outcome, 0) + 1
                         summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
                     await session.commit()
-                results.append(Result(
-                    name=f"{name} ({label})", requests=client.stats.requests - before_requests,
-                    seconds=clock() - started, clock="simulated" if simulated else "real",
-                    rejected=fake.rejected, max_level=fake.max_level,
-                    retries=client.stats.retries - before_retries, summary=summary))
+                results.append(
+                    Result(
+                        name=f"{name} ({label})",
+                        requests=client.stats.requests - before_requests,
+                        seconds=clock() - started,
+                        clock="simulated" if simulated else "real",
+                        rejected=fake.rejected,
+                        max_level=fake.max_level,
+                        retries=client.stats.retries - before_retries,
+                        summary=summary,
+                    )
+                )
         # A member already in the CRM is found only if their e-mail may be searched for
         # (consent); the others get a contact of their own beside the manager's.
         unmatched = sum(m.email_visibility not in ("members", "public") for m in existing)
@@ -171,37 +205,56 @@ async def scenario(args: argparse.Namespace, name: str, *, simulated: bool, batc
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=1500)
-    parser.add_argument("--existing", type=int, default=300,
-                        help="members already in the CRM, found by e-mail when consented")
-    parser.add_argument("--latency", type=float, default=0.1,
-                        help="modelled portal latency per request, seconds")
-    parser.add_argument("--per-command", type=float, default=0.02,
-                        help="modelled extra latency per command of a batch, seconds")
+    parser.add_argument(
+        "--existing",
+        type=int,
+        default=300,
+        help="members already in the CRM, found by e-mail when consented",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="modelled portal latency per request, seconds"
+    )
+    parser.add_argument(
+        "--per-command",
+        type=float,
+        default=0.02,
+        help="modelled extra latency per command of a batch, seconds",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
     async def run() -> list[Result]:
-        out = await scenario(args, "batched full sync", simulated=False, batched=True,
-                             repeat=True)
+        out = await scenario(args, "batched full sync", simulated=False, batched=True, repeat=True)
         out += await scenario(args, "batched full sync", simulated=True, batched=True)
-        out += await scenario(args, "batched full sync, portal answering 503 for 60 s",
-                              simulated=True, batched=True, outage=60.0)
-        out += await scenario(args, "baseline: one member at a time", simulated=True,
-                              batched=False)
+        out += await scenario(
+            args,
+            "batched full sync, portal answering 503 for 60 s",
+            simulated=True,
+            batched=True,
+            outage=60.0,
+        )
+        out += await scenario(args, "baseline: one member at a time", simulated=True, batched=False)
         return out
 
     results = asyncio.run(run())
-    print(f"{args.members} members, {args.existing} already in the CRM; portal limit 2/s, "
-          f"burst 50; latency {args.latency} s + {args.per_command} s per batch command")
-    print("| scenario | clock | requests | time, s | refused over the limit | "
-          "max bucket level | retries | outcome |")
+    print(
+        f"{args.members} members, {args.existing} already in the CRM; portal limit 2/s, "
+        f"burst 50; latency {args.latency} s + {args.per_command} s per batch command"
+    )
+    print(
+        "| scenario | clock | requests | time, s | refused over the limit | "
+        "max bucket level | retries | outcome |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.name} | {r.clock} | {r.requests} | {r.seconds:.1f} | {r.rejected} | "
-              f"{r.max_level:.1f} | {r.retries} | {r.summary} |")
+        print(
+            f"| {r.name} | {r.clock} | {r.requests} | {r.seconds:.1f} | {r.rejected} | "
+            f"{r.max_level:.1f} | {r.retries} | {r.summary} |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,31 +39,46 @@ TIMEPAD_EVENT = 424242
 TIMEPAD_SECRET = "bench-timepad-" + "p" * 20
 
 
-async def _open_event(client: httpx.AsyncClient, admin: dict[str, str], seats: int,
-                      timepad_event_id: int | None = None) -> str:
+async def _open_event(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    seats: int,
+    timepad_event_id: int | None = None,
+) -> str:
     starts = datetime.now(UTC) + timedelta(days=30)
-    created = await client.post("/api/v1/events", headers=admin, json={
-        "title": "Board of directors", "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=4)).isoformat(), "seats": seats,
-        "timepad_event_id": timepad_event_id})
+    created = await client.post(
+        "/api/v1/events",
+        headers=admin,
+        json={
+            "title": "Board of directors",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=4)).isoformat(),
+            "seats": seats,
+            "timepad_event_id": timepad_event_id,
+        },
+    )
     created.raise_for_status()
     event_id = created.json()["id"]
     for status in ("published", "registration_open"):
-        moved = await client.post(f"/api/v1/events/{event_id}/status", headers=admin,
-                                  json={"status": status})
+        moved = await client.post(
+            f"/api/v1/events/{event_id}/status", headers=admin, json={"status": status}
+        )
         moved.raise_for_status()
     return str(event_id)
 
 
-async def _race(client: httpx.AsyncClient, event_id: str, people: list[dict[str, str]]
-                ) -> tuple[float, Counter[str], int]:
+async def _race(
+    client: httpx.AsyncClient, event_id: str, people: list[dict[str, str]]
+) -> tuple[float, Counter[str], int]:
     async def one(headers: dict[str, str]) -> tuple[int, str]:
-        created = await client.post(f"/api/v1/events/{event_id}/registrations",
-                                    headers=headers, json={"source": "ads"})
+        created = await client.post(
+            f"/api/v1/events/{event_id}/registrations", headers=headers, json={"source": "ads"}
+        )
         if created.status_code != 201:
             return created.status_code, ""
         confirmed = await client.post(
-            f"/api/v1/registrations/{created.json()['id']}/confirm", headers=headers)
+            f"/api/v1/registrations/{created.json()['id']}/confirm", headers=headers
+        )
         return confirmed.status_code, confirmed.json().get("status", "")
 
     started = time.perf_counter()
@@ -85,11 +100,16 @@ async def _baseline(client: httpx.AsyncClient, requests: int, in_flight: int) ->
 
 
 def _webhook(order_id: int) -> bytes:
-    return json.dumps({
-        "id": order_id, "status": {"name": "paid", "title": "оплачено"},
-        "mail": f"guest{order_id}@example.com", "event": {"id": TIMEPAD_EVENT},
-        "answers": {"name": "Гость", "surname": str(order_id)},
-    }, ensure_ascii=True).encode()
+    return json.dumps(
+        {
+            "id": order_id,
+            "status": {"name": "paid", "title": "оплачено"},
+            "mail": f"guest{order_id}@example.com",
+            "event": {"id": TIMEPAD_EVENT},
+            "answers": {"name": "Гость", "surname": str(order_id)},
+        },
+        ensure_ascii=True,
+    ).encode()
 
 
 async def _burst(client: httpx.AsyncClient) -> tuple[float, Counter[int]]:
@@ -102,9 +122,13 @@ async def _burst(client: httpx.AsyncClient) -> tuple[float, Counter[int]]:
         signature = hmac.new(TIMEPAD_SECRET.encode(), body, hashlib.sha1).hexdigest()
         async with slots:
             response = await client.post(
-                "/api/v1/integrations/timepad/webhook", content=body,
-                headers={"content-type": "application/json",
-                         "x-hub-signature": f"sha1={signature}"})
+                "/api/v1/integrations/timepad/webhook",
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "x-hub-signature": f"sha1={signature}",
+                },
+            )
         statuses[response.status_code] += 1
 
     started = time.perf_counter()
@@ -117,23 +141,31 @@ async def _burst_outcome(database_url: str) -> dict[str, int]:
     try:
         inbox = await connection.fetchval("SELECT count(*) FROM inbox_message")
         unprocessed = await connection.fetchval(
-            "SELECT count(*) FROM inbox_message WHERE processed_at IS NULL")
+            "SELECT count(*) FROM inbox_message WHERE processed_at IS NULL"
+        )
         registrations = await connection.fetchval(
-            "SELECT count(*) FROM registration WHERE timepad_order_id IS NOT NULL")
+            "SELECT count(*) FROM registration WHERE timepad_order_id IS NOT NULL"
+        )
         distinct = await connection.fetchval(
-            "SELECT count(DISTINCT timepad_order_id) FROM registration")
-        return {"inbox": inbox, "unprocessed": unprocessed, "registrations": registrations,
-                "distinct_orders": distinct}
+            "SELECT count(DISTINCT timepad_order_id) FROM registration"
+        )
+        return {
+            "inbox": inbox,
+            "unprocessed": unprocessed,
+            "registrations": registrations,
+            "distinct_orders": distinct,
+        }
     finally:
         await connection.close()
 
 
-async def _run(database_url: str, transport: httpx.AsyncBaseTransport, codec: TokenCodec
-               ) -> str:
+async def _run(database_url: str, transport: httpx.AsyncBaseTransport, codec: TokenCodec) -> str:
     ids = await seed.member_ids_with_admin(database_url)
     admin = {"Authorization": f"Bearer {codec.issue(ids[0], ['admin', 'member'], 0)}"}
-    people = [{"Authorization": f"Bearer {codec.issue(i, ['member'], 0)}"}
-              for i in ids[1:MEMBERS + 1]]
+    people = [
+        {"Authorization": f"Bearer {codec.issue(i, ['member'], 0)}"} for i in ids[1 : MEMBERS + 1]
+    ]
+
     def connect() -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60)
 
@@ -154,29 +186,40 @@ async def _run(database_url: str, transport: httpx.AsyncBaseTransport, codec: To
 
     times = [r[0] for r in races]
     lines = [
-        "## Results: an event's registration peaks", "",
+        "## Results: an event's registration peaks",
+        "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs "
         f"({report.cpu_model()}), the app in process (ASGI transport), PostgreSQL, "
-        "the worker off.", "",
+        "the worker off.",
+        "",
         f"**The race** ({MEMBERS} members register and confirm at once for {SEATS} seats, "
-        f"{ROUNDS} rounds):", "",
-        "| | median | rounds |", "|---|---:|---|",
+        f"{ROUNDS} rounds):",
+        "",
+        "| | median | rounds |",
+        "|---|---:|---|",
         f"| register + confirm, {MEMBERS} at once | {statistics.median(times):.2f} s | "
-        + ", ".join(f"{t:.2f}" for t in times) + " |",
-        f"| baseline: {2 * MEMBERS} GET /healthz at once | {baseline_race:.2f} s | |", "",
-        "| round | confirmed | waitlisted | 5xx |", "|---:|---:|---:|---:|",
+        + ", ".join(f"{t:.2f}" for t in times)
+        + " |",
+        f"| baseline: {2 * MEMBERS} GET /healthz at once | {baseline_race:.2f} s | |",
+        "",
+        "| round | confirmed | waitlisted | 5xx |",
+        "|---:|---:|---:|---:|",
     ]
     for n, (_, counts, errors) in enumerate(races, 1):
         lines.append(f"| {n} | {counts['confirmed']} | {counts['waitlisted']} | {errors} |")
     accepted = burst_statuses.get(202, 0)
     lines += [
-        "", f"**The Timepad burst** ({WEBHOOKS:,} signed webhooks and {REPLAYS} replays, "
-        f"{IN_FLIGHT} in flight):", "",
-        "| | requests/s | wall time |", "|---|---:|---:|",
+        "",
+        f"**The Timepad burst** ({WEBHOOKS:,} signed webhooks and {REPLAYS} replays, "
+        f"{IN_FLIGHT} in flight):",
+        "",
+        "| | requests/s | wall time |",
+        "|---|---:|---:|",
         f"| signed webhooks, verified, stored and applied | "
         f"{(WEBHOOKS + REPLAYS) / burst_seconds:,.0f} | {burst_seconds:.1f} s |",
         f"| baseline: as many GET /healthz | {(WEBHOOKS + REPLAYS) / baseline_burst:,.0f} | "
-        f"{baseline_burst:.1f} s |", "",
+        f"{baseline_burst:.1f} s |",
+        "",
         f"Answers: {dict(sorted(burst_statuses.items()))}; inbox rows {outcome['inbox']:,} "
         f"(replays stored once), unprocessed {outcome['unprocessed']}; registrations "
         f"{outcome['registrations']:,} for {outcome['distinct_orders']:,} orders: "
@@ -190,10 +233,15 @@ async def _run(database_url: str, transport: httpx.AsyncBaseTransport, codec: To
 
 
 async def _in_process(database_url: str) -> str:
-    settings = Settings(environment="production", database_url=database_url,
-                        jwt_secret=secrets.token_urlsafe(48), access_token_minutes=120,
-                        timepad_webhook_secret=TIMEPAD_SECRET, worker_in_process=False,
-                        docs_enabled=False)
+    settings = Settings(
+        environment="production",
+        database_url=database_url,
+        jwt_secret=secrets.token_urlsafe(48),
+        access_token_minutes=120,
+        timepad_webhook_secret=TIMEPAD_SECRET,
+        worker_in_process=False,
+        docs_enabled=False,
+    )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     try:

@@ -39,22 +39,29 @@ IN_FLIGHT_TYPE = "/problems/idempotency-key-in-flight"
 class Recorder:
     requests: list[list[Any]] = field(default_factory=list)
 
-    async def call(self, client: httpx.AsyncClient, kind: str, method: str, url: str,
-                   **kwargs: Any) -> httpx.Response | None:
+    async def call(
+        self, client: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response | None:
         started = time.time()
         clock = time.perf_counter()
         try:
             response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as error:
-            self.requests.append([started, time.perf_counter() - clock, kind, 0, False, False,
-                                  type(error).__name__])
+            self.requests.append(
+                [started, time.perf_counter() - clock, kind, 0, False, False, type(error).__name__]
+            )
             return None
-        self.requests.append([
-            started, time.perf_counter() - clock, kind, response.status_code,
-            "retry-after" in response.headers,
-            response.headers.get("content-type", "").startswith("application/problem+json"),
-            None,
-        ])
+        self.requests.append(
+            [
+                started,
+                time.perf_counter() - clock,
+                kind,
+                response.status_code,
+                "retry-after" in response.headers,
+                response.headers.get("content-type", "").startswith("application/problem+json"),
+                None,
+            ]
+        )
         return response
 
 
@@ -83,9 +90,15 @@ def _problem_type(response: httpx.Response) -> str | None:
         return None
 
 
-async def _until_definitive(recorder: Recorder, client: httpx.AsyncClient, kind: str,
-                            method: str, url: str, give_up: float,
-                            **kwargs: Any) -> tuple[httpx.Response | None, int]:
+async def _until_definitive(
+    recorder: Recorder,
+    client: httpx.AsyncClient,
+    kind: str,
+    method: str,
+    url: str,
+    give_up: float,
+    **kwargs: Any,
+) -> tuple[httpx.Response | None, int]:
     attempts = 0
     while True:
         attempts += 1
@@ -98,8 +111,9 @@ async def _until_definitive(recorder: Recorder, client: httpx.AsyncClient, kind:
 
 def _tokens(secret: str, members: list[str]) -> dict[str, dict[str, str]]:
     codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
-    return {m: {"Authorization": f"Bearer {codec.issue(uuid.UUID(m), ['member'], 0)}"}
-            for m in members}
+    return {
+        m: {"Authorization": f"Bearer {codec.issue(uuid.UUID(m), ['member'], 0)}"} for m in members
+    }
 
 
 async def _mix(spec: dict[str, Any]) -> dict[str, Any]:
@@ -119,17 +133,29 @@ async def _mix(spec: dict[str, Any]) -> dict[str, Any]:
         outcomes.append(outcome)
         key = str(uuid.uuid4())
         response, attempts = await _until_definitive(
-            recorder, client, "register", "POST", f"/api/v1/events/{event}/registrations",
-            give_up, headers=headers[member] | {"Idempotency-Key": key},
-            json={"source": "faults"})
+            recorder,
+            client,
+            "register",
+            "POST",
+            f"/api/v1/events/{event}/registrations",
+            give_up,
+            headers=headers[member] | {"Idempotency-Key": key},
+            json={"source": "faults"},
+        )
         outcome["register"] = response.status_code if response is not None else 0
         outcome["register_attempts"] = attempts
         if response is None or response.status_code != 201:
             return
         outcome["id"] = response.json()["id"]
         response, _ = await _until_definitive(
-            recorder, client, "confirm", "POST", f"/api/v1/registrations/{outcome['id']}/confirm",
-            give_up, headers=headers[member])
+            recorder,
+            client,
+            "confirm",
+            "POST",
+            f"/api/v1/registrations/{outcome['id']}/confirm",
+            give_up,
+            headers=headers[member],
+        )
         outcome["confirm"] = response.status_code if response is not None else 0
         if response is not None and response.status_code == 200:
             outcome["status"] = response.json()["status"]
@@ -142,17 +168,20 @@ async def _mix(spec: dict[str, Any]) -> dict[str, Any]:
                     await write(client, *pair)
             else:
                 event = rng.choice(spec["events"])
-                kind, url = rng.choice((
-                    ("events", "/api/v1/events?limit=20"),
-                    ("event", f"/api/v1/events/{event}"),
-                    ("members", "/api/v1/members?limit=20"),
-                ))
+                kind, url = rng.choice(
+                    (
+                        ("events", "/api/v1/events?limit=20"),
+                        ("event", f"/api/v1/events/{event}"),
+                        ("members", "/api/v1/members?limit=20"),
+                    )
+                )
                 await recorder.call(client, kind, "GET", url, headers=reader)
             await asyncio.sleep(spec["pause"])
 
     limits = httpx.Limits(max_connections=spec["tasks"], max_keepalive_connections=spec["tasks"])
-    async with httpx.AsyncClient(base_url=spec["base_url"], timeout=spec["timeout"],
-                                 limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=spec["base_url"], timeout=spec["timeout"], limits=limits
+    ) as client:
         await asyncio.gather(*(task(client) for _ in range(spec["tasks"])))
     return {"requests": recorder.requests, "writes": outcomes}
 
@@ -168,10 +197,21 @@ async def _clients(spec: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
         await start.wait()
         response, attempts = await _until_definitive(
-            recorder, client, "register", "POST", url, give_up,
-            headers=headers[member] | {"Idempotency-Key": key}, json={"source": "faults"})
-        outcome: dict[str, Any] = {"member": member, "attempts": attempts, "at": time.time(),
-                                   "status_code": response.status_code if response else 0}
+            recorder,
+            client,
+            "register",
+            "POST",
+            url,
+            give_up,
+            headers=headers[member] | {"Idempotency-Key": key},
+            json={"source": "faults"},
+        )
+        outcome: dict[str, Any] = {
+            "member": member,
+            "attempts": attempts,
+            "at": time.time(),
+            "status_code": response.status_code if response else 0,
+        }
         if response is not None:
             outcome["replayed"] = response.headers.get("idempotent-replayed") == "true"
             body = response.json() if response.content else {}
@@ -182,8 +222,9 @@ async def _clients(spec: dict[str, Any]) -> dict[str, Any]:
 
     # One connection per client, as 200 people on their own devices would have.
     limits = httpx.Limits(max_connections=len(spec["members"]))
-    async with httpx.AsyncClient(base_url=spec["base_url"], timeout=spec["timeout"],
-                                 limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=spec["base_url"], timeout=spec["timeout"], limits=limits
+    ) as client:
         tasks = [asyncio.create_task(one(client, m)) for m in spec["members"]]
         await asyncio.to_thread(Path(spec["ready_file"]).write_text, "ready")
         start.set()

@@ -74,23 +74,47 @@ class Setup:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=60, metavar="SECONDS",
-                        help="length of the event-day mix (default: %(default)s)")
-    parser.add_argument("--ceiling-duration", type=int, default=10, metavar="SECONDS",
-                        help="length of each ceiling run after the mix (default: %(default)s)")
-    parser.add_argument("--connections", type=int, default=16,
-                        help="browsing connections, and the connections of the ceiling runs "
-                             "(default: %(default)s)")
-    parser.add_argument("--timepad-rate", type=float, default=10.0, metavar="PER_SECOND",
-                        help="Timepad webhooks per second (default: %(default)s)")
-    parser.add_argument("--members", type=int, default=1000,
-                        help="members to seed (default: %(default)s)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-                        help="database to drop, create and seed; its name must contain "
-                             "'bench' (default: $BENCH_DATABASE_URL or %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="length of the event-day mix (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ceiling-duration",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="length of each ceiling run after the mix (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=16,
+        help="browsing connections, and the connections of the ceiling runs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timepad-rate",
+        type=float,
+        default=10.0,
+        metavar="PER_SECOND",
+        help="Timepad webhooks per second (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--members", type=int, default=1000, help="members to seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="database to drop, create and seed; its name must contain "
+        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.ceiling_duration, args.connections) < 1:
         parser.error("--duration, --ceiling-duration and --connections must be positive")
@@ -105,54 +129,87 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # -- setup -------------------------------------------------------------------------------------
 
 
-async def _seat_holders(database_url: str, event_id: str, members: list[uuid.UUID],
-                        status: str) -> list[uuid.UUID]:
+async def _seat_holders(
+    database_url: str, event_id: str, members: list[uuid.UUID], status: str
+) -> list[uuid.UUID]:
     """Registrations already held when the day starts (confirmed for today's event, checked in
     at the last one), bulk-inserted with the event's seat count to match."""
     now = datetime.now(UTC)
-    rows = [(uuid.uuid4(), uuid.UUID(event_id), m, status, uuid.uuid4().hex, 1, now, now)
-            for m in members]
+    rows = [
+        (uuid.uuid4(), uuid.UUID(event_id), m, status, uuid.uuid4().hex, 1, now, now)
+        for m in members
+    ]
     connection = await seed.connect(database_url)
     try:
         await connection.copy_records_to_table(
-            "registration", records=rows,
-            columns=("id", "event_id", "member_id", "status", "link_nonce", "version",
-                     "created_at", "updated_at"))
+            "registration",
+            records=rows,
+            columns=(
+                "id",
+                "event_id",
+                "member_id",
+                "status",
+                "link_nonce",
+                "version",
+                "created_at",
+                "updated_at",
+            ),
+        )
         if status == "checked_in":
             await connection.execute(
                 "UPDATE registration SET checked_in_at = $2 WHERE event_id = $1",
-                uuid.UUID(event_id), now)
-        await connection.execute("UPDATE event SET seats_held = $2 WHERE id = $1",
-                                 uuid.UUID(event_id), len(rows))
+                uuid.UUID(event_id),
+                now,
+            )
+        await connection.execute(
+            "UPDATE event SET seats_held = $2 WHERE id = $1", uuid.UUID(event_id), len(rows)
+        )
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
     return [row[0] for row in rows]
 
 
-def _open_event(client: httpx.Client, admin: dict[str, str], title: str, seats: int,
-                starts: datetime, timepad_event_id: int | None = None,
-                status: tuple[str, ...] = ("published", "registration_open")) -> str:
-    created = client.post("/api/v1/events", headers=admin, json={
-        "title": title, "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=4)).isoformat(), "seats": seats,
-        "timepad_event_id": timepad_event_id})
+def _open_event(
+    client: httpx.Client,
+    admin: dict[str, str],
+    title: str,
+    seats: int,
+    starts: datetime,
+    timepad_event_id: int | None = None,
+    status: tuple[str, ...] = ("published", "registration_open"),
+) -> str:
+    created = client.post(
+        "/api/v1/events",
+        headers=admin,
+        json={
+            "title": title,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=4)).isoformat(),
+            "seats": seats,
+            "timepad_event_id": timepad_event_id,
+        },
+    )
     _ok(created)
     event_id = str(created.json()["id"])
     for target in status:
-        _ok(client.post(f"/api/v1/events/{event_id}/status", headers=admin,
-                        json={"status": target}))
+        _ok(
+            client.post(f"/api/v1/events/{event_id}/status", headers=admin, json={"status": target})
+        )
     return event_id
 
 
 def _ok(response: httpx.Response) -> None:
     if response.is_error:
-        raise BenchFailure(f"{response.request.method} {response.request.url.path} answered "
-                           f"{response.status_code}: {response.text[:500]}")
+        raise BenchFailure(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
 
 
-def set_up(base_url: str, receiver_url: str, database_url: str, codec: TokenCodec,
-           args: argparse.Namespace) -> Setup:
+def set_up(
+    base_url: str, receiver_url: str, database_url: str, codec: TokenCodec, args: argparse.Namespace
+) -> Setup:
     ids = asyncio.run(seed.member_ids_with_admin(database_url))
     admin_id, rest = ids[0], ids[1:]
     racers, rest = rest[:RACERS], rest[RACERS:]
@@ -161,50 +218,101 @@ def set_up(base_url: str, receiver_url: str, database_url: str, codec: TokenCode
     admin = {"Authorization": f"Bearer {codec.issue(admin_id, ['admin', 'member'], 0)}"}
     now = datetime.now(UTC)
     with httpx.Client(base_url=base_url, timeout=60) as client:
-        subscription = client.post("/api/v1/webhooks", headers=admin, json={
-            "url": f"{receiver_url}/hook", "event_types": [],
-            "description": "event-day receiver"})
+        subscription = client.post(
+            "/api/v1/webhooks",
+            headers=admin,
+            json={
+                "url": f"{receiver_url}/hook",
+                "event_types": [],
+                "description": "event-day receiver",
+            },
+        )
         _ok(subscription)
-        race_event = _open_event(client, admin, "Board of directors: spring session",
-                                 RACE_SEATS, now + timedelta(days=30))
-        door_event = _open_event(client, admin, "Board of directors: today",
-                                 DOOR + 50, now + timedelta(hours=1))
-        timepad_event = _open_event(client, admin, "Open conference (Timepad)", 10_000,
-                                    now + timedelta(days=14), TIMEPAD_EVENT)
-        past_event = _open_event(client, admin, "Board of directors: last session",
-                                 ATTENDEES, now - timedelta(hours=5), status=("published",))
-        others = [_open_event(client, admin, f"Breakfast #{n}", 40, now + timedelta(days=n))
-                  for n in range(1, 5)]
-        door_registrations = asyncio.run(
-            _seat_holders(database_url, door_event, door, "confirmed"))
+        race_event = _open_event(
+            client,
+            admin,
+            "Board of directors: spring session",
+            RACE_SEATS,
+            now + timedelta(days=30),
+        )
+        door_event = _open_event(
+            client, admin, "Board of directors: today", DOOR + 50, now + timedelta(hours=1)
+        )
+        timepad_event = _open_event(
+            client,
+            admin,
+            "Open conference (Timepad)",
+            10_000,
+            now + timedelta(days=14),
+            TIMEPAD_EVENT,
+        )
+        past_event = _open_event(
+            client,
+            admin,
+            "Board of directors: last session",
+            ATTENDEES,
+            now - timedelta(hours=5),
+            status=("published",),
+        )
+        others = [
+            _open_event(client, admin, f"Breakfast #{n}", 40, now + timedelta(days=n))
+            for n in range(1, 5)
+        ]
+        door_registrations = asyncio.run(_seat_holders(database_url, door_event, door, "confirmed"))
         asyncio.run(_seat_holders(database_url, past_event, attendees, "checked_in"))
-        survey = client.post(f"/api/v1/events/{past_event}/surveys/express", headers=admin,
-                             json={"language": "en"})
+        survey = client.post(
+            f"/api/v1/events/{past_event}/surveys/express", headers=admin, json={"language": "en"}
+        )
         _ok(survey)
+
     def token(member: uuid.UUID) -> str:
         return codec.issue(member, ["member"], 0)
 
     plan = {
-        "mode": "mix", "base_url": base_url, "duration_seconds": args.duration,
+        "mode": "mix",
+        "base_url": base_url,
+        "duration_seconds": args.duration,
         "connections": args.connections,
         "browser_tokens": [token(m) for m in ids[-BROWSERS_TOKENS:]],
         "event_ids": [race_event, door_event, timepad_event, past_event, *others],
-        "member_ids": [str(m) for m in ids[1::max(1, len(ids) // 500)]],
-        "race": {"event_id": race_event, "tokens": [token(m) for m in racers],
-                 "at_seconds": min(10.0, args.duration / 4)},
-        "door": {"staff_token": admin["Authorization"].removeprefix("Bearer "),
-                 "registration_ids": [str(r) for r in door_registrations], "scanners": 4,
-                 "pause_seconds": 0.5},
-        "timepad": {"secret": TIMEPAD_SECRET, "event_id": TIMEPAD_EVENT,
-                    "per_second": args.timepad_rate, "first_order_id": 1_000_000,
-                    "replay_share": 0.1, "max_in_flight": 64},
-        "survey": {"survey_id": str(survey.json()["id"]),
-                   "tokens": [token(m) for m in attendees], "concurrency": 4,
-                   "pause_seconds": 0.3, "at_seconds": min(5.0, args.duration / 6)},
+        "member_ids": [str(m) for m in ids[1 :: max(1, len(ids) // 500)]],
+        "race": {
+            "event_id": race_event,
+            "tokens": [token(m) for m in racers],
+            "at_seconds": min(10.0, args.duration / 4),
+        },
+        "door": {
+            "staff_token": admin["Authorization"].removeprefix("Bearer "),
+            "registration_ids": [str(r) for r in door_registrations],
+            "scanners": 4,
+            "pause_seconds": 0.5,
+        },
+        "timepad": {
+            "secret": TIMEPAD_SECRET,
+            "event_id": TIMEPAD_EVENT,
+            "per_second": args.timepad_rate,
+            "first_order_id": 1_000_000,
+            "replay_share": 0.1,
+            "max_in_flight": 64,
+        },
+        "survey": {
+            "survey_id": str(survey.json()["id"]),
+            "tokens": [token(m) for m in attendees],
+            "concurrency": 4,
+            "pause_seconds": 0.3,
+            "at_seconds": min(5.0, args.duration / 6),
+        },
     }
-    return Setup(admin=admin["Authorization"], subscription_id=str(subscription.json()["id"]),
-                 race_event=race_event, door_event=door_event, past_event=past_event,
-                 timepad_event=timepad_event, survey_id=str(survey.json()["id"]), plan=plan)
+    return Setup(
+        admin=admin["Authorization"],
+        subscription_id=str(subscription.json()["id"]),
+        race_event=race_event,
+        door_event=door_event,
+        past_event=past_event,
+        timepad_event=timepad_event,
+        survey_id=str(survey.json()["id"]),
+        plan=plan,
+    )
 
 
 # -- the load process --------------------------------------------------------------------------
@@ -216,11 +324,16 @@ def run_client(plan: dict[str, Any], tmp: Path, name: str) -> dict[str, Any]:
     plan_path.write_text(json.dumps(plan))
     completed = subprocess.run(
         [sys.executable, "-m", "bench.load_client", str(plan_path), str(result_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=plan["duration_seconds"] + 180,
-        check=False)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=plan["duration_seconds"] + 180,
+        check=False,
+    )
     if completed.returncode != 0:
-        raise BenchFailure(f"the load process exited with {completed.returncode}:\n"
-                           f"{completed.stderr[-3000:]}")
+        raise BenchFailure(
+            f"the load process exited with {completed.returncode}:\n{completed.stderr[-3000:]}"
+        )
     result: dict[str, Any] = json.loads(result_path.read_text())
     return result
 
@@ -257,10 +370,17 @@ def figures(result: dict[str, Any]) -> list[RouteFigures]:
     for route, data in sorted(result["routes"].items()):
         latencies = data["latencies_ms"]
         requests = sum(data["statuses"].values())
-        rows.append(RouteFigures(
-            route=route, requests=requests, per_second=requests / result["seconds"],
-            p50=percentile(latencies, 0.50), p95=percentile(latencies, 0.95),
-            p99=percentile(latencies, 0.99), statuses=data["statuses"]))
+        rows.append(
+            RouteFigures(
+                route=route,
+                requests=requests,
+                per_second=requests / result["seconds"],
+                p50=percentile(latencies, 0.50),
+                p95=percentile(latencies, 0.95),
+                p99=percentile(latencies, 0.99),
+                statuses=data["statuses"],
+            )
+        )
     return rows
 
 
@@ -270,9 +390,15 @@ def total(result: dict[str, Any]) -> RouteFigures:
     for data in result["routes"].values():
         statuses.update(data["statuses"])
     requests = sum(statuses.values())
-    return RouteFigures("all", requests, requests / result["seconds"],
-                        percentile(latencies, 0.50), percentile(latencies, 0.95),
-                        percentile(latencies, 0.99), dict(statuses))
+    return RouteFigures(
+        "all",
+        requests,
+        requests / result["seconds"],
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.95),
+        percentile(latencies, 0.99),
+        dict(statuses),
+    )
 
 
 # -- after the run -----------------------------------------------------------------------------
@@ -285,7 +411,8 @@ async def _open_work(database_url: str) -> dict[str, int]:
             "SELECT (SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL) AS outbox,"
             " (SELECT count(*) FROM delivery WHERE status = 'pending' AND channel = 'webhook')"
             " AS deliveries,"
-            " (SELECT count(*) FROM inbox_message WHERE processed_at IS NULL) AS inbox")
+            " (SELECT count(*) FROM inbox_message WHERE processed_at IS NULL) AS inbox"
+        )
         return dict(row)
     finally:
         await connection.close()
@@ -303,53 +430,82 @@ def drain(database_url: str) -> float:
     return time.monotonic() - started
 
 
-async def _invariants(database_url: str, setup: Setup, accepted_orders: list[int],
-                      received_ids: set[str]) -> dict[str, Any]:
+async def _invariants(
+    database_url: str, setup: Setup, accepted_orders: list[int], received_ids: set[str]
+) -> dict[str, Any]:
     connection = await seed.connect(database_url)
     try:
         overbooked = await connection.fetch(
             "SELECT e.id, e.title, e.seats, e.seats_held, count(r.id) AS firm "
             "FROM event e LEFT JOIN registration r ON r.event_id = e.id "
             " AND r.status IN ('confirmed', 'checked_in', 'offered') "
-            "GROUP BY e.id HAVING count(r.id) > e.seats OR count(r.id) <> e.seats_held")
+            "GROUP BY e.id HAVING count(r.id) > e.seats OR count(r.id) <> e.seats_held"
+        )
         duplicates = await connection.fetchval(
             "SELECT count(*) FROM (SELECT event_id, member_id FROM registration "
-            " WHERE member_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS d")
+            " WHERE member_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS d"
+        )
         duplicate_guests = await connection.fetchval(
             "SELECT count(*) FROM (SELECT event_id, guest_email FROM registration "
-            " WHERE guest_email IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS d")
-        race = dict(await connection.fetch(
-            "SELECT status, count(*) FROM registration WHERE event_id = $1 GROUP BY status",
-            uuid.UUID(setup.race_event)))
+            " WHERE guest_email IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) AS d"
+        )
+        race = dict(
+            await connection.fetch(
+                "SELECT status, count(*) FROM registration WHERE event_id = $1 GROUP BY status",
+                uuid.UUID(setup.race_event),
+            )
+        )
         events = await connection.fetch(
             "SELECT id FROM outbox_event WHERE type <> 'webhook.ping' AND occurred_at >= "
             " (SELECT created_at FROM webhook_subscription WHERE id = $1)",
-            uuid.UUID(setup.subscription_id))
-        delivered = {r["event_id"] for r in await connection.fetch(
-            "SELECT DISTINCT event_id FROM delivery WHERE subscription_id = $1 "
-            " AND status = 'succeeded'", uuid.UUID(setup.subscription_id))}
+            uuid.UUID(setup.subscription_id),
+        )
+        delivered = {
+            r["event_id"]
+            for r in await connection.fetch(
+                "SELECT DISTINCT event_id FROM delivery WHERE subscription_id = $1 "
+                " AND status = 'succeeded'",
+                uuid.UUID(setup.subscription_id),
+            )
+        }
         not_delivered = [r["id"] for r in events if r["id"] not in delivered]
         not_received = [r["id"] for r in events if f"msg_{r['id'].hex}" not in received_ids]
-        orders = {r["timepad_order_id"] for r in await connection.fetch(
-            "SELECT timepad_order_id FROM registration WHERE timepad_order_id IS NOT NULL")}
+        orders = {
+            r["timepad_order_id"]
+            for r in await connection.fetch(
+                "SELECT timepad_order_id FROM registration WHERE timepad_order_id IS NOT NULL"
+            )
+        }
         lost_orders = sorted(set(accepted_orders) - orders)
         unprocessed = await connection.fetchval(
-            "SELECT count(*) FROM inbox_message WHERE processed_at IS NULL")
+            "SELECT count(*) FROM inbox_message WHERE processed_at IS NULL"
+        )
         checked_in = await connection.fetchval(
             "SELECT count(*) FROM registration WHERE event_id = $1 AND status = 'checked_in'",
-            uuid.UUID(setup.door_event))
+            uuid.UUID(setup.door_event),
+        )
         answers = await connection.fetchval(
-            "SELECT count(*) FROM survey_response WHERE survey_id = $1",
-            uuid.UUID(setup.survey_id))
+            "SELECT count(*) FROM survey_response WHERE survey_id = $1", uuid.UUID(setup.survey_id)
+        )
         version = str(await connection.fetchval("SHOW server_version"))
     finally:
         await connection.close()
-    return {"overbooked": [dict(r) for r in overbooked], "duplicates": duplicates,
-            "duplicate_guests": duplicate_guests, "race": race, "events": len(events),
-            "not_delivered": len(not_delivered), "not_received": len(not_received),
-            "orders": len(orders), "accepted_orders": len(accepted_orders),
-            "lost_orders": len(lost_orders), "unprocessed": unprocessed,
-            "checked_in": checked_in, "answers": answers, "server_version": version}
+    return {
+        "overbooked": [dict(r) for r in overbooked],
+        "duplicates": duplicates,
+        "duplicate_guests": duplicate_guests,
+        "race": race,
+        "events": len(events),
+        "not_delivered": len(not_delivered),
+        "not_received": len(not_received),
+        "orders": len(orders),
+        "accepted_orders": len(accepted_orders),
+        "lost_orders": len(lost_orders),
+        "unprocessed": unprocessed,
+        "checked_in": checked_in,
+        "answers": answers,
+        "server_version": version,
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -375,51 +531,70 @@ def machine() -> str:
         memory = f"{int(meminfo.split()[1]) / 1024 / 1024:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         memory = "RAM unknown"
-    return (f"{len(os.sched_getaffinity(0))} cores (nproc), {report.cpu_model()}, {memory}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{len(os.sched_getaffinity(0))} cores (nproc), {report.cpu_model()}, {memory}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def _row(f: RouteFigures) -> str:
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(f.statuses.items()))
-    return (f"| `{f.route}` | {f.requests:,} | {f.per_second:,.1f} | {f.p50:.1f} | "
-            f"{f.p95:.1f} | {f.p99:.1f} | {statuses} |")
+    return (
+        f"| `{f.route}` | {f.requests:,} | {f.per_second:,.1f} | {f.p50:.1f} | "
+        f"{f.p95:.1f} | {f.p99:.1f} | {statuses} |"
+    )
 
 
-def render(started: datetime, args: argparse.Namespace, mix: dict[str, Any],
-           checks: dict[str, Any], ceiling: dict[str, RouteFigures], rss: tuple[float, float],
-           drain_seconds: float, failures: list[str]) -> str:
+def render(
+    started: datetime,
+    args: argparse.Namespace,
+    mix: dict[str, Any],
+    checks: dict[str, Any],
+    ceiling: dict[str, RouteFigures],
+    rss: tuple[float, float],
+    drain_seconds: float,
+    failures: list[str],
+) -> str:
     everything = total(mix)
     browse = [f for f in figures(mix) if f.route.startswith("GET ")]
     browse_rate = sum(f.per_second for f in browse)
     read, bare = ceiling["read"], ceiling["ceiling"]
     lines = [
-        "## Results: an event day under load", "",
+        "## Results: an event day under load",
+        "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
         f"{checks['server_version']}, {args.members:,} members. uvicorn with 1 worker "
         f"(`--backlog {BACKLOG}`), `python -m app.worker` delivering meanwhile, the receiver "
         "and the load process (httpx) each in their own process, all on the same machine.",
         f"Reproduce: `.venv/bin/python -m bench.load` (here: `--duration {args.duration} "
-        f"--connections {args.connections} --timepad-rate {args.timepad_rate:g}`).", "",
+        f"--connections {args.connections} --timepad-rate {args.timepad_rate:g}`).",
+        "",
         f"**The mix** ({mix['seconds']:.0f} s): {args.connections} members browsing on closed "
         f"loops; at {args.duration / 4 if args.duration < 40 else 10:.0f} s, {RACERS} members "
         f"register and confirm at once for {RACE_SEATS} seats (one connection each); 4 door "
         f"scanners checking in {DOOR} confirmed registrations; Timepad paid orders at "
         f"{args.timepad_rate:g}/s (10 % sent twice); {ATTENDEES} attendees of the last event "
-        "answering its express survey, 4 at a time.", "",
+        "answering its express survey, 4 at a time.",
+        "",
         f"uvicorn used {mix['api_cpu_seconds']:.1f} s of CPU during the mix "
         f"({mix['api_cpu_seconds'] / mix['seconds']:.2f} of a core; 1.00 means it was never "
         "short of CPU nor idle); the machine's load average was "
-        f"{mix['load_average'][0]:.1f} before and {mix['load_average'][1]:.1f} after.", "",
+        f"{mix['load_average'][0]:.1f} before and {mix['load_average'][1]:.1f} after.",
+        "",
         "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---:|---|",
         *(_row(f) for f in figures(mix)),
-        _row(everything).replace("`all`", "**all**"), "",
+        _row(everything).replace("`all`", "**all**"),
+        "",
         f"Race: {_counts(mix['race'])}; door: {mix['checked_in']} checked in; survey: "
         f"{mix['answered']} answers; Timepad: {len(mix['timepad_accepted'])} distinct orders "
-        "accepted.", "",
+        "accepted.",
+        "",
         "**Invariants** (checked in the database after the worker drained the outbox in "
-        f"{drain_seconds:.1f} s):", "",
-        "| Invariant | Result |", "|---|---|",
+        f"{drain_seconds:.1f} s):",
+        "",
+        "| Invariant | Result |",
+        "|---|---|",
         f"| No overbooking: firm seats <= seats, and = the event's seat count, for every "
         f"event | {_verdict(not checks['overbooked'])} (race event: {_counts(checks['race'])}) |",
         f"| No duplicate registration (member or guest per event) | "
@@ -439,30 +614,37 @@ def render(started: datetime, args: argparse.Namespace, mix: dict[str, Any],
         f"({everything.server_errors} 5xx, {everything.transport_errors} transport errors) |",
         "",
         f"**Against the ceiling** (same uvicorn, right after the mix, {args.connections} "
-        f"connections, {args.ceiling_duration} s each):", "",
+        f"connections, {args.ceiling_duration} s each):",
+        "",
         "| Load | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---|",
         _ceiling_row("Ceiling: `GET /bench/members/{id}`", bare),
         _ceiling_row("Full stack: `GET /api/v1/members/{id}`", read),
         f"| The mix, all routes | {everything.per_second:,.1f} | {everything.p50:.1f} | "
         f"{everything.p95:.1f} | {everything.p99:.1f} | |",
-        f"| The mix, browsing routes only | {browse_rate:,.1f} | | | | |", "",
+        f"| The mix, browsing routes only | {browse_rate:,.1f} | | | | |",
+        "",
         f"Ratios: single read / ceiling **{read.per_second / bare.per_second:.0%}**; "
-        f"the whole mix / ceiling **{everything.per_second / bare.per_second:.0%}**.", "",
+        f"the whole mix / ceiling **{everything.per_second / bare.per_second:.0%}**.",
+        "",
         f"Memory of the API process (VmRSS): **{rss[0]:.0f} MB** after the mix, {rss[1]:.0f} MB "
         f"after the ceiling runs (target: under {RSS_TARGET_MB} MB: "
         f"{_verdict(max(rss) < RSS_TARGET_MB).lower()}).",
     ]
     if failures:
-        lines += ["", "**Failed:** " + "; ".join(failures) + ".",
-                  *(f"- `{sample}`" for sample in mix.get("samples", [])[:5])]
+        lines += [
+            "",
+            "**Failed:** " + "; ".join(failures) + ".",
+            *(f"- `{sample}`" for sample in mix.get("samples", [])[:5]),
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _ceiling_row(label: str, f: RouteFigures) -> str:
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(f.statuses.items()))
-    return (f"| {label} | {f.per_second:,.1f} | {f.p50:.1f} | {f.p95:.1f} | {f.p99:.1f} "
-            f"| {statuses} |")
+    return (
+        f"| {label} | {f.per_second:,.1f} | {f.p50:.1f} | {f.p95:.1f} | {f.p99:.1f} | {statuses} |"
+    )
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -473,8 +655,9 @@ def _verdict(ok: bool) -> str:
     return "Holds" if ok else "**FAILS**"
 
 
-def failures_of(mix: dict[str, Any], checks: dict[str, Any],
-                ceiling: dict[str, RouteFigures]) -> list[str]:
+def failures_of(
+    mix: dict[str, Any], checks: dict[str, Any], ceiling: dict[str, RouteFigures]
+) -> list[str]:
     everything = total(mix)
     failed = []
     if checks["overbooked"]:
@@ -482,12 +665,17 @@ def failures_of(mix: dict[str, Any], checks: dict[str, Any],
     if checks["duplicates"] or checks["duplicate_guests"]:
         failed.append("duplicate registrations")
     if checks["not_delivered"] or checks["not_received"]:
-        failed.append(f"{checks['not_delivered']} webhooks undelivered, "
-                      f"{checks['not_received']} not seen by the receiver")
+        failed.append(
+            f"{checks['not_delivered']} webhooks undelivered, "
+            f"{checks['not_received']} not seen by the receiver"
+        )
     if checks["lost_orders"] or checks["unprocessed"]:
         failed.append(f"{checks['lost_orders']} Timepad orders lost")
-    errors = everything.server_errors + everything.transport_errors + sum(
-        f.server_errors + f.transport_errors for f in ceiling.values())
+    errors = (
+        everything.server_errors
+        + everything.transport_errors
+        + sum(f.server_errors + f.transport_errors for f in ceiling.values())
+    )
     if errors:
         failed.append(f"{errors} requests with a 5xx or a transport error")
     return failed
@@ -504,17 +692,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
-    env = {"DL_WORKER_IN_PROCESS": "false", "DL_TIMEPAD_WEBHOOK_SECRET": TIMEPAD_SECRET,
-           "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
-           # The worker looks for new events this often when idle (the default is 1 s).
-           "DL_WORKER_IDLE_SECONDS": "0.2"}
+    env = {
+        "DL_WORKER_IN_PROCESS": "false",
+        "DL_TIMEPAD_WEBHOOK_SECRET": TIMEPAD_SECRET,
+        "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
+        # The worker looks for new events this often when idle (the default is 1 s).
+        "DL_WORKER_IDLE_SECONDS": "0.2",
+    }
     try:
-        with tempfile.TemporaryDirectory(prefix="dl-bench-load-") as tmp_name, \
-                receiver() as receiver_url, \
-                worker_processes(args.database_url, secret, 1, env):
+        with (
+            tempfile.TemporaryDirectory(prefix="dl-bench-load-") as tmp_name,
+            receiver() as receiver_url,
+            worker_processes(args.database_url, secret, 1, env),
+        ):
             tmp = Path(tmp_name)
-            with serve(args.database_url, secret, tmp / "uvicorn.log", env,
-                       ("--backlog", str(BACKLOG))) as server:
+            with serve(
+                args.database_url, secret, tmp / "uvicorn.log", env, ("--backlog", str(BACKLOG))
+            ) as server:
                 setup = set_up(server.base_url, receiver_url, args.database_url, codec, args)
                 print(f"Running the mix for {args.duration} s ...")
                 load_before = os.getloadavg()[0]
@@ -528,34 +722,41 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {total(mix).requests:,} requests; draining the outbox ...")
                 drain_seconds = drain(args.database_url)
                 received = set(httpx.get(f"{receiver_url}/ids", timeout=30).json())
-                checks = asyncio.run(_invariants(args.database_url, setup,
-                                                 mix["timepad_accepted"], received))
+                checks = asyncio.run(
+                    _invariants(args.database_url, setup, mix["timepad_accepted"], received)
+                )
                 target = setup.plan["member_ids"][0]
                 ceiling = {}
                 for key, route, path in (
-                        ("ceiling", "GET /bench/members/{id}", f"/bench/members/{target}"),
-                        ("read", "GET /api/v1/members/{id}", f"/api/v1/members/{target}")):
+                    ("ceiling", "GET /bench/members/{id}", f"/bench/members/{target}"),
+                    ("read", "GET /api/v1/members/{id}", f"/api/v1/members/{target}"),
+                ):
                     print(f"Loading {route} for {args.ceiling_duration} s ...")
-                    plan = {"mode": "single", "base_url": server.base_url,
-                            "duration_seconds": args.ceiling_duration,
-                            "connections": args.connections, "route": route, "url": path,
-                            "token": setup.plan["browser_tokens"][0]}
+                    plan = {
+                        "mode": "single",
+                        "base_url": server.base_url,
+                        "duration_seconds": args.ceiling_duration,
+                        "connections": args.connections,
+                        "route": route,
+                        "url": path,
+                        "token": setup.plan["browser_tokens"][0],
+                    }
                     result = run_client(plan, tmp, key)
                     ceiling[key] = figures(result)[0]
                     for sample in result["samples"]:
                         print(f"  failed: {sample}", file=sys.stderr)
                 rss_after = rss_mb(server.pid)
                 if any(f.statuses.get("500") for f in [*figures(mix), *ceiling.values()]):
-                    print(f"uvicorn's log ends with:\n{tail(tmp / 'uvicorn.log')}",
-                          file=sys.stderr)
+                    print(f"uvicorn's log ends with:\n{tail(tmp / 'uvicorn.log')}", file=sys.stderr)
     except (BenchFailure, seed.DatabaseError, subprocess.TimeoutExpired) as error:
         print(f"bench failed: {error}", file=sys.stderr)
         return 1
     finally:
         seed.drop_database(args.database_url)
     failures = failures_of(mix, checks, ceiling)
-    section = render(started, args, mix, checks, ceiling, (rss_after_mix, rss_after),
-                     drain_seconds, failures)
+    section = render(
+        started, args, mix, checks, ceiling, (rss_after_mix, rss_after), drain_seconds, failures
+    )
     report.write(section, marker="load")
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     return 1 if failures else 0

@@ -50,15 +50,18 @@ class Recorder:
     # The first few failures in full (a 5xx body, a transport error), to say why.
     samples: list[str] = field(default_factory=list)
 
-    async def request(self, client: httpx.AsyncClient, route: str, method: str, url: str,
-                      **kwargs: Any) -> httpx.Response | None:
+    async def request(
+        self, client: httpx.AsyncClient, route: str, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response | None:
         started = time.perf_counter()
         try:
             response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as error:
             self.statuses[route][type(error).__name__] += 1
-            self._sample(f"{route}: {type(error).__name__} {error!r} after "
-                         f"{time.perf_counter() - started:.1f} s")
+            self._sample(
+                f"{route}: {type(error).__name__} {error!r} after "
+                f"{time.perf_counter() - started:.1f} s"
+            )
             return None
         self.latencies[route].append((time.perf_counter() - started) * 1000)
         self.statuses[route][str(response.status_code)] += 1
@@ -71,9 +74,13 @@ class Recorder:
             self.samples.append(text)
 
     def summary(self) -> dict[str, Any]:
-        return {route: {"latencies_ms": self.latencies.get(route, []),
-                        "statuses": dict(self.statuses[route])}
-                for route in self.statuses}
+        return {
+            route: {
+                "latencies_ms": self.latencies.get(route, []),
+                "statuses": dict(self.statuses[route]),
+            }
+            for route in self.statuses
+        }
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -83,14 +90,19 @@ def _auth(token: str) -> dict[str, str]:
 def _client(base_url: str, connections: int) -> httpx.AsyncClient:
     # As many connections as concurrent requests: none waits for a free connection in the
     # pool, so the timings are the server's.
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
-                          keepalive_expiry=KEEPALIVE_SECONDS)
-    return httpx.AsyncClient(base_url=base_url, limits=limits,
-                             timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, pool=None))
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
+    return httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, pool=None)
+    )
 
 
-async def _browse(client: httpx.AsyncClient, rec: Recorder, plan: dict[str, Any],
-                  rng: random.Random, stop: float) -> None:
+async def _browse(
+    client: httpx.AsyncClient, rec: Recorder, plan: dict[str, Any], rng: random.Random, stop: float
+) -> None:
     routes = [r for r, _ in BROWSE_MIX]
     weights = [w for _, w in BROWSE_MIX]
     while time.monotonic() < stop:
@@ -113,18 +125,27 @@ async def _race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str,
     await asyncio.sleep(race["at_seconds"])
     outcomes: Counter[str] = Counter()
     async with _client(base_url, len(race["tokens"])) as client:
+
         async def one(token: str) -> None:
             created = await rec.request(
-                client, "POST /api/v1/events/{id}/registrations", "POST",
-                f"/api/v1/events/{race['event_id']}/registrations", headers=_auth(token),
-                json={"source": "ads"})
+                client,
+                "POST /api/v1/events/{id}/registrations",
+                "POST",
+                f"/api/v1/events/{race['event_id']}/registrations",
+                headers=_auth(token),
+                json={"source": "ads"},
+            )
             if created is None or created.status_code != 201:
                 code = created.status_code if created is not None else "failed"
                 outcomes[f"register answered {code}"] += 1
                 return
             confirmed = await rec.request(
-                client, "POST /api/v1/registrations/{id}/confirm", "POST",
-                f"/api/v1/registrations/{created.json()['id']}/confirm", headers=_auth(token))
+                client,
+                "POST /api/v1/registrations/{id}/confirm",
+                "POST",
+                f"/api/v1/registrations/{created.json()['id']}/confirm",
+                headers=_auth(token),
+            )
             if confirmed is None:
                 outcomes["confirm failed"] += 1
             elif confirmed.status_code != 200:
@@ -136,8 +157,7 @@ async def _race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str,
     return dict(outcomes)
 
 
-async def _door(client: httpx.AsyncClient, rec: Recorder, door: dict[str, Any],
-                stop: float) -> int:
+async def _door(client: httpx.AsyncClient, rec: Recorder, door: dict[str, Any], stop: float) -> int:
     """Scanners at the door check confirmed registrations in, one scan after another."""
     queue = list(door["registration_ids"])
     checked = 0
@@ -147,10 +167,13 @@ async def _door(client: httpx.AsyncClient, rec: Recorder, door: dict[str, Any],
         while queue and time.monotonic() < stop:
             registration_id = queue.pop()
             response = await rec.request(
-                client, "POST /api/v1/registrations/{id}/check-in", "POST",
+                client,
+                "POST /api/v1/registrations/{id}/check-in",
+                "POST",
                 f"/api/v1/registrations/{registration_id}/check-in",
                 headers=_auth(door["staff_token"]),
-                json={"nonce": f"door-{number}-{registration_id.replace('-', '')[:20]}"})
+                json={"nonce": f"door-{number}-{registration_id.replace('-', '')[:20]}"},
+            )
             if response is not None and response.status_code == 200:
                 checked += 1
             await asyncio.sleep(door["pause_seconds"])
@@ -160,15 +183,25 @@ async def _door(client: httpx.AsyncClient, rec: Recorder, door: dict[str, Any],
 
 
 def _timepad_body(order_id: int, event_id: int) -> bytes:
-    return json.dumps({
-        "id": order_id, "status": {"name": "paid", "title": "оплачено"},
-        "mail": f"guest{order_id}@example.com", "event": {"id": event_id},
-        "answers": {"name": "Гость", "surname": str(order_id)},
-    }, ensure_ascii=True).encode()
+    return json.dumps(
+        {
+            "id": order_id,
+            "status": {"name": "paid", "title": "оплачено"},
+            "mail": f"guest{order_id}@example.com",
+            "event": {"id": event_id},
+            "answers": {"name": "Гость", "surname": str(order_id)},
+        },
+        ensure_ascii=True,
+    ).encode()
 
 
-async def _timepad(client: httpx.AsyncClient, rec: Recorder, timepad: dict[str, Any],
-                   rng: random.Random, stop: float) -> list[int]:
+async def _timepad(
+    client: httpx.AsyncClient,
+    rec: Recorder,
+    timepad: dict[str, Any],
+    rng: random.Random,
+    stop: float,
+) -> list[int]:
     """Paid orders at a steady rate, signed as Timepad signs them; some sent twice, as
     Timepad does when an answer is slow. Returns the order ids answered 202."""
     accepted: set[int] = set()
@@ -180,9 +213,13 @@ async def _timepad(client: httpx.AsyncClient, rec: Recorder, timepad: dict[str, 
         body = _timepad_body(order_id, timepad["event_id"])
         signature = hmac.new(secret, body, hashlib.sha1).hexdigest()
         response = await rec.request(
-            client, "POST /api/v1/integrations/timepad/webhook", "POST",
-            "/api/v1/integrations/timepad/webhook", content=body,
-            headers={"content-type": "application/json", "x-hub-signature": f"sha1={signature}"})
+            client,
+            "POST /api/v1/integrations/timepad/webhook",
+            "POST",
+            "/api/v1/integrations/timepad/webhook",
+            content=body,
+            headers={"content-type": "application/json", "x-hub-signature": f"sha1={signature}"},
+        )
         if response is not None and response.status_code == 202:
             accepted.add(order_id)
 
@@ -204,8 +241,9 @@ async def _timepad(client: httpx.AsyncClient, rec: Recorder, timepad: dict[str, 
     return sorted(accepted)
 
 
-async def _survey(client: httpx.AsyncClient, rec: Recorder, survey: dict[str, Any],
-                  stop: float) -> int:
+async def _survey(
+    client: httpx.AsyncClient, rec: Recorder, survey: dict[str, Any], stop: float
+) -> int:
     """Attendees of the last event answer its express survey, a few at a time."""
     await asyncio.sleep(survey["at_seconds"])
     tokens = list(survey["tokens"])
@@ -216,13 +254,20 @@ async def _survey(client: httpx.AsyncClient, rec: Recorder, survey: dict[str, An
         while tokens and time.monotonic() < stop:
             n = len(tokens)
             token = tokens.pop()
-            answers = {"liked": 1 + (n * 7) % 5, "nps": (n * 3) % 11,
-                       "most_useful": "The case discussion at our table",
-                       "change": "More time" if n % 3 else ""}
+            answers = {
+                "liked": 1 + (n * 7) % 5,
+                "nps": (n * 3) % 11,
+                "most_useful": "The case discussion at our table",
+                "change": "More time" if n % 3 else "",
+            }
             response = await rec.request(
-                client, "POST /api/v1/surveys/{id}/responses", "POST",
-                f"/api/v1/surveys/{survey['survey_id']}/responses", headers=_auth(token),
-                json={"answers": answers})
+                client,
+                "POST /api/v1/surveys/{id}/responses",
+                "POST",
+                f"/api/v1/surveys/{survey['survey_id']}/responses",
+                headers=_auth(token),
+                json={"answers": answers},
+            )
             if response is not None and response.status_code == 201:
                 answered += 1
             await asyncio.sleep(survey["pause_seconds"])
@@ -238,12 +283,16 @@ async def run_mix(plan: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     stop = started + plan["duration_seconds"]
     connections = plan["connections"]
-    async with _client(base_url, connections) as browsers, \
-            _client(base_url, plan["door"]["scanners"] + plan["survey"]["concurrency"]) as staff, \
-            _client(base_url, plan["timepad"]["max_in_flight"]) as timepad:
+    async with (
+        _client(base_url, connections) as browsers,
+        _client(base_url, plan["door"]["scanners"] + plan["survey"]["concurrency"]) as staff,
+        _client(base_url, plan["timepad"]["max_in_flight"]) as timepad,
+    ):
         results = await asyncio.gather(
-            *(_browse(browsers, rec, plan, random.Random(rng.random()), stop)
-              for _ in range(connections)),
+            *(
+                _browse(browsers, rec, plan, random.Random(rng.random()), stop)
+                for _ in range(connections)
+            ),
             _race(base_url, rec, plan["race"]),
             _door(staff, rec, plan["door"], stop),
             _timepad(timepad, rec, plan["timepad"], rng, stop),
@@ -251,8 +300,15 @@ async def run_mix(plan: dict[str, Any]) -> dict[str, Any]:
         )
     elapsed = time.monotonic() - started
     race, checked_in, accepted, answered = results[connections:]
-    return {"seconds": elapsed, "routes": rec.summary(), "samples": rec.samples, "race": race,
-            "checked_in": checked_in, "timepad_accepted": accepted, "answered": answered}
+    return {
+        "seconds": elapsed,
+        "routes": rec.summary(),
+        "samples": rec.samples,
+        "race": race,
+        "checked_in": checked_in,
+        "timepad_accepted": accepted,
+        "answered": answered,
+    }
 
 
 async def run_single(plan: dict[str, Any]) -> dict[str, Any]:
@@ -267,8 +323,7 @@ async def run_single(plan: dict[str, Any]) -> dict[str, Any]:
 
     async with _client(plan["base_url"], plan["connections"]) as client:
         await asyncio.gather(*(loop(client) for _ in range(plan["connections"])))
-    return {"seconds": time.monotonic() - started, "routes": rec.summary(),
-            "samples": rec.samples}
+    return {"seconds": time.monotonic() - started, "routes": rec.summary(), "samples": rec.samples}
 
 
 def main(argv: list[str]) -> int:

@@ -68,18 +68,34 @@ SHAPES = (
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.members_scale", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=150,
-                        help="timed requests per shape and size (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=15,
-                        help="untimed requests per shape and size first (default: %(default)s)")
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
-                        help="member counts, ascending (default: %(default)s)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-                        help="database to drop, create and seed; its name must contain "
-                             "'bench' (default: $BENCH_DATABASE_URL or %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.members_scale",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=150,
+        help="timed requests per shape and size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=15,
+        help="untimed requests per shape and size first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="member counts, ascending (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="database to drop, create and seed; its name must contain "
+        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
     args = parser.parse_args(argv)
     args.sizes = tuple(int(s) for s in args.sizes.split(","))
     if list(args.sizes) != sorted(args.sizes) or args.sizes[0] < 2 * LIMIT:
@@ -97,8 +113,9 @@ async def _deep_key(database_url: str, from_end: int = 100) -> tuple[str, uuid.U
     connection = await seed.connect(database_url)
     try:
         row = await connection.fetchrow(
-            "SELECT full_name, id FROM member ORDER BY full_name DESC, id DESC "
-            "OFFSET $1 LIMIT 1", from_end)
+            "SELECT full_name, id FROM member ORDER BY full_name DESC, id DESC OFFSET $1 LIMIT 1",
+            from_end,
+        )
         return str(row["full_name"]), row["id"]
     finally:
         await connection.close()
@@ -124,22 +141,25 @@ def time_requests(client: httpx.Client, url: str, token: str, count: int) -> lis
         response = client.get(url, headers=headers)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200 or not response.json()["items"]:
-            raise BenchFailure(f"GET {url} answered {response.status_code}: "
-                               f"{response.text[:300]}")
+            raise BenchFailure(f"GET {url} answered {response.status_code}: {response.text[:300]}")
         timings.append(elapsed)
     return timings
 
 
-def time_shapes(clients: dict[int, httpx.Client], urls: dict[int, dict[str, str]],
-                tokens: dict[int, str], args: argparse.Namespace
-                ) -> dict[int, dict[str, list[float]]]:
+def time_shapes(
+    clients: dict[int, httpx.Client],
+    urls: dict[int, dict[str, str]],
+    tokens: dict[int, str],
+    args: argparse.Namespace,
+) -> dict[int, dict[str, list[float]]]:
     """Warm every size and shape up, then time them in interleaved rounds, so drift (the
     machine's other work) spreads over all of them rather than falling on one."""
     for size, client in clients.items():
         for url in urls[size].values():
             time_requests(client, url, tokens[size], args.warmup)
     timings: dict[int, dict[str, list[float]]] = {
-        size: {key: [] for key in urls[size]} for size in clients}
+        size: {key: [] for key in urls[size]} for size in clients
+    }
     per_round = -(-args.requests // ROUNDS)
     for number in range(ROUNDS):
         print(f"  round {number + 1}/{ROUNDS}")
@@ -156,13 +176,15 @@ def percentile(values: list[float], share: float) -> float:
 # -- the plans ---------------------------------------------------------------------------------
 
 
-def statement_sql(shape: Shape, viewer_id: uuid.UUID, deep_key: tuple[str, uuid.UUID]
-                  ) -> tuple[str, list[Any]]:
+def statement_sql(
+    shape: Shape, viewer_id: uuid.UUID, deep_key: tuple[str, uuid.UUID]
+) -> tuple[str, list[Any]]:
     """The statement the route runs for this shape (the repository's own template) compiled
     for asyncpg, with the values a member's request binds, in order."""
     params = repository.filter_params(repository.MemberFilters(**shape.filters))
     stmt = repository._directory_template(  # noqa: SLF001 - the very statement, not a copy
-        "postgresql", Audience.directory, frozenset(params), "full_name", shape.deep)
+        "postgresql", Audience.directory, frozenset(params), "full_name", shape.deep
+    )
     params.update(viewer_id=viewer_id, limit=LIMIT + 1)
     if shape.deep:
         params.update(after_key=deep_key[0], after_id=deep_key[1])
@@ -171,8 +193,9 @@ def statement_sql(shape: Shape, viewer_id: uuid.UUID, deep_key: tuple[str, uuid.
     return compiled.string, [bound[name] for name in compiled.positiontup or ()]
 
 
-async def _explain(database_url: str, statements: dict[str, tuple[str, list[Any]]]
-                   ) -> dict[str, tuple[list[str], float]]:
+async def _explain(
+    database_url: str, statements: dict[str, tuple[str, list[Any]]]
+) -> dict[str, tuple[list[str], float]]:
     """Each statement's plan, and its median execution time (ms) over a few runs."""
     connection = await seed.connect(database_url)
     try:
@@ -217,27 +240,35 @@ def plan_summary(plan: list[str]) -> str:
         stripped = line.strip().removeprefix("->").strip()
         if "(cost=" in stripped:
             nodes.append(stripped.split("  (cost=")[0])
-    executed = next((line.split(":", 1)[1].strip() for line in plan
-                     if line.startswith("Execution Time")), "?")
+    executed = next(
+        (line.split(":", 1)[1].strip() for line in plan if line.startswith("Execution Time")), "?"
+    )
     return " > ".join(nodes) + f" ({executed})"
 
 
 # -- the run -----------------------------------------------------------------------------------
 
 
-def render(started: datetime, server_version: str, args: argparse.Namespace,
-           results: dict[int, dict[str, list[float]]],
-           plans: dict[int, dict[str, tuple[list[str], float]]]) -> str:
+def render(
+    started: datetime,
+    server_version: str,
+    args: argparse.Namespace,
+    results: dict[int, dict[str, list[float]]],
+    plans: dict[int, dict[str, tuple[list[str], float]]],
+) -> str:
     first, last = args.sizes[0], args.sizes[-1]
     sizes = " | ".join(f"{s:,}" for s in args.sizes)
     lines = [
-        "## Results: the directory from 1,000 to 100,000 members", "",
+        "## Results: the directory from 1,000 to 100,000 members",
+        "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL {server_version}; "
         f"one uvicorn (1 worker) per size, one member reading "
         f"`GET /api/v1/members?limit={LIMIT}` one request at a time, {args.requests} timed "
         f"requests per shape and size in {ROUNDS} rounds interleaving sizes and shapes, after "
-        f"{args.warmup} untimed. Reproduce: `.venv/bin/python -m bench.members_scale`.", "",
-        "Latency over HTTP, p50 / p95 (ms), by number of members:", "",
+        f"{args.warmup} untimed. Reproduce: `.venv/bin/python -m bench.members_scale`.",
+        "",
+        "Latency over HTTP, p50 / p95 (ms), by number of members:",
+        "",
         f"| Shape | {sizes} | p50 {last:,} / {first:,} |",
         "|---|" + "---:|" * (len(args.sizes) + 1),
     ]
@@ -247,26 +278,30 @@ def render(started: datetime, server_version: str, args: argparse.Namespace,
         for size in args.sizes:
             timings = results[size][shape.key]
             cells.append(f"{percentile(timings, 0.5):.1f} / {percentile(timings, 0.95):.1f}")
-        ratio = (percentile(results[last][shape.key], 0.5)
-                 / percentile(results[first][shape.key], 0.5))
+        ratio = percentile(results[last][shape.key], 0.5) / percentile(
+            results[first][shape.key], 0.5
+        )
         flat = flat and ratio <= FLAT_RATIO
         lines.append(f"| {shape.label} | " + " | ".join(cells) + f" | {ratio:.2f} |")
     lines += [
         "",
         f"Verdict: {'flat' if flat else '**not flat**'} (p50 at {last:,} within "
-        f"{FLAT_RATIO:g}x of {first:,} for every shape).", "",
+        f"{FLAT_RATIO:g}x of {first:,} for every shape).",
+        "",
         f"The route's statement in PostgreSQL (`EXPLAIN ANALYZE` of the repository's own "
         f"statement with a member's bound values; median execution time of {EXPLAIN_RUNS}, "
-        "ms), and its plan at the largest size:", "",
-        f"| Shape | {sizes} | Plan at {last:,} (outermost first) | Seq scan, sort, count, "
-        "OFFSET |",
+        "ms), and its plan at the largest size:",
+        "",
+        f"| Shape | {sizes} | Plan at {last:,} (outermost first) | Seq scan, sort, count, OFFSET |",
         "|---|" + "---:|" * len(args.sizes) + "---|---|",
     ]
     for shape in SHAPES:
         plan = plans[last][shape.key][0]
         times = " | ".join(f"{plans[size][shape.key][1]:.2f}" for size in args.sizes)
-        lines.append(f"| {shape.label} | {times} | {plan_summary(plan)} | "
-                     f"{', '.join(plan_findings(plan)) or 'none'} |")
+        lines.append(
+            f"| {shape.label} | {times} | {plan_summary(plan)} | "
+            f"{', '.join(plan_findings(plan)) or 'none'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -281,15 +316,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in args.sizes:
             print(f"Seeding {size:,} members into {make_url(urls[size]).database} ...")
             seeded[size] = seed.prepare_database(urls[size], size, vacuum=True)
-        with tempfile.TemporaryDirectory(prefix="dl-bench-scale-") as tmp, \
-                contextlib.ExitStack() as stack:
+        with (
+            tempfile.TemporaryDirectory(prefix="dl-bench-scale-") as tmp,
+            contextlib.ExitStack() as stack,
+        ):
             clients, shapes, tokens = {}, {}, {}
             for size in args.sizes:
-                server = stack.enter_context(serve(
-                    urls[size], secret, Path(tmp) / f"uvicorn-{size}.log",
-                    {"DL_WORKER_IN_PROCESS": "false"}))
+                server = stack.enter_context(
+                    serve(
+                        urls[size],
+                        secret,
+                        Path(tmp) / f"uvicorn-{size}.log",
+                        {"DL_WORKER_IN_PROCESS": "false"},
+                    )
+                )
                 clients[size] = stack.enter_context(
-                    httpx.Client(base_url=server.base_url, timeout=30))
+                    httpx.Client(base_url=server.base_url, timeout=30)
+                )
                 deep_key = asyncio.run(_deep_key(urls[size]))
                 shapes[size] = {s.key: url_of(s, deep_key) for s in SHAPES}
                 tokens[size] = codec.issue(seeded[size].viewer_id, ["member"], 0)
@@ -297,8 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             plans = {}
             for size in args.sizes:
                 deep_key = asyncio.run(_deep_key(urls[size]))
-                statements = {s.key: statement_sql(s, seeded[size].viewer_id, deep_key)
-                              for s in SHAPES}
+                statements = {
+                    s.key: statement_sql(s, seeded[size].viewer_id, deep_key) for s in SHAPES
+                }
                 plans[size] = asyncio.run(_explain(urls[size], statements))
     except (BenchFailure, seed.DatabaseError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
@@ -310,8 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write(section, marker="members-scale")
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     for shape in SHAPES:
-        print(f"\n{shape.label} at {args.sizes[-1]:,}:\n" +
-              "\n".join(plans[args.sizes[-1]][shape.key][0]))
+        print(
+            f"\n{shape.label} at {args.sizes[-1]:,}:\n"
+            + "\n".join(plans[args.sizes[-1]][shape.key][0])
+        )
     return 0
 
 

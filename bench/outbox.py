@@ -33,11 +33,22 @@ GIVE_UP_SECONDS = 600
 def receiver(delay: float = 0) -> Iterator[str]:
     """``bench/receiver.py`` in its own uvicorn; ``delay``: seconds before each answer."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "uvicorn"), "bench.receiver:app", "--host",
-               HOST, "--port", str(port), "--no-access-log", "--log-level", "warning",
-               "--timeout-graceful-shutdown", "1"]
-    process = subprocess.Popen(command, cwd=ROOT,
-                               env=dict(os.environ) | {"BENCH_RECEIVER_DELAY": str(delay)})
+    command = [
+        str(Path(sys.executable).parent / "uvicorn"),
+        "bench.receiver:app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=dict(os.environ) | {"BENCH_RECEIVER_DELAY": str(delay)}
+    )
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -57,19 +68,34 @@ def receiver(delay: float = 0) -> Iterator[str]:
 
 
 @contextmanager
-def worker_processes(database_url: str, jwt_secret: str, count: int = 1,
-                     extra_env: dict[str, str] | None = None) -> Iterator[list[int]]:
+def worker_processes(
+    database_url: str, jwt_secret: str, count: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[list[int]]:
     """``count`` processes of `python -m app.worker` (the relay and the scheduled jobs) until
     the block ends, allowed to POST to local receivers; yields their pids. Stopped with
     SIGTERM, which lets attempts in flight finish."""
-    env = dict(os.environ) | {
-        "DL_DATABASE_URL": database_url, "DL_JWT_SECRET": jwt_secret,
-        "DL_ENVIRONMENT": "production", "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
-        "DL_WORKER_IDLE_SECONDS": "0.05", "DL_DATABASE_POOL_SIZE": "10",
-    } | (extra_env or {})
-    processes = [subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(count)]
+    env = (
+        dict(os.environ)
+        | {
+            "DL_DATABASE_URL": database_url,
+            "DL_JWT_SECRET": jwt_secret,
+            "DL_ENVIRONMENT": "production",
+            "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
+            "DL_WORKER_IDLE_SECONDS": "0.05",
+            "DL_DATABASE_POOL_SIZE": "10",
+        }
+        | (extra_env or {})
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
     try:
         yield [process.pid for process in processes]
     finally:
@@ -92,17 +118,30 @@ async def _load(database_url: str, receiver_url: str, events: int) -> None:
             "INSERT INTO webhook_subscription (id, url, description, event_types, enabled, "
             "secret, created_at, updated_at, version) VALUES ($1, $2, '', '[]', true, $3, "
             "$4, $4, 1)",
-            uuid.uuid4(), f"{receiver_url}/hook",
-            "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now,
+            uuid.uuid4(),
+            f"{receiver_url}/hook",
+            "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            now,
         )
-        data = '{"id": "00000000-0000-0000-0000-000000000000", "version": 1, ' \
-               '"fields": ["city"], "privacy_changed": false}'
+        data = (
+            '{"id": "00000000-0000-0000-0000-000000000000", "version": 1, '
+            '"fields": ["city"], "privacy_changed": false}'
+        )
         await connection.copy_records_to_table(
             "outbox_event",
-            records=[(uuid.uuid4(), "member.updated", 1, now, "member", uuid.uuid4(), data)
-                     for _ in range(events)],
-            columns=("id", "type", "type_version", "occurred_at", "subject_type",
-                     "subject_id", "data"),
+            records=[
+                (uuid.uuid4(), "member.updated", 1, now, "member", uuid.uuid4(), data)
+                for _ in range(events)
+            ],
+            columns=(
+                "id",
+                "type",
+                "type_version",
+                "occurred_at",
+                "subject_type",
+                "subject_id",
+                "data",
+            ),
         )
         await connection.execute("ANALYZE")
     finally:
@@ -112,9 +151,12 @@ async def _load(database_url: str, receiver_url: str, events: int) -> None:
 async def _open_work(database_url: str) -> int:
     connection = await seed.connect(database_url)
     try:
-        return int(await connection.fetchval(
-            "SELECT (SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL) + "
-            "(SELECT count(*) FROM delivery WHERE status = 'pending')"))
+        return int(
+            await connection.fetchval(
+                "SELECT (SELECT count(*) FROM outbox_event WHERE dispatched_at IS NULL) + "
+                "(SELECT count(*) FROM delivery WHERE status = 'pending')"
+            )
+        )
     finally:
         await connection.close()
 
@@ -130,9 +172,14 @@ def drain(database_url: str, receiver_url: str, events: int, workers: int) -> di
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
     stats = httpx.get(f"{receiver_url}/stats").json()
-    return {"seconds": elapsed, "per_second": events / elapsed, "received": stats["total"],
-            "unique": stats["unique"], "duplicates": stats["total"] - stats["unique"],
-            "lost": events - stats["unique"]}
+    return {
+        "seconds": elapsed,
+        "per_second": events / elapsed,
+        "received": stats["total"],
+        "unique": stats["unique"],
+        "duplicates": stats["total"] - stats["unique"],
+        "lost": events - stats["unique"],
+    }
 
 
 async def _ceiling(receiver_url: str, requests: int, concurrency: int) -> float:
@@ -142,8 +189,9 @@ async def _ceiling(receiver_url: str, requests: int, concurrency: int) -> float:
 
         async def one(n: int) -> None:
             async with semaphore:
-                await client.post(f"{receiver_url}/hook", content=body,
-                                  headers={"webhook-id": f"ceiling-{n}"})
+                await client.post(
+                    f"{receiver_url}/hook", content=body, headers={"webhook-id": f"ceiling-{n}"}
+                )
 
         started = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(requests)))
@@ -165,10 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         seed.drop_database(args.database_url)
     lines = [
-        "## Results: outbox delivery", "",
+        "## Results: outbox delivery",
+        "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs "
         f"({report.cpu_model()}), {args.events:,} events, one subscription, the receiver in "
-        "its own process.", "",
+        "its own process.",
+        "",
         "| | events/s | wall time | delivered | lost | duplicates |",
         "|---|---:|---:|---:|---:|---:|",
         f"| Baseline: the same POSTs, no database (16 in flight) | {ceiling:,.0f} | | | | |",
@@ -176,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, result in (("1 worker", one), ("4 workers", four)):
         lines.append(
             f"| {label} | {result['per_second']:,.0f} | {result['seconds']:.1f} s | "
-            f"{result['unique']:,} | {result['lost']:,} | {result['duplicates']:,} |")
+            f"{result['unique']:,} | {result['lost']:,} | {result['duplicates']:,} |"
+        )
     section = "\n".join(lines) + "\n"
     print(section)
     report.write(section, marker="outbox")

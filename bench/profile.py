@@ -38,10 +38,24 @@ def profile(py_spy: str, pid: int, seconds: int, load: Callable[[], object]) -> 
     with tempfile.TemporaryDirectory(prefix="dl-bench-profile-") as tmp:
         output = Path(tmp) / "stacks.txt"
         recorder = subprocess.Popen(
-            [py_spy, "record", "--pid", str(pid), "--duration", str(seconds),
-             "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--nolineno",
-             "--output", str(output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                str(SAMPLES_PER_SECOND),
+                "--format",
+                "raw",
+                "--nolineno",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             load()
@@ -82,13 +96,14 @@ def hotspots(collapsed: str) -> str:
         ("Own time by function", own),
         # SQLAlchemy runs queries in greenlets, which py-spy shows as stacks of their own:
         # time inside the ORM is missing from the project functions that awaited it.
-        ("Inclusive time of the project's functions (ORM work done in greenlets excluded)",
-         project),
+        (
+            "Inclusive time of the project's functions (ORM work done in greenlets excluded)",
+            project,
+        ),
     )
     for title, counter in sections:
         lines += ["", f"{title}:"]
-        lines += [f"  {samples / total:6.1%}  {name}"
-                  for name, samples in counter.most_common(TOP)]
+        lines += [f"  {samples / total:6.1%}  {name}" for name, samples in counter.most_common(TOP)]
     return "\n".join(lines)
 
 

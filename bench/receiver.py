@@ -30,8 +30,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             body = json.dumps(first_arrival).encode()
         else:
             body = json.dumps({"total": sum(seen.values()), "unique": len(seen)}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
         return
     if scope["method"] == "DELETE":

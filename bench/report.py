@@ -66,8 +66,10 @@ class Run:
     started: datetime
 
     def ratio(self, comparison: Comparison) -> float:
-        return (self.summaries[comparison.full_stack].requests_per_second
-                / self.summaries[comparison.ceiling].requests_per_second)
+        return (
+            self.summaries[comparison.full_stack].requests_per_second
+            / self.summaries[comparison.ceiling].requests_per_second
+        )
 
 
 def cpu_model() -> str:
@@ -108,8 +110,9 @@ def render(run: Run) -> str:
     for comparison in run.comparisons:
         ratio = run.ratio(comparison)
         verdict = "meets the target" if ratio >= comparison.target else "**below the target**"
-        lines.append(f"| {comparison.label} | {ratio:.0%} | >= {comparison.target:.0%} "
-                     f"| {verdict} |")
+        lines.append(
+            f"| {comparison.label} | {ratio:.0%} | >= {comparison.target:.0%} | {verdict} |"
+        )
     errors = sum(s.socket_errors for s in run.summaries.values())
     if errors:
         lines += ["", f"wrk reported {errors} socket errors (connect, read, write, timeout)."]

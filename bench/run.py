@@ -64,28 +64,52 @@ class Server:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=15, metavar="SECONDS",
-                        help="length of one wrk run (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds per endpoint (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3, metavar="SECONDS",
-                        help="unrecorded wrk run per endpoint first; 0 skips (default: "
-                             "%(default)s)")
-    parser.add_argument("--connections", type=int, default=16,
-                        help="wrk connections (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="wrk threads (default: %(default)s)")
-    parser.add_argument("--members", type=int, default=1000,
-                        help="members to seed (default: %(default)s)")
-    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
-                        help="afterwards, sample uvicorn with py-spy under the single-read "
-                             "load for SECONDS and print the hotspots (default: off)")
-    parser.add_argument("--database-url",
-                        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-                        help="database to drop, create and seed; its name must contain "
-                             "'bench' (default: $BENCH_DATABASE_URL or %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=15,
+        metavar="SECONDS",
+        help="length of one wrk run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds per endpoint (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        metavar="SECONDS",
+        help="unrecorded wrk run per endpoint first; 0 skips (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=16, help="wrk connections (default: %(default)s)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default: %(default)s)")
+    parser.add_argument(
+        "--members", type=int, default=1000, help="members to seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="afterwards, sample uvicorn with py-spy under the single-read "
+        "load for SECONDS and print the hotspots (default: off)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="database to drop, create and seed; its name must contain "
+        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.rounds, args.connections, args.threads) < 1:
         parser.error("--duration, --rounds, --connections and --threads must be positive")
@@ -117,16 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="dl-bench-") as tmp:
             log = Path(tmp) / "uvicorn.log"
             with serve(args.database_url, secret, log) as server:
-                urls = {e.key: server.base_url + e.route.format(id=seeded.target_id)
-                        for e in ENDPOINTS}
+                urls = {
+                    e.key: server.base_url + e.route.format(id=seeded.target_id) for e in ENDPOINTS
+                }
                 for endpoint in ENDPOINTS:
                     check(urls[endpoint.key], token, endpoint, seeded.target_id, log)
                 results = measure(wrk, urls, token, args)
                 if args.profile:
                     print(f"Profiling the single read for {args.profile} s ...")
                     load = WrkSettings(args.threads, args.connections, args.profile)
-                    hot = profile(py_spy, server.pid, args.profile,
-                                  lambda: run_wrk(wrk, urls["read"], token, load))
+                    hot = profile(
+                        py_spy,
+                        server.pid,
+                        args.profile,
+                        lambda: run_wrk(wrk, urls["read"], token, load),
+                    )
     except (BenchFailure, WrkError, ProfileError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
         return 1
@@ -134,11 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed.drop_database(args.database_url)
 
     run = Run(
-        endpoints=ENDPOINTS, comparisons=COMPARISONS,
+        endpoints=ENDPOINTS,
+        comparisons=COMPARISONS,
         summaries={key: Summary.of(values) for key, values in results.items()},
-        wrk=WrkSettings(args.threads, args.connections, args.duration), rounds=args.rounds,
-        warmup_seconds=args.warmup, members=seeded.members,
-        postgres_version=seeded.server_version, started=started,
+        wrk=WrkSettings(args.threads, args.connections, args.duration),
+        rounds=args.rounds,
+        warmup_seconds=args.warmup,
+        members=seeded.members,
+        postgres_version=seeded.server_version,
+        started=started,
     )
     section = report.render(run)
     report.write(section)
@@ -159,26 +192,44 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(database_url: str, secret: str, log: Path,
-          extra_env: dict[str, str] | None = None,
-          extra_args: Sequence[str] = ()) -> Iterator[Server]:
+def serve(
+    database_url: str,
+    secret: str,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[Server]:
     """Run uvicorn on a free port until the block ends."""
     port = free_port()
-    env = dict(os.environ) | {
-        "DL_DATABASE_URL": database_url,
-        "DL_JWT_SECRET": secret,
-        "DL_ENVIRONMENT": "production",
-        "DL_DOCS_ENABLED": "false",
-        "DL_BENCH_ROUTES": "true",
-    } | (extra_env or {})
+    env = (
+        dict(os.environ)
+        | {
+            "DL_DATABASE_URL": database_url,
+            "DL_JWT_SECRET": secret,
+            "DL_ENVIRONMENT": "production",
+            "DL_DOCS_ENABLED": "false",
+            "DL_BENCH_ROUTES": "true",
+        }
+        | (extra_env or {})
+    )
     command = [
-        str(Path(sys.executable).parent / "uvicorn"), "app.asgi:app", "--host", HOST,
-        "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
+        str(Path(sys.executable).parent / "uvicorn"),
+        "app.asgi:app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
         *extra_args,
     ]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         base_url = f"http://{HOST}:{port}"
         wait_until_healthy(base_url, process, log)
@@ -204,8 +255,9 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Pat
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise BenchFailure(f"uvicorn did not answer /healthz within {STARTUP_TIMEOUT_SECONDS:.0f} s"
-                       f":\n{tail(log)}")
+    raise BenchFailure(
+        f"uvicorn did not answer /healthz within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n{tail(log)}"
+    )
 
 
 def tail(log: Path) -> str:
@@ -216,19 +268,23 @@ def check(url: str, token: str, endpoint: Endpoint, target_id: uuid.UUID, log: P
     """One request before the load: 200, and the page or member the load will fetch."""
     response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
     if response.status_code != 200:
-        raise BenchFailure(f"GET {endpoint.route} answered {response.status_code}: "
-                           f"{response.text[:500]}\n{tail(log)}")
+        raise BenchFailure(
+            f"GET {endpoint.route} answered {response.status_code}: "
+            f"{response.text[:500]}\n{tail(log)}"
+        )
     body = response.json()
     if "items" in body:
         if len(body["items"]) != LIST_LIMIT:
-            raise BenchFailure(f"GET {endpoint.route} returned {len(body['items'])} items, "
-                               f"not {LIST_LIMIT}")
+            raise BenchFailure(
+                f"GET {endpoint.route} returned {len(body['items'])} items, not {LIST_LIMIT}"
+            )
     elif body.get("id") != str(target_id):
         raise BenchFailure(f"GET {endpoint.route} returned another member: {body.get('id')}")
 
 
-def measure(wrk: str, urls: dict[str, str], token: str,
-            args: argparse.Namespace) -> dict[str, list[WrkResult]]:
+def measure(
+    wrk: str, urls: dict[str, str], token: str, args: argparse.Namespace
+) -> dict[str, list[WrkResult]]:
     """Warm every endpoint up, then load them in rounds; return each endpoint's results."""
     if args.warmup:
         print(f"Warming up ({args.warmup} s per endpoint) ...")
@@ -236,8 +292,7 @@ def measure(wrk: str, urls: dict[str, str], token: str,
         for endpoint in ENDPOINTS:
             run_wrk(wrk, urls[endpoint.key], token, warmup)
     settings = WrkSettings(args.threads, args.connections, args.duration)
-    print(f"Measuring: {settings.describe()}, {args.rounds} rounds of {len(ENDPOINTS)} "
-          "endpoints")
+    print(f"Measuring: {settings.describe()}, {args.rounds} rounds of {len(ENDPOINTS)} endpoints")
     results: dict[str, list[WrkResult]] = {endpoint.key: [] for endpoint in ENDPOINTS}
     for index in range(args.rounds):
         # Rotating the order spreads any drift (caches, clock speed) over all endpoints.
@@ -245,9 +300,11 @@ def measure(wrk: str, urls: dict[str, str], token: str,
         for endpoint in ENDPOINTS[shift:] + ENDPOINTS[:shift]:
             result = run_wrk(wrk, urls[endpoint.key], token, settings)
             results[endpoint.key].append(result)
-            print(f"  round {index + 1}/{args.rounds}  {endpoint.label:<24} "
-                  f"{result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-                  f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non_2xx}")
+            print(
+                f"  round {index + 1}/{args.rounds}  {endpoint.label:<24} "
+                f"{result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+                f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non_2xx}"
+            )
     return results
 
 

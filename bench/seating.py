@@ -27,23 +27,40 @@ from app.tables.seating.scoring import Costs, evaluate
 from app.tables.seating.solver import solve
 from bench import report
 
-FUNCTIONS = {"CTO": 25, "CIO": 20, "CDO": 12, "CPO": 8, "CEO": 8, "CMO": 8, "CFO": 6,
-             "COO": 6, "CHRO": 4, "head_of_engineering": 3}
+FUNCTIONS = {
+    "CTO": 25,
+    "CIO": 20,
+    "CDO": 12,
+    "CPO": 8,
+    "CEO": 8,
+    "CMO": 8,
+    "CFO": 6,
+    "COO": 6,
+    "CHRO": 4,
+    "head_of_engineering": 3,
+}
 SENIORITY = {1: 5, 2: 20, 3: 35, 4: 30, 5: 10}
 
 Seater = Callable[[Instance, random.Random], list[list[str]]]
 
 
-def people(count: int, rng: random.Random, *, colleagues: int, facilitators: int,
-           cases: int) -> list[Attendee]:
+def people(
+    count: int, rng: random.Random, *, colleagues: int, facilitators: int, cases: int
+) -> list[Attendee]:
     """A community: functions and seniority as the members' survey found them."""
     functions = rng.choices(list(FUNCTIONS), weights=list(FUNCTIONS.values()), k=count)
     levels = rng.choices(list(SENIORITY), weights=list(SENIORITY.values()), k=count)
-    return [Attendee(id=f"m{i:04d}", function=functions[i], seniority=levels[i],
-                     company=f"Company {i // 2}" if i < 2 * colleagues else f"Solo {i}",
-                     facilitator=count - facilitators <= i, has_case=i % (count // cases or 1) == 1
-                     and i // (count // cases or 1) < cases)
-            for i in range(count)]
+    return [
+        Attendee(
+            id=f"m{i:04d}",
+            function=functions[i],
+            seniority=levels[i],
+            company=f"Company {i // 2}" if i < 2 * colleagues else f"Solo {i}",
+            facilitator=count - facilitators <= i,
+            has_case=i % (count // cases or 1) == 1 and i // (count // cases or 1) < cases,
+        )
+        for i in range(count)
+    ]
 
 
 def random_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
@@ -51,10 +68,8 @@ def random_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
     shape = layout(instance)
     keys = company_keys(instance.attendees)
     apart = {frozenset(p) for p in instance.keep_apart}
-    fac_low, fac_high = spread_limits(sum(p.facilitator for p in instance.attendees),
-                                      shape.tables)
-    case_low, case_high = spread_limits(sum(p.has_case for p in instance.attendees),
-                                        shape.tables)
+    fac_low, fac_high = spread_limits(sum(p.facilitator for p in instance.attendees), shape.tables)
+    case_low, case_high = spread_limits(sum(p.has_case for p in instance.attendees), shape.tables)
     for _ in range(1000):
         order = list(instance.attendees)
         rng.shuffle(order)
@@ -63,29 +78,35 @@ def random_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
         tables: list[list[Attendee]] = [[] for _ in range(shape.tables)]
         larger = 0
         for person in order:
-            def fits(t: int, person: Attendee = person,
-                     tables: list[list[Attendee]] = tables, larger: int = larger) -> bool:
+
+            def fits(
+                t: int,
+                person: Attendee = person,
+                tables: list[list[Attendee]] = tables,
+                larger: int = larger,
+            ) -> bool:
                 members = tables[t]
-                if len(members) > shape.base or (len(members) == shape.base
-                                                  and larger >= shape.larger):
+                if len(members) > shape.base or (
+                    len(members) == shape.base and larger >= shape.larger
+                ):
                     return False
                 if person.pinned_table is not None and person.pinned_table != t + 1:
                     return False
-                if keys.get(person.id) and any(keys.get(m.id) == keys[person.id]
-                                               for m in members):
+                if keys.get(person.id) and any(keys.get(m.id) == keys[person.id] for m in members):
                     return False
                 if any(frozenset((person.id, m.id)) in apart for m in members):
                     return False
                 if person.facilitator and sum(m.facilitator for m in members) >= fac_high:
                     return False
                 return not (person.has_case and sum(m.has_case for m in members) >= case_high)
+
             options = [t for t in range(shape.tables) if fits(t)]
             if person.facilitator and fac_low:
-                options = [t for t in options if not any(m.facilitator for m in tables[t])] \
-                    or options
+                options = [
+                    t for t in options if not any(m.facilitator for m in tables[t])
+                ] or options
             if person.has_case and case_low:
-                options = [t for t in options if not any(m.has_case for m in tables[t])] \
-                    or options
+                options = [t for t in options if not any(m.has_case for m in tables[t])] or options
             if not options:
                 break
             chosen = rng.choice(options)
@@ -113,8 +134,7 @@ def greedy_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
     for person in order:
         best, best_cost = -1, float("inf")
         for t, members in enumerate(tables):
-            if len(members) > shape.base or (len(members) == shape.base
-                                              and larger >= shape.larger):
+            if len(members) > shape.base or (len(members) == shape.base and larger >= shape.larger):
                 continue
             if keys.get(person.id) and any(keys.get(m.id) == keys[person.id] for m in members):
                 continue
@@ -144,8 +164,7 @@ def solver_plan(instance: Instance, rng: random.Random) -> list[list[str]]:
     return [list(t.attendees) for t in plan.tables]
 
 
-METHODS: dict[str, Seater] = {"solver": solver_plan, "greedy": greedy_plan,
-                              "random": random_plan}
+METHODS: dict[str, Seater] = {"solver": solver_plan, "greedy": greedy_plan, "random": random_plan}
 
 
 def measure(instance: Instance, seat: Seater) -> dict[str, float]:
@@ -153,32 +172,52 @@ def measure(instance: Instance, seat: Seater) -> dict[str, float]:
     plan = seat(instance, random.Random(instance.seed))
     spent = time.process_time() - started
     _, metrics = evaluate(instance, plan)
-    return {"hard": len(violations(instance, plan)), "repeats": metrics.repeated_pairs,
-            "functions": metrics.duplicate_function_pairs,
-            "range": metrics.seniority_range_mean, "max_range": metrics.seniority_range_max,
-            "time": spent}
+    return {
+        "hard": len(violations(instance, plan)),
+        "repeats": metrics.repeated_pairs,
+        "functions": metrics.duplicate_function_pairs,
+        "range": metrics.seniority_range_mean,
+        "max_range": metrics.seniority_range_max,
+        "time": spent,
+    }
 
 
-def history_among(members: list[Attendee], rng: random.Random, pairs: int,
-                  today: date) -> tuple[Meeting, ...]:
+def history_among(
+    members: list[Attendee], rng: random.Random, pairs: int, today: date
+) -> tuple[Meeting, ...]:
     ids = [m.id for m in members]
-    return tuple(Meeting(*rng.sample(ids, 2), times=rng.choice([1, 1, 1, 2, 3]),
-                         last_met=today - timedelta(days=rng.randrange(30, 700)))
-                 for _ in range(pairs))
+    return tuple(
+        Meeting(
+            *rng.sample(ids, 2),
+            times=rng.choice([1, 1, 1, 2, 3]),
+            last_met=today - timedelta(days=rng.randrange(30, 700)),
+        )
+        for _ in range(pairs)
+    )
 
 
 def one_event() -> Instance:
     rng = random.Random(1)
     members = people(66, rng, colleagues=6, facilitators=8, cases=10)
-    return Instance(table_size=8, attendees=tuple(members), seed=1, time_limit_s=20,
-                    history=history_among(members, rng, 400, date(2026, 11, 1)))
+    return Instance(
+        table_size=8,
+        attendees=tuple(members),
+        seed=1,
+        time_limit_s=20,
+        history=history_among(members, rng, 400, date(2026, 11, 1)),
+    )
 
 
 def scale() -> Instance:
     rng = random.Random(3)
     members = people(2000, rng, colleagues=150, facilitators=250, cases=250)
-    return Instance(table_size=8, attendees=tuple(members), seed=3, time_limit_s=60,
-                    history=history_among(members, rng, 20_000, date(2026, 11, 1)))
+    return Instance(
+        table_size=8,
+        attendees=tuple(members),
+        seed=3,
+        time_limit_s=60,
+        history=history_among(members, rng, 20_000, date(2026, 11, 1)),
+    )
 
 
 def season(seat: Seater) -> list[int]:
@@ -189,17 +228,21 @@ def season(seat: Seater) -> list[int]:
     repeats = []
     day = date(2026, 1, 20)
     for number in range(10):
-        attendees = sorted(rng.sample(community, round(len(community) * 0.65)),
-                           key=lambda a: a.id)
-        instance = Instance(table_size=8, attendees=tuple(attendees), seed=number,
-                            history=tuple(met.values()), reference_date=day,
-                            time_limit_s=20)
+        attendees = sorted(rng.sample(community, round(len(community) * 0.65)), key=lambda a: a.id)
+        instance = Instance(
+            table_size=8,
+            attendees=tuple(attendees),
+            seed=number,
+            history=tuple(met.values()),
+            reference_date=day,
+            time_limit_s=20,
+        )
         plan = seat(instance, random.Random(number))
         assert not violations(instance, plan)
         repeats.append(evaluate(instance, plan)[1].repeated_pairs)
         for table in plan:
             for i, a in enumerate(table):
-                for b in table[i + 1:]:
+                for b in table[i + 1 :]:
                     key = frozenset((a, b))
                     before = met.get(key)
                     met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
@@ -218,16 +261,24 @@ def run(write: bool) -> str:
         "Seniority range mean (max) | Time, s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, instance in (("1. one event (66, tables of 8)", one_event()),
-                            ("3. scale (2,000 at 250 tables)", scale())):
+    for label, instance in (
+        ("1. one event (66, tables of 8)", one_event()),
+        ("3. scale (2,000 at 250 tables)", scale()),
+    ):
         for name, seat in METHODS.items():
             m = measure(instance, seat)
-            lines.append(f"| {label} | {name} | {m['hard']} | {m['repeats']} | "
-                         f"{m['functions']} | {m['range']:.2f} ({m['max_range']}) | "
-                         f"{m['time']:.2f} |")
-    lines += ["", "Season (150 members, ten events of about 98, history growing): repeated "
-              "pairs per event and in total.\n",
-              "| Method | Per event | Total |", "|---|---|---|"]
+            lines.append(
+                f"| {label} | {name} | {m['hard']} | {m['repeats']} | "
+                f"{m['functions']} | {m['range']:.2f} ({m['max_range']}) | "
+                f"{m['time']:.2f} |"
+            )
+    lines += [
+        "",
+        "Season (150 members, ten events of about 98, history growing): repeated "
+        "pairs per event and in total.\n",
+        "| Method | Per event | Total |",
+        "|---|---|---|",
+    ]
     for name, seat in METHODS.items():
         per_event = season(seat)
         lines.append(f"| {name} | {', '.join(map(str, per_event))} | {sum(per_event)} |")

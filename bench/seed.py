@@ -17,41 +17,182 @@ from sqlalchemy.engine import URL, make_url
 ROOT = Path(__file__).resolve().parent.parent
 MAINTENANCE_DATABASE = "postgres"
 
-FUNCTIONS = ("CEO", "CTO", "CIO", "CDO", "CPO", "CMO", "CFO", "COO", "CHRO", "head_of_sales",
-             "head_of_product", "head_of_engineering", "other")
+FUNCTIONS = (
+    "CEO",
+    "CTO",
+    "CIO",
+    "CDO",
+    "CPO",
+    "CMO",
+    "CFO",
+    "COO",
+    "CHRO",
+    "head_of_sales",
+    "head_of_product",
+    "head_of_engineering",
+    "other",
+)
 JOB_TITLES = {
-    "CEO": "Chief Executive Officer", "CTO": "Chief Technology Officer",
-    "CIO": "Chief Information Officer", "CDO": "Chief Digital Officer",
-    "CPO": "Chief Product Officer", "CMO": "Chief Marketing Officer",
-    "CFO": "Chief Financial Officer", "COO": "Chief Operating Officer",
-    "CHRO": "Chief Human Resources Officer", "head_of_sales": "Head of Sales",
-    "head_of_product": "Head of Product", "head_of_engineering": "Head of Engineering",
+    "CEO": "Chief Executive Officer",
+    "CTO": "Chief Technology Officer",
+    "CIO": "Chief Information Officer",
+    "CDO": "Chief Digital Officer",
+    "CPO": "Chief Product Officer",
+    "CMO": "Chief Marketing Officer",
+    "CFO": "Chief Financial Officer",
+    "COO": "Chief Operating Officer",
+    "CHRO": "Chief Human Resources Officer",
+    "head_of_sales": "Head of Sales",
+    "head_of_product": "Head of Product",
+    "head_of_engineering": "Head of Engineering",
     "other": "Director of Digital Transformation",
 }
-FIRST_NAMES = ("Anna", "Lukas", "Sophie", "Maximilian", "Marie", "Jonas", "Laura", "Felix",
-               "Julia", "Paul", "Lea", "Leon", "Hannah", "Elias", "Clara", "Noah", "Emma",
-               "David", "Mia", "Tobias", "Sarah", "Jan", "Katharina", "Florian", "Nina")
-LAST_NAMES = ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-              "Schulz", "Hoffmann", "Koch", "Richter", "Bauer", "Klein", "Wolf", "Schröder",
-              "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann",
-              "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann", "Huber")
-CITIES = ("Berlin", "Munich", "Hamburg", "Frankfurt", "Cologne", "Stuttgart", "Düsseldorf",
-          "Leipzig", "Vienna", "Zurich", "Amsterdam", "Copenhagen")
-INDUSTRIES = ("Automotive", "Banking", "Insurance", "Retail", "Logistics", "Healthcare",
-              "Energy", "Telecommunications", "Manufacturing", "Media", "Public sector",
-              "Software")
-TAGS = ("cloud", "ai", "data", "security", "erp", "devops", "platforms", "ecommerce",
-        "leadership", "agile", "iot", "fintech", "sustainability", "hiring", "m&a")
-COMPANIES = ("Nordlicht AG", "Rheinwerk GmbH", "Alpenbank", "Hansa Logistik", "Medicor SE",
-             "Voltaris Energie", "Teleport Net", "Stahlberg Industrie", "Kuratorium Media",
-             "Stadtwerke Mitte", "Quantis Software", "Lindner Retail")
+FIRST_NAMES = (
+    "Anna",
+    "Lukas",
+    "Sophie",
+    "Maximilian",
+    "Marie",
+    "Jonas",
+    "Laura",
+    "Felix",
+    "Julia",
+    "Paul",
+    "Lea",
+    "Leon",
+    "Hannah",
+    "Elias",
+    "Clara",
+    "Noah",
+    "Emma",
+    "David",
+    "Mia",
+    "Tobias",
+    "Sarah",
+    "Jan",
+    "Katharina",
+    "Florian",
+    "Nina",
+)
+LAST_NAMES = (
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Bauer",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Huber",
+)
+CITIES = (
+    "Berlin",
+    "Munich",
+    "Hamburg",
+    "Frankfurt",
+    "Cologne",
+    "Stuttgart",
+    "Düsseldorf",
+    "Leipzig",
+    "Vienna",
+    "Zurich",
+    "Amsterdam",
+    "Copenhagen",
+)
+INDUSTRIES = (
+    "Automotive",
+    "Banking",
+    "Insurance",
+    "Retail",
+    "Logistics",
+    "Healthcare",
+    "Energy",
+    "Telecommunications",
+    "Manufacturing",
+    "Media",
+    "Public sector",
+    "Software",
+)
+TAGS = (
+    "cloud",
+    "ai",
+    "data",
+    "security",
+    "erp",
+    "devops",
+    "platforms",
+    "ecommerce",
+    "leadership",
+    "agile",
+    "iot",
+    "fintech",
+    "sustainability",
+    "hiring",
+    "m&a",
+)
+COMPANIES = (
+    "Nordlicht AG",
+    "Rheinwerk GmbH",
+    "Alpenbank",
+    "Hansa Logistik",
+    "Medicor SE",
+    "Voltaris Energie",
+    "Teleport Net",
+    "Stahlberg Industrie",
+    "Kuratorium Media",
+    "Stadtwerke Mitte",
+    "Quantis Software",
+    "Lindner Retail",
+)
 VISIBILITIES = ("nobody", "table", "members", "public")
 MEMBER_COLUMNS = (
-    "id", "email", "email_normalized", "password_hash", "full_name", "phone", "city",
-    "function", "seniority", "industry", "expertise_tags", "bio", "links", "company",
-    "job_title", "company_visibility", "job_title_visibility", "phone_visibility",
-    "email_visibility", "status", "member_since", "token_version", "version", "created_at",
-    "updated_at", "erased_at",
+    "id",
+    "email",
+    "email_normalized",
+    "password_hash",
+    "full_name",
+    "phone",
+    "city",
+    "function",
+    "seniority",
+    "industry",
+    "expertise_tags",
+    "bio",
+    "links",
+    "company",
+    "job_title",
+    "company_visibility",
+    "job_title_visibility",
+    "phone_visibility",
+    "email_visibility",
+    "status",
+    "member_since",
+    "token_version",
+    "version",
+    "created_at",
+    "updated_at",
+    "erased_at",
 )
 
 
@@ -86,8 +227,11 @@ def drop_database(database_url: str) -> None:
 
 async def _connect(url: URL, database: str | None = None) -> asyncpg.Connection:
     return await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username,
-        password=url.password, database=database or url.database,
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=database or url.database,
     )
 
 
@@ -137,8 +281,9 @@ async def _prepare(url: URL, members: int, vacuum: bool = False) -> Seeded:
     except BaseException:
         await _drop(url)
         raise
-    return Seeded(viewer_id=rows[0][0], target_id=rows[1][0], members=len(rows),
-                  server_version=server_version)
+    return Seeded(
+        viewer_id=rows[0][0], target_id=rows[1][0], members=len(rows), server_version=server_version
+    )
 
 
 async def _insert(url: URL, rows: list[tuple[Any, ...]], vacuum: bool = False) -> str:
@@ -150,7 +295,8 @@ async def _insert(url: URL, rows: list[tuple[Any, ...]], vacuum: bool = False) -
         await connection.copy_records_to_table("member", records=rows, columns=MEMBER_COLUMNS)
         granted = datetime.now(UTC)
         await connection.copy_records_to_table(
-            "member_role", records=[(row[0], "member", granted) for row in rows],
+            "member_role",
+            records=[(row[0], "member", granted) for row in rows],
             columns=("member_id", "role", "granted_at"),
         )
         await connection.execute("VACUUM ANALYZE" if vacuum else "ANALYZE")
@@ -163,13 +309,17 @@ async def _migrate(url: URL) -> None:
     alembic = Path(sys.executable).parent / "alembic"
     env = {"DL_DATABASE_URL": url.render_as_string(hide_password=False)}
     process = await asyncio.create_subprocess_exec(
-        str(alembic), "upgrade", "head", cwd=ROOT, env=dict(os.environ) | env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        str(alembic),
+        "upgrade",
+        "head",
+        cwd=ROOT,
+        env=dict(os.environ) | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
     if process.returncode != 0:
         raise DatabaseError(f"alembic upgrade head failed:\n{output.decode(errors='replace')}")
-
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
@@ -184,7 +334,8 @@ async def member_ids_with_admin(database_url: str) -> list[uuid.UUID]:
         ids = [r["id"] for r in await connection.fetch("SELECT id FROM member ORDER BY id")]
         await connection.execute(
             "INSERT INTO member_role (member_id, role, granted_at) VALUES ($1, 'admin', now())",
-            ids[0])
+            ids[0],
+        )
         return ids
     finally:
         await connection.close()
@@ -203,14 +354,34 @@ def _members(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
         email = f"{first}.{last}.{index}@example.com".lower()
         tags = rng.sample(TAGS, rng.randint(1, 5))
         slug = f"{first}-{last}-{index}".lower()
-        rows.append((
-            uuid.UUID(int=rng.getrandbits(128), version=4), email, email, None, f"{first} {last}",
-            f"+49 30 {rng.randint(1000000, 9999999)}", rng.choice(CITIES), function,
-            rng.randint(1, 5), rng.choice(INDUSTRIES), json.dumps(tags),
-            f"{JOB_TITLES[function]} at {company}; works on {', '.join(tags)}.",
-            json.dumps([f"https://www.linkedin.com/in/{slug}"]), company, JOB_TITLES[function],
-            rng.choice(VISIBILITIES), rng.choice(VISIBILITIES), rng.choice(VISIBILITIES),
-            rng.choice(VISIBILITIES), "active", date.fromordinal(created_at.toordinal()), 0, 1,
-            created_at, updated_at, None,
-        ))
+        rows.append(
+            (
+                uuid.UUID(int=rng.getrandbits(128), version=4),
+                email,
+                email,
+                None,
+                f"{first} {last}",
+                f"+49 30 {rng.randint(1000000, 9999999)}",
+                rng.choice(CITIES),
+                function,
+                rng.randint(1, 5),
+                rng.choice(INDUSTRIES),
+                json.dumps(tags),
+                f"{JOB_TITLES[function]} at {company}; works on {', '.join(tags)}.",
+                json.dumps([f"https://www.linkedin.com/in/{slug}"]),
+                company,
+                JOB_TITLES[function],
+                rng.choice(VISIBILITIES),
+                rng.choice(VISIBILITIES),
+                rng.choice(VISIBILITIES),
+                rng.choice(VISIBILITIES),
+                "active",
+                date.fromordinal(created_at.toordinal()),
+                0,
+                1,
+                created_at,
+                updated_at,
+                None,
+            )
+        )
     return rows

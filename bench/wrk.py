@@ -5,16 +5,16 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-INSTALL_HINT = ("wrk is not installed; install it with `sudo apt-get install -y wrk` "
-                "(Debian/Ubuntu) or `brew install wrk` (macOS), then run `make bench` again.")
+INSTALL_HINT = (
+    "wrk is not installed; install it with `sudo apt-get install -y wrk` "
+    "(Debian/Ubuntu) or `brew install wrk` (macOS), then run `make bench` again."
+)
 # wrk prints latencies with the unit it finds most readable.
 _MILLISECONDS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _REQUESTS_PER_SECOND = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _REQUESTS = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
 _NON_2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", re.MULTILINE)
-_SOCKET_ERRORS = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
 class WrkError(RuntimeError):
@@ -28,8 +28,10 @@ class WrkSettings:
     duration_seconds: int
 
     def describe(self) -> str:
-        return (f"wrk -t{self.threads} -c{self.connections} -d{self.duration_seconds}s "
-                "--latency --timeout 5s")
+        return (
+            f"wrk -t{self.threads} -c{self.connections} -d{self.duration_seconds}s "
+            "--latency --timeout 5s"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +53,22 @@ def find_wrk() -> str:
 
 def run_wrk(wrk: str, url: str, token: str, settings: WrkSettings) -> WrkResult:
     command = [
-        wrk, f"-t{settings.threads}", f"-c{settings.connections}",
-        f"-d{settings.duration_seconds}s", "--latency", "--timeout", "5s",
-        "-H", f"Authorization: Bearer {token}", url,
+        wrk,
+        f"-t{settings.threads}",
+        f"-c{settings.connections}",
+        f"-d{settings.duration_seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-H",
+        f"Authorization: Bearer {token}",
+        url,
     ]
     completed = subprocess.run(
-        command, capture_output=True, text=True, check=False,
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
         timeout=settings.duration_seconds + 30,
     )
     if completed.returncode != 0:
@@ -75,7 +87,10 @@ def parse_report(report: str) -> WrkResult:
     non_2xx = _NON_2XX.search(report)
     socket_errors = _SOCKET_ERRORS.search(report)
     return WrkResult(
-        requests_per_second=rate, p50_ms=p50, p99_ms=p99, requests=requests,
+        requests_per_second=rate,
+        p50_ms=p50,
+        p99_ms=p99,
+        requests=requests,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(map(int, socket_errors.groups())) if socket_errors else 0,
     )

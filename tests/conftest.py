@@ -70,8 +70,11 @@ async def _recreate_postgres_database(url: str, *, create: bool = True) -> None:
 
     parsed = make_url(url)
     admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-        password=parsed.password, database="postgres",
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
@@ -120,7 +123,9 @@ async def db(app: Any, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.connect() as connection:
         outer = await connection.begin()
         maker = async_sessionmaker(
-            bind=connection, class_=AsyncSession, expire_on_commit=False,
+            bind=connection,
+            class_=AsyncSession,
+            expire_on_commit=False,
             join_transaction_mode="create_savepoint",
         )
         app.state.sessionmaker = app.state.read_sessionmaker = maker
@@ -152,7 +157,8 @@ async def _check_error(response: httpx.Response) -> None:
 async def client(app: Any, db: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver",
+        transport=transport,
+        base_url="http://testserver",
         event_hooks={"response": [_check_error]},
     ) as client:
         yield client
@@ -179,8 +185,10 @@ class Factory:
         self.counter += 1
         email = fields.pop("email", f"person{self.counter}-{uuid.uuid4().hex[:6]}@example.com")
         member = Member(
-            email=email, email_normalized=email.lower(),
-            full_name=fields.pop("full_name", f"Person {self.counter}"), **fields,
+            email=email,
+            email_normalized=email.lower(),
+            full_name=fields.pop("full_name", f"Person {self.counter}"),
+            **fields,
         )
         self.db.add(member)
         await self.db.flush()
@@ -243,8 +251,9 @@ async def seeded_tables_kept(engine: AsyncEngine) -> AsyncIterator[None]:
 
     async with engine.connect() as connection:
         tables = await connection.run_sync(reflect)
-        saved = {t.name: [dict(r._mapping) for r in await connection.execute(select(t))]
-                 for t in tables}
+        saved = {
+            t.name: [dict(r._mapping) for r in await connection.execute(select(t))] for t in tables
+        }
     try:
         yield
     finally:
@@ -257,8 +266,11 @@ async def seeded_tables_kept(engine: AsyncEngine) -> AsyncIterator[None]:
 
 async def truncate_all(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
-        names = [name for name in (await connection.run_sync(
-            lambda c: c.dialect.get_table_names(c))) if name not in SEEDED_TABLES]
+        names = [
+            name
+            for name in (await connection.run_sync(lambda c: c.dialect.get_table_names(c)))
+            if name not in SEEDED_TABLES
+        ]
         if connection.dialect.name == "sqlite":
             # SQLite has no TRUNCATE; with the foreign keys checked only at COMMIT, the tables
             # can be emptied in any order.
@@ -304,8 +316,11 @@ async def committed_member(
     maker = async_sessionmaker(engine, expire_on_commit=False)
     async with maker() as session:
         email = f"race-{uuid.uuid4().hex[:8]}@example.com"
-        member = Member(email=email, email_normalized=email,
-                        password_hash=await app.state.password_hasher.hash("a long password"))
+        member = Member(
+            email=email,
+            email_normalized=email,
+            password_hash=await app.state.password_hasher.hash("a long password"),
+        )
         session.add(member)
         await session.flush()
         session.add_all(MemberRole(member_id=member.id, role=r) for r in roles or ["member"])

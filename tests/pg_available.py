@@ -12,8 +12,12 @@ async def _probe(url: str) -> bool:
     parsed = make_url(url)
     try:
         connection = await asyncpg.connect(
-            host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-            password=parsed.password, database="postgres", timeout=3,
+            host=parsed.host,
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            database="postgres",
+            timeout=3,
         )
     except Exception:  # any failure means "not available"
         return False

@@ -27,8 +27,9 @@ async def serve(app: Any) -> AsyncIterator[str]:
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         # A hanging handler must not hold the test at shutdown: cut it off after a second.
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                       timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event

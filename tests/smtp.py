@@ -17,8 +17,9 @@ class Mailbox:
     # Recipients refused with this reply, e.g. "550 5.1.1 no such user".
     refuse: dict[str, str] = field(default_factory=dict)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
@@ -27,9 +28,11 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         # An SMTPUTF8 message carries raw UTF-8 headers: parse it as text, or they come back as
         # surrogate escapes.
-        message = (message_from_string(envelope.content.decode(), policy=policy.default)
-                   if envelope.smtp_utf8 else
-                   message_from_bytes(envelope.content, policy=policy.default))
+        message = (
+            message_from_string(envelope.content.decode(), policy=policy.default)
+            if envelope.smtp_utf8
+            else message_from_bytes(envelope.content, policy=policy.default)
+        )
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         return "250 Message accepted for delivery"
@@ -46,8 +49,7 @@ def smtp_server(*, smtputf8: bool = False) -> Iterator[tuple[Mailbox, int]]:
     """``smtputf8``: the server offers SMTPUTF8 (RFC 6531), which non-ASCII addresses need."""
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port,
-                            enable_SMTPUTF8=smtputf8)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield mailbox, port

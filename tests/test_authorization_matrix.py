@@ -4,7 +4,6 @@ A route added without an entry here fails ``test_every_route_has_an_entry``. Cal
 body, so a role that passes authorization meets validation (422) on routes that need one.
 """
 
-
 import pytest
 
 from app.main import create_app
@@ -13,10 +12,14 @@ from tests.paths import fill
 
 ROLES = ["anonymous", "applicant", "member", "reviewer", "facilitator", "admin"]
 PUBLIC = {
-    ("GET", "/healthz"), ("GET", "/readyz"),
-    ("POST", "/api/v1/auth/signup"), ("POST", "/api/v1/auth/login"),
-    ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/logout"),
-    ("GET", "/api/v1/public/events"), ("GET", "/api/v1/public/events/{event_id}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/api/v1/auth/signup"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/public/events"),
+    ("GET", "/api/v1/public/events/{event_id}"),
     ("POST", "/api/v1/registrations/confirm-link"),
     ("POST", "/api/v1/integrations/timepad/webhook"),
     ("POST", "/api/v1/integrations/bitrix24/events"),
@@ -86,8 +89,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/registrations/{registration_id}"): signed_in(404),
     ("POST", "/api/v1/registrations/{registration_id}/confirm"): signed_in(404),
     ("POST", "/api/v1/registrations/{registration_id}/cancel"): signed_in(404),
-    ("POST", "/api/v1/registrations/{registration_id}/check-in"):
-        only("facilitator", 422, admin=422),
+    ("POST", "/api/v1/registrations/{registration_id}/check-in"): only(
+        "facilitator", 422, admin=422
+    ),
     ("GET", "/api/v1/registrations/{registration_id}/qr"): signed_in(404),
     ("GET", "/api/v1/members/{member_id}/attendance"): admin_only(200),
     ("POST", "/api/v1/registrations/confirm-link"): everyone(422),
@@ -105,8 +109,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/webhooks/{subscription_id}/ping"): admin_only(404),
     ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"): admin_only(404),
     ("GET", "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}"): admin_only(404),
-    ("POST", "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver"):
-        admin_only(404),
+    ("POST", "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver"): admin_only(
+        404
+    ),
     ("POST", "/api/v1/webhooks/{subscription_id}/redeliver-failed"): admin_only(422),
     # Applications: {application_id} and {review_id} name nothing, so callers who pass
     # authorization meet 404 (or 422 where a body is needed first).
@@ -149,8 +154,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PUT", "/api/v1/events/{event_id}/seating/pins/{member_id}"): admin_only(422),
     ("DELETE", "/api/v1/events/{event_id}/seating/pins/{member_id}"): admin_only(404),
     ("POST", "/api/v1/events/{event_id}/seating/keep-apart"): admin_only(422),
-    ("DELETE", "/api/v1/events/{event_id}/seating/keep-apart/{member_a}/{member_b}"):
-        admin_only(404),
+    ("DELETE", "/api/v1/events/{event_id}/seating/keep-apart/{member_a}/{member_b}"): admin_only(
+        404
+    ),
     ("GET", "/api/v1/events/{event_id}/tables"): admin_only(404),
     ("GET", "/api/v1/events/{event_id}/tables/mine"): signed_in(404),
     # Cases: the community's, not applicants'; unknown cases are 404 to the rest.
@@ -168,8 +174,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/cases/{case_id}/outcome"): community(422),
     ("POST", "/api/v1/cases/{case_id}/recommendations"): community(422),
     ("GET", "/api/v1/cases/{case_id}/recommendations"): community(404),
-    ("PUT", "/api/v1/cases/{case_id}/recommendations/{recommendation_id}/rating"):
-        community(422),
+    ("PUT", "/api/v1/cases/{case_id}/recommendations/{recommendation_id}/rating"): community(422),
     ("GET", "/api/v1/me/recommendations"): community(200),
     # Surveys: admins build and read results; the community answers; unknown ids are 404.
     ("POST", "/api/v1/surveys"): admin_only(422),
@@ -193,8 +198,11 @@ def _operations() -> dict[tuple[str, str], dict]:
     """Every operation the app serves, from its own OpenAPI document (a fresh app, so a route
     added anywhere shows up)."""
     document = create_app(make_settings()).openapi()
-    return {(method.upper(), path): operation
-            for path, item in document["paths"].items() for method, operation in item.items()}
+    return {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
 
 
 def test_every_route_has_an_entry():

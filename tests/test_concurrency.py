@@ -15,39 +15,51 @@ CALLERS = 12
 
 async def test_one_refresh_token_rotates_once(live, app, engine):
     member, _ = await committed_member(app, engine)
-    login = await live.post("/api/v1/auth/login",
-                            json={"email": member.email, "password": "a long password"})
+    login = await live.post(
+        "/api/v1/auth/login", json={"email": member.email, "password": "a long password"}
+    )
     refresh_token = login.json()["refresh_token"]
-    responses = await asyncio.gather(*(
-        live.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
-        for _ in range(CALLERS)))
+    responses = await asyncio.gather(
+        *(
+            live.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+            for _ in range(CALLERS)
+        )
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [401] * (CALLERS - 1), statuses
 
 
 async def test_same_email_signs_up_once(live, engine):
     body = {"email": "same@example.com", "password": "a long password", "full_name": "Same"}
-    responses = await asyncio.gather(*(live.post("/api/v1/auth/signup", json=body)
-                                       for _ in range(CALLERS)))
+    responses = await asyncio.gather(
+        *(live.post("/api/v1/auth/signup", json=body) for _ in range(CALLERS))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * (CALLERS - 1), statuses
     async with engine.connect() as connection:
-        count = await connection.scalar(select(func.count()).select_from(Member).where(
-            Member.email_normalized == "same@example.com"))
+        count = await connection.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(Member.email_normalized == "same@example.com")
+        )
     assert count == 1
 
 
 async def test_idempotency_key_creates_once(live, app, engine):
     member, headers = await committed_member(app, engine)
     headers = {**headers, "Idempotency-Key": "race-key"}
-    responses = await asyncio.gather(*(
-        live.post("/api/v1/me/tokens", headers=headers, json={"name": "s", "scopes": ["read"]})
-        for _ in range(CALLERS)))
+    responses = await asyncio.gather(
+        *(
+            live.post("/api/v1/me/tokens", headers=headers, json={"name": "s", "scopes": ["read"]})
+            for _ in range(CALLERS)
+        )
+    )
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {201, 409} and statuses.count(201) >= 1, statuses
     created_ids = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(created_ids) == 1  # replays carry the same token
     async with engine.connect() as connection:
-        count = await connection.scalar(select(func.count()).select_from(ApiToken).where(
-            ApiToken.member_id == member.id))
+        count = await connection.scalar(
+            select(func.count()).select_from(ApiToken).where(ApiToken.member_id == member.id)
+        )
     assert count == 1

@@ -84,8 +84,9 @@ def problem_json(ctx: Any, response: Any, case: Any) -> bool | None:
     if not content_type.startswith("application/problem+json"):
         raise AssertionError(f"{response.status_code} sent as {content_type!r}")
     body = response.json()
-    if body.get("status") != response.status_code or not str(
-            body.get("type")).startswith("/problems/"):
+    if body.get("status") != response.status_code or not str(body.get("type")).startswith(
+        "/problems/"
+    ):
         raise AssertionError(f"not a problem body: {body!r}")
     return None
 
@@ -105,8 +106,9 @@ class World:
 Pick = Callable[[list[Any], str], Any]
 
 
-def _as_a_client_would(case: Any, pick: Pick, world: World, role: str,
-                       *, linked: bool = False) -> None:
+def _as_a_client_would(
+    case: Any, pick: Pick, world: World, role: str, *, linked: bool = False
+) -> None:
     """Makes a generated valid request one a client could send: what only the server can hand
     out is taken from what it handed out, and rules the schema states in words (it cannot
     compare two fields) are kept.
@@ -194,8 +196,11 @@ def _not_admin_only(case: Any, operation_id: str) -> None:
             case.query["role"] = "member"
         if str(case.query.get("sort", "")).lstrip("-") == "company":
             del case.query["sort"]
-    if operation_id == "me_tokens_create" and isinstance(case.body, dict) and isinstance(
-            case.body.get("scopes"), list):
+    if (
+        operation_id == "me_tokens_create"
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("scopes"), list)
+    ):
         case.body["scopes"] = [s for s in case.body["scopes"] if s != "admin"] or ["read"]
 
 
@@ -218,8 +223,7 @@ def _consistent_survey(body: dict[str, Any]) -> None:
     for index, question in enumerate(questions if isinstance(questions, list) else []):
         kind = question.get("type")
         question["key"] = f"{question.get('key', 'q')[:30]}_{index}"
-        options = list(dict.fromkeys(o.strip() for o in question.get("options") or []
-                                     if o.strip()))
+        options = list(dict.fromkeys(o.strip() for o in question.get("options") or [] if o.strip()))
         if kind in CHOICE:
             question["options"] = options if len(options) >= 2 else ["First", "Second"]
         else:
@@ -237,12 +241,16 @@ def _consistent_survey(body: dict[str, Any]) -> None:
             question["max_length"] = min(question["max_length"], limit) if limit else None
     ratings = {q["key"] for q in questions or [] if q.get("type") == "rating"}
     if body.get("headline_question") is not None and (
-            questions is None or body["headline_question"] not in ratings):
+        questions is None or body["headline_question"] not in ratings
+    ):
         body.pop("headline_question")
     if body.get("anonymous", True) and body.get("allow_edit"):
         body["allow_edit"] = False
-    if "questions" in body and body.get("event_id") is None and body.get("audience") not in (
-            None, "members"):  # a survey without an event asks all members (its description)
+    if (
+        "questions" in body
+        and body.get("event_id") is None
+        and body.get("audience") not in (None, "members")
+    ):  # a survey without an event asks all members (its description)
         body["audience"] = "members"
 
 
@@ -269,14 +277,14 @@ def _keep_order(body: dict[str, Any], start: str, end: str) -> None:
 
 def _list_key(case: Any, role: str) -> tuple[Any, ...]:
     """A cursor continues one list: the same operation, caller, filters and sort."""
-    query = sorted((k, str(v)) for k, v in (case.query or {}).items()
-                   if k not in ("cursor", "limit"))
+    query = sorted(
+        (k, str(v)) for k, v in (case.query or {}).items() if k not in ("cursor", "limit")
+    )
     return (case.operation.label, role, str(case.path_parameters), tuple(query))
 
 
 def _remember_cursor(case: Any, response: Any, world: World, role: str) -> None:
-    if response.status_code != 200 or "json" not in (
-            response.headers.get("content-type", [""])[0]):
+    if response.status_code != 200 or "json" not in (response.headers.get("content-type", [""])[0]):
         return
     body = response.json()
     if isinstance(body, dict) and body.get("next_cursor"):
@@ -298,29 +306,44 @@ def _refused(response: Any) -> bool:
     return body.get("type") in {"/problems/unauthorized", "/problems/forbidden"}
 
 
-def _fuzz_operation(operation: Any, role: str, token: str | None, mode: GenerationMode,
-                    world: World, report: Report) -> bool:
+def _fuzz_operation(
+    operation: Any, role: str, token: str | None, mode: GenerationMode, world: World, report: Report
+) -> bool:
     """Runs one operation as one role in one mode; False when the route refused the role."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     positive = mode is GenerationMode.POSITIVE
 
     @hypothesis.settings(
-        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
     )
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
     def run(case: Any, data: st.DataObject) -> None:
         if positive:
             _as_a_client_would(
-                case, lambda options, label: data.draw(st.sampled_from(options), label=label),
-                world, role)
+                case,
+                lambda options, label: data.draw(st.sampled_from(options), label=label),
+                world,
+                role,
+            )
         report.requests += 1
         # The credentials go with the call, not into the case: the case is what was generated,
         # and the ignored-auth check re-sends it without them.
         response = case.call(headers=headers)
         report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
-        if not _check(case, response, headers, report, role, mode.value,
-                      transport_kwargs={"headers": dict(headers)}):
+        if not _check(
+            case,
+            response,
+            headers,
+            report,
+            role,
+            mode.value,
+            transport_kwargs={"headers": dict(headers)},
+        ):
             return
         _remember_cursor(case, response, world, role)
         if positive and response.status_code in REFUSALS.get(role, ()) and _refused(response):
@@ -343,50 +366,83 @@ def _fuzz_stateful(schema: Any, role: str, token: str, world: World, report: Rep
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
-            _as_a_client_would(case, lambda options, label: rng.choice(options), world, role,
-                               linked=True)
+            _as_a_client_would(
+                case, lambda options, label: rng.choice(options), world, role, linked=True
+            )
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": headers}
 
-        def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
-                              **kwargs: Any) -> None:
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
             report.requests += 1
-            report.statuses[response.status_code] = report.statuses.get(
-                response.status_code, 0) + 1
-            if _check(case, response, headers, report, role, "stateful",
-                      recorder=getattr(self, "recorder", None), transport_kwargs=kwargs):
+            report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
+            if _check(
+                case,
+                response,
+                headers,
+                report,
+                role,
+                "stateful",
+                recorder=getattr(self, "recorder", None),
+                transport_kwargs=kwargs,
+            ):
                 _remember_cursor(case, response, world, role)
 
     try:
-        Workflow.run(settings=hypothesis.settings(
-            max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
-            derandomize=True, suppress_health_check=list(HealthCheck), phases=[Phase.generate],
-        ))
+        Workflow.run(
+            settings=hypothesis.settings(
+                max_examples=SCENARIOS,
+                stateful_step_count=STEPS,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],
+            )
+        )
     except hypothesis.errors.FlakyStrategyDefinition:
         # Scenarios share one database, so a step's links can differ when hypothesis replays a
         # prefix (the first run created what the replay finds). Hypothesis then stops this
         # role's exploration; every response received was checked already.
-        logging.getLogger("contract_fuzz").info("stateful run for %s ended early: the data "
-                                                "moved on between scenarios", role)
+        logging.getLogger("contract_fuzz").info(
+            "stateful run for %s ended early: the data moved on between scenarios", role
+        )
 
 
-def _check(case: Any, response: Any, headers: dict[str, str], report: Report, role: str,
-           where: str, **kwargs: Any) -> bool:
+def _check(
+    case: Any,
+    response: Any,
+    headers: dict[str, str],
+    report: Report,
+    role: str,
+    where: str,
+    **kwargs: Any,
+) -> bool:
     """Runs every check on one response; records the failures. True when all passed."""
     try:
-        case.validate_response(response, headers=headers, additional_checks=[problem_json],
-                               **kwargs)
+        case.validate_response(
+            response, headers=headers, additional_checks=[problem_json], **kwargs
+        )
     except FailureGroup as group:
         failures = list(group.exceptions)
         for failure in failures:
-            report.add(f"{where} {case.operation.label}", role, failure.title,
-                       f"{failure.message}\n    {case.as_curl_command()}"
-                       f"\n    -> {response.status_code} {response.text[:300]}")
+            report.add(
+                f"{where} {case.operation.label}",
+                role,
+                failure.title,
+                f"{failure.message}\n    {case.as_curl_command()}"
+                f"\n    -> {response.status_code} {response.text[:300]}",
+            )
         return not failures
     except AssertionError as error:
-        report.add(f"{where} {case.operation.label}", role, "problem+json",
-                   f"{error}\n    {case.as_curl_command()}")
+        report.add(
+            f"{where} {case.operation.label}",
+            role,
+            "problem+json",
+            f"{error}\n    {case.as_curl_command()}",
+        )
         return False
     return True
 
@@ -398,8 +454,9 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
     async with maker() as session:
         members = dict((await session.execute(select(Member.email, Member.id))).all())
         roles: dict[uuid.UUID, list[str]] = {}
-        for member_id, role in (await session.execute(
-                select(MemberRole.member_id, MemberRole.role))).all():
+        for member_id, role in (
+            await session.execute(select(MemberRole.member_id, MemberRole.role))
+        ).all():
             roles.setdefault(member_id, []).append(str(role))
         actors = {
             "applicant": members["applicant1@example.com"],
@@ -420,7 +477,8 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
                 await session.flush()
                 session.add_all(MemberRole(member_id=spare.id, role=r) for r in roles[member_id])
                 spare_tokens[(role, operation_id)] = app.state.token_codec.issue(
-                    spare.id, roles[member_id], 0)
+                    spare.id, roles[member_id], 0
+                )
         await session.commit()
 
         async def ids_of(column: Any, *order: Any) -> list[str]:
@@ -446,15 +504,27 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
         callers = set(actors.values())
         others = [str(i) for email, i in sorted(members.items()) if i not in callers][:20]
         ids["member_id"] = ids["member_a"] = ids["member_b"] = others
-        registrations = list((await session.execute(
-            select(Registration).order_by(Registration.created_at, Registration.id).limit(20)
-        )).scalars())
+        registrations = list(
+            (
+                await session.execute(
+                    select(Registration)
+                    .order_by(Registration.created_at, Registration.id)
+                    .limit(20)
+                )
+            ).scalars()
+        )
         now = datetime.now(UTC)
         link_tokens = [confirmation_link_token(settings, r, now) for r in registrations]
         qr_tokens = [qr_token(settings, r) for r in registrations]
         rubric = list((await session.execute(select(RubricCriterion.key))).scalars())
-    return World(tokens=tokens, spare_tokens=spare_tokens, ids=ids, link_tokens=link_tokens,
-                 qr_tokens=qr_tokens, rubric=rubric)
+    return World(
+        tokens=tokens,
+        spare_tokens=spare_tokens,
+        ids=ids,
+        link_tokens=link_tokens,
+        qr_tokens=qr_tokens,
+        rubric=rubric,
+    )
 
 
 async def test_contract_fuzz(engine: AsyncEngine) -> None:
@@ -470,18 +540,23 @@ async def test_contract_fuzz(engine: AsyncEngine) -> None:
     async with seeded_tables_kept(engine):
         await _fuzz(engine, world, schema, operations, report)
     elapsed = time.monotonic() - started
-    summary = (f"{len(operations)} operations x {len(ROLES)} roles, {EXAMPLES} examples each: "
-               f"{report.stateless} requests; stateful, {SCENARIOS} scenarios of up to {STEPS} "
-               f"steps per signed-in role: {report.requests - report.stateless} requests; "
-               f"{elapsed:.0f} s; statuses {sorted(report.statuses.items())}")
+    summary = (
+        f"{len(operations)} operations x {len(ROLES)} roles, {EXAMPLES} examples each: "
+        f"{report.stateless} requests; stateful, {SCENARIOS} scenarios of up to {STEPS} "
+        f"steps per signed-in role: {report.requests - report.stateless} requests; "
+        f"{elapsed:.0f} s; statuses {sorted(report.statuses.items())}"
+    )
     logging.getLogger("contract_fuzz").info(summary)
-    lines = [f"{label} as {role}: {title}\n    {detail}"
-             for (label, role, title), detail in sorted(report.failures.items())]
+    lines = [
+        f"{label} as {role}: {title}\n    {detail}"
+        for (label, role, title), detail in sorted(report.failures.items())
+    ]
     assert not lines, f"{summary}\n{len(lines)} contract failures:\n" + "\n".join(lines)
 
 
-async def _fuzz(engine: AsyncEngine, world: World, schema: Any, operations: list[Any],
-                report: Report) -> None:
+async def _fuzz(
+    engine: AsyncEngine, world: World, schema: Any, operations: list[Any], report: Report
+) -> None:
     try:
         for operation in operations:
             operation_id = operation.definition.raw["operationId"]

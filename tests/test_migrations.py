@@ -17,8 +17,7 @@ from tests.conftest import DATABASE_URL, IS_POSTGRES, _recreate_postgres_databas
 def _scratch_url() -> str:
     if IS_POSTGRES:
         url = make_url(DATABASE_URL)
-        return url.set(database=f"{url.database}_migrations").render_as_string(
-            hide_password=False)
+        return url.set(database=f"{url.database}_migrations").render_as_string(hide_password=False)
     return "sqlite+aiosqlite:///" + os.path.join(tempfile.mkdtemp(prefix="dl-mig-"), "m.db")
 
 

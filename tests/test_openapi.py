@@ -63,7 +63,9 @@ def test_operations_follow_the_conventions():
 def test_security_schemes():
     schemes = _document()["components"]["securitySchemes"]
     assert schemes["AccessToken"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
         "description": schemes["AccessToken"]["description"],
     }
     assert schemes["ApiToken"]["bearerFormat"] == "dl_pat"
@@ -73,6 +75,10 @@ def test_every_operation_tag_is_declared():
     """Generated clients group operations by tag; an undeclared tag has no description."""
     document = _document()
     declared = {tag["name"] for tag in document["tags"]}
-    used = {tag for item in document["paths"].values() for operation in item.values()
-            for tag in operation.get("tags", [])}
+    used = {
+        tag
+        for item in document["paths"].values()
+        for operation in item.values()
+        for tag in operation.get("tags", [])
+    }
     assert used <= declared, f"declare these tags in app/core/openapi.py: {used - declared}"

@@ -17,36 +17,90 @@ from app.models.member import SENIORITY_LABELS, Function
 
 # Canonical field -> header spellings (compared case-insensitively, spaces collapsed).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "email": ("email", "e-mail", "e mail", "почта", "электронная почта", "адрес электронной почты",
-              "эл. почта", "емейл"),
-    "full_name": ("full_name", "full name", "name", "фио", "ф.и.о.", "имя и фамилия",
-                  "имя фамилия", "фамилия имя отчество", "имя"),
+    "email": (
+        "email",
+        "e-mail",
+        "e mail",
+        "почта",
+        "электронная почта",
+        "адрес электронной почты",
+        "эл. почта",
+        "емейл",
+    ),
+    "full_name": (
+        "full_name",
+        "full name",
+        "name",
+        "фио",
+        "ф.и.о.",
+        "имя и фамилия",
+        "имя фамилия",
+        "фамилия имя отчество",
+        "имя",
+    ),
     "phone": ("phone", "телефон", "номер телефона", "мобильный телефон"),
     "function": ("function", "функция", "роль", "функциональная роль", "направление"),
     "seniority": ("seniority", "уровень", "уровень позиции", "грейд"),
     "industry": ("industry", "отрасль", "индустрия"),
-    "years_in_management": ("years_in_management", "years in management",
-                            "стаж в управлении", "опыт управления (лет)", "опыт управления",
-                            "лет в управлении", "стаж управления"),
-    "team_size": ("team_size", "team size", "размер команды", "численность команды",
-                  "команда (человек)"),
+    "years_in_management": (
+        "years_in_management",
+        "years in management",
+        "стаж в управлении",
+        "опыт управления (лет)",
+        "опыт управления",
+        "лет в управлении",
+        "стаж управления",
+    ),
+    "team_size": (
+        "team_size",
+        "team size",
+        "размер команды",
+        "численность команды",
+        "команда (человек)",
+    ),
     "company": ("company", "компания", "место работы", "организация"),
     "job_title": ("job_title", "job title", "title", "position", "должность"),
-    "experience_summary": ("experience_summary", "experience", "summary", "опыт",
-                           "кратко об опыте", "расскажите о своем опыте", "о себе"),
-    "wants": ("wants", "what you want", "что хотите получить", "что хотите получить от сообщества",
-              "ожидания"),
-    "gives": ("gives", "what you give", "чем можете поделиться", "чем готовы поделиться",
-              "что можете дать сообществу"),
-    "source": ("source", "how did you hear about us", "откуда узнали",
-               "откуда вы узнали о нас", "источник"),
+    "experience_summary": (
+        "experience_summary",
+        "experience",
+        "summary",
+        "опыт",
+        "кратко об опыте",
+        "расскажите о своем опыте",
+        "о себе",
+    ),
+    "wants": (
+        "wants",
+        "what you want",
+        "что хотите получить",
+        "что хотите получить от сообщества",
+        "ожидания",
+    ),
+    "gives": (
+        "gives",
+        "what you give",
+        "чем можете поделиться",
+        "чем готовы поделиться",
+        "что можете дать сообществу",
+    ),
+    "source": (
+        "source",
+        "how did you hear about us",
+        "откуда узнали",
+        "откуда вы узнали о нас",
+        "источник",
+    ),
     "utm_source": ("utm_source",),
     "utm_medium": ("utm_medium",),
     "utm_campaign": ("utm_campaign",),
     "reviewers_may_see_company": (
-        "reviewers_may_see_company", "consent", "show company to reviewers",
-        "согласие", "согласие на показ компании и должности",
-        "согласие на показ компании и должности экспертам"),
+        "reviewers_may_see_company",
+        "consent",
+        "show company to reviewers",
+        "согласие",
+        "согласие на показ компании и должности",
+        "согласие на показ компании и должности экспертам",
+    ),
 }
 
 
@@ -116,8 +170,9 @@ class ImportedRow(BaseModel):
         if isinstance(value, str) and not value.strip().isdigit():
             level = _SENIORITY.get(value.strip().casefold())
             if level is None:
-                raise ValueError("seniority is 1 to 5 or one of: "
-                                 + ", ".join(SENIORITY_LABELS.values()))
+                raise ValueError(
+                    "seniority is 1 to 5 or one of: " + ", ".join(SENIORITY_LABELS.values())
+                )
             return level
         return value
 
@@ -173,8 +228,10 @@ def parse(content: bytes, *, max_rows: int) -> Iterator[ParsedRow]:
         if name is not None and name not in columns.values():
             columns[index] = name
     if "email" not in columns.values() or "full_name" not in columns.values():
-        raise CsvUnreadable("The header must name an e-mail and a full-name column "
-                            "(e.g. 'email' and 'full_name', or 'Почта' and 'ФИО').")
+        raise CsvUnreadable(
+            "The header must name an e-mail and a full-name column "
+            "(e.g. 'email' and 'full_name', or 'Почта' and 'ФИО')."
+        )
     count = 0
     try:
         for values in reader:

@@ -24,19 +24,27 @@ class ApplicationEscalated(EventData):
 
 
 SUBMITTED = define_event(
-    "application.submitted", subject_type="application", data=ApplicationSubmitted,
+    "application.submitted",
+    subject_type="application",
+    data=ApplicationSubmitted,
     description="An application was submitted (or imported) and goes to the expert council.",
 )
 DECIDED = define_event(
-    "application.decided", subject_type="application", data=ApplicationDecided,
+    "application.decided",
+    subject_type="application",
+    data=ApplicationDecided,
     description="An application was approved, rejected or waitlisted, by the rule or an admin.",
 )
 WITHDRAWN = define_event(
-    "application.withdrawn", subject_type="application", data=ApplicationWithdrawn,
+    "application.withdrawn",
+    subject_type="application",
+    data=ApplicationWithdrawn,
     description="The applicant withdrew their application before a decision.",
 )
 ESCALATED = define_event(
-    "application.escalated", subject_type="application", data=ApplicationEscalated,
+    "application.escalated",
+    subject_type="application",
+    data=ApplicationEscalated,
     description="The decision rule handed an application to an admin (grey band or "
-                "disagreement between reviewers).",
+    "disagreement between reviewers).",
 )

@@ -36,7 +36,11 @@ def _same_content(application: Application, fields: dict[str, Any]) -> bool:
 
 
 async def import_rows(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, content: bytes,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    content: bytes,
     max_rows: int,
 ) -> ImportResult:
     """Create or update applications from a form export. Idempotent by e-mail: a row whose
@@ -55,8 +59,9 @@ async def import_rows(
             item.row = None
         else:
             seen[key] = item.line
-    members = {m.email_normalized: m for m in
-               await repository.members_by_email(session, list(seen))}
+    members = {
+        m.email_normalized: m for m in await repository.members_by_email(session, list(seen))
+    }
     member_ids = [m.id for m in members.values()]
     roles = await repository.roles_of_members(session, member_ids)
     latest = await repository.latest_applications(session, member_ids)
@@ -68,27 +73,50 @@ async def import_rows(
     changed: list[Application] = []
     for item in parsed:
         if item.row is None:
-            results.append(ImportRowResult(row=item.line, status="error", email=item.email,
-                                           application_id=None, errors=item.errors))
+            results.append(
+                ImportRowResult(
+                    row=item.line,
+                    status="error",
+                    email=item.email,
+                    application_id=None,
+                    errors=item.errors,
+                )
+            )
             continue
         row = item.row
         email = auth_service.normalize_email(str(row.email))
         fields = row.application_fields()
         member = members.get(email)
         existing = latest.get(member.id) if member else None
-        if member is not None and (member.erased_at is not None
-                                   or "member" in roles.get(member.id, set())):
-            results.append(ImportRowResult(
-                row=item.line, status="error", email=email, application_id=None,
-                errors=["email: this person is a member already (or erased their account)"]))
+        if member is not None and (
+            member.erased_at is not None or "member" in roles.get(member.id, set())
+        ):
+            results.append(
+                ImportRowResult(
+                    row=item.line,
+                    status="error",
+                    email=email,
+                    application_id=None,
+                    errors=["email: this person is a member already (or erased their account)"],
+                )
+            )
             continue
         if existing is not None and _same_content(existing, fields):
-            results.append(ImportRowResult(row=item.line, status="unchanged", email=email,
-                                           application_id=existing.id, errors=[]))
+            results.append(
+                ImportRowResult(
+                    row=item.line,
+                    status="unchanged",
+                    email=email,
+                    application_id=existing.id,
+                    errors=[],
+                )
+            )
             continue
         if existing is not None and existing.status in (
-                ApplicationStatus.draft, ApplicationStatus.submitted,
-                ApplicationStatus.in_review):
+            ApplicationStatus.draft,
+            ApplicationStatus.submitted,
+            ApplicationStatus.in_review,
+        ):
             consent = fields.pop("reviewers_may_see_company")
             for name, value in fields.items():
                 setattr(existing, name, value)
@@ -97,38 +125,80 @@ async def import_rows(
                 existing.company_consent_at = now
             touch(existing)
             changed.append(existing)
-            results.append(ImportRowResult(row=item.line, status="updated", email=email,
-                                           application_id=existing.id, errors=[]))
+            results.append(
+                ImportRowResult(
+                    row=item.line,
+                    status="updated",
+                    email=email,
+                    application_id=existing.id,
+                    errors=[],
+                )
+            )
             continue
         if existing is not None and existing.status in DECIDED_STATUSES:
-            results.append(ImportRowResult(
-                row=item.line, status="error", email=email, application_id=existing.id,
-                errors=[f"application: already {existing.status}; not changed"]))
+            results.append(
+                ImportRowResult(
+                    row=item.line,
+                    status="error",
+                    email=email,
+                    application_id=existing.id,
+                    errors=[f"application: already {existing.status}; not changed"],
+                )
+            )
             continue
         if member is None:
             # No password: the person signs in after resetting one, or an admin helps them.
-            member = Member(email=str(row.email), email_normalized=email,
-                            full_name=row.full_name, phone=row.phone)
+            member = Member(
+                email=str(row.email),
+                email_normalized=email,
+                full_name=row.full_name,
+                phone=row.phone,
+            )
             new_rows.append(member)
             new_rows.append(MemberRole(member_id=member.id, role=Role.applicant))
             members[email] = member
         application = Application(
-            member_id=member.id, status=ApplicationStatus.submitted, submitted_at=now,
-            imported=True, company_consent_at=now if fields["reviewers_may_see_company"] else None,
+            member_id=member.id,
+            status=ApplicationStatus.submitted,
+            submitted_at=now,
+            imported=True,
+            company_consent_at=now if fields["reviewers_may_see_company"] else None,
             **fields,
         )
         new_rows.append(application)
         submitted.append(application)
-        results.append(ImportRowResult(row=item.line, status="created", email=email,
-                                       application_id=application.id, errors=[]))
+        results.append(
+            ImportRowResult(
+                row=item.line,
+                status="created",
+                email=email,
+                application_id=application.id,
+                errors=[],
+            )
+        )
     # Members first: without relationships the unit of work does not order the inserts.
     await repository.add_all(session, [r for r in new_rows if isinstance(r, Member)])
     await repository.add_all(session, [r for r in new_rows if not isinstance(r, Member)])
     counts = Counter(r.status for r in results)
-    report = ImportReport(created=counts["created"], updated=counts["updated"],
-                          unchanged=counts["unchanged"], errors=counts["error"], rows=results)
-    audit.record(session, actor_id=principal.id, action="application.imported",
-                 target_type="application", target_id=None, context=context,
-                 details={"created": report.created, "updated": report.updated,
-                          "unchanged": report.unchanged, "errors": report.errors})
+    report = ImportReport(
+        created=counts["created"],
+        updated=counts["updated"],
+        unchanged=counts["unchanged"],
+        errors=counts["error"],
+        rows=results,
+    )
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="application.imported",
+        target_type="application",
+        target_id=None,
+        context=context,
+        details={
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "errors": report.errors,
+        },
+    )
     return ImportResult(report=report, submitted=submitted, changed=changed)

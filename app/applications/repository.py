@@ -39,9 +39,7 @@ async def owner_of(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUI
 
 
 async def ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.execute(
-        select(Application.id).where(Application.member_id == member_id)
-    )
+    rows = await session.execute(select(Application.id).where(Application.member_id == member_id))
     return list(rows.scalars())
 
 
@@ -49,8 +47,10 @@ async def get_for_update(session: AsyncSession, application_id: uuid.UUID) -> Ap
     """The application, locked until the transaction ends (PostgreSQL): every change of its
     status, and every review that may settle it, queue here, so exactly one decision is made."""
     result = await session.execute(
-        select(Application).where(Application.id == application_id)
-        .with_for_update().execution_options(populate_existing=True)
+        select(Application)
+        .where(Application.id == application_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -109,13 +109,19 @@ async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | No
 
 async def grant_member_role(session: AsyncSession, member_id: uuid.UUID) -> None:
     """Add ``member`` and drop ``applicant``: the applicant became a member."""
-    roles = set((await session.execute(
-        select(MemberRole.role).where(MemberRole.member_id == member_id))).scalars())
+    roles = set(
+        (
+            await session.execute(select(MemberRole.role).where(MemberRole.member_id == member_id))
+        ).scalars()
+    )
     if "member" not in roles:
         session.add(MemberRole(member_id=member_id, role="member"))
     if "applicant" in roles:
-        await session.execute(MemberRole.__table__.delete().where(and_(
-            MemberRole.member_id == member_id, MemberRole.role == "applicant")))
+        await session.execute(
+            MemberRole.__table__.delete().where(
+                and_(MemberRole.member_id == member_id, MemberRole.role == "applicant")
+            )
+        )
     await session.flush()
 
 
@@ -125,26 +131,37 @@ async def grant_member_role(session: AsyncSession, member_id: uuid.UUID) -> None
 async def funnel_rows(session: AsyncSession) -> Sequence[Any]:
     """(status, source, utm_campaign, submitted_at, decided_at) of every application: a few
     thousand narrow rows, summarised in Python the same way on both databases."""
-    result = await session.execute(select(
-        Application.status, Application.source, Application.utm_campaign,
-        Application.submitted_at, Application.decided_at,
-    ))
+    result = await session.execute(
+        select(
+            Application.status,
+            Application.source,
+            Application.utm_campaign,
+            Application.submitted_at,
+            Application.decided_at,
+        )
+    )
     return list(result.all())
 
 
 async def outstanding_per_reviewer(session: AsyncSession) -> Sequence[Any]:
     """(reviewer_id, open assignments without a review) for applications under review."""
-    no_review = ~select(Review.id).where(
-        Review.application_id == ReviewAssignment.application_id,
-        Review.reviewer_id == ReviewAssignment.reviewer_id,
-    ).exists()
+    no_review = (
+        ~select(Review.id)
+        .where(
+            Review.application_id == ReviewAssignment.application_id,
+            Review.reviewer_id == ReviewAssignment.reviewer_id,
+        )
+        .exists()
+    )
     result = await session.execute(
         select(ReviewAssignment.reviewer_id, func.count())
         .join(Application, Application.id == ReviewAssignment.application_id)
         .where(
             ReviewAssignment.status == AssignmentStatus.active,
-            or_(Application.status == ApplicationStatus.submitted,
-                Application.status == ApplicationStatus.in_review),
+            or_(
+                Application.status == ApplicationStatus.submitted,
+                Application.status == ApplicationStatus.in_review,
+            ),
             no_review,
         )
         .group_by(ReviewAssignment.reviewer_id)
@@ -161,8 +178,9 @@ _CHUNK = 500  # bound parameters per IN list, well under every driver's limit
 async def members_by_email(session: AsyncSession, emails: Sequence[str]) -> list[Member]:
     found: list[Member] = []
     for start in range(0, len(emails), _CHUNK):
-        result = await session.execute(select(Member).where(
-            Member.email_normalized.in_(emails[start:start + _CHUNK])))
+        result = await session.execute(
+            select(Member).where(Member.email_normalized.in_(emails[start : start + _CHUNK]))
+        )
         found.extend(result.scalars())
     return found
 
@@ -172,8 +190,11 @@ async def roles_of_members(
 ) -> dict[uuid.UUID, set[str]]:
     roles: dict[uuid.UUID, set[str]] = {}
     for start in range(0, len(member_ids), _CHUNK):
-        result = await session.execute(select(MemberRole.member_id, MemberRole.role).where(
-            MemberRole.member_id.in_(member_ids[start:start + _CHUNK])))
+        result = await session.execute(
+            select(MemberRole.member_id, MemberRole.role).where(
+                MemberRole.member_id.in_(member_ids[start : start + _CHUNK])
+            )
+        )
         for member_id, role in result.all():
             roles.setdefault(member_id, set()).add(role)
     return roles
@@ -186,8 +207,11 @@ async def latest_applications(
     latest: dict[uuid.UUID, Application] = {}
     for start in range(0, len(member_ids), _CHUNK):
         result = await session.execute(
-            select(Application).where(Application.member_id.in_(member_ids[start:start + _CHUNK]))
-            .order_by(Application.created_at).with_for_update())
+            select(Application)
+            .where(Application.member_id.in_(member_ids[start : start + _CHUNK]))
+            .order_by(Application.created_at)
+            .with_for_update()
+        )
         for application in result.scalars():
             latest[application.member_id] = application
     return latest

@@ -43,11 +43,16 @@ class ApplicationSort(StrEnum):
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ApplicationRead,
-    responses=problem_responses(401, 403, 409, 413, 422), operation_id="applications_create",
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 409, 413, 422),
+    operation_id="applications_create",
 )
 async def create_application(
-    body: ApplicationCreate, principal: ApplicantPrincipal, session: SessionDep,
+    body: ApplicationCreate,
+    principal: ApplicantPrincipal,
+    session: SessionDep,
     context: ContextDep,
 ) -> ApplicationRead:
     """Start my application as a draft (one open application at a time)."""
@@ -55,8 +60,10 @@ async def create_application(
 
 
 @router.get(
-    "", response_model=Page[ApplicationAdminRead] | Page[ApplicationRead],
-    responses=problem_responses(401, 403, 422), operation_id="applications_list",
+    "",
+    response_model=Page[ApplicationAdminRead] | Page[ApplicationRead],
+    responses=problem_responses(401, 403, 422),
+    operation_id="applications_list",
 )
 async def list_applications(
     principal: PrincipalDep,
@@ -72,13 +79,21 @@ async def list_applications(
     """Admins list every application; anyone else lists their own."""
     filters = ApplicationFilters(status=application_status, escalated=escalated, source=source)
     page = await service.list_applications(
-        session, principal=principal, context=context, filters=filters,
-        descending=sort == ApplicationSort.created_at_desc, cursor=cursor, limit=limit)
+        session,
+        principal=principal,
+        context=context,
+        filters=filters,
+        descending=sort == ApplicationSort.created_at_desc,
+        cursor=cursor,
+        limit=limit,
+    )
     return json_response(page)
 
 
 @router.get(
-    "/stats", response_model=FunnelStats, responses=problem_responses(401, 403),
+    "/stats",
+    response_model=FunnelStats,
+    responses=problem_responses(401, 403),
     operation_id="applications_stats",
 )
 async def funnel_stats(admin: AdminPrincipal, session: SessionDep) -> FunnelStats:
@@ -88,7 +103,9 @@ async def funnel_stats(admin: AdminPrincipal, session: SessionDep) -> FunnelStat
 
 
 @router.get(
-    "/decision-rule", response_model=DecisionRuleRead, responses=problem_responses(401, 403),
+    "/decision-rule",
+    response_model=DecisionRuleRead,
+    responses=problem_responses(401, 403),
     operation_id="applications_decision_rule_get",
 )
 async def get_decision_rule(admin: AdminPrincipal, session: SessionDep) -> DecisionRuleRead:
@@ -97,72 +114,107 @@ async def get_decision_rule(admin: AdminPrincipal, session: SessionDep) -> Decis
 
 
 @router.put(
-    "/decision-rule", response_model=DecisionRuleRead,
+    "/decision-rule",
+    response_model=DecisionRuleRead,
     responses=problem_responses(401, 403, 409, 413, 422),
     operation_id="applications_decision_rule_update",
 )
 async def update_decision_rule(
-    body: DecisionRuleUpdate, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    body: DecisionRuleUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
     settings: SettingsDep,
 ) -> DecisionRuleRead:
     """Change the decision rule (audited). Admins only."""
     return await service.update_rule(
-        session, principal=admin, context=context, data=body,
-        reviewers_per_application=settings.reviewers_per_application)
+        session,
+        principal=admin,
+        context=context,
+        data=body,
+        reviewers_per_application=settings.reviewers_per_application,
+    )
 
 
 @router.get(
-    "/{application_id}", response_model=ApplicationRead | ApplicationAdminRead,
-    responses=problem_responses(401, 403, 404, 422), operation_id="applications_get",
+    "/{application_id}",
+    response_model=ApplicationRead | ApplicationAdminRead,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="applications_get",
 )
 async def get_application(
-    application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request,
+    application_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
     context: ContextDep,
 ) -> Response:
     """Read my application (with the decision and its reason) or, as an admin, any."""
-    application = await service.get(session, principal=principal, context=context,
-                                    application_id=application_id)
+    application = await service.get(
+        session, principal=principal, context=context, application_id=application_id
+    )
     return tagged_response(application, request)
 
 
 @router.patch(
-    "/{application_id}", response_model=ApplicationRead,
+    "/{application_id}",
+    response_model=ApplicationRead,
     responses=problem_responses(401, 403, 404, 409, 412, 413, 422),
     operation_id="applications_update",
 )
 async def update_application(
-    application_id: uuid.UUID, body: ApplicationUpdate, principal: PrincipalDep,
-    session: SessionDep, context: ContextDep, request: Request, if_match: IfMatch = None,
+    application_id: uuid.UUID,
+    body: ApplicationUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
+    if_match: IfMatch = None,
 ) -> Response:
     """Edit my draft; a submitted application cannot change."""
     application = await service.update(
-        session, principal=principal, context=context, application_id=application_id,
-        data=body, if_match=if_match)
+        session,
+        principal=principal,
+        context=context,
+        application_id=application_id,
+        data=body,
+        if_match=if_match,
+    )
     return tagged_response(application, request)
 
 
 @router.post(
-    "/{application_id}/withdraw", response_model=ApplicationRead,
-    responses=problem_responses(401, 403, 404, 409, 422), operation_id="applications_withdraw",
+    "/{application_id}/withdraw",
+    response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="applications_withdraw",
 )
 async def withdraw_application(
-    application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    application_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
     context: ContextDep,
 ) -> ApplicationRead:
     """Withdraw my application before it is decided."""
-    return await service.withdraw(session, principal=principal, context=context,
-                                  application_id=application_id)
+    return await service.withdraw(
+        session, principal=principal, context=context, application_id=application_id
+    )
 
 
 @router.post(
-    "/{application_id}/decision", response_model=ApplicationAdminRead,
+    "/{application_id}/decision",
+    response_model=ApplicationAdminRead,
     responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="applications_decide",
 )
 async def decide_application(
-    application_id: uuid.UUID, body: DecisionCreate, admin: AdminPrincipal,
-    session: SessionDep, context: ContextDep,
+    application_id: uuid.UUID,
+    body: DecisionCreate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
 ) -> ApplicationAdminRead:
     """Approve, reject or waitlist by hand, with a reason (audited). Admins only."""
-    return await service.decide_by_admin(session, principal=admin, context=context,
-                                         application_id=application_id, data=body)
+    return await service.decide_by_admin(
+        session, principal=admin, context=context, application_id=application_id, data=body
+    )

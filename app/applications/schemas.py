@@ -28,18 +28,29 @@ class ApplicationFields(InputSchema):
     utm_medium: Short | None = None
     utm_campaign: Short | None = None
     reviewers_may_see_company: bool | None = Field(
-        default=None, description="Consent that reviewers may see company and job title.")
+        default=None, description="Consent that reviewers may see company and job title."
+    )
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{
-                "function": "CTO", "seniority": 4, "industry": "Retail",
-                "years_in_management": 9, "team_size": 120, "company": "Acme",
-                "job_title": "CTO", "experience_summary": "Built the e-commerce platform...",
-                "wants": "Peers to test decisions on", "gives": "Cloud migrations, hiring",
-                "source": "ads", "utm_source": "telegram", "utm_campaign": "autumn",
-                "reviewers_may_see_company": True,
-            }]
+            "examples": [
+                {
+                    "function": "CTO",
+                    "seniority": 4,
+                    "industry": "Retail",
+                    "years_in_management": 9,
+                    "team_size": 120,
+                    "company": "Acme",
+                    "job_title": "CTO",
+                    "experience_summary": "Built the e-commerce platform...",
+                    "wants": "Peers to test decisions on",
+                    "gives": "Cloud migrations, hiring",
+                    "source": "ads",
+                    "utm_source": "telegram",
+                    "utm_campaign": "autumn",
+                    "reviewers_may_see_company": True,
+                }
+            ]
         }
     }
 
@@ -96,8 +107,16 @@ class DecisionCreate(InputSchema):
     status: Literal["approved", "rejected", "waitlisted"]
     reason: str = Field(min_length=1, max_length=2000)
 
-    model_config = {"json_schema_extra": {"examples": [
-        {"status": "approved", "reason": "Strong CTO track record; the grey band was close."}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "status": "approved",
+                    "reason": "Strong CTO track record; the grey band was close.",
+                }
+            ]
+        }
+    }
 
 
 class DecisionRuleRead(ReadSchema):
@@ -110,14 +129,22 @@ class DecisionRuleRead(ReadSchema):
 
 
 class DecisionRuleUpdate(InputSchema):
-    quorum: int = Field(ge=1, le=15, description="At most the reviewers assigned to each "
-                                                "application (a setting, 3 by default).")
+    quorum: int = Field(
+        ge=1,
+        le=15,
+        description="At most the reviewers assigned to each application (a setting, 3 by default).",
+    )
     approve_at: float = Field(ge=1, le=5)
     reject_below: float = Field(ge=1, le=5, description="Not above `approve_at`.")
     disagreement_limit: float = Field(ge=0, le=4)
 
-    model_config = {"json_schema_extra": {"examples": [
-        {"quorum": 3, "approve_at": 3.5, "reject_below": 2.5, "disagreement_limit": 2.0}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"quorum": 3, "approve_at": 3.5, "reject_below": 2.5, "disagreement_limit": 2.0}
+            ]
+        }
+    }
 
 
 class ImportRowResult(ReadSchema):
@@ -153,5 +180,6 @@ class FunnelStats(ReadSchema):
     by_utm_campaign: list[CountByKey]
     approval_rate: float | None = Field(description="Approved among decided applications.")
     median_hours_to_decision: float | None = Field(
-        description="Median time from submission to decision, in hours.")
+        description="Median time from submission to decision, in hours."
+    )
     reviews_outstanding: list[ReviewerOutstanding]

@@ -69,12 +69,14 @@ class InvalidRule(InvalidInput):
 # status -> the statuses it may move to. Anything else is a 409.
 TRANSITIONS: dict[str, frozenset[str]] = {
     ApplicationStatus.draft: frozenset({ApplicationStatus.submitted, ApplicationStatus.withdrawn}),
-    ApplicationStatus.submitted: frozenset({
-        ApplicationStatus.in_review, ApplicationStatus.withdrawn, *DECIDED_STATUSES}),
+    ApplicationStatus.submitted: frozenset(
+        {ApplicationStatus.in_review, ApplicationStatus.withdrawn, *DECIDED_STATUSES}
+    ),
     ApplicationStatus.in_review: frozenset({ApplicationStatus.withdrawn, *DECIDED_STATUSES}),
     # A waitlisted applicant is approved or turned down when a place frees up.
-    ApplicationStatus.waitlisted: frozenset({ApplicationStatus.approved,
-                                             ApplicationStatus.rejected}),
+    ApplicationStatus.waitlisted: frozenset(
+        {ApplicationStatus.approved, ApplicationStatus.rejected}
+    ),
     ApplicationStatus.approved: frozenset(),
     ApplicationStatus.rejected: frozenset(),
     ApplicationStatus.withdrawn: frozenset(),
@@ -84,7 +86,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 def check_transition(application: Application, target: str) -> None:
     if target not in TRANSITIONS[application.status]:
         raise IllegalTransition(
-            f"An application in status '{application.status}' cannot become '{target}'.")
+            f"An application in status '{application.status}' cannot become '{target}'."
+        )
 
 
 def touch(application: Application) -> None:
@@ -115,7 +118,10 @@ def _apply_fields(application: Application, data: ApplicationCreate | Applicatio
 
 
 async def create(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
     data: ApplicationCreate,
 ) -> ApplicationRead:
     if principal.has_role(Role.member):
@@ -126,8 +132,14 @@ async def create(
         await repository.add(session, application)
     except repository.OpenApplicationExists as error:
         raise OpenApplication("You have an open application; edit or withdraw it.") from error
-    audit.record(session, actor_id=principal.id, action="application.created",
-                 target_type="application", target_id=application.id, context=context)
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="application.created",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+    )
     return owner_view(application)
 
 
@@ -147,7 +159,10 @@ async def applicant_name(session: AsyncSession, application: Application) -> str
 
 
 async def load_visible(
-    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *,
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
     for_update: bool = False,
 ) -> Application:
     """The application if the caller owns it or is an admin; anyone else gets 404."""
@@ -171,23 +186,33 @@ async def load_own(
 
 
 def _audit_private_read(
-    session: AsyncSession, principal: Principal, context: RequestContext,
+    session: AsyncSession,
+    principal: Principal,
+    context: RequestContext,
     applications: list[Application],
 ) -> None:
     """Company and title in others' applications are private: admins' reads are written
     down (ids only)."""
     if not principal.is_admin:
         return
-    ids = [a.id for a in applications if a.member_id != principal.id
-           and (a.company or a.job_title)]
+    ids = [a.id for a in applications if a.member_id != principal.id and (a.company or a.job_title)]
     if ids:
-        audit.record(session, actor_id=principal.id, action="application.private_fields_read",
-                     target_type="application", target_id=ids[0] if len(ids) == 1 else None,
-                     context=context, details={"application_ids": [str(i) for i in ids]})
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="application.private_fields_read",
+            target_type="application",
+            target_id=ids[0] if len(ids) == 1 else None,
+            context=context,
+            details={"application_ids": [str(i) for i in ids]},
+        )
 
 
 async def get(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
     application_id: uuid.UUID,
 ) -> ApplicationRead:
     application = await load_visible(session, principal, application_id)
@@ -196,8 +221,13 @@ async def get(
 
 
 async def update(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
-    application_id: uuid.UUID, data: ApplicationUpdate, if_match: str | None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    application_id: uuid.UUID,
+    data: ApplicationUpdate,
+    if_match: str | None,
 ) -> ApplicationRead:
     application = await load_own(session, principal, application_id)
     check_if_match(if_match, etag_of(owner_view(application)))
@@ -228,13 +258,23 @@ def start_review(application: Application) -> None:
 
 
 def announce_submitted(session: AsyncSession, application: Application) -> None:
-    emit(session, events.SUBMITTED, events.ApplicationSubmitted(
-        id=application.id, version=application.version, status=application.status,
-        imported=application.imported))
+    emit(
+        session,
+        events.SUBMITTED,
+        events.ApplicationSubmitted(
+            id=application.id,
+            version=application.version,
+            status=application.status,
+            imported=application.imported,
+        ),
+    )
 
 
 async def withdraw(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
     application_id: uuid.UUID,
 ) -> ApplicationRead:
     application = await load_own(session, principal, application_id)
@@ -243,10 +283,19 @@ async def withdraw(
     application.withdrawn_at = datetime.now(UTC)
     application.escalation = None
     touch(application)
-    emit(session, events.WITHDRAWN,
-         events.ApplicationWithdrawn(id=application.id, version=application.version))
-    audit.record(session, actor_id=principal.id, action="application.withdrawn",
-                 target_type="application", target_id=application.id, context=context)
+    emit(
+        session,
+        events.WITHDRAWN,
+        events.ApplicationWithdrawn(id=application.id, version=application.version),
+    )
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="application.withdrawn",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+    )
     await session.flush()
     return owner_view(application)
 
@@ -274,16 +323,27 @@ async def settle(
     touch(application)
     if status == ApplicationStatus.approved:
         await _make_member(session, application)
-    emit(session, events.DECIDED, events.ApplicationDecided(
-        id=application.id, version=application.version, status=status, decided_by=decided_by))
+    emit(
+        session,
+        events.DECIDED,
+        events.ApplicationDecided(
+            id=application.id, version=application.version, status=status, decided_by=decided_by
+        ),
+    )
     details: dict[str, Any] = {"status": status, "decided_by": decided_by}
     if decided_by == DecidedBy.admin and reason:
         # An admin's own words about the decision, not the applicant's data: the audit log keeps
         # them as the record of why.
         details["reason"] = reason
-    audit.record(session, actor_id=actor_id, action="application.decided",
-                 target_type="application", target_id=application.id, context=context,
-                 details=details)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="application.decided",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+        details=details,
+    )
     await session.flush()
 
 
@@ -307,10 +367,15 @@ async def _make_member(session: AsyncSession, application: Application) -> None:
     member.updated_at = datetime.now(UTC)
     # A new role must not ride on tokens minted with the old ones.
     await auth_service.revoke_everything(session, member.id)
-    emit(session, MEMBER_ROLES_CHANGED, MemberRolesData(
-        id=member.id, version=member.version,
-        roles=await auth_service.roles_of(session, member.id),
-    ))
+    emit(
+        session,
+        MEMBER_ROLES_CHANGED,
+        MemberRolesData(
+            id=member.id,
+            version=member.version,
+            roles=await auth_service.roles_of(session, member.id),
+        ),
+    )
 
 
 def escalate(session: AsyncSession, application: Application, escalation: Escalation) -> None:
@@ -318,27 +383,47 @@ def escalate(session: AsyncSession, application: Application, escalation: Escala
         return
     application.escalation = escalation
     touch(application)
-    emit(session, events.ESCALATED, events.ApplicationEscalated(
-        id=application.id, version=application.version, escalation=escalation))
+    emit(
+        session,
+        events.ESCALATED,
+        events.ApplicationEscalated(
+            id=application.id, version=application.version, escalation=escalation
+        ),
+    )
 
 
 async def decide_by_admin(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
-    application_id: uuid.UUID, data: DecisionCreate,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    application_id: uuid.UUID,
+    data: DecisionCreate,
 ) -> ApplicationAdminRead:
     application = await repository.get_for_update(session, application_id)
     if application is None:
         raise NotFound("No such application.")
-    await settle(session, application, status=ApplicationStatus(data.status),
-                 decided_by=DecidedBy.admin, reason=data.reason, actor_id=principal.id,
-                 context=context)
+    await settle(
+        session,
+        application,
+        status=ApplicationStatus(data.status),
+        decided_by=DecidedBy.admin,
+        reason=data.reason,
+        actor_id=principal.id,
+        context=context,
+    )
     return admin_view(application)
 
 
 async def list_applications(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
     filters: ApplicationFilters,
-    descending: bool, cursor: str | None, limit: int,
+    descending: bool,
+    cursor: str | None,
+    limit: int,
 ) -> Page[ApplicationRead] | Page[ApplicationAdminRead]:
     if not principal.is_admin:
         # Everyone but admins lists their own applications only, whatever they ask for.
@@ -346,7 +431,8 @@ async def list_applications(
     sort = "-created_at" if descending else "created_at"
     after = _decode_after(cursor, sort) if cursor else None
     rows = await repository.list_applications(
-        session, filters=filters, descending=descending, after=after, limit=limit)
+        session, filters=filters, descending=descending, after=after, limit=limit
+    )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
     if more:
@@ -354,8 +440,9 @@ async def list_applications(
         next_cursor = encode_cursor(sort, [last.created_at.isoformat(), str(last.id)])
     if principal.is_admin:
         _audit_private_read(session, principal, context, list(page))
-        return Page[ApplicationAdminRead](items=[admin_view(a) for a in page],
-                                          next_cursor=next_cursor)
+        return Page[ApplicationAdminRead](
+            items=[admin_view(a) for a in page], next_cursor=next_cursor
+        )
     return Page[ApplicationRead](items=[owner_view(a) for a in page], next_cursor=next_cursor)
 
 
@@ -375,8 +462,12 @@ def _decode_after(cursor: str, sort: str) -> tuple[datetime, uuid.UUID]:
 
 async def current_rule(session: AsyncSession) -> Rule:
     row = await repository.get_rule(session)
-    return Rule(quorum=row.quorum, approve_at=row.approve_at, reject_below=row.reject_below,
-                disagreement_limit=row.disagreement_limit)
+    return Rule(
+        quorum=row.quorum,
+        approve_at=row.approve_at,
+        reject_below=row.reject_below,
+        disagreement_limit=row.disagreement_limit,
+    )
 
 
 async def get_rule(session: AsyncSession) -> DecisionRuleRead:
@@ -384,28 +475,44 @@ async def get_rule(session: AsyncSession) -> DecisionRuleRead:
 
 
 async def update_rule(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
-    data: DecisionRuleUpdate, reviewers_per_application: int,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    data: DecisionRuleUpdate,
+    reviewers_per_application: int,
 ) -> DecisionRuleRead:
     if data.reject_below > data.approve_at:
         raise InvalidRule("reject_below must not exceed approve_at.")
     if data.quorum > reviewers_per_application:
         # No application could ever collect that many reviews: nothing would be decided. The
         # bound is the server's configuration, not the request's own shape: a conflict.
-        raise Conflict(f"quorum cannot exceed the {reviewers_per_application} reviewers "
-                          "assigned to each application.")
+        raise Conflict(
+            f"quorum cannot exceed the {reviewers_per_application} reviewers "
+            "assigned to each application."
+        )
     row = await repository.get_rule(session, for_update=True)
-    before = {"quorum": row.quorum, "approve_at": row.approve_at,
-              "reject_below": row.reject_below, "disagreement_limit": row.disagreement_limit}
+    before = {
+        "quorum": row.quorum,
+        "approve_at": row.approve_at,
+        "reject_below": row.reject_below,
+        "disagreement_limit": row.disagreement_limit,
+    }
     after = data.model_dump()
     if before != after:
         for name, value in after.items():
             setattr(row, name, value)
         row.version += 1
         row.updated_at = datetime.now(UTC)
-        audit.record(session, actor_id=principal.id, action="decision_rule.updated",
-                     target_type="decision_rule", target_id=None, context=context,
-                     details={"from": before, "to": after})
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="decision_rule.updated",
+            target_type="decision_rule",
+            target_id=None,
+            context=context,
+            details={"from": before, "to": after},
+        )
         await session.flush()
     return DecisionRuleRead.model_validate(row)
 
@@ -415,8 +522,10 @@ async def update_rule(
 
 def _counts(values: list[str | None]) -> list[CountByKey]:
     counter = Counter(values)
-    return [CountByKey(key=key, count=count)
-            for key, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0] or ""))]
+    return [
+        CountByKey(key=key, count=count)
+        for key, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    ]
 
 
 async def funnel(session: AsyncSession) -> FunnelStats:
@@ -425,8 +534,11 @@ async def funnel(session: AsyncSession) -> FunnelStats:
     for row in rows:
         by_status[row.status] = by_status.get(row.status, 0) + 1
     decided = sum(by_status[s] for s in DECIDED_STATUSES)
-    hours = [(row.decided_at - row.submitted_at).total_seconds() / 3600 for row in rows
-             if row.decided_at is not None and row.submitted_at is not None]
+    hours = [
+        (row.decided_at - row.submitted_at).total_seconds() / 3600
+        for row in rows
+        if row.decided_at is not None and row.submitted_at is not None
+    ]
     outstanding = await repository.outstanding_per_reviewer(session)
     return FunnelStats(
         total=len(rows),
@@ -435,6 +547,7 @@ async def funnel(session: AsyncSession) -> FunnelStats:
         by_utm_campaign=_counts([row.utm_campaign for row in rows]),
         approval_rate=by_status[ApplicationStatus.approved] / decided if decided else None,
         median_hours_to_decision=statistics.median(hours) if hours else None,
-        reviews_outstanding=[ReviewerOutstanding(reviewer_id=r, outstanding=n)
-                             for r, n in outstanding],
+        reviews_outstanding=[
+            ReviewerOutstanding(reviewer_id=r, outstanding=n) for r, n in outstanding
+        ],
     )

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get(
-    "", response_model=Page[AuditEntryRead], responses=problem_responses(401, 403, 422),
+    "",
+    response_model=Page[AuditEntryRead],
+    responses=problem_responses(401, 403, 422),
     operation_id="audit_list",
 )
 async def list_audit_entries(
@@ -31,7 +33,11 @@ async def list_audit_entries(
 ) -> Response:
     """Who did what to what, when and from where; newest first. Admins only."""
     page = await service.list_entries(
-        session, actor_id=actor_id, target_id=target_id, action=action, cursor=cursor,
+        session,
+        actor_id=actor_id,
+        target_id=target_id,
+        action=action,
+        cursor=cursor,
         limit=limit,
     )
     return json_response(page)

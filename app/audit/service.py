@@ -20,7 +20,11 @@ async def list_entries(
 ) -> Page[AuditEntryRead]:
     before = decode_time_cursor(cursor, _SORT)
     rows = await repository.list_entries(
-        session, actor_id=actor_id, target_id=target_id, action=action, before=before,
+        session,
+        actor_id=actor_id,
+        target_id=target_id,
+        action=action,
+        before=before,
         limit=limit,
     )
     page = rows[:limit]

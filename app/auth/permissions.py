@@ -20,7 +20,9 @@ from app.models.member import Role
 # dependency costs per request); app.core.openapi documents the API token as the alternative
 # scheme wherever this one appears.
 _bearer = HTTPBearer(
-    scheme_name="AccessToken", bearerFormat="JWT", auto_error=False,
+    scheme_name="AccessToken",
+    bearerFormat="JWT",
+    auto_error=False,
     description="Access token from POST /api/v1/auth/login (about 15 minutes).",
 )
 

@@ -59,9 +59,7 @@ async def get_token_state(
 
 async def bump_token_version(session: AsyncSession, member_id: uuid.UUID) -> None:
     await session.execute(
-        update(Member)
-        .where(Member.id == member_id)
-        .values(token_version=Member.token_version + 1)
+        update(Member).where(Member.id == member_id).values(token_version=Member.token_version + 1)
     )
 
 
@@ -116,8 +114,9 @@ async def get_api_token_with_owner(
     return (row[0], row[1], row[2]) if row else None
 
 
-async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, now: datetime,
-                          stale_before: datetime) -> None:
+async def touch_api_token(
+    session: AsyncSession, token_id: uuid.UUID, now: datetime, stale_before: datetime
+) -> None:
     # Written at most once a minute per token, so reads stay cheap.
     await session.execute(
         update(ApiToken)

@@ -22,8 +22,11 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @public_router.post(
-    "/signup", status_code=status.HTTP_201_CREATED, response_model=MemberSelf,
-    responses=problem_responses(409, 413, 422), operation_id="auth_signup",
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberSelf,
+    responses=problem_responses(409, 413, 422),
+    operation_id="auth_signup",
 )
 async def signup(
     body: SignupRequest, session: SessionDep, hasher: PasswordHasherDep, context: ContextDep
@@ -34,7 +37,9 @@ async def signup(
 
 
 @public_router.post(
-    "/login", response_model=TokenPair, responses=problem_responses(401, 413, 422, 429),
+    "/login",
+    response_model=TokenPair,
+    responses=problem_responses(401, 413, 422, 429),
     operation_id="auth_login",
 )
 async def login(
@@ -47,13 +52,20 @@ async def login(
 ) -> TokenPair:
     """Exchange e-mail and password for an access token and a refresh token."""
     return await service.login(
-        session, settings=settings, codec=codec, hasher=hasher, context=context,
-        email=body.email, password=body.password,
+        session,
+        settings=settings,
+        codec=codec,
+        hasher=hasher,
+        context=context,
+        email=body.email,
+        password=body.password,
     )
 
 
 @public_router.post(
-    "/refresh", response_model=TokenPair, responses=problem_responses(401, 413, 422),
+    "/refresh",
+    response_model=TokenPair,
+    responses=problem_responses(401, 413, 422),
     operation_id="auth_refresh",
 )
 async def refresh(
@@ -66,8 +78,11 @@ async def refresh(
 
 
 @public_router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(413, 422), operation_id="auth_logout",
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(413, 422),
+    operation_id="auth_logout",
 )
 async def logout(body: RefreshRequest, session: SessionDep) -> None:
     """Revoke a refresh token and every token rotated from the same login."""
@@ -75,8 +90,11 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
 
 
 @router.post(
-    "/logout-all", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(401, 403), operation_id="auth_logout_all",
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403),
+    operation_id="auth_logout_all",
 )
 async def logout_all(
     principal: InteractivePrincipal, session: SessionDep, context: ContextDep
@@ -86,8 +104,11 @@ async def logout_all(
 
 
 @router.post(
-    "/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(401, 403, 413, 422), operation_id="auth_change_password",
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 413, 422),
+    operation_id="auth_change_password",
 )
 async def change_password(
     body: PasswordChangeRequest,
@@ -98,6 +119,10 @@ async def change_password(
 ) -> None:
     """Change my password; every token issued before is revoked, so log in again."""
     await service.change_password(
-        session, hasher=hasher, principal=principal, context=context,
-        current_password=body.current_password, new_password=body.new_password,
+        session,
+        hasher=hasher,
+        principal=principal,
+        context=context,
+        current_password=body.current_password,
+        new_password=body.new_password,
     )

@@ -12,16 +12,21 @@ PASSWORD_MAX = 128  # Argon2 has no length limit, but an unbounded input is a Do
 
 class SignupRequest(InputSchema):
     email: EmailStr = Field(
-        max_length=254, description="On a public domain: special-use ones (.test, .invalid, "
-                                    ".local, .localhost, .onion, .arpa) receive no mail.")
+        max_length=254,
+        description="On a public domain: special-use ones (.test, .invalid, "
+        ".local, .localhost, .onion, .arpa) receive no mail.",
+    )
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     full_name: str = Field(min_length=1, max_length=200)
 
     model_config = {
         "json_schema_extra": {
             "examples": [
-                {"email": "anna@example.com", "password": "correct horse battery",
-                 "full_name": "Anna Petrova"}
+                {
+                    "email": "anna@example.com",
+                    "password": "correct horse battery",
+                    "full_name": "Anna Petrova",
+                }
             ]
         }
     }
@@ -50,8 +55,12 @@ class PasswordChangeRequest(InputSchema):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"current_password": "correct horse battery",
-                          "new_password": "another long passphrase"}]
+            "examples": [
+                {
+                    "current_password": "correct horse battery",
+                    "new_password": "another long passphrase",
+                }
+            ]
         }
     }
 
@@ -65,17 +74,19 @@ class TokenPair(ReadSchema):
 
 class ApiTokenCreate(InputSchema):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope),
-                                description="`admin`: admins only.")
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=len(Scope), description="`admin`: admins only."
+    )
     expires_at: datetime | None = Field(
-        default=None, description="When the token stops working: in the future, at most a year "
-                                  "ahead."
+        default=None,
+        description="When the token stops working: in the future, at most a year ahead.",
     )
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"name": "weekly export", "scopes": ["read"],
-                          "expires_at": "2027-06-30T00:00:00Z"}]
+            "examples": [
+                {"name": "weekly export", "scopes": ["read"], "expires_at": "2027-06-30T00:00:00Z"}
+            ]
         }
     }
 

@@ -75,11 +75,23 @@ async def signup(
         await repository.add_member(session, member, [Role.applicant])
     except repository.DuplicateEmail as error:
         raise EmailTaken("An account with this e-mail already exists.") from error
-    audit.record(session, actor_id=member.id, action="account.signed_up", target_type="member",
-                 target_id=member.id, context=context)
-    emit(session, MEMBER_CREATED, MemberCreatedData(
-        id=member.id, version=member.version, roles=[Role.applicant],
-    ))
+    audit.record(
+        session,
+        actor_id=member.id,
+        action="account.signed_up",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+    )
+    emit(
+        session,
+        MEMBER_CREATED,
+        MemberCreatedData(
+            id=member.id,
+            version=member.version,
+            roles=[Role.applicant],
+        ),
+    )
     return member
 
 
@@ -161,8 +173,14 @@ async def logout_everywhere(
     session: AsyncSession, principal: Principal, context: RequestContext
 ) -> None:
     await revoke_everything(session, principal.id)
-    audit.record(session, actor_id=principal.id, action="account.logged_out_everywhere",
-                 target_type="member", target_id=principal.id, context=context)
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="account.logged_out_everywhere",
+        target_type="member",
+        target_id=principal.id,
+        context=context,
+    )
 
 
 async def change_password(
@@ -180,8 +198,14 @@ async def change_password(
     member.password_hash = await hasher.hash(new_password)
     member.updated_at = datetime.now(UTC)
     await revoke_everything(session, member.id)
-    audit.record(session, actor_id=member.id, action="account.password_changed",
-                 target_type="member", target_id=member.id, context=context)
+    audit.record(
+        session,
+        actor_id=member.id,
+        action="account.password_changed",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+    )
 
 
 async def _issue_pair(
@@ -212,9 +236,7 @@ async def _issue_pair(
     )
 
 
-async def authenticate(
-    session: AsyncSession, codec: TokenCodec, bearer: str
-) -> Principal:
+async def authenticate(session: AsyncSession, codec: TokenCodec, bearer: str) -> Principal:
     """Turn a bearer credential (access JWT or personal API token) into a principal."""
     if bearer.startswith(API_TOKEN_PREFIX):
         return await _authenticate_api_token(session, bearer)
@@ -226,7 +248,9 @@ async def authenticate(
     if state is None or state[1] is not None or state[0] != claims.token_version:
         raise Unauthorized("The access token has been revoked.")
     return Principal(
-        id=claims.subject, roles=claims.roles, scopes=ALL_SCOPES,
+        id=claims.subject,
+        roles=claims.roles,
+        scopes=ALL_SCOPES,
         credential=Credential.access_token,
     )
 
@@ -245,7 +269,9 @@ async def _authenticate_api_token(session: AsyncSession, raw: str) -> Principal:
     # The owner's current roles, not those at creation: a revoked role ends its power at once.
     roles = frozenset(await repository.get_roles(session, token.member_id))
     return Principal(
-        id=token.member_id, roles=roles, scopes=frozenset(token.scopes),
+        id=token.member_id,
+        roles=roles,
+        scopes=frozenset(token.scopes),
         credential=Credential.api_token,
     )
 
@@ -268,27 +294,43 @@ async def create_api_token(
             raise InvalidInput("expires_at must lie in the future and within a year.")
     if Scope.admin in data.scopes and not principal.is_admin:
         raise InvalidInput("Only admins may create tokens with the 'admin' scope.")
-    active = [t for t in await repository.list_api_tokens(session, principal.id)
-              if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)]
+    active = [
+        t
+        for t in await repository.list_api_tokens(session, principal.id)
+        if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+    ]
     if len(active) >= MAX_ACTIVE_API_TOKENS:
         raise TooManyApiTokens(f"At most {MAX_ACTIVE_API_TOKENS} active tokens; revoke some.")
     raw = new_api_token()
     token = ApiToken(
-        member_id=principal.id, name=data.name, token_hash=token_digest(raw),
-        prefix=raw[: len(API_TOKEN_PREFIX) + 4], scopes=sorted(set(data.scopes)),
-        created_at=now, expires_at=data.expires_at,
+        member_id=principal.id,
+        name=data.name,
+        token_hash=token_digest(raw),
+        prefix=raw[: len(API_TOKEN_PREFIX) + 4],
+        scopes=sorted(set(data.scopes)),
+        created_at=now,
+        expires_at=data.expires_at,
     )
     await repository.add_api_token(session, token)
-    audit.record(session, actor_id=principal.id, action="api_token.created",
-                 target_type="api_token", target_id=token.id, context=context,
-                 details={"scopes": token.scopes})
-    return ApiTokenCreated.model_validate({**ApiTokenRead.model_validate(token).model_dump(),
-                                           "token": raw})
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="api_token.created",
+        target_type="api_token",
+        target_id=token.id,
+        context=context,
+        details={"scopes": token.scopes},
+    )
+    return ApiTokenCreated.model_validate(
+        {**ApiTokenRead.model_validate(token).model_dump(), "token": raw}
+    )
 
 
 async def list_api_tokens(session: AsyncSession, principal: Principal) -> list[ApiTokenRead]:
-    return [ApiTokenRead.model_validate(t)
-            for t in await repository.list_api_tokens(session, principal.id)]
+    return [
+        ApiTokenRead.model_validate(t)
+        for t in await repository.list_api_tokens(session, principal.id)
+    ]
 
 
 async def revoke_api_token(
@@ -299,8 +341,14 @@ async def revoke_api_token(
         raise NotFound("No such API token.")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
-        audit.record(session, actor_id=principal.id, action="api_token.revoked",
-                     target_type="api_token", target_id=token.id, context=context)
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="api_token.revoked",
+            target_type="api_token",
+            target_id=token.id,
+            context=context,
+        )
 
 
 async def prune_login_failures(session: AsyncSession, *, before: datetime) -> None:

@@ -13,11 +13,15 @@ class RecommendationAdded(EventData):
 
 
 CASE_STATUS_CHANGED = define_event(
-    "case.status_changed", subject_type="case", data=CaseChanged,
+    "case.status_changed",
+    subject_type="case",
+    data=CaseChanged,
     description="A case moved in its lifecycle (submitted, accepted, declined, scheduled, "
-                "discussed, outcome reported, withdrawn).",
+    "discussed, outcome reported, withdrawn).",
 )
 RECOMMENDATION_CREATED = define_event(
-    "recommendation.created", subject_type="recommendation", data=RecommendationAdded,
+    "recommendation.created",
+    subject_type="recommendation",
+    data=RecommendationAdded,
     description="A table member or facilitator gave a case a recommendation.",
 )

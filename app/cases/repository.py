@@ -15,10 +15,12 @@ from app.models.table import EventTable, TableSeat
 
 async def my_tables(session: AsyncSession, member_id: uuid.UUID) -> set[uuid.UUID]:
     """The published tables a member sits at or facilitates."""
-    seated = (await session.execute(
-        select(TableSeat.table_id).where(TableSeat.member_id == member_id))).scalars()
-    led = (await session.execute(
-        select(EventTable.id).where(EventTable.facilitator_id == member_id))).scalars()
+    seated = (
+        await session.execute(select(TableSeat.table_id).where(TableSeat.member_id == member_id))
+    ).scalars()
+    led = (
+        await session.execute(select(EventTable.id).where(EventTable.facilitator_id == member_id))
+    ).scalars()
     return set(seated) | set(led)
 
 
@@ -30,16 +32,21 @@ def visible_to(principal: Principal, tables: set[uuid.UUID]) -> ColumnElement[bo
     if principal.has_role(Role.facilitator):
         shared.append(Case.visibility == CaseVisibility.facilitators)
     if tables:
-        shared.append(and_(Case.visibility == CaseVisibility.table,
-                           Case.table_id.in_(tables)))  # type: ignore[union-attr]
+        shared.append(and_(Case.visibility == CaseVisibility.table, Case.table_id.in_(tables)))  # type: ignore[union-attr]
     others = and_(Case.status != CaseStatus.draft, or_(*shared)) if shared else false()
     return or_(Case.author_id == principal.id, others)
 
 
 async def list_cases(
-    session: AsyncSession, visible: ColumnElement[bool], *, event_id: uuid.UUID | None,
-    status: str | None, author_id: uuid.UUID | None, search: str | None,
-    after: tuple[datetime, uuid.UUID] | None, limit: int | None,
+    session: AsyncSession,
+    visible: ColumnElement[bool],
+    *,
+    event_id: uuid.UUID | None,
+    status: str | None,
+    author_id: uuid.UUID | None,
+    search: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int | None,
 ) -> Sequence[Case]:
     query = select(Case).where(visible)
     if event_id is not None:
@@ -49,10 +56,15 @@ async def list_cases(
     if author_id is not None:
         query = query.where(Case.author_id == author_id)
     if search:
-        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
-            "_", "\\_") + "%"
-        query = query.where(or_(func.lower(Case.title).like(pattern, escape="\\"),
-                                func.lower(Case.question).like(pattern, escape="\\")))
+        pattern = (
+            "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            or_(
+                func.lower(Case.title).like(pattern, escape="\\"),
+                func.lower(Case.question).like(pattern, escape="\\"),
+            )
+        )
     if after is not None:
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
     query = query.order_by(Case.created_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
@@ -61,8 +73,9 @@ async def list_cases(
     return (await session.execute(query)).scalars().all()
 
 
-async def get(session: AsyncSession, case_id: uuid.UUID, *,
-              for_update: bool = False) -> Case | None:
+async def get(
+    session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False
+) -> Case | None:
     query = select(Case).where(Case.id == case_id)
     if for_update:
         query = query.with_for_update()
@@ -70,38 +83,71 @@ async def get(session: AsyncSession, case_id: uuid.UUID, *,
 
 
 async def recommendations(session: AsyncSession, case_id: uuid.UUID) -> Sequence[Recommendation]:
-    return (await session.execute(select(Recommendation).where(
-        Recommendation.case_id == case_id).order_by(
-        Recommendation.created_at, Recommendation.id))).scalars().all()
+    return (
+        (
+            await session.execute(
+                select(Recommendation)
+                .where(Recommendation.case_id == case_id)
+                .order_by(Recommendation.created_at, Recommendation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def recommendations_by(
-    session: AsyncSession, author_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None,
+    session: AsyncSession,
+    author_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Recommendation]:
     query = select(Recommendation).where(Recommendation.author_id == author_id)
     if after is not None:
         query = query.where(tuple_(Recommendation.created_at, Recommendation.id) < tuple_(*after))
-    query = query.order_by(Recommendation.created_at.desc(),  # type: ignore[attr-defined]
-                           Recommendation.id.desc()).limit(limit + 1)  # type: ignore[attr-defined]
+    query = query.order_by(
+        Recommendation.created_at.desc(),  # type: ignore[attr-defined]
+        Recommendation.id.desc(),
+    ).limit(limit + 1)  # type: ignore[attr-defined]
     return (await session.execute(query)).scalars().all()
 
 
-async def stats_rows(session: AsyncSession, event_id: uuid.UUID | None
-                     ) -> list[tuple[uuid.UUID | None, uuid.UUID | None, str, int, int, int]]:
+async def stats_rows(
+    session: AsyncSession, event_id: uuid.UUID | None
+) -> list[tuple[uuid.UUID | None, uuid.UUID | None, str, int, int, int]]:
     """Per discussed case: (table, facilitator, status, recommendations, rated, sum of
     ratings)."""
-    advice = (select(Recommendation.case_id, func.count().label("given"),
-                     func.count(Recommendation.usefulness).label("rated"),
-                     func.coalesce(func.sum(Recommendation.usefulness), 0).label("total"))
-              .group_by(Recommendation.case_id).subquery())
-    query = (select(Case.table_id, EventTable.facilitator_id, Case.status,
-                    func.coalesce(advice.c.given, 0), func.coalesce(advice.c.rated, 0),
-                    func.coalesce(advice.c.total, 0))
-             .outerjoin(EventTable, EventTable.id == Case.table_id)
-             .outerjoin(advice, advice.c.case_id == Case.id)
-             .where(Case.status.in_([CaseStatus.discussed,  # type: ignore[attr-defined]
-                                     CaseStatus.outcome_reported])))
+    advice = (
+        select(
+            Recommendation.case_id,
+            func.count().label("given"),
+            func.count(Recommendation.usefulness).label("rated"),
+            func.coalesce(func.sum(Recommendation.usefulness), 0).label("total"),
+        )
+        .group_by(Recommendation.case_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Case.table_id,
+            EventTable.facilitator_id,
+            Case.status,
+            func.coalesce(advice.c.given, 0),
+            func.coalesce(advice.c.rated, 0),
+            func.coalesce(advice.c.total, 0),
+        )
+        .outerjoin(EventTable, EventTable.id == Case.table_id)
+        .outerjoin(advice, advice.c.case_id == Case.id)
+        .where(
+            Case.status.in_(
+                [
+                    CaseStatus.discussed,  # type: ignore[attr-defined]
+                    CaseStatus.outcome_reported,
+                ]
+            )
+        )
+    )
     if event_id is not None:
         query = query.where(Case.event_id == event_id)
     rows = await session.execute(query)

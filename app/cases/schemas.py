@@ -10,20 +10,37 @@ from app.core.schemas import NON_BLANK_PATTERN, InputSchema
 from app.models.case import CaseStatus, CaseVisibility
 
 # Stripped, so whitespace alone is empty: the pattern says so in the contract (and no NUL).
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000,
-                                        pattern=NON_BLANK_PATTERN)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                         pattern=NON_BLANK_PATTERN)]
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=10_000, pattern=NON_BLANK_PATTERN
+    ),
+]
+Title = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=NON_BLANK_PATTERN
+    ),
+]
 
 
 class CaseCreate(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"event_id": "2d4f6a8c-0e1b-4c3d-9f5a-7b8c9d0e1f2a",
-         "title": "Moving the data team under the CFO",
-         "context": "A retailer with 40 analysts reporting to IT.",
-         "question": "Should analytics report to finance?",
-         "good_outcome": "A decision and a 90-day plan.", "visibility": "table",
-         "submit": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "2d4f6a8c-0e1b-4c3d-9f5a-7b8c9d0e1f2a",
+                    "title": "Moving the data team under the CFO",
+                    "context": "A retailer with 40 analysts reporting to IT.",
+                    "question": "Should analytics report to finance?",
+                    "good_outcome": "A decision and a 90-day plan.",
+                    "visibility": "table",
+                    "submit": True,
+                }
+            ]
+        },
+    )
 
     event_id: uuid.UUID
     title: Title
@@ -33,13 +50,16 @@ class CaseCreate(InputSchema):
     visibility: CaseVisibility = Field(
         CaseVisibility.table,
         description="table: the author's table and admins; facilitators: facilitators and "
-                    "admins; members: every member.")
+        "admins; members: every member.",
+    )
     submit: bool = Field(False, description="Submit at once instead of keeping a draft.")
 
 
 class CaseUpdate(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "Who should own analytics: IT or finance?"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Who should own analytics: IT or finance?"}]},
+    )
 
     title: Title | None = None
     context: Text | None = None
@@ -49,17 +69,33 @@ class CaseUpdate(InputSchema):
 
 
 class CaseDecline(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"reason": "Out of the board format: a vendor comparison."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "Out of the board format: a vendor comparison."}]
+        },
+    )
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=1000, pattern=NON_BLANK_PATTERN)]
+    reason: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=1000, pattern=NON_BLANK_PATTERN
+        ),
+    ]
 
 
 class CaseOutcome(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"action": "Moved analytics under the CFO with a dotted line to IT.",
-         "result": "Reporting time halved within a quarter."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "Moved analytics under the CFO with a dotted line to IT.",
+                    "result": "Reporting time halved within a quarter.",
+                }
+            ]
+        },
+    )
 
     action: Text = Field(description="What the author did.")
     result: Text = Field(description="What happened.")
@@ -87,17 +123,24 @@ class CaseRead(BaseModel):
 
 
 class RecommendationCreate(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"advice": "Keep the platform team in IT, move the analysts.",
-         "experience": "At a bank in 2023 I split them this way; output doubled."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "advice": "Keep the platform team in IT, move the analysts.",
+                    "experience": "At a bank in 2023 I split them this way; output doubled.",
+                }
+            ]
+        },
+    )
 
     advice: Text
     experience: Text = Field(description="What I did, where, and what happened: required.")
 
 
 class RecommendationRating(InputSchema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"usefulness": 5}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"usefulness": 5}]})
 
     usefulness: int = Field(ge=1, le=5)
 
@@ -124,8 +167,9 @@ class GroupStats(BaseModel):
 class CaseStats(BaseModel):
     cases: int
     with_outcome: int
-    outcome_share: float | None = Field(description="Share of discussed cases whose author "
-                                                    "reported the outcome.")
+    outcome_share: float | None = Field(
+        description="Share of discussed cases whose author reported the outcome."
+    )
     mean_usefulness: float | None
     by_table: list[GroupStats]
     by_facilitator: list[GroupStats]

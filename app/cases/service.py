@@ -61,12 +61,14 @@ def may_read(principal: Principal, case: Case, my_tables: set[uuid.UUID]) -> boo
     return case.table_id is not None and case.table_id in my_tables
 
 
-async def _readable(session: AsyncSession, principal: Principal, case_id: uuid.UUID, *,
-                    for_update: bool = False) -> Case:
+async def _readable(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+) -> Case:
     case = await repository.get(session, case_id, for_update=for_update)
     # A case one may not read does not exist for them: 404, not 403, leaks nothing.
-    if case is None or not may_read(principal, case,
-                                    await repository.my_tables(session, principal.id)):
+    if case is None or not may_read(
+        principal, case, await repository.my_tables(session, principal.id)
+    ):
         raise NotFound("No such case.")
     return case
 
@@ -78,8 +80,11 @@ def change_status(session: AsyncSession, case: Case, target: CaseStatus) -> None
     case.status = target
     case.version += 1
     case.updated_at = datetime.now(UTC)
-    emit(session, CASE_STATUS_CHANGED, CaseChanged(
-        id=case.id, version=case.version, event_id=str(case.event_id), status=target))
+    emit(
+        session,
+        CASE_STATUS_CHANGED,
+        CaseChanged(id=case.id, version=case.version, event_id=str(case.event_id), status=target),
+    )
 
 
 async def create(session: AsyncSession, *, principal: Principal, body: CaseCreate) -> CaseRead:
@@ -88,9 +93,15 @@ async def create(session: AsyncSession, *, principal: Principal, body: CaseCreat
         raise NotFound("No such event.")
     if event.status in (EventStatus.cancelled, EventStatus.completed):
         raise Conflict(f"Cases are not brought to an event that is {event.status}.")
-    case = Case(event_id=event.id, author_id=principal.id, title=body.title,
-                context=body.context, question=body.question, good_outcome=body.good_outcome,
-                visibility=body.visibility)
+    case = Case(
+        event_id=event.id,
+        author_id=principal.id,
+        title=body.title,
+        context=body.context,
+        question=body.question,
+        good_outcome=body.good_outcome,
+        visibility=body.visibility,
+    )
     session.add(case)
     await session.flush()
     if body.submit:
@@ -100,8 +111,9 @@ async def create(session: AsyncSession, *, principal: Principal, body: CaseCreat
     return view(case)
 
 
-async def update(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID,
-                 body: CaseUpdate) -> CaseRead:
+async def update(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, body: CaseUpdate
+) -> CaseRead:
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author edits a case.")
@@ -125,8 +137,7 @@ async def submit(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     return view(case)
 
 
-async def withdraw(session: AsyncSession, *, principal: Principal,
-                   case_id: uuid.UUID) -> CaseRead:
+async def withdraw(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID) -> CaseRead:
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author withdraws a case.")
@@ -155,8 +166,9 @@ async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     return view(case)
 
 
-async def decline(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID,
-                  reason: str) -> CaseRead:
+async def decline(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, reason: str
+) -> CaseRead:
     _require_curator(principal)
     case = await _readable(session, principal, case_id, for_update=True)
     change_status(session, case, CaseStatus.declined)
@@ -176,8 +188,9 @@ async def _may_lead(session: AsyncSession, principal: Principal, case: Case) -> 
     return table is not None and table.facilitator_id == principal.id
 
 
-async def mark_discussed(session: AsyncSession, *, principal: Principal,
-                         case_id: uuid.UUID) -> CaseRead:
+async def mark_discussed(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID
+) -> CaseRead:
     case = await _readable(session, principal, case_id, for_update=True)
     if not await _may_lead(session, principal, case):
         raise Forbidden("The table's facilitator or an admin marks a case discussed.")
@@ -186,8 +199,9 @@ async def mark_discussed(session: AsyncSession, *, principal: Principal,
     return view(case)
 
 
-async def report_outcome(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID,
-                         body: CaseOutcome) -> CaseRead:
+async def report_outcome(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, body: CaseOutcome
+) -> CaseRead:
     case = await _readable(session, principal, case_id, for_update=True)
     if case.author_id != principal.id:
         raise Forbidden("Only the author reports the outcome.")
@@ -203,43 +217,77 @@ async def get(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID
 
 
 async def list_cases(
-    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID | None,
-    status: CaseStatus | None, author_id: uuid.UUID | None, search: str | None,
-    cursor: str | None, limit: int,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    event_id: uuid.UUID | None,
+    status: CaseStatus | None,
+    author_id: uuid.UUID | None,
+    search: str | None,
+    cursor: str | None,
+    limit: int,
 ) -> Page[CaseRead]:
     sort = "-created_at"
     visible = repository.visible_to(principal, await repository.my_tables(session, principal.id))
     rows = await repository.list_cases(
-        session, visible, event_id=event_id, status=status, author_id=author_id, search=search,
-        after=decode_time_cursor(cursor, sort), limit=limit)
+        session,
+        visible,
+        event_id=event_id,
+        status=status,
+        author_id=author_id,
+        search=search,
+        after=decode_time_cursor(cursor, sort),
+        limit=limit,
+    )
     page = rows[:limit]
-    next_cursor = (encode_time_cursor(sort, page[-1].created_at, page[-1].id)
-                   if len(rows) > limit else None)
+    next_cursor = (
+        encode_time_cursor(sort, page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    )
     return Page[CaseRead](items=[view(c) for c in page], next_cursor=next_cursor)
 
 
-EXPORT_COLUMNS = ["id", "event_id", "author_id", "title", "question", "visibility", "status",
-                  "table_id", "outcome_reported_at", "created_at"]
+EXPORT_COLUMNS = [
+    "id",
+    "event_id",
+    "author_id",
+    "title",
+    "question",
+    "visibility",
+    "status",
+    "table_id",
+    "outcome_reported_at",
+    "created_at",
+]
 
 
-async def export_csv(session: AsyncSession, *, principal: Principal,
-                     event_id: uuid.UUID | None) -> str:
+async def export_csv(
+    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID | None
+) -> str:
     """The cases the reader may see, as CSV: the same visibility as every list."""
     visible = repository.visible_to(principal, await repository.my_tables(session, principal.id))
-    rows = await repository.list_cases(session, visible, event_id=event_id, status=None,
-                                       author_id=None, search=None, after=None, limit=None)
+    rows = await repository.list_cases(
+        session,
+        visible,
+        event_id=event_id,
+        status=None,
+        author_id=None,
+        search=None,
+        after=None,
+        limit=None,
+    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for case in rows:
-        writer.writerow(["" if getattr(case, c) is None else str(getattr(case, c))
-                         for c in EXPORT_COLUMNS])
+        writer.writerow(
+            ["" if getattr(case, c) is None else str(getattr(case, c)) for c in EXPORT_COLUMNS]
+        )
     return out.getvalue()
 
 
-async def add_recommendation(session: AsyncSession, *, principal: Principal,
-                             case_id: uuid.UUID, body: RecommendationCreate
-                             ) -> RecommendationRead:
+async def add_recommendation(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, body: RecommendationCreate
+) -> RecommendationRead:
     """Advice from the case's table: its members and facilitator, during and after."""
     case = await _readable(session, principal, case_id)
     if case.status not in lifecycle.ADVISABLE or case.table_id is None:
@@ -248,23 +296,34 @@ async def add_recommendation(session: AsyncSession, *, principal: Principal,
         raise Forbidden("Only the case's table gives it recommendations.")
     if case.author_id == principal.id:
         raise Forbidden("The author does not advise their own case.")
-    row = Recommendation(case_id=case.id, author_id=principal.id, advice=body.advice,
-                         experience=body.experience)
+    row = Recommendation(
+        case_id=case.id, author_id=principal.id, advice=body.advice, experience=body.experience
+    )
     session.add(row)
     await session.flush()
-    emit(session, RECOMMENDATION_CREATED, RecommendationAdded(
-        id=row.id, version=1, case_id=str(case.id)))
+    emit(
+        session,
+        RECOMMENDATION_CREATED,
+        RecommendationAdded(id=row.id, version=1, case_id=str(case.id)),
+    )
     return recommendation_view(row)
 
 
-async def recommendations(session: AsyncSession, *, principal: Principal,
-                          case_id: uuid.UUID) -> list[RecommendationRead]:
+async def recommendations(
+    session: AsyncSession, *, principal: Principal, case_id: uuid.UUID
+) -> list[RecommendationRead]:
     case = await _readable(session, principal, case_id)
     return [recommendation_view(r) for r in await repository.recommendations(session, case.id)]
 
 
-async def rate(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID,
-               recommendation_id: uuid.UUID, usefulness: int) -> RecommendationRead:
+async def rate(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    case_id: uuid.UUID,
+    recommendation_id: uuid.UUID,
+    usefulness: int,
+) -> RecommendationRead:
     case = await _readable(session, principal, case_id)
     if case.author_id != principal.id:
         raise Forbidden("Only the case's author rates its recommendations.")
@@ -277,26 +336,32 @@ async def rate(session: AsyncSession, *, principal: Principal, case_id: uuid.UUI
     return recommendation_view(row)
 
 
-async def my_recommendations(session: AsyncSession, *, principal: Principal,
-                             cursor: str | None, limit: int) -> Page[RecommendationRead]:
+async def my_recommendations(
+    session: AsyncSession, *, principal: Principal, cursor: str | None, limit: int
+) -> Page[RecommendationRead]:
     """The advice I gave, newest first."""
     sort = "-created_at"
     rows = await repository.recommendations_by(
-        session, principal.id, after=decode_time_cursor(cursor, sort), limit=limit)
+        session, principal.id, after=decode_time_cursor(cursor, sort), limit=limit
+    )
     page = rows[:limit]
-    next_cursor = (encode_time_cursor(sort, page[-1].created_at, page[-1].id)
-                   if len(rows) > limit else None)
-    return Page[RecommendationRead](items=[recommendation_view(r) for r in page],
-                                    next_cursor=next_cursor)
+    next_cursor = (
+        encode_time_cursor(sort, page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    )
+    return Page[RecommendationRead](
+        items=[recommendation_view(r) for r in page], next_cursor=next_cursor
+    )
 
 
 def _group(key: str, rows: list[tuple[str, int, int, int]]) -> GroupStats:
     rated = sum(r[2] for r in rows)
     return GroupStats(
-        key=key, cases=len(rows),
+        key=key,
+        cases=len(rows),
         with_outcome=sum(1 for r in rows if r[0] == CaseStatus.outcome_reported),
         recommendations=sum(r[1] for r in rows),
-        mean_usefulness=round(sum(r[3] for r in rows) / rated, 3) if rated else None)
+        mean_usefulness=round(sum(r[3] for r in rows) / rated, 3) if rated else None,
+    )
 
 
 async def stats(session: AsyncSession, *, event_id: uuid.UUID | None) -> CaseStats:
@@ -313,8 +378,10 @@ async def stats(session: AsyncSession, *, event_id: uuid.UUID | None) -> CaseSta
             by_facilitator[str(facilitator_id)].append(item)
     overall = _group("all", [(s, g, r, t) for _, _, s, g, r, t in rows])
     return CaseStats(
-        cases=overall.cases, with_outcome=overall.with_outcome,
+        cases=overall.cases,
+        with_outcome=overall.with_outcome,
         outcome_share=round(overall.with_outcome / overall.cases, 3) if overall.cases else None,
         mean_usefulness=overall.mean_usefulness,
         by_table=[_group(k, v) for k, v in sorted(by_table.items())],
-        by_facilitator=[_group(k, v) for k, v in sorted(by_facilitator.items())])
+        by_facilitator=[_group(k, v) for k, v in sorted(by_facilitator.items())],
+    )

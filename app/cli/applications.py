@@ -14,8 +14,9 @@ from app.cli.common import JsonOption, connect
 from app.cli.output import Column, Output, columns
 from app.cli.reviews import reviewer_names
 
-app = typer.Typer(name="applications", help="Applications: CSV import and the funnel.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="applications", help="Applications: CSV import and the funnel.", no_args_is_help=True
+)
 
 # The import route takes the file as one text/csv body under the request size limit (1 MiB by
 # default) and a row limit. Sending it in parts keeps any file under both and lets the progress
@@ -23,8 +24,13 @@ app = typer.Typer(name="applications", help="Applications: CSV import and the fu
 ROWS_PER_PART = 200
 BYTES_PER_PART = 256 * 1024
 
-REPORT_COLUMNS = [Column("row"), Column("status"), Column("email"),
-                  Column("application_id", "application"), Column("errors", style="red")]
+REPORT_COLUMNS = [
+    Column("row"),
+    Column("status"),
+    Column("email"),
+    Column("application_id", "application"),
+    Column("errors", style="red"),
+]
 
 
 @dataclass
@@ -70,7 +76,7 @@ def split_csv(
         size = len(header.encode())
         end = index
         while end < len(spans) and end - index < rows_per_part:
-            added = sum(len(line.encode()) for line in lines[spans[end][0]:spans[end][1]])
+            added = sum(len(line.encode()) for line in lines[spans[end][0] : spans[end][1]])
             if end > index and size + added > bytes_per_part:
                 break
             size += added
@@ -84,13 +90,16 @@ def split_csv(
 
 def import_file(api: ApiClient, out: Output, content: bytes) -> dict[str, Any]:
     parts = split_csv(content, rows_per_part=ROWS_PER_PART, bytes_per_part=BYTES_PER_PART)
-    report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0,
-                              "rows": []}
+    report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0, "rows": []}
     total = sum(part.records for part in parts) or None
     with out.progress("Importing applications", total=total) as advance:
         for part in parts:
-            response = api.request("POST", "/applications/import", content=part.body,
-                                   headers={"Content-Type": "text/csv; charset=utf-8"})
+            response = api.request(
+                "POST",
+                "/applications/import",
+                content=part.body,
+                headers={"Content-Type": "text/csv; charset=utf-8"},
+            )
             result = response.json()
             for key in ("created", "updated", "unchanged", "errors"):
                 report[key] += result[key]
@@ -104,8 +113,12 @@ def import_file(api: ApiClient, out: Output, content: bytes) -> dict[str, Any]:
 def import_applications(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="The CSV form export (UTF-8, ',' or ';'); - reads stdin.",
-                             allow_dash=True, dir_okay=False)
+        Path,
+        typer.Argument(
+            help="The CSV form export (UTF-8, ',' or ';'); - reads stdin.",
+            allow_dash=True,
+            dir_okay=False,
+        ),
     ],
     errors_only: Annotated[
         bool, typer.Option("--errors-only", help="List only the rows that failed.")
@@ -125,12 +138,15 @@ def import_applications(
         report = import_file(api, out, content)
 
     def human() -> None:
-        rows = [r for r in report["rows"] if r["status"] == "error"] if errors_only \
-            else report["rows"]
+        rows = (
+            [r for r in report["rows"] if r["status"] == "error"] if errors_only else report["rows"]
+        )
         if rows:
             out.table(rows, REPORT_COLUMNS)
-        out.say(f"created {report['created']}, updated {report['updated']}, "
-                f"unchanged {report['unchanged']}, errors {report['errors']}")
+        out.say(
+            f"created {report['created']}, updated {report['updated']}, "
+            f"unchanged {report['unchanged']}, errors {report['errors']}"
+        )
 
     out.result(report, human)
 
@@ -147,20 +163,39 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
     def human() -> None:
         rate = data["approval_rate"]
         hours = data["median_hours_to_decision"]
-        out.record({
-            "applications": data["total"],
-            "approval_rate": f"{rate:.0%}" if rate is not None else None,
-            "median_hours_to_decision": f"{hours:.1f}" if hours is not None else None,
-        })
-        out.table([{"status": k, "count": v} for k, v in data["by_status"].items()],
-                  columns("status", "count"), title="By status")
-        out.table([{"source": r["key"], "count": r["count"]} for r in data["by_source"]],
-                  columns("source", "count"), title="By source")
-        out.table([{"campaign": r["key"], "count": r["count"]} for r in data["by_utm_campaign"]],
-                  columns("campaign", "count"), title="By UTM campaign")
+        out.record(
+            {
+                "applications": data["total"],
+                "approval_rate": f"{rate:.0%}" if rate is not None else None,
+                "median_hours_to_decision": f"{hours:.1f}" if hours is not None else None,
+            }
+        )
+        out.table(
+            [{"status": k, "count": v} for k, v in data["by_status"].items()],
+            columns("status", "count"),
+            title="By status",
+        )
+        out.table(
+            [{"source": r["key"], "count": r["count"]} for r in data["by_source"]],
+            columns("source", "count"),
+            title="By source",
+        )
+        out.table(
+            [{"campaign": r["key"], "count": r["count"]} for r in data["by_utm_campaign"]],
+            columns("campaign", "count"),
+            title="By UTM campaign",
+        )
         if data["reviews_outstanding"]:
-            out.table([{"reviewer": names.get(r["reviewer_id"], r["reviewer_id"]),
-                        "outstanding": r["outstanding"]} for r in data["reviews_outstanding"]],
-                      columns("reviewer", "outstanding"), title="Reviews outstanding")
+            out.table(
+                [
+                    {
+                        "reviewer": names.get(r["reviewer_id"], r["reviewer_id"]),
+                        "outstanding": r["outstanding"],
+                    }
+                    for r in data["reviews_outstanding"]
+                ],
+                columns("reviewer", "outstanding"),
+                title="Reviews outstanding",
+            )
 
     out.result(data, human)

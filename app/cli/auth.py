@@ -25,8 +25,12 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 PasswordOption = Annotated[
     str | None,
-    typer.Option("--password", envvar="DL_PASSWORD", show_envvar=True,
-                 help="Asked for when not given (hidden)."),
+    typer.Option(
+        "--password",
+        envvar="DL_PASSWORD",
+        show_envvar=True,
+        help="Asked for when not given (hidden).",
+    ),
 ]
 EmailOption = Annotated[str | None, typer.Option("--email", help="Asked for when not given.")]
 
@@ -97,16 +101,23 @@ def login(
     password: PasswordOption = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", help="Store this existing personal API token instead of "
-                     "creating one (no password needed)."),
+        typer.Option(
+            "--token",
+            help="Store this existing personal API token instead of "
+            "creating one (no password needed).",
+        ),
     ] = None,
     token_name: Annotated[
         str | None, typer.Option("--token-name", help="Name of the token to create.")
     ] = None,
     expires_days: Annotated[
         int | None,
-        typer.Option("--expires-days", min=1, max=365, help="The token expires after this many "
-                     "days (default: never, until revoked)."),
+        typer.Option(
+            "--expires-days",
+            min=1,
+            max=365,
+            help="The token expires after this many days (default: never, until revoked).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -114,8 +125,11 @@ def login(
     out = Output(as_json)
     profile = state(ctx).profile
     stored = _stored(profile)
-    url = (url or os.environ.get("DL_URL")
-           or typer.prompt("API URL", default=stored.url if stored else DEFAULT_URL))
+    url = (
+        url
+        or os.environ.get("DL_URL")
+        or typer.prompt("API URL", default=stored.url if stored else DEFAULT_URL)
+    )
     url = url.rstrip("/")
     token_id: str | None = None
     if token:
@@ -126,24 +140,39 @@ def login(
         name = token_name or f"dl {profile} on {socket.gethostname()}"[:100]
         with login_session(url, email, password) as session:
             me = session.get("/me")
-            created = create_token(session, name=name, scopes=scopes_for(me),
-                                   expires_days=expires_days)
+            created = create_token(
+                session, name=name, scopes=scopes_for(me), expires_days=expires_days
+            )
         token, token_id = created["token"], created["id"]
     path = config.store_profile(
-        profile, config.Profile(url=url, token=token, token_id=token_id, email=me.get("email")))
-    summary = {"profile": profile, "url": url, "member_id": me["id"], "email": me.get("email"),
-               "roles": me.get("roles", []), "token_id": token_id, "config": str(path)}
-    out.result(summary, lambda: out.say(
-        f"Logged in to {escape(url)} as {escape(me.get('full_name') or me.get('email') or '')} "
-        f"({', '.join(me.get('roles', []))}). Profile [bold]{escape(profile)}[/] saved in "
-        f"{escape(str(path))}."))
+        profile, config.Profile(url=url, token=token, token_id=token_id, email=me.get("email"))
+    )
+    summary = {
+        "profile": profile,
+        "url": url,
+        "member_id": me["id"],
+        "email": me.get("email"),
+        "roles": me.get("roles", []),
+        "token_id": token_id,
+        "config": str(path),
+    }
+    out.result(
+        summary,
+        lambda: out.say(
+            f"Logged in to {escape(url)} as {escape(me.get('full_name') or me.get('email') or '')} "
+            f"({', '.join(me.get('roles', []))}). Profile [bold]{escape(profile)}[/] saved in "
+            f"{escape(str(path))}."
+        ),
+    )
 
 
 def logout(
     ctx: typer.Context,
     revoke: Annotated[
-        bool, typer.Option("--revoke", help="Also revoke the stored token on the server "
-                           "(asks for the password).")
+        bool,
+        typer.Option(
+            "--revoke", help="Also revoke the stored token on the server (asks for the password)."
+        ),
     ] = False,
     email: EmailOption = None,
     password: PasswordOption = None,
@@ -156,8 +185,10 @@ def logout(
         raise UsageProblem(f"No profile {profile!r} is stored.")
     if revoke:
         if not stored.token_id:
-            raise UsageProblem("This profile's token was given with --token, so its id is "
-                                   "unknown: revoke it with `dl tokens revoke <id>`.")
+            raise UsageProblem(
+                "This profile's token was given with --token, so its id is "
+                "unknown: revoke it with `dl tokens revoke <id>`."
+            )
         email, password = ask_credentials(email, password, stored.email)
         with login_session(stored.url, email, password) as session:
             try:
@@ -166,8 +197,11 @@ def logout(
                 if error.status != 404:  # already gone is what we wanted
                     raise
     config.remove_profile(profile)
-    outcome = (" and its token revoked." if revoke
-               else ". The token stays valid until it expires or is revoked.")
+    outcome = (
+        " and its token revoked."
+        if revoke
+        else ". The token stays valid until it expires or is revoked."
+    )
     out.say(f"Profile [bold]{escape(profile)}[/] removed{outcome}")
 
 
@@ -177,5 +211,6 @@ def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with connect(ctx) as api:
         me = api.get("/me")
         url = api.base_url
-    out.result(me, lambda: out.say(escape(
-        f"{me.get('full_name')} <{me.get('email')}> ({', '.join(me.get('roles', []))}) at {url}")))
+    roles = ", ".join(me.get("roles", []))
+    line = f"{me.get('full_name')} <{me.get('email')}> ({roles}) at {url}"
+    out.result(me, lambda: out.say(escape(line)))

@@ -31,7 +31,11 @@ class ApiError(Exception):
     """The API answered with an error (a problem+json document), or could not be reached."""
 
     def __init__(
-        self, title: str, detail: str | None = None, *, status: int | None = None,
+        self,
+        title: str,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
         problem: dict[str, Any] | None = None,
     ):
         super().__init__(f"{title}: {detail}" if detail else title)
@@ -56,17 +60,25 @@ class ApiError(Exception):
         except ValueError:
             body = None
         if isinstance(body, dict) and "title" in body:
-            return cls(str(body["title"]), body.get("detail"), status=response.status_code,
-                       problem=body)
+            return cls(
+                str(body["title"]), body.get("detail"), status=response.status_code, problem=body
+            )
         # Not our API (a proxy's error page, a wrong URL): say what came back, briefly.
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else None
-        return cls(f"HTTP {response.status_code} {response.reason_phrase}", text,
-                   status=response.status_code)
+        return cls(
+            f"HTTP {response.status_code} {response.reason_phrase}",
+            text,
+            status=response.status_code,
+        )
 
 
 class ApiClient:
     def __init__(
-        self, base_url: str, token: str | None = None, *, timeout: float = 30.0,
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -76,7 +88,9 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._sleep = sleep
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX, headers=headers, timeout=timeout,
+            base_url=self.base_url + API_PREFIX,
+            headers=headers,
+            timeout=timeout,
             transport=transport,
         )
 
@@ -90,9 +104,16 @@ class ApiClient:
         self._http.close()
 
     def request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-        content: bytes | None = None, headers: dict[str, str] | None = None,
-        idempotent: bool = False, token: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool = False,
+        token: str | None = None,
     ) -> httpx.Response:
         """One call; ``idempotent`` sends a fresh Idempotency-Key (a creating POST), which
         makes the call safe to retry. ``token`` overrides the client's credential."""
@@ -105,14 +126,16 @@ class ApiClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                response = self._http.request(method, path, json=json, params=clean,
-                                              content=content, headers=sent)
+                response = self._http.request(
+                    method, path, json=json, params=clean, content=content, headers=sent
+                )
             except httpx.TransportError as error:
                 if retry and attempt < ATTEMPTS:
                     self._sleep(0.5 * 3 ** (attempt - 1))
                     continue
-                raise ApiError("Cannot reach the API",
-                               f"{self.base_url}: {error or type(error).__name__}") from error
+                raise ApiError(
+                    "Cannot reach the API", f"{self.base_url}: {error or type(error).__name__}"
+                ) from error
             if retry and response.status_code in RETRY_STATUSES and attempt < ATTEMPTS:
                 self._sleep(self._retry_wait(response, attempt))
                 continue
@@ -140,7 +163,11 @@ class ApiClient:
         self.request("DELETE", path, token=token)
 
     def paginate(
-        self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None,
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        limit: int | None = None,
         on_page: Callable[[int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list route, following ``next_cursor`` to the end or until ``limit``

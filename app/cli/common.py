@@ -27,8 +27,13 @@ LimitOption = Annotated[
 ]
 OutputFileOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", dir_okay=False, writable=True,
-                 help="Write to this file instead of standard output."),
+    typer.Option(
+        "--output",
+        "-o",
+        dir_okay=False,
+        writable=True,
+        help="Write to this file instead of standard output.",
+    ),
 ]
 
 
@@ -38,8 +43,10 @@ class ExportFormat(StrEnum):
 
 
 FormatOption = Annotated[
-    ExportFormat, typer.Option("--format", "-f", help="csv (a header row, then one row each) "
-                               "or json (one array).")
+    ExportFormat,
+    typer.Option(
+        "--format", "-f", help="csv (a header row, then one row each) or json (one array)."
+    ),
 ]
 
 
@@ -95,12 +102,19 @@ def save(out: Output, text: str, path: Path | None, what: str) -> None:
 
 
 def export(
-    out: Output, rows: Iterator[dict[str, Any]], *, keys: list[str], fmt: ExportFormat,
-    path: Path | None, what: str, total: int | None = None,
+    out: Output,
+    rows: Iterator[dict[str, Any]],
+    *,
+    keys: list[str],
+    fmt: ExportFormat,
+    path: Path | None,
+    what: str,
+    total: int | None = None,
 ) -> int:
     """Stream ``rows`` to ``path`` (or stdout) as CSV or JSON, with a progress bar on a
     terminal; returns the count and says it on stderr, away from the data."""
     with out.progress(f"Exporting {what}", total=total) as advance, _destination(path) as stream:
+
         def counted() -> Iterator[dict[str, Any]]:
             for row in rows:
                 advance(1)

@@ -114,7 +114,6 @@ def resolve(profile_name: str) -> Target:
     token = os.environ.get("DL_TOKEN") or (stored.token if stored else "")
     if not url or not token:
         raise ConfigError(
-            f"Not logged in (profile {profile_name!r}): run `dl login`, "
-            "or set DL_URL and DL_TOKEN."
+            f"Not logged in (profile {profile_name!r}): run `dl login`, or set DL_URL and DL_TOKEN."
         )
     return Target(url=url.rstrip("/"), token=token, profile=profile_name)

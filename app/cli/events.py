@@ -19,31 +19,76 @@ from app.cli.common import (
 )
 from app.cli.output import Column, Output, columns
 
-app = typer.Typer(name="events", help="Events: create, list, status, registrations, "
-                  "check-in.", no_args_is_help=True)
-registrations_app = typer.Typer(name="registrations", help="An event's registrations.",
-                                no_args_is_help=True)
+app = typer.Typer(
+    name="events",
+    help="Events: create, list, status, registrations, check-in.",
+    no_args_is_help=True,
+)
+registrations_app = typer.Typer(
+    name="registrations", help="An event's registrations.", no_args_is_help=True
+)
 app.add_typer(registrations_app)
 
 EVENT_FIELDS = [
-    "id", "title", "status", "visibility", "starts_at", "ends_at", "time_zone", "venue_name",
-    "venue_address", "seats", "seats_available", "table_size", "registration_opens_at",
-    "registration_closes_at", "confirm_by", "timepad_event_id", "description",
+    "id",
+    "title",
+    "status",
+    "visibility",
+    "starts_at",
+    "ends_at",
+    "time_zone",
+    "venue_name",
+    "venue_address",
+    "seats",
+    "seats_available",
+    "table_size",
+    "registration_opens_at",
+    "registration_closes_at",
+    "confirm_by",
+    "timepad_event_id",
+    "description",
 ]
-EVENT_COLUMNS = [Column("id"), Column("title"), Column("starts_at", "starts"),
-                 Column("status"), Column("seats"), Column("seats_available", "available"),
-                 Column("visibility")]
+EVENT_COLUMNS = [
+    Column("id"),
+    Column("title"),
+    Column("starts_at", "starts"),
+    Column("status"),
+    Column("seats"),
+    Column("seats_available", "available"),
+    Column("visibility"),
+]
 # Every field of a registration as staff read it (GET /events/{id}/registrations).
 REGISTRATION_FIELDS = [
-    "id", "event_id", "member_id", "attendee_name", "guest_email", "status",
-    "waitlist_position", "source", "utm_source", "utm_medium", "utm_campaign", "confirmed_at",
-    "checked_in_at", "offer_expires_at", "cancelled_at", "cancel_reason", "timepad_order_id",
-    "timepad_status", "created_at", "updated_at",
+    "id",
+    "event_id",
+    "member_id",
+    "attendee_name",
+    "guest_email",
+    "status",
+    "waitlist_position",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "confirmed_at",
+    "checked_in_at",
+    "offer_expires_at",
+    "cancelled_at",
+    "cancel_reason",
+    "timepad_order_id",
+    "timepad_status",
+    "created_at",
+    "updated_at",
 ]
-STATUSES = ("draft", "published", "registration_open", "registration_closed", "completed",
-            "cancelled")
-COUNT_KEYS = ("confirmed", "pending", "offered", "waitlisted", "checked_in", "no_show",
-              "cancelled")
+STATUSES = (
+    "draft",
+    "published",
+    "registration_open",
+    "registration_closed",
+    "completed",
+    "cancelled",
+)
+COUNT_KEYS = ("confirmed", "pending", "offered", "waitlisted", "checked_in", "no_show", "cancelled")
 # GET /events/{id}/counts names some statuses more briefly than the registrations do.
 STATUS_COUNT_KEY = {"pending_confirmation": "pending"}
 
@@ -55,8 +100,7 @@ OptionalTimestamp = Annotated[
 
 def _choice(value: str | None, allowed: tuple[str, ...], hint: str) -> None:
     if value is not None and value not in allowed:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}",
-                                 param_hint=hint)
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=hint)
 
 
 @app.command("create")
@@ -71,9 +115,7 @@ def create(
     venue_name: Annotated[str | None, typer.Option()] = None,
     venue_address: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
-    visibility: Annotated[
-        str | None, typer.Option(help="members (default) or public.")
-    ] = None,
+    visibility: Annotated[str | None, typer.Option(help="members (default) or public.")] = None,
     registration_opens_at: OptionalTimestamp = None,
     registration_closes_at: OptionalTimestamp = None,
     confirm_by: OptionalTimestamp = None,
@@ -82,13 +124,24 @@ def create(
 ) -> None:
     """Create an event (a draft until `dl events status ID published`)."""
     out = Output(as_json)
-    body: dict[str, Any] = {"title": title, "starts_at": starts_at, "ends_at": ends_at,
-                            "seats": seats, "time_zone": time_zone, "table_size": table_size}
-    optional = {"venue_name": venue_name, "venue_address": venue_address,
-                "description": description, "visibility": visibility,
-                "registration_opens_at": registration_opens_at,
-                "registration_closes_at": registration_closes_at, "confirm_by": confirm_by,
-                "timepad_event_id": timepad_event_id}
+    body: dict[str, Any] = {
+        "title": title,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "seats": seats,
+        "time_zone": time_zone,
+        "table_size": table_size,
+    }
+    optional = {
+        "venue_name": venue_name,
+        "venue_address": venue_address,
+        "description": description,
+        "visibility": visibility,
+        "registration_opens_at": registration_opens_at,
+        "registration_closes_at": registration_closes_at,
+        "confirm_by": confirm_by,
+        "timepad_event_id": timepad_event_id,
+    }
     body.update({k: v for k, v in optional.items() if v is not None})
     with connect(ctx) as api:
         event = api.post("/events", body, idempotent=True)
@@ -121,7 +174,9 @@ def list_events(
 
 @app.command("show")
 def show(
-    ctx: typer.Context, event_id: Annotated[str, typer.Argument()], as_json: JsonOption = False,
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument()],
+    as_json: JsonOption = False,
 ) -> None:
     """One event and its registration counts."""
     out = Output(as_json)
@@ -148,8 +203,12 @@ def change_status(
     _choice(status, STATUSES, "STATUS")
     with connect(ctx) as api:
         event = api.post(f"/events/{event_id}/status", {"status": status})
-    out.result(event, lambda: out.say(
-        f"Event {event['id']} ({escape(event['title'])}) is now {event['status']}."))
+    out.result(
+        event,
+        lambda: out.say(
+            f"Event {event['id']} ({escape(event['title'])}) is now {event['status']}."
+        ),
+    )
 
 
 @registrations_app.command("export")
@@ -173,10 +232,16 @@ def export_registrations(
             total = counts.get(STATUS_COUNT_KEY.get(status, status))
         if limit is not None and total is not None:
             total = min(total, limit)
-        rows = api.paginate(f"/events/{event_id}/registrations", {"status": status},
-                            limit=limit)
-        export(out, rows, keys=REGISTRATION_FIELDS, fmt=fmt, path=output,
-               what="registrations", total=total)
+        rows = api.paginate(f"/events/{event_id}/registrations", {"status": status}, limit=limit)
+        export(
+            out,
+            rows,
+            keys=REGISTRATION_FIELDS,
+            fmt=fmt,
+            path=output,
+            what="registrations",
+            total=total,
+        )
 
 
 @app.command("check-in")
@@ -189,16 +254,20 @@ def check_in(
     qr: Annotated[str | None, typer.Option("--qr", help="The scanned QR code.")] = None,
     nonce: Annotated[
         str | None,
-        typer.Option("--nonce", help="The scan's nonce (default: a fresh one). Repeat one "
-                     "to retry a scan safely: it is answered as the first was."),
+        typer.Option(
+            "--nonce",
+            help="The scan's nonce (default: a fresh one). Repeat one "
+            "to retry a scan safely: it is answered as the first was.",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a person in at the door, by registration id or by their QR code."""
     out = Output(as_json)
     if (registration is None) == (qr is None):
-        raise typer.BadParameter("give exactly one of --registration and --qr",
-                                 param_hint="--registration / --qr")
+        raise typer.BadParameter(
+            "give exactly one of --registration and --qr", param_hint="--registration / --qr"
+        )
     scan = nonce or secrets.token_urlsafe(12)
     with connect(ctx) as api:
         if qr is not None:
@@ -208,9 +277,16 @@ def check_in(
             # this event's, so nobody is checked in to another event by a typo.
             found = api.get(f"/registrations/{registration}")
             if found["event_id"] != event_id:
-                raise ApiError("Wrong event", f"Registration {registration} is for event "
-                               f"{found['event_id']}, not {event_id}.")
+                raise ApiError(
+                    "Wrong event",
+                    f"Registration {registration} is for event "
+                    f"{found['event_id']}, not {event_id}.",
+                )
             result = api.post(f"/registrations/{registration}/check-in", {"nonce": scan})
-    out.result(result, lambda: out.say(
-        f"Checked in: {escape(result.get('attendee_name') or result['id'])} at "
-        f"{result['checked_in_at']}."))
+    out.result(
+        result,
+        lambda: out.say(
+            f"Checked in: {escape(result.get('attendee_name') or result['id'])} at "
+            f"{result['checked_in_at']}."
+        ),
+    )

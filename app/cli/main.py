@@ -51,7 +51,10 @@ class DlGroup(TyperGroup):
 
 
 app = typer.Typer(
-    name="dl", cls=DlGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+    name="dl",
+    cls=DlGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="Script the Digital Leaders community over its API.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -61,8 +64,14 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     profile: Annotated[
-        str, typer.Option("--profile", "-p", envvar="DL_PROFILE", show_envvar=True,
-                          help="Which stored login to use.")
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            envvar="DL_PROFILE",
+            show_envvar=True,
+            help="Which stored login to use.",
+        ),
     ] = config.DEFAULT_PROFILE,
 ) -> None:
     ctx.obj = State(profile=profile)

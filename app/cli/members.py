@@ -15,17 +15,32 @@ from app.cli.common import (
 )
 from app.cli.output import Output, columns
 
-app = typer.Typer(name="members", help="The member directory: list, show, export.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="members", help="The member directory: list, show, export.", no_args_is_help=True
+)
 
 # Every field of a member as GET /members returns it, in the order of the schema.
 FIELDS = [
-    "id", "full_name", "email", "phone", "company", "job_title", "city", "function",
-    "seniority", "seniority_label", "industry", "expertise_tags", "bio", "links", "status",
+    "id",
+    "full_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "city",
+    "function",
+    "seniority",
+    "seniority_label",
+    "industry",
+    "expertise_tags",
+    "bio",
+    "links",
+    "status",
     "member_since",
 ]
-LIST_COLUMNS = columns("id", "full_name", "function", "seniority", "city", "industry",
-                       "company", "status")
+LIST_COLUMNS = columns(
+    "id", "full_name", "function", "seniority", "city", "industry", "company", "status"
+)
 
 FunctionOpt = Annotated[str | None, typer.Option("--function", help="e.g. CTO, CIO, CDO.")]
 SeniorityOpt = Annotated[int | None, typer.Option("--seniority", min=1, max=5)]
@@ -50,17 +65,35 @@ def _filters(**values: Any) -> dict[str, Any]:
 @app.command("list")
 def list_members(
     ctx: typer.Context,
-    function: FunctionOpt = None, seniority: SeniorityOpt = None, city: CityOpt = None,
-    industry: IndustryOpt = None, tag: TagOpt = None, status: StatusOpt = None,
-    role: RoleOpt = None, search: SearchOpt = None, company: CompanyOpt = None,
-    email: EmailOpt = None, sort: SortOpt = None,
-    limit: LimitOption = None, as_json: JsonOption = False,
+    function: FunctionOpt = None,
+    seniority: SeniorityOpt = None,
+    city: CityOpt = None,
+    industry: IndustryOpt = None,
+    tag: TagOpt = None,
+    status: StatusOpt = None,
+    role: RoleOpt = None,
+    search: SearchOpt = None,
+    company: CompanyOpt = None,
+    email: EmailOpt = None,
+    sort: SortOpt = None,
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List members (every page, or --limit)."""
     out = Output(as_json)
-    params = _filters(function=function, seniority=seniority, city=city, industry=industry,
-                      tag=tag, status=status, role=role, q=search, company=company,
-                      email=email, sort=sort)
+    params = _filters(
+        function=function,
+        seniority=seniority,
+        city=city,
+        industry=industry,
+        tag=tag,
+        status=status,
+        role=role,
+        q=search,
+        company=company,
+        email=email,
+        sort=sort,
+    )
     with connect(ctx) as api:
         items = list(api.paginate("/members", params, limit=limit))
     out.result(items, lambda: out.table(items, LIST_COLUMNS, title=f"{len(items)} members"))
@@ -90,16 +123,40 @@ def export_members(
     ctx: typer.Context,
     fmt: FormatOption = ExportFormat.csv,
     output: OutputFileOption = None,
-    function: FunctionOpt = None, seniority: SeniorityOpt = None, city: CityOpt = None,
-    industry: IndustryOpt = None, tag: TagOpt = None, status: StatusOpt = None,
-    role: RoleOpt = None, search: SearchOpt = None, company: CompanyOpt = None,
-    email: EmailOpt = None, sort: SortOpt = None, limit: LimitOption = None,
+    function: FunctionOpt = None,
+    seniority: SeniorityOpt = None,
+    city: CityOpt = None,
+    industry: IndustryOpt = None,
+    tag: TagOpt = None,
+    status: StatusOpt = None,
+    role: RoleOpt = None,
+    search: SearchOpt = None,
+    company: CompanyOpt = None,
+    email: EmailOpt = None,
+    sort: SortOpt = None,
+    limit: LimitOption = None,
 ) -> None:
     """Export members as CSV or JSON, following every page (filters as for `list`)."""
     out = Output()
-    params = _filters(function=function, seniority=seniority, city=city, industry=industry,
-                      tag=tag, status=status, role=role, q=search, company=company,
-                      email=email, sort=sort)
+    params = _filters(
+        function=function,
+        seniority=seniority,
+        city=city,
+        industry=industry,
+        tag=tag,
+        status=status,
+        role=role,
+        q=search,
+        company=company,
+        email=email,
+        sort=sort,
+    )
     with connect(ctx) as api:
-        export(out, api.paginate("/members", params, limit=limit), keys=FIELDS, fmt=fmt,
-               path=output, what="members")
+        export(
+            out,
+            api.paginate("/members", params, limit=limit),
+            keys=FIELDS,
+            fmt=fmt,
+            path=output,
+            what="members",
+        )

@@ -136,8 +136,12 @@ class Output:
     ) -> Iterator[Callable[[int], None]]:
         """A progress bar on stderr (a terminal only); yields ``advance(n)``."""
         bar = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), console=self.err, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=self.err,
+            transient=True,
             disable=not self.err.is_terminal,
         )
         with bar:

@@ -8,14 +8,25 @@ from app.cli.client import ApiClient
 from app.cli.common import JsonOption, connect
 from app.cli.output import Column, Output
 
-app = typer.Typer(name="reviews", help="The expert council: assignments and progress.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="reviews", help="The expert council: assignments and progress.", no_args_is_help=True
+)
 
-ASSIGNMENT_COLUMNS = [Column("reviewer"), Column("status"), Column("reviewed"),
-                      Column("assigned_at", "assigned"), Column("ended_at", "ended"),
-                      Column("recusal_reason", "recusal reason")]
-STATS_COLUMNS = [Column("reviewer"), Column("open_assignments", "open"), Column("reviews"),
-                 Column("mean_score", "mean score"), Column("harshness")]
+ASSIGNMENT_COLUMNS = [
+    Column("reviewer"),
+    Column("status"),
+    Column("reviewed"),
+    Column("assigned_at", "assigned"),
+    Column("ended_at", "ended"),
+    Column("recusal_reason", "recusal reason"),
+]
+STATS_COLUMNS = [
+    Column("reviewer"),
+    Column("open_assignments", "open"),
+    Column("reviews"),
+    Column("mean_score", "mean score"),
+    Column("harshness"),
+]
 
 
 def reviewer_names(api: ApiClient) -> dict[str, str]:
@@ -24,8 +35,7 @@ def reviewer_names(api: ApiClient) -> dict[str, str]:
 
 
 def _named(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
-    return [{**row, "reviewer": names.get(row["reviewer_id"], row["reviewer_id"])}
-            for row in rows]
+    return [{**row, "reviewer": names.get(row["reviewer_id"], row["reviewer_id"])} for row in rows]
 
 
 @app.command("assign")
@@ -35,8 +45,10 @@ def assign(
     remove: Annotated[str, typer.Option("--remove", help="The reviewer to take it from.")],
     add: Annotated[
         str | None,
-        typer.Option("--add", help="The reviewer to give it to (default: the least-loaded "
-                     "eligible reviewer)."),
+        typer.Option(
+            "--add",
+            help="The reviewer to give it to (default: the least-loaded eligible reviewer).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -48,8 +60,12 @@ def assign(
     with connect(ctx) as api:
         assignments = api.post(f"/applications/{application_id}/reassign", body)
         names = reviewer_names(api) if not as_json else {}
-    out.result(assignments, lambda: out.table(_named(assignments, names), ASSIGNMENT_COLUMNS,
-                                              title=f"Application {application_id}"))
+    out.result(
+        assignments,
+        lambda: out.table(
+            _named(assignments, names), ASSIGNMENT_COLUMNS, title=f"Application {application_id}"
+        ),
+    )
 
 
 @app.command("progress")
@@ -57,8 +73,10 @@ def progress(
     ctx: typer.Context,
     application_id: Annotated[
         str | None,
-        typer.Argument(help="One application: its reviewers and reviews. Without it: "
-                       "every reviewer's load and scoring."),
+        typer.Argument(
+            help="One application: its reviewers and reviews. Without it: "
+            "every reviewer's load and scoring."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -81,11 +99,16 @@ def progress(
             return
         active = [a for a in assignments if a["status"] == "active"]
         done = sum(1 for a in active if a["reviewed"])
-        out.record({"application": application_id, "status": application["status"],
-                    "escalation": application.get("escalation"),
-                    "reviews_in": f"{done} of {len(active)}",
-                    "mean_score": reviews.get("mean_score"),
-                    "normalised_score": reviews.get("normalised_score")})
+        out.record(
+            {
+                "application": application_id,
+                "status": application["status"],
+                "escalation": application.get("escalation"),
+                "reviews_in": f"{done} of {len(active)}",
+                "mean_score": reviews.get("mean_score"),
+                "normalised_score": reviews.get("normalised_score"),
+            }
+        )
         out.table(_named(assignments, names), ASSIGNMENT_COLUMNS)
 
     out.result(data, human)

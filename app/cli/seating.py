@@ -9,8 +9,11 @@ from rich.markup import escape
 from app.cli.common import JsonOption, connect
 from app.cli.output import Output, columns
 
-app = typer.Typer(name="seating", help="Seat an event's attendees at tables: generate, show, "
-                  "swap, publish.", no_args_is_help=True)
+app = typer.Typer(
+    name="seating",
+    help="Seat an event's attendees at tables: generate, show, swap, publish.",
+    no_args_is_help=True,
+)
 
 EventArg = Annotated[str, typer.Argument(help="The event's id.")]
 _COLUMNS = columns("name", "function", "seniority", "role", "member_id")
@@ -18,23 +21,30 @@ _COLUMNS = columns("name", "function", "seniority", "role", "member_id")
 
 def _print_plan(out: Output, plan: dict[str, Any]) -> None:
     metrics = plan["metrics"]
-    out.say(f"Plan {plan['id']} ({plan['status']}), {len(plan['tables'])} tables: "
-            f"{metrics['repeated_pairs']} repeated pairs, "
-            f"{metrics['duplicate_function_pairs']} same-function pairs, seniority range "
-            f"{metrics['seniority_range_mean']} on average (at most "
-            f"{metrics['seniority_range_max']}), hard rules broken: "
-            f"{metrics['hard_violations']}.")
+    out.say(
+        f"Plan {plan['id']} ({plan['status']}), {len(plan['tables'])} tables: "
+        f"{metrics['repeated_pairs']} repeated pairs, "
+        f"{metrics['duplicate_function_pairs']} same-function pairs, seniority range "
+        f"{metrics['seniority_range_mean']} on average (at most "
+        f"{metrics['seniority_range_max']}), hard rules broken: "
+        f"{metrics['hard_violations']}."
+    )
     for table in plan["tables"]:
-        rows = [{"name": a["full_name"], "function": a["function"],
-                 "seniority": a["seniority"],
-                 "role": ", ".join(k for k in ("facilitator", "has_case", "pinned") if a[k])
-                         .replace("has_case", "case"),
-                 "member_id": a["member_id"]} for a in table["attendees"]]
+        rows = [
+            {
+                "name": a["full_name"],
+                "function": a["function"],
+                "seniority": a["seniority"],
+                "role": ", ".join(k for k in ("facilitator", "has_case", "pinned") if a[k]).replace(
+                    "has_case", "case"
+                ),
+                "member_id": a["member_id"],
+            }
+            for a in table["attendees"]
+        ]
         out.table(rows, _COLUMNS, title=f"Table {table['number']} (score {table['score']})")
         for reason in table["reasons"]:
             out.say(f"  - {escape(reason['text'])}")
-
-
 
 
 @app.command("generate")
@@ -42,8 +52,9 @@ def generate(
     ctx: typer.Context,
     event: EventArg,
     seed: Annotated[int, typer.Option(min=0, help="The same seed gives the same plan.")] = 0,
-    time_limit: Annotated[float, typer.Option(min=0.1, max=30.0,
-                                              help="The solver's budget in seconds.")] = 5.0,
+    time_limit: Annotated[
+        float, typer.Option(min=0.1, max=30.0, help="The solver's budget in seconds.")
+    ] = 5.0,
     tables: Annotated[int | None, typer.Option(min=1, help="How many tables.")] = None,
     weight_repeat_pairs: Annotated[float | None, typer.Option(min=0)] = None,
     weight_mixed_functions: Annotated[float | None, typer.Option(min=0)] = None,
@@ -52,10 +63,15 @@ def generate(
 ) -> None:
     """Draft a seating of the confirmed attendees (replaces an earlier draft)."""
     out = Output(as_json)
-    weights = {key: value for key, value in (("repeat_pairs", weight_repeat_pairs),
-                                             ("mixed_functions", weight_mixed_functions),
-                                             ("seniority", weight_seniority))
-               if value is not None}
+    weights = {
+        key: value
+        for key, value in (
+            ("repeat_pairs", weight_repeat_pairs),
+            ("mixed_functions", weight_mixed_functions),
+            ("seniority", weight_seniority),
+        )
+        if value is not None
+    }
     body: dict[str, Any] = {"seed": seed, "time_limit_s": time_limit, "weights": weights}
     if tables is not None:
         body["tables"] = tables
@@ -75,7 +91,8 @@ def show(ctx: typer.Context, event: EventArg, as_json: JsonOption = False) -> No
 
 @app.command("swap")
 def swap(
-    ctx: typer.Context, event: EventArg,
+    ctx: typer.Context,
+    event: EventArg,
     member: Annotated[str, typer.Argument(help="One member's id.")],
     other: Annotated[str, typer.Argument(help="The other member's id.")],
     as_json: JsonOption = False,
@@ -83,8 +100,9 @@ def swap(
     """Swap two people's tables (refused with the rule it would break)."""
     out = Output(as_json)
     with connect(ctx) as api:
-        plan = api.post(f"/events/{event}/seating/swaps",
-                        {"member_id": member, "other_member_id": other})
+        plan = api.post(
+            f"/events/{event}/seating/swaps", {"member_id": member, "other_member_id": other}
+        )
     out.result(plan, lambda: _print_plan(out, plan))
 
 
@@ -94,6 +112,10 @@ def publish(ctx: typer.Context, event: EventArg, as_json: JsonOption = False) ->
     out = Output(as_json)
     with connect(ctx) as api:
         plan = api.post(f"/events/{event}/seating/publish")
-    out.result(plan, lambda: out.say(
-        f"Published: {len(plan['tables'])} tables, "
-        f"{sum(len(t['attendees']) for t in plan['tables'])} people seated."))
+    out.result(
+        plan,
+        lambda: out.say(
+            f"Published: {len(plan['tables'])} tables, "
+            f"{sum(len(t['attendees']) for t in plan['tables'])} people seated."
+        ),
+    )

@@ -17,16 +17,20 @@ from app.cli.auth import (
 from app.cli.common import JsonOption
 from app.cli.output import Output, columns
 
-app = typer.Typer(name="tokens", help="Personal API tokens: list, create, revoke.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="tokens", help="Personal API tokens: list, create, revoke.", no_args_is_help=True
+)
 
-TOKEN_COLUMNS = columns("id", "name", "prefix", "scopes", "created_at", "expires_at",
-                        "last_used_at", "revoked_at")
+TOKEN_COLUMNS = columns(
+    "id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"
+)
 
 
 @app.command("list")
 def list_tokens(
-    ctx: typer.Context, email: EmailOption = None, password: PasswordOption = None,
+    ctx: typer.Context,
+    email: EmailOption = None,
+    password: PasswordOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """My tokens (never their secrets)."""
@@ -44,14 +48,19 @@ def create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'weekly export'.")],
     scopes: Annotated[
         list[str] | None,
-        typer.Option("--scope", "-s", help="read, write or admin; repeat for several "
-                     "(default: read)."),
+        typer.Option(
+            "--scope", "-s", help="read, write or admin; repeat for several (default: read)."
+        ),
     ] = None,
     expires_days: Annotated[
-        int | None, typer.Option("--expires-days", min=1, max=365,
-                                 help="Expire after this many days (default: never).")
+        int | None,
+        typer.Option(
+            "--expires-days", min=1, max=365, help="Expire after this many days (default: never)."
+        ),
     ] = None,
-    email: EmailOption = None, password: PasswordOption = None, as_json: JsonOption = False,
+    email: EmailOption = None,
+    password: PasswordOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create a token; its secret is printed this once."""
     out = Output(as_json)
@@ -65,8 +74,10 @@ def create(
         created = create_token(session, name=name, scopes=chosen, expires_days=expires_days)
 
     def human() -> None:
-        out.say(f"Created token [bold]{escape(created['name'])}[/] ({created['id']}), scopes "
-                f"{', '.join(created['scopes'])}. Its secret, shown only now:")
+        out.say(
+            f"Created token [bold]{escape(created['name'])}[/] ({created['id']}), scopes "
+            f"{', '.join(created['scopes'])}. Its secret, shown only now:"
+        )
         # The secret alone on its own line, unstyled, so it can be copied or captured.
         print(created["token"])
 
@@ -77,7 +88,8 @@ def create(
 def revoke(
     ctx: typer.Context,
     token_id: Annotated[str, typer.Argument(help="The token's id (see `dl tokens list`).")],
-    email: EmailOption = None, password: PasswordOption = None,
+    email: EmailOption = None,
+    password: PasswordOption = None,
 ) -> None:
     """Revoke a token: it stops working at once."""
     out = Output()

@@ -7,16 +7,30 @@ import typer
 from app.cli.common import JsonOption, LimitOption, connect
 from app.cli.output import Column, Output
 
-app = typer.Typer(name="webhooks", help="Webhook subscriptions: list, deliveries, redeliver.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="webhooks",
+    help="Webhook subscriptions: list, deliveries, redeliver.",
+    no_args_is_help=True,
+)
 
-SUBSCRIPTION_COLUMNS = [Column("id"), Column("url"), Column("event_types", "events"),
-                        Column("enabled"), Column("disabled_reason", "disabled because"),
-                        Column("failing_since", "failing since")]
-DELIVERY_COLUMNS = [Column("id"), Column("event_type", "event"), Column("status"),
-                    Column("attempts"), Column("last_status_code", "last code"),
-                    Column("last_error", "last error"), Column("created_at", "created"),
-                    Column("next_attempt_at", "next attempt")]
+SUBSCRIPTION_COLUMNS = [
+    Column("id"),
+    Column("url"),
+    Column("event_types", "events"),
+    Column("enabled"),
+    Column("disabled_reason", "disabled because"),
+    Column("failing_since", "failing since"),
+]
+DELIVERY_COLUMNS = [
+    Column("id"),
+    Column("event_type", "event"),
+    Column("status"),
+    Column("attempts"),
+    Column("last_status_code", "last code"),
+    Column("last_error", "last error"),
+    Column("created_at", "created"),
+    Column("next_attempt_at", "next attempt"),
+]
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 
@@ -47,10 +61,14 @@ def deliveries(
     """A subscription's delivery log, newest first."""
     out = Output(as_json)
     with connect(ctx) as api:
-        items = list(api.paginate(f"/webhooks/{subscription_id}/deliveries",
-                                  {"status": status, "event_type": event_type}, limit=limit))
-    out.result(items, lambda: out.table(items, DELIVERY_COLUMNS,
-                                        title=f"{len(items)} deliveries"))
+        items = list(
+            api.paginate(
+                f"/webhooks/{subscription_id}/deliveries",
+                {"status": status, "event_type": event_type},
+                limit=limit,
+            )
+        )
+    out.result(items, lambda: out.table(items, DELIVERY_COLUMNS, title=f"{len(items)} deliveries"))
 
 
 @app.command("redeliver")
@@ -62,27 +80,35 @@ def redeliver(
     ] = None,
     failed_since: Annotated[
         str | None,
-        typer.Option("--failed-since", help="Instead: every failed delivery created since "
-                     "this time (ISO 8601 with a zone)."),
+        typer.Option(
+            "--failed-since",
+            help="Instead: every failed delivery created since this time (ISO 8601 with a zone).",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Send deliveries again (same webhook-id, so receivers can deduplicate)."""
     out = Output(as_json)
     if bool(delivery_ids) == (failed_since is not None):
-        raise typer.BadParameter("give delivery ids or --failed-since, not both or neither",
-                                 param_hint="DELIVERY_IDS / --failed-since")
+        raise typer.BadParameter(
+            "give delivery ids or --failed-since, not both or neither",
+            param_hint="DELIVERY_IDS / --failed-since",
+        )
     requeued: list[str] = []
     with connect(ctx) as api:
         if failed_since is not None:
-            accepted = api.post(f"/webhooks/{subscription_id}/redeliver-failed",
-                                {"since": failed_since})
+            accepted = api.post(
+                f"/webhooks/{subscription_id}/redeliver-failed", {"since": failed_since}
+            )
             requeued.extend(accepted["delivery_ids"])
         for delivery_id in delivery_ids or []:
-            accepted = api.post(
-                f"/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver")
+            accepted = api.post(f"/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver")
             requeued.extend(accepted["delivery_ids"])
     result = {"requeued": len(requeued), "delivery_ids": requeued}
-    out.result(result, lambda: out.say(
-        f"{len(requeued)} deliveries queued to be sent again"
-        + (f": {', '.join(requeued)}" if requeued else ".")))
+    out.result(
+        result,
+        lambda: out.say(
+            f"{len(requeued)} deliveries queued to be sent again"
+            + (f": {', '.join(requeued)}" if requeued else ".")
+        ),
+    )

@@ -122,16 +122,28 @@ class Settings(BaseSettings):
     bitrix24_max_retries: int = Field(default=4, ge=0, le=10)
     # An application's status -> the lead's STATUS_ID in the portal (Bitrix24's standard lead
     # stages by default; a portal with its own stages sets this as a JSON object).
-    bitrix24_lead_statuses: dict[str, str] = Field(default_factory=lambda: {
-        "submitted": "NEW", "in_review": "IN_PROCESS", "waitlisted": "PROCESSED",
-        "approved": "CONVERTED", "rejected": "JUNK", "withdrawn": "JUNK",
-    })
+    bitrix24_lead_statuses: dict[str, str] = Field(
+        default_factory=lambda: {
+            "submitted": "NEW",
+            "in_review": "IN_PROCESS",
+            "waitlisted": "PROCESSED",
+            "approved": "CONVERTED",
+            "rejected": "JUNK",
+            "withdrawn": "JUNK",
+        }
+    )
     # A registration's status -> the deal's STAGE_ID (Bitrix24's default deal funnel).
-    bitrix24_deal_stages: dict[str, str] = Field(default_factory=lambda: {
-        "pending_confirmation": "NEW", "waitlisted": "PREPARATION", "offered": "PREPARATION",
-        "confirmed": "EXECUTING", "checked_in": "WON", "no_show": "LOSE",
-        "cancelled": "APOLOGY",
-    })
+    bitrix24_deal_stages: dict[str, str] = Field(
+        default_factory=lambda: {
+            "pending_confirmation": "NEW",
+            "waitlisted": "PREPARATION",
+            "offered": "PREPARATION",
+            "confirmed": "EXECUTING",
+            "checked_in": "WON",
+            "no_show": "LOSE",
+            "cancelled": "APOLOGY",
+        }
+    )
 
     @field_validator("bitrix24_webhook_url")
     @classmethod
@@ -141,8 +153,9 @@ class Settings(BaseSettings):
             return SecretStr("")
         # The code in the URL is a credential: only ever sent over TLS.
         if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?/rest/\d+/[A-Za-z0-9_]+/?", url):
-            raise ValueError("DL_BITRIX24_WEBHOOK_URL must look like "
-                             "https://<portal>/rest/<user id>/<code>/")
+            raise ValueError(
+                "DL_BITRIX24_WEBHOOK_URL must look like https://<portal>/rest/<user id>/<code>/"
+            )
         return SecretStr(url.rstrip("/") + "/")
 
     @model_validator(mode="after")

@@ -155,8 +155,11 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = (current.__cause__ or current.__context__
-                   or (current.orig if isinstance(current, DBAPIError) else None))
+        current = (
+            current.__cause__
+            or current.__context__
+            or (current.orig if isinstance(current, DBAPIError) else None)
+        )
 
 
 def _means_unavailable(error: BaseException) -> bool:
@@ -166,7 +169,8 @@ def _means_unavailable(error: BaseException) -> bool:
         return True
     sqlstate = getattr(error, "sqlstate", None)
     return isinstance(sqlstate, str) and (
-        sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES))
+        sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+    )
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -193,14 +197,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))}
+            {
+                "loc": _clean_loc(e.get("loc", ())),
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
             for e in exc.errors()
         ]
         slug, title = _generic(422)
         return problem_response(
-            422, slug, title, "The request did not match the schema; see errors.",
-            request=request, errors=errors,
+            422,
+            slug,
+            title,
+            "The request did not match the schema; see errors.",
+            request=request,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -214,7 +225,12 @@ def install_error_handlers(app: FastAPI) -> None:
             if allowed:
                 headers["Allow"] = ", ".join(allowed)
         return problem_response(
-            exc.status_code, slug, title, detail, request=request, headers=headers or None,
+            exc.status_code,
+            slug,
+            title,
+            detail,
+            request=request,
+            headers=headers or None,
         )
 
     @app.exception_handler(OperationalError)
@@ -245,7 +261,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # Rendered outside the request-id middleware, so the header is set here.
         request_id = getattr(request.state, "request_id", None)
         return problem_response(
-            500, slug, title, request=request,
+            500,
+            slug,
+            title,
+            request=request,
             headers={"X-Request-ID": request_id} if request_id else None,
         )
 
@@ -260,8 +279,11 @@ def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
     # A pool timeout means every connection was busy for the whole wait (a burst), not that
     # the database is gone: the detail says which, for whoever reads the logs and the client.
     busy = any(isinstance(cause, PoolTimeout) for cause in _causes(exc))
-    detail = ("Every database connection is busy; retry shortly." if busy
-              else "The database is unreachable; retry shortly.")
+    detail = (
+        "Every database connection is busy; retry shortly."
+        if busy
+        else "The database is unreachable; retry shortly."
+    )
     return problem_response(503, slug, title, detail, request=request, headers=headers)
 
 

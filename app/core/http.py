@@ -56,8 +56,12 @@ def is_public(address: IPAddress) -> bool:
         if address.teredo is not None:
             return all(is_public(inner) for inner in address.teredo)
     return address.is_global and not (
-        address.is_multicast or address.is_reserved or address.is_loopback
-        or address.is_link_local or address.is_private or address.is_unspecified
+        address.is_multicast
+        or address.is_reserved
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_private
+        or address.is_unspecified
     )
 
 
@@ -118,18 +122,26 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         return str(addresses[0])
 
     async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         address = await self.resolve(host, port)
         return await self._inner.connect_tcp(
-            address, port, timeout=timeout, local_address=local_address,
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
             socket_options=socket_options,
         )
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,  # noqa: ASYNC109
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("unix sockets are not reachable from outbound requests")

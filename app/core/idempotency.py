@@ -68,7 +68,10 @@ async def begin(
     for _ in range(2):
         async with sessionmaker() as session:
             record = IdempotencyRecord(
-                caller=caller, key=key, request_hash=request_hash, created_at=now,
+                caller=caller,
+                key=key,
+                request_hash=request_hash,
+                created_at=now,
                 expires_at=now + ttl,
             )
             session.add(record)
@@ -147,8 +150,9 @@ async def abandon(sessionmaker: async_sessionmaker[AsyncSession], record_id: obj
 
 def _log_unstored(error: Exception, what: str) -> None:
     if database_unavailable(error):
-        logger.warning("idempotency %s not stored, database unavailable: %s", what,
-                       type(error).__name__)
+        logger.warning(
+            "idempotency %s not stored, database unavailable: %s", what, type(error).__name__
+        )
     else:
         logger.exception("idempotency %s not stored", what)
 
@@ -192,8 +196,12 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.match(key):
-            await send_problem(send, 400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} "
-                                          "printable characters.", kind=INVALID_KEY)
+            await send_problem(
+                send,
+                400,
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                kind=INVALID_KEY,
+            )
             return
         state = scope["app"].state
         caller = caller_of(scope, state.token_codec)
@@ -212,18 +220,30 @@ class IdempotencyMiddleware:
             if not database_unavailable(error):
                 raise
             logger.warning("database unavailable: %s", type(error).__name__)
-            await send_problem(send, 503, "The database is unreachable; retry shortly.",
-                               [(b"retry-after", str(DB_RETRY_AFTER_SECONDS).encode())])
+            await send_problem(
+                send,
+                503,
+                "The database is unreachable; retry shortly.",
+                [(b"retry-after", str(DB_RETRY_AFTER_SECONDS).encode())],
+            )
             return
         if outcome.mismatch:
-            await send_problem(send, 422, "This Idempotency-Key was used with another request "
-                                          "body; use a new key for a new request.",
-                               kind=KEY_REUSED)
+            await send_problem(
+                send,
+                422,
+                "This Idempotency-Key was used with another request "
+                "body; use a new key for a new request.",
+                kind=KEY_REUSED,
+            )
             return
         if outcome.in_flight:
-            await send_problem(send, 409, "A request with this Idempotency-Key is still being "
-                                          "processed; retry later.", [(b"retry-after", b"1")],
-                               kind=IN_FLIGHT)
+            await send_problem(
+                send,
+                409,
+                "A request with this Idempotency-Key is still being processed; retry later.",
+                [(b"retry-after", b"1")],
+                kind=IN_FLIGHT,
+            )
             return
         if outcome.replay is not None:
             await _replay(send, outcome.replay)
@@ -231,8 +251,12 @@ class IdempotencyMiddleware:
         await self._run_and_store(scope, receive, send, sessionmaker, outcome.record_id)
 
     async def _run_and_store(
-        self, scope: Scope, receive: Receive, send: Send,
-        sessionmaker: async_sessionmaker[AsyncSession], record_id: object,
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        record_id: object,
     ) -> None:
         status = 500
         headers: dict[str, str] = {}
@@ -280,6 +304,7 @@ async def _replay(send: Send, record: IdempotencyRecord) -> None:
     body = record.response_body or b""
     headers = [(k.encode(), v.encode()) for k, v in (record.response_headers or {}).items()]
     headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
-    await send({"type": "http.response.start", "status": record.response_status or 200,
-                "headers": headers})
+    await send(
+        {"type": "http.response.start", "status": record.response_status or 200, "headers": headers}
+    )
     await send({"type": "http.response.body", "body": body})

@@ -32,8 +32,9 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"x-request-id"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
@@ -131,12 +132,18 @@ class ProblemCORSMiddleware(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code < 400:
             return response
-        headers = {k: v for k, v in response.headers.items()
-                   if k.lower() not in ("content-type", "content-length")}
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
         slug, title = GENERIC_PROBLEMS[400]
         detail = bytes(response.body).decode(errors="replace")
         return Response(
-            json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": 400,
-                        "detail": detail + "."}),
-            status_code=400, headers=headers, media_type="application/problem+json",
+            json.dumps(
+                {"type": PROBLEM_BASE + slug, "title": title, "status": 400, "detail": detail + "."}
+            ),
+            status_code=400,
+            headers=headers,
+            media_type="application/problem+json",
         )

@@ -44,9 +44,13 @@ _IDEMPOTENCY_PARAMETER = {
     "in": "header",
     "required": False,
     "description": "Makes retries safe: the same key replays the first response for 24 h; "
-                   "409 while the first is in flight, 422 with another body.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
-               "pattern": idempotency.KEY_PATTERN_TEXT},
+    "409 while the first is in flight, 422 with another body.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": idempotency.KEY_PATTERN_TEXT,
+    },
 }
 
 
@@ -80,10 +84,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         contact={"name": "Digital Leaders platform team"},
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-                   .pop("$defs", {}))
-    schemas["Problem"] = {k: v for k, v in Problem.model_json_schema(
-        ref_template="#/components/schemas/{model}").items() if k != "$defs"}
+    schemas.update(
+        Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
+    )
+    schemas["Problem"] = {
+        k: v
+        for k, v in Problem.model_json_schema(ref_template="#/components/schemas/{model}").items()
+        if k != "$defs"
+    }
     problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     document["components"].setdefault("securitySchemes", {})["ApiToken"] = API_TOKEN_SCHEME
     for path_item in document.get("paths", {}).values():
@@ -114,25 +122,49 @@ TAGS = [
     {"name": "me", "description": "My profile, privacy settings, API tokens and data."},
     {"name": "members", "description": "The member directory, with privacy applied."},
     {"name": "audit", "description": "The audit log (admins)."},
-    {"name": "applications", "description": "Applications to join: drafting, submission, "
-                                            "decisions, import, the funnel."},
-    {"name": "reviews", "description": "The expert council: queue, blind reading, reviews, "
-                                       "rubric, reviewer statistics."},
-    {"name": "events", "description": "The programme: events, their status and seats; "
-                                      "public events for anyone."},
-    {"name": "registrations", "description": "Registering, the second confirmation, the "
-                                             "waiting list, check-in, attendance."},
-    {"name": "seating", "description": "Seating an event's attendees at tables: the "
-     "solver's draft, moves and pins under the hard rules, publishing; my table."},
-    {"name": "cases", "description": "Cases brought to the board, their lifecycle and "
-     "visibility, the recommendations they receive and their outcomes."},
-    {"name": "surveys", "description": "Surveys after events and for the community: "
-     "questions as data, anonymous or named answers, results with k-anonymous breakdowns "
-     "by table and facilitator, exports."},
-    {"name": "webhooks", "description": "Webhook subscriptions, the event catalogue, the "
-                                        "delivery log and redelivery (admins)."},
-    {"name": "integrations", "description": "Timepad and Bitrix24: inbound events, sync runs "
-                                            "and reconciliation."},
+    {
+        "name": "applications",
+        "description": "Applications to join: drafting, submission, decisions, import, the funnel.",
+    },
+    {
+        "name": "reviews",
+        "description": "The expert council: queue, blind reading, reviews, "
+        "rubric, reviewer statistics.",
+    },
+    {
+        "name": "events",
+        "description": "The programme: events, their status and seats; public events for anyone.",
+    },
+    {
+        "name": "registrations",
+        "description": "Registering, the second confirmation, the "
+        "waiting list, check-in, attendance.",
+    },
+    {
+        "name": "seating",
+        "description": "Seating an event's attendees at tables: the "
+        "solver's draft, moves and pins under the hard rules, publishing; my table.",
+    },
+    {
+        "name": "cases",
+        "description": "Cases brought to the board, their lifecycle and "
+        "visibility, the recommendations they receive and their outcomes.",
+    },
+    {
+        "name": "surveys",
+        "description": "Surveys after events and for the community: "
+        "questions as data, anonymous or named answers, results with k-anonymous breakdowns "
+        "by table and facilitator, exports.",
+    },
+    {
+        "name": "webhooks",
+        "description": "Webhook subscriptions, the event catalogue, the "
+        "delivery log and redelivery (admins).",
+    },
+    {
+        "name": "integrations",
+        "description": "Timepad and Bitrix24: inbound events, sync runs and reconciliation.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

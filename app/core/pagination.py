@@ -17,9 +17,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 MAX_CURSOR_LENGTH = 512
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
-]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
 CursorQuery = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="The `next_cursor` of the previous page."),

@@ -23,8 +23,9 @@ def _is_sequence(annotation: object) -> bool:
     if origin is Union or origin is types.UnionType:
         return any(_is_sequence(arg) for arg in get_args(annotation))
     kind = origin or annotation
-    return isinstance(kind, type) and issubclass(kind, Sequence) and not issubclass(
-        kind, str | bytes)
+    return (
+        isinstance(kind, type) and issubclass(kind, Sequence) and not issubclass(kind, str | bytes)
+    )
 
 
 _CACHE = "_single_valued_query_names"
@@ -42,8 +43,13 @@ def _single_valued(route: APIRoute) -> tuple[str, ...]:
     once per route and kept on it (routes are not hashable, and live as long as the app)."""
     names: tuple[str, ...] | None = getattr(route, _CACHE, None)
     if names is None:
-        names = tuple(dict.fromkeys(f.alias for f in _query_fields(route.dependant)
-                                    if not _is_sequence(f.field_info.annotation)))
+        names = tuple(
+            dict.fromkeys(
+                f.alias
+                for f in _query_fields(route.dependant)
+                if not _is_sequence(f.field_info.annotation)
+            )
+        )
         setattr(route, _CACHE, names)
     return names
 
@@ -55,10 +61,13 @@ async def single_valued_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    repeated = [name for name in _single_valued(route)
-                if len(request.query_params.getlist(name)) > 1]
+    repeated = [
+        name for name in _single_valued(route) if len(request.query_params.getlist(name)) > 1
+    ]
     if repeated:
-        raise RequestValidationError([
-            {"loc": ("query", name), "msg": "Give this parameter once.", "type": "repeated"}
-            for name in repeated
-        ])
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "msg": "Give this parameter once.", "type": "repeated"}
+                for name in repeated
+            ]
+        )

@@ -41,8 +41,7 @@ class RouteIndex:
         return sorted(methods)
 
     def creates(self, method: str, path: str) -> bool:
-        return any(op.method == method and "201" in op.status_codes
-                   for op in self.operations(path))
+        return any(op.method == method and "201" in op.status_codes for op in self.operations(path))
 
 
 def route_index(app: Any) -> RouteIndex:

@@ -111,8 +111,12 @@ class TokenCodec:
                 raise InvalidToken("ver claim missing")
         except (JWTError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise InvalidToken(str(error)) from error
-        return AccessClaims(subject=subject, roles=frozenset(roles), token_version=version,
-                            expires_at=int(claims["exp"]))
+        return AccessClaims(
+            subject=subject,
+            roles=frozenset(roles),
+            token_version=version,
+            expires_at=int(claims["exp"]),
+        )
 
 
 class PasswordHasher:

@@ -52,8 +52,7 @@ async def list_events(
     key = tuple_(Event.starts_at, Event.id)
     if after is not None:
         query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
-    order = (Event.starts_at.desc(), Event.id.desc()) if descending else (
-        Event.starts_at, Event.id)
+    order = (Event.starts_at.desc(), Event.id.desc()) if descending else (Event.starts_at, Event.id)
     rows = await session.execute(query.order_by(*order).limit(limit + 1))
     return list(rows.scalars())
 
@@ -68,6 +67,7 @@ async def status_counts(session: AsyncSession, event_id: uuid.UUID) -> dict[str,
 
 
 async def linked_to_timepad(session: AsyncSession, statuses: Sequence[str]) -> list[Event]:
-    rows = await session.execute(select(Event).where(
-        Event.timepad_event_id.is_not(None), Event.status.in_(statuses)))
+    rows = await session.execute(
+        select(Event).where(Event.timepad_event_id.is_not(None), Event.status.in_(statuses))
+    )
     return list(rows.scalars())

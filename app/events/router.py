@@ -29,8 +29,11 @@ When = Annotated[
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=EventRead,
-    responses=problem_responses(401, 403, 409, 413, 422), operation_id="events_create",
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventRead,
+    responses=problem_responses(401, 403, 409, 413, 422),
+    operation_id="events_create",
 )
 async def create_event(
     body: EventCreate, admin: AdminPrincipal, session: SessionDep, context: ContextDep
@@ -41,7 +44,9 @@ async def create_event(
 
 
 @router.get(
-    "", response_model=Page[EventRead], responses=problem_responses(401, 422),
+    "",
+    response_model=Page[EventRead],
+    responses=problem_responses(401, 422),
     operation_id="events_list",
 )
 async def list_events(
@@ -54,14 +59,17 @@ async def list_events(
 ) -> Response:
     """Events I may see: members see every published event, applicants the public ones,
     admins drafts too."""
-    page = await service.list_events(session, principal, when=when, status=event_status,
-                                     cursor=cursor, limit=limit)
+    page = await service.list_events(
+        session, principal, when=when, status=event_status, cursor=cursor, limit=limit
+    )
     return json_response(page)
 
 
 @router.get(
-    "/{event_id}", response_model=EventRead,
-    responses={**problem_responses(401, 404, 422), **NOT_MODIFIED}, operation_id="events_get",
+    "/{event_id}",
+    response_model=EventRead,
+    responses={**problem_responses(401, 404, 422), **NOT_MODIFIED},
+    operation_id="events_get",
 )
 async def get_event(
     event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
@@ -71,22 +79,32 @@ async def get_event(
 
 
 @router.patch(
-    "/{event_id}", response_model=EventRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 413, 422), operation_id="events_update",
+    "/{event_id}",
+    response_model=EventRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 413, 422),
+    operation_id="events_update",
 )
 async def update_event(
-    event_id: uuid.UUID, body: EventUpdate, admin: AdminPrincipal, session: SessionDep,
-    context: ContextDep, request: Request, if_match: IfMatch = None,
+    event_id: uuid.UUID,
+    body: EventUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change an event's details (If-Match). Seats never drop below those already held."""
-    updated = await service.update(session, admin=admin, context=context, event_id=event_id,
-                                   data=body, if_match=if_match)
+    updated = await service.update(
+        session, admin=admin, context=context, event_id=event_id, data=body, if_match=if_match
+    )
     return tagged_response(updated, request)
 
 
 @router.get(
-    "/{event_id}/counts", response_model=EventCounts,
-    responses=problem_responses(401, 404, 422), operation_id="events_counts",
+    "/{event_id}/counts",
+    response_model=EventCounts,
+    responses=problem_responses(401, 404, 422),
+    operation_id="events_counts",
 )
 async def event_counts(
     event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
@@ -96,20 +114,25 @@ async def event_counts(
 
 
 @public_router.get(
-    "", response_model=Page[PublicEventRead], responses=problem_responses(422),
+    "",
+    response_model=Page[PublicEventRead],
+    responses=problem_responses(422),
     operation_id="public_events_list",
 )
 async def list_public_events(
-    session: SessionDep, when: When = None, cursor: CursorQuery = None,
+    session: SessionDep,
+    when: When = None,
+    cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     """Public events, for anyone: the programme, never who comes."""
-    return json_response(await service.list_public(session, when=when, cursor=cursor,
-                                                   limit=limit))
+    return json_response(await service.list_public(session, when=when, cursor=cursor, limit=limit))
 
 
 @public_router.get(
-    "/{event_id}", response_model=PublicEventRead, responses=problem_responses(404, 422),
+    "/{event_id}",
+    response_model=PublicEventRead,
+    responses=problem_responses(404, 422),
     operation_id="public_events_get",
 )
 async def get_public_event(event_id: uuid.UUID, session: SessionDep) -> PublicEventRead:

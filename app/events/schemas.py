@@ -32,8 +32,14 @@ class EventFields(InputSchema):
     def _zone(cls, value: str | None) -> str | None:
         return _check_zone(value)
 
-    @field_validator("starts_at", "ends_at", "registration_opens_at", "registration_closes_at",
-                     "confirm_by", check_fields=False)
+    @field_validator(
+        "starts_at",
+        "ends_at",
+        "registration_opens_at",
+        "registration_closes_at",
+        "confirm_by",
+        check_fields=False,
+    )
     @classmethod
     def _tz(cls, value: datetime | None) -> datetime | None:
         return _aware(value)
@@ -58,11 +64,24 @@ class EventCreate(EventFields):
     timepad_event_id: int | None = Field(default=None, ge=1, le=2**53)
     visibility: EventVisibility = EventVisibility.members
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "title": "Board of directors #1", "venue_name": "Loft on Tverskaya",
-        "venue_address": "Moscow, Tverskaya 1", "starts_at": "2027-02-09T15:00:00Z",
-        "ends_at": "2027-02-09T19:00:00Z", "time_zone": "Europe/Moscow", "seats": 64,
-        "table_size": 8, "confirm_by": "2027-02-07T21:00:00Z", "visibility": "members"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "title": "Board of directors #1",
+                    "venue_name": "Loft on Tverskaya",
+                    "venue_address": "Moscow, Tverskaya 1",
+                    "starts_at": "2027-02-09T15:00:00Z",
+                    "ends_at": "2027-02-09T19:00:00Z",
+                    "time_zone": "Europe/Moscow",
+                    "seats": 64,
+                    "table_size": 8,
+                    "confirm_by": "2027-02-07T21:00:00Z",
+                    "visibility": "members",
+                }
+            ]
+        }
+    }
 
     @model_validator(mode="after")
     def _order(self) -> "EventCreate":

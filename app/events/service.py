@@ -32,20 +32,31 @@ LISTED = [s for s in EventStatus if s != EventStatus.draft]
 def view(event: Event) -> EventRead:
     return EventRead(
         **public_view(event).model_dump(),
-        seats=event.seats, table_size=event.table_size, confirm_by=event.confirm_by,
+        seats=event.seats,
+        table_size=event.table_size,
+        confirm_by=event.confirm_by,
         speaker_ids=[uuid.UUID(s) for s in event.speaker_ids],
-        timepad_event_id=event.timepad_event_id, visibility=EventVisibility(event.visibility),
-        seats_available=event.seats - event.seats_held, version=event.version,
-        created_at=event.created_at, updated_at=event.updated_at,
+        timepad_event_id=event.timepad_event_id,
+        visibility=EventVisibility(event.visibility),
+        seats_available=event.seats - event.seats_held,
+        version=event.version,
+        created_at=event.created_at,
+        updated_at=event.updated_at,
     )
 
 
 def public_view(event: Event) -> PublicEventRead:
     return PublicEventRead(
-        id=event.id, title=event.title, description=event.description,
-        venue_name=event.venue_name, venue_address=event.venue_address,
-        starts_at=event.starts_at, ends_at=event.ends_at, time_zone=event.time_zone,
-        status=EventStatus(event.status), registration_opens_at=event.registration_opens_at,
+        id=event.id,
+        title=event.title,
+        description=event.description,
+        venue_name=event.venue_name,
+        venue_address=event.venue_address,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        time_zone=event.time_zone,
+        status=EventStatus(event.status),
+        registration_opens_at=event.registration_opens_at,
         registration_closes_at=event.registration_closes_at,
     )
 
@@ -61,8 +72,12 @@ def may_read(principal: Principal | None, event: Event) -> bool:
 
 
 def changed_data(event: Event) -> EventChanged:
-    return EventChanged(id=event.id, version=event.version, status=event.status,  # type: ignore[arg-type]
-                        starts_at=event.starts_at.isoformat())
+    return EventChanged(
+        id=event.id,
+        version=event.version,
+        status=event.status,  # type: ignore[arg-type]
+        starts_at=event.starts_at.isoformat(),
+    )
 
 
 async def load_visible(
@@ -77,13 +92,22 @@ async def load_visible(
 async def create(
     session: AsyncSession, *, admin: Principal, context: RequestContext, data: EventCreate
 ) -> EventRead:
-    event = Event(**data.model_dump(exclude={"speaker_ids", "visibility"}),
-                  speaker_ids=[str(s) for s in data.speaker_ids],
-                  visibility=data.visibility, created_by=admin.id)
+    event = Event(
+        **data.model_dump(exclude={"speaker_ids", "visibility"}),
+        speaker_ids=[str(s) for s in data.speaker_ids],
+        visibility=data.visibility,
+        created_by=admin.id,
+    )
     await _check_timepad_id(session, event.timepad_event_id, None)
     await repository.add(session, event)
-    audit.record(session, actor_id=admin.id, action="event.created", target_type="event",
-                 target_id=event.id, context=context)
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="event.created",
+        target_type="event",
+        target_id=event.id,
+        context=context,
+    )
     return view(event)
 
 
@@ -97,8 +121,7 @@ async def _check_timepad_id(
         raise Conflict("Another event is linked to this Timepad event.")
 
 
-async def get(session: AsyncSession, principal: Principal | None, event_id: uuid.UUID
-              ) -> EventRead:
+async def get(session: AsyncSession, principal: Principal | None, event_id: uuid.UUID) -> EventRead:
     return view(await load_visible(session, principal, event_id))
 
 
@@ -107,8 +130,13 @@ async def get_public(session: AsyncSession, event_id: uuid.UUID) -> PublicEventR
 
 
 async def update(
-    session: AsyncSession, *, admin: Principal, context: RequestContext, event_id: uuid.UUID,
-    data: EventUpdate, if_match: str | None,
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    data: EventUpdate,
+    if_match: str | None,
 ) -> EventRead:
     event = await repository.get_for_update(session, event_id)
     if event is None:
@@ -117,8 +145,16 @@ async def update(
     if event.status in (EventStatus.completed, EventStatus.cancelled):
         raise Conflict(f"A {event.status} event cannot be changed.")
     changes = data.model_dump(exclude_unset=True)
-    for name in ("title", "starts_at", "ends_at", "time_zone", "seats", "table_size",
-                 "visibility", "speaker_ids"):
+    for name in (
+        "title",
+        "starts_at",
+        "ends_at",
+        "time_zone",
+        "seats",
+        "table_size",
+        "visibility",
+        "speaker_ids",
+    ):
         if name in changes and changes[name] is None:
             raise InvalidInput(f"{name} cannot be removed.")
     if "seats" in changes and changes["seats"] < event.seats_held:
@@ -135,13 +171,22 @@ async def update(
         if {"starts_at", "ends_at"} <= changes.keys():
             raise InvalidInput("ends_at must be after starts_at.")
         stored = event.starts_at if "ends_at" in changes else event.ends_at
-        raise Conflict("ends_at must be after starts_at; the end not in this request is "
-                       f"{stored.isoformat().replace('+00:00', 'Z')}.")
+        raise Conflict(
+            "ends_at must be after starts_at; the end not in this request is "
+            f"{stored.isoformat().replace('+00:00', 'Z')}."
+        )
     if changes:
         event.version += 1
         event.updated_at = datetime.now(UTC)
-        audit.record(session, actor_id=admin.id, action="event.updated", target_type="event",
-                     target_id=event.id, context=context, details={"fields": sorted(changes)})
+        audit.record(
+            session,
+            actor_id=admin.id,
+            action="event.updated",
+            target_type="event",
+            target_id=event.id,
+            context=context,
+            details={"fields": sorted(changes)},
+        )
         if event.status != EventStatus.draft:
             emit(session, EVENT_UPDATED, changed_data(event))
     await session.flush()
@@ -162,20 +207,32 @@ def _decode_after(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] |
 
 
 async def list_events(
-    session: AsyncSession, principal: Principal | None, *, when: str | None,
-    status: EventStatus | None, cursor: str | None, limit: int,
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    when: str | None,
+    status: EventStatus | None,
+    cursor: str | None,
+    limit: int,
 ) -> Page[EventRead]:
     admin = principal is not None and principal.is_admin
     statuses = [status] if status is not None else (list(EventStatus) if admin else LISTED)
     if not admin:
         statuses = [s for s in statuses if s in LISTED]
-    visibilities = None if principal is not None and (admin or principal.sees_members) else [
-        EventVisibility.public]
+    visibilities = (
+        None
+        if principal is not None and (admin or principal.sees_members)
+        else [EventVisibility.public]
+    )
     sort = f"events:{when or 'all'}"
     rows = await repository.list_events(
-        session, statuses=statuses, visibilities=visibilities,
-        upcoming=None if when is None else when == "upcoming", now=datetime.now(UTC),
-        after=_decode_after(cursor, sort), limit=limit,
+        session,
+        statuses=statuses,
+        visibilities=visibilities,
+        upcoming=None if when is None else when == "upcoming",
+        now=datetime.now(UTC),
+        after=_decode_after(cursor, sort),
+        limit=limit,
     )
     page = rows[:limit]
     next_cursor = None
@@ -194,12 +251,12 @@ async def list_public(
     )
 
 
-async def counts(session: AsyncSession, principal: Principal, event_id: uuid.UUID
-                 ) -> EventCounts:
+async def counts(session: AsyncSession, principal: Principal, event_id: uuid.UUID) -> EventCounts:
     event = await load_visible(session, principal, event_id)
     by_status = await repository.status_counts(session, event.id)
     return EventCounts(
-        seats=event.seats, available=event.seats - event.seats_held,
+        seats=event.seats,
+        available=event.seats - event.seats_held,
         confirmed=by_status.get(RegistrationStatus.confirmed, 0),
         pending=by_status.get(RegistrationStatus.pending_confirmation, 0),
         offered=by_status.get(RegistrationStatus.offered, 0),

@@ -12,15 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models.inbox import InboxMessage
 
 
-async def store(session: AsyncSession, *, source: str, dedupe_key: str, body: str,
-                headers: dict[str, Any]) -> InboxMessage | None:
+async def store(
+    session: AsyncSession, *, source: str, dedupe_key: str, body: str, headers: dict[str, Any]
+) -> InboxMessage | None:
     """Keep the message unless the very same one is stored already (then None)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     message_id = uuid.uuid4()
     inserted = await session.execute(
         dialect.insert(InboxMessage)
-        .values(id=message_id, source=source, dedupe_key=dedupe_key, body=body,
-                headers=headers, attempts=0)
+        .values(
+            id=message_id,
+            source=source,
+            dedupe_key=dedupe_key,
+            body=body,
+            headers=headers,
+            attempts=0,
+        )
         .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
         .returning(InboxMessage.id)
     )

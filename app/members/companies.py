@@ -9,12 +9,50 @@ import re
 import unicodedata
 
 # Legal forms, Russian and international, dropped wherever they stand as a separate word.
-LEGAL_FORMS = frozenset({
-    "ооо", "оао", "зао", "пао", "нао", "ао", "ип", "нко", "ано", "фгуп", "гуп", "муп",
-    "llc", "inc", "ltd", "limited", "gmbh", "jsc", "pjsc", "cjsc", "ojsc", "plc", "corp",
-    "corporation", "co", "company", "ag", "sa", "bv", "oy", "ab", "srl", "spa", "llp", "lp",
-    "ooo", "zao", "oao", "pao", "ao",
-})
+LEGAL_FORMS = frozenset(
+    {
+        "ооо",
+        "оао",
+        "зао",
+        "пао",
+        "нао",
+        "ао",
+        "ип",
+        "нко",
+        "ано",
+        "фгуп",
+        "гуп",
+        "муп",
+        "llc",
+        "inc",
+        "ltd",
+        "limited",
+        "gmbh",
+        "jsc",
+        "pjsc",
+        "cjsc",
+        "ojsc",
+        "plc",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "ag",
+        "sa",
+        "bv",
+        "oy",
+        "ab",
+        "srl",
+        "spa",
+        "llp",
+        "lp",
+        "ooo",
+        "zao",
+        "oao",
+        "pao",
+        "ao",
+    }
+)
 _QUOTES = "«»\"'“”„‘’‚`´"
 _PUNCTUATION = re.compile(r"[.,;:!?()\[\]{}/\\|&+]")
 _SPACES = re.compile(r"\s+")

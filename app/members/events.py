@@ -26,22 +26,32 @@ class MemberErasedData(EventData):
 
 
 MEMBER_CREATED = define_event(
-    "member.created", subject_type="member", data=MemberCreatedData,
+    "member.created",
+    subject_type="member",
+    data=MemberCreatedData,
     description="An account was created (sign-up, import or approval); `roles` it starts with.",
 )
 MEMBER_UPDATED = define_event(
-    "member.updated", subject_type="member", data=MemberUpdatedData,
+    "member.updated",
+    subject_type="member",
+    data=MemberUpdatedData,
     description="A member changed their profile; `fields` names what changed (never values).",
 )
 MEMBER_STATUS_CHANGED = define_event(
-    "member.status_changed", subject_type="member", data=MemberStatusData,
+    "member.status_changed",
+    subject_type="member",
+    data=MemberStatusData,
     description="An admin changed a member's status (active, paused, left).",
 )
 MEMBER_ROLES_CHANGED = define_event(
-    "member.roles_changed", subject_type="member", data=MemberRolesData,
+    "member.roles_changed",
+    subject_type="member",
+    data=MemberRolesData,
     description="A member's roles were replaced; `roles` is the new set.",
 )
 MEMBER_ERASED = define_event(
-    "member.erased", subject_type="member", data=MemberErasedData,
+    "member.erased",
+    subject_type="member",
+    data=MemberErasedData,
     description="A member erased their personal data; consumers must delete their copies.",
 )

@@ -136,12 +136,20 @@ def _directory_template(
         # compiles the query. The join probes one index entry per member read and stops with
         # the page. The key (member_id, role) is unique, so no member appears twice.
         role = MemberRole.__table__.alias("directory_role")
-        stmt = stmt.select_from(Member.__table__.outerjoin(role, and_(
-            role.c.member_id == Member.id, role.c.role == Role.member.value,
-        ))).where(or_(
-            Member.id == _ID("viewer_id"),
-            and_(role.c.member_id.is_not(None), Member.erased_at.is_(None)),
-        ))
+        stmt = stmt.select_from(
+            Member.__table__.outerjoin(
+                role,
+                and_(
+                    role.c.member_id == Member.id,
+                    role.c.role == Role.member.value,
+                ),
+            )
+        ).where(
+            or_(
+                Member.id == _ID("viewer_id"),
+                and_(role.c.member_id.is_not(None), Member.erased_at.is_(None)),
+            )
+        )
     elif audience is Audience.self_only:
         stmt = stmt.where(Member.id == _ID("viewer_id"))
     for name in sorted(filters):
@@ -226,29 +234,37 @@ async def delete_consent_history(session: AsyncSession, member_id: uuid.UUID) ->
 
 
 async def applications_of(session: AsyncSession, member_id: uuid.UUID) -> list[Application]:
-    result = await session.execute(select(Application).where(Application.member_id == member_id)
-                                   .order_by(Application.created_at, Application.id))
+    result = await session.execute(
+        select(Application)
+        .where(Application.member_id == member_id)
+        .order_by(Application.created_at, Application.id)
+    )
     return list(result.scalars())
 
 
 async def cases_of(session: AsyncSession, member_id: uuid.UUID) -> list[Case]:
-    result = await session.execute(select(Case).where(Case.author_id == member_id)
-                                   .order_by(Case.created_at, Case.id))
+    result = await session.execute(
+        select(Case).where(Case.author_id == member_id).order_by(Case.created_at, Case.id)
+    )
     return list(result.scalars())
 
 
 async def recommendations_of(session: AsyncSession, member_id: uuid.UUID) -> list[Recommendation]:
-    result = await session.execute(select(Recommendation).where(
-        Recommendation.author_id == member_id).order_by(Recommendation.created_at,
-                                                        Recommendation.id))
+    result = await session.execute(
+        select(Recommendation)
+        .where(Recommendation.author_id == member_id)
+        .order_by(Recommendation.created_at, Recommendation.id)
+    )
     return list(result.scalars())
 
 
 async def survey_answers_of(session: AsyncSession, member_id: uuid.UUID) -> list[SurveyResponse]:
     """The answers linked to the member: named surveys only (anonymous ones link to nobody)."""
-    result = await session.execute(select(SurveyResponse).where(
-        SurveyResponse.member_id == member_id).order_by(SurveyResponse.submitted_on,
-                                                        SurveyResponse.id))
+    result = await session.execute(
+        select(SurveyResponse)
+        .where(SurveyResponse.member_id == member_id)
+        .order_by(SurveyResponse.submitted_on, SurveyResponse.id)
+    )
     return list(result.scalars())
 
 
@@ -258,10 +274,12 @@ async def unlink_survey_answers(session: AsyncSession, member_id: uuid.UUID) -> 
     text_types = (QuestionType.short_text, QuestionType.long_text)
     for response in await survey_answers_of(session, member_id):
         survey = await session.get(Survey, response.survey_id)
-        texts = {q["key"] for q in (survey.questions if survey else [])
-                 if q.get("type") in text_types}
-        response.answers = {key: "[erased]" if key in texts else value
-                            for key, value in response.answers.items()}
+        texts = {
+            q["key"] for q in (survey.questions if survey else []) if q.get("type") in text_types
+        }
+        response.answers = {
+            key: "[erased]" if key in texts else value for key, value in response.answers.items()
+        }
         response.member_id = None
 
 
@@ -269,31 +287,68 @@ async def erase_cases(session: AsyncSession, member_id: uuid.UUID) -> None:
     """Blank what a person wrote in cases and advice; their open cases are withdrawn. The
     rows stay, so ratings and the statistics of tables and facilitators keep their counts."""
     erased = "[erased]"
-    await session.execute(update(Case).where(Case.author_id == member_id).values(
-        title=erased, context=erased, question=erased, good_outcome=erased,
-        outcome_action=None, outcome_result=None))
     await session.execute(
-        update(Case).where(Case.author_id == member_id,
-                           Case.status.in_(("draft", "submitted", "accepted", "scheduled")))
-        .values(status="withdrawn", table_id=None))
-    await session.execute(update(Recommendation).where(Recommendation.author_id == member_id)
-                          .values(advice=erased, experience=erased))
+        update(Case)
+        .where(Case.author_id == member_id)
+        .values(
+            title=erased,
+            context=erased,
+            question=erased,
+            good_outcome=erased,
+            outcome_action=None,
+            outcome_result=None,
+        )
+    )
+    await session.execute(
+        update(Case)
+        .where(
+            Case.author_id == member_id,
+            Case.status.in_(("draft", "submitted", "accepted", "scheduled")),
+        )
+        .values(status="withdrawn", table_id=None)
+    )
+    await session.execute(
+        update(Recommendation)
+        .where(Recommendation.author_id == member_id)
+        .values(advice=erased, experience=erased)
+    )
 
 
 async def erase_applications(session: AsyncSession, member_id: uuid.UUID) -> None:
     """Blank what a person wrote in their applications; an open one is withdrawn. The rows
     stay (with their status and times) so the admission funnel keeps its counts."""
-    content = dict.fromkeys((
-        "function", "seniority", "industry", "years_in_management", "team_size", "company",
-        "job_title", "experience_summary", "wants", "gives", "source", "utm_source",
-        "utm_medium", "utm_campaign", "decision_reason"))
-    await session.execute(update(Application).where(Application.member_id == member_id)
-                          .values(**content, reviewers_may_see_company=False))
+    content = dict.fromkeys(
+        (
+            "function",
+            "seniority",
+            "industry",
+            "years_in_management",
+            "team_size",
+            "company",
+            "job_title",
+            "experience_summary",
+            "wants",
+            "gives",
+            "source",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "decision_reason",
+        )
+    )
     await session.execute(
         update(Application)
-        .where(Application.member_id == member_id,
-               Application.status.in_(("draft", "submitted", "in_review")))
-        .values(status="withdrawn", withdrawn_at=func.now(), escalation=None))
+        .where(Application.member_id == member_id)
+        .values(**content, reviewers_may_see_company=False)
+    )
+    await session.execute(
+        update(Application)
+        .where(
+            Application.member_id == member_id,
+            Application.status.in_(("draft", "submitted", "in_review")),
+        )
+        .values(status="withdrawn", withdrawn_at=func.now(), escalation=None)
+    )
 
 
 async def refresh_tokens_of(session: AsyncSession, member_id: uuid.UUID) -> list[RefreshToken]:

@@ -31,7 +31,6 @@ router = APIRouter(prefix="/members", tags=["members"])
 me_router = APIRouter(prefix="/me", tags=["me"])
 
 
-
 class MemberSort(StrEnum):
     created_at = "created_at"
     created_at_desc = "-created_at"
@@ -42,7 +41,9 @@ class MemberSort(StrEnum):
 
 
 @router.get(
-    "", response_model=Page[MemberRead], responses=problem_responses(401, 403, 422),
+    "",
+    response_model=Page[MemberRead],
+    responses=problem_responses(401, 403, 422),
     operation_id="members_list",
 )
 async def list_members(
@@ -55,30 +56,46 @@ async def list_members(
     industry: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
     member_status: Annotated[MemberStatus | None, Query(alias="status")] = None,
-    role: Annotated[Role | None, Query(description="Roles other than `member`: admins only.")
-                    ] = None,
+    role: Annotated[
+        Role | None, Query(description="Roles other than `member`: admins only.")
+    ] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name.")] = None,
     company: Annotated[str | None, Query(max_length=200, description="Admins only.")] = None,
     email: Annotated[str | None, Query(max_length=254, description="Admins only.")] = None,
-    sort: Annotated[MemberSort, Query(description="By company: admins only.")
-                    ] = MemberSort.full_name,
+    sort: Annotated[
+        MemberSort, Query(description="By company: admins only.")
+    ] = MemberSort.full_name,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     """List members I may see, with private fields shown only where consent allows."""
     filters = MemberFilters(
-        function=function, seniority=seniority, city=city, industry=industry, tag=tag,
-        status=member_status, role=role, q=q, company=company, email=email,
+        function=function,
+        seniority=seniority,
+        city=city,
+        industry=industry,
+        tag=tag,
+        status=member_status,
+        role=role,
+        q=q,
+        company=company,
+        email=email,
     )
     page = await service.list_members(
-        session, principal=principal, context=context, filters=filters, sort=sort.value,
-        cursor=cursor, limit=limit,
+        session,
+        principal=principal,
+        context=context,
+        filters=filters,
+        sort=sort.value,
+        cursor=cursor,
+        limit=limit,
     )
     return json_response(page)
 
 
 @router.get(
-    "/{member_id}", response_model=MemberSelf | MemberRead,
+    "/{member_id}",
+    response_model=MemberSelf | MemberRead,
     responses={**problem_responses(401, 403, 404, 422), **NOT_MODIFIED},
     operation_id="members_get",
 )
@@ -97,8 +114,10 @@ async def get_member(
 
 
 @router.patch(
-    "/{member_id}", response_model=MemberSelf,
-    responses=problem_responses(401, 403, 404, 412, 413, 422), operation_id="members_update",
+    "/{member_id}",
+    response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 412, 413, 422),
+    operation_id="members_update",
 )
 async def update_member(
     member_id: uuid.UUID,
@@ -111,15 +130,21 @@ async def update_member(
 ) -> Response:
     """Change a member's status (active, paused, left). Admins only."""
     member = await service.update_member_status(
-        session, principal=admin, context=context, member_id=member_id, data=body,
+        session,
+        principal=admin,
+        context=context,
+        member_id=member_id,
+        data=body,
         if_match=if_match,
     )
     return tagged_response(member, request)
 
 
 @router.put(
-    "/{member_id}/roles", response_model=MemberSelf,
-    responses=problem_responses(401, 403, 404, 413, 422), operation_id="members_set_roles",
+    "/{member_id}/roles",
+    response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 413, 422),
+    operation_id="members_set_roles",
 )
 async def set_roles(
     member_id: uuid.UUID,
@@ -135,8 +160,10 @@ async def set_roles(
 
 
 @me_router.get(
-    "", response_model=MemberSelf,
-    responses={**problem_responses(401, 403, 404), **NOT_MODIFIED}, operation_id="me_get",
+    "",
+    response_model=MemberSelf,
+    responses={**problem_responses(401, 403, 404), **NOT_MODIFIED},
+    operation_id="me_get",
 )
 async def get_me(principal: PrincipalDep, session: SessionDep, request: Request) -> Response:
     """Read my own profile with every field, my roles and my privacy settings."""
@@ -144,8 +171,10 @@ async def get_me(principal: PrincipalDep, session: SessionDep, request: Request)
 
 
 @me_router.patch(
-    "", response_model=MemberSelf,
-    responses=problem_responses(401, 403, 404, 412, 413, 422), operation_id="me_update",
+    "",
+    response_model=MemberSelf,
+    responses=problem_responses(401, 403, 404, 412, 413, 422),
+    operation_id="me_update",
 )
 async def update_me(
     body: MemberUpdate,
@@ -163,8 +192,10 @@ async def update_me(
 
 
 @me_router.get(
-    "/consents", response_model=list[ConsentChangeRead],
-    responses=problem_responses(401, 403, 404), operation_id="me_consent_history",
+    "/consents",
+    response_model=list[ConsentChangeRead],
+    responses=problem_responses(401, 403, 404),
+    operation_id="me_consent_history",
 )
 async def consent_history(principal: PrincipalDep, session: SessionDep) -> list[ConsentChangeRead]:
     """The history of my privacy choices, oldest first."""
@@ -172,7 +203,9 @@ async def consent_history(principal: PrincipalDep, session: SessionDep) -> list[
 
 
 @me_router.get(
-    "/export", response_model=MemberExport, responses=problem_responses(401, 403, 404),
+    "/export",
+    response_model=MemberExport,
+    responses=problem_responses(401, 403, 404),
     operation_id="me_export",
 )
 async def export_me(principal: PrincipalDep, session: SessionDep) -> MemberExport:
@@ -181,17 +214,23 @@ async def export_me(principal: PrincipalDep, session: SessionDep) -> MemberExpor
 
 
 @me_router.delete(
-    "", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(401, 403, 404), operation_id="me_erase",
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404),
+    operation_id="me_erase",
 )
-async def erase_me(principal: InteractivePrincipal, session: SessionDep,
-                   context: ContextDep) -> None:
+async def erase_me(
+    principal: InteractivePrincipal, session: SessionDep, context: ContextDep
+) -> None:
     """Erase my personal data and close my account; an audit entry without personal data stays."""
     await service.erase_me(session, principal=principal, context=context)
 
 
 @me_router.get(
-    "/tokens", response_model=list[ApiTokenRead], responses=problem_responses(401, 403),
+    "/tokens",
+    response_model=list[ApiTokenRead],
+    responses=problem_responses(401, 403),
     operation_id="me_tokens_list",
 )
 async def list_tokens(principal: InteractivePrincipal, session: SessionDep) -> list[ApiTokenRead]:
@@ -200,11 +239,16 @@ async def list_tokens(principal: InteractivePrincipal, session: SessionDep) -> l
 
 
 @me_router.post(
-    "/tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated,
-    responses=problem_responses(401, 403, 409, 413, 422), operation_id="me_tokens_create",
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiTokenCreated,
+    responses=problem_responses(401, 403, 409, 413, 422),
+    operation_id="me_tokens_create",
 )
 async def create_token(
-    body: ApiTokenCreate, principal: InteractivePrincipal, session: SessionDep,
+    body: ApiTokenCreate,
+    principal: InteractivePrincipal,
+    session: SessionDep,
     context: ContextDep,
 ) -> ApiTokenCreated:
     """Create a personal API token; the secret is in this response only."""
@@ -214,11 +258,16 @@ async def create_token(
 
 
 @me_router.delete(
-    "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(401, 403, 404), operation_id="me_tokens_revoke",
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404),
+    operation_id="me_tokens_revoke",
 )
 async def revoke_token(
-    token_id: uuid.UUID, principal: InteractivePrincipal, session: SessionDep,
+    token_id: uuid.UUID,
+    principal: InteractivePrincipal,
+    session: SessionDep,
     context: ContextDep,
 ) -> None:
     """Revoke one of my personal API tokens."""

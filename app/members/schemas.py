@@ -80,9 +80,14 @@ class MemberUpdate(InputSchema):
     model_config = {
         "json_schema_extra": {
             "examples": [
-                {"city": "Moscow", "function": "CTO", "seniority": 4,
-                 "expertise_tags": ["cloud", "hiring"], "company": "Acme",
-                 "privacy": {"company": "members"}}
+                {
+                    "city": "Moscow",
+                    "function": "CTO",
+                    "seniority": 4,
+                    "expertise_tags": ["cloud", "hiring"],
+                    "company": "Acme",
+                    "privacy": {"company": "members"},
+                }
             ]
         }
     }
@@ -165,4 +170,5 @@ class MemberExport(ReadSchema):
     cases: list[CaseRead]
     recommendations: list[RecommendationRead]
     survey_answers: list[SurveyAnswerExport] = Field(
-        description="My answers to named surveys (anonymous answers are linked to nobody).")
+        description="My answers to named surveys (anonymous answers are linked to nobody)."
+    )

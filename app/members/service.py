@@ -65,23 +65,31 @@ class SelfDemotion(InvalidInput):
     slug, title = "self-demotion", "Admins cannot remove their own admin role"
 
 
-async def viewer_of(session: AsyncSession, principal: Principal,
-                    shown: Sequence[MemberLike] = ()) -> Viewer:
+async def viewer_of(
+    session: AsyncSession, principal: Principal, shown: Sequence[MemberLike] = ()
+) -> Viewer:
     """The principal as a reader of the ``shown`` profiles, with those of them they sat with
     at a table (the "table" consent level opens fields to them). The table query runs only
     when a shown profile uses that level, so the usual read costs nothing more."""
-    at_table = [m.id for m in shown if m.id != principal.id and any(
-        getattr(m, f"{name}_visibility") == Visibility.table for name in PRIVATE_FIELDS)]
+    at_table = [
+        m.id
+        for m in shown
+        if m.id != principal.id
+        and any(getattr(m, f"{name}_visibility") == Visibility.table for name in PRIVATE_FIELDS)
+    ]
     mates: frozenset[uuid.UUID] = frozenset()
     if at_table and not principal.is_admin:
         mates = await tables_repository.table_mates(session, principal.id, among=at_table)
-    return Viewer(id=principal.id, is_admin=principal.is_admin,
-                  sees_members=principal.sees_members, table_mates=mates)
+    return Viewer(
+        id=principal.id,
+        is_admin=principal.is_admin,
+        sees_members=principal.sees_members,
+        table_mates=mates,
+    )
 
 
 def _audience(principal: Principal) -> repository.Audience:
-    return repository.audience_of(is_admin=principal.is_admin,
-                                  sees_members=principal.sees_members)
+    return repository.audience_of(is_admin=principal.is_admin, sees_members=principal.sees_members)
 
 
 def _visibilities(member: MemberLike) -> dict[str, str]:
@@ -116,15 +124,17 @@ def member_view(viewer: Viewer | None, member: MemberLike) -> MemberRead:
 
 
 def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
-    return MemberSelf.model_validate({
-        **_public_fields(member),
-        **{name: getattr(member, name) for name in PRIVATE_FIELDS},
-        "roles": roles,
-        "privacy": Privacy.model_validate(_visibilities(member)),
-        "language": member.language,
-        "created_at": member.created_at,
-        "updated_at": member.updated_at,
-    })
+    return MemberSelf.model_validate(
+        {
+            **_public_fields(member),
+            **{name: getattr(member, name) for name in PRIVATE_FIELDS},
+            "roles": roles,
+            "privacy": Privacy.model_validate(_visibilities(member)),
+            "language": member.language,
+            "created_at": member.created_at,
+            "updated_at": member.updated_at,
+        }
+    )
 
 
 async def read_self_view(session: AsyncSession, member: MemberLike) -> MemberSelf:
@@ -140,14 +150,21 @@ def audit_private_read(
     """Admins see private fields of others; each such read is written down (ids only)."""
     if not principal.is_admin:
         return
-    others = [m.id for m in members if m.id != principal.id
-              and any(getattr(m, name) for name in PRIVATE_FIELDS)]
+    others = [
+        m.id
+        for m in members
+        if m.id != principal.id and any(getattr(m, name) for name in PRIVATE_FIELDS)
+    ]
     if not others:
         return
     audit.record(
-        session, actor_id=principal.id, action="member.private_fields_read",
-        target_type="member", target_id=others[0] if len(others) == 1 else None,
-        context=context, details={"member_ids": [str(i) for i in others]},
+        session,
+        actor_id=principal.id,
+        action="member.private_fields_read",
+        target_type="member",
+        target_id=others[0] if len(others) == 1 else None,
+        context=context,
+        details={"member_ids": [str(i) for i in others]},
     )
 
 
@@ -174,8 +191,13 @@ async def list_members(
     if after is not None:
         after = _cursor_values(sort, after)
     rows = await repository.list_members(
-        session, viewer_id=principal.id, audience=_audience(principal), filters=filters,
-        sort=sort, after=after, limit=limit,
+        session,
+        viewer_id=principal.id,
+        audience=_audience(principal),
+        filters=filters,
+        sort=sort,
+        after=after,
+        limit=limit,
     )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
@@ -260,15 +282,27 @@ async def update_me(
         await repository.add_consent_changes(session, consent_changes)
         # Field names only: values of private fields never enter the audit log.
         audit.record(
-            session, actor_id=principal.id, action="member.updated", target_type="member",
-            target_id=member.id, context=context,
-            details={"fields": sorted(changes),
-                     "privacy": {c.field: c.visibility for c in consent_changes}},
+            session,
+            actor_id=principal.id,
+            action="member.updated",
+            target_type="member",
+            target_id=member.id,
+            context=context,
+            details={
+                "fields": sorted(changes),
+                "privacy": {c.field: c.visibility for c in consent_changes},
+            },
         )
-        emit(session, MEMBER_UPDATED, MemberUpdatedData(
-            id=member.id, version=member.version, fields=sorted(changes),
-            privacy_changed=bool(consent_changes),
-        ))
+        emit(
+            session,
+            MEMBER_UPDATED,
+            MemberUpdatedData(
+                id=member.id,
+                version=member.version,
+                fields=sorted(changes),
+                privacy_changed=bool(consent_changes),
+            ),
+        )
     await session.flush()
     return full_view(member, roles)
 
@@ -281,8 +315,11 @@ def _apply_privacy(member: Member, data: MemberUpdate) -> list[ConsentChange]:
     for name, visibility in data.privacy.model_dump(exclude_none=True).items():
         if getattr(member, f"{name}_visibility") != visibility:
             setattr(member, f"{name}_visibility", visibility)
-            changes.append(ConsentChange(member_id=member.id, field=name,
-                                         visibility=visibility, changed_at=now))
+            changes.append(
+                ConsentChange(
+                    member_id=member.id, field=name, visibility=visibility, changed_at=now
+                )
+            )
     return changes
 
 
@@ -305,12 +342,24 @@ async def update_member_status(
         member.status = data.status
         member.version += 1
         member.updated_at = datetime.now(UTC)
-        audit.record(session, actor_id=principal.id, action="member.status_changed",
-                     target_type="member", target_id=member.id, context=context,
-                     details={"from": previous, "to": data.status})
-        emit(session, MEMBER_STATUS_CHANGED, MemberStatusData(
-            id=member.id, version=member.version, status=data.status,
-        ))
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="member.status_changed",
+            target_type="member",
+            target_id=member.id,
+            context=context,
+            details={"from": previous, "to": data.status},
+        )
+        emit(
+            session,
+            MEMBER_STATUS_CHANGED,
+            MemberStatusData(
+                id=member.id,
+                version=member.version,
+                status=data.status,
+            ),
+        )
     await session.flush()
     return full_view(member, roles)
 
@@ -338,12 +387,24 @@ async def set_roles(
         member.updated_at = datetime.now(UTC)
         # New roles must not ride on tokens minted with the old ones.
         await auth_service.revoke_everything(session, member.id)
-        audit.record(session, actor_id=principal.id, action="member.roles_changed",
-                     target_type="member", target_id=member.id, context=context,
-                     details={"from": current, "to": list(wanted)})
-        emit(session, MEMBER_ROLES_CHANGED, MemberRolesData(
-            id=member.id, version=member.version, roles=[str(r) for r in wanted],
-        ))
+        audit.record(
+            session,
+            actor_id=principal.id,
+            action="member.roles_changed",
+            target_type="member",
+            target_id=member.id,
+            context=context,
+            details={"from": current, "to": list(wanted)},
+        )
+        emit(
+            session,
+            MEMBER_ROLES_CHANGED,
+            MemberRolesData(
+                id=member.id,
+                version=member.version,
+                roles=[str(r) for r in wanted],
+            ),
+        )
     await session.flush()
     await session.refresh(member)
     return full_view(member, list(wanted))
@@ -353,29 +414,46 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
     member = await _require_self(session, principal)
     return MemberExport(
         profile=await read_self_view(session, member),
-        consent_history=[ConsentChangeRead.model_validate(c)
-                         for c in await repository.consent_history(session, member.id)],
+        consent_history=[
+            ConsentChangeRead.model_validate(c)
+            for c in await repository.consent_history(session, member.id)
+        ],
         api_tokens=await auth_service.list_api_tokens(session, principal),
-        sessions=[SessionRead.model_validate(t)
-                  for t in await repository.refresh_tokens_of(session, member.id)],
-        activity=[AuditEntryExport.model_validate(a)
-                  for a in await repository.activity_of(session, member.id)],
-        applications=[ApplicationExport.model_validate(a)
-                      for a in await repository.applications_of(session, member.id)],
-        cases=[CaseRead.model_validate(c, from_attributes=True)
-               for c in await repository.cases_of(session, member.id)],
-        recommendations=[RecommendationRead.model_validate(r, from_attributes=True)
-                         for r in await repository.recommendations_of(session, member.id)],
-        survey_answers=[SurveyAnswerExport(survey_id=r.survey_id, answers=r.answers,
-                                           submitted_on=r.submitted_on.isoformat())
-                        for r in await repository.survey_answers_of(session, member.id)],
+        sessions=[
+            SessionRead.model_validate(t)
+            for t in await repository.refresh_tokens_of(session, member.id)
+        ],
+        activity=[
+            AuditEntryExport.model_validate(a)
+            for a in await repository.activity_of(session, member.id)
+        ],
+        applications=[
+            ApplicationExport.model_validate(a)
+            for a in await repository.applications_of(session, member.id)
+        ],
+        cases=[
+            CaseRead.model_validate(c, from_attributes=True)
+            for c in await repository.cases_of(session, member.id)
+        ],
+        recommendations=[
+            RecommendationRead.model_validate(r, from_attributes=True)
+            for r in await repository.recommendations_of(session, member.id)
+        ],
+        survey_answers=[
+            SurveyAnswerExport(
+                survey_id=r.survey_id, answers=r.answers, submitted_on=r.submitted_on.isoformat()
+            )
+            for r in await repository.survey_answers_of(session, member.id)
+        ],
     )
 
 
 async def consent_history(session: AsyncSession, principal: Principal) -> list[ConsentChangeRead]:
     member = await _require_self(session, principal)
-    return [ConsentChangeRead.model_validate(c)
-            for c in await repository.consent_history(session, member.id)]
+    return [
+        ConsentChangeRead.model_validate(c)
+        for c in await repository.consent_history(session, member.id)
+    ]
 
 
 async def erase_me(session: AsyncSession, *, principal: Principal, context: RequestContext) -> None:
@@ -383,15 +461,24 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     stays so references (registrations, reviews) keep their integrity."""
     member = await _require_self(session, principal)
     if principal.is_admin:
-        raise Forbidden("An admin account cannot erase itself; another admin must remove "
-                        "the admin role first.")
+        raise Forbidden(
+            "An admin account cannot erase itself; another admin must remove the admin role first."
+        )
     now = datetime.now(UTC)
     placeholder = f"erased-{member.id.hex}@erased.invalid"
     member.email = member.email_normalized = placeholder
     member.password_hash = None
     member.full_name = "Erased member"
-    for name in ("phone", "city", "function", "seniority", "industry", "bio", "company",
-                 "job_title"):
+    for name in (
+        "phone",
+        "city",
+        "function",
+        "seniority",
+        "industry",
+        "bio",
+        "company",
+        "job_title",
+    ):
         setattr(member, name, None)
     member.expertise_tags = []
     member.links = []
@@ -408,8 +495,13 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     await repository.unlink_survey_answers(session, member.id)
     await auth_service.revoke_everything(session, member.id)
     await auth_service.revoke_api_tokens(session, member.id)
-    audit.record(session, actor_id=member.id, action="member.erased", target_type="member",
-                 target_id=member.id, context=context)
+    audit.record(
+        session,
+        actor_id=member.id,
+        action="member.erased",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+    )
     emit(session, MEMBER_ERASED, MemberErasedData(id=member.id, version=member.version))
     await session.flush()
-

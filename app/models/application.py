@@ -22,7 +22,9 @@ class ApplicationStatus(StrEnum):
 
 OPEN_STATUSES = (ApplicationStatus.draft, ApplicationStatus.submitted, ApplicationStatus.in_review)
 DECIDED_STATUSES = (
-    ApplicationStatus.approved, ApplicationStatus.rejected, ApplicationStatus.waitlisted,
+    ApplicationStatus.approved,
+    ApplicationStatus.rejected,
+    ApplicationStatus.waitlisted,
 )
 
 
@@ -45,8 +47,13 @@ class Application(SQLModel, table=True):
     __tablename__ = "application"
     __table_args__ = (
         # At most one open application per person, enforced where races cannot slip past.
-        Index("uq_application_open_per_member", "member_id", unique=True,
-              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+        Index(
+            "uq_application_open_per_member",
+            "member_id",
+            unique=True,
+            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(_OPEN_SQL),
+        ),
         Index("ix_application_created_at_id", "created_at", "id"),
         Index("ix_application_status_created_at", "status", "created_at"),
         CheckConstraint("seniority IS NULL OR seniority BETWEEN 1 AND 5", name="seniority_range"),

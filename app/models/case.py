@@ -70,14 +70,14 @@ class Recommendation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_recommendation_case_created", "case_id", "created_at"),
         Index("ix_recommendation_author_created", "author_id", "created_at"),
-        CheckConstraint("usefulness IS NULL OR usefulness BETWEEN 1 AND 5",
-                        name="usefulness_range"),
+        CheckConstraint(
+            "usefulness IS NULL OR usefulness BETWEEN 1 AND 5", name="usefulness_range"
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
     case_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("business_case.id", ondelete="CASCADE"),
-                         nullable=False)
+        sa_column=Column(Uuid, ForeignKey("business_case.id", ondelete="CASCADE"), nullable=False)
     )
     author_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("member.id", ondelete="CASCADE"), nullable=False)

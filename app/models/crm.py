@@ -59,8 +59,9 @@ class CrmSyncRun(SQLModel, table=True):
     id: uuid.UUID = uuid_pk()
     kind: str = Field(sa_type=String(16))
     status: str = Field(default=CrmSyncStatus.requested, sa_type=String(16))
-    requested_by: uuid.UUID | None = Field(default=None, foreign_key="member.id",
-                                           ondelete="SET NULL")
+    requested_by: uuid.UUID | None = Field(
+        default=None, foreign_key="member.id", ondelete="SET NULL"
+    )
     requested_at: datetime = created_at_field()
     # Not before this time (moves forward when the CRM asks us to come back later).
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

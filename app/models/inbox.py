@@ -19,9 +19,12 @@ class InboxMessage(SQLModel, table=True):
     __table_args__ = (
         # The same delivery twice (a partner's retry, a replay) is stored once.
         UniqueConstraint("source", "dedupe_key", name="uq_inbox_message_source_dedupe_key"),
-        Index("ix_inbox_message_unprocessed", "received_at",
-              postgresql_where=text("processed_at IS NULL"),
-              sqlite_where=text("processed_at IS NULL")),
+        Index(
+            "ix_inbox_message_unprocessed",
+            "received_at",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()

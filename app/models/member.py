@@ -136,4 +136,3 @@ class ConsentChange(SQLModel, table=True):
     field: str = Field(sa_type=String(32))
     visibility: str = Field(sa_type=String(16))
     changed_at: datetime = created_at_field()
-

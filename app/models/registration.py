@@ -21,20 +21,33 @@ class RegistrationStatus(StrEnum):
 
 
 # The statuses that hold one of the event's seats.
-SEAT_HOLDING = (RegistrationStatus.confirmed, RegistrationStatus.checked_in,
-                RegistrationStatus.offered)
+SEAT_HOLDING = (
+    RegistrationStatus.confirmed,
+    RegistrationStatus.checked_in,
+    RegistrationStatus.offered,
+)
 
 
 class Registration(SQLModel, table=True):
     __tablename__ = "registration"
     __table_args__ = (
         # One registration per person per event, for members and for Timepad guests alike.
-        Index("uq_registration_event_member", "event_id", "member_id", unique=True,
-              postgresql_where=text("member_id IS NOT NULL"),
-              sqlite_where=text("member_id IS NOT NULL")),
-        Index("uq_registration_event_guest_email", "event_id", "guest_email", unique=True,
-              postgresql_where=text("guest_email IS NOT NULL"),
-              sqlite_where=text("guest_email IS NOT NULL")),
+        Index(
+            "uq_registration_event_member",
+            "event_id",
+            "member_id",
+            unique=True,
+            postgresql_where=text("member_id IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_registration_event_guest_email",
+            "event_id",
+            "guest_email",
+            unique=True,
+            postgresql_where=text("guest_email IS NOT NULL"),
+            sqlite_where=text("guest_email IS NOT NULL"),
+        ),
         Index("ix_registration_event_status", "event_id", "status", "waitlist_position"),
         Index("ix_registration_member_created", "member_id", "created_at"),
         CheckConstraint("member_id IS NOT NULL OR guest_email IS NOT NULL", name="has_person"),

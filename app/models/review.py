@@ -31,8 +31,7 @@ class ReviewAssignment(SQLModel, table=True):
     )
 
     id: uuid.UUID = uuid_pk()
-    application_id: uuid.UUID = Field(foreign_key="application.id", ondelete="CASCADE",
-                                      index=True)
+    application_id: uuid.UUID = Field(foreign_key="application.id", ondelete="CASCADE", index=True)
     reviewer_id: uuid.UUID = Field(foreign_key="member.id", ondelete="CASCADE")
     status: str = Field(default=AssignmentStatus.active, sa_type=String(16))
     recusal_reason: str | None = Field(default=None, sa_type=String(1000))
@@ -49,8 +48,7 @@ class Review(SQLModel, table=True):
     )
 
     id: uuid.UUID = uuid_pk()
-    application_id: uuid.UUID = Field(foreign_key="application.id", ondelete="CASCADE",
-                                      index=True)
+    application_id: uuid.UUID = Field(foreign_key="application.id", ondelete="CASCADE", index=True)
     reviewer_id: uuid.UUID = Field(foreign_key="member.id", ondelete="CASCADE")
     scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # The weighted mean under the rubric in force when the review was last saved.

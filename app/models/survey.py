@@ -43,25 +43,29 @@ class QuestionType(StrEnum):
 class Survey(SQLModel, table=True):
     __tablename__ = "survey"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'scheduled', 'open', 'closed')",
-                        name="status_known"),
-        CheckConstraint("audience IN ('checked_in', 'confirmed', 'members')",
-                        name="audience_known"),
+        CheckConstraint("status IN ('draft', 'scheduled', 'open', 'closed')", name="status_known"),
+        CheckConstraint(
+            "audience IN ('checked_in', 'confirmed', 'members')", name="audience_known"
+        ),
         # An audience drawn from registrations needs the event they registered for.
-        CheckConstraint("audience = 'members' OR event_id IS NOT NULL",
-                        name="event_audience_has_event"),
+        CheckConstraint(
+            "audience = 'members' OR event_id IS NOT NULL", name="event_audience_has_event"
+        ),
         CheckConstraint("satisfied_threshold BETWEEN 1 AND 5", name="threshold_range"),
         CheckConstraint("min_group_size BETWEEN 2 AND 100", name="min_group_size_range"),
-        CheckConstraint("closes_at IS NULL OR opens_at IS NULL OR closes_at > opens_at",
-                        name="closes_after_opening"),
+        CheckConstraint(
+            "closes_at IS NULL OR opens_at IS NULL OR closes_at > opens_at",
+            name="closes_after_opening",
+        ),
         Index("ix_survey_created_at_id", "created_at", "id"),
     )
 
     id: uuid.UUID = uuid_pk()
     event_id: uuid.UUID | None = Field(
         default=None,
-        sa_column=Column(Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=True,
-                         index=True),
+        sa_column=Column(
+            Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
     )
     title: str = Field(sa_type=String(200))
     description: str = Field(default="", sa_type=Text)
@@ -113,12 +117,21 @@ class SurveyResponse(SQLModel, table=True):
 
     __tablename__ = "survey_response"
     __table_args__ = (
-        Index("uq_survey_response_survey_member", "survey_id", "member_id", unique=True,
-              postgresql_where=text("member_id IS NOT NULL"),
-              sqlite_where=text("member_id IS NOT NULL")),
+        Index(
+            "uq_survey_response_survey_member",
+            "survey_id",
+            "member_id",
+            unique=True,
+            postgresql_where=text("member_id IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL"),
+        ),
         Index("ix_survey_response_survey", "survey_id"),
-        Index("ix_survey_response_unsealed", "survey_id", postgresql_where=text("NOT sealed"),
-              sqlite_where=text("NOT sealed")),
+        Index(
+            "ix_survey_response_unsealed",
+            "survey_id",
+            postgresql_where=text("NOT sealed"),
+            sqlite_where=text("NOT sealed"),
+        ),
         # On SQLite the implicit rowid would number answers in the order they came, the
         # same order as the respondent rows: stored by the random id instead.
         {"sqlite_with_rowid": False},

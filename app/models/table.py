@@ -88,8 +88,7 @@ class EventTable(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
     )
     plan_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("seating_plan.id", ondelete="CASCADE"),
-                         nullable=False)
+        sa_column=Column(Uuid, ForeignKey("seating_plan.id", ondelete="CASCADE"), nullable=False)
     )
     number: int
     name: str = Field(sa_type=String(100))
@@ -111,8 +110,7 @@ class TableSeat(SQLModel, table=True):
     )
 
     table_id: uuid.UUID = Field(
-        sa_column=Column(Uuid, ForeignKey("event_table.id", ondelete="CASCADE"),
-                         primary_key=True)
+        sa_column=Column(Uuid, ForeignKey("event_table.id", ondelete="CASCADE"), primary_key=True)
     )
     member_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)

@@ -19,7 +19,10 @@ from app.worker.channels import Job, Outcome, Target
 
 
 def render(
-    notice: Notice, member: Member, context: dict[str, str], settings: Settings,
+    notice: Notice,
+    member: Member,
+    context: dict[str, str],
+    settings: Settings,
     delivery_id: uuid.UUID,
 ) -> EmailMessage:
     language = Language(member.language) if member.language in set(Language) else Language.ru

@@ -52,8 +52,11 @@ async def _subscription_disabled(
     url = await repository.subscription_url(session, event.subject_id)
     if url is None:
         return None
-    return {"url": url, "reason": str(event.data.get("reason", "")),
-            "subscription_id": str(event.subject_id)}
+    return {
+        "url": url,
+        "reason": str(event.data.get("reason", "")),
+        "subscription_id": str(event.subject_id),
+    }
 
 
 SUBSCRIPTION_DISABLED_NOTICE = Notice(
@@ -81,6 +84,7 @@ SUBSCRIPTION_DISABLED_NOTICE = Notice(
         ),
     },
 )
+
 
 async def _applicant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
     member_id = await application_repository.owner_of(session, event.subject_id)
@@ -172,6 +176,7 @@ WAITLISTED_NOTICE = Notice(
     },
 )
 
+
 async def _registrant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
     member_id = await repository.registration_member(session, event.subject_id)
     return [member_id] if member_id else []
@@ -189,10 +194,12 @@ async def _confirmation(
     if found is None or found[0].status != RegistrationStatus.pending_confirmation:
         return None
     registration, title, starts_at = found
-    token = registrations_service.confirmation_link_token(
-        settings, registration, datetime.now(UTC))
-    return {"event": title, "starts_at": _when(starts_at),
-            "link": f"{settings.web_app_url}/registrations/confirm?token={token}"}
+    token = registrations_service.confirmation_link_token(settings, registration, datetime.now(UTC))
+    return {
+        "event": title,
+        "starts_at": _when(starts_at),
+        "link": f"{settings.web_app_url}/registrations/confirm?token={token}",
+    }
 
 
 async def _offer(
@@ -202,9 +209,12 @@ async def _offer(
     if found is None or found[0].status != RegistrationStatus.offered:
         return None
     registration, title, starts_at = found
-    return {"event": title, "starts_at": _when(starts_at),
-            "expires_at": _when(registration.offer_expires_at),
-            "link": f"{settings.web_app_url}/registrations/{registration.id}"}
+    return {
+        "event": title,
+        "starts_at": _when(starts_at),
+        "expires_at": _when(registration.offer_expires_at),
+        "link": f"{settings.web_app_url}/registrations/{registration.id}",
+    }
 
 
 CONFIRMATION_NOTICE = Notice(
@@ -224,7 +234,7 @@ CONFIRMATION_NOTICE = Notice(
         ),
         Language.en: (
             "Hello {name},\n\n"
-            "You registered for \"{event}\" ({starts_at}). Your seat becomes firm with a "
+            'You registered for "{event}" ({starts_at}). Your seat becomes firm with a '
             "second confirmation: follow the link.\n\n{link}\n\nThe link works once.\n"
         ),
     },
@@ -246,7 +256,7 @@ OFFER_NOTICE = Notice(
         ),
         Language.en: (
             "Hello {name},\n\n"
-            "A seat at \"{event}\" ({starts_at}) is free and yours if you confirm by "
+            'A seat at "{event}" ({starts_at}) is free and yours if you confirm by '
             "{expires_at}:\n\n{link}\n"
         ),
     },
@@ -266,12 +276,17 @@ async def _survey(
         return None
     title, closes_at = found
     anonymous = bool(event.data.get("anonymous"))
-    return {"survey": title, "closes_at": _when(closes_at) or "-",
-            "link": f"{settings.web_app_url}/surveys/{event.subject_id}",
-            "anonymity_ru": "Ответы анонимны: никто не увидит, кто что ответил."
-            if anonymous else "Опрос не анонимный: ответы видны организаторам с вашим именем.",
-            "anonymity_en": "Answers are anonymous: nobody can see who answered what."
-            if anonymous else "This survey is not anonymous: organisers see your name."}
+    return {
+        "survey": title,
+        "closes_at": _when(closes_at) or "-",
+        "link": f"{settings.web_app_url}/surveys/{event.subject_id}",
+        "anonymity_ru": "Ответы анонимны: никто не увидит, кто что ответил."
+        if anonymous
+        else "Опрос не анонимный: ответы видны организаторам с вашим именем.",
+        "anonymity_en": "Answers are anonymous: nobody can see who answered what."
+        if anonymous
+        else "This survey is not anonymous: organisers see your name.",
+    }
 
 
 SURVEY_INVITATION_NOTICE = Notice(
@@ -290,7 +305,7 @@ SURVEY_INVITATION_NOTICE = Notice(
         ),
         Language.en: (
             "Hello {name},\n\n"
-            "Please answer the survey \"{survey}\": it takes two minutes. Answers are taken "
+            'Please answer the survey "{survey}": it takes two minutes. Answers are taken '
             "until {closes_at}.\n{anonymity_en}\n\n{link}\n"
         ),
     },
@@ -312,11 +327,12 @@ SURVEY_REMINDER_NOTICE = Notice(
         ),
         Language.en: (
             "Hello {name},\n\n"
-            "We are still hoping for your answer to \"{survey}\". Answers are taken until "
+            'We are still hoping for your answer to "{survey}". Answers are taken until '
             "{closes_at}.\n{anonymity_en}\n\n{link}\n"
         ),
     },
 )
+
 
 async def _seated(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
     # Read when the event is fanned out: a re-seating published since mails its own people.
@@ -331,8 +347,11 @@ async def _seating(
     if found is None:
         return None
     title, starts_at = found
-    return {"event": title, "starts_at": _when(starts_at),
-            "link": f"{settings.web_app_url}/events/{event_id}/my-table"}
+    return {
+        "event": title,
+        "starts_at": _when(starts_at),
+        "link": f"{settings.web_app_url}/events/{event_id}/my-table",
+    }
 
 
 SEATING_NOTICE = Notice(
@@ -341,7 +360,7 @@ SEATING_NOTICE = Notice(
     context=_seating,
     subject={
         Language.ru: "Ваш стол на встрече «{event}»",
-        Language.en: "Your table at \"{event}\"",
+        Language.en: 'Your table at "{event}"',
     },
     body={
         Language.ru: (
@@ -351,21 +370,25 @@ SEATING_NOTICE = Notice(
         ),
         Language.en: (
             "Hello {name},\n\n"
-            "The seating for \"{event}\" ({starts_at}) is ready: your table, your "
+            'The seating for "{event}" ({starts_at}) is ready: your table, your '
             "table-mates and its facilitator are here.\n\n{link}\n"
         ),
     },
 )
 
 ALL_NOTICES = (
-    SUBSCRIPTION_DISABLED_NOTICE, APPROVED_NOTICE, REJECTED_NOTICE, WAITLISTED_NOTICE,
-    CONFIRMATION_NOTICE, OFFER_NOTICE, SURVEY_INVITATION_NOTICE, SURVEY_REMINDER_NOTICE,
+    SUBSCRIPTION_DISABLED_NOTICE,
+    APPROVED_NOTICE,
+    REJECTED_NOTICE,
+    WAITLISTED_NOTICE,
+    CONFIRMATION_NOTICE,
+    OFFER_NOTICE,
+    SURVEY_INVITATION_NOTICE,
+    SURVEY_REMINDER_NOTICE,
     SEATING_NOTICE,
 )
 
 
 def notice_for(event_type: str, data: dict[str, object]) -> Notice | None:
     """The notice for this event, if it mails anyone (at most one applies to an event)."""
-    return next(
-        (n for n in ALL_NOTICES if n.event_type == event_type and n.applies(data)), None
-    )
+    return next((n for n in ALL_NOTICES if n.event_type == event_type and n.applies(data)), None)

@@ -73,13 +73,16 @@ async def registration_with_event(
 
 async def seated_members(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
     """Who sits at one of the event's published tables now."""
-    rows = await session.execute(select(TableSeat.member_id).where(
-        TableSeat.event_id == event_id).order_by(TableSeat.member_id))
+    rows = await session.execute(
+        select(TableSeat.member_id)
+        .where(TableSeat.event_id == event_id)
+        .order_by(TableSeat.member_id)
+    )
     return list(rows.scalars())
 
 
-async def event_title(session: AsyncSession, event_id: uuid.UUID
-                      ) -> tuple[str, datetime] | None:
-    row = (await session.execute(select(Event.title, Event.starts_at).where(
-        Event.id == event_id))).first()
+async def event_title(session: AsyncSession, event_id: uuid.UUID) -> tuple[str, datetime] | None:
+    row = (
+        await session.execute(select(Event.title, Event.starts_at).where(Event.id == event_id))
+    ).first()
     return None if row is None else (row[0], row[1])

@@ -36,8 +36,9 @@ class ConsoleTransport:
         if self.redact:
             logger.info("e-mail not sent (console transport): %s", message["Subject"])
             return
-        logger.info("e-mail to %s: %s\n%s", message["To"], message["Subject"],
-                    message.get_content())
+        logger.info(
+            "e-mail to %s: %s\n%s", message["To"], message["Subject"], message.get_content()
+        )
 
 
 @dataclass

@@ -26,21 +26,39 @@ def _define(name: str, data: type[RegistrationChanged], description: str):  # ty
     return define_event(name, subject_type="registration", data=data, description=description)
 
 
-CREATED = _define("registration.created", RegistrationChanged,
-                  "Someone registered; the registration waits for its second confirmation.")
-CONFIRMED = _define("registration.confirmed", RegistrationChanged,
-                    "A registration was confirmed and holds a seat.")
-WAITLISTED = _define("registration.waitlisted", RegistrationWaitlisted,
-                     "A confirmation found no free seat: the registration joined the waiting "
-                     "list at `waitlist_position`.")
-OFFERED = _define("registration.offered", RegistrationOffered,
-                  "A seat was freed and offered to the next on the waiting list, until "
-                  "`offer_expires_at`.")
-CANCELLED = _define("registration.cancelled", RegistrationCancelled,
-                    "A registration was cancelled; `reason` is one of `by_member`, `by_admin`, "
-                    "`not_confirmed`, `offer_expired`, `event_cancelled`, `event_over`, "
-                    "`timepad`.")
-CHECKED_IN = _define("registration.checked_in", RegistrationChanged,
-                     "The person arrived and was checked in at the door.")
-NO_SHOW = _define("registration.no_show", RegistrationChanged,
-                  "The event is over and the confirmed person never checked in.")
+CREATED = _define(
+    "registration.created",
+    RegistrationChanged,
+    "Someone registered; the registration waits for its second confirmation.",
+)
+CONFIRMED = _define(
+    "registration.confirmed", RegistrationChanged, "A registration was confirmed and holds a seat."
+)
+WAITLISTED = _define(
+    "registration.waitlisted",
+    RegistrationWaitlisted,
+    "A confirmation found no free seat: the registration joined the waiting "
+    "list at `waitlist_position`.",
+)
+OFFERED = _define(
+    "registration.offered",
+    RegistrationOffered,
+    "A seat was freed and offered to the next on the waiting list, until `offer_expires_at`.",
+)
+CANCELLED = _define(
+    "registration.cancelled",
+    RegistrationCancelled,
+    "A registration was cancelled; `reason` is one of `by_member`, `by_admin`, "
+    "`not_confirmed`, `offer_expired`, `event_cancelled`, `event_over`, "
+    "`timepad`.",
+)
+CHECKED_IN = _define(
+    "registration.checked_in",
+    RegistrationChanged,
+    "The person arrived and was checked in at the door.",
+)
+NO_SHOW = _define(
+    "registration.no_show",
+    RegistrationChanged,
+    "The event is over and the confirmed person never checked in.",
+)

@@ -42,8 +42,9 @@ def _signature(secret: str, purpose: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
 
-def mint(secret: str, purpose: str, registration_id: uuid.UUID, nonce: str,
-         expires_at: datetime | None) -> str:
+def mint(
+    secret: str, purpose: str, registration_id: uuid.UUID, nonce: str, expires_at: datetime | None
+) -> str:
     expiry = str(int(expires_at.timestamp())) if expires_at is not None else "0"
     payload = f"{registration_id.hex}.{nonce}.{expiry}"
     return f"{payload}.{_signature(secret, purpose, payload)}"

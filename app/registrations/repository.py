@@ -22,9 +22,7 @@ async def get(session: AsyncSession, registration_id: uuid.UUID) -> Registration
     return await session.get(Registration, registration_id)
 
 
-async def get_for_update(
-    session: AsyncSession, registration_id: uuid.UUID
-) -> Registration | None:
+async def get_for_update(session: AsyncSession, registration_id: uuid.UUID) -> Registration | None:
     rows = await session.execute(
         select(Registration).where(Registration.id == registration_id).with_for_update()
     )
@@ -34,23 +32,27 @@ async def get_for_update(
 async def of_member(
     session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID, *, for_update: bool = False
 ) -> Registration | None:
-    query = select(Registration).where(Registration.event_id == event_id,
-                                       Registration.member_id == member_id)
+    query = select(Registration).where(
+        Registration.event_id == event_id, Registration.member_id == member_id
+    )
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def of_guest(session: AsyncSession, event_id: uuid.UUID, email: str
-                   ) -> Registration | None:
-    rows = await session.execute(select(Registration).where(
-        Registration.event_id == event_id, Registration.guest_email == email).with_for_update())
+async def of_guest(session: AsyncSession, event_id: uuid.UUID, email: str) -> Registration | None:
+    rows = await session.execute(
+        select(Registration)
+        .where(Registration.event_id == event_id, Registration.guest_email == email)
+        .with_for_update()
+    )
     return rows.scalar_one_or_none()
 
 
 async def by_timepad_order(session: AsyncSession, order_id: int) -> Registration | None:
-    rows = await session.execute(select(Registration).where(
-        Registration.timepad_order_id == order_id).with_for_update())
+    rows = await session.execute(
+        select(Registration).where(Registration.timepad_order_id == order_id).with_for_update()
+    )
     return rows.scalar_one_or_none()
 
 
@@ -80,7 +82,8 @@ async def take_seat(session: AsyncSession, event_id: uuid.UUID) -> bool:
 
 async def release_seat(session: AsyncSession, event_id: uuid.UUID) -> None:
     await session.execute(
-        update(Event).where(Event.id == event_id, Event.seats_held > 0)
+        update(Event)
+        .where(Event.id == event_id, Event.seats_held > 0)
         .values(seats_held=Event.seats_held - 1)
     )
 
@@ -92,7 +95,8 @@ async def release_all_seats(session: AsyncSession, event_id: uuid.UUID) -> None:
 async def next_waitlist_position(session: AsyncSession, event_id: uuid.UUID) -> int:
     """The next place in line, numbered under the event's row lock: first come, first served."""
     result = await session.execute(
-        update(Event).where(Event.id == event_id)
+        update(Event)
+        .where(Event.id == event_id)
         .values(waitlist_seq=Event.waitlist_seq + 1)
         .returning(Event.waitlist_seq)
     )
@@ -102,8 +106,9 @@ async def next_waitlist_position(session: AsyncSession, event_id: uuid.UUID) -> 
 async def first_waitlisted(session: AsyncSession, event_id: uuid.UUID) -> Registration | None:
     rows = await session.execute(
         select(Registration)
-        .where(Registration.event_id == event_id,
-               Registration.status == RegistrationStatus.waitlisted)
+        .where(
+            Registration.event_id == event_id, Registration.status == RegistrationStatus.waitlisted
+        )
         .order_by(Registration.waitlist_position)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -126,8 +131,9 @@ async def with_status(
 async def expired_offers(session: AsyncSession, now: datetime, limit: int) -> list[Registration]:
     rows = await session.execute(
         select(Registration)
-        .where(Registration.status == RegistrationStatus.offered,
-               Registration.offer_expires_at < now)
+        .where(
+            Registration.status == RegistrationStatus.offered, Registration.offer_expires_at < now
+        )
         .order_by(Registration.offer_expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -141,8 +147,11 @@ async def unconfirmed_past_deadline(
     rows = await session.execute(
         select(Registration)
         .join(Event, Event.id == Registration.event_id)
-        .where(Registration.status == RegistrationStatus.pending_confirmation,
-               Event.confirm_by.is_not(None), Event.confirm_by < now)
+        .where(
+            Registration.status == RegistrationStatus.pending_confirmation,
+            Event.confirm_by.is_not(None),
+            Event.confirm_by < now,
+        )
         .limit(limit)
         .with_for_update(of=Registration, skip_locked=True)
     )
@@ -150,8 +159,12 @@ async def unconfirmed_past_deadline(
 
 
 async def list_for_event(
-    session: AsyncSession, event_id: uuid.UUID, *, status: str | None,
-    after: tuple[datetime, uuid.UUID] | None, limit: int,
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[tuple[Registration, str | None]]:
     query = (
         select(Registration, Member.full_name)
@@ -169,8 +182,11 @@ async def list_for_event(
 
 
 async def list_of_member(
-    session: AsyncSession, member_id: uuid.UUID, *,
-    after: tuple[datetime, uuid.UUID] | None, limit: int,
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[Registration]:
     query = select(Registration).where(Registration.member_id == member_id)
     if after is not None:
@@ -184,30 +200,45 @@ async def list_of_member(
 async def attendee_name(session: AsyncSession, registration: Registration) -> str | None:
     if registration.member_id is None:
         return registration.guest_name or registration.guest_email
-    return await session.scalar(select(Member.full_name).where(
-        Member.id == registration.member_id))
+    return await session.scalar(select(Member.full_name).where(Member.id == registration.member_id))
 
 
 async def source_counts(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Any]:
-    return (await session.execute(
-        select(Registration.source, Registration.utm_source, Registration.utm_campaign,
-               Registration.status, func.count())
-        .where(Registration.event_id == event_id)
-        .group_by(Registration.source, Registration.utm_source, Registration.utm_campaign,
-                  Registration.status)
-    )).all()
+    return (
+        await session.execute(
+            select(
+                Registration.source,
+                Registration.utm_source,
+                Registration.utm_campaign,
+                Registration.status,
+                func.count(),
+            )
+            .where(Registration.event_id == event_id)
+            .group_by(
+                Registration.source,
+                Registration.utm_source,
+                Registration.utm_campaign,
+                Registration.status,
+            )
+        )
+    ).all()
 
 
 async def attendance_of(session: AsyncSession, member_id: uuid.UUID) -> Sequence[Any]:
-    return (await session.execute(
-        select(Registration, Event.title, Event.starts_at)
-        .join(Event, Event.id == Registration.event_id)
-        .where(Registration.member_id == member_id)
-        .order_by(Event.starts_at.desc())
-    )).all()
+    return (
+        await session.execute(
+            select(Registration, Event.title, Event.starts_at)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Registration.member_id == member_id)
+            .order_by(Event.starts_at.desc())
+        )
+    ).all()
 
 
 async def member_by_email(session: AsyncSession, email_normalized: str) -> Member | None:
-    rows = await session.execute(select(Member).where(
-        Member.email_normalized == email_normalized, Member.erased_at.is_(None)))
+    rows = await session.execute(
+        select(Member).where(
+            Member.email_normalized == email_normalized, Member.erased_at.is_(None)
+        )
+    )
     return rows.scalar_one_or_none()

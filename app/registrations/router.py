@@ -36,22 +36,31 @@ StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.adm
 
 
 @router.post(
-    "/events/{event_id}/status", response_model=EventRead,
-    responses=problem_responses(401, 403, 404, 409, 413, 422), operation_id="events_transition",
+    "/events/{event_id}/status",
+    response_model=EventRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="events_transition",
 )
 async def move_event(
-    event_id: uuid.UUID, body: EventTransition, admin: AdminPrincipal, session: SessionDep,
-    settings: SettingsDep, context: ContextDep,
+    event_id: uuid.UUID,
+    body: EventTransition,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
 ) -> EventRead:
     """Publish, open or close registration, complete or cancel an event. Completing turns
     unchecked confirmed registrations into no-shows; cancelling cancels every registration."""
-    return await service.move_event(session, settings, admin=admin, context=context,
-                                    event_id=event_id, data=body)
+    return await service.move_event(
+        session, settings, admin=admin, context=context, event_id=event_id, data=body
+    )
 
 
 @router.post(
-    "/events/{event_id}/registrations", status_code=status.HTTP_201_CREATED,
-    response_model=RegistrationRead, responses=problem_responses(401, 403, 404, 409, 413, 422),
+    "/events/{event_id}/registrations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegistrationRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="registrations_create",
 )
 async def register(
@@ -65,23 +74,35 @@ async def register(
 @router.get(
     "/events/{event_id}/registrations",
     response_model=Page[RegistrationAdminRead | RegistrationRead],
-    responses=problem_responses(401, 403, 404, 422), operation_id="registrations_list",
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="registrations_list",
 )
 async def list_registrations(
-    event_id: uuid.UUID, staff: StaffPrincipal, session: SessionDep,
+    event_id: uuid.UUID,
+    staff: StaffPrincipal,
+    session: SessionDep,
     registration_status: Annotated[RegistrationStatus | None, Query(alias="status")] = None,
-    cursor: CursorQuery = None, limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     """The event's registrations in order of arrival, for admins and facilitators. Admins also
     see the guest e-mail and the Timepad order of each (RegistrationAdminRead)."""
-    page = await service.list_for_event(session, principal=staff, event_id=event_id,
-                                        status=registration_status, cursor=cursor, limit=limit)
+    page = await service.list_for_event(
+        session,
+        principal=staff,
+        event_id=event_id,
+        status=registration_status,
+        cursor=cursor,
+        limit=limit,
+    )
     return json_response(page)
 
 
 @router.get(
-    "/events/{event_id}/registrations/sources", response_model=list[SourceCount],
-    responses=problem_responses(401, 403, 404, 422), operation_id="registrations_sources",
+    "/events/{event_id}/registrations/sources",
+    response_model=list[SourceCount],
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="registrations_sources",
 )
 async def registration_sources(
     event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
@@ -91,25 +112,42 @@ async def registration_sources(
 
 
 @router.post(
-    "/events/{event_id}/check-in", response_model=RegistrationRead,
-    responses=problem_responses(401, 403, 404, 409, 413, 422), operation_id="events_check_in",
+    "/events/{event_id}/check-in",
+    response_model=RegistrationRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="events_check_in",
 )
 async def check_in_by_qr(
-    event_id: uuid.UUID, body: QrCheckIn, staff: StaffPrincipal, session: SessionDep,
-    settings: SettingsDep, context: ContextDep,
+    event_id: uuid.UUID,
+    body: QrCheckIn,
+    staff: StaffPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
 ) -> RegistrationRead:
     """Check in by the scanned QR code. The same scan twice is harmless; another scan of a
     checked-in person is a 409 saying when they arrived."""
-    return await service.check_in(session, settings, principal=staff, context=context,
-                                  token=body.qr_token, nonce=body.nonce, event_id=event_id)
+    return await service.check_in(
+        session,
+        settings,
+        principal=staff,
+        context=context,
+        token=body.qr_token,
+        nonce=body.nonce,
+        event_id=event_id,
+    )
 
 
 @router.get(
-    "/registrations", response_model=Page[RegistrationRead],
-    responses=problem_responses(401, 422), operation_id="registrations_mine",
+    "/registrations",
+    response_model=Page[RegistrationRead],
+    responses=problem_responses(401, 422),
+    operation_id="registrations_mine",
 )
 async def my_registrations(
-    principal: PrincipalDep, session: SessionDep, cursor: CursorQuery = None,
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Response:
     """My registrations, newest first."""
@@ -117,21 +155,28 @@ async def my_registrations(
 
 
 @router.get(
-    "/registrations/{registration_id}", response_model=RegistrationRead,
-    responses=problem_responses(401, 404, 422), operation_id="registrations_get",
+    "/registrations/{registration_id}",
+    response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 422),
+    operation_id="registrations_get",
 )
 async def get_registration(
-    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    registration_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> RegistrationRead:
     """A registration: mine, or any for admins and facilitators."""
-    return await service.get(session, settings, principal=principal,
-                             registration_id=registration_id)
+    return await service.get(
+        session, settings, principal=principal, registration_id=registration_id
+    )
 
 
 @router.post(
-    "/registrations/{registration_id}/confirm", response_model=RegistrationRead,
-    responses=problem_responses(401, 404, 409, 422), operation_id="registrations_confirm",
+    "/registrations/{registration_id}/confirm",
+    response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 409, 422),
+    operation_id="registrations_confirm",
 )
 async def confirm(
     registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
@@ -142,48 +187,74 @@ async def confirm(
 
 
 @router.post(
-    "/registrations/{registration_id}/cancel", response_model=RegistrationRead,
-    responses=problem_responses(401, 404, 409, 422), operation_id="registrations_cancel",
+    "/registrations/{registration_id}/cancel",
+    response_model=RegistrationRead,
+    responses=problem_responses(401, 404, 409, 422),
+    operation_id="registrations_cancel",
 )
 async def cancel(
-    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-    settings: SettingsDep, context: ContextDep,
+    registration_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
 ) -> RegistrationRead:
     """Cancel my registration (admins: anyone's); a freed seat goes to the next in line."""
-    return await service.cancel(session, settings, principal=principal, context=context,
-                                registration_id=registration_id)
+    return await service.cancel(
+        session, settings, principal=principal, context=context, registration_id=registration_id
+    )
 
 
 @router.post(
-    "/registrations/{registration_id}/check-in", response_model=RegistrationRead,
+    "/registrations/{registration_id}/check-in",
+    response_model=RegistrationRead,
     responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="registrations_check_in",
 )
 async def check_in(
-    registration_id: uuid.UUID, body: CheckIn, staff: StaffPrincipal, session: SessionDep,
-    settings: SettingsDep, context: ContextDep,
+    registration_id: uuid.UUID,
+    body: CheckIn,
+    staff: StaffPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
 ) -> RegistrationRead:
     """Check in by registration id (facilitators and admins)."""
-    return await service.check_in(session, settings, principal=staff, context=context,
-                                  registration_id=registration_id, nonce=body.nonce)
+    return await service.check_in(
+        session,
+        settings,
+        principal=staff,
+        context=context,
+        registration_id=registration_id,
+        nonce=body.nonce,
+    )
 
 
 @router.get(
-    "/registrations/{registration_id}/qr", response_model=QrCode,
-    responses=problem_responses(401, 404, 422), operation_id="registrations_qr",
+    "/registrations/{registration_id}/qr",
+    response_model=QrCode,
+    responses=problem_responses(401, 404, 422),
+    operation_id="registrations_qr",
 )
 async def qr_code(
-    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
+    registration_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> QrCode:
     """The code to show at the door (mine; admins any)."""
-    return QrCode(qr_token=await service.qr(session, settings, principal=principal,
-                                            registration_id=registration_id))
+    return QrCode(
+        qr_token=await service.qr(
+            session, settings, principal=principal, registration_id=registration_id
+        )
+    )
 
 
 @router.get(
-    "/members/{member_id}/attendance", response_model=AttendanceRead,
-    responses=problem_responses(401, 403, 422), operation_id="members_attendance",
+    "/members/{member_id}/attendance",
+    response_model=AttendanceRead,
+    responses=problem_responses(401, 403, 422),
+    operation_id="members_attendance",
 )
 async def attendance(
     member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
@@ -193,8 +264,10 @@ async def attendance(
 
 
 @public_router.post(
-    "/registrations/confirm-link", response_model=RegistrationRead,
-    responses=problem_responses(409, 413, 422), operation_id="registrations_confirm_link",
+    "/registrations/confirm-link",
+    response_model=RegistrationRead,
+    responses=problem_responses(409, 413, 422),
+    operation_id="registrations_confirm_link",
 )
 async def confirm_by_link(
     body: ConfirmLink, session: SessionDep, settings: SettingsDep

@@ -9,21 +9,29 @@ from app.models.registration import RegistrationStatus
 from app.registrations.links import TOKEN_PATTERN
 
 NONCE_FIELD = Field(
-    min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+    min_length=8,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9_-]+$",
     description="A fresh random value per scan: a retried scan with the same nonce is "
     "answered as the first was.",
 )
 
 
 class RegistrationCreate(InputSchema):
-    source: str | None = Field(default=None, max_length=100,
-                               description="Where the person came from, e.g. `ads`, `friend`.")
+    source: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Where the person came from, e.g. `ads`, `friend`.",
+    )
     utm_source: str | None = Field(default=None, max_length=100)
     utm_medium: str | None = Field(default=None, max_length=100)
     utm_campaign: str | None = Field(default=None, max_length=100)
 
-    model_config = {"json_schema_extra": {"examples": [
-        {"source": "ads", "utm_source": "telegram", "utm_campaign": "board-1"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"source": "ads", "utm_source": "telegram", "utm_campaign": "board-1"}]
+        }
+    }
 
 
 class CheckIn(InputSchema):
@@ -33,22 +41,42 @@ class CheckIn(InputSchema):
 
 
 class QrCheckIn(InputSchema):
-    qr_token: str = Field(max_length=200, pattern=TOKEN_PATTERN,
-                          description="The scanned QR code.")
+    qr_token: str = Field(max_length=200, pattern=TOKEN_PATTERN, description="The scanned QR code.")
     nonce: str = NONCE_FIELD
 
-    model_config = {"json_schema_extra": {"examples": [
-        {"qr_token": "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.qr.0.Yl3k9QmR2xT8vN1pZc7WdE4sHa6JuB0o",
-         "nonce": "scan-7f3a9c1e"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "qr_token": (
+                        "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.qr.0.Yl3k9QmR2xT8vN1pZc7WdE4sHa6JuB0o"
+                    ),
+                    "nonce": "scan-7f3a9c1e",
+                }
+            ]
+        }
+    }
 
 
 class ConfirmLink(InputSchema):
-    token: str = Field(max_length=300, pattern=TOKEN_PATTERN,
-                       description="The token of the link in the confirmation e-mail.")
+    token: str = Field(
+        max_length=300,
+        pattern=TOKEN_PATTERN,
+        description="The token of the link in the confirmation e-mail.",
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{"token": (
-        "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a.1798761600."
-        "Qm3xT8vN1pZc7WdE4sHa6JuB0oYl3k9R")}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "token": (
+                        "5f0c6a3e9d8b4c71a2e4b6d8f0a1c3e5.9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a.1798761600."
+                        "Qm3xT8vN1pZc7WdE4sHa6JuB0oYl3k9R"
+                    )
+                }
+            ]
+        }
+    }
 
 
 class RegistrationRead(ReadSchema):
@@ -56,7 +84,8 @@ class RegistrationRead(ReadSchema):
     event_id: uuid.UUID
     member_id: uuid.UUID | None
     attendee_name: str | None = Field(
-        description="Shown to the person themselves and to the staff at the door.")
+        description="Shown to the person themselves and to the staff at the door."
+    )
     status: RegistrationStatus
     source: str | None
     utm_source: str | None

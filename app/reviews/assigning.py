@@ -47,8 +47,10 @@ async def _fill(
     existing = await repository.assignments_of(session, application.id)
     active = sum(1 for a in existing if a.status == AssignmentStatus.active)
     chosen = choose_reviewers(
-        _candidates(await repository.reviewer_candidates(session)), _applicant(application),
-        count=wanted - active, excluded=frozenset(a.reviewer_id for a in existing),
+        _candidates(await repository.reviewer_candidates(session)),
+        _applicant(application),
+        count=wanted - active,
+        excluded=frozenset(a.reviewer_id for a in existing),
     )
     added = [ReviewAssignment(application_id=application.id, reviewer_id=c.id) for c in chosen]
     session.add_all(added)
@@ -59,7 +61,11 @@ async def _fill(
 
 
 async def submit(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, settings: Settings,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
     application_id: uuid.UUID,
 ) -> ApplicationRead:
     """Submit my draft: reviewers are assigned in the same transaction. With fewer eligible
@@ -68,31 +74,48 @@ async def submit(
     application_service.mark_submitted(application)
     await _fill(session, application, settings.reviewers_per_application)
     application_service.announce_submitted(session, application)
-    audit.record(session, actor_id=principal.id, action="application.submitted",
-                 target_type="application", target_id=application.id, context=context)
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="application.submitted",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+    )
     await session.flush()
     return application_service.owner_view(application)
 
 
 async def import_applications(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, settings: Settings,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
     content: bytes,
 ) -> ImportReport:
     result = await importing.import_rows(
-        session, principal=principal, context=context, content=content,
-        max_rows=settings.application_import_max_rows)
+        session,
+        principal=principal,
+        context=context,
+        content=content,
+        max_rows=settings.application_import_max_rows,
+    )
     if result.submitted:
         # One load snapshot for the whole file, updated in memory as reviewers are chosen.
         await repository.lock_assignment(session)
         plan = assign_many(
             _candidates(await repository.reviewer_candidates(session)),
-            [_applicant(a) for a in result.submitted], count=settings.reviewers_per_application)
+            [_applicant(a) for a in result.submitted],
+            count=settings.reviewers_per_application,
+        )
         by_member = {a.member_id: a for a in result.submitted}
         rows: list[ReviewAssignment] = []
         for member_id, reviewer_ids in plan.items():
             application = by_member[member_id]
-            rows.extend(ReviewAssignment(application_id=application.id, reviewer_id=r)
-                        for r in reviewer_ids)
+            rows.extend(
+                ReviewAssignment(application_id=application.id, reviewer_id=r) for r in reviewer_ids
+            )
             if len(reviewer_ids) >= settings.reviewers_per_application:
                 application.status = ApplicationStatus.in_review
         session.add_all(rows)
@@ -103,11 +126,17 @@ async def import_applications(
 
 
 async def recuse(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, settings: Settings,
-    application_id: uuid.UUID, reason: str,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
+    application_id: uuid.UUID,
+    reason: str,
 ) -> None:
-    application = await review_service.assigned_application(session, principal, application_id,
-                                              for_update=True)
+    application = await review_service.assigned_application(
+        session, principal, application_id, for_update=True
+    )
     if application.status not in UNDER_REVIEW:
         raise NotUnderReview("The application is no longer under review.")
     if await repository.review_by(session, application.id, principal.id) is not None:
@@ -119,14 +148,25 @@ async def recuse(
     mine.ended_at = datetime.now(UTC)
     await session.flush()
     added = await _fill(session, application, settings.reviewers_per_application)
-    audit.record(session, actor_id=principal.id, action="review.recused",
-                 target_type="application", target_id=application.id, context=context,
-                 details={"replacements": [str(a.reviewer_id) for a in added]})
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="review.recused",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+        details={"replacements": [str(a.reviewer_id) for a in added]},
+    )
 
 
 async def reassign(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, settings: Settings,
-    application_id: uuid.UUID, data: ReassignRequest,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
+    application_id: uuid.UUID,
+    data: ReassignRequest,
 ) -> list[AssignmentRead]:
     application = await _admin_application(session, application_id)
     if application.status not in UNDER_REVIEW:
@@ -143,10 +183,18 @@ async def reassign(
         await _fill(session, application, settings.reviewers_per_application)
     else:
         await _assign_named(session, application, data.add_reviewer_id)
-    audit.record(session, actor_id=principal.id, action="review.reassigned",
-                 target_type="application", target_id=application.id, context=context,
-                 details={"removed": str(data.remove_reviewer_id),
-                          "added": str(data.add_reviewer_id) if data.add_reviewer_id else None})
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="review.reassigned",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+        details={
+            "removed": str(data.remove_reviewer_id),
+            "added": str(data.add_reviewer_id) if data.add_reviewer_id else None,
+        },
+    )
     return await list_assignments(session, application_id=application.id)
 
 
@@ -164,7 +212,8 @@ async def _assign_named(
     picked = choose_reviewers(_candidates(rows), _applicant(application), count=1)
     if not picked:
         raise ConflictOfInterest(
-            "That reviewer is the applicant or works at the applicant's company.")
+            "That reviewer is the applicant or works at the applicant's company."
+        )
     if existing is not None:
         existing.status = AssignmentStatus.active
         existing.ended_at = None
@@ -180,10 +229,18 @@ async def list_assignments(
 ) -> list[AssignmentRead]:
     assignments = await repository.assignments_of(session, application_id)
     reviewed = {r.reviewer_id for r in await repository.reviews_of(session, application_id)}
-    return [AssignmentRead(
-        id=a.id, reviewer_id=a.reviewer_id, status=AssignmentStatus(a.status),
-        recusal_reason=a.recusal_reason, assigned_at=a.assigned_at, ended_at=a.ended_at,
-        reviewed=a.reviewer_id in reviewed) for a in assignments]
+    return [
+        AssignmentRead(
+            id=a.id,
+            reviewer_id=a.reviewer_id,
+            status=AssignmentStatus(a.status),
+            recusal_reason=a.recusal_reason,
+            assigned_at=a.assigned_at,
+            ended_at=a.ended_at,
+            reviewed=a.reviewer_id in reviewed,
+        )
+        for a in assignments
+    ]
 
 
 async def admin_assignments(

@@ -8,8 +8,10 @@ import re
 
 MASK = "[hidden]"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", re.UNICODE)
-_URL = re.compile(r"(https?://|www\.)\S+|\b[\w-]+(\.[\w-]+)*\.(ru|com|рф|io|org|net|me)\b(/\S*)?",
-                  re.IGNORECASE | re.UNICODE)
+_URL = re.compile(
+    r"(https?://|www\.)\S+|\b[\w-]+(\.[\w-]+)*\.(ru|com|рф|io|org|net|me)\b(/\S*)?",
+    re.IGNORECASE | re.UNICODE,
+)
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{3,}")
 # Seven or more digits with the usual separators: phone numbers, not years or team sizes.
 _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
@@ -31,6 +33,7 @@ def redact(text: str | None, *, names: tuple[str, ...] = ()) -> str | None:
         for part in {name.strip(), *name.split()}:
             # Parts shorter than three letters ("Li") would mask ordinary words too.
             if len(part) >= 3:
-                result = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", MASK, result,
-                                flags=re.IGNORECASE)
+                result = re.sub(
+                    rf"(?<!\w){re.escape(part)}(?!\w)", MASK, result, flags=re.IGNORECASE
+                )
     return result

@@ -10,6 +10,8 @@ class ReviewSubmitted(EventData):
 
 
 SUBMITTED = define_event(
-    "review.submitted", subject_type="review", data=ReviewSubmitted,
+    "review.submitted",
+    subject_type="review",
+    data=ReviewSubmitted,
     description="A reviewer submitted their review of an application.",
 )

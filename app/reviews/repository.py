@@ -12,15 +12,21 @@ from app.models.application import Application, ApplicationStatus
 from app.models.member import Member, MemberRole, MemberStatus, Role
 from app.models.review import AssignmentStatus, Review, ReviewAssignment, RubricCriterion
 
-_UNDER_REVIEW = or_(Application.status == ApplicationStatus.submitted,
-                    Application.status == ApplicationStatus.in_review)
+_UNDER_REVIEW = or_(
+    Application.status == ApplicationStatus.submitted,
+    Application.status == ApplicationStatus.in_review,
+)
 
 
 def _no_review_yet() -> Any:
-    return ~select(Review.id).where(
-        Review.application_id == ReviewAssignment.application_id,
-        Review.reviewer_id == ReviewAssignment.reviewer_id,
-    ).exists()
+    return (
+        ~select(Review.id)
+        .where(
+            Review.application_id == ReviewAssignment.application_id,
+            Review.reviewer_id == ReviewAssignment.reviewer_id,
+        )
+        .exists()
+    )
 
 
 # Any constant key: it names "reviewer assignment" among the advisory locks of this database.
@@ -40,8 +46,12 @@ async def applications_waiting_for_reviewers(
 ) -> Sequence[Application]:
     """Submitted applications that have fewer reviewers than needed, oldest first, locked
     (rows another worker holds are skipped)."""
-    query = (select(Application).where(Application.status == ApplicationStatus.submitted)
-             .order_by(Application.submitted_at, Application.id).limit(limit))
+    query = (
+        select(Application)
+        .where(Application.status == ApplicationStatus.submitted)
+        .order_by(Application.submitted_at, Application.id)
+        .limit(limit)
+    )
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list((await session.execute(query)).scalars())
@@ -55,8 +65,7 @@ async def reviewer_candidates(
     load = (
         select(ReviewAssignment.reviewer_id, func.count().label("load"))
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(ReviewAssignment.status == AssignmentStatus.active, _UNDER_REVIEW,
-               _no_review_yet())
+        .where(ReviewAssignment.status == AssignmentStatus.active, _UNDER_REVIEW, _no_review_yet())
         .group_by(ReviewAssignment.reviewer_id)
         .subquery()
     )
@@ -75,34 +84,50 @@ async def assignments_of(
     session: AsyncSession, application_id: uuid.UUID
 ) -> Sequence[ReviewAssignment]:
     result = await session.execute(
-        select(ReviewAssignment).where(ReviewAssignment.application_id == application_id)
-        .order_by(ReviewAssignment.assigned_at, ReviewAssignment.id))
+        select(ReviewAssignment)
+        .where(ReviewAssignment.application_id == application_id)
+        .order_by(ReviewAssignment.assigned_at, ReviewAssignment.id)
+    )
     return list(result.scalars())
 
 
 async def assignment(
     session: AsyncSession, application_id: uuid.UUID, reviewer_id: uuid.UUID
 ) -> ReviewAssignment | None:
-    result = await session.execute(select(ReviewAssignment).where(
-        ReviewAssignment.application_id == application_id,
-        ReviewAssignment.reviewer_id == reviewer_id))
+    result = await session.execute(
+        select(ReviewAssignment).where(
+            ReviewAssignment.application_id == application_id,
+            ReviewAssignment.reviewer_id == reviewer_id,
+        )
+    )
     return result.scalar_one_or_none()
 
 
 async def queue(
-    session: AsyncSession, reviewer_id: uuid.UUID, *,
-    after: tuple[datetime, uuid.UUID] | None, limit: int,
+    session: AsyncSession,
+    reviewer_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
 ) -> Sequence[Any]:
     """My open assignments, oldest first: (assigned_at, application id, function, seniority,
     industry)."""
     key = tuple_(ReviewAssignment.assigned_at, ReviewAssignment.application_id)
     query = (
-        select(ReviewAssignment.assigned_at, Application.id, Application.function,
-               Application.seniority, Application.industry)
+        select(
+            ReviewAssignment.assigned_at,
+            Application.id,
+            Application.function,
+            Application.seniority,
+            Application.industry,
+        )
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(ReviewAssignment.reviewer_id == reviewer_id,
-               ReviewAssignment.status == AssignmentStatus.active, _UNDER_REVIEW,
-               _no_review_yet())
+        .where(
+            ReviewAssignment.reviewer_id == reviewer_id,
+            ReviewAssignment.status == AssignmentStatus.active,
+            _UNDER_REVIEW,
+            _no_review_yet(),
+        )
     )
     if after is not None:
         query = query.where(key > tuple_(*after))
@@ -111,16 +136,22 @@ async def queue(
 
 
 async def reviews_of(session: AsyncSession, application_id: uuid.UUID) -> Sequence[Review]:
-    result = await session.execute(select(Review).where(Review.application_id == application_id)
-                                   .order_by(Review.submitted_at, Review.id))
+    result = await session.execute(
+        select(Review)
+        .where(Review.application_id == application_id)
+        .order_by(Review.submitted_at, Review.id)
+    )
     return list(result.scalars())
 
 
 async def review_by(
     session: AsyncSession, application_id: uuid.UUID, reviewer_id: uuid.UUID
 ) -> Review | None:
-    result = await session.execute(select(Review).where(
-        Review.application_id == application_id, Review.reviewer_id == reviewer_id))
+    result = await session.execute(
+        select(Review).where(
+            Review.application_id == application_id, Review.reviewer_id == reviewer_id
+        )
+    )
     return result.scalar_one_or_none()
 
 
@@ -130,7 +161,8 @@ async def get_review(session: AsyncSession, review_id: uuid.UUID) -> Review | No
 
 async def rubric(session: AsyncSession) -> Sequence[RubricCriterion]:
     result = await session.execute(
-        select(RubricCriterion).order_by(RubricCriterion.position, RubricCriterion.key))
+        select(RubricCriterion).order_by(RubricCriterion.position, RubricCriterion.key)
+    )
     return list(result.scalars())
 
 
@@ -143,7 +175,8 @@ async def replace_rubric(session: AsyncSession, criteria: list[RubricCriterion])
 async def all_scores(session: AsyncSession) -> Sequence[Any]:
     """(application id, reviewer id, weighted score) of every review."""
     result = await session.execute(
-        select(Review.application_id, Review.reviewer_id, Review.weighted_score))
+        select(Review.application_id, Review.reviewer_id, Review.weighted_score)
+    )
     return list(result.all())
 
 
@@ -153,6 +186,8 @@ async def scores_of_reviewers(
     """Every review of the applications these reviewers reviewed (their co-reviewers' too)."""
     applications = select(Review.application_id).where(Review.reviewer_id.in_(reviewer_ids))
     result = await session.execute(
-        select(Review.application_id, Review.reviewer_id, Review.weighted_score)
-        .where(Review.application_id.in_(applications)))
+        select(Review.application_id, Review.reviewer_id, Review.weighted_score).where(
+            Review.application_id.in_(applications)
+        )
+    )
     return list(result.all())

@@ -46,20 +46,38 @@ class UnsupportedMediaType(AppError):
 
 
 @applications_router.post(
-    "/import", response_model=ImportReport,
-    responses=problem_responses(401, 403, 413, 415, 422), operation_id="applications_import",
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-        # The CSV format itself (a header naming e-mail and full-name columns, then rows)
-        # is described in words; the schema says what a string can: text without NUL.
-        "schema": {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$",
-                   "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
-                                  "full-name column (Russian or English), then one row per "
-                                  "application."},
-        "example": "email,full_name,function,seniority,industry,experience_summary\n"
-                   "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n"}}}},
+    "/import",
+    response_model=ImportReport,
+    responses=problem_responses(401, 403, 413, 415, 422),
+    operation_id="applications_import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    # The CSV format itself (a header naming e-mail and full-name columns, then
+                    # rows) is described in words; the schema says what a string can: text
+                    # without NUL.
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "pattern": "^[^\\u0000]*$",
+                        "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
+                        "full-name column (Russian or English), then one row per "
+                        "application.",
+                    },
+                    "example": "email,full_name,function,seniority,industry,experience_summary\n"
+                    "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n",
+                }
+            },
+        }
+    },
 )
 async def import_applications(
-    request: Request, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    request: Request,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
     settings: SettingsDep,
 ) -> ImportReport:
     """Import applications from a CSV form export (UTF-8; Russian or English headers), with a
@@ -68,83 +86,123 @@ async def import_applications(
     if media_type not in CSV_TYPES:
         raise UnsupportedMediaType("Send the file as text/csv.")
     return await assigning.import_applications(
-        session, principal=admin, context=context, settings=settings,
-        content=await request.body())
+        session, principal=admin, context=context, settings=settings, content=await request.body()
+    )
 
 
 @applications_router.post(
-    "/{application_id}/submit", response_model=ApplicationRead,
-    responses=problem_responses(401, 403, 404, 409, 422), operation_id="applications_submit",
+    "/{application_id}/submit",
+    response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="applications_submit",
 )
 async def submit_application(
-    application_id: uuid.UUID, principal: PrincipalDep, session: SessionDep,
-    context: ContextDep, settings: SettingsDep,
+    application_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
 ) -> ApplicationRead:
     """Submit my draft; reviewers from the expert council are assigned at once."""
-    return await assigning.submit(session, principal=principal, context=context,
-                                settings=settings, application_id=application_id)
+    return await assigning.submit(
+        session,
+        principal=principal,
+        context=context,
+        settings=settings,
+        application_id=application_id,
+    )
 
 
 @applications_router.get(
-    "/{application_id}/reviews", response_model=ApplicationReviews,
-    responses=problem_responses(401, 403, 404, 422), operation_id="application_reviews_list",
+    "/{application_id}/reviews",
+    response_model=ApplicationReviews,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="application_reviews_list",
 )
 async def list_application_reviews(
-    application_id: uuid.UUID, principal: StaffPrincipal, session: SessionDep,
+    application_id: uuid.UUID,
+    principal: StaffPrincipal,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> ApplicationReviews:
     """The reviews of an application: every one for admins; for an assigned reviewer, the
     others' only after their own is submitted."""
-    return await service.application_reviews(session, principal=principal, settings=settings,
-                                             application_id=application_id)
+    return await service.application_reviews(
+        session, principal=principal, settings=settings, application_id=application_id
+    )
 
 
 @applications_router.post(
-    "/{application_id}/reviews", status_code=status.HTTP_201_CREATED,
-    response_model=ReviewRead, responses=problem_responses(401, 403, 404, 409, 413, 422),
+    "/{application_id}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReviewRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="application_reviews_create",
 )
 async def create_review(
-    application_id: uuid.UUID, body: ReviewCreate, reviewer: ReviewerPrincipal,
-    session: SessionDep, context: ContextDep,
+    application_id: uuid.UUID,
+    body: ReviewCreate,
+    reviewer: ReviewerPrincipal,
+    session: SessionDep,
+    context: ContextDep,
 ) -> ReviewRead:
     """Submit my review of an application assigned to me; the last one needed settles it."""
-    return await service.create_review(session, principal=reviewer, context=context,
-                                       application_id=application_id, data=body)
+    return await service.create_review(
+        session, principal=reviewer, context=context, application_id=application_id, data=body
+    )
 
 
 @applications_router.get(
-    "/{application_id}/assignments", response_model=list[AssignmentRead],
-    responses=problem_responses(401, 403, 404, 422), operation_id="application_assignments_list",
+    "/{application_id}/assignments",
+    response_model=list[AssignmentRead],
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="application_assignments_list",
 )
 async def list_assignments(
-    application_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep,
+    application_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
 ) -> list[AssignmentRead]:
     """Who reviews an application, who recused and why. Admins only."""
     return await assigning.admin_assignments(session, application_id=application_id)
 
 
 @applications_router.post(
-    "/{application_id}/reassign", response_model=list[AssignmentRead],
+    "/{application_id}/reassign",
+    response_model=list[AssignmentRead],
     responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="application_assignments_reassign",
 )
 async def reassign(
-    application_id: uuid.UUID, body: ReassignRequest, admin: AdminPrincipal,
-    session: SessionDep, context: ContextDep, settings: SettingsDep,
+    application_id: uuid.UUID,
+    body: ReassignRequest,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
 ) -> list[AssignmentRead]:
     """Take an application from a reviewer and give it to another (named, or the
     least-loaded eligible one). Admins only."""
-    return await assigning.reassign(session, principal=admin, context=context, settings=settings,
-                                  application_id=application_id, data=body)
+    return await assigning.reassign(
+        session,
+        principal=admin,
+        context=context,
+        settings=settings,
+        application_id=application_id,
+        data=body,
+    )
 
 
 @router.get(
-    "/queue", response_model=Page[QueueItem], responses=problem_responses(401, 403, 422),
+    "/queue",
+    response_model=Page[QueueItem],
+    responses=problem_responses(401, 403, 422),
     operation_id="reviews_queue",
 )
 async def review_queue(
-    reviewer: ReviewerPrincipal, session: SessionDep, cursor: CursorQuery = None,
+    reviewer: ReviewerPrincipal,
+    session: SessionDep,
+    cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[QueueItem]:
     """My open assignments, oldest first."""
@@ -152,7 +210,9 @@ async def review_queue(
 
 
 @router.get(
-    "/rubric", response_model=RubricRead, responses=problem_responses(401, 403),
+    "/rubric",
+    response_model=RubricRead,
+    responses=problem_responses(401, 403),
     operation_id="reviews_rubric_get",
 )
 async def get_rubric(staff: StaffPrincipal, session: SessionDep) -> RubricRead:
@@ -161,18 +221,25 @@ async def get_rubric(staff: StaffPrincipal, session: SessionDep) -> RubricRead:
 
 
 @router.put(
-    "/rubric", response_model=RubricRead, responses=problem_responses(401, 403, 413, 422),
+    "/rubric",
+    response_model=RubricRead,
+    responses=problem_responses(401, 403, 413, 422),
     operation_id="reviews_rubric_update",
 )
 async def update_rubric(
-    body: RubricUpdate, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    body: RubricUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
 ) -> RubricRead:
     """Replace the rubric (audited). Admins only."""
     return await service.update_rubric(session, principal=admin, context=context, data=body)
 
 
 @router.get(
-    "/stats", response_model=ReviewerStatsList, responses=problem_responses(401, 403),
+    "/stats",
+    response_model=ReviewerStatsList,
+    responses=problem_responses(401, 403),
     operation_id="reviews_stats",
 )
 async def reviewer_stats(admin: AdminPrincipal, session: SessionDep) -> ReviewerStatsList:
@@ -181,11 +248,15 @@ async def reviewer_stats(admin: AdminPrincipal, session: SessionDep) -> Reviewer
 
 
 @router.get(
-    "/applications/{application_id}", response_model=BlindApplication,
-    responses=problem_responses(401, 403, 404, 422), operation_id="reviews_application_get",
+    "/applications/{application_id}",
+    response_model=BlindApplication,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="reviews_application_get",
 )
 async def read_blind(
-    application_id: uuid.UUID, reviewer: ReviewerPrincipal, session: SessionDep,
+    application_id: uuid.UUID,
+    reviewer: ReviewerPrincipal,
+    session: SessionDep,
 ) -> BlindApplication:
     """An application assigned to me, blind: no name, contacts or links; company and title
     only with the applicant's consent."""
@@ -193,26 +264,43 @@ async def read_blind(
 
 
 @router.post(
-    "/applications/{application_id}/recuse", status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response, responses=problem_responses(401, 403, 404, 409, 413, 422),
+    "/applications/{application_id}/recuse",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="reviews_recuse",
 )
 async def recuse(
-    application_id: uuid.UUID, body: RecusalCreate, reviewer: ReviewerPrincipal,
-    session: SessionDep, context: ContextDep, settings: SettingsDep,
+    application_id: uuid.UUID,
+    body: RecusalCreate,
+    reviewer: ReviewerPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
 ) -> None:
     """Step back from an application assigned to me, with a reason; a replacement is
     assigned."""
-    await assigning.recuse(session, principal=reviewer, context=context, settings=settings,
-                         application_id=application_id, reason=body.reason)
+    await assigning.recuse(
+        session,
+        principal=reviewer,
+        context=context,
+        settings=settings,
+        application_id=application_id,
+        reason=body.reason,
+    )
 
 
 @router.get(
-    "/{review_id}", response_model=ReviewRead | ReviewAdminRead,
-    responses=problem_responses(401, 403, 404, 422), operation_id="reviews_get",
+    "/{review_id}",
+    response_model=ReviewRead | ReviewAdminRead,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="reviews_get",
 )
 async def get_review(
-    review_id: uuid.UUID, principal: StaffPrincipal, session: SessionDep, request: Request,
+    review_id: uuid.UUID,
+    principal: StaffPrincipal,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
     """Read my review (admins: any)."""
     review = await service.get_review(session, principal=principal, review_id=review_id)
@@ -220,14 +308,27 @@ async def get_review(
 
 
 @router.patch(
-    "/{review_id}", response_model=ReviewRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 413, 422), operation_id="reviews_update",
+    "/{review_id}",
+    response_model=ReviewRead,
+    responses=problem_responses(401, 403, 404, 409, 412, 413, 422),
+    operation_id="reviews_update",
 )
 async def update_review(
-    review_id: uuid.UUID, body: ReviewUpdate, reviewer: ReviewerPrincipal, session: SessionDep,
-    context: ContextDep, request: Request, if_match: IfMatch = None,
+    review_id: uuid.UUID,
+    body: ReviewUpdate,
+    reviewer: ReviewerPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
+    if_match: IfMatch = None,
 ) -> Response:
     """Edit my review until the application is decided."""
-    review = await service.update_review(session, principal=reviewer, context=context,
-                                         review_id=review_id, data=body, if_match=if_match)
+    review = await service.update_review(
+        session,
+        principal=reviewer,
+        context=context,
+        review_id=review_id,
+        data=body,
+        if_match=if_match,
+    )
     return tagged_response(review, request)

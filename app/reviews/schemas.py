@@ -12,8 +12,9 @@ CriterionKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$
 Score = Annotated[int, Field(ge=1, le=5)]
 # Keys that are not criterion keys are refused; say so in the contract (patternProperties
 # alone lets any other key through).
-Scores = Annotated[dict[CriterionKey, Score], Field(json_schema_extra={
-    "additionalProperties": False})]
+Scores = Annotated[
+    dict[CriterionKey, Score], Field(json_schema_extra={"additionalProperties": False})
+]
 
 
 class RubricCriterionRead(ReadSchema):
@@ -39,23 +40,44 @@ class RubricRead(ReadSchema):
 class RubricUpdate(InputSchema):
     criteria: list[RubricCriterionInput] = Field(min_length=1, max_length=20)
 
-    model_config = {"json_schema_extra": {"examples": [{"criteria": [
-        {"key": "managerial_experience", "title": "Managerial experience", "weight": 0.5},
-        {"key": "peer_value", "title": "What they bring to peers", "weight": 0.5},
-    ]}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "criteria": [
+                        {
+                            "key": "managerial_experience",
+                            "title": "Managerial experience",
+                            "weight": 0.5,
+                        },
+                        {"key": "peer_value", "title": "What they bring to peers", "weight": 0.5},
+                    ]
+                }
+            ]
+        }
+    }
 
 
 class ReviewCreate(InputSchema):
     scores: Scores = Field(
-        max_length=20, description="A score from 1 to 5 for every criterion of the rubric.")
+        max_length=20, description="A score from 1 to 5 for every criterion of the rubric."
+    )
     recommendation: Recommendation
     confidence: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=4000)
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "scores": {"managerial_experience": 4, "expertise_depth": 5, "peer_value": 4},
-        "recommendation": "approve", "confidence": 4,
-        "comment": "Ran a 120-person engineering org through a platform rewrite."}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "scores": {"managerial_experience": 4, "expertise_depth": 5, "peer_value": 4},
+                    "recommendation": "approve",
+                    "confidence": 4,
+                    "comment": "Ran a 120-person engineering org through a platform rewrite.",
+                }
+            ]
+        }
+    }
 
 
 class ReviewUpdate(InputSchema):
@@ -64,9 +86,16 @@ class ReviewUpdate(InputSchema):
     confidence: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = Field(default=None, max_length=4000)
 
-    model_config = {"json_schema_extra": {"examples": [
-        {"scores": {"managerial_experience": 3, "expertise_depth": 4, "peer_value": 4},
-         "comment": "Revised after reading the team-size details."}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "scores": {"managerial_experience": 3, "expertise_depth": 4, "peer_value": 4},
+                    "comment": "Revised after reading the team-size details.",
+                }
+            ]
+        }
+    }
 
 
 class ReviewRead(ReadSchema):
@@ -94,11 +123,13 @@ class ApplicationReviews(ReadSchema):
 
     items: list[ReviewAdminRead | ReviewRead]
     others_hidden: bool = Field(
-        description="True when other reviews exist but stay hidden until yours is submitted.")
+        description="True when other reviews exist but stay hidden until yours is submitted."
+    )
     mean_score: float | None
     normalised_score: float | None = Field(
         description="Admins only: the mean with each reviewer's bias against co-reviewers "
-                    "taken out.")
+        "taken out."
+    )
 
 
 class BlindApplication(ReadSchema):
@@ -150,11 +181,19 @@ class AssignmentRead(ReadSchema):
 class ReassignRequest(InputSchema):
     remove_reviewer_id: uuid.UUID
     add_reviewer_id: uuid.UUID | None = Field(
-        default=None, description="The replacement; the least-loaded eligible one when absent.")
+        default=None, description="The replacement; the least-loaded eligible one when absent."
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "remove_reviewer_id": "0b9f4c1e-2d8a-4c55-9a37-5f1d2e3c4b6a",
-        "add_reviewer_id": "6d2e8f10-7a3b-4c9d-8e1f-2a3b4c5d6e7f"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "remove_reviewer_id": "0b9f4c1e-2d8a-4c55-9a37-5f1d2e3c4b6a",
+                    "add_reviewer_id": "6d2e8f10-7a3b-4c9d-8e1f-2a3b4c5d6e7f",
+                }
+            ]
+        }
+    }
 
 
 class ReviewerStats(ReadSchema):
@@ -164,7 +203,8 @@ class ReviewerStats(ReadSchema):
     mean_score: float | None
     harshness: float | None = Field(
         description="Mean z-score against co-reviewers of the same applications; below zero "
-                    "is harsher than the others.")
+        "is harsher than the others."
+    )
 
 
 class ReviewerStatsList(ReadSchema):

@@ -40,8 +40,10 @@ from app.reviews.schemas import (
 from app.reviews.stats import Scored, normalised_scores, reviewer_figures
 
 UNDER_REVIEW = (ApplicationStatus.submitted, ApplicationStatus.in_review)
-RULE_REJECTION_REASON = ("The expert council's assessment fell below the admission threshold. "
-                         "You are welcome to apply again later.")
+RULE_REJECTION_REASON = (
+    "The expert council's assessment fell below the admission threshold. "
+    "You are welcome to apply again later."
+)
 
 
 class ReviewExists(Conflict):
@@ -69,15 +71,17 @@ class InvalidRubric(InvalidInput):
 
 
 async def assigned_application(
-    session: AsyncSession, principal: Principal, application_id: uuid.UUID, *,
+    session: AsyncSession,
+    principal: Principal,
+    application_id: uuid.UUID,
+    *,
     for_update: bool = False,
 ) -> Application:
     """The application if the caller is actively assigned to it; 404 for anyone else."""
     mine = await repository.assignment(session, application_id, principal.id)
     if mine is None or mine.status != AssignmentStatus.active:
         raise NotFound("No such application in your assignments.")
-    application = await application_service.find(session, application_id,
-                                                 for_update=for_update)
+    application = await application_service.find(session, application_id, for_update=for_update)
     if application is None:
         raise NotFound("No such application in your assignments.")
     return application
@@ -97,17 +101,21 @@ async def blind_view(
     review = await repository.review_by(session, application_id, principal.id)
     consent = application.reviewers_may_see_company
     return BlindApplication(
-        id=application.id, status=ApplicationStatus(application.status),
-        function=application.function, seniority=application.seniority,
+        id=application.id,
+        status=ApplicationStatus(application.status),
+        function=application.function,
+        seniority=application.seniority,
         seniority_label=SENIORITY_LABELS.get(application.seniority or 0),
-        industry=application.industry, years_in_management=application.years_in_management,
+        industry=application.industry,
+        years_in_management=application.years_in_management,
         team_size=application.team_size,
         company=application.company if consent else None,
         job_title=application.job_title if consent else None,
         experience_summary=redact(application.experience_summary, names=names),
         wants=redact(application.wants, names=names),
         gives=redact(application.gives, names=names),
-        submitted_at=application.submitted_at, assigned_at=mine.assigned_at,
+        submitted_at=application.submitted_at,
+        assigned_at=mine.assigned_at,
         my_review_id=review.id if review else None,
     )
 
@@ -127,8 +135,12 @@ async def queue(
             raise InvalidCursor("The cursor is malformed.") from error
     rows = await repository.queue(session, principal.id, after=after, limit=limit)
     page, more = rows[:limit], len(rows) > limit
-    items = [QueueItem(application_id=r[1], assigned_at=r[0], function=r[2], seniority=r[3],
-                       industry=r[4]) for r in page]
+    items = [
+        QueueItem(
+            application_id=r[1], assigned_at=r[0], function=r[2], seniority=r[3], industry=r[4]
+        )
+        for r in page
+    ]
     next_cursor = None
     if more:
         next_cursor = encode_cursor("queue", [page[-1][0].isoformat(), str(page[-1][1])])
@@ -148,17 +160,23 @@ def _score(scores: dict[str, int], weights: dict[str, float]) -> float:
         unknown = sorted(set(scores) - set(weights))
         raise ScoresMismatch(
             f"Score every rubric criterion once. Missing: {missing or 'none'}; "
-            f"unknown: {unknown or 'none'}.")
+            f"unknown: {unknown or 'none'}."
+        )
     return round(weighted_score(scores, weights), 4)
 
 
 def review_view(review: Review, principal: Principal) -> ReviewRead:
     fields = {
-        "id": review.id, "application_id": review.application_id,
-        "scores": dict(review.scores), "weighted_score": review.weighted_score,
-        "recommendation": review.recommendation, "confidence": review.confidence,
-        "comment": review.comment, "mine": review.reviewer_id == principal.id,
-        "version": review.version, "submitted_at": review.submitted_at,
+        "id": review.id,
+        "application_id": review.application_id,
+        "scores": dict(review.scores),
+        "weighted_score": review.weighted_score,
+        "recommendation": review.recommendation,
+        "confidence": review.confidence,
+        "comment": review.comment,
+        "mine": review.reviewer_id == principal.id,
+        "version": review.version,
+        "submitted_at": review.submitted_at,
         "updated_at": review.updated_at,
     }
     if principal.is_admin:
@@ -167,38 +185,52 @@ def review_view(review: Review, principal: Principal) -> ReviewRead:
 
 
 async def create_review(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
-    application_id: uuid.UUID, data: ReviewCreate,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    application_id: uuid.UUID,
+    data: ReviewCreate,
 ) -> ReviewRead:
     # The lock on the application serialises the reviews that may complete the quorum.
-    application = await assigned_application(session, principal, application_id,
-                                              for_update=True)
+    application = await assigned_application(session, principal, application_id, for_update=True)
     if application.status not in UNDER_REVIEW:
         raise NotUnderReview("The application has been decided or withdrawn.")
     if await repository.review_by(session, application.id, principal.id) is not None:
         raise ReviewExists("You reviewed this application already; edit your review instead.")
     review = Review(
-        application_id=application.id, reviewer_id=principal.id, scores=dict(data.scores),
+        application_id=application.id,
+        reviewer_id=principal.id,
+        scores=dict(data.scores),
         weighted_score=_score(dict(data.scores), await _weights(session)),
-        recommendation=data.recommendation, confidence=data.confidence, comment=data.comment,
+        recommendation=data.recommendation,
+        confidence=data.confidence,
+        comment=data.comment,
     )
     session.add(review)
     await session.flush()
-    emit(session, events.SUBMITTED, events.ReviewSubmitted(
-        id=review.id, version=review.version, application_id=application.id))
+    emit(
+        session,
+        events.SUBMITTED,
+        events.ReviewSubmitted(id=review.id, version=review.version, application_id=application.id),
+    )
     await _run_rule(session, application, context)
     return review_view(review, principal)
 
 
 async def update_review(
-    session: AsyncSession, *, principal: Principal, context: RequestContext,
-    review_id: uuid.UUID, data: ReviewUpdate, if_match: str | None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    review_id: uuid.UUID,
+    data: ReviewUpdate,
+    if_match: str | None,
 ) -> ReviewRead:
     review = await repository.get_review(session, review_id)
     if review is None or review.reviewer_id != principal.id:
         raise NotFound("No such review.")
-    application = await application_service.find(session, review.application_id,
-                                                 for_update=True)
+    application = await application_service.find(session, review.application_id, for_update=True)
     assert application is not None  # the foreign key holds it
     check_if_match(if_match, etag_of(review_view(review, principal)))
     if application.status not in UNDER_REVIEW:
@@ -225,18 +257,31 @@ async def _run_rule(
 ) -> None:
     """Decide or escalate when the quorum is reached, in this same transaction."""
     reviews = await repository.reviews_of(session, application.id)
-    outcome = evaluate(await application_service.current_rule(session),
-                       [r.weighted_score for r in reviews])
+    outcome = evaluate(
+        await application_service.current_rule(session), [r.weighted_score for r in reviews]
+    )
     if outcome.verdict == Verdict.pending:
         return
     if outcome.verdict == Verdict.approve:
         await application_service.settle(
-            session, application, status=ApplicationStatus.approved, decided_by=DecidedBy.rule,
-            reason=None, actor_id=None, context=context)
+            session,
+            application,
+            status=ApplicationStatus.approved,
+            decided_by=DecidedBy.rule,
+            reason=None,
+            actor_id=None,
+            context=context,
+        )
     elif outcome.verdict == Verdict.reject:
         await application_service.settle(
-            session, application, status=ApplicationStatus.rejected, decided_by=DecidedBy.rule,
-            reason=RULE_REJECTION_REASON, actor_id=None, context=context)
+            session,
+            application,
+            status=ApplicationStatus.rejected,
+            decided_by=DecidedBy.rule,
+            reason=RULE_REJECTION_REASON,
+            actor_id=None,
+            context=context,
+        )
     else:
         application_service.escalate(session, application, Escalation(outcome.verdict.value))
         await session.flush()
@@ -252,7 +297,10 @@ async def get_review(
 
 
 async def application_reviews(
-    session: AsyncSession, *, principal: Principal, settings: Settings,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    settings: Settings,
     application_id: uuid.UUID,
 ) -> ApplicationReviews:
     """Admins see every review; an assigned reviewer sees the others' only once their own is
@@ -270,8 +318,11 @@ async def application_reviews(
     reviews = await repository.reviews_of(session, application_id)
     visible = list(reviews)
     hidden = False
-    if not principal.is_admin and settings.reviews_hidden_until_own_submitted and not any(
-            r.reviewer_id == principal.id for r in reviews):
+    if (
+        not principal.is_admin
+        and settings.reviews_hidden_until_own_submitted
+        and not any(r.reviewer_id == principal.id for r in reviews)
+    ):
         hidden = bool(visible)
         visible = []
     normalised = None
@@ -279,7 +330,8 @@ async def application_reviews(
         rows = await repository.scores_of_reviewers(session, [r.reviewer_id for r in reviews])
         normalised = normalised_scores(Scored(*row) for row in rows).get(application_id)
     return ApplicationReviews(
-        items=[review_view(r, principal) for r in visible], others_hidden=hidden,
+        items=[review_view(r, principal) for r in visible],
+        others_hidden=hidden,
         mean_score=statistics.fmean(r.weighted_score for r in visible) if visible else None,
         normalised_score=normalised,
     )
@@ -289,23 +341,40 @@ async def application_reviews(
 
 
 async def get_rubric(session: AsyncSession) -> RubricRead:
-    return RubricRead(criteria=[RubricCriterionRead.model_validate(c)
-                                for c in await repository.rubric(session)])
+    return RubricRead(
+        criteria=[RubricCriterionRead.model_validate(c) for c in await repository.rubric(session)]
+    )
 
 
 async def update_rubric(
-    session: AsyncSession, *, principal: Principal, context: RequestContext, data: RubricUpdate,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    data: RubricUpdate,
 ) -> RubricRead:
     keys = [c.key for c in data.criteria]
     if len(set(keys)) != len(keys):
         raise InvalidRubric("Each criterion key may appear once.")
     # Reviews already saved keep the weighted score they were given; edits recompute theirs.
-    await repository.replace_rubric(session, [
-        RubricCriterion(key=c.key, title=c.title, description=c.description, weight=c.weight,
-                        position=i) for i, c in enumerate(data.criteria)])
-    audit.record(session, actor_id=principal.id, action="rubric.updated",
-                 target_type="rubric", target_id=None, context=context,
-                 details={"criteria": {c.key: c.weight for c in data.criteria}})
+    await repository.replace_rubric(
+        session,
+        [
+            RubricCriterion(
+                key=c.key, title=c.title, description=c.description, weight=c.weight, position=i
+            )
+            for i, c in enumerate(data.criteria)
+        ],
+    )
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="rubric.updated",
+        target_type="rubric",
+        target_id=None,
+        context=context,
+        details={"criteria": {c.key: c.weight for c in data.criteria}},
+    )
     return await get_rubric(session)
 
 
@@ -318,9 +387,14 @@ async def reviewer_stats(session: AsyncSession) -> ReviewerStatsList:
     items = []
     for reviewer_id, _company, load in candidates:
         f = figures.get(reviewer_id)
-        items.append(ReviewerStats(
-            reviewer_id=reviewer_id, open_assignments=int(load),
-            reviews=f.reviews if f else 0, mean_score=f.mean_score if f else None,
-            harshness=f.harshness if f else None))
+        items.append(
+            ReviewerStats(
+                reviewer_id=reviewer_id,
+                open_assignments=int(load),
+                reviews=f.reviews if f else 0,
+                mean_score=f.mean_score if f else None,
+                harshness=f.harshness if f else None,
+            )
+        )
     items.sort(key=lambda s: (-s.open_assignments, str(s.reviewer_id)))
     return ReviewerStatsList(items=items)

@@ -24,19 +24,27 @@ class ResponseCreated(EventData):
 
 
 SURVEY_OPENED = define_event(
-    "survey.opened", subject_type="survey", data=SurveyChanged,
+    "survey.opened",
+    subject_type="survey",
+    data=SurveyChanged,
     description="A survey opened; its audience is invited (by e-mail) to answer.",
 )
 SURVEY_REMINDED = define_event(
-    "survey.reminded", subject_type="survey", data=SurveyChanged,
+    "survey.reminded",
+    subject_type="survey",
+    data=SurveyChanged,
     description="Those of the audience who have not answered yet are reminded.",
 )
 SURVEY_CLOSED = define_event(
-    "survey.closed", subject_type="survey", data=SurveyClosed,
+    "survey.closed",
+    subject_type="survey",
+    data=SurveyClosed,
     description="A survey closed: no more answers; the results are final.",
 )
 RESPONSE_CREATED = define_event(
-    "survey.response_created", subject_type="survey", data=ResponseCreated,
+    "survey.response_created",
+    subject_type="survey",
+    data=ResponseCreated,
     description="Someone answered a survey. For anonymous surveys the payload names "
-                "neither the person nor the response.",
+    "neither the person nor the response.",
 )

@@ -79,29 +79,46 @@ def clean_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -> d
 
 def stored(question: dict[str, Any]) -> dict[str, Any]:
     """A question as kept on the survey: every field present, so reads need no defaults."""
-    return {"key": question["key"], "type": str(question["type"]), "text": question["text"],
-            "section": question.get("section"), "required": bool(question.get("required")),
-            "options": list(question.get("options") or []),
-            "min_choices": question.get("min_choices"),
-            "max_choices": question.get("max_choices"),
-            "max_length": question.get("max_length")}
+    return {
+        "key": question["key"],
+        "type": str(question["type"]),
+        "text": question["text"],
+        "section": question.get("section"),
+        "required": bool(question.get("required")),
+        "options": list(question.get("options") or []),
+        "min_choices": question.get("min_choices"),
+        "max_choices": question.get("max_choices"),
+        "max_length": question.get("max_length"),
+    }
 
 
 EXPRESS_TITLE = {"ru": "Экспресс-опрос: {event}", "en": "Express survey: {event}"}
 # The five questions asked after every meeting (key, type, required, ru text, en text).
 EXPRESS_QUESTIONS: list[tuple[str, QuestionType, bool, str, str]] = [
     ("liked", Q.rating, True, "Как вам встреча?", "How did you like the event?"),
-    ("nps", Q.nps, True,
-     "Насколько вероятно, что вы порекомендуете встречи сообщества коллеге?",
-     "How likely are you to recommend the community's meetings to a colleague?"),
+    (
+        "nps",
+        Q.nps,
+        True,
+        "Насколько вероятно, что вы порекомендуете встречи сообщества коллеге?",
+        "How likely are you to recommend the community's meetings to a colleague?",
+    ),
     ("most_useful", Q.long_text, False, "Что было самым полезным?", "What was most useful?"),
     ("change", Q.long_text, False, "Что нам стоит изменить?", "What should we change?"),
-    ("next_topics", Q.long_text, False, "Какие темы и кейсы разобрать в следующий раз?",
-     "Which topics and cases next time?"),
+    (
+        "next_topics",
+        Q.long_text,
+        False,
+        "Какие темы и кейсы разобрать в следующий раз?",
+        "Which topics and cases next time?",
+    ),
 ]
 
 
 def express_questions(language: str) -> list[dict[str, Any]]:
-    return [stored({"key": key, "type": kind, "required": required,
-                    "text": ru if language == "ru" else en})
-            for key, kind, required, ru, en in EXPRESS_QUESTIONS]
+    return [
+        stored(
+            {"key": key, "type": kind, "required": required, "text": ru if language == "ru" else en}
+        )
+        for key, kind, required, ru, en in EXPRESS_QUESTIONS
+    ]

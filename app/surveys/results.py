@@ -108,15 +108,15 @@ def _scale(values: list[int], scale: Sequence[int]) -> dict[str, int]:
     return {str(point): counted.get(point, 0) for point in scale}
 
 
-def summarise(spec: QuestionSpec, values: list[Any], rng: random.Random | None = None
-              ) -> QuestionResult:
+def summarise(
+    spec: QuestionSpec, values: list[Any], rng: random.Random | None = None
+) -> QuestionResult:
     """The figures of one question from its answers (absent answers are not passed)."""
     result = QuestionResult(key=spec.key, type=spec.type, text=spec.text, answered=len(values))
     n = len(values)
     if spec.type in ("rating", "nps"):
         numbers = [int(v) for v in values]
-        result.distribution = _scale(numbers, RATING_SCALE if spec.type == "rating"
-                                     else NPS_SCALE)
+        result.distribution = _scale(numbers, RATING_SCALE if spec.type == "rating" else NPS_SCALE)
         result.shares = _shares(result.distribution, n)
         if numbers:
             result.mean = round(statistics.fmean(numbers), 3)
@@ -128,8 +128,10 @@ def summarise(spec: QuestionSpec, values: list[Any], rng: random.Random | None =
             result.passives = (n - promoters - detractors) / n
             result.nps = round((promoters - detractors) * 100 / n, 1)
     elif spec.type == "yes_no":
-        result.distribution = {"yes": sum(1 for v in values if v is True),
-                               "no": sum(1 for v in values if v is False)}
+        result.distribution = {
+            "yes": sum(1 for v in values if v is True),
+            "no": sum(1 for v in values if v is False),
+        }
         result.shares = _shares(result.distribution, n)
     elif spec.type == "single_choice":
         counted = Counter(str(v) for v in values)
@@ -166,8 +168,10 @@ def shown_groups(counts: Mapping[int, int], total: int, k: int) -> set[int]:
 
 
 def _breakdowns(
-    questions: Sequence[QuestionSpec], responses: Sequence[Answered],
-    facilitators: Mapping[int, str], k: int,
+    questions: Sequence[QuestionSpec],
+    responses: Sequence[Answered],
+    facilitators: Mapping[int, str],
+    k: int,
 ) -> tuple[Breakdown, Breakdown]:
     by_table: dict[int, list[Answered]] = {}
     for response in responses:
@@ -183,8 +187,9 @@ def _breakdowns(
         if spec.type in TEXT_TYPES:
             continue  # free text can name its author: never broken down
         counts = {n: len(_values(rows, spec.key)) for n, rows in by_table.items()}
-        shown = shown_groups({n: c for n, c in counts.items() if c},
-                             len(_values(responses, spec.key)), k)
+        shown = shown_groups(
+            {n: c for n, c in counts.items() if c}, len(_values(responses, spec.key)), k
+        )
         for number in sorted(shown):
             table_results[number].append(summarise(spec, _values(by_table[number], spec.key)))
         for facilitator, numbers in tables_of.items():
@@ -193,16 +198,31 @@ def _breakdowns(
                 rows = [r for n in answered for r in by_table[n]]
                 facilitator_results[facilitator].append(summarise(spec, _values(rows, spec.key)))
     table_groups = [
-        GroupResult(key=str(n), table_number=n, facilitator_id=facilitators.get(n),
-                    responses=len(by_table[n]), questions=table_results[n])
-        for n in sorted(by_table) if table_results[n]]
+        GroupResult(
+            key=str(n),
+            table_number=n,
+            facilitator_id=facilitators.get(n),
+            responses=len(by_table[n]),
+            questions=table_results[n],
+        )
+        for n in sorted(by_table)
+        if table_results[n]
+    ]
     facilitator_groups = [
-        GroupResult(key=f, table_number=None, facilitator_id=f,
-                    responses=sum(len(by_table[n]) for n in tables_of[f]),
-                    questions=facilitator_results[f])
-        for f in sorted(tables_of) if facilitator_results[f]]
-    return (Breakdown(table_groups, len(by_table) - len(table_groups)),
-            Breakdown(facilitator_groups, len(tables_of) - len(facilitator_groups)))
+        GroupResult(
+            key=f,
+            table_number=None,
+            facilitator_id=f,
+            responses=sum(len(by_table[n]) for n in tables_of[f]),
+            questions=facilitator_results[f],
+        )
+        for f in sorted(tables_of)
+        if facilitator_results[f]
+    ]
+    return (
+        Breakdown(table_groups, len(by_table) - len(table_groups)),
+        Breakdown(facilitator_groups, len(tables_of) - len(facilitator_groups)),
+    )
 
 
 def headline_key(questions: Sequence[QuestionSpec], chosen: str | None) -> str | None:
@@ -229,18 +249,31 @@ def compute(
     satisfied = mean = None
     main = by_key.get(headline) if headline else None
     if main is not None and main.answered:
-        satisfied = sum(count for point, count in main.distribution.items()
-                        if int(point) >= settings.satisfied_threshold) / main.answered
+        satisfied = (
+            sum(
+                count
+                for point, count in main.distribution.items()
+                if int(point) >= settings.satisfied_threshold
+            )
+            / main.answered
+        )
         mean = main.mean
     nps = next((s.nps for s in summaries if s.type == "nps" and s.answered), None)
     # People who answered and have since left the audience still count as reached.
     reach = max(audience, len(responses))
-    by_table, by_facilitator = _breakdowns(questions, responses, facilitators or {},
-                                           settings.min_group_size)
+    by_table, by_facilitator = _breakdowns(
+        questions, responses, facilitators or {}, settings.min_group_size
+    )
     return Results(
-        responses=len(responses), audience=reach,
+        responses=len(responses),
+        audience=reach,
         response_rate=len(responses) / reach if reach else None,
-        headline_question=headline, satisfied_threshold=settings.satisfied_threshold,
-        satisfied_share=satisfied, headline_mean=mean, nps=nps, questions=summaries,
-        by_table=by_table, by_facilitator=by_facilitator,
+        headline_question=headline,
+        satisfied_threshold=settings.satisfied_threshold,
+        satisfied_share=satisfied,
+        headline_mean=mean,
+        nps=nps,
+        questions=summaries,
+        by_table=by_table,
+        by_facilitator=by_facilitator,
     )

@@ -12,17 +12,23 @@ from app.models.survey import QuestionType, SurveyAudience, SurveyStatus
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 # Blank options are refused after stripping, NUL always (InputSchema): the pattern says both
 # in the contract.
-Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                          pattern=NON_BLANK_PATTERN)]
+Option = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=NON_BLANK_PATTERN
+    ),
+]
 # What an answer may be: a number (rating, NPS), yes/no, a choice or text, several choices.
 AnswerValue = (
-    Annotated[bool, Field(strict=True)] | int
+    Annotated[bool, Field(strict=True)]
+    | int
     | Annotated[str, Field(max_length=10_000)]
     | Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
 )
 # Only question keys: say so in the contract (patternProperties alone lets other keys through).
-Answers = Annotated[dict[Key, AnswerValue], Field(
-    max_length=100, json_schema_extra={"additionalProperties": False})]
+Answers = Annotated[
+    dict[Key, AnswerValue], Field(max_length=100, json_schema_extra={"additionalProperties": False})
+]
 
 TEXT_LIMIT = {QuestionType.short_text: 500, QuestionType.long_text: 10_000}
 CHOICE_TYPES = frozenset({QuestionType.single_choice, QuestionType.multiple_choice})
@@ -39,15 +45,19 @@ class Question(InputSchema):
     type: QuestionType
     text: str = Field(min_length=1, max_length=500)
     section: str | None = Field(
-        default=None, max_length=200,
-        description="The section heading; consecutive questions with one heading form it.")
+        default=None,
+        max_length=200,
+        description="The section heading; consecutive questions with one heading form it.",
+    )
     required: bool = False
-    options: list[Option] = Field(default_factory=list, max_length=30,
-                                  description="The choices (single and multiple choice).")
+    options: list[Option] = Field(
+        default_factory=list, max_length=30, description="The choices (single and multiple choice)."
+    )
     min_choices: int | None = Field(default=None, ge=1, le=30)
     max_choices: int | None = Field(default=None, ge=1, le=30)
-    max_length: int | None = Field(default=None, ge=1, le=10_000,
-                                   description="Longest text answer (short: up to 500).")
+    max_length: int | None = Field(
+        default=None, ge=1, le=10_000, description="Longest text answer (short: up to 500)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "Question":
@@ -59,7 +69,8 @@ class Question(InputSchema):
         if len(set(self.options)) != len(self.options):
             raise ValueError("options must differ")
         if (self.min_choices is not None or self.max_choices is not None) and (
-                self.type != QuestionType.multiple_choice):
+            self.type != QuestionType.multiple_choice
+        ):
             raise ValueError("min_choices and max_choices belong to multiple choice")
         if self.max_choices is not None and self.max_choices > len(self.options):
             raise ValueError("max_choices exceeds the number of options")
@@ -67,8 +78,11 @@ class Question(InputSchema):
             raise ValueError("min_choices exceeds max_choices")
         limit = TEXT_LIMIT.get(self.type)
         if self.max_length is not None and (limit is None or self.max_length > limit):
-            raise ValueError(f"max_length is for text questions, up to {limit}"
-                             if limit else "max_length is for text questions")
+            raise ValueError(
+                f"max_length is for text questions, up to {limit}"
+                if limit
+                else "max_length is for text questions"
+            )
         return self
 
 
@@ -84,49 +98,80 @@ def _check_questions(questions: list[Question], headline: str | None) -> None:
     if len(set(keys)) != len(keys):
         raise ValueError("question keys must differ")
     if headline is not None and not any(
-            q.key == headline and q.type == QuestionType.rating for q in questions):
+        q.key == headline and q.type == QuestionType.rating for q in questions
+    ):
         raise ValueError("headline_question must name a rating question")
 
 
 class SurveyCreate(SurveyFields):
     event_id: uuid.UUID | None = Field(
-        default=None, description="The event surveyed; none for a community-wide survey.")
+        default=None, description="The event surveyed; none for a community-wide survey."
+    )
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     anonymous: bool = Field(
-        default=True, description="Answers cannot be linked to who gave them, by anyone.")
+        default=True, description="Answers cannot be linked to who gave them, by anyone."
+    )
     audience: SurveyAudience | None = Field(
-        default=None, description="checked_in (the default with an event), confirmed, or "
-                                  "members (the default, and the only choice, without one).")
-    allow_edit: bool = Field(default=False, description="Named surveys: respondents may "
-                                                        "change their answers while open.")
+        default=None,
+        description="checked_in (the default with an event), confirmed, or "
+        "members (the default, and the only choice, without one).",
+    )
+    allow_edit: bool = Field(
+        default=False, description="Named surveys: respondents may change their answers while open."
+    )
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     remind_at: datetime | None = Field(
-        default=None, description="When those who have not answered get a reminder.")
+        default=None, description="When those who have not answered get a reminder."
+    )
     satisfied_threshold: int = Field(default=4, ge=1, le=5)
-    min_group_size: int = Field(default=5, ge=2, le=100,
-                                description="k: smaller table or facilitator groups are "
-                                            "never shown in breakdowns.")
+    min_group_size: int = Field(
+        default=5,
+        ge=2,
+        le=100,
+        description="k: smaller table or facilitator groups are never shown in breakdowns.",
+    )
     headline_question: Key | None = None
     questions: list[Question] = Field(min_length=1, max_length=50)
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "event_id": "2d4f6a8c-0e1b-4c3d-9f5a-7b8c9d0e1f2a", "title": "Board #1: your view",
-        "anonymous": True, "audience": "checked_in", "closes_at": "2027-02-23T21:00:00Z",
-        "questions": [
-            {"key": "liked", "type": "rating", "text": "How did you like the event?",
-             "required": True},
-            {"key": "format", "type": "single_choice", "text": "Best format?",
-             "options": ["Tables of eight", "Plenary"], "section": "Format"},
-            {"key": "change", "type": "long_text", "text": "What should we change?"}]}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "event_id": "2d4f6a8c-0e1b-4c3d-9f5a-7b8c9d0e1f2a",
+                    "title": "Board #1: your view",
+                    "anonymous": True,
+                    "audience": "checked_in",
+                    "closes_at": "2027-02-23T21:00:00Z",
+                    "questions": [
+                        {
+                            "key": "liked",
+                            "type": "rating",
+                            "text": "How did you like the event?",
+                            "required": True,
+                        },
+                        {
+                            "key": "format",
+                            "type": "single_choice",
+                            "text": "Best format?",
+                            "options": ["Tables of eight", "Plenary"],
+                            "section": "Format",
+                        },
+                        {"key": "change", "type": "long_text", "text": "What should we change?"},
+                    ],
+                }
+            ]
+        }
+    }
 
     @model_validator(mode="after")
     def _consistent(self) -> "SurveyCreate":
         _check_questions(self.questions, self.headline_question)
         if self.anonymous and self.allow_edit:
-            raise ValueError("anonymous answers cannot be edited: nothing links them to "
-                             "their author")
+            raise ValueError(
+                "anonymous answers cannot be edited: nothing links them to their author"
+            )
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValueError("closes_at must be after opens_at")
         return self
@@ -154,9 +199,11 @@ class ExpressSurveyCreate(InputSchema):
     anonymous: bool = True
     audience: SurveyAudience = SurveyAudience.checked_in
     closes_at: datetime | None = Field(
-        default=None, description="In the future. Default: two weeks after the event ends.")
+        default=None, description="In the future. Default: two weeks after the event ends."
+    )
     remind_at: datetime | None = Field(
-        default=None, description="Default: three days after the event ends.")
+        default=None, description="Default: three days after the event ends."
+    )
     open_now: bool = Field(default=True, description="Open at once and invite the audience.")
 
     model_config = {"json_schema_extra": {"examples": [{"language": "ru", "anonymous": True}]}}
@@ -204,12 +251,25 @@ class SurveyRead(ReadSchema):
 
 
 class ResponseCreate(InputSchema):
-    answers: Answers = Field(description="Answers by question key: 1-5 for ratings, 0-10 "
-                                         "for NPS, true/false, an option, a list of options, "
-                                         "or text.")
+    answers: Answers = Field(
+        description="Answers by question key: 1-5 for ratings, 0-10 "
+        "for NPS, true/false, an option, a list of options, "
+        "or text."
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{"answers": {
-        "liked": 5, "nps": 9, "most_useful": "The case on moving analytics to finance."}}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "answers": {
+                        "liked": 5,
+                        "nps": 9,
+                        "most_useful": "The case on moving analytics to finance.",
+                    }
+                }
+            ]
+        }
+    }
 
 
 class MyResponseRead(ReadSchema):
@@ -218,7 +278,8 @@ class MyResponseRead(ReadSchema):
     editable: bool = Field(description="I may still change my answers.")
     answers: dict[str, AnswerValue] | None = Field(
         description="My answers (named surveys only: anonymous answers are linked to nobody, "
-                    "not even to me).")
+        "not even to me)."
+    )
     submitted_on: str | None = Field(description="The day (YYYY-MM-DD), named surveys.")
 
 
@@ -230,7 +291,8 @@ class QuestionResultRead(ReadSchema):
     distribution: dict[str, int]
     shares: dict[str, float] = Field(
         description="Share of the question's answers per value (multiple choice: share of "
-                    "respondents choosing each option).")
+        "respondents choosing each option)."
+    )
     mean: float | None
     median: float | None
     nps: float | None = Field(description="Promoters minus detractors, -100 to 100.")
@@ -238,7 +300,8 @@ class QuestionResultRead(ReadSchema):
     passives: float | None
     detractors: float | None
     texts: list[str] | None = Field(
-        description="Text answers; in random order for anonymous surveys.")
+        description="Text answers; in random order for anonymous surveys."
+    )
 
 
 class GroupResultRead(ReadSchema):
@@ -247,7 +310,8 @@ class GroupResultRead(ReadSchema):
     facilitator_id: uuid.UUID | None
     responses: int
     questions: list[QuestionResultRead] = Field(
-        description="Only questions with enough answers in the group (k).")
+        description="Only questions with enough answers in the group (k)."
+    )
 
 
 class BreakdownRead(ReadSchema):
@@ -265,7 +329,8 @@ class SurveyResults(ReadSchema):
     headline_question: str | None
     satisfied_threshold: int
     satisfied_share: float | None = Field(
-        description="Share of answers at or above the threshold on the headline question.")
+        description="Share of answers at or above the threshold on the headline question."
+    )
     headline_mean: float | None
     nps: float | None
     min_group_size: int

@@ -10,6 +10,8 @@ class SeatingPublished(EventData):
 
 
 SEATING_PUBLISHED = define_event(
-    "seating.published", subject_type="seating_plan", data=SeatingPublished,
+    "seating.published",
+    subject_type="seating_plan",
+    data=SeatingPublished,
     description="An event's seating was published: its tables exist and members see theirs.",
 )

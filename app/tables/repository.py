@@ -38,8 +38,9 @@ class AttendeeRow:
     has_case: bool
 
 
-async def event(session: AsyncSession, event_id: uuid.UUID, *,
-                for_update: bool = False) -> Event | None:
+async def event(
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+) -> Event | None:
     query = select(Event).where(Event.id == event_id)
     if for_update:
         query = query.with_for_update()
@@ -48,36 +49,68 @@ async def event(session: AsyncSession, event_id: uuid.UUID, *,
 
 async def attending(session: AsyncSession, event_id: uuid.UUID) -> set[uuid.UUID]:
     """The ids of the members attending the event (confirmed or checked in)."""
-    rows = await session.execute(select(Registration.member_id).where(
-        Registration.event_id == event_id, Registration.member_id.is_not(None),  # type: ignore[union-attr]
-        Registration.status.in_(ATTENDING)))  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(Registration.member_id).where(
+            Registration.event_id == event_id,
+            Registration.member_id.is_not(None),  # type: ignore[union-attr]
+            Registration.status.in_(ATTENDING),
+        )
+    )  # type: ignore[attr-defined]
     return {m for m in rows.scalars() if m is not None}
 
 
-async def attendees(session: AsyncSession, event_id: uuid.UUID,
-                    member_ids: Sequence[uuid.UUID] | None = None) -> list[AttendeeRow]:
+async def attendees(
+    session: AsyncSession, event_id: uuid.UUID, member_ids: Sequence[uuid.UUID] | None = None
+) -> list[AttendeeRow]:
     """The members attending (confirmed or checked in), or the named ones, with what seating
     needs to know of them."""
     wanted = sorted(await attending(session, event_id)) if member_ids is None else list(member_ids)
     if not wanted:
         return []
-    members = (await session.execute(
-        select(Member).where(Member.id.in_(wanted)).order_by(Member.id)  # type: ignore[attr-defined]
-    )).scalars().all()
-    facilitators = set((await session.execute(
-        select(MemberRole.member_id).where(MemberRole.role == Role.facilitator,
-                                           MemberRole.member_id.in_(wanted))  # type: ignore[attr-defined]
-    )).scalars())
-    authors = set((await session.execute(
-        select(Case.author_id).where(Case.event_id == event_id,
-                                     Case.status.in_(CASES_AT_TABLES))  # type: ignore[attr-defined]
-    )).scalars())
-    return [AttendeeRow(m.id, m.full_name, m.function, m.seniority, m.company,
-                        m.id in facilitators, m.id in authors) for m in members]
+    members = (
+        (
+            await session.execute(
+                select(Member).where(Member.id.in_(wanted)).order_by(Member.id)  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
+    facilitators = set(
+        (
+            await session.execute(
+                select(MemberRole.member_id).where(
+                    MemberRole.role == Role.facilitator, MemberRole.member_id.in_(wanted)
+                )  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    authors = set(
+        (
+            await session.execute(
+                select(Case.author_id).where(
+                    Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES)
+                )  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    return [
+        AttendeeRow(
+            m.id,
+            m.full_name,
+            m.function,
+            m.seniority,
+            m.company,
+            m.id in facilitators,
+            m.id in authors,
+        )
+        for m in members
+    ]
 
 
-async def pair_history(session: AsyncSession, event: Event, member_ids: Sequence[uuid.UUID]
-                       ) -> list[tuple[uuid.UUID, uuid.UUID, int, date]]:
+async def pair_history(
+    session: AsyncSession, event: Event, member_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID, int, date]]:
     """(a, b, times, last met) for attendees who shared a published table at earlier events."""
     if not member_ids:
         return []
@@ -86,8 +119,12 @@ async def pair_history(session: AsyncSession, event: Event, member_ids: Sequence
         select(mine.member_id, other.member_id, func.count(), func.max(Event.starts_at))
         .join(other, (other.table_id == mine.table_id) & (other.member_id > mine.member_id))
         .join(Event, Event.id == mine.event_id)
-        .where(mine.member_id.in_(member_ids), other.member_id.in_(member_ids),  # type: ignore[attr-defined]
-               mine.event_id != event.id, Event.starts_at < event.starts_at)
+        .where(
+            mine.member_id.in_(member_ids),
+            other.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            mine.event_id != event.id,
+            Event.starts_at < event.starts_at,
+        )
         .group_by(mine.member_id, other.member_id)
     )
     return [(a, b, times, _day(last)) for a, b, times, last in rows.all()]
@@ -102,41 +139,57 @@ def _day(value: datetime | str) -> date:
 
 async def pins(session: AsyncSession, event_id: uuid.UUID) -> dict[uuid.UUID, int]:
     rows = await session.execute(
-        select(SeatingPin.member_id, SeatingPin.table_number).where(
-            SeatingPin.event_id == event_id))
+        select(SeatingPin.member_id, SeatingPin.table_number).where(SeatingPin.event_id == event_id)
+    )
     return {m: t for m, t in rows.all()}
 
 
-async def keep_apart(session: AsyncSession, event_id: uuid.UUID
-                     ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def keep_apart(
+    session: AsyncSession, event_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     rows = await session.execute(
         select(SeatingKeepApart.member_a, SeatingKeepApart.member_b)
         .where(SeatingKeepApart.event_id == event_id)
-        .order_by(SeatingKeepApart.member_a, SeatingKeepApart.member_b))
+        .order_by(SeatingKeepApart.member_a, SeatingKeepApart.member_b)
+    )
     return [(a, b) for a, b in rows.all()]
 
 
-async def current_plan(session: AsyncSession, event_id: uuid.UUID, *,
-                       for_update: bool = False) -> SeatingPlan | None:
+async def current_plan(
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+) -> SeatingPlan | None:
     """The plan being worked on: the latest draft, else the published one."""
-    query = (select(SeatingPlan)
-             .where(SeatingPlan.event_id == event_id,
-                    SeatingPlan.status.in_([PlanStatus.draft, PlanStatus.published]))  # type: ignore[attr-defined]
-             .order_by(SeatingPlan.status == PlanStatus.published,  # drafts first
-                       SeatingPlan.created_at.desc()).limit(1))  # type: ignore[attr-defined]
+    query = (
+        select(SeatingPlan)
+        .where(
+            SeatingPlan.event_id == event_id,
+            SeatingPlan.status.in_([PlanStatus.draft, PlanStatus.published]),
+        )  # type: ignore[attr-defined]
+        .order_by(
+            SeatingPlan.status == PlanStatus.published,  # drafts first
+            SeatingPlan.created_at.desc(),
+        )
+        .limit(1)
+    )  # type: ignore[attr-defined]
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def drop_drafts(session: AsyncSession, event_id: uuid.UUID) -> None:
-    await session.execute(delete(SeatingPlan).where(
-        SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.draft))
+    await session.execute(
+        delete(SeatingPlan).where(
+            SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.draft
+        )
+    )
 
 
 async def published_plans(session: AsyncSession, event_id: uuid.UUID) -> Sequence[SeatingPlan]:
-    rows = await session.execute(select(SeatingPlan).where(
-        SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.published))
+    rows = await session.execute(
+        select(SeatingPlan).where(
+            SeatingPlan.event_id == event_id, SeatingPlan.status == PlanStatus.published
+        )
+    )
     return rows.scalars().all()
 
 
@@ -145,41 +198,63 @@ async def drop_tables(session: AsyncSession, event_id: uuid.UUID) -> None:
 
 
 async def tables(session: AsyncSession, event_id: uuid.UUID) -> Sequence[EventTable]:
-    return (await session.execute(select(EventTable).where(EventTable.event_id == event_id)
-                                  .order_by(EventTable.number))).scalars().all()
+    return (
+        (
+            await session.execute(
+                select(EventTable)
+                .where(EventTable.event_id == event_id)
+                .order_by(EventTable.number)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
-async def seats(session: AsyncSession, table_ids: Sequence[uuid.UUID]
-                ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def seats(
+    session: AsyncSession, table_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(table id, member id) for the given tables."""
     if not table_ids:
         return []
-    rows = await session.execute(select(TableSeat.table_id, TableSeat.member_id)
-                                 .where(TableSeat.table_id.in_(table_ids)))  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(TableSeat.table_id, TableSeat.member_id).where(TableSeat.table_id.in_(table_ids))
+    )  # type: ignore[attr-defined]
     return [(t, m) for t, m in rows.all()]
 
 
-async def table_of(session: AsyncSession, event_id: uuid.UUID,
-                   member_id: uuid.UUID) -> EventTable | None:
+async def table_of(
+    session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
+) -> EventTable | None:
     """The published table a member sits at, or facilitates, at an event."""
     row = await session.execute(
-        select(EventTable).join(TableSeat, TableSeat.table_id == EventTable.id)
-        .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id))
+        select(EventTable)
+        .join(TableSeat, TableSeat.table_id == EventTable.id)
+        .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id)
+    )
     found = row.scalar_one_or_none()
     if found is not None:
         return found
-    row = await session.execute(select(EventTable).where(
-        EventTable.event_id == event_id, EventTable.facilitator_id == member_id).limit(1))
+    row = await session.execute(
+        select(EventTable)
+        .where(EventTable.event_id == event_id, EventTable.facilitator_id == member_id)
+        .limit(1)
+    )
     return row.scalar_one_or_none()
 
 
-async def table_mates(session: AsyncSession, member_id: uuid.UUID,
-                      among: Sequence[uuid.UUID] | None = None) -> frozenset[uuid.UUID]:
+async def table_mates(
+    session: AsyncSession, member_id: uuid.UUID, among: Sequence[uuid.UUID] | None = None
+) -> frozenset[uuid.UUID]:
     """Everyone (or those ``among`` the given) who shared a published table with the member,
     at any event."""
     mine, other = aliased(TableSeat), aliased(TableSeat)
-    query = (select(other.member_id).join(mine, mine.table_id == other.table_id)
-             .where(mine.member_id == member_id, other.member_id != member_id).distinct())
+    query = (
+        select(other.member_id)
+        .join(mine, mine.table_id == other.table_id)
+        .where(mine.member_id == member_id, other.member_id != member_id)
+        .distinct()
+    )
     if among is not None:
         query = query.where(other.member_id.in_(among))  # type: ignore[attr-defined]
     return frozenset((await session.execute(query)).scalars())
@@ -188,17 +263,40 @@ async def table_mates(session: AsyncSession, member_id: uuid.UUID,
 async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:
     if not member_ids:
         return []
-    return (await session.execute(select(Member).where(
-        Member.id.in_(member_ids)).order_by(Member.full_name, Member.id))).scalars().all()  # type: ignore[attr-defined]
+    return (
+        (
+            await session.execute(
+                select(Member)
+                .where(Member.id.in_(member_ids))
+                .order_by(Member.full_name, Member.id)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined]
 
 
 async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
     if not table_ids:
         return []
-    return (await session.execute(select(Case).where(
-        Case.table_id.in_(table_ids)).order_by(Case.created_at))).scalars().all()  # type: ignore[union-attr]
+    return (
+        (
+            await session.execute(
+                select(Case).where(Case.table_id.in_(table_ids)).order_by(Case.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[union-attr]
 
 
 async def cases_to_schedule(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Case]:
-    return (await session.execute(select(Case).where(
-        Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES)))).scalars().all()  # type: ignore[attr-defined]
+    return (
+        (
+            await session.execute(
+                select(Case).where(Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES))
+            )
+        )
+        .scalars()
+        .all()
+    )  # type: ignore[attr-defined]

@@ -29,22 +29,30 @@ CHANGE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422)
 
 
 @router.post(
-    "/seating", status_code=status.HTTP_201_CREATED, response_model=SeatingPlanRead,
-    responses=problem_responses(401, 403, 404, 409, 413, 422), operation_id="seating_generate",
+    "/seating",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SeatingPlanRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="seating_generate",
 )
 async def generate_seating(
-    event_id: uuid.UUID, body: SeatingOptions, admin: AdminPrincipal, session: SessionDep,
+    event_id: uuid.UUID,
+    body: SeatingOptions,
+    admin: AdminPrincipal,
+    session: SessionDep,
     context: ContextDep,
 ) -> Response:
     """Draft a seating of the confirmed and checked-in attendees with the solver, from the
     pair history of earlier published seatings. 409 names the rule when none is possible."""
-    plan = await service.generate(session, admin=admin, context=context, event_id=event_id,
-                                  options=body)
+    plan = await service.generate(
+        session, admin=admin, context=context, event_id=event_id, options=body
+    )
     return json_response(plan, status_code=status.HTTP_201_CREATED)
 
 
 @router.get(
-    "/seating", response_model=SeatingPlanRead,
+    "/seating",
+    response_model=SeatingPlanRead,
     responses={**problem_responses(401, 403, 404, 422), **NOT_MODIFIED},
     operation_id="seating_get",
 )
@@ -57,125 +65,195 @@ async def get_seating(
 
 
 @router.post(
-    "/seating/moves", response_model=SeatingPlanRead, responses=CHANGE_PROBLEMS,
+    "/seating/moves",
+    response_model=SeatingPlanRead,
+    responses=CHANGE_PROBLEMS,
     operation_id="seating_move",
 )
 async def move_seat(
-    event_id: uuid.UUID, body: SeatMove, admin: AdminPrincipal, session: SessionDep,
+    event_id: uuid.UUID,
+    body: SeatMove,
+    admin: AdminPrincipal,
+    session: SessionDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Move a member to another table. A hard-rule break is a 409 naming the rule; changing a
     published plan starts a draft from it."""
-    return json_response(await service.move(
-        session, admin=admin, event_id=event_id, member_id=body.member_id, table=body.table,
-        if_match=if_match))
+    return json_response(
+        await service.move(
+            session,
+            admin=admin,
+            event_id=event_id,
+            member_id=body.member_id,
+            table=body.table,
+            if_match=if_match,
+        )
+    )
 
 
 @router.post(
-    "/seating/swaps", response_model=SeatingPlanRead, responses=CHANGE_PROBLEMS,
+    "/seating/swaps",
+    response_model=SeatingPlanRead,
+    responses=CHANGE_PROBLEMS,
     operation_id="seating_swap",
 )
 async def swap_seats(
-    event_id: uuid.UUID, body: SeatSwap, admin: AdminPrincipal, session: SessionDep,
+    event_id: uuid.UUID,
+    body: SeatSwap,
+    admin: AdminPrincipal,
+    session: SessionDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Swap two members' tables, under the same rules as a move."""
-    return json_response(await service.swap(
-        session, admin=admin, event_id=event_id, member_id=body.member_id,
-        other_id=body.other_member_id, if_match=if_match))
+    return json_response(
+        await service.swap(
+            session,
+            admin=admin,
+            event_id=event_id,
+            member_id=body.member_id,
+            other_id=body.other_member_id,
+            if_match=if_match,
+        )
+    )
 
 
 @router.post(
-    "/seating/publish", response_model=SeatingPlanRead, responses=CHANGE_PROBLEMS,
+    "/seating/publish",
+    response_model=SeatingPlanRead,
+    responses=CHANGE_PROBLEMS,
     operation_id="seating_publish",
 )
 async def publish_seating(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep,
+    event_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Publish the plan: the event's tables are (re)created, cases are scheduled to their
     authors' tables, the pairs enter the history and `seating.published` is emitted."""
-    return json_response(await service.publish(
-        session, admin=admin, context=context, event_id=event_id, if_match=if_match))
+    return json_response(
+        await service.publish(
+            session, admin=admin, context=context, event_id=event_id, if_match=if_match
+        )
+    )
 
 
 @router.get(
-    "/seating/rules", response_model=SeatingRules, responses=problem_responses(401, 403, 404),
+    "/seating/rules",
+    response_model=SeatingRules,
+    responses=problem_responses(401, 403, 404),
     operation_id="seating_rules",
 )
-async def seating_rules(event_id: uuid.UUID, admin: AdminPrincipal,
-                        session: SessionDep) -> Response:
+async def seating_rules(
+    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> Response:
     """The event's pins and pairs kept apart."""
     return json_response(await service.rules(session, event_id))
 
 
 @router.put(
-    "/seating/pins/{member_id}", response_model=SeatingRules, responses=CHANGE_PROBLEMS,
+    "/seating/pins/{member_id}",
+    response_model=SeatingRules,
+    responses=CHANGE_PROBLEMS,
     operation_id="seating_pin",
 )
 async def pin_member(
-    event_id: uuid.UUID, member_id: uuid.UUID, body: PinSet, admin: AdminPrincipal,
+    event_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: PinSet,
+    admin: AdminPrincipal,
     session: SessionDep,
 ) -> Response:
     """Pin a member to a table in every plan; the plan being worked on is adjusted (a move,
     or a swap at that table) or the pin is refused with the rule it would break."""
-    return json_response(await service.pin(session, admin=admin, event_id=event_id,
-                                           member_id=member_id, table=body.table))
+    return json_response(
+        await service.pin(
+            session, admin=admin, event_id=event_id, member_id=member_id, table=body.table
+        )
+    )
 
 
 @router.delete(
-    "/seating/pins/{member_id}", status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 422), operation_id="seating_unpin",
+    "/seating/pins/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="seating_unpin",
 )
-async def unpin_member(event_id: uuid.UUID, member_id: uuid.UUID, admin: AdminPrincipal,
-                       session: SessionDep) -> Response:
+async def unpin_member(
+    event_id: uuid.UUID, member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> Response:
     """Remove a pin."""
     await service.unpin(session, event_id=event_id, member_id=member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
-    "/seating/keep-apart", response_model=SeatingRules, responses=CHANGE_PROBLEMS,
+    "/seating/keep-apart",
+    response_model=SeatingRules,
+    responses=CHANGE_PROBLEMS,
     operation_id="seating_keep_apart",
 )
-async def keep_apart(event_id: uuid.UUID, body: KeepApartCreate, admin: AdminPrincipal,
-                     session: SessionDep) -> Response:
+async def keep_apart(
+    event_id: uuid.UUID, body: KeepApartCreate, admin: AdminPrincipal, session: SessionDep
+) -> Response:
     """Never seat these two together at this event; a plan doing so is adjusted."""
-    return json_response(await service.add_keep_apart(session, admin=admin, event_id=event_id,
-                                                      body=body))
+    return json_response(
+        await service.add_keep_apart(session, admin=admin, event_id=event_id, body=body)
+    )
 
 
 @router.delete(
-    "/seating/keep-apart/{member_a}/{member_b}", status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 422), operation_id="seating_keep_apart_remove",
+    "/seating/keep-apart/{member_a}/{member_b}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="seating_keep_apart_remove",
 )
-async def remove_keep_apart(event_id: uuid.UUID, member_a: uuid.UUID, member_b: uuid.UUID,
-                            admin: AdminPrincipal, session: SessionDep) -> Response:
+async def remove_keep_apart(
+    event_id: uuid.UUID,
+    member_a: uuid.UUID,
+    member_b: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+) -> Response:
     """Let two members sit together again."""
-    await service.remove_keep_apart(session, event_id=event_id, member_a=member_a,
-                                    member_b=member_b)
+    await service.remove_keep_apart(
+        session, event_id=event_id, member_a=member_a, member_b=member_b
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
-    "/tables", response_model=TableList, responses=problem_responses(401, 403, 404, 422),
+    "/tables",
+    response_model=TableList,
+    responses=problem_responses(401, 403, 404, 422),
     operation_id="tables_list",
 )
-async def list_tables(event_id: uuid.UUID, admin: AdminPrincipal,
-                      session: SessionDep, context: ContextDep) -> Response:
+async def list_tables(
+    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+) -> Response:
     """Every published table of the event with its roster and cases. Admins only."""
-    return json_response(TableList(items=await service.event_tables(
-        session, admin=admin, context=context, event_id=event_id)))
+    return json_response(
+        TableList(
+            items=await service.event_tables(
+                session, admin=admin, context=context, event_id=event_id
+            )
+        )
+    )
 
 
 @router.get(
-    "/tables/mine", response_model=TableRead, responses=problem_responses(401, 404, 422),
+    "/tables/mine",
+    response_model=TableRead,
+    responses=problem_responses(401, 404, 422),
     operation_id="tables_mine",
 )
-async def my_table(event_id: uuid.UUID, principal: PrincipalDep,
-                   session: SessionDep, context: ContextDep) -> Response:
+async def my_table(
+    event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> Response:
     """My table at the event: my table-mates (private fields as each consented, the "table"
     level included) and its cases as their visibility allows; its facilitator sees every
     case at it."""
-    return json_response(await service.my_table(session, principal=principal,
-                                                context=context, event_id=event_id))
+    return json_response(
+        await service.my_table(session, principal=principal, context=context, event_id=event_id)
+    )

@@ -11,46 +11,78 @@ MAX_TIME_LIMIT_S = 30.0
 
 
 class SeatingOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"seed": 7, "time_limit_s": 5, "weights": {"repeat_pairs": 10, "mixed_functions": 3,
-         "seniority": 1}}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "seed": 7,
+                    "time_limit_s": 5,
+                    "weights": {"repeat_pairs": 10, "mixed_functions": 3, "seniority": 1},
+                }
+            ]
+        },
+    )
 
     seed: int = Field(0, ge=0, le=2**31 - 1, description="The same seed gives the same plan.")
-    time_limit_s: float = Field(5.0, gt=0, le=MAX_TIME_LIMIT_S,
-                                description="The solver's time budget in seconds.")
-    tables: int | None = Field(None, ge=1, le=1000,
-                               description="How many tables (default: ceil(attendees / size)).")
+    time_limit_s: float = Field(
+        5.0, gt=0, le=MAX_TIME_LIMIT_S, description="The solver's time budget in seconds."
+    )
+    tables: int | None = Field(
+        None, ge=1, le=1000, description="How many tables (default: ceil(attendees / size))."
+    )
     weights: WeightsIn = Field(default_factory=WeightsIn)
 
 
 class SeatMove(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61", "table": 3}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61", "table": 3}]
+        },
+    )
 
     member_id: uuid.UUID
     table: int = Field(ge=1, le=1000, description="The table number to move the member to.")
 
 
 class SeatSwap(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
-         "other_member_id": "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
+                    "other_member_id": "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10",
+                }
+            ]
+        },
+    )
 
     member_id: uuid.UUID
     other_member_id: uuid.UUID
 
 
 class PinSet(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"table": 1}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"table": 1}]})
 
     table: int = Field(ge=1, le=1000)
 
 
 class KeepApartCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"member_ids": ["6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
-         "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10"]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_ids": [
+                        "6f1c2d7e-1b9a-4c55-9a0e-3f2b8c4d5e61",
+                        "0b7e4a52-93d1-4f0c-8e2a-5c6d7e8f9a10",
+                    ]
+                }
+            ]
+        },
+    )
 
     member_ids: list[uuid.UUID] = Field(min_length=2, max_length=2)
 
@@ -142,7 +174,8 @@ class TableRead(BaseModel):
     members: list[TableMember]
     cases: list[TableCase] = Field(
         default_factory=list,
-        description="The cases scheduled at the table (admins and its facilitator only).")
+        description="The cases scheduled at the table (admins and its facilitator only).",
+    )
 
 
 class TableList(BaseModel):

@@ -51,8 +51,12 @@ from app.tables.seating.scoring import evaluate
 from app.tables.seating.solver import solve
 
 # Seating is for events that happen: not drafts, not cancelled ones.
-SEATABLE = (EventStatus.published, EventStatus.registration_open,
-            EventStatus.registration_closed, EventStatus.completed)
+SEATABLE = (
+    EventStatus.published,
+    EventStatus.registration_open,
+    EventStatus.registration_closed,
+    EventStatus.completed,
+)
 
 
 class SeatingRuleBroken(Conflict):
@@ -72,8 +76,7 @@ def _rule_broken(violation: Violation, error: type[Conflict] = SeatingRuleBroken
     return error(f"Rule '{violation.rule}': {violation.detail}{who}.")
 
 
-async def _event(session: AsyncSession, event_id: uuid.UUID, *,
-                 for_update: bool = False) -> Event:
+async def _event(session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False) -> Event:
     event = await repository.event(session, event_id, for_update=for_update)
     if event is None:
         raise NotFound("No such event.")
@@ -84,10 +87,15 @@ class _Seating:
     """What the rules are checked against: the people of a plan, their attributes, the
     event's pins and pairs kept apart, and their history together."""
 
-    def __init__(self, event: Event, rows: list[repository.AttendeeRow],
-                 pins: dict[uuid.UUID, int], apart: list[tuple[uuid.UUID, uuid.UUID]],
-                 history: list[tuple[uuid.UUID, uuid.UUID, int, Any]],
-                 options: SeatingOptions) -> None:
+    def __init__(
+        self,
+        event: Event,
+        rows: list[repository.AttendeeRow],
+        pins: dict[uuid.UUID, int],
+        apart: list[tuple[uuid.UUID, uuid.UUID]],
+        history: list[tuple[uuid.UUID, uuid.UUID, int, Any]],
+        options: SeatingOptions,
+    ) -> None:
         present = {r.id for r in rows}
         self.rows = {str(r.id): r for r in rows}
         self.names = {str(r.id): r.full_name or str(r.id) for r in rows}
@@ -95,13 +103,20 @@ class _Seating:
         self.instance = Instance(
             table_size=event.table_size,
             tables=options.tables,
-            attendees=tuple(Attendee(
-                id=str(r.id), function=r.function, seniority=r.seniority, company=r.company,
-                facilitator=r.facilitator, has_case=r.has_case,
-                pinned_table=pins.get(r.id)) for r in rows),
+            attendees=tuple(
+                Attendee(
+                    id=str(r.id),
+                    function=r.function,
+                    seniority=r.seniority,
+                    company=r.company,
+                    facilitator=r.facilitator,
+                    has_case=r.has_case,
+                    pinned_table=pins.get(r.id),
+                )
+                for r in rows
+            ),
             history=tuple(Meeting(str(a), str(b), times, last) for a, b, times, last in history),
-            keep_apart=tuple((str(a), str(b)) for a, b in apart
-                             if a in present and b in present),
+            keep_apart=tuple((str(a), str(b)) for a, b in apart if a in present and b in present),
             seed=options.seed,
             time_limit_s=options.time_limit_s,
             weights=options.weights.to_weights(),
@@ -109,30 +124,52 @@ class _Seating:
         )
 
 
-async def _seating(session: AsyncSession, event: Event, options: SeatingOptions,
-                   member_ids: list[uuid.UUID] | None = None) -> _Seating:
+async def _seating(
+    session: AsyncSession,
+    event: Event,
+    options: SeatingOptions,
+    member_ids: list[uuid.UUID] | None = None,
+) -> _Seating:
     rows = await repository.attendees(session, event.id, member_ids)
     history = await repository.pair_history(session, event, [r.id for r in rows])
-    return _Seating(event, rows, await repository.pins(session, event.id),
-                    await repository.keep_apart(session, event.id), history, options)
+    return _Seating(
+        event,
+        rows,
+        await repository.pins(session, event.id),
+        await repository.keep_apart(session, event.id),
+        history,
+        options,
+    )
 
 
 def _plan_tables(plan: SeatingPlan) -> list[list[str]]:
     return [list(plan.tables[key]) for key in sorted(plan.tables, key=int)]
 
 
-def _store(plan: SeatingPlan, seating: _Seating, tables: list[list[str]],
-           run: dict[str, Any] | None = None) -> None:
+def _store(
+    plan: SeatingPlan, seating: _Seating, tables: list[list[str]], run: dict[str, Any] | None = None
+) -> None:
     """Score ``tables`` and keep them, with their reasons and metrics, on the plan."""
     previous = plan.metrics or {}
     table_plans, metrics = evaluate(
-        seating.instance, tables, names=seating.names,
-        moves=(run or previous).get("moves", 0), time_s=(run or previous).get("time_s", 0.0),
-        stopped_by=(run or previous).get("stopped_by", "moves"))
+        seating.instance,
+        tables,
+        names=seating.names,
+        moves=(run or previous).get("moves", 0),
+        time_s=(run or previous).get("time_s", 0.0),
+        stopped_by=(run or previous).get("stopped_by", "moves"),
+    )
     plan.tables = {str(t.number): list(t.attendees) for t in table_plans}
-    plan.evaluation = {str(t.number): {"score": t.score, "reasons": [
-        {"kind": r.kind, "member_ids": list(r.member_ids), "text": r.text} for r in t.reasons]}
-        for t in table_plans}
+    plan.evaluation = {
+        str(t.number): {
+            "score": t.score,
+            "reasons": [
+                {"kind": r.kind, "member_ids": list(r.member_ids), "text": r.text}
+                for r in t.reasons
+            ],
+        }
+        for t in table_plans
+    }
     plan.metrics = asdict(metrics)
 
 
@@ -143,23 +180,47 @@ def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
         attendees = []
         for member in members:
             row = seating.rows.get(member)
-            attendees.append(SeatedAttendee(
-                member_id=uuid.UUID(member), full_name=row.full_name if row else "",
-                function=row.function if row else None, seniority=row.seniority if row else None,
-                facilitator=bool(row and row.facilitator), has_case=bool(row and row.has_case),
-                pinned=member in seating.pins))
-        tables.append(PlanTableRead(
-            number=number, score=evaluation["score"], attendees=attendees,
-            reasons=[ReasonRead.model_validate(r) for r in evaluation["reasons"]]))
+            attendees.append(
+                SeatedAttendee(
+                    member_id=uuid.UUID(member),
+                    full_name=row.full_name if row else "",
+                    function=row.function if row else None,
+                    seniority=row.seniority if row else None,
+                    facilitator=bool(row and row.facilitator),
+                    has_case=bool(row and row.has_case),
+                    pinned=member in seating.pins,
+                )
+            )
+        tables.append(
+            PlanTableRead(
+                number=number,
+                score=evaluation["score"],
+                attendees=attendees,
+                reasons=[ReasonRead.model_validate(r) for r in evaluation["reasons"]],
+            )
+        )
     return SeatingPlanRead(
-        id=plan.id, event_id=plan.event_id, status=plan.status, table_size=plan.table_size,
+        id=plan.id,
+        event_id=plan.event_id,
+        status=plan.status,
+        table_size=plan.table_size,
         options=SeatingOptions.model_validate(plan.options),
-        metrics=SeatingMetrics.model_validate(plan.metrics), tables=tables,
-        version=plan.version, created_at=plan.created_at, published_at=plan.published_at)
+        metrics=SeatingMetrics.model_validate(plan.metrics),
+        tables=tables,
+        version=plan.version,
+        created_at=plan.created_at,
+        published_at=plan.published_at,
+    )
 
 
-async def generate(session: AsyncSession, *, admin: Principal, context: RequestContext,
-                   event_id: uuid.UUID, options: SeatingOptions) -> SeatingPlanRead:
+async def generate(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    options: SeatingOptions,
+) -> SeatingPlanRead:
     """A new draft from the event's attendees; an earlier draft is replaced, a published
     plan stays in force until this one is published."""
     event = await _event(session, event_id, for_update=True)
@@ -173,19 +234,37 @@ async def generate(session: AsyncSession, *, admin: Principal, context: RequestC
     if plan.status == "infeasible" and plan.infeasible is not None:
         raise _rule_broken(plan.infeasible, SeatingInfeasible)
     if plan.status != "ok" or plan.metrics is None:
-        raise SeatingInfeasible("No seating was found within the time limit; allow more time "
-                                "or relax a rule.")
+        raise SeatingInfeasible(
+            "No seating was found within the time limit; allow more time or relax a rule."
+        )
     await repository.drop_drafts(session, event.id)
-    draft = SeatingPlan(event_id=event.id, table_size=event.table_size,
-                        options=options.model_dump(mode="json"), created_by=admin.id)
-    _store(draft, seating, [list(t.attendees) for t in plan.tables],
-           run={"moves": plan.metrics.moves, "time_s": plan.metrics.time_s,
-                "stopped_by": plan.metrics.stopped_by})
+    draft = SeatingPlan(
+        event_id=event.id,
+        table_size=event.table_size,
+        options=options.model_dump(mode="json"),
+        created_by=admin.id,
+    )
+    _store(
+        draft,
+        seating,
+        [list(t.attendees) for t in plan.tables],
+        run={
+            "moves": plan.metrics.moves,
+            "time_s": plan.metrics.time_s,
+            "stopped_by": plan.metrics.stopped_by,
+        },
+    )
     session.add(draft)
     await session.flush()
-    audit.record(session, context=context, action="seating.generated", target_type="event",
-                 target_id=event.id, actor_id=admin.id,
-                 details={"plan_id": str(draft.id), "attendees": len(seating.rows)})
+    audit.record(
+        session,
+        context=context,
+        action="seating.generated",
+        target_type="event",
+        target_id=event.id,
+        actor_id=admin.id,
+        details={"plan_id": str(draft.id), "attendees": len(seating.rows)},
+    )
     return view(draft, seating)
 
 
@@ -194,32 +273,46 @@ async def current(session: AsyncSession, event_id: uuid.UUID) -> SeatingPlanRead
     plan = await repository.current_plan(session, event.id)
     if plan is None:
         raise NotFound("This event has no seating plan yet.")
-    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
-                             [uuid.UUID(m) for t in _plan_tables(plan) for m in t])
+    seating = await _seating(
+        session,
+        event,
+        SeatingOptions.model_validate(plan.options),
+        [uuid.UUID(m) for t in _plan_tables(plan) for m in t],
+    )
     return view(plan, seating)
 
 
-async def _working_draft(session: AsyncSession, event: Event,
-                         admin: Principal) -> SeatingPlan:
+async def _working_draft(session: AsyncSession, event: Event, admin: Principal) -> SeatingPlan:
     """The draft changes go to; changing a published plan starts a draft from it."""
     plan = await repository.current_plan(session, event.id, for_update=True)
     if plan is None:
         raise SeatingNotReady("Generate a seating plan first.")
     if plan.status == PlanStatus.draft:
         return plan
-    draft = SeatingPlan(event_id=event.id, table_size=plan.table_size, tables=dict(plan.tables),
-                        options=dict(plan.options), metrics=dict(plan.metrics),
-                        evaluation=dict(plan.evaluation), created_by=admin.id)
+    draft = SeatingPlan(
+        event_id=event.id,
+        table_size=plan.table_size,
+        tables=dict(plan.tables),
+        options=dict(plan.options),
+        metrics=dict(plan.metrics),
+        evaluation=dict(plan.evaluation),
+        created_by=admin.id,
+    )
     session.add(draft)
     await session.flush()
     return draft
 
 
-async def _change(session: AsyncSession, event: Event, plan: SeatingPlan,
-                  tables: list[list[str]]) -> SeatingPlanRead:
+async def _change(
+    session: AsyncSession, event: Event, plan: SeatingPlan, tables: list[list[str]]
+) -> SeatingPlanRead:
     """Keep ``tables`` on the plan if they break no hard rule; else a 409 naming it."""
-    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
-                             [uuid.UUID(m) for t in tables for m in t])
+    seating = await _seating(
+        session,
+        event,
+        SeatingOptions.model_validate(plan.options),
+        [uuid.UUID(m) for t in tables for m in t],
+    )
     broken = violations(seating.instance, tables)
     if broken:
         raise _rule_broken(broken[0])
@@ -237,8 +330,15 @@ def _seat_of(tables: list[list[str]], member_id: uuid.UUID) -> int:
     raise NotFound("That member is not in the seating plan.")
 
 
-async def move(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
-               member_id: uuid.UUID, table: int, if_match: str | None) -> SeatingPlanRead:
+async def move(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    event_id: uuid.UUID,
+    member_id: uuid.UUID,
+    table: int,
+    if_match: str | None,
+) -> SeatingPlanRead:
     event = await _event(session, event_id, for_update=True)
     if if_match is not None:
         check_if_match(if_match, etag_of(await current(session, event_id)))
@@ -252,9 +352,15 @@ async def move(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
     return await _change(session, event, plan, tables)
 
 
-async def swap(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
-               member_id: uuid.UUID, other_id: uuid.UUID,
-               if_match: str | None) -> SeatingPlanRead:
+async def swap(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    event_id: uuid.UUID,
+    member_id: uuid.UUID,
+    other_id: uuid.UUID,
+    if_match: str | None,
+) -> SeatingPlanRead:
     event = await _event(session, event_id, for_update=True)
     if if_match is not None:
         check_if_match(if_match, etag_of(await current(session, event_id)))
@@ -269,13 +375,22 @@ async def swap(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
     return await _change(session, event, plan, tables)
 
 
-async def _repair(session: AsyncSession, event: Event, plan: SeatingPlan,
-                  tables: list[list[str]], members: list[str],
-                  targets: list[int]) -> SeatingPlanRead:
+async def _repair(
+    session: AsyncSession,
+    event: Event,
+    plan: SeatingPlan,
+    tables: list[list[str]],
+    members: list[str],
+    targets: list[int],
+) -> SeatingPlanRead:
     """Seat one of ``members`` at one of ``targets`` by a move or a swap that keeps every
     rule; the first such change wins, else a 409 with the rule the simplest one breaks."""
-    seating = await _seating(session, event, SeatingOptions.model_validate(plan.options),
-                             [uuid.UUID(m) for t in tables for m in t])
+    seating = await _seating(
+        session,
+        event,
+        SeatingOptions.model_validate(plan.options),
+        [uuid.UUID(m) for t in tables for m in t],
+    )
     first_problem: Violation | None = None
     for member in members:
         source = _seat_of(tables, uuid.UUID(member))
@@ -306,8 +421,14 @@ async def _attendees(session: AsyncSession, event: Event, *member_ids: uuid.UUID
         raise Conflict("That member is not a confirmed attendee of this event.")
 
 
-async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
-              member_id: uuid.UUID, table: int) -> SeatingRules:
+async def pin(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    event_id: uuid.UUID,
+    member_id: uuid.UUID,
+    table: int,
+) -> SeatingRules:
     """Pin a member to a table; a plan being worked on is adjusted to keep the pin."""
     event = await _event(session, event_id, for_update=True)
     await _attendees(session, event, member_id)
@@ -325,13 +446,11 @@ async def pin(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
         if str(member_id) in tables[table - 1]:
             return await rules(session, event_id)
         draft = await _working_draft(session, event, admin)
-        await _repair(session, event, draft, _plan_tables(draft), [str(member_id)],
-                      [table - 1])
+        await _repair(session, event, draft, _plan_tables(draft), [str(member_id)], [table - 1])
     return await rules(session, event_id)
 
 
-async def unpin(session: AsyncSession, *, event_id: uuid.UUID,
-                member_id: uuid.UUID) -> None:
+async def unpin(session: AsyncSession, *, event_id: uuid.UUID, member_id: uuid.UUID) -> None:
     event = await _event(session, event_id, for_update=True)
     existing = await session.get(SeatingPin, (event.id, member_id))
     if existing is None:
@@ -340,8 +459,9 @@ async def unpin(session: AsyncSession, *, event_id: uuid.UUID,
     await session.flush()
 
 
-async def add_keep_apart(session: AsyncSession, *, admin: Principal, event_id: uuid.UUID,
-                         body: KeepApartCreate) -> SeatingRules:
+async def add_keep_apart(
+    session: AsyncSession, *, admin: Principal, event_id: uuid.UUID, body: KeepApartCreate
+) -> SeatingRules:
     """Keep two members apart; a plan seating them together is adjusted."""
     event = await _event(session, event_id, for_update=True)
     a, b = sorted(body.member_ids)
@@ -362,8 +482,9 @@ async def add_keep_apart(session: AsyncSession, *, admin: Principal, event_id: u
     return await rules(session, event_id)
 
 
-async def remove_keep_apart(session: AsyncSession, *, event_id: uuid.UUID,
-                            member_a: uuid.UUID, member_b: uuid.UUID) -> None:
+async def remove_keep_apart(
+    session: AsyncSession, *, event_id: uuid.UUID, member_a: uuid.UUID, member_b: uuid.UUID
+) -> None:
     event = await _event(session, event_id, for_update=True)
     a, b = sorted((member_a, member_b))
     existing = await session.get(SeatingKeepApart, (event.id, a, b))
@@ -376,13 +497,20 @@ async def remove_keep_apart(session: AsyncSession, *, event_id: uuid.UUID,
 async def rules(session: AsyncSession, event_id: uuid.UUID) -> SeatingRules:
     event = await _event(session, event_id)
     pins = await repository.pins(session, event.id)
-    return SeatingRules(pins={str(m): t for m, t in sorted(pins.items())},
-                        keep_apart=[[a, b] for a, b in await repository.keep_apart(
-                            session, event.id)])
+    return SeatingRules(
+        pins={str(m): t for m, t in sorted(pins.items())},
+        keep_apart=[[a, b] for a, b in await repository.keep_apart(session, event.id)],
+    )
 
 
-async def publish(session: AsyncSession, *, admin: Principal, context: RequestContext,
-                  event_id: uuid.UUID, if_match: str | None) -> SeatingPlanRead:
+async def publish(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    if_match: str | None,
+) -> SeatingPlanRead:
     """Make the plan the event's tables, and its pairs part of everyone's history."""
     event = await _event(session, event_id, for_update=True)
     plan = await repository.current_plan(session, event.id, for_update=True)
@@ -401,7 +529,8 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
     if left or joined:
         who = ", ".join(sorted(str(m) for m in left | joined))
         raise SeatingNotReady(
-            f"The attendees changed since the plan was made ({who}); regenerate or adjust it.")
+            f"The attendees changed since the plan was made ({who}); regenerate or adjust it."
+        )
     broken = violations(seating.instance, tables)
     if broken:
         raise _rule_broken(broken[0])
@@ -410,18 +539,30 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
         old.status = PlanStatus.superseded
     await repository.drop_tables(session, event.id)
     await session.flush()
-    event_tables = [EventTable(
-        event_id=event.id, plan_id=plan.id, number=number, name=f"Table {number}",
-        facilitator_id=next((uuid.UUID(m) for m in members if seating.rows[m].facilitator),
-                            None),
-        seats=event.table_size) for number, members in enumerate(tables, start=1)]
+    event_tables = [
+        EventTable(
+            event_id=event.id,
+            plan_id=plan.id,
+            number=number,
+            name=f"Table {number}",
+            facilitator_id=next(
+                (uuid.UUID(m) for m in members if seating.rows[m].facilitator), None
+            ),
+            seats=event.table_size,
+        )
+        for number, members in enumerate(tables, start=1)
+    ]
     session.add_all(event_tables)
     await session.flush()  # the tables before their seats, which refer to them
-    table_of_member = {uuid.UUID(member): table.id
-                       for table, members in zip(event_tables, tables, strict=True)
-                       for member in members}
-    session.add_all(TableSeat(table_id=table_id, member_id=member_id, event_id=event.id)
-                    for member_id, table_id in table_of_member.items())
+    table_of_member = {
+        uuid.UUID(member): table.id
+        for table, members in zip(event_tables, tables, strict=True)
+        for member in members
+    }
+    session.add_all(
+        TableSeat(table_id=table_id, member_id=member_id, event_id=event.id)
+        for member_id, table_id in table_of_member.items()
+    )
     for case in await repository.cases_to_schedule(session, event.id):
         case.table_id = table_of_member.get(case.author_id)
         target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
@@ -432,28 +573,53 @@ async def publish(session: AsyncSession, *, admin: Principal, context: RequestCo
     plan.version += 1
     plan.updated_at = now
     await session.flush()
-    emit(session, SEATING_PUBLISHED, SeatingPublished(
-        id=plan.id, version=plan.version, event_id=str(event.id), tables=len(tables),
-        seated=len(seated)))
-    audit.record(session, context=context, action="seating.published", target_type="event",
-                 target_id=event.id, actor_id=admin.id,
-                 details={"plan_id": str(plan.id), "tables": len(tables)})
+    emit(
+        session,
+        SEATING_PUBLISHED,
+        SeatingPublished(
+            id=plan.id,
+            version=plan.version,
+            event_id=str(event.id),
+            tables=len(tables),
+            seated=len(seated),
+        ),
+    )
+    audit.record(
+        session,
+        context=context,
+        action="seating.published",
+        target_type="event",
+        target_id=event.id,
+        actor_id=admin.id,
+        details={"plan_id": str(plan.id), "tables": len(tables)},
+    )
     return view(plan, seating)
 
 
 def _member_view(viewer: Viewer, member: Member, facilitator: bool) -> TableMember:
-    visibilities = {name: getattr(member, f"{name}_visibility")
-                    for name in ("company", "job_title", "phone", "email")}
+    visibilities = {
+        name: getattr(member, f"{name}_visibility")
+        for name in ("company", "job_title", "phone", "email")
+    }
     shown = set(visible_private_fields(viewer, member.id, visibilities))
     return TableMember(
-        member_id=member.id, full_name=member.full_name, function=member.function,
-        seniority=member.seniority, facilitator=facilitator,
-        **{name: getattr(member, name) for name in shown})
+        member_id=member.id,
+        full_name=member.full_name,
+        function=member.function,
+        seniority=member.seniority,
+        facilitator=facilitator,
+        **{name: getattr(member, name) for name in shown},
+    )
 
 
-async def _tables_view(session: AsyncSession, viewer: Viewer, tables: list[EventTable], *,
-                       all_cases: bool,
-                       reader: tuple[Principal, RequestContext]) -> list[TableRead]:
+async def _tables_view(
+    session: AsyncSession,
+    viewer: Viewer,
+    tables: list[EventTable],
+    *,
+    all_cases: bool,
+    reader: tuple[Principal, RequestContext],
+) -> list[TableRead]:
     """The tables with their people and cases, read in three queries whatever their number.
     An admin sees everyone's private fields: the read is audited like any other."""
     seats = await repository.seats(session, [t.id for t in tables])
@@ -466,29 +632,50 @@ async def _tables_view(session: AsyncSession, viewer: Viewer, tables: list[Event
     cases_at: dict[uuid.UUID, list[TableCase]] = {t.id: [] for t in tables}
     for case in await repository.cases_at(session, [t.id for t in tables]):
         hidden = not all_cases and case.visibility == CaseVisibility.facilitators
-        if case.table_id is None or hidden or case.status in (CaseStatus.withdrawn,
-                                                              CaseStatus.declined):
+        if (
+            case.table_id is None
+            or hidden
+            or case.status in (CaseStatus.withdrawn, CaseStatus.declined)
+        ):
             continue
-        cases_at[case.table_id].append(TableCase(id=case.id, title=case.title,
-                                                 author_id=case.author_id, status=case.status))
-    return [TableRead(
-        id=t.id, event_id=t.event_id, number=t.number, name=t.name,
-        facilitator_id=t.facilitator_id, seats=t.seats,
-        members=[_member_view(viewer, m, m.id == t.facilitator_id)
-                 for m in sorted(at_table[t.id], key=lambda m: (m.full_name, m.id))],
-        cases=cases_at[t.id]) for t in tables]
+        cases_at[case.table_id].append(
+            TableCase(id=case.id, title=case.title, author_id=case.author_id, status=case.status)
+        )
+    return [
+        TableRead(
+            id=t.id,
+            event_id=t.event_id,
+            number=t.number,
+            name=t.name,
+            facilitator_id=t.facilitator_id,
+            seats=t.seats,
+            members=[
+                _member_view(viewer, m, m.id == t.facilitator_id)
+                for m in sorted(at_table[t.id], key=lambda m: (m.full_name, m.id))
+            ],
+            cases=cases_at[t.id],
+        )
+        for t in tables
+    ]
 
 
-async def event_tables(session: AsyncSession, *, admin: Principal, context: RequestContext,
-                       event_id: uuid.UUID) -> list[TableRead]:
+async def event_tables(
+    session: AsyncSession, *, admin: Principal, context: RequestContext, event_id: uuid.UUID
+) -> list[TableRead]:
     event = await _event(session, event_id)
     viewer = Viewer(id=admin.id, is_admin=True, sees_members=True)
-    return await _tables_view(session, viewer, list(await repository.tables(session, event.id)),
-                              all_cases=True, reader=(admin, context))
+    return await _tables_view(
+        session,
+        viewer,
+        list(await repository.tables(session, event.id)),
+        all_cases=True,
+        reader=(admin, context),
+    )
 
 
-async def my_table(session: AsyncSession, *, principal: Principal, context: RequestContext,
-                   event_id: uuid.UUID) -> TableRead:
+async def my_table(
+    session: AsyncSession, *, principal: Principal, context: RequestContext, event_id: uuid.UUID
+) -> TableRead:
     """The reader's table at the event: its people (as consent allows) and cases."""
     event = await _event(session, event_id)
     if not may_read(principal, event):
@@ -498,11 +685,17 @@ async def my_table(session: AsyncSession, *, principal: Principal, context: Requ
     table = await repository.table_of(session, event.id, principal.id)
     if table is None:
         raise NotFound("You have no table at this event (yet).")
-    viewer = Viewer(id=principal.id, is_admin=principal.is_admin,
-                    sees_members=principal.sees_members,
-                    table_mates=await repository.table_mates(session, principal.id))
+    viewer = Viewer(
+        id=principal.id,
+        is_admin=principal.is_admin,
+        sees_members=principal.sees_members,
+        table_mates=await repository.table_mates(session, principal.id),
+    )
     [view_of_table] = await _tables_view(
-        session, viewer, [table],
+        session,
+        viewer,
+        [table],
         all_cases=principal.is_admin or table.facilitator_id == principal.id,
-        reader=(principal, context))
+        reader=(principal, context),
+    )
     return view_of_table

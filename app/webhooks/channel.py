@@ -67,7 +67,8 @@ class WebhookChannel:
             return Outcome(succeeded=False, error="timeout", latency_ms=_ms(started))
         except httpx.HTTPError as exc:
             return Outcome(
-                succeeded=False, error=f"{type(exc).__name__}: {exc}"[:500],
+                succeeded=False,
+                error=f"{type(exc).__name__}: {exc}"[:500],
                 latency_ms=_ms(started),
             )
         code = response.status_code

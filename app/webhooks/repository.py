@@ -92,9 +92,7 @@ async def attempts_of(session: AsyncSession, delivery_id: uuid.UUID) -> list[Del
     return list(rows.scalars())
 
 
-async def requeue(
-    session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime
-) -> int:
+async def requeue(session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime) -> int:
     """Make deliveries due again; the attempt counter restarts so the schedule applies anew."""
     if not delivery_ids:
         return 0
@@ -102,8 +100,12 @@ async def requeue(
         update(Delivery)
         .where(Delivery.id.in_(delivery_ids))
         .values(
-            status=DeliveryStatus.pending, next_attempt_at=now, attempts=0, completed_at=None,
-            lease_until=None, lease_token=None,
+            status=DeliveryStatus.pending,
+            next_attempt_at=now,
+            attempts=0,
+            completed_at=None,
+            lease_until=None,
+            lease_token=None,
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

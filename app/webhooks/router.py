@@ -29,7 +29,9 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 @router.get(
-    "/event-types", response_model=list[EventTypeRead], responses=problem_responses(401, 403),
+    "/event-types",
+    response_model=list[EventTypeRead],
+    responses=problem_responses(401, 403),
     operation_id="webhooks_event_types",
 )
 async def list_event_types(admin: AdminPrincipal) -> list[EventTypeRead]:
@@ -39,8 +41,11 @@ async def list_event_types(admin: AdminPrincipal) -> list[EventTypeRead]:
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=SubscriptionWithSecret,
-    responses=problem_responses(401, 403, 413, 422), operation_id="webhooks_create",
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionWithSecret,
+    responses=problem_responses(401, 403, 413, 422),
+    operation_id="webhooks_create",
 )
 async def create_subscription(
     body: SubscriptionCreate,
@@ -55,7 +60,9 @@ async def create_subscription(
 
 
 @router.get(
-    "", response_model=Page[SubscriptionRead], responses=problem_responses(401, 403, 422),
+    "",
+    response_model=Page[SubscriptionRead],
+    responses=problem_responses(401, 403, 422),
     operation_id="webhooks_list",
 )
 async def list_subscriptions(
@@ -69,7 +76,8 @@ async def list_subscriptions(
 
 
 @router.get(
-    "/{subscription_id}", response_model=SubscriptionRead,
+    "/{subscription_id}",
+    response_model=SubscriptionRead,
     responses={**problem_responses(401, 403, 404, 422), **NOT_MODIFIED},
     operation_id="webhooks_get",
 )
@@ -81,8 +89,10 @@ async def get_subscription(
 
 
 @router.patch(
-    "/{subscription_id}", response_model=SubscriptionRead,
-    responses=problem_responses(401, 403, 404, 412, 413, 422), operation_id="webhooks_update",
+    "/{subscription_id}",
+    response_model=SubscriptionRead,
+    responses=problem_responses(401, 403, 404, 412, 413, 422),
+    operation_id="webhooks_update",
 )
 async def update_subscription(
     subscription_id: uuid.UUID,
@@ -102,8 +112,11 @@ async def update_subscription(
 
 
 @router.delete(
-    "/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-    responses=problem_responses(401, 403, 404, 422), operation_id="webhooks_delete",
+    "/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="webhooks_delete",
 )
 async def delete_subscription(
     subscription_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
@@ -114,8 +127,10 @@ async def delete_subscription(
 
 
 @router.post(
-    "/{subscription_id}/rotate-secret", response_model=SubscriptionWithSecret,
-    responses=problem_responses(401, 403, 404, 422), operation_id="webhooks_rotate_secret",
+    "/{subscription_id}/rotate-secret",
+    response_model=SubscriptionWithSecret,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="webhooks_rotate_secret",
 )
 async def rotate_secret(
     subscription_id: uuid.UUID,
@@ -130,8 +145,11 @@ async def rotate_secret(
 
 
 @router.post(
-    "/{subscription_id}/ping", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryRead,
-    responses=problem_responses(401, 403, 404, 409, 422), operation_id="webhooks_ping",
+    "/{subscription_id}/ping",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="webhooks_ping",
 )
 async def ping(subscription_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
     """Send a `webhook.ping` to this receiver; follow it in the delivery log."""
@@ -140,8 +158,10 @@ async def ping(subscription_id: uuid.UUID, admin: AdminPrincipal, session: Sessi
 
 
 @router.get(
-    "/{subscription_id}/deliveries", response_model=Page[DeliveryRead],
-    responses=problem_responses(401, 403, 404, 422), operation_id="webhooks_deliveries_list",
+    "/{subscription_id}/deliveries",
+    response_model=Page[DeliveryRead],
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="webhooks_deliveries_list",
 )
 async def list_deliveries(
     subscription_id: uuid.UUID,
@@ -154,18 +174,26 @@ async def list_deliveries(
 ) -> Response:
     """The delivery log (kept 30 days), newest first; `status=failed` lists what gave up."""
     page = await service.list_deliveries(
-        session, subscription_id, status=delivery_status, event_type=event_type,
-        cursor=cursor, limit=limit,
+        session,
+        subscription_id,
+        status=delivery_status,
+        event_type=event_type,
+        cursor=cursor,
+        limit=limit,
     )
     return json_response(page)
 
 
 @router.get(
-    "/{subscription_id}/deliveries/{delivery_id}", response_model=DeliveryDetail,
-    responses=problem_responses(401, 403, 404, 422), operation_id="webhooks_deliveries_get",
+    "/{subscription_id}/deliveries/{delivery_id}",
+    response_model=DeliveryDetail,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="webhooks_deliveries_get",
 )
 async def get_delivery(
-    subscription_id: uuid.UUID, delivery_id: uuid.UUID, admin: AdminPrincipal,
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    admin: AdminPrincipal,
     session: SessionDep,
 ) -> Response:
     """One delivery with its body and every attempt (status, latency, response excerpt)."""
@@ -174,12 +202,17 @@ async def get_delivery(
 
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/redeliver",
-    status_code=status.HTTP_202_ACCEPTED, response_model=RedeliveryAccepted,
-    responses=problem_responses(401, 403, 404, 409, 422), operation_id="webhooks_redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RedeliveryAccepted,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="webhooks_redeliver",
 )
 async def redeliver(
-    subscription_id: uuid.UUID, delivery_id: uuid.UUID, admin: AdminPrincipal,
-    session: SessionDep, context: ContextDep,
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
 ) -> Response:
     """Send one delivery again, with the same `webhook-id`."""
     accepted = await service.redeliver(session, admin, context, subscription_id, delivery_id)
@@ -187,17 +220,19 @@ async def redeliver(
 
 
 @router.post(
-    "/{subscription_id}/redeliver-failed", status_code=status.HTTP_202_ACCEPTED,
+    "/{subscription_id}/redeliver-failed",
+    status_code=status.HTTP_202_ACCEPTED,
     response_model=RedeliveryAccepted,
     responses=problem_responses(401, 403, 404, 409, 413, 422),
     operation_id="webhooks_redeliver_failed",
 )
 async def redeliver_failed(
-    subscription_id: uuid.UUID, body: RedeliverFailed, admin: AdminPrincipal,
-    session: SessionDep, context: ContextDep,
+    subscription_id: uuid.UUID,
+    body: RedeliverFailed,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
 ) -> Response:
     """Send again every failed delivery created since a time (up to 1,000 per call)."""
-    accepted = await service.redeliver_failed(
-        session, admin, context, subscription_id, body.since
-    )
+    accepted = await service.redeliver_failed(session, admin, context, subscription_id, body.since)
     return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)

@@ -29,7 +29,9 @@ EVENT_TYPES_DESCRIPTION = (
 class SubscriptionCreate(InputSchema):
     url: str = Field(min_length=1, max_length=2048, description="An https URL of the receiver.")
     event_types: list[str] = Field(
-        default_factory=list, max_length=100, description=EVENT_TYPES_DESCRIPTION,
+        default_factory=list,
+        max_length=100,
+        description=EVENT_TYPES_DESCRIPTION,
         json_schema_extra=_known_event_types,
     )
     description: str = Field(default="", max_length=500)
@@ -38,8 +40,11 @@ class SubscriptionCreate(InputSchema):
     model_config = {
         "json_schema_extra": {
             "examples": [
-                {"url": "https://crm.example.com/hooks/digital-leaders",
-                 "event_types": ["registration.confirmed"], "description": "CRM sync"}
+                {
+                    "url": "https://crm.example.com/hooks/digital-leaders",
+                    "event_types": ["registration.confirmed"],
+                    "description": "CRM sync",
+                }
             ]
         }
     }
@@ -48,7 +53,9 @@ class SubscriptionCreate(InputSchema):
 class SubscriptionUpdate(InputSchema):
     url: Keep[str] = Field(default=None, min_length=1, max_length=2048)
     event_types: list[str] | None = Field(
-        default=None, max_length=100, description=EVENT_TYPES_DESCRIPTION,
+        default=None,
+        max_length=100,
+        description=EVENT_TYPES_DESCRIPTION,
         json_schema_extra=_known_event_types,
     )
     description: Keep[str] = Field(default=None, max_length=500)
@@ -56,9 +63,7 @@ class SubscriptionUpdate(InputSchema):
         default=None, description="Re-enabling clears the failure record and the reason."
     )
 
-    model_config = {
-        "json_schema_extra": {"examples": [{"enabled": True}, {"event_types": []}]}
-    }
+    model_config = {"json_schema_extra": {"examples": [{"enabled": True}, {"event_types": []}]}}
 
 
 class SubscriptionRead(ReadSchema):

@@ -43,8 +43,11 @@ def event_type_catalogue() -> list[EventTypeRead]:
 
 def _event_type_read(event_type: EventType) -> EventTypeRead:  # type: ignore[type-arg]
     return EventTypeRead(
-        name=event_type.name, version=event_type.version, description=event_type.description,
-        subject_type=event_type.subject_type, data_schema=event_type.json_schema(),
+        name=event_type.name,
+        version=event_type.version,
+        description=event_type.description,
+        subject_type=event_type.subject_type,
+        data_schema=event_type.json_schema(),
     )
 
 
@@ -62,11 +65,17 @@ def subscription_view(subscription: WebhookSubscription) -> SubscriptionRead:
     if rotation_ends is not None and rotation_ends <= datetime.now(UTC):
         rotation_ends = None
     return SubscriptionRead(
-        id=subscription.id, url=subscription.url, event_types=subscription.event_types,
-        description=subscription.description, enabled=subscription.enabled,
-        disabled_reason=subscription.disabled_reason, failing_since=subscription.failing_since,
-        secret_rotation_ends_at=rotation_ends, created_at=subscription.created_at,
-        updated_at=subscription.updated_at, version=subscription.version,
+        id=subscription.id,
+        url=subscription.url,
+        event_types=subscription.event_types,
+        description=subscription.description,
+        enabled=subscription.enabled,
+        disabled_reason=subscription.disabled_reason,
+        failing_since=subscription.failing_since,
+        secret_rotation_ends_at=rotation_ends,
+        created_at=subscription.created_at,
+        updated_at=subscription.updated_at,
+        version=subscription.version,
     )
 
 
@@ -102,16 +111,23 @@ async def create_subscription(
 ) -> SubscriptionWithSecret:
     check_url(data.url, settings.webhook_allowed_http_hosts)
     subscription = WebhookSubscription(
-        url=data.url, event_types=_check_event_types(data.event_types),
-        description=data.description, enabled=data.enabled,
+        url=data.url,
+        event_types=_check_event_types(data.event_types),
+        description=data.description,
+        enabled=data.enabled,
         disabled_reason=None if data.enabled else "admin",
-        secret=signing.new_secret(), created_by=admin.id,
+        secret=signing.new_secret(),
+        created_by=admin.id,
     )
     session.add(subscription)
     await session.flush()
     audit.record(
-        session, actor_id=admin.id, action="webhook.create", target_type="webhook_subscription",
-        target_id=subscription.id, context=context,
+        session,
+        actor_id=admin.id,
+        action="webhook.create",
+        target_type="webhook_subscription",
+        target_id=subscription.id,
+        context=context,
         details={"event_types": subscription.event_types},
     )
     return _with_secret(subscription)
@@ -164,8 +180,13 @@ async def update_subscription(
     subscription.version += 1
     subscription.updated_at = datetime.now(UTC)
     audit.record(
-        session, actor_id=admin.id, action="webhook.update", target_type="webhook_subscription",
-        target_id=subscription.id, context=context, details={"fields": sorted(changed)},
+        session,
+        actor_id=admin.id,
+        action="webhook.update",
+        target_type="webhook_subscription",
+        target_id=subscription.id,
+        context=context,
+        details={"fields": sorted(changed)},
     )
     return subscription_view(subscription)
 
@@ -176,8 +197,12 @@ async def delete_subscription(
     subscription = await _subscription(session, subscription_id, for_update=True)
     await session.delete(subscription)
     audit.record(
-        session, actor_id=admin.id, action="webhook.delete", target_type="webhook_subscription",
-        target_id=subscription_id, context=context,
+        session,
+        actor_id=admin.id,
+        action="webhook.delete",
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        context=context,
     )
 
 
@@ -200,29 +225,36 @@ async def rotate_secret(
     subscription.version += 1
     subscription.updated_at = now
     audit.record(
-        session, actor_id=admin.id, action="webhook.rotate_secret",
-        target_type="webhook_subscription", target_id=subscription.id, context=context,
+        session,
+        actor_id=admin.id,
+        action="webhook.rotate_secret",
+        target_type="webhook_subscription",
+        target_id=subscription.id,
+        context=context,
     )
     return _with_secret(subscription)
 
 
-async def ping(
-    session: AsyncSession, admin: Principal, subscription_id: uuid.UUID
-) -> DeliveryRead:
+async def ping(session: AsyncSession, admin: Principal, subscription_id: uuid.UUID) -> DeliveryRead:
     """A `webhook.ping` for this subscription only: the event is stored already dispatched,
     with its single delivery, so no other subscription receives it."""
     subscription = await _subscription(session, subscription_id, enabled=True)
     now = datetime.now(UTC)
     event = OutboxEvent(
-        type=PING.name, type_version=PING.version, occurred_at=now,
-        subject_type=PING.subject_type, subject_id=subscription.id,
+        type=PING.name,
+        type_version=PING.version,
+        occurred_at=now,
+        subject_type=PING.subject_type,
+        subject_id=subscription.id,
         data=PingData(id=subscription.id, version=subscription.version).model_dump(mode="json"),
         dispatched_at=now,
     )
     session.add(event)
     await session.flush()
     delivery = Delivery(
-        event_id=event.id, channel=DeliveryChannel.webhook, subscription_id=subscription.id,
+        event_id=event.id,
+        channel=DeliveryChannel.webhook,
+        subscription_id=subscription.id,
         next_attempt_at=now,
     )
     session.add(delivery)
@@ -232,13 +264,19 @@ async def ping(
 
 def delivery_view(delivery: Delivery, event: OutboxEvent) -> DeliveryRead:
     return DeliveryRead(
-        id=delivery.id, event_id=event.id, event_type=event.type, message_id=message_id(event),
-        status=delivery.status, attempts=delivery.attempts,
+        id=delivery.id,
+        event_id=event.id,
+        event_type=event.type,
+        message_id=message_id(event),
+        status=delivery.status,
+        attempts=delivery.attempts,
         next_attempt_at=(
             delivery.next_attempt_at if delivery.status == DeliveryStatus.pending else None
         ),
-        last_attempt_at=delivery.last_attempt_at, last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error, created_at=delivery.created_at,
+        last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
         completed_at=delivery.completed_at,
     )
 
@@ -254,17 +292,19 @@ async def list_deliveries(
 ) -> Page[DeliveryRead]:
     await _subscription(session, subscription_id)
     rows = await repository.list_deliveries(
-        session, subscription_id, status=status, event_type=event_type,
-        before=decode_time_cursor(cursor, _SORT), limit=limit,
+        session,
+        subscription_id,
+        status=status,
+        event_type=event_type,
+        before=decode_time_cursor(cursor, _SORT),
+        limit=limit,
     )
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
         next_cursor = encode_time_cursor(_SORT, last.created_at, last.id)
-    return Page[DeliveryRead](
-        items=[delivery_view(d, e) for d, e in page], next_cursor=next_cursor
-    )
+    return Page[DeliveryRead](items=[delivery_view(d, e) for d, e in page], next_cursor=next_cursor)
 
 
 async def _delivery(
@@ -300,8 +340,12 @@ async def redeliver(
     delivery, _ = await _delivery(session, subscription_id, delivery_id)
     count = await repository.requeue(session, [delivery.id], datetime.now(UTC))
     audit.record(
-        session, actor_id=admin.id, action="webhook.redeliver",
-        target_type="webhook_subscription", target_id=subscription_id, context=context,
+        session,
+        actor_id=admin.id,
+        action="webhook.redeliver",
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        context=context,
         details={"delivery_ids": [str(delivery.id)]},
     )
     return RedeliveryAccepted(requeued=count, delivery_ids=[delivery.id])
@@ -322,8 +366,12 @@ async def redeliver_failed(
     )
     count = await repository.requeue(session, ids, datetime.now(UTC))
     audit.record(
-        session, actor_id=admin.id, action="webhook.redeliver",
-        target_type="webhook_subscription", target_id=subscription_id, context=context,
+        session,
+        actor_id=admin.id,
+        action="webhook.redeliver",
+        target_type="webhook_subscription",
+        target_id=subscription_id,
+        context=context,
         details={"count": count, "since": since.isoformat()},
     )
     return RedeliveryAccepted(requeued=count, delivery_ids=ids)

@@ -37,9 +37,14 @@ async def fan_out(session: AsyncSession, channels: Sequence[Channel], limit: int
     now = datetime.now(UTC)
     rows = [
         {
-            "id": uuid.uuid4(), "event_id": event.id, "channel": channel.name,
-            "subscription_id": target.subscription_id, "recipient_id": target.recipient_id,
-            "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
+            "id": uuid.uuid4(),
+            "event_id": event.id,
+            "channel": channel.name,
+            "subscription_id": target.subscription_id,
+            "recipient_id": target.recipient_id,
+            "status": DeliveryStatus.pending,
+            "attempts": 0,
+            "next_attempt_at": now,
             "created_at": now,
         }
         for channel in channels
@@ -84,16 +89,24 @@ async def record(
     attempts = delivery.attempts + 1
     await repository.add_attempt(
         session,
-        delivery_id=delivery.id, attempted_at=now, status_code=outcome.status_code,
-        latency_ms=outcome.latency_ms, response_excerpt=outcome.response_excerpt,
-        error=outcome.error, details=outcome.details,
+        delivery_id=delivery.id,
+        attempted_at=now,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        response_excerpt=outcome.response_excerpt,
+        error=outcome.error,
+        details=outcome.details,
     )
     values: dict[str, object] = {
-        "attempts": attempts, "last_attempt_at": now,
-        "last_status_code": outcome.status_code, "last_error": outcome.error,
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
     }
-    delay = None if outcome.succeeded or not outcome.retry else next_delay(
-        attempts, rng, outcome.retry_after
+    delay = (
+        None
+        if outcome.succeeded or not outcome.retry
+        else next_delay(attempts, rng, outcome.retry_after)
     )
     if outcome.succeeded:
         values |= {"status": DeliveryStatus.succeeded, "completed_at": now}
@@ -139,7 +152,10 @@ async def _track_subscription_health(
         session,
         SUBSCRIPTION_DISABLED,
         SubscriptionDisabledData(
-            id=subscription_id, version=version, reason=reason, failing_since=failing_since,
+            id=subscription_id,
+            version=version,
+            reason=reason,
+            failing_since=failing_since,
         ),
     )
 
@@ -177,9 +193,7 @@ class Worker:
             )
             await session.commit()
         async with self.sessionmaker() as session:
-            jobs = await claim(
-                session, self.settings, self.token, self.settings.worker_batch_size
-            )
+            jobs = await claim(session, self.settings, self.token, self.settings.worker_batch_size)
             await session.commit()
         if jobs:
             await asyncio.gather(*(self._attempt(job) for job in jobs))
@@ -236,8 +250,11 @@ class Worker:
         in_flight = Counter(s for s in self._in_flight.values() if s is not None)
         async with self.sessionmaker() as session:
             jobs = await claim(
-                session, self.settings, self.token,
-                min(free, self.settings.worker_batch_size), in_flight,
+                session,
+                self.settings,
+                self.token,
+                min(free, self.settings.worker_batch_size),
+                in_flight,
                 self.settings.worker_concurrency_per_subscription,
             )
             await session.commit()
@@ -257,8 +274,9 @@ class Worker:
         try:
             await self._attempt(job)
         except Exception:  # recording failed (the database away): the lease runs out
-            logger.warning("attempt on %s not recorded; its lease will expire",
-                           job.delivery.id, exc_info=True)
+            logger.warning(
+                "attempt on %s not recorded; its lease will expire", job.delivery.id, exc_info=True
+            )
 
     async def _pause(self) -> None:
         """Nothing to start: wait until stopped, enough attempts ended (see
@@ -266,11 +284,16 @@ class Worker:
         if self._wake.is_set():
             self._wake.clear()
             return
-        waiters = [asyncio.ensure_future(self.stopping.wait()),
-                   asyncio.ensure_future(self._wake.wait())]
+        waiters = [
+            asyncio.ensure_future(self.stopping.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
         try:
-            await asyncio.wait(waiters, timeout=self.settings.worker_idle_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters,
+                timeout=self.settings.worker_idle_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             for waiter in waiters:
                 waiter.cancel()

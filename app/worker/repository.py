@@ -166,7 +166,9 @@ async def disable_subscription(
             WebhookSubscription.enabled.is_(True),
         )
         .values(
-            enabled=False, disabled_reason=reason, updated_at=now,
+            enabled=False,
+            disabled_reason=reason,
+            updated_at=now,
             version=WebhookSubscription.version + 1,
         )
         .returning(WebhookSubscription.version)

@@ -40,10 +40,14 @@ def build_channels(
     ]
     if settings.bitrix24_enabled:
         # One client per worker: its leaky bucket paces every CRM call this worker makes.
-        channels.append(CrmChannel(
-            sessionmaker, client_from_settings(crm_http, settings),
-            settings.bitrix24_lead_statuses, settings.bitrix24_deal_stages,
-        ))
+        channels.append(
+            CrmChannel(
+                sessionmaker,
+                client_from_settings(crm_http, settings),
+                settings.bitrix24_lead_statuses,
+                settings.bitrix24_deal_stages,
+            )
+        )
     return channels
 
 

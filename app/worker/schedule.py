@@ -59,20 +59,27 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("retry_timepad_inbox", timedelta(minutes=1), timepad_service.retry_inbox),
     ScheduledJob("reconcile_timepad", timedelta(hours=1), timepad_service.reconcile_open_events),
     ScheduledJob("apply_bitrix24_events", timedelta(minutes=1), bitrix24_inbound.retry_inbox),
-    ScheduledJob("expire_registration_offers", timedelta(minutes=1),
-                 registrations_service.expire_offers),
-    ScheduledJob("release_unconfirmed_registrations", timedelta(minutes=5),
-                 registrations_service.release_unconfirmed),
-    ScheduledJob("open_close_and_remind_surveys", timedelta(minutes=1),
-                 surveys_service.run_schedule),
+    ScheduledJob(
+        "expire_registration_offers", timedelta(minutes=1), registrations_service.expire_offers
+    ),
+    ScheduledJob(
+        "release_unconfirmed_registrations",
+        timedelta(minutes=5),
+        registrations_service.release_unconfirmed,
+    ),
+    ScheduledJob(
+        "open_close_and_remind_surveys", timedelta(minutes=1), surveys_service.run_schedule
+    ),
     ScheduledJob("seal_survey_answers", timedelta(minutes=1), surveys_service.seal_answers),
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),
-    ScheduledJob("fill_review_assignments", timedelta(minutes=10),
-                 assigning.fill_waiting_applications),
-    ScheduledJob("bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS),
-                 bitrix24_runs.run_requested_syncs),
+    ScheduledJob(
+        "fill_review_assignments", timedelta(minutes=10), assigning.fill_waiting_applications
+    ),
+    ScheduledJob(
+        "bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS), bitrix24_runs.run_requested_syncs
+    ),
 ]
 
 

@@ -23,8 +23,11 @@ RUSSIAN = (
 
 
 async def _import(client, admin, content, media_type="text/csv"):
-    return await client.post("/api/v1/applications/import", headers={
-        **admin.headers, "content-type": media_type}, content=content.encode())
+    return await client.post(
+        "/api/v1/applications/import",
+        headers={**admin.headers, "content-type": media_type},
+        content=content.encode(),
+    )
 
 
 class TestImport:
@@ -35,8 +38,12 @@ class TestImport:
         response = await _import(client, admin, RUSSIAN)
         assert response.status_code == 200, response.text
         report = response.json()
-        assert (report["created"], report["updated"], report["unchanged"], report["errors"]) \
-            == (2, 0, 0, 3)
+        assert (report["created"], report["updated"], report["unchanged"], report["errors"]) == (
+            2,
+            0,
+            0,
+            3,
+        )
         rows = {r["row"]: r for r in report["rows"]}
         assert rows[2]["status"] == "created" and rows[3]["status"] == "created"
         assert rows[4]["status"] == "error" and "email" in rows[4]["errors"][0]
@@ -44,14 +51,19 @@ class TestImport:
         assert 6 not in rows  # blank line skipped
         assert rows[7]["status"] == "error" and "line 2" in rows[7]["errors"][0]
 
-        ivan = (await db.execute(select(Member).where(
-            Member.email_normalized == "ivan@example.com"))).scalar_one()
+        ivan = (
+            await db.execute(select(Member).where(Member.email_normalized == "ivan@example.com"))
+        ).scalar_one()
         assert ivan.full_name == "Иван Петров" and ivan.password_hash is None
-        roles = list((await db.execute(select(MemberRole.role).where(
-            MemberRole.member_id == ivan.id))).scalars())
+        roles = list(
+            (
+                await db.execute(select(MemberRole.role).where(MemberRole.member_id == ivan.id))
+            ).scalars()
+        )
         assert roles == ["applicant"]
-        application = (await db.execute(select(Application).where(
-            Application.member_id == ivan.id))).scalar_one()
+        application = (
+            await db.execute(select(Application).where(Application.member_id == ivan.id))
+        ).scalar_one()
         assert application.status == "in_review" and application.imported
         assert application.function == "CTO" and application.seniority == 4
         assert application.reviewers_may_see_company and application.utm_campaign == "осень"
@@ -77,12 +89,15 @@ class TestImport:
     async def test_english_headers_comma_separated(self, client, factory, db):
         admin = await factory.member("admin")
         existing = await factory.member("applicant", email="known@example.com")
-        content = ("email,full_name,function,seniority,industry,experience_summary,source\n"
-                   "known@example.com,Known Person,CMO,C-level,Media,Brands,\"ads, telegram\"\n")
+        content = (
+            "email,full_name,function,seniority,industry,experience_summary,source\n"
+            'known@example.com,Known Person,CMO,C-level,Media,Brands,"ads, telegram"\n'
+        )
         report = (await _import(client, admin, content)).json()
         assert report["created"] == 1
-        application = (await db.execute(select(Application).where(
-            Application.member_id == existing.id))).scalar_one()
+        application = (
+            await db.execute(select(Application).where(Application.member_id == existing.id))
+        ).scalar_one()
         assert application.source == "ads, telegram" and application.seniority == 4
         assert application.status == "submitted"  # no reviewers in this council yet
 
@@ -102,8 +117,11 @@ class TestImport:
                 continue
             assert response.status_code == 422
             assert response.json()["type"] == "/problems/csv-unreadable"
-        not_utf8 = await client.post("/api/v1/applications/import", content=b"email\xff\n",
-                                     headers={**admin.headers, "content-type": "text/csv"})
+        not_utf8 = await client.post(
+            "/api/v1/applications/import",
+            content=b"email\xff\n",
+            headers={**admin.headers, "content-type": "text/csv"},
+        )
         assert not_utf8.status_code == 422
         as_json = await _import(client, admin, "{}", media_type="application/json")
         assert as_json.status_code == 415

@@ -31,12 +31,16 @@ class TestDraft:
         read = await client.get(url, headers=applicant.headers)
         assert read.json() == body
         etag = read.headers["etag"]
-        edited = await client.patch(url, headers={**applicant.headers, "If-Match": etag},
-                                    json={"team_size": 150, "reviewers_may_see_company": False})
+        edited = await client.patch(
+            url,
+            headers={**applicant.headers, "If-Match": etag},
+            json={"team_size": 150, "reviewers_may_see_company": False},
+        )
         assert edited.status_code == 200 and edited.json()["team_size"] == 150
         assert edited.json()["reviewers_may_see_company"] is False
-        stale = await client.patch(url, headers={**applicant.headers, "If-Match": etag},
-                                   json={"team_size": 1})
+        stale = await client.patch(
+            url, headers={**applicant.headers, "If-Match": etag}, json={"team_size": 1}
+        )
         assert stale.status_code == 412
         row = await db.get(Application, uuid.UUID(body["id"]))
         await db.refresh(row)
@@ -60,22 +64,33 @@ class TestDraft:
         mine = await client.get("/api/v1/applications", headers=stranger.headers)
         assert mine.json()["items"] == []
 
-    @pytest.mark.parametrize("field,value", [
-        ("seniority", 6), ("function", "Wizard"), ("team_size", -1),
-        ("experience_summary", "x" * 4001), ("company", "bad\u0000"), ("role", "admin")])
+    @pytest.mark.parametrize(
+        "field,value",
+        [
+            ("seniority", 6),
+            ("function", "Wizard"),
+            ("team_size", -1),
+            ("experience_summary", "x" * 4001),
+            ("company", "bad\u0000"),
+            ("role", "admin"),
+        ],
+    )
     async def test_validation(self, client, factory, field, value):
         applicant = await factory.member("applicant")
-        response = await client.post("/api/v1/applications", headers=applicant.headers,
-                                     json={field: value})
+        response = await client.post(
+            "/api/v1/applications", headers=applicant.headers, json={field: value}
+        )
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"][:2] == ["body", field]
 
     async def test_incomplete_draft_cannot_be_submitted(self, client, factory, db):
         applicant = await factory.member("applicant")
-        created = await client.post("/api/v1/applications", headers=applicant.headers,
-                                    json={"function": "CTO"})
-        response = await client.post(f"/api/v1/applications/{created.json()['id']}/submit",
-                                     headers=applicant.headers)
+        created = await client.post(
+            "/api/v1/applications", headers=applicant.headers, json={"function": "CTO"}
+        )
+        response = await client.post(
+            f"/api/v1/applications/{created.json()['id']}/submit", headers=applicant.headers
+        )
         assert response.status_code == 422
         assert response.json()["type"] == "/problems/incomplete-application"
         assert "seniority" in response.json()["detail"]
@@ -90,12 +105,19 @@ class TestDraft:
 
 ALL = [s.value for s in ApplicationStatus]
 LEGAL = {
-    ("draft", "submitted"), ("draft", "withdrawn"),
-    ("submitted", "in_review"), ("submitted", "withdrawn"), ("submitted", "approved"),
-    ("submitted", "rejected"), ("submitted", "waitlisted"),
-    ("in_review", "withdrawn"), ("in_review", "approved"), ("in_review", "rejected"),
+    ("draft", "submitted"),
+    ("draft", "withdrawn"),
+    ("submitted", "in_review"),
+    ("submitted", "withdrawn"),
+    ("submitted", "approved"),
+    ("submitted", "rejected"),
+    ("submitted", "waitlisted"),
+    ("in_review", "withdrawn"),
+    ("in_review", "approved"),
+    ("in_review", "rejected"),
     ("in_review", "waitlisted"),
-    ("waitlisted", "approved"), ("waitlisted", "rejected"),
+    ("waitlisted", "approved"),
+    ("waitlisted", "rejected"),
 }
 
 
@@ -114,16 +136,30 @@ class TestTransitions:
     async def test_submit_assigns_reviewers(self, client, factory, db):
         applicant, body, council = await submitted(client, factory)
         assert body["status"] == "in_review" and body["submitted_at"]
-        assignments = (await db.execute(select(ReviewAssignment).where(
-            ReviewAssignment.application_id == uuid.UUID(body["id"])))).scalars().all()
+        assignments = (
+            (
+                await db.execute(
+                    select(ReviewAssignment).where(
+                        ReviewAssignment.application_id == uuid.UUID(body["id"])
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert {a.reviewer_id for a in assignments} == {r.id for r in council}
         [event] = await outbox_events(db, "application.submitted")
-        assert event.data == {"id": body["id"], "version": body["version"],
-                              "status": "in_review", "imported": False}
+        assert event.data == {
+            "id": body["id"],
+            "version": body["version"],
+            "status": "in_review",
+            "imported": False,
+        }
         # Submitted: no more edits, no second submission.
         url = f"/api/v1/applications/{body['id']}"
-        assert (await client.patch(url, headers=applicant.headers,
-                                   json={"team_size": 1})).status_code == 409
+        assert (
+            await client.patch(url, headers=applicant.headers, json={"team_size": 1})
+        ).status_code == 409
         again = await client.post(f"{url}/submit", headers=applicant.headers)
         assert again.status_code == 409
         assert again.json()["type"] == "/problems/illegal-transition"
@@ -155,14 +191,20 @@ class TestTransitions:
         admin = await factory.member("admin")
         applicant, body, _ = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}"
-        await client.post(f"{url}/decision", headers=admin.headers,
-                          json={"status": "waitlisted", "reason": "Full."})
-        assert (await client.post(f"{url}/withdraw",
-                                  headers=applicant.headers)).status_code == 409
-        await client.post(f"{url}/decision", headers=admin.headers,
-                          json={"status": decided, "reason": "Done."})
-        again = await client.post(f"{url}/decision", headers=admin.headers,
-                                  json={"status": "waitlisted", "reason": "Back?"})
+        await client.post(
+            f"{url}/decision",
+            headers=admin.headers,
+            json={"status": "waitlisted", "reason": "Full."},
+        )
+        assert (await client.post(f"{url}/withdraw", headers=applicant.headers)).status_code == 409
+        await client.post(
+            f"{url}/decision", headers=admin.headers, json={"status": decided, "reason": "Done."}
+        )
+        again = await client.post(
+            f"{url}/decision",
+            headers=admin.headers,
+            json={"status": "waitlisted", "reason": "Back?"},
+        )
         assert again.status_code == 409
         assert again.json()["type"] == "/problems/illegal-transition"
 
@@ -170,34 +212,41 @@ class TestTransitions:
         admin = await factory.member("admin")
         applicant, body, _ = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}"
-        decided = await client.post(f"{url}/decision", headers=admin.headers,
-                                    json={"status": "rejected", "reason": "Too early."})
+        decided = await client.post(
+            f"{url}/decision",
+            headers=admin.headers,
+            json={"status": "rejected", "reason": "Too early."},
+        )
         assert decided.status_code == 200
         for status in ("approved", "waitlisted", "rejected"):
-            again = await client.post(f"{url}/decision", headers=admin.headers,
-                                      json={"status": status, "reason": "again"})
+            again = await client.post(
+                f"{url}/decision", headers=admin.headers, json={"status": status, "reason": "again"}
+            )
             assert again.status_code == 409
-        assert (await client.post(f"{url}/withdraw",
-                                  headers=applicant.headers)).status_code == 409
+        assert (await client.post(f"{url}/withdraw", headers=applicant.headers)).status_code == 409
         assert len(await outbox_events(db, "application.decided")) == 1
 
     async def test_draft_cannot_be_decided(self, client, factory):
         admin = await factory.member("admin")
         _, body = await draft(client, factory)
-        response = await client.post(f"/api/v1/applications/{body['id']}/decision",
-                                     headers=admin.headers,
-                                     json={"status": "approved", "reason": "r"})
+        response = await client.post(
+            f"/api/v1/applications/{body['id']}/decision",
+            headers=admin.headers,
+            json={"status": "approved", "reason": "r"},
+        )
         assert response.status_code == 409
 
     async def test_waitlisted_then_approved(self, client, factory, db):
         admin = await factory.member("admin")
         _, body, _ = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/decision"
-        waitlisted = await client.post(url, headers=admin.headers,
-                                       json={"status": "waitlisted", "reason": "Season full."})
+        waitlisted = await client.post(
+            url, headers=admin.headers, json={"status": "waitlisted", "reason": "Season full."}
+        )
         assert waitlisted.json()["status"] == "waitlisted"
-        approved = await client.post(url, headers=admin.headers,
-                                     json={"status": "approved", "reason": "A place freed."})
+        approved = await client.post(
+            url, headers=admin.headers, json={"status": "approved", "reason": "A place freed."}
+        )
         assert approved.json()["status"] == "approved"
         assert approved.json()["decided_by"] == "admin"
         statuses = [e.data["status"] for e in await outbox_events(db, "application.decided")]
@@ -208,15 +257,22 @@ class TestDecision:
     async def test_admin_approval_makes_a_member(self, client, factory, db):
         admin = await factory.member("admin")
         applicant, body, _ = await submitted(client, factory)
-        response = await client.post(f"/api/v1/applications/{body['id']}/decision",
-                                     headers=admin.headers,
-                                     json={"status": "approved", "reason": "Clear yes."})
+        response = await client.post(
+            f"/api/v1/applications/{body['id']}/decision",
+            headers=admin.headers,
+            json={"status": "approved", "reason": "Clear yes."},
+        )
         assert response.status_code == 200
         result = response.json()
         assert result["status"] == "approved" and result["decided_by"] == "admin"
         assert result["decision_reason"] == "Clear yes." and result["decided_at"]
-        roles = set((await db.execute(select(MemberRole.role).where(
-            MemberRole.member_id == applicant.id))).scalars())
+        roles = set(
+            (
+                await db.execute(
+                    select(MemberRole.role).where(MemberRole.member_id == applicant.id)
+                )
+            ).scalars()
+        )
         assert roles == {"member"}
         member = await db.get(Member, applicant.id)
         await db.refresh(member)
@@ -225,13 +281,21 @@ class TestDecision:
         assert member.company_visibility == member.job_title_visibility == "nobody"
         assert member.member_since is not None and member.token_version == 1
         [event] = await outbox_events(db, "application.decided")
-        assert event.data == {"id": body["id"], "version": result["version"],
-                              "status": "approved", "decided_by": "admin"}
+        assert event.data == {
+            "id": body["id"],
+            "version": result["version"],
+            "status": "approved",
+            "decided_by": "admin",
+        }
         [roles_event] = await outbox_events(db, "member.roles_changed")
-        assert roles_event.data == {"id": str(applicant.id), "version": member.version,
-                                    "roles": ["member"]}
-        entry = (await db.execute(select(AuditEntry).where(
-            AuditEntry.action == "application.decided"))).scalar_one()
+        assert roles_event.data == {
+            "id": str(applicant.id),
+            "version": member.version,
+            "roles": ["member"],
+        }
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.action == "application.decided"))
+        ).scalar_one()
         assert entry.actor_id == admin.id and entry.details["reason"] == "Clear yes."
         # The old token carried the applicant role: it is revoked with the role change.
         stale = await client.get("/api/v1/me", headers=applicant.headers)
@@ -240,30 +304,40 @@ class TestDecision:
     async def test_applicant_sees_decision_and_reason_never_reviews(self, client, factory):
         applicant, body, council = await submitted(client, factory)
         for reviewer in council:
-            await client.post(f"/api/v1/applications/{body['id']}/reviews",
-                              headers=reviewer.headers, json=review_body(SCORES_LOW, "reject"))
+            await client.post(
+                f"/api/v1/applications/{body['id']}/reviews",
+                headers=reviewer.headers,
+                json=review_body(SCORES_LOW, "reject"),
+            )
         mine = await client.get(f"/api/v1/applications/{body['id']}", headers=applicant.headers)
         assert mine.json()["status"] == "rejected"
         assert "threshold" in mine.json()["decision_reason"]
         assert "decided_by" not in mine.json() and "reviews" not in mine.json()
-        reviews = await client.get(f"/api/v1/applications/{body['id']}/reviews",
-                                   headers=applicant.headers)
+        reviews = await client.get(
+            f"/api/v1/applications/{body['id']}/reviews", headers=applicant.headers
+        )
         assert reviews.status_code == 403
 
     async def test_decision_needs_a_reason(self, client, factory):
         admin = await factory.member("admin")
         _, body, _ = await submitted(client, factory)
-        for payload in ({"status": "approved"}, {"status": "approved", "reason": ""},
-                        {"status": "withdrawn", "reason": "r"}):
-            response = await client.post(f"/api/v1/applications/{body['id']}/decision",
-                                         headers=admin.headers, json=payload)
+        for payload in (
+            {"status": "approved"},
+            {"status": "approved", "reason": ""},
+            {"status": "withdrawn", "reason": "r"},
+        ):
+            response = await client.post(
+                f"/api/v1/applications/{body['id']}/decision", headers=admin.headers, json=payload
+            )
             assert response.status_code == 422, payload
 
     async def test_unknown_application(self, client, factory):
         admin = await factory.member("admin")
-        response = await client.post(f"/api/v1/applications/{uuid.uuid4()}/decision",
-                                     headers=admin.headers, json={"status": "approved",
-                                                                  "reason": "r"})
+        response = await client.post(
+            f"/api/v1/applications/{uuid.uuid4()}/decision",
+            headers=admin.headers,
+            json={"status": "approved", "reason": "r"},
+        )
         assert response.status_code == 404
 
 
@@ -272,20 +346,23 @@ class TestRuleAndList:
         admin = await factory.member("admin")
         url = "/api/v1/applications/decision-rule"
         assert (await client.get(url, headers=admin.headers)).json()["quorum"] == 3
-        for bad, status in (({"quorum": 2, "approve_at": 3.0, "reject_below": 4.0,
-                              "disagreement_limit": 1}, 422),
-                            # more than the 3 reviewers the configuration assigns: a conflict
-                            ({"quorum": 4, "approve_at": 4.0, "reject_below": 2.0,
-                              "disagreement_limit": 1}, 409),
-                            ({"quorum": 0, "approve_at": 4.0, "reject_below": 2.0,
-                              "disagreement_limit": 1}, 422)):
+        for bad, status in (
+            ({"quorum": 2, "approve_at": 3.0, "reject_below": 4.0, "disagreement_limit": 1}, 422),
+            # more than the 3 reviewers the configuration assigns: a conflict
+            ({"quorum": 4, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1}, 409),
+            ({"quorum": 0, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1}, 422),
+        ):
             response = await client.put(url, headers=admin.headers, json=bad)
             assert response.status_code == status, bad
-        good = await client.put(url, headers=admin.headers, json={
-            "quorum": 2, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1.5})
+        good = await client.put(
+            url,
+            headers=admin.headers,
+            json={"quorum": 2, "approve_at": 4.0, "reject_below": 2.0, "disagreement_limit": 1.5},
+        )
         assert good.status_code == 200 and good.json()["version"] == 2
-        entry = (await db.execute(select(AuditEntry).where(
-            AuditEntry.action == "decision_rule.updated"))).scalar_one()
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.action == "decision_rule.updated"))
+        ).scalar_one()
         assert entry.details["to"]["quorum"] == 2
 
     async def test_admin_list_filters_and_pages(self, client, factory):
@@ -297,16 +374,18 @@ class TestRuleAndList:
         seen, cursor = [], None
         while True:
             params = {"limit": 2, "status": "draft", **({"cursor": cursor} if cursor else {})}
-            page = (await client.get("/api/v1/applications", headers=admin.headers,
-                                     params=params)).json()
+            page = (
+                await client.get("/api/v1/applications", headers=admin.headers, params=params)
+            ).json()
             seen += [item["id"] for item in page["items"]]
             assert all("member_id" in item for item in page["items"])
             cursor = page["next_cursor"]
             if cursor is None:
                 break
         assert seen == list(reversed(ids))
-        bad = await client.get("/api/v1/applications", headers=admin.headers,
-                               params={"cursor": "garbage"})
+        bad = await client.get(
+            "/api/v1/applications", headers=admin.headers, params={"cursor": "garbage"}
+        )
         assert bad.status_code == 422
 
 
@@ -315,8 +394,11 @@ class TestFunnel:
         admin = await factory.member("admin")
         _, decided, council = await submitted(client, factory)
         for reviewer in council:
-            await client.post(f"/api/v1/applications/{decided['id']}/reviews",
-                              headers=reviewer.headers, json=review_body(SCORES_HIGH))
+            await client.post(
+                f"/api/v1/applications/{decided['id']}/reviews",
+                headers=reviewer.headers,
+                json=review_body(SCORES_HIGH),
+            )
         _, open_one, _ = await submitted(client, factory)
         await draft(client, factory)
         stats = (await client.get("/api/v1/applications/stats", headers=admin.headers)).json()
@@ -338,8 +420,15 @@ class TestPrivacy:
         _, body = await draft(client, factory)
         await client.get(f"/api/v1/applications/{body['id']}", headers=admin.headers)
         await client.get("/api/v1/applications", headers=admin.headers)
-        entries = (await db.execute(select(AuditEntry).where(
-            AuditEntry.action == "application.private_fields_read"))).scalars().all()
+        entries = (
+            (
+                await db.execute(
+                    select(AuditEntry).where(AuditEntry.action == "application.private_fields_read")
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert len(entries) == 2
         assert all(e.details == {"application_ids": [body["id"]]} for e in entries)
         assert not any("Acme" in str(e.details) for e in entries)

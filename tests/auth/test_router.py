@@ -27,8 +27,12 @@ class TestSignup:
         body = response.json()
         assert body["roles"] == ["applicant"]
         assert body["email"] == "anna@example.com"
-        assert body["privacy"] == {"company": "nobody", "job_title": "nobody",
-                                   "phone": "nobody", "email": "nobody"}
+        assert body["privacy"] == {
+            "company": "nobody",
+            "job_title": "nobody",
+            "phone": "nobody",
+            "email": "nobody",
+        }
         member = (await db.execute(select(Member))).scalar_one()
         assert member.password_hash.startswith("$argon2id$")
         assert PASSWORD not in member.password_hash
@@ -64,27 +68,31 @@ class TestLogin:
         assert response.status_code == 200, response.text
         tokens = response.json()
         assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 15 * 60
-        me = await client.get("/api/v1/me",
-                              headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        me = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
         assert me.status_code == 200 and me.json()["full_name"] == "Anna Petrova"
         assert me.headers["etag"].startswith('"')
 
         stored = (await db.execute(select(RefreshToken))).scalar_one()
         assert stored.token_hash != tokens["refresh_token"]
 
-        rotated = await client.post("/api/v1/auth/refresh",
-                                    json={"refresh_token": tokens["refresh_token"]})
+        rotated = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
         assert rotated.status_code == 200
         new = rotated.json()
         assert new["refresh_token"] != tokens["refresh_token"]
 
         # The spent token comes back: the family dies, the fresh token too.
-        reused = await client.post("/api/v1/auth/refresh",
-                                   json={"refresh_token": tokens["refresh_token"]})
+        reused = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
         assert reused.status_code == 401
         assert reused.json()["type"] == "/problems/invalid-refresh-token"
-        after = await client.post("/api/v1/auth/refresh",
-                                  json={"refresh_token": new["refresh_token"]})
+        after = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]}
+        )
         assert after.status_code == 401
         db.expire_all()
         rows = (await db.execute(select(RefreshToken))).scalars().all()
@@ -99,10 +107,14 @@ class TestLogin:
         assert wrong.json()["detail"] == unknown.json()["detail"]
         # Both failures were counted, per account and per address, though the calls failed.
         keys = (await db.execute(select(LoginFailure.key))).scalars().all()
-        assert sorted(keys) == sorted([
-            "account:anna@example.com", "address:127.0.0.1",
-            "account:nobody@example.com", "address:127.0.0.1",
-        ])
+        assert sorted(keys) == sorted(
+            [
+                "account:anna@example.com",
+                "address:127.0.0.1",
+                "account:nobody@example.com",
+                "address:127.0.0.1",
+            ]
+        )
 
     async def test_throttled_per_account_with_retry_after(self, client, app):
         await signup(client)
@@ -124,8 +136,7 @@ class TestLogin:
 
     async def test_old_failures_do_not_count(self, client, app, db):
         old = datetime.now(UTC) - timedelta(seconds=app.state.settings.login_window_seconds + 5)
-        db.add_all(LoginFailure(key="account:anna@example.com", occurred_at=old)
-                   for _ in range(20))
+        db.add_all(LoginFailure(key="account:anna@example.com", occurred_at=old) for _ in range(20))
         await db.flush()
         await signup(client)
         assert (await login(client)).status_code == 200
@@ -142,11 +153,13 @@ class TestLogout:
     async def test_logout_revokes_family(self, client):
         await signup(client)
         tokens = (await login(client)).json()
-        response = await client.post("/api/v1/auth/logout",
-                                     json={"refresh_token": tokens["refresh_token"]})
+        response = await client.post(
+            "/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}
+        )
         assert response.status_code == 204
-        again = await client.post("/api/v1/auth/refresh",
-                                  json={"refresh_token": tokens["refresh_token"]})
+        again = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
         assert again.status_code == 401
 
     async def test_logout_all_kills_access_tokens_at_once(self, client):
@@ -158,8 +171,9 @@ class TestLogout:
         for tokens in (first, second):
             auth = {"Authorization": f"Bearer {tokens['access_token']}"}
             assert (await client.get("/api/v1/me", headers=auth)).status_code == 401
-            refreshed = await client.post("/api/v1/auth/refresh",
-                                           json={"refresh_token": tokens["refresh_token"]})
+            refreshed = await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+            )
             assert refreshed.status_code == 401
         assert (await login(client)).status_code == 200
 
@@ -167,13 +181,17 @@ class TestLogout:
         await signup(client)
         tokens = (await login(client)).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        wrong = await client.post("/api/v1/auth/password", headers=headers,
-                                  json={"current_password": "nope nope nope",
-                                        "new_password": "another long passphrase"})
+        wrong = await client.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"current_password": "nope nope nope", "new_password": "another long passphrase"},
+        )
         assert wrong.status_code == 401
-        ok = await client.post("/api/v1/auth/password", headers=headers,
-                               json={"current_password": PASSWORD,
-                                     "new_password": "another long passphrase"})
+        ok = await client.post(
+            "/api/v1/auth/password",
+            headers=headers,
+            json={"current_password": PASSWORD, "new_password": "another long passphrase"},
+        )
         assert ok.status_code == 204
         assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
         assert (await login(client)).status_code == 401

@@ -7,8 +7,10 @@ PASSWORD = "correct horse battery"
 
 
 async def _signup(client, email: str) -> None:
-    response = await client.post("/api/v1/auth/signup", json={
-        "email": email, "password": PASSWORD, "full_name": "Anna Petrova"})
+    response = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": email, "password": PASSWORD, "full_name": "Anna Petrova"},
+    )
     assert response.status_code == 201, response.text
 
 
@@ -19,8 +21,10 @@ async def _login(client, email: str, password: str):
 async def test_twenty_bad_passwords_on_one_account(client, app):
     await _signup(client, "target@example.com")
     limit = app.state.settings.login_max_failures_per_account
-    statuses = [(await _login(client, "target@example.com", f"guess number {n}")).status_code
-                for n in range(20)]
+    statuses = [
+        (await _login(client, "target@example.com", f"guess number {n}")).status_code
+        for n in range(20)
+    ]
     assert statuses == [401] * limit + [429] * (20 - limit)
     blocked = await _login(client, "target@example.com", PASSWORD)  # the right one waits too
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0

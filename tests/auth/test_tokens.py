@@ -22,9 +22,15 @@ AUD, ISS = "digital-leaders-api", "digital-leaders"
 
 def _claims(member_id, **overrides):
     now = datetime.now(UTC)
-    claims = {"sub": str(member_id), "roles": ["member"], "ver": 0,
-              "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp()),
-              "aud": AUD, "iss": ISS}
+    claims = {
+        "sub": str(member_id),
+        "roles": ["member"],
+        "ver": 0,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "aud": AUD,
+        "iss": ISS,
+    }
     for key, value in overrides.items():
         if value is None:
             claims.pop(key, None)
@@ -39,11 +45,12 @@ def _b64(data: dict) -> str:
 
 # An RSA key pair: its public half is what an algorithm-confusion attack signs HS256 with.
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-_RSA_PRIVATE_PEM = _RSA.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()).decode()
+_RSA_PRIVATE_PEM = _RSA.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
 _RSA_PUBLIC_PEM = _RSA.public_key().public_bytes(
-    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+)
 
 
 def _hs256_by_hand(claims: dict, key: bytes) -> str:
@@ -78,8 +85,9 @@ def _forge(kind: str, member_id) -> str:
     if kind == "jwe":
         # Encrypted with the server's own secret as the key: still never decrypted.
         payload = json.dumps(_claims(member_id))
-        return jwe.encrypt(payload, TEST_SECRET.encode()[:32], algorithm="dir",
-                           encryption="A256GCM").decode()
+        return jwe.encrypt(
+            payload, TEST_SECRET.encode()[:32], algorithm="dir", encryption="A256GCM"
+        ).decode()
     if kind == "wrong_aud":
         return sign(_claims(member_id, aud="another-api"))
     if kind == "wrong_iss":
@@ -109,11 +117,32 @@ def _forge(kind: str, member_id) -> str:
 
 
 # The ten of the checklist (A4) first, then the rest of what a forger might try.
-CHECKLIST_FORGERIES = ["alg_none", "wrong_key", "public_key_as_hmac", "no_exp",
-                       "expired_beyond_leeway", "wrong_aud", "wrong_iss", "no_sub",
-                       "tampered_role", "jwe"]
-FORGERIES = [*CHECKLIST_FORGERIES, "rs256", "no_iat", "expired", "no_aud", "no_iss",
-             "sub_not_uuid", "no_version", "unknown_member", "hs512", "garbage", "empty_pat"]
+CHECKLIST_FORGERIES = [
+    "alg_none",
+    "wrong_key",
+    "public_key_as_hmac",
+    "no_exp",
+    "expired_beyond_leeway",
+    "wrong_aud",
+    "wrong_iss",
+    "no_sub",
+    "tampered_role",
+    "jwe",
+]
+FORGERIES = [
+    *CHECKLIST_FORGERIES,
+    "rs256",
+    "no_iat",
+    "expired",
+    "no_aud",
+    "no_iss",
+    "sub_not_uuid",
+    "no_version",
+    "unknown_member",
+    "hs512",
+    "garbage",
+    "empty_pat",
+]
 
 
 class TestForgedAccessTokens:
@@ -136,8 +165,9 @@ class TestForgedAccessTokens:
         """The other side of ``expired_beyond_leeway``: 30 s of clock skew are forgiven."""
         actor = await factory.member("member")
         just = int(datetime.now(UTC).timestamp()) - 5
-        token = jwt.encode(_claims(actor.id, exp=just, iat=just - 300), TEST_SECRET,
-                           algorithm="HS256")
+        token = jwt.encode(
+            _claims(actor.id, exp=just, iat=just - 300), TEST_SECRET, algorithm="HS256"
+        )
         response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
 
@@ -147,8 +177,10 @@ class TestForgedAccessTokens:
         refused = 0
         for kind in CHECKLIST_FORGERIES:
             headers = {"Authorization": f"Bearer {_forge(kind, actor.id)}"}
-            statuses = {(await client.get(path, headers=headers)).status_code
-                        for path in ("/api/v1/me", "/api/v1/audit", "/api/v1/webhooks")}
+            statuses = {
+                (await client.get(path, headers=headers)).status_code
+                for path in ("/api/v1/me", "/api/v1/audit", "/api/v1/webhooks")
+            }
             refused += statuses == {401}
         assert refused == len(CHECKLIST_FORGERIES) == 10
 
@@ -167,15 +199,21 @@ class TestForgedAccessTokens:
     async def test_token_from_before_role_change_is_refused(self, client, factory):
         admin = await factory.member("admin", "member")
         actor = await factory.member("member")
-        response = await client.put(f"/api/v1/members/{actor.id}/roles", headers=admin.headers,
-                                    json={"roles": ["member", "reviewer"]})
+        response = await client.put(
+            f"/api/v1/members/{actor.id}/roles",
+            headers=admin.headers,
+            json={"roles": ["member", "reviewer"]},
+        )
         assert response.status_code == 200
         assert (await client.get("/api/v1/me", headers=actor.headers)).status_code == 401
 
 
 async def _create_pat(client, actor, scopes, **extra):
-    response = await client.post("/api/v1/me/tokens", headers=actor.headers,
-                                 json={"name": "script", "scopes": scopes, **extra})
+    response = await client.post(
+        "/api/v1/me/tokens",
+        headers=actor.headers,
+        json={"name": "script", "scopes": scopes, **extra},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -207,24 +245,30 @@ class TestApiTokens:
     async def test_token_cannot_mint_tokens(self, client, factory, db):
         actor = await factory.member("member")
         raw = (await _create_pat(client, actor, ["read", "write"]))["token"]
-        response = await client.post("/api/v1/me/tokens", json={"name": "x", "scopes": ["read"]},
-                                     headers={"Authorization": f"Bearer {raw}"})
+        response = await client.post(
+            "/api/v1/me/tokens",
+            json={"name": "x", "scopes": ["read"]},
+            headers={"Authorization": f"Bearer {raw}"},
+        )
         assert response.status_code == 403
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
     async def test_admin_scope_needs_admin_role(self, client, factory, db):
         actor = await factory.member("member")
-        response = await client.post("/api/v1/me/tokens", headers=actor.headers,
-                                     json={"name": "x", "scopes": ["admin"]})
+        response = await client.post(
+            "/api/v1/me/tokens", headers=actor.headers, json={"name": "x", "scopes": ["admin"]}
+        )
         assert response.status_code == 422 and "admin" in response.json()["detail"]
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
         admin = await factory.member("admin")
         raw = (await _create_pat(client, admin, ["read", "admin"]))["token"]
-        assert (await client.get("/api/v1/audit",
-                                 headers={"Authorization": f"Bearer {raw}"})).status_code == 200
+        assert (
+            await client.get("/api/v1/audit", headers={"Authorization": f"Bearer {raw}"})
+        ).status_code == 200
         read_only = (await _create_pat(client, admin, ["read"]))["token"]
-        response = await client.get("/api/v1/audit",
-                                    headers={"Authorization": f"Bearer {read_only}"})
+        response = await client.get(
+            "/api/v1/audit", headers={"Authorization": f"Bearer {read_only}"}
+        )
         assert response.status_code == 403
 
     async def test_revoked_and_expired_tokens_are_refused(self, client, factory, db):
@@ -239,8 +283,9 @@ class TestApiTokens:
         stored = await db.get(ApiToken, uuid.UUID(expiring["id"]))
         stored.expires_at = datetime.now(UTC) - timedelta(seconds=1)
         await db.flush()
-        response = await client.get("/api/v1/me",
-                                    headers={"Authorization": f"Bearer {expiring['token']}"})
+        response = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {expiring['token']}"}
+        )
         assert response.status_code == 401
 
     async def test_someone_elses_token_is_not_found(self, client, factory):
@@ -257,14 +302,19 @@ class TestApiTokens:
         pat = {"Authorization": f"Bearer {raw}"}
         other = await factory.member("member")
         assert (await client.get(f"/api/v1/members/{other.id}", headers=pat)).status_code == 200
-        await client.put(f"/api/v1/members/{actor.id}/roles", headers=admin.headers,
-                         json={"roles": ["applicant"]})
+        await client.put(
+            f"/api/v1/members/{actor.id}/roles",
+            headers=admin.headers,
+            json={"roles": ["applicant"]},
+        )
         assert (await client.get(f"/api/v1/members/{other.id}", headers=pat)).status_code == 404
 
     async def test_expiry_bounds(self, client, factory):
         actor = await factory.member("member")
         for expires_at in ["2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "2027-01-01T00:00:00"]:
-            response = await client.post("/api/v1/me/tokens", headers=actor.headers,
-                                         json={"name": "x", "scopes": ["read"],
-                                               "expires_at": expires_at})
+            response = await client.post(
+                "/api/v1/me/tokens",
+                headers=actor.headers,
+                json={"name": "x", "scopes": ["read"], "expires_at": expires_at},
+            )
             assert response.status_code == 422, expires_at

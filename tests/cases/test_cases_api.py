@@ -12,30 +12,41 @@ from tests.conftest import outbox_events
 from tests.problems import assert_problem
 from tests.tables.helpers import seated_event, table_number_of
 
-CASE = {"title": "Analytics under the CFO", "context": "Forty analysts report to IT.",
-        "question": "Should analytics report to finance?",
-        "good_outcome": "A decision and a 90-day plan."}
+CASE = {
+    "title": "Analytics under the CFO",
+    "context": "Forty analysts report to IT.",
+    "question": "Should analytics report to finance?",
+    "good_outcome": "A decision and a 90-day plan.",
+}
 
 
 async def bring(client, author, event, **fields) -> dict:
-    response = await client.post("/api/v1/cases", headers=author.headers,
-                                 json={**CASE, "event_id": event["id"], "submit": True, **fields})
+    response = await client.post(
+        "/api/v1/cases",
+        headers=author.headers,
+        json={**CASE, "event_id": event["id"], "submit": True, **fields},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def act(client, actor, case, step, expect=200, **body):
-    response = await client.post(f"/api/v1/cases/{case['id']}/{step}", headers=actor.headers,
-                                 json=body or None)
+    response = await client.post(
+        f"/api/v1/cases/{case['id']}/{step}", headers=actor.headers, json=body or None
+    )
     assert response.status_code == expect, response.text
     return response.json()
 
 
 async def seat(client, admin, event) -> dict:
-    assert (await client.post(f"/api/v1/events/{event['id']}/seating", headers=admin.headers,
-                              json={"seed": 1})).status_code == 201
-    response = await client.post(f"/api/v1/events/{event['id']}/seating/publish",
-                                 headers=admin.headers)
+    assert (
+        await client.post(
+            f"/api/v1/events/{event['id']}/seating", headers=admin.headers, json={"seed": 1}
+        )
+    ).status_code == 201
+    response = await client.post(
+        f"/api/v1/events/{event['id']}/seating/publish", headers=admin.headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -51,11 +62,17 @@ class TestLifecycle:
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8, facilitators=2)
         author = actors[5]
-        draft = (await client.post("/api/v1/cases", headers=author.headers,
-                                   json={**CASE, "event_id": event["id"]})).json()
+        draft = (
+            await client.post(
+                "/api/v1/cases", headers=author.headers, json={**CASE, "event_id": event["id"]}
+            )
+        ).json()
         assert draft["status"] == "draft" and draft["visibility"] == "table"
-        edited = await client.patch(f"/api/v1/cases/{draft['id']}", headers=author.headers,
-                                    json={"question": "Finance or IT?"})
+        edited = await client.patch(
+            f"/api/v1/cases/{draft['id']}",
+            headers=author.headers,
+            json={"question": "Finance or IT?"},
+        )
         assert edited.json()["question"] == "Finance or IT?"
         await act(client, author, draft, "submit")
         accepted = await act(client, admin, draft, "accept")
@@ -67,36 +84,48 @@ class TestLifecycle:
         stored = await db.get(Case, uuid.UUID(draft["id"]))
         assert stored.status == "scheduled" and stored.table_id is not None
         table_id = stored.table_id
-        tables = (await client.get(f"/api/v1/events/{event['id']}/tables",
-                                   headers=admin.headers)).json()["items"]
+        tables = (
+            await client.get(f"/api/v1/events/{event['id']}/tables", headers=admin.headers)
+        ).json()["items"]
         assert {t["id"]: [c["id"] for c in t["cases"]] for t in tables}[str(table_id)] == [
-            draft["id"]]
+            draft["id"]
+        ]
         assert sum(len(t["cases"]) for t in tables) == 1
         mate = next(a for a in actors if str(a.id) in mates(plan, author.id))
-        advice = await client.post(f"/api/v1/cases/{draft['id']}/recommendations",
-                                   headers=mate.headers,
-                                   json={"advice": "Move the analysts, keep the platform.",
-                                         "experience": "Did it at a bank in 2023; it worked."})
+        advice = await client.post(
+            f"/api/v1/cases/{draft['id']}/recommendations",
+            headers=mate.headers,
+            json={
+                "advice": "Move the analysts, keep the platform.",
+                "experience": "Did it at a bank in 2023; it worked.",
+            },
+        )
         assert advice.status_code == 201, advice.text
-        missing = await client.post(f"/api/v1/cases/{draft['id']}/recommendations",
-                                    headers=mate.headers, json={"advice": "Just do it."})
+        missing = await client.post(
+            f"/api/v1/cases/{draft['id']}/recommendations",
+            headers=mate.headers,
+            json={"advice": "Just do it."},
+        )
         assert missing.status_code == 422  # the experience is required
-        facilitator = next(a for a in actors[:2] if str(a.id) in mates(plan, author.id)
-                           or a.id == author.id)
+        facilitator = next(
+            a for a in actors[:2] if str(a.id) in mates(plan, author.id) or a.id == author.id
+        )
         await act(client, facilitator, draft, "discussed")
         rated = await client.put(
             f"/api/v1/cases/{draft['id']}/recommendations/{advice.json()['id']}/rating",
-            headers=author.headers, json={"usefulness": 5})
+            headers=author.headers,
+            json={"usefulness": 5},
+        )
         assert rated.status_code == 200 and rated.json()["usefulness"] == 5
-        done = await act(client, author, draft, "outcome", action="Moved them.",
-                         result="Reports twice as fast.")
+        done = await act(
+            client, author, draft, "outcome", action="Moved them.", result="Reports twice as fast."
+        )
         assert done["status"] == "outcome_reported" and done["outcome_reported_at"]
         db.expire_all()
         row = (await db.execute(select(Recommendation))).scalars().one()
         assert (row.usefulness, row.author_id) == (5, mate.id)
         statuses = [e.data["status"] for e in await outbox_events(db, "case.status_changed")]
-        assert statuses == ["submitted", "accepted", "scheduled", "discussed",
-                            "outcome_reported"]
+        assert statuses == ["submitted", "accepted", "scheduled", "discussed", "outcome_reported"]
         assert all("analyst" not in str(e.data).lower() for e in await outbox_events(db))
         stats = (await client.get("/api/v1/cases/stats", headers=admin.headers)).json()
         assert (stats["cases"], stats["with_outcome"], stats["outcome_share"]) == (1, 1, 1.0)
@@ -113,17 +142,24 @@ class TestLifecycle:
         event, actors = await seated_event(client, db, factory, admin, 8)
         author, other = actors[0], actors[1]
         case = await bring(client, author, event, visibility="members")
-        response = await client.post(f"/api/v1/cases/{case['id']}/outcome",
-                                     headers=author.headers,
-                                     json={"action": "x", "result": "y"})
+        response = await client.post(
+            f"/api/v1/cases/{case['id']}/outcome",
+            headers=author.headers,
+            json={"action": "x", "result": "y"},
+        )
         assert response.status_code == 409
         assert_problem(response)
-        assert (await client.post(f"/api/v1/cases/{case['id']}/accept",
-                                  headers=other.headers)).status_code == 403
-        assert (await client.patch(f"/api/v1/cases/{case['id']}", headers=other.headers,
-                                   json={"title": "Mine now"})).status_code == 403
-        assert (await client.post(f"/api/v1/cases/{case['id']}/withdraw",
-                                  headers=other.headers)).status_code == 403
+        assert (
+            await client.post(f"/api/v1/cases/{case['id']}/accept", headers=other.headers)
+        ).status_code == 403
+        assert (
+            await client.patch(
+                f"/api/v1/cases/{case['id']}", headers=other.headers, json={"title": "Mine now"}
+            )
+        ).status_code == 403
+        assert (
+            await client.post(f"/api/v1/cases/{case['id']}/withdraw", headers=other.headers)
+        ).status_code == 403
         declined = await act(client, admin, case, "decline", reason="A vendor pitch.")
         assert declined["status"] == "declined" and declined["decline_reason"] == "A vendor pitch."
         again = await client.post(f"/api/v1/cases/{case['id']}/accept", headers=admin.headers)
@@ -139,12 +175,17 @@ class TestLifecycle:
         await act(client, admin, case, "accept")
         plan = await seat(client, admin, event)
         stranger = next(a for a in actors[1:] if str(a.id) not in mates(plan, author.id))
-        response = await client.post(f"/api/v1/cases/{case['id']}/recommendations",
-                                     headers=stranger.headers,
-                                     json={"advice": "a", "experience": "b"})
+        response = await client.post(
+            f"/api/v1/cases/{case['id']}/recommendations",
+            headers=stranger.headers,
+            json={"advice": "a", "experience": "b"},
+        )
         assert response.status_code == 403
-        own = await client.post(f"/api/v1/cases/{case['id']}/recommendations",
-                                headers=author.headers, json={"advice": "a", "experience": "b"})
+        own = await client.post(
+            f"/api/v1/cases/{case['id']}/recommendations",
+            headers=author.headers,
+            json={"advice": "a", "experience": "b"},
+        )
         assert own.status_code == 403
         assert (await db.execute(select(Recommendation))).scalars().all() == []
 
@@ -153,11 +194,12 @@ class TestLifecycle:
         a validation error, as the contract's pattern says; the case is not written."""
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8)
-        for field, value in (("title", " \u000b "), ("question", "a\u0000b"),
-                             ("context", "\t\n")):
+        for field, value in (("title", " \u000b "), ("question", "a\u0000b"), ("context", "\t\n")):
             response = await client.post(
-                "/api/v1/cases", headers=actors[0].headers,
-                json={**CASE, "event_id": event["id"], field: value})
+                "/api/v1/cases",
+                headers=actors[0].headers,
+                json={**CASE, "event_id": event["id"], field: value},
+            )
             assert response.status_code == 422, (field, response.text)
             assert response.json()["errors"][0]["loc"] == ["body", field]
         assert (await db.execute(select(Case))).scalars().all() == []
@@ -171,39 +213,52 @@ class TestVisibility:
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8, facilitators=2)
         author = actors[4]
-        case = await bring(client, author, event, title=f"Merger {CANARY}",
-                           context=f"Context {CANARY}")
+        case = await bring(
+            client, author, event, title=f"Merger {CANARY}", context=f"Context {CANARY}"
+        )
         await act(client, admin, case, "accept")
         plan = await seat(client, admin, event)
         mate = next(a for a in actors if str(a.id) in mates(plan, author.id))
-        outsider = next(a for a in actors if str(a.id) not in mates(plan, author.id)
-                        and a.id != author.id)
+        outsider = next(
+            a for a in actors if str(a.id) not in mates(plan, author.id) and a.id != author.id
+        )
         outside_facilitator = next((a for a in actors[:2] if a.id == outsider.id), None)
-        advice = await client.post(f"/api/v1/cases/{case['id']}/recommendations",
-                                   headers=mate.headers,
-                                   json={"advice": f"Advice {CANARY}", "experience": "Mine."})
+        advice = await client.post(
+            f"/api/v1/cases/{case['id']}/recommendations",
+            headers=mate.headers,
+            json={"advice": f"Advice {CANARY}", "experience": "Mine."},
+        )
         assert advice.status_code == 201
 
         async def every_exit(actor) -> str:
             seen = []
-            for path in ("/api/v1/cases", f"/api/v1/cases?q={CANARY[:12]}",
-                         f"/api/v1/cases?event_id={event['id']}", "/api/v1/cases/export",
-                         f"/api/v1/cases/{case['id']}",
-                         f"/api/v1/cases/{case['id']}/recommendations",
-                         f"/api/v1/events/{event['id']}/tables/mine"):
+            for path in (
+                "/api/v1/cases",
+                f"/api/v1/cases?q={CANARY[:12]}",
+                f"/api/v1/cases?event_id={event['id']}",
+                "/api/v1/cases/export",
+                f"/api/v1/cases/{case['id']}",
+                f"/api/v1/cases/{case['id']}/recommendations",
+                f"/api/v1/events/{event['id']}/tables/mine",
+            ):
                 response = await client.get(path, headers=actor.headers)
                 # An error names the path asked for; the body beyond it must reveal nothing.
-                seen.append(response.text.replace(str(response.request.url.path), "")
-                            .replace(CANARY[:12], "") if response.status_code == 404 else
-                            response.text)
+                seen.append(
+                    response.text.replace(str(response.request.url.path), "").replace(
+                        CANARY[:12], ""
+                    )
+                    if response.status_code == 404
+                    else response.text
+                )
             return "\n".join(seen)
 
         assert CANARY in await every_exit(mate)
         assert CANARY in await every_exit(admin)
         leaked = await every_exit(outsider)
         assert CANARY not in leaked and case["id"] not in leaked
-        assert (await client.get(f"/api/v1/cases/{case['id']}",
-                                 headers=outsider.headers)).status_code == 404
+        assert (
+            await client.get(f"/api/v1/cases/{case['id']}", headers=outsider.headers)
+        ).status_code == 404
         if outside_facilitator is not None:  # a facilitator elsewhere does not see it either
             assert CANARY not in await every_exit(outside_facilitator)
         assert CANARY not in str([e.data for e in await outbox_events(db)])
@@ -217,13 +272,16 @@ class TestVisibility:
         plan = await seat(client, admin, event)
         plain_mate = next(a for a in actors[2:] if str(a.id) in mates(plan, author.id))
         for facilitator in actors[:2]:
-            response = await client.get(f"/api/v1/cases/{case['id']}",
-                                        headers=facilitator.headers)
+            response = await client.get(f"/api/v1/cases/{case['id']}", headers=facilitator.headers)
             assert response.status_code == 200
-        assert (await client.get(f"/api/v1/cases/{case['id']}",
-                                 headers=plain_mate.headers)).status_code == 404
-        table = (await client.get(f"/api/v1/events/{event['id']}/tables/mine",
-                                  headers=plain_mate.headers)).json()
+        assert (
+            await client.get(f"/api/v1/cases/{case['id']}", headers=plain_mate.headers)
+        ).status_code == 404
+        table = (
+            await client.get(
+                f"/api/v1/events/{event['id']}/tables/mine", headers=plain_mate.headers
+            )
+        ).json()
         assert table["cases"] == []
         export = (await client.get("/api/v1/cases/export", headers=plain_mate.headers)).text
         assert list(csv.reader(io.StringIO(export)))[1:] == []
@@ -231,12 +289,15 @@ class TestVisibility:
     async def test_drafts_are_the_authors_own(self, client, db, factory):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 4)
-        response = await client.post("/api/v1/cases", headers=actors[0].headers,
-                                     json={**CASE, "event_id": event["id"],
-                                           "visibility": "members"})
+        response = await client.post(
+            "/api/v1/cases",
+            headers=actors[0].headers,
+            json={**CASE, "event_id": event["id"], "visibility": "members"},
+        )
         draft = response.json()
-        assert (await client.get(f"/api/v1/cases/{draft['id']}",
-                                 headers=actors[1].headers)).status_code == 404
+        assert (
+            await client.get(f"/api/v1/cases/{draft['id']}", headers=actors[1].headers)
+        ).status_code == 404
         listed = (await client.get("/api/v1/cases", headers=actors[1].headers)).json()
         assert listed["items"] == []
         applicant = await factory.member("applicant")
@@ -269,9 +330,11 @@ class TestPersonalData:
         await act(client, admin, case, "accept")
         plan = await seat(client, admin, event)
         mate = next(a for a in actors if str(a.id) in mates(plan, author.id))
-        advice = await client.post(f"/api/v1/cases/{case['id']}/recommendations",
-                                   headers=mate.headers,
-                                   json={"advice": CANARY, "experience": CANARY})
+        advice = await client.post(
+            f"/api/v1/cases/{case['id']}/recommendations",
+            headers=mate.headers,
+            json={"advice": CANARY, "experience": CANARY},
+        )
         assert advice.status_code == 201
         export = (await client.get("/api/v1/me/export", headers=author.headers)).json()
         assert [c["title"] for c in export["cases"]] == [CANARY]

@@ -35,19 +35,26 @@ class Dl:
     config_home: Path
 
     async def __call__(
-        self, *args: str, token: str | None = None, url: str | None = None,
-        env: dict[str, str | None] | None = None, input: str | None = None,
+        self,
+        *args: str,
+        token: str | None = None,
+        url: str | None = None,
+        env: dict[str, str | None] | None = None,
+        input: str | None = None,
     ) -> Result:
         environment: dict[str, str | None] = {
             "DL_URL": self.url if url is None else url,
             "DL_TOKEN": self.token if token is None else token,
             "XDG_CONFIG_HOME": str(self.config_home),
-            "DL_PROFILE": None, "DL_PASSWORD": None, "NO_COLOR": "1",
+            "DL_PROFILE": None,
+            "DL_PASSWORD": None,
+            "NO_COLOR": "1",
         }
         environment.update(env or {})
         runner = CliRunner()
-        return await asyncio.to_thread(runner.invoke, cli_app, list(args), env=environment,
-                                       input=input)
+        return await asyncio.to_thread(
+            runner.invoke, cli_app, list(args), env=environment, input=input
+        )
 
     async def json(self, *args: str, **kwargs: Any) -> Any:
         result = await self(*args, "--json", **kwargs)
@@ -64,8 +71,9 @@ async def committed_people(engine, count: int, *roles: str, **fields: Any) -> li
     people = []
     for i in range(count):
         email = f"{prefix.lower()}{i:03d}-{tag}@example.com"
-        people.append(Member(email=email, email_normalized=email,
-                             full_name=f"{prefix} {i:03d}", **fields))
+        people.append(
+            Member(email=email, email_normalized=email, full_name=f"{prefix} {i:03d}", **fields)
+        )
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         session.add_all(people)
         await session.flush()
@@ -88,5 +96,8 @@ async def admin(app, engine) -> tuple[Any, dict[str, str]]:
 @pytest.fixture
 async def dl(served, admin, tmp_path) -> Dl:
     _, headers = admin
-    return Dl(url=served, token=headers["Authorization"].removeprefix("Bearer "),
-              config_home=tmp_path / "config")
+    return Dl(
+        url=served,
+        token=headers["Authorization"].removeprefix("Bearer "),
+        config_home=tmp_path / "config",
+    )

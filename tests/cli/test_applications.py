@@ -29,7 +29,7 @@ def test_split_keeps_records_whole_and_maps_lines_back():
     assert [p.records for p in parts] == [2, 2, 1]
     header = FORM.split("\n", 1)[0] + "\n"
     assert all(p.body.decode().startswith(header) for p in parts)
-    assert "из 80 человек\"\nБез почты" in parts[0].body.decode()
+    assert 'из 80 человек"\nБез почты' in parts[0].body.decode()
     # Anna is line 2 of the second part and line 5 of the file.
     assert parts[1].body.decode().splitlines()[1].startswith("Анна")
     assert 2 + parts[1].line_shift == 5
@@ -48,7 +48,8 @@ async def reviewers(engine):
 
 
 async def test_import_in_parts_reports_file_lines_and_creates_applications(
-        dl, engine, reviewers, tmp_path, monkeypatch):
+    dl, engine, reviewers, tmp_path, monkeypatch
+):
     monkeypatch.setattr(cli_applications, "ROWS_PER_PART", 2)
     sent: list[int] = []
 
@@ -70,7 +71,12 @@ async def test_import_in_parts_reports_file_lines_and_creates_applications(
     report = await dl.json("applications", "import", str(form))
     assert (report["created"], report["unchanged"], report["errors"]) == (0, 3, 2)
     assert [(r["row"], r["status"]) for r in report["rows"]] == [
-        (3, "unchanged"), (4, "error"), (5, "unchanged"), (6, "unchanged"), (7, "error")]
+        (3, "unchanged"),
+        (4, "error"),
+        (5, "unchanged"),
+        (6, "unchanged"),
+        (7, "error"),
+    ]
     assert report["rows"][4]["email"] == "pavel@example.com"
 
     errors_only = await dl("applications", "import", str(form), "--errors-only")
@@ -105,9 +111,16 @@ async def test_reviews_assign_and_progress(dl, engine, reviewers):
     await dl("applications", "import", "-", input=FORM)
     async with async_sessionmaker(engine)() as session:
         application = (await session.execute(select(Application).limit(1))).scalar_one()
-        assigned = {a.reviewer_id for a in (await session.execute(
-            select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
-        )).scalars()}
+        assigned = {
+            a.reviewer_id
+            for a in (
+                await session.execute(
+                    select(ReviewAssignment).where(
+                        ReviewAssignment.application_id == application.id
+                    )
+                )
+            ).scalars()
+        }
     spare = next(r for r in reviewers if r.id not in assigned)
     leaving = next(iter(assigned))
     names = {r.id: r.full_name for r in reviewers}
@@ -117,14 +130,22 @@ async def test_reviews_assign_and_progress(dl, engine, reviewers):
     assert "0 of 3" in progress.stdout
     assert all(names[r] in progress.stdout for r in assigned)
 
-    moved = await dl.json("reviews", "assign", str(application.id), "--remove", str(leaving),
-                          "--add", str(spare.id))
+    moved = await dl.json(
+        "reviews", "assign", str(application.id), "--remove", str(leaving), "--add", str(spare.id)
+    )
     by_reviewer = {uuid.UUID(a["reviewer_id"]): a["status"] for a in moved}
     assert by_reviewer[leaving] == "removed" and by_reviewer[spare.id] == "active"
     async with async_sessionmaker(engine)() as session:
-        rows = {a.reviewer_id: a.status for a in (await session.execute(
-            select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
-        )).scalars()}
+        rows = {
+            a.reviewer_id: a.status
+            for a in (
+                await session.execute(
+                    select(ReviewAssignment).where(
+                        ReviewAssignment.application_id == application.id
+                    )
+                )
+            ).scalars()
+        }
     assert rows[leaving] == "removed" and rows[spare.id] == "active"
 
     overall = await dl("reviews", "progress")

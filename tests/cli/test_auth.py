@@ -27,8 +27,9 @@ def _config_file(dl) -> dict:
 
 async def test_login_asks_creates_a_token_and_stores_it_for_the_profile(dl, admin, engine):
     member, _ = admin
-    result = await dl("login", "--url", dl.url, url="", token="",
-                      input=f"{member.email}\n{PASSWORD}\n")
+    result = await dl(
+        "login", "--url", dl.url, url="", token="", input=f"{member.email}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "Logged in to" in result.stdout and "default" in result.stdout
 
@@ -55,8 +56,19 @@ async def test_login_asks_creates_a_token_and_stores_it_for_the_profile(dl, admi
 
 async def test_profiles_are_separate_and_the_environment_wins(dl, admin, app, engine):
     member, _ = admin
-    result = await dl("--profile", "staging", "login", "--url", dl.url, "--email",
-                      member.email, "--password", PASSWORD, url="", token="")
+    result = await dl(
+        "--profile",
+        "staging",
+        "login",
+        "--url",
+        dl.url,
+        "--email",
+        member.email,
+        "--password",
+        PASSWORD,
+        url="",
+        token="",
+    )
     assert result.exit_code == 0, result.stderr
     assert set(_config_file(dl)["profiles"]) == {"staging"}
 
@@ -87,8 +99,17 @@ async def test_login_with_an_existing_token_stores_it_without_a_password(dl, adm
 
 async def test_wrong_password_is_an_api_error_and_nothing_is_stored(dl, admin):
     member, _ = admin
-    result = await dl("login", "--url", dl.url, "--email", member.email, "--password",
-                      "not the password", url="", token="")
+    result = await dl(
+        "login",
+        "--url",
+        dl.url,
+        "--email",
+        member.email,
+        "--password",
+        "not the password",
+        url="",
+        token="",
+    )
     assert result.exit_code == 1
     assert "Invalid e-mail or password" in result.stderr
     assert not (dl.config_home / config.APP_DIR / config.FILE_NAME).exists()
@@ -96,8 +117,9 @@ async def test_wrong_password_is_an_api_error_and_nothing_is_stored(dl, admin):
 
 async def test_logout_revoke_revokes_the_token_and_forgets_the_profile(dl, admin, served):
     member, _ = admin
-    await dl("login", "--url", dl.url, "--email", member.email, "--password", PASSWORD,
-             url="", token="")
+    await dl(
+        "login", "--url", dl.url, "--email", member.email, "--password", PASSWORD, url="", token=""
+    )
     token = _config_file(dl)["profiles"]["default"]["token"]
     result = await dl("logout", "--revoke", url="", token="", env={"DL_PASSWORD": PASSWORD})
     assert result.exit_code == 0, result.stderr
@@ -124,8 +146,18 @@ async def test_exit_codes_and_problem_output(dl):
     assert unknown.exit_code == 2
 
     # A validation error from the API lists the fields.
-    bad = await dl("events", "create", "--title", "x", "--starts-at", "2027-03-01T15:00:00",
-                   "--ends-at", "2027-03-01T19:00:00Z", "--seats", "5")
+    bad = await dl(
+        "events",
+        "create",
+        "--title",
+        "x",
+        "--starts-at",
+        "2027-03-01T15:00:00",
+        "--ends-at",
+        "2027-03-01T19:00:00Z",
+        "--seats",
+        "5",
+    )
     assert bad.exit_code == 1
     assert "Request validation failed" in bad.stderr and "body.starts_at" in bad.stderr
 
@@ -137,11 +169,22 @@ async def test_tokens_create_list_revoke(dl, admin, engine, served):
     member, _ = admin
     env = {"DL_PASSWORD": PASSWORD}
     # The profile remembers the e-mail; tokens commands log in with the password each time.
-    await dl("login", "--url", dl.url, "--email", member.email, "--password", PASSWORD,
-             url="", token="")
+    await dl(
+        "login", "--url", dl.url, "--email", member.email, "--password", PASSWORD, url="", token=""
+    )
 
-    created = await dl("tokens", "create", "weekly export", "--scope", "read",
-                       "--expires-days", "30", url="", token="", env=env)
+    created = await dl(
+        "tokens",
+        "create",
+        "weekly export",
+        "--scope",
+        "read",
+        "--expires-days",
+        "30",
+        url="",
+        token="",
+        env=env,
+    )
     assert created.exit_code == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
     assert secret.startswith("dl_pat_")
@@ -149,8 +192,9 @@ async def test_tokens_create_list_revoke(dl, admin, engine, served):
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
         assert me.status_code == 200 and me.json()["email"] == member.email
         # A read token may not write.
-        write = await client.post("/api/v1/events", json={},
-                                  headers={"Authorization": f"Bearer {secret}"})
+        write = await client.post(
+            "/api/v1/events", json={}, headers={"Authorization": f"Bearer {secret}"}
+        )
         assert write.status_code == 403
 
     listed = await dl.json("tokens", "list", url="", token="", env=env)

@@ -11,8 +11,9 @@ from app.cli.client import ApiClient, ApiError
 
 def _client(handler) -> tuple[ApiClient, list[float]]:
     waits: list[float] = []
-    return ApiClient("http://api.test", "tok", transport=httpx.MockTransport(handler),
-                     sleep=waits.append), waits
+    return ApiClient(
+        "http://api.test", "tok", transport=httpx.MockTransport(handler), sleep=waits.append
+    ), waits
 
 
 def test_a_create_is_retried_with_the_same_idempotency_key():
@@ -24,8 +25,11 @@ def test_a_create_is_retried_with_the_same_idempotency_key():
         if len(keys) == 1:
             raise httpx.ReadTimeout("lost the answer", request=request)
         if len(keys) == 2:
-            return httpx.Response(503, headers={"Retry-After": "2"},
-                                  json={"title": "Service unavailable", "status": 503})
+            return httpx.Response(
+                503,
+                headers={"Retry-After": "2"},
+                json={"title": "Service unavailable", "status": 503},
+            )
         return httpx.Response(201, json={"id": "e1"})
 
     api, waits = _client(handler)
@@ -40,16 +44,25 @@ def test_a_plain_post_is_not_retried_and_errors_carry_the_problem():
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         assert "Idempotency-Key" not in request.headers
-        return httpx.Response(503, json={"type": "/problems/unavailable",
-                                         "title": "Service unavailable", "status": 503,
-                                         "detail": "The database did not answer."})
+        return httpx.Response(
+            503,
+            json={
+                "type": "/problems/unavailable",
+                "title": "Service unavailable",
+                "status": 503,
+                "detail": "The database did not answer.",
+            },
+        )
 
     api, _ = _client(handler)
     with pytest.raises(ApiError) as caught:
         api.post("/events/1/status", {"status": "published"})
     assert len(calls) == 1
     assert (caught.value.status, caught.value.title, caught.value.detail) == (
-        503, "Service unavailable", "The database did not answer.")
+        503,
+        "Service unavailable",
+        "The database did not answer.",
+    )
 
 
 def test_an_answer_that_is_not_a_problem_is_still_reported():

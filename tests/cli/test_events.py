@@ -17,13 +17,26 @@ from tests.conftest import committed_member
 
 def _times(days: int = 30) -> list[str]:
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-    return ["--starts-at", starts.isoformat().replace("+00:00", "Z"),
-            "--ends-at", (starts + timedelta(hours=4)).isoformat().replace("+00:00", "Z")]
+    return [
+        "--starts-at",
+        starts.isoformat().replace("+00:00", "Z"),
+        "--ends-at",
+        (starts + timedelta(hours=4)).isoformat().replace("+00:00", "Z"),
+    ]
 
 
 async def _create(dl, title: str, seats: int = 10, days: int = 30) -> dict:
-    return await dl.json("events", "create", "--title", title, "--seats", str(seats),
-                         "--venue-name", "Loft", *_times(days))
+    return await dl.json(
+        "events",
+        "create",
+        "--title",
+        title,
+        "--seats",
+        str(seats),
+        "--venue-name",
+        "Loft",
+        *_times(days),
+    )
 
 
 async def _open(dl, title: str, seats: int = 10) -> dict:
@@ -39,20 +52,32 @@ async def _registered(app, engine, live, event_id: str, count: int) -> list[dict
     registrations = []
     for _ in range(count):
         _, headers = await committed_member(app, engine, "member")
-        created = await live.post(f"/api/v1/events/{event_id}/registrations", headers=headers,
-                                  json={"source": "ads"})
+        created = await live.post(
+            f"/api/v1/events/{event_id}/registrations", headers=headers, json={"source": "ads"}
+        )
         assert created.status_code == 201, created.text
-        confirmed = await live.post(f"/api/v1/registrations/{created.json()['id']}/confirm",
-                                    headers=headers)
+        confirmed = await live.post(
+            f"/api/v1/registrations/{created.json()['id']}/confirm", headers=headers
+        )
         assert confirmed.status_code == 200, confirmed.text
         registrations.append({**confirmed.json(), "headers": headers})
     return registrations
 
 
 async def test_create_makes_the_event_once_with_an_idempotency_key(dl, engine, admin, live):
-    human = await dl("events", "create", "--title", "Board #7", "--seats", "64",
-                     "--visibility", "public", "--confirm-by", "2099-01-01T00:00:00Z",
-                     *_times())
+    human = await dl(
+        "events",
+        "create",
+        "--title",
+        "Board #7",
+        "--seats",
+        "64",
+        "--visibility",
+        "public",
+        "--confirm-by",
+        "2099-01-01T00:00:00Z",
+        *_times(),
+    )
     assert human.exit_code == 0, human.stderr
     assert "Created event" in human.stdout and "Board #7" in human.stdout
     event_id = human.stdout.split("Created event ", 1)[1].split(".", 1)[0]
@@ -62,7 +87,11 @@ async def test_create_makes_the_event_once_with_an_idempotency_key(dl, engine, a
     assert read.status_code == 200
     body = read.json()
     assert (body["title"], body["seats"], body["status"], body["visibility"]) == (
-        "Board #7", 64, "draft", "public")
+        "Board #7",
+        64,
+        "draft",
+        "public",
+    )
     async with async_sessionmaker(engine)() as session:
         assert await session.scalar(select(func.count()).select_from(Event)) == 1
         # The create went with an Idempotency-Key, so a retry would replay, not duplicate.
@@ -91,8 +120,7 @@ async def test_list_filters_and_limits(dl):
     assert illegal.exit_code == 1 and "Illegal status change" in illegal.stderr
 
 
-async def test_registrations_export_has_a_row_per_registration(dl, app, engine, live,
-                                                               tmp_path):
+async def test_registrations_export_has_a_row_per_registration(dl, app, engine, live, tmp_path):
     event = await _open(dl, "Export night", seats=3)
     registrations = await _registered(app, engine, live, event["id"], 5)  # 3 seats, 2 wait
 
@@ -106,8 +134,16 @@ async def test_registrations_export_has_a_row_per_registration(dl, app, engine, 
     assert [r["waitlist_position"] for r in rows[3:]] == ["1", "2"]
     assert {r["source"] for r in rows} == {"ads"}
 
-    waiting = await dl("events", "registrations", "export", event["id"], "--format", "json",
-                       "--status", "waitlisted")
+    waiting = await dl(
+        "events",
+        "registrations",
+        "export",
+        event["id"],
+        "--format",
+        "json",
+        "--status",
+        "waitlisted",
+    )
     assert [r["id"] for r in json.loads(waiting.stdout)] == [r["id"] for r in registrations[3:]]
 
     shown = await dl.json("events", "show", event["id"])
@@ -119,19 +155,22 @@ async def test_check_in_by_registration_and_by_qr(dl, app, engine, live):
     other = await _open(dl, "Another night", seats=5)
     first, second = await _registered(app, engine, live, event["id"], 2)
 
-    checked = await dl("events", "check-in", event["id"], "--registration", first["id"],
-                       "--nonce", "scan-0001")
+    checked = await dl(
+        "events", "check-in", event["id"], "--registration", first["id"], "--nonce", "scan-0001"
+    )
     assert checked.exit_code == 0, checked.stderr
     assert "Checked in" in checked.stdout
     # The same scan again (same nonce) is answered as the first; a new scan is refused.
-    retried = await dl.json("events", "check-in", event["id"], "-r", first["id"], "--nonce",
-                            "scan-0001")
+    retried = await dl.json(
+        "events", "check-in", event["id"], "-r", first["id"], "--nonce", "scan-0001"
+    )
     assert retried["status"] == "checked_in"
     again = await dl("events", "check-in", event["id"], "-r", first["id"])
     assert again.exit_code == 1 and "Already checked in" in again.stderr
 
-    qr = (await live.get(f"/api/v1/registrations/{second['id']}/qr",
-                         headers=second["headers"])).json()["qr_token"]
+    qr = (
+        await live.get(f"/api/v1/registrations/{second['id']}/qr", headers=second["headers"])
+    ).json()["qr_token"]
     by_qr = await dl.json("events", "check-in", event["id"], "--qr", qr)
     assert by_qr["id"] == second["id"] and by_qr["status"] == "checked_in"
 

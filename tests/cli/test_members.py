@@ -42,15 +42,13 @@ async def test_list_follows_every_cursor_and_stops_at_the_limit(dl, admin, engin
     assert len(kazan) == len([p for p in people if p.city == "Kazan"])
     assert {m["city"] for m in kazan} == {"Kazan"}
 
-    table = await dl("members", "list", "--city", "Kazan", "--limit", "3", "--sort",
-                     "full_name")
+    table = await dl("members", "list", "--city", "Kazan", "--limit", "3", "--sort", "full_name")
     assert table.exit_code == 0, table.stderr
     assert "3 members" in table.stdout
     assert "Member 000" in table.stdout and "Member 006" in table.stdout
 
 
-async def test_export_csv_has_a_row_per_member_and_json_an_item_each(dl, admin, engine,
-                                                                      tmp_path):
+async def test_export_csv_has_a_row_per_member_and_json_an_item_each(dl, admin, engine, tmp_path):
     people = await committed_members(engine, PEOPLE)
     target = tmp_path / "members.csv"
     result = await dl("members", "export", "--format", "csv", "--output", str(target))

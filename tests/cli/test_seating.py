@@ -12,15 +12,21 @@ from tests.events.helpers import EVENT, soon
 
 
 async def _seated_event(live, engine, admin_headers, people: int = 8) -> tuple[str, list]:
-    created = await live.post("/api/v1/events", headers=admin_headers,
-                              json={**EVENT, **soon(), "table_size": 4})
+    created = await live.post(
+        "/api/v1/events", headers=admin_headers, json={**EVENT, **soon(), "table_size": 4}
+    )
     event_id = created.json()["id"]
-    assert (await live.post(f"/api/v1/events/{event_id}/status", headers=admin_headers,
-                            json={"status": "published"})).status_code == 200
+    assert (
+        await live.post(
+            f"/api/v1/events/{event_id}/status", headers=admin_headers, json={"status": "published"}
+        )
+    ).status_code == 200
     members = await committed_people(engine, people, "member", function="CTO", seniority=3)
     async with async_sessionmaker(engine)() as session:
-        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
-                                     status="confirmed") for m in members)
+        session.add_all(
+            Registration(event_id=uuid.UUID(event_id), member_id=m.id, status="confirmed")
+            for m in members
+        )
         await session.commit()
     return event_id, members
 
@@ -43,8 +49,9 @@ async def test_generate_show_swap_publish(dl, engine, admin, live):
     assert "Published: 2 tables, 8 people seated." in published.stdout
     async with async_sessionmaker(engine)() as session:
         assert await session.scalar(select(func.count()).select_from(EventTable)) == 2
-        seat = (await session.execute(select(TableSeat).where(
-            TableSeat.member_id == uuid.UUID(first)))).scalar_one()
+        seat = (
+            await session.execute(select(TableSeat).where(TableSeat.member_id == uuid.UUID(first)))
+        ).scalar_one()
         table = await session.get(EventTable, seat.table_id)
         assert table.number == 2
 
@@ -54,8 +61,10 @@ async def test_a_broken_rule_is_an_api_error_with_its_detail(dl, engine, admin, 
     event_id, members = await _seated_event(live, engine, headers, people=2)
     colleagues = await committed_people(engine, 3, "member", company="Acme", prefix="Acme")
     async with async_sessionmaker(engine)() as session:
-        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
-                                     status="confirmed") for m in colleagues)
+        session.add_all(
+            Registration(event_id=uuid.UUID(event_id), member_id=m.id, status="confirmed")
+            for m in colleagues
+        )
         await session.commit()
     result = await dl("seating", "generate", event_id)
     assert result.exit_code == 1

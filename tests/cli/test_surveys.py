@@ -16,12 +16,17 @@ from tests.events.helpers import EVENT, soon
 async def _event_with_attendees(live, app, engine, admin_headers, people: int):
     created = await live.post("/api/v1/events", headers=admin_headers, json={**EVENT, **soon()})
     event_id = created.json()["id"]
-    assert (await live.post(f"/api/v1/events/{event_id}/status", headers=admin_headers,
-                            json={"status": "published"})).status_code == 200
+    assert (
+        await live.post(
+            f"/api/v1/events/{event_id}/status", headers=admin_headers, json={"status": "published"}
+        )
+    ).status_code == 200
     attendees = [await committed_member(app, engine, "member") for _ in range(people)]
     async with async_sessionmaker(engine)() as session:
-        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
-                                     status="checked_in") for m, _ in attendees)
+        session.add_all(
+            Registration(event_id=uuid.UUID(event_id), member_id=m.id, status="checked_in")
+            for m, _ in attendees
+        )
         await session.commit()
     return event_id, attendees
 
@@ -37,10 +42,11 @@ async def test_express_survey_then_its_results_three_ways(dl, app, engine, admin
         assert (survey.status, survey.anonymous) == ("open", True)
     survey_id = str(survey.id)
     for i, (_, member_headers) in enumerate(attendees):
-        answered = await live.post(f"/api/v1/surveys/{survey_id}/responses",
-                                   headers=member_headers,
-                                   json={"answers": {"liked": 5 if i < 5 else 2,
-                                                     "nps": 10 if i < 3 else 7}})
+        answered = await live.post(
+            f"/api/v1/surveys/{survey_id}/responses",
+            headers=member_headers,
+            json={"answers": {"liked": 5 if i < 5 else 2, "nps": 10 if i < 3 else 7}},
+        )
         assert answered.status_code == 201, answered.text
 
     human = await dl("surveys", "results", survey_id)

@@ -11,9 +11,15 @@ from tests.conftest import committed_member
 
 
 async def _subscription(live, headers, description: str) -> dict:
-    created = await live.post("/api/v1/webhooks", headers=headers, json={
-        "url": "https://crm.example.com/hook", "event_types": ["member.updated"],
-        "description": description})
+    created = await live.post(
+        "/api/v1/webhooks",
+        headers=headers,
+        json={
+            "url": "https://crm.example.com/hook",
+            "event_types": ["member.updated"],
+            "description": description,
+        },
+    )
     assert created.status_code == 201, created.text
     return created.json()
 
@@ -31,8 +37,11 @@ async def _fail(engine, delivery_id: str) -> None:
 
 async def _status(engine, delivery_id: str) -> str:
     async with async_sessionmaker(engine)() as session:
-        return (await session.execute(select(Delivery.status).where(
-            Delivery.id == uuid.UUID(delivery_id)))).scalar_one()
+        return (
+            await session.execute(
+                select(Delivery.status).where(Delivery.id == uuid.UUID(delivery_id))
+            )
+        ).scalar_one()
 
 
 async def test_list_deliveries_and_redeliver(dl, admin, engine, live):

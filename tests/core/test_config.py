@@ -44,12 +44,16 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 async def test_unknown_email_costs_a_real_verification(monkeypatch):
     """No timing assertion: the dummy hash is verified, so the work is the same."""
-    hasher = PasswordHasher(Settings(jwt_secret="e" * 32, password_hash_memory_kib=64,
-                                     password_hash_time_cost=1))
+    hasher = PasswordHasher(
+        Settings(jwt_secret="e" * 32, password_hash_memory_kib=64, password_hash_time_cost=1)
+    )
     calls = []
     original = hasher._safe_verify
-    monkeypatch.setattr(hasher, "_safe_verify",
-                        lambda password, hashed: calls.append(hashed) or original(password, hashed))
+    monkeypatch.setattr(
+        hasher,
+        "_safe_verify",
+        lambda password, hashed: calls.append(hashed) or original(password, hashed),
+    )
     assert await hasher.verify("whatever", None) is False
     stored = await hasher.hash("right password")
     assert await hasher.verify("wrong password", stored) is False

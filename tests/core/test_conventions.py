@@ -36,21 +36,27 @@ class TestErrors:
         assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
 
     async def test_body_that_is_not_utf8(self, client):
-        response = await client.post("/api/v1/auth/login", content=b"Q\x12\xff9",
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/v1/auth/login",
+            content=b"Q\x12\xff9",
+            headers={"content-type": "application/json"},
+        )
         assert response.status_code == 400
         assert response.json()["type"] == "/problems/bad-request"
 
     async def test_nul_in_strings_is_refused(self, client, db):
-        response = await client.post("/api/v1/auth/signup", json={
-            "email": "nul@example.com", "password": "long enough\u0000", "full_name": "N"})
+        response = await client.post(
+            "/api/v1/auth/signup",
+            json={"email": "nul@example.com", "password": "long enough\u0000", "full_name": "N"},
+        )
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"] == ["body", "password"]
         assert await db.scalar(select(func.count()).select_from(Member)) == 0
 
     async def test_malformed_json(self, client):
-        response = await client.post("/api/v1/auth/login", content=b"{not json",
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert response.status_code == 422
         assert response.json()["errors"][0]["type"] == "json_invalid"
 
@@ -70,10 +76,12 @@ class TestErrors:
         assert response.headers["x-request-id"] == "trace-123"
 
     async def test_database_down_gives_503(self):
-        app = create_app(make_settings(
-            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
-            database_connect_timeout_seconds=1,
-        ))
+        app = create_app(
+            make_settings(
+                database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
+                database_connect_timeout_seconds=1,
+            )
+        )
         token = app.state.token_codec.issue(uuid.uuid4(), ["member"], 0)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -82,8 +90,10 @@ class TestErrors:
             live = await client.get("/healthz")
             # A creating POST with a key: the idempotency layer reaches the database first.
             create = await client.post(
-                "/api/v1/me/tokens", json={"name": "script", "scopes": ["read"]},
-                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "down-1"})
+                "/api/v1/me/tokens",
+                json={"name": "script", "scopes": ["read"]},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "down-1"},
+            )
         for response in (ready, me, create):
             assert response.status_code == 503, response.text
             assert_problem(response)
@@ -91,16 +101,22 @@ class TestErrors:
         assert live.status_code == 200
         await app.state.engine.dispose()
 
-    @pytest.mark.parametrize("error", [
-        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
-        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
-        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator "
-                                              "command"),
-        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle "
-                                                       "of operation"),
-        asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
-        ConnectionResetError(104, "Connection reset by peer"),
-    ], ids=lambda e: type(e).__name__)
+    @pytest.mark.parametrize(
+        "error",
+        [
+            asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+            asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+            asyncpg.exceptions.AdminShutdownError(
+                "terminating connection due to administrator command"
+            ),
+            asyncpg.exceptions.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation"
+            ),
+            asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
+            ConnectionResetError(104, "Connection reset by peer"),
+        ],
+        ids=lambda e: type(e).__name__,
+    )
     async def test_database_going_away_gives_503_wherever_it_surfaces(self, error):
         """PostgreSQL shutting down, starting up or dropping the connection: 503 with
         Retry-After, whether SQLAlchemy wrapped the driver's error or not, raised in a route
@@ -117,8 +133,10 @@ class TestErrors:
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            responses = [await client.get(path, headers={"X-Request-ID": "down-2"})
-                         for path in ("/wrapped", "/bare")]
+            responses = [
+                await client.get(path, headers={"X-Request-ID": "down-2"})
+                for path in ("/wrapped", "/bare")
+            ]
         for response in responses:
             assert response.status_code == 503, response.text
             assert_problem(response)
@@ -131,9 +149,11 @@ class TestErrors:
 
         @app.get("/bug")
         async def bug() -> None:
-            raise DBAPIError("SELECT nope", None,
-                             asyncpg.exceptions.UndefinedColumnError("column nope does not "
-                                                                     "exist"))
+            raise DBAPIError(
+                "SELECT nope",
+                None,
+                asyncpg.exceptions.UndefinedColumnError("column nope does not exist"),
+            )
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -141,7 +161,6 @@ class TestErrors:
         assert response.status_code == 500
         assert_problem(response)
         await app.state.engine.dispose()
-
 
     @pytest.mark.skipif(not IS_POSTGRES, reason="the connection pool is PostgreSQL's")
     async def test_exhausted_pool_gives_503_not_500(self):
@@ -151,8 +170,9 @@ class TestErrors:
         async with app.state.engine.connect() as held:  # the pool's only connection
             await held.exec_driver_sql("SELECT 1")
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                response = await client.get("/api/v1/me",
-                                            headers={"Authorization": f"Bearer {token}"})
+                response = await client.get(
+                    "/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+                )
         assert response.status_code == 503, response.text
         assert_problem(response)
         assert response.headers["retry-after"]
@@ -164,8 +184,9 @@ class TestPagination:
     @pytest.mark.parametrize("limit", ["0", "101", "1000000000", "-1", "ten"])
     async def test_limit_out_of_range(self, client, factory, limit):
         viewer = await factory.member("member")
-        response = await client.get("/api/v1/members", headers=viewer.headers,
-                                    params={"limit": limit})
+        response = await client.get(
+            "/api/v1/members", headers=viewer.headers, params={"limit": limit}
+        )
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"] == ["query", "limit"]
 
@@ -178,44 +199,61 @@ class TestPagination:
         cursor = None
         while True:
             params = {"limit": 3, "sort": sort, **({"cursor": cursor} if cursor else {})}
-            body = (await client.get("/api/v1/members", headers=viewer.headers,
-                                     params=params)).json()
+            body = (
+                await client.get("/api/v1/members", headers=viewer.headers, params=params)
+            ).json()
             seen.extend(body["items"])
             cursor = body["next_cursor"]
             if cursor is None:
                 break
         ids = [item["id"] for item in seen]
         assert len(ids) == 7 and len(set(ids)) == 7
-        everything = (await client.get("/api/v1/members", headers=viewer.headers,
-                                       params={"limit": 100, "sort": sort})).json()["items"]
+        everything = (
+            await client.get(
+                "/api/v1/members", headers=viewer.headers, params={"limit": 100, "sort": sort}
+            )
+        ).json()["items"]
         assert [item["id"] for item in everything] == ids
 
     @pytest.mark.parametrize("cursor", ["garbage", "eyJzIjoiZnVsbF9uYW1lIn0", "x" * 600])
     async def test_bad_cursor(self, client, factory, cursor):
         viewer = await factory.member("member")
-        response = await client.get("/api/v1/members", headers=viewer.headers,
-                                    params={"cursor": cursor})
+        response = await client.get(
+            "/api/v1/members", headers=viewer.headers, params={"cursor": cursor}
+        )
         assert response.status_code == 422
 
-    @pytest.mark.parametrize("values", [["2026-01-01T00:00:00", str(uuid.UUID(int=0))],
-                                        ["not a time", str(uuid.UUID(int=0))],
-                                        ["2026-01-01T00:00:00+00:00", "not-a-uuid"],
-                                        [{"a": 1}, []]])
+    @pytest.mark.parametrize(
+        "values",
+        [
+            ["2026-01-01T00:00:00", str(uuid.UUID(int=0))],
+            ["not a time", str(uuid.UUID(int=0))],
+            ["2026-01-01T00:00:00+00:00", "not-a-uuid"],
+            [{"a": 1}, []],
+        ],
+    )
     async def test_forged_cursor_values(self, client, factory, values):
         viewer = await factory.member("member")
         cursor = encode_cursor("created_at", values)
-        response = await client.get("/api/v1/members", headers=viewer.headers,
-                                    params={"cursor": cursor, "sort": "created_at"})
+        response = await client.get(
+            "/api/v1/members",
+            headers=viewer.headers,
+            params={"cursor": cursor, "sort": "created_at"},
+        )
         assert response.status_code == 422
         assert response.json()["type"] == "/problems/invalid-cursor"
 
     async def test_cursor_of_another_sort_is_refused(self, client, factory):
         viewer = await factory.member("member")
         await factory.member("member")
-        first = (await client.get("/api/v1/members", headers=viewer.headers,
-                                  params={"limit": 1})).json()
-        response = await client.get("/api/v1/members", headers=viewer.headers,
-                                    params={"cursor": first["next_cursor"], "sort": "created_at"})
+        first = (
+            await client.get("/api/v1/members", headers=viewer.headers, params={"limit": 1})
+        ).json()
+        response = await client.get(
+            "/api/v1/members",
+            headers=viewer.headers,
+            params={"cursor": first["next_cursor"], "sort": "created_at"},
+        )
         assert response.status_code == 422
         assert response.json()["type"] == "/problems/invalid-cursor"
 
@@ -226,11 +264,19 @@ class TestPagination:
         counts = []
         for limit in (2, 30):
             count_statements.clear()
-            response = await client.get("/api/v1/members", headers=viewer.headers,
-                                        params={"limit": limit})
+            response = await client.get(
+                "/api/v1/members", headers=viewer.headers, params={"limit": limit}
+            )
             assert len(response.json()["items"]) == limit
-            counts.append(len([s for s in count_statements if not s.startswith("SAVEPOINT")
-                               and not s.startswith("RELEASE")]))
+            counts.append(
+                len(
+                    [
+                        s
+                        for s in count_statements
+                        if not s.startswith("SAVEPOINT") and not s.startswith("RELEASE")
+                    ]
+                )
+            )
         assert counts[0] == counts[1], counts
 
 
@@ -246,15 +292,17 @@ class TestIdempotency:
         assert again.headers["idempotent-replayed"] == "true"
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
-        other_body = await client.post("/api/v1/me/tokens", headers=headers,
-                                       json={"name": "other", "scopes": ["read"]})
+        other_body = await client.post(
+            "/api/v1/me/tokens", headers=headers, json={"name": "other", "scopes": ["read"]}
+        )
         assert other_body.status_code == 422
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
         # Another caller with the same key is a different request.
         someone = await factory.member("member")
-        theirs = await client.post("/api/v1/me/tokens", json=body,
-                                   headers={**someone.headers, "Idempotency-Key": "key-1"})
+        theirs = await client.post(
+            "/api/v1/me/tokens", json=body, headers={**someone.headers, "Idempotency-Key": "key-1"}
+        )
         assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 2
 
@@ -264,14 +312,24 @@ class TestIdempotency:
         import hashlib
 
         path = "/api/v1/me/tokens"
-        db.add(IdempotencyRecord(
-            caller=f"member:{actor.id}|POST|{path}", key="busy",
-            request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
-            expires_at=datetime.now(UTC) + timedelta(hours=1),
-        ))
+        db.add(
+            IdempotencyRecord(
+                caller=f"member:{actor.id}|POST|{path}",
+                key="busy",
+                request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
         await db.flush()
-        response = await client.post(path, content=body, headers={
-            **actor.headers, "Idempotency-Key": "busy", "content-type": "application/json"})
+        response = await client.post(
+            path,
+            content=body,
+            headers={
+                **actor.headers,
+                "Idempotency-Key": "busy",
+                "content-type": "application/json",
+            },
+        )
         assert response.status_code == 409
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
 
@@ -285,14 +343,17 @@ class TestIdempotency:
         path = "/api/v1/me/tokens"
         lease = app.state.settings.idempotency_lease_seconds
         started = datetime.now(UTC) - timedelta(seconds=lease + 1)
-        db.add(IdempotencyRecord(
-            caller=f"member:{actor.id}|POST|{path}", key="orphan",
-            request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
-            created_at=started, expires_at=started + timedelta(hours=24),
-        ))
+        db.add(
+            IdempotencyRecord(
+                caller=f"member:{actor.id}|POST|{path}",
+                key="orphan",
+                request_hash=hashlib.sha256(path.encode() + b"\n" + body).hexdigest(),
+                created_at=started,
+                expires_at=started + timedelta(hours=24),
+            )
+        )
         await db.flush()
-        headers = {**actor.headers, "Idempotency-Key": "orphan",
-                   "content-type": "application/json"}
+        headers = {**actor.headers, "Idempotency-Key": "orphan", "content-type": "application/json"}
         retried = await client.post(path, content=body, headers=headers)
         replayed = await client.post(path, content=body, headers=headers)
         assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
@@ -313,23 +374,28 @@ class TestIdempotency:
                     record = await db.scalar(select(IdempotencyRecord))
                     stored_at_start.append(record.response_status if record else None)
                 await send(message)
+
             await app(scope, receive, watching)
 
         transport = httpx.ASGITransport(app=spy, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.post(
-                "/api/v1/me/tokens", json={"name": "script", "scopes": ["read"]},
-                headers={**actor.headers, "Idempotency-Key": "stored-first"})
+                "/api/v1/me/tokens",
+                json={"name": "script", "scopes": ["read"]},
+                headers={**actor.headers, "Idempotency-Key": "stored-first"},
+            )
         assert response.status_code == 201
         assert stored_at_start == [201]
 
     async def test_storing_the_outcome_without_a_database_does_not_raise(self):
         """The response has left when the outcome is stored: a database gone by then is
         logged, not raised (the record stays in flight until its lease ends)."""
-        engine = create_engine(make_settings(
-            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
-            database_connect_timeout_seconds=1,
-        ))
+        engine = create_engine(
+            make_settings(
+                database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
+                database_connect_timeout_seconds=1,
+            )
+        )
         maker = create_sessionmaker(engine)
         await idempotency.finish(maker, uuid.uuid4(), 201, {}, b"{}")
         await idempotency.abandon(maker, uuid.uuid4())
@@ -368,16 +434,18 @@ class TestIdempotency:
         assert second.headers.get("idempotent-replayed") == "true"
 
     async def test_anonymous_signup_and_bad_keys(self, client, db):
-        body = {"email": "idem@example.com", "password": "a long password",
-                "full_name": "Idem"}
-        first = await client.post("/api/v1/auth/signup", json=body,
-                                  headers={"Idempotency-Key": "signup-1"})
-        again = await client.post("/api/v1/auth/signup", json=body,
-                                  headers={"Idempotency-Key": "signup-1"})
+        body = {"email": "idem@example.com", "password": "a long password", "full_name": "Idem"}
+        first = await client.post(
+            "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "signup-1"}
+        )
+        again = await client.post(
+            "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "signup-1"}
+        )
         assert first.status_code == again.status_code == 201
         assert first.json()["id"] == again.json()["id"]
-        too_long = await client.post("/api/v1/auth/signup", json=body,
-                                     headers={"Idempotency-Key": "k" * 256})
+        too_long = await client.post(
+            "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "k" * 256}
+        )
         assert too_long.status_code == 400
 
     async def test_expired_record_runs_again(self, client, factory, db):
@@ -396,8 +464,9 @@ class TestIdempotency:
 class TestBodyLimit:
     async def test_declared_length_over_limit_is_413_before_auth(self, client, app):
         size = app.state.settings.max_body_bytes + 1
-        response = await client.patch("/api/v1/me", content=b"x" * size,
-                                      headers={"content-type": "application/json"})
+        response = await client.patch(
+            "/api/v1/me", content=b"x" * size, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
         assert response.json()["type"] == "/problems/payload-too-large"
 
@@ -408,13 +477,15 @@ class TestBodyLimit:
             for _ in range(limit // 65536 + 2):
                 yield b"x" * 65536
 
-        response = await client.post("/api/v1/auth/login", content=chunks(),
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/v1/auth/login", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
 
     async def test_body_under_limit_passes(self, client):
-        response = await client.post("/api/v1/auth/login",
-                                     json={"email": "a@example.com", "password": "x" * 50})
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": "a@example.com", "password": "x" * 50}
+        )
         assert response.status_code == 401
 
 
@@ -431,11 +502,14 @@ class TestHeaders:
         assert error.json()["request_id"] == "err-1"
 
     async def test_cors(self, client):
-        allowed = await client.options("/api/v1/members", headers={
-            "Origin": "https://app.digital-leaders.test",
-            "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "Authorization",
-        })
+        allowed = await client.options(
+            "/api/v1/members",
+            headers={
+                "Origin": "https://app.digital-leaders.test",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://app.digital-leaders.test"
         other = await client.get("/healthz", headers={"Origin": "https://evil.test"})

@@ -16,7 +16,8 @@ async def test_a_failed_statement_logs_and_raises_without_its_values(engine, cap
         async with engine.connect() as connection:
             with pytest.raises(DBAPIError) as raised:
                 await connection.execute(
-                    text("SELECT * FROM no_such_table WHERE email = :email"), {"email": CANARY})
+                    text("SELECT * FROM no_such_table WHERE email = :email"), {"email": CANARY}
+                )
     assert "no_such_table" in str(raised.value)
     assert CANARY not in str(raised.value)
     assert CANARY not in caplog.text

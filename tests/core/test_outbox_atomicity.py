@@ -34,6 +34,7 @@ async def test_no_state_without_its_event_nor_event_without_its_state(client, fa
             if armed["step"] == step and session is not db.sync_session:
                 armed["step"] = None
                 raise Injected(step)
+
         return hook
 
     hooks = [(step, make_hook(step)) for step in STEPS]
@@ -44,8 +45,9 @@ async def test_no_state_without_its_event_nor_event_without_its_state(client, fa
         for run in range(RUNS):
             armed["step"] = rng.choice(STEPS) if rng.random() < 0.5 else None
             injected = armed["step"] is not None
-            response = await client.patch("/api/v1/me", headers=member.headers,
-                                          json={"city": f"City {run}"})
+            response = await client.patch(
+                "/api/v1/me", headers=member.headers, json={"city": f"City {run}"}
+            )
             if injected:
                 assert response.status_code == 500, response.text
                 failed += 1

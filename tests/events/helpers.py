@@ -4,8 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 EVENT = {
-    "title": "Board of directors #1", "venue_name": "Loft", "venue_address": "Moscow",
-    "time_zone": "Europe/Moscow", "seats": 64, "table_size": 8,
+    "title": "Board of directors #1",
+    "venue_name": "Loft",
+    "venue_address": "Moscow",
+    "time_zone": "Europe/Moscow",
+    "seats": 64,
+    "table_size": 8,
 }
 
 
@@ -15,8 +19,9 @@ def soon(days: int = 30) -> dict[str, str]:
 
 
 async def create_event(client, admin, **fields: Any) -> dict:
-    response = await client.post("/api/v1/events", headers=admin.headers,
-                                 json={**EVENT, **soon(), **fields})
+    response = await client.post(
+        "/api/v1/events", headers=admin.headers, json={**EVENT, **soon(), **fields}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -24,8 +29,9 @@ async def create_event(client, admin, **fields: Any) -> dict:
 async def move(client, admin, event_id: str, *statuses: str) -> dict:
     body: dict = {}
     for status in statuses:
-        response = await client.post(f"/api/v1/events/{event_id}/status", headers=admin.headers,
-                                     json={"status": status})
+        response = await client.post(
+            f"/api/v1/events/{event_id}/status", headers=admin.headers, json={"status": status}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
     return body
@@ -38,14 +44,16 @@ async def open_event(client, admin, **fields: Any) -> dict:
 
 
 async def register(client, actor, event_id: str, **body: Any) -> dict:
-    response = await client.post(f"/api/v1/events/{event_id}/registrations",
-                                 headers=actor.headers, json=body)
+    response = await client.post(
+        f"/api/v1/events/{event_id}/registrations", headers=actor.headers, json=body
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def confirm(client, actor, registration_id: str) -> dict:
-    response = await client.post(f"/api/v1/registrations/{registration_id}/confirm",
-                                 headers=actor.headers)
+    response = await client.post(
+        f"/api/v1/registrations/{registration_id}/confirm", headers=actor.headers
+    )
     assert response.status_code == 200, response.text
     return response.json()

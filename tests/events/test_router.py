@@ -14,8 +14,9 @@ async def test_admin_creates_a_draft_members_do_not_see(client, factory, db):
     member = await factory.member("member")
     event = await create_event(client, admin, visibility="public")
     assert (event["status"], event["seats_available"], event["version"]) == ("draft", 64, 1)
-    assert (await client.get(f"/api/v1/events/{event['id']}",
-                             headers=member.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/events/{event['id']}", headers=member.headers)
+    ).status_code == 404
     assert (await client.get(f"/api/v1/public/events/{event['id']}")).status_code == 404
     listed = (await client.get("/api/v1/events", headers=member.headers)).json()
     assert listed["items"] == []
@@ -50,15 +51,29 @@ async def test_lifecycle_legal_and_illegal(client, factory, db):
         response = await client.post(url, headers=admin.headers, json={"status": target})
         assert response.status_code == 409, target
         assert_problem(response)
-    moved = await move(client, admin, event["id"], "published", "registration_open",
-                       "registration_closed", "registration_open", "registration_closed",
-                       "completed")
+    moved = await move(
+        client,
+        admin,
+        event["id"],
+        "published",
+        "registration_open",
+        "registration_closed",
+        "registration_open",
+        "registration_closed",
+        "completed",
+    )
     assert moved["status"] == "completed"
     again = await client.post(url, headers=admin.headers, json={"status": "cancelled"})
     assert again.status_code == 409
     types = [e.type for e in await outbox_events(db) if e.type.startswith("event.")]
-    assert types == ["event.published", "event.registration_opened", "event.registration_closed",
-                     "event.registration_opened", "event.registration_closed", "event.completed"]
+    assert types == [
+        "event.published",
+        "event.registration_opened",
+        "event.registration_closed",
+        "event.registration_opened",
+        "event.registration_closed",
+        "event.completed",
+    ]
 
 
 async def test_public_sees_public_events_without_attendees(client, factory):
@@ -86,20 +101,30 @@ async def test_upcoming_and_past(client, factory, db):
     row.ends_at = row.starts_at + timedelta(hours=4)
     row.status = "completed"
     await db.flush()
-    upcoming = (await client.get("/api/v1/events", params={"when": "upcoming"},
-                                 headers=member.headers)).json()["items"]
+    upcoming = (
+        await client.get("/api/v1/events", params={"when": "upcoming"}, headers=member.headers)
+    ).json()["items"]
     assert [e["id"] for e in upcoming] == [sooner["id"], later["id"]]
-    gone = (await client.get("/api/v1/events", params={"when": "past"},
-                             headers=member.headers)).json()["items"]
+    gone = (
+        await client.get("/api/v1/events", params={"when": "past"}, headers=member.headers)
+    ).json()["items"]
     assert [e["id"] for e in gone] == [past["id"]]
-    first = (await client.get("/api/v1/events", params={"limit": 1, "when": "upcoming"},
-                              headers=member.headers)).json()
-    second = (await client.get("/api/v1/events", params={
-        "limit": 1, "when": "upcoming", "cursor": first["next_cursor"]},
-        headers=member.headers)).json()
+    first = (
+        await client.get(
+            "/api/v1/events", params={"limit": 1, "when": "upcoming"}, headers=member.headers
+        )
+    ).json()
+    second = (
+        await client.get(
+            "/api/v1/events",
+            params={"limit": 1, "when": "upcoming", "cursor": first["next_cursor"]},
+            headers=member.headers,
+        )
+    ).json()
     assert [e["id"] for e in first["items"] + second["items"]] == [sooner["id"], later["id"]]
-    forged = await client.get("/api/v1/events", params={"cursor": first["next_cursor"]},
-                              headers=member.headers)
+    forged = await client.get(
+        "/api/v1/events", params={"cursor": first["next_cursor"]}, headers=member.headers
+    )
     assert forged.status_code == 422  # a cursor of another listing
 
 
@@ -113,15 +138,18 @@ async def test_update_with_if_match_and_seat_floor(client, factory, db):
         await confirm(client, actor, (await register(client, actor, event["id"]))["id"])
     url = f"/api/v1/events/{event['id']}"
     etag = (await client.get(url, headers=admin.headers)).headers["ETag"]
-    below = await client.patch(url, headers={**admin.headers, "If-Match": etag},
-                               json={"seats": 1})
+    below = await client.patch(url, headers={**admin.headers, "If-Match": etag}, json={"seats": 1})
     assert below.status_code == 409
     assert_problem(below)
-    fits = await client.patch(url, headers={**admin.headers, "If-Match": etag},
-                              json={"seats": 2, "title": "Board #1, hall B"})
+    fits = await client.patch(
+        url,
+        headers={**admin.headers, "If-Match": etag},
+        json={"seats": 2, "title": "Board #1, hall B"},
+    )
     assert fits.status_code == 200 and fits.json()["seats_available"] == 0
-    stale = await client.patch(url, headers={**admin.headers, "If-Match": etag},
-                               json={"title": "Renamed"})
+    stale = await client.patch(
+        url, headers={**admin.headers, "If-Match": etag}, json={"title": "Renamed"}
+    )
     assert stale.status_code == 412
     row = await db.get(Event, __import__("uuid").UUID(event["id"]))
     await db.refresh(row)
@@ -129,8 +157,17 @@ async def test_update_with_if_match_and_seat_floor(client, factory, db):
     [updated] = await outbox_events(db, "event.updated")
     assert updated.data["id"] == event["id"]
     counts = (await client.get(f"{url}/counts", headers=first.headers)).json()
-    assert counts == {"seats": 2, "available": 0, "confirmed": 2, "pending": 0, "offered": 0,
-                      "waitlisted": 0, "checked_in": 0, "no_show": 0, "cancelled": 0}
+    assert counts == {
+        "seats": 2,
+        "available": 0,
+        "confirmed": 2,
+        "pending": 0,
+        "offered": 0,
+        "waitlisted": 0,
+        "checked_in": 0,
+        "no_show": 0,
+        "cancelled": 0,
+    }
 
 
 async def test_fields_that_cannot_be_empty_refuse_null(client, factory, db):
@@ -151,11 +188,15 @@ async def test_moving_one_end_past_the_stored_other_end_is_a_conflict(client, fa
     admin = await factory.member("admin")
     event = await create_event(client, admin)
     url = f"/api/v1/events/{event['id']}"
-    both = await client.patch(url, headers=admin.headers, json={
-        "starts_at": event["ends_at"], "ends_at": event["starts_at"]})
+    both = await client.patch(
+        url,
+        headers=admin.headers,
+        json={"starts_at": event["ends_at"], "ends_at": event["starts_at"]},
+    )
     assert both.status_code == 422  # the body alone is inconsistent
-    late_start = await client.patch(url, headers=admin.headers,
-                                    json={"starts_at": event["ends_at"]})
+    late_start = await client.patch(
+        url, headers=admin.headers, json={"starts_at": event["ends_at"]}
+    )
     assert late_start.status_code == 409
     assert_problem(late_start)
     assert "ends_at must be after starts_at" in late_start.json()["detail"]

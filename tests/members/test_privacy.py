@@ -17,19 +17,27 @@ OWNER = uuid.uuid4()
 
 
 def viewer(**kw):
-    return Viewer(id=kw.pop("id", uuid.uuid4()), is_admin=kw.pop("is_admin", False),
-                  sees_members=kw.pop("sees_members", True), **kw)
+    return Viewer(
+        id=kw.pop("id", uuid.uuid4()),
+        is_admin=kw.pop("is_admin", False),
+        sees_members=kw.pop("sees_members", True),
+        **kw,
+    )
 
 
 class TestConsentRules:
-    @pytest.mark.parametrize("visibility,anonymous,applicant,member,table_mate,admin,owner", [
-        (Visibility.nobody, False, False, False, False, True, True),
-        (Visibility.table, False, False, False, True, True, True),
-        (Visibility.members, False, False, True, True, True, True),
-        (Visibility.public, True, True, True, True, True, True),
-    ])
-    def test_who_sees_what(self, visibility, anonymous, applicant, member, table_mate, admin,
-                           owner):
+    @pytest.mark.parametrize(
+        "visibility,anonymous,applicant,member,table_mate,admin,owner",
+        [
+            (Visibility.nobody, False, False, False, False, True, True),
+            (Visibility.table, False, False, False, True, True, True),
+            (Visibility.members, False, False, True, True, True, True),
+            (Visibility.public, True, True, True, True, True, True),
+        ],
+    )
+    def test_who_sees_what(
+        self, visibility, anonymous, applicant, member, table_mate, admin, owner
+    ):
         assert may_see(None, OWNER, visibility) is anonymous
         assert may_see(viewer(sees_members=False), OWNER, visibility) is applicant
         assert may_see(viewer(), OWNER, visibility) is member
@@ -38,8 +46,12 @@ class TestConsentRules:
         assert may_see(viewer(id=OWNER, sees_members=False), OWNER, visibility) is owner
 
     def test_fields_are_independent(self):
-        visibilities = {"company": Visibility.members, "job_title": Visibility.nobody,
-                        "phone": Visibility.public, "email": Visibility.table}
+        visibilities = {
+            "company": Visibility.members,
+            "job_title": Visibility.nobody,
+            "phone": Visibility.public,
+            "email": Visibility.table,
+        }
         assert visible_private_fields(viewer(), OWNER, visibilities) == ["company", "phone"]
 
     def test_only_admins_filter_by_private_fields(self):
@@ -65,8 +77,12 @@ def _get_routes() -> list[str]:
 
 @pytest.mark.parametrize("role", ["anonymous", "applicant", "member", "reviewer", "facilitator"])
 async def test_no_canary_anywhere(client, factory, db, role):
-    owner = await factory.member("member", **{k: v for k, v in CANARY.items() if k != "email"},
-                                 email=CANARY["email"], full_name="Owner Canary")
+    owner = await factory.member(
+        "member",
+        **{k: v for k, v in CANARY.items() if k != "email"},
+        email=CANARY["email"],
+        full_name="Owner Canary",
+    )
     headers = {}
     if role != "anonymous":
         headers = (await factory.member(role)).headers

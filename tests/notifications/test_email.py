@@ -26,9 +26,14 @@ def mail():
 
 
 def worker_with(app, port, transport=None):
-    settings = make_settings(worker_concurrency=1, mail_transport="smtp",
-                             smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
-                             smtp_timeout_seconds=2)
+    settings = make_settings(
+        worker_concurrency=1,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_starttls=False,
+        smtp_timeout_seconds=2,
+    )
     client = outbound_client(["127.0.0.1"], 2.0)
     mail = EmailChannel(app.state.sessionmaker, settings, transport or SmtpTransport(settings))
     channels = [WebhookChannel(client), mail]
@@ -40,8 +45,11 @@ async def disable_a_subscription(client, factory, worker):
     receiver = Receiver(default=410)
     async with serve(receiver.app()) as base:
         admin = await factory.member("admin", email="ops@example.com", full_name="Olga Ops")
-        response = await client.post("/api/v1/webhooks", headers=admin.headers, json={
-            "url": f"{base}/hook", "event_types": ["member.updated"]})
+        response = await client.post(
+            "/api/v1/webhooks",
+            headers=admin.headers,
+            json={"url": f"{base}/hook", "event_types": ["member.updated"]},
+        )
         await client.patch("/api/v1/me", headers=admin.headers, json={"city": "Kazan"})
         await worker.run_once()  # the webhook fails with 410, the subscription is disabled
     return admin, response.json()
@@ -49,15 +57,15 @@ async def disable_a_subscription(client, factory, worker):
 
 async def emails(db):
     db.expire_all()
-    return list((await db.execute(
-        select(Delivery).where(Delivery.channel == "email"))).scalars())
+    return list((await db.execute(select(Delivery).where(Delivery.channel == "email"))).scalars())
 
 
 async def test_admins_are_told_in_their_language(client, factory, db, app, mail):
     mailbox, port = mail
     worker, http = worker_with(app, port)
-    english = await factory.member("admin", email="en@example.com", full_name="Emma Admin",
-                                   language="en")
+    english = await factory.member(
+        "admin", email="en@example.com", full_name="Emma Admin", language="en"
+    )
     await factory.member("member", email="plain@example.com")  # not an admin: not told
     admin, subscription = await disable_a_subscription(client, factory, worker)
     await worker.run_once()  # fan out the disabled event, send the e-mails
@@ -76,22 +84,26 @@ async def test_admins_are_told_in_their_language(client, factory, db, app, mail)
     assert sorted(d.status for d in sent) == ["succeeded", "succeeded"]
     assert {d.recipient_id for d in sent} == {english.id, admin.id}
     assert {m["Message-ID"] for m in mailbox.messages} == {
-        f"<{d.id.hex}@digital-leaders.invalid>" for d in sent}
+        f"<{d.id.hex}@digital-leaders.invalid>" for d in sent
+    }
 
 
-async def test_refused_recipient_is_not_retried_and_a_deferral_is(client, factory, db, app,
-                                                                  mail):
+async def test_refused_recipient_is_not_retried_and_a_deferral_is(client, factory, db, app, mail):
     mailbox, port = mail
-    mailbox.refuse = {"ops@example.com": "550 5.1.1 no such user",
-                      "later@example.com": "451 4.3.0 try again later"}
+    mailbox.refuse = {
+        "ops@example.com": "550 5.1.1 no such user",
+        "later@example.com": "451 4.3.0 try again later",
+    }
     worker, http = worker_with(app, port)
     await factory.member("admin", email="later@example.com")
     await disable_a_subscription(client, factory, worker)
     await worker.run_once()
     await http.aclose()
     by_error = {d.last_error: d.status for d in await emails(db)}
-    assert by_error == {"recipient refused ([550])": "failed",
-                        "recipient deferred ([451])": "pending"}
+    assert by_error == {
+        "recipient refused ([550])": "failed",
+        "recipient deferred ([451])": "pending",
+    }
     assert mailbox.messages == []
 
 
@@ -129,7 +141,8 @@ async def test_server_down_is_retried_later(client, factory, db, app):
 
     with smtp_server() as (mailbox, port):
         worker.channels["email"].transport.settings = make_settings(
-            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
+        )
         await db.execute(update(Delivery).values(next_attempt_at=datetime.now(UTC)))
         await worker.run_once()
     await http.aclose()
@@ -146,8 +159,9 @@ async def test_erased_recipient_gets_nothing(client, factory, db, app, mail):
     async with app.state.sessionmaker() as session:  # fan out, but do not send yet
         await relay.fan_out(session, list(worker.channels.values()), 10)
         await session.commit()
-    await db.execute(update(Member).where(Member.id == admin.id)
-                     .values(erased_at=datetime.now(UTC)))
+    await db.execute(
+        update(Member).where(Member.id == admin.id).values(erased_at=datetime.now(UTC))
+    )
     await worker.run_once()
     await http.aclose()
     [delivery] = await emails(db)
@@ -165,7 +179,8 @@ async def test_console_transport_logs(client, factory, db, app, caplog):
 
 
 async def test_console_transport_in_production_logs_no_address_and_no_body(
-        client, factory, db, app, caplog):
+    client, factory, db, app, caplog
+):
     transport = transport_for(make_settings(environment="production"))
     assert transport == ConsoleTransport(redact=True)
     worker, http = worker_with(app, free_port(), transport=transport)
@@ -189,36 +204,43 @@ async def test_language_is_part_of_my_profile(client, factory, db):
     assert row.language == "en"
 
 
-@pytest.mark.parametrize("status,subject,phrase", [
-    ("approved", "Welcome to the Digital Leaders community", "you are now a member"),
-    ("rejected", "The decision on your Digital Leaders application", "Reason: Too early"),
-    ("waitlisted", "Your application is on the waiting list", "waiting list"),
-])
-async def test_applicant_hears_the_decision(client, factory, db, app, mail, status, subject,
-                                            phrase):
+@pytest.mark.parametrize(
+    "status,subject,phrase",
+    [
+        ("approved", "Welcome to the Digital Leaders community", "you are now a member"),
+        ("rejected", "The decision on your Digital Leaders application", "Reason: Too early"),
+        ("waitlisted", "Your application is on the waiting list", "waiting list"),
+    ],
+)
+async def test_applicant_hears_the_decision(
+    client, factory, db, app, mail, status, subject, phrase
+):
     from tests.applications.helpers import submitted
 
     mailbox, port = mail
     worker, http = worker_with(app, port)
     admin = await factory.member("admin")
     applicant, application, _ = await submitted(
-        client, factory, email="anna@example.com", full_name="Anna Petrova", language="en")
-    decided = await client.post(f"/api/v1/applications/{application['id']}/decision",
-                                headers=admin.headers,
-                                json={"status": status, "reason": "Too early in career"})
+        client, factory, email="anna@example.com", full_name="Anna Petrova", language="en"
+    )
+    decided = await client.post(
+        f"/api/v1/applications/{application['id']}/decision",
+        headers=admin.headers,
+        json={"status": status, "reason": "Too early in career"},
+    )
     assert decided.status_code == 200, decided.text
     await worker.run_once()
     await http.aclose()
-    [message] = [m for m in mailbox.messages if m["To"].addresses[0].addr_spec ==
-                 "anna@example.com"]
+    [message] = [
+        m for m in mailbox.messages if m["To"].addresses[0].addr_spec == "anna@example.com"
+    ]
     assert message["Subject"] == subject
     assert phrase in message.get_content() and "Hello Anna Petrova" in message.get_content()
     # Reviewers' opinions never reach the applicant.
     assert "Solid track record" not in message.get_content()
 
 
-async def test_registration_mails_a_single_use_confirmation_link(client, factory, db, app,
-                                                                 mail):
+async def test_registration_mails_a_single_use_confirmation_link(client, factory, db, app, mail):
     from urllib.parse import parse_qs, urlsplit
 
     from tests.events.helpers import open_event, register
@@ -277,18 +299,23 @@ async def test_seated_members_hear_their_table_is_ready(client, factory, db, app
     english = await factory.member("member", email="table@example.com", language="en")
     await attend(db, event["id"], english)
     await factory.member("member", email="outsider@example.com")  # not at the event
-    assert (await client.post(f"/api/v1/events/{event['id']}/seating", headers=admin.headers,
-                              json={"seed": 1})).status_code == 201
+    assert (
+        await client.post(
+            f"/api/v1/events/{event['id']}/seating", headers=admin.headers, json={"seed": 1}
+        )
+    ).status_code == 201
     await worker.run_once()
     assert mailbox.messages == []  # a draft mails nobody
-    assert (await client.post(f"/api/v1/events/{event['id']}/seating/publish",
-                              headers=admin.headers)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/events/{event['id']}/seating/publish", headers=admin.headers)
+    ).status_code == 200
     await worker.run_once()
     await http.aclose()
     recipients = {m["To"].addresses[0].addr_spec for m in mailbox.messages}
     assert len(mailbox.messages) == 8 and "outsider@example.com" not in recipients
     assert {a.member.email for a in actors} | {"table@example.com"} == recipients
-    mine = next(m for m in mailbox.messages
-                if m["To"].addresses[0].addr_spec == "table@example.com")
+    mine = next(
+        m for m in mailbox.messages if m["To"].addresses[0].addr_spec == "table@example.com"
+    )
     assert mine["Subject"] == 'Your table at "Board #4"'
     assert f"/events/{event['id']}/my-table" in mine.get_content()

@@ -29,28 +29,39 @@ class TestRegister:
     async def test_register_then_confirm_takes_a_seat(self, client, factory, db):
         admin, member = await factory.member("admin"), await factory.member("member")
         event = await open_event(client, admin, seats=2)
-        created = await register(client, member, event["id"], source="ads",
-                                 utm_source="telegram", utm_campaign="board-1")
+        created = await register(
+            client, member, event["id"], source="ads", utm_source="telegram", utm_campaign="board-1"
+        )
         assert (created["status"], created["member_id"], created["source"]) == (
-            "pending_confirmation", str(member.id), "ads")
+            "pending_confirmation",
+            str(member.id),
+            "ads",
+        )
         assert await seats_held(db, event["id"]) == 0  # pending holds no seat
         confirmed = await confirm(client, member, created["id"])
         assert confirmed["status"] == "confirmed" and confirmed["confirmed_at"]
         assert await seats_held(db, event["id"]) == 1
         again = await confirm(client, member, created["id"])  # harmless
         assert again["status"] == "confirmed" and again["version"] == confirmed["version"]
-        assert [e.type for e in await outbox_events(db) if e.type.startswith("registration")] \
-            == ["registration.created", "registration.confirmed"]
+        assert [e.type for e in await outbox_events(db) if e.type.startswith("registration")] == [
+            "registration.created",
+            "registration.confirmed",
+        ]
         [event_row] = await outbox_events(db, "registration.confirmed")
-        assert event_row.data == {"id": created["id"], "version": 2, "event_id": event["id"],
-                                  "status": "confirmed"}
+        assert event_row.data == {
+            "id": created["id"],
+            "version": 2,
+            "event_id": event["id"],
+            "status": "confirmed",
+        }
 
     async def test_one_registration_per_person(self, client, factory, db):
         admin, member = await factory.member("admin"), await factory.member("member")
         event = await open_event(client, admin)
         await register(client, member, event["id"])
-        second = await client.post(f"/api/v1/events/{event['id']}/registrations",
-                                   headers=member.headers, json={})
+        second = await client.post(
+            f"/api/v1/events/{event['id']}/registrations", headers=member.headers, json={}
+        )
         assert second.status_code == 409
         assert_problem(second)
         rows = (await db.execute(select(Registration))).scalars().all()
@@ -61,35 +72,42 @@ class TestRegister:
         admin, member = await factory.member("admin"), await factory.member("member")
         event = await open_event(client, admin)
         await db.execute(update(Event).values(status=status))
-        response = await client.post(f"/api/v1/events/{event['id']}/registrations",
-                                     headers=member.headers, json={})
+        response = await client.post(
+            f"/api/v1/events/{event['id']}/registrations", headers=member.headers, json={}
+        )
         assert response.status_code in (404, 409)  # a draft is not even visible
         assert (await db.execute(select(Registration))).scalars().all() == []
 
     async def test_applicants_cannot_register(self, client, factory, db):
         admin, applicant = await factory.member("admin"), await factory.member("applicant")
         event = await open_event(client, admin, visibility="public")
-        response = await client.post(f"/api/v1/events/{event['id']}/registrations",
-                                     headers=applicant.headers, json={})
+        response = await client.post(
+            f"/api/v1/events/{event['id']}/registrations", headers=applicant.headers, json={}
+        )
         assert response.status_code == 403
         assert (await db.execute(select(Registration))).scalars().all() == []
 
 
 class TestWaitingList:
-    async def test_full_event_waitlists_in_order_and_offers_freed_seats(self, client, factory,
-                                                                       db):
+    async def test_full_event_waitlists_in_order_and_offers_freed_seats(self, client, factory, db):
         admin = await factory.member("admin")
         people = [await factory.member("member") for _ in range(4)]
         event = await open_event(client, admin, seats=2)
         registrations = [await register(client, p, event["id"]) for p in people]
-        results = [await confirm(client, p, r["id"])
-                   for p, r in zip(people, registrations, strict=True)]
-        assert [r["status"] for r in results] == ["confirmed", "confirmed", "waitlisted",
-                                                   "waitlisted"]
+        results = [
+            await confirm(client, p, r["id"]) for p, r in zip(people, registrations, strict=True)
+        ]
+        assert [r["status"] for r in results] == [
+            "confirmed",
+            "confirmed",
+            "waitlisted",
+            "waitlisted",
+        ]
         assert [r["waitlist_position"] for r in results[2:]] == [1, 2]
 
-        cancelled = await client.post(f"/api/v1/registrations/{registrations[0]['id']}/cancel",
-                                      headers=people[0].headers)
+        cancelled = await client.post(
+            f"/api/v1/registrations/{registrations[0]['id']}/cancel", headers=people[0].headers
+        )
         assert cancelled.json()["status"] == "cancelled"
         offered = await row(db, registrations[2]["id"])
         assert offered.status == "offered" and offered.offer_expires_at is not None
@@ -99,10 +117,15 @@ class TestWaitingList:
         taken = await confirm(client, people[2], registrations[2]["id"])
         assert taken["status"] == "confirmed" and taken["offer_expires_at"] is None
         assert await seats_held(db, event["id"]) == 2
-        counts = (await client.get(f"/api/v1/events/{event['id']}/counts",
-                                   headers=people[1].headers)).json()
-        assert (counts["confirmed"], counts["waitlisted"], counts["cancelled"],
-                counts["available"]) == (2, 1, 1, 0)
+        counts = (
+            await client.get(f"/api/v1/events/{event['id']}/counts", headers=people[1].headers)
+        ).json()
+        assert (
+            counts["confirmed"],
+            counts["waitlisted"],
+            counts["cancelled"],
+            counts["available"],
+        ) == (2, 1, 1, 0)
         types = [e.type for e in await outbox_events(db) if e.type.startswith("registration")]
         assert types.count("registration.offered") == 1
         assert types.count("registration.waitlisted") == 2
@@ -114,8 +137,9 @@ class TestWaitingList:
         regs = [await register(client, p, event["id"]) for p in people]
         for p, r in zip(people, regs, strict=True):
             await confirm(client, p, r["id"])
-        await client.post(f"/api/v1/registrations/{regs[0]['id']}/cancel",
-                          headers=people[0].headers)
+        await client.post(
+            f"/api/v1/registrations/{regs[0]['id']}/cancel", headers=people[0].headers
+        )
         assert (await row(db, regs[1]["id"])).status == "offered"
         later = datetime.now(UTC) + timedelta(hours=settings.registration_offer_hours, minutes=1)
         assert await service.expire_offers(db, settings, later) == 1
@@ -125,15 +149,13 @@ class TestWaitingList:
         assert (await row(db, regs[2]["id"])).status == "offered"
         assert await seats_held(db, event["id"]) == 1
 
-    async def test_unconfirmed_are_released_after_the_deadline(self, client, factory, db,
-                                                               settings):
+    async def test_unconfirmed_are_released_after_the_deadline(self, client, factory, db, settings):
         admin, member = await factory.member("admin"), await factory.member("member")
         deadline = datetime.now(UTC) + timedelta(days=1)
         event = await open_event(client, admin, confirm_by=deadline.isoformat())
         created = await register(client, member, event["id"])
         assert await service.release_unconfirmed(db, settings, datetime.now(UTC)) == 0
-        assert await service.release_unconfirmed(
-            db, settings, deadline + timedelta(minutes=1)) == 1
+        assert await service.release_unconfirmed(db, settings, deadline + timedelta(minutes=1)) == 1
         await db.flush()
         released = await row(db, created["id"])
         assert (released.status, released.cancel_reason) == ("cancelled", "not_confirmed")
@@ -144,10 +166,10 @@ class TestWaitingList:
         admin, member = await factory.member("admin"), await factory.member("member")
         event = await open_event(client, admin)
         created = await register(client, member, event["id"])
-        await client.post(f"/api/v1/registrations/{created['id']}/cancel",
-                          headers=member.headers)
-        response = await client.post(f"/api/v1/registrations/{created['id']}/confirm",
-                                     headers=member.headers)
+        await client.post(f"/api/v1/registrations/{created['id']}/cancel", headers=member.headers)
+        response = await client.post(
+            f"/api/v1/registrations/{created['id']}/confirm", headers=member.headers
+        )
         assert response.status_code == 409
         assert (await row(db, created["id"])).status == "cancelled"
 
@@ -158,28 +180,40 @@ class TestPrivacy:
         owner, other = await factory.member("member"), await factory.member("member")
         event = await open_event(client, admin)
         created = await register(client, owner, event["id"])
-        for method, path in (("GET", ""), ("POST", "/confirm"), ("POST", "/cancel"),
-                             ("GET", "/qr")):
+        for method, path in (
+            ("GET", ""),
+            ("POST", "/confirm"),
+            ("POST", "/cancel"),
+            ("GET", "/qr"),
+        ):
             response = await client.request(
-                method, f"/api/v1/registrations/{created['id']}{path}", headers=other.headers)
+                method, f"/api/v1/registrations/{created['id']}{path}", headers=other.headers
+            )
             assert response.status_code == 404, path
         assert (await row(db, created["id"])).status == "pending_confirmation"
         mine = (await client.get("/api/v1/registrations", headers=other.headers)).json()
         assert mine["items"] == []
 
-
     async def test_the_event_list_shows_guest_details_to_admins_only(self, client, factory, db):
         admin, facilitator = await factory.member("admin"), await factory.member("facilitator")
         event = await open_event(client, admin)
-        db.add(Registration(event_id=uuid.UUID(event["id"]), guest_email="guest@example.com",
-                            guest_name="Guest", status="confirmed", timepad_order_id=77))
+        db.add(
+            Registration(
+                event_id=uuid.UUID(event["id"]),
+                guest_email="guest@example.com",
+                guest_name="Guest",
+                status="confirmed",
+                timepad_order_id=77,
+            )
+        )
         await db.flush()
         path = f"/api/v1/events/{event['id']}/registrations"
         [seen_by_admin] = (await client.get(path, headers=admin.headers)).json()["items"]
         assert seen_by_admin["guest_email"] == "guest@example.com"
         assert seen_by_admin["timepad_order_id"] == 77
         [seen_by_facilitator] = (await client.get(path, headers=facilitator.headers)).json()[
-            "items"]
+            "items"
+        ]
         assert "guest_email" not in seen_by_facilitator
         assert "timepad_order_id" not in seen_by_facilitator
 
@@ -190,29 +224,42 @@ class TestCheckIn:
         facilitator = await factory.member("facilitator")
         event = await open_event(client, admin)
         created = await register(client, member, event["id"])
-        pending = await client.post(f"/api/v1/registrations/{created['id']}/check-in",
-                                    headers=facilitator.headers, json={"nonce": "scan-00000001"})
+        pending = await client.post(
+            f"/api/v1/registrations/{created['id']}/check-in",
+            headers=facilitator.headers,
+            json={"nonce": "scan-00000001"},
+        )
         assert pending.status_code == 409  # not confirmed yet
         await confirm(client, member, created["id"])
-        qr = (await client.get(f"/api/v1/registrations/{created['id']}/qr",
-                               headers=member.headers)).json()["qr_token"]
+        qr = (
+            await client.get(f"/api/v1/registrations/{created['id']}/qr", headers=member.headers)
+        ).json()["qr_token"]
         url = f"/api/v1/events/{event['id']}/check-in"
-        first = await client.post(url, headers=facilitator.headers,
-                                  json={"qr_token": qr, "nonce": "scan-00000002"})
+        first = await client.post(
+            url, headers=facilitator.headers, json={"qr_token": qr, "nonce": "scan-00000002"}
+        )
         assert first.status_code == 200 and first.json()["status"] == "checked_in"
         assert first.json()["attendee_name"]
-        retried = await client.post(url, headers=facilitator.headers,
-                                    json={"qr_token": qr, "nonce": "scan-00000002"})
+        retried = await client.post(
+            url, headers=facilitator.headers, json={"qr_token": qr, "nonce": "scan-00000002"}
+        )
         assert retried.status_code == 200 and retried.json() == first.json()
-        second = await client.post(url, headers=facilitator.headers,
-                                   json={"qr_token": qr, "nonce": "scan-00000003"})
+        second = await client.post(
+            url, headers=facilitator.headers, json={"qr_token": qr, "nonce": "scan-00000003"}
+        )
         assert second.status_code == 409 and "Already checked in" in second.json()["detail"]
-        forged = await client.post(url, headers=facilitator.headers,
-                                   json={"qr_token": qr[:-3] + "AAA", "nonce": "scan-00000004"})
+        forged = await client.post(
+            url,
+            headers=facilitator.headers,
+            json={"qr_token": qr[:-3] + "AAA", "nonce": "scan-00000004"},
+        )
         assert forged.status_code == 422
         assert len(await outbox_events(db, "registration.checked_in")) == 1
-        by_member = await client.post(f"/api/v1/registrations/{created['id']}/check-in",
-                                      headers=member.headers, json={"nonce": "scan-00000005"})
+        by_member = await client.post(
+            f"/api/v1/registrations/{created['id']}/check-in",
+            headers=member.headers,
+            json={"nonce": "scan-00000005"},
+        )
         assert by_member.status_code == 403
 
     async def test_qr_of_another_event_is_not_found(self, client, factory, db):
@@ -220,11 +267,14 @@ class TestCheckIn:
         event, other = await open_event(client, admin), await open_event(client, admin)
         created = await register(client, member, event["id"])
         await confirm(client, member, created["id"])
-        qr = (await client.get(f"/api/v1/registrations/{created['id']}/qr",
-                               headers=member.headers)).json()["qr_token"]
-        response = await client.post(f"/api/v1/events/{other['id']}/check-in",
-                                     headers=admin.headers,
-                                     json={"qr_token": qr, "nonce": "scan-00000009"})
+        qr = (
+            await client.get(f"/api/v1/registrations/{created['id']}/qr", headers=member.headers)
+        ).json()["qr_token"]
+        response = await client.post(
+            f"/api/v1/events/{other['id']}/check-in",
+            headers=admin.headers,
+            json={"qr_token": qr, "nonce": "scan-00000009"},
+        )
         assert response.status_code == 404
         assert (await row(db, created["id"])).status == "confirmed"
 
@@ -248,36 +298,44 @@ class TestConfirmationLink:
         created = await register(client, member, event["id"])
         registration = await row(db, created["id"])
         expired = service.confirmation_link_token(
-            settings, registration, datetime.now(UTC) - timedelta(days=400))
+            settings, registration, datetime.now(UTC) - timedelta(days=400)
+        )
         other_key = service.confirmation_link_token(
-            make_settings(jwt_secret="another-secret-" + "x" * 40), registration,
-            datetime.now(UTC))
+            make_settings(jwt_secret="another-secret-" + "x" * 40), registration, datetime.now(UTC)
+        )
         qr = service.qr_token(settings, registration)  # a QR code is no confirmation link
         for token in (expired, other_key, qr, "a.b.c.d.e.f.g.h.i.j"):
-            response = await client.post("/api/v1/registrations/confirm-link",
-                                          json={"token": token})
+            response = await client.post(
+                "/api/v1/registrations/confirm-link", json={"token": token}
+            )
             assert response.status_code == 422, token
         assert (await row(db, created["id"])).status == "pending_confirmation"
 
 
 class TestEventEnds:
-    async def test_completion_marks_no_shows_and_cancellation_cancels_all(self, client, factory,
-                                                                        db):
+    async def test_completion_marks_no_shows_and_cancellation_cancels_all(
+        self, client, factory, db
+    ):
         admin = await factory.member("admin")
         came, stayed, pending = [await factory.member("member") for _ in range(3)]
         event = await open_event(client, admin)
-        came_reg, stayed_reg, pending_reg = [await register(client, p, event["id"])
-                                             for p in (came, stayed, pending)]
+        came_reg, stayed_reg, pending_reg = [
+            await register(client, p, event["id"]) for p in (came, stayed, pending)
+        ]
         await confirm(client, came, came_reg["id"])
         await confirm(client, stayed, stayed_reg["id"])
-        await client.post(f"/api/v1/registrations/{came_reg['id']}/check-in",
-                          headers=admin.headers, json={"nonce": "scan-10000000"})
+        await client.post(
+            f"/api/v1/registrations/{came_reg['id']}/check-in",
+            headers=admin.headers,
+            json={"nonce": "scan-10000000"},
+        )
         await move(client, admin, event["id"], "registration_closed", "completed")
         assert (await row(db, came_reg["id"])).status == "checked_in"
         assert (await row(db, stayed_reg["id"])).status == "no_show"
         assert (await row(db, pending_reg["id"])).cancel_reason == "event_over"
-        history = (await client.get(f"/api/v1/members/{stayed.id}/attendance",
-                                    headers=admin.headers)).json()
+        history = (
+            await client.get(f"/api/v1/members/{stayed.id}/attendance", headers=admin.headers)
+        ).json()
         assert (history["registered"], history["attended"], history["no_show"]) == (1, 0, 1)
 
         other = await open_event(client, admin)
@@ -295,18 +353,37 @@ async def test_sources(client, factory, db):
     event = await open_event(client, admin)
     for source, campaign in (("ads", "a"), ("ads", "a"), ("friend", None)):
         member = await factory.member("member")
-        created = await register(client, member, event["id"], source=source,
-                                 utm_campaign=campaign)
+        created = await register(client, member, event["id"], source=source, utm_campaign=campaign)
         if source == "ads":
             await confirm(client, member, created["id"])
-    stats = (await client.get(f"/api/v1/events/{event['id']}/registrations/sources",
-                              headers=admin.headers)).json()
+    stats = (
+        await client.get(
+            f"/api/v1/events/{event['id']}/registrations/sources", headers=admin.headers
+        )
+    ).json()
     assert stats == [
-        {"source": "ads", "utm_source": None, "utm_campaign": "a", "registrations": 2,
-         "confirmed": 2, "checked_in": 0},
-        {"source": "friend", "utm_source": None, "utm_campaign": None, "registrations": 1,
-         "confirmed": 0, "checked_in": 0},
+        {
+            "source": "ads",
+            "utm_source": None,
+            "utm_campaign": "a",
+            "registrations": 2,
+            "confirmed": 2,
+            "checked_in": 0,
+        },
+        {
+            "source": "friend",
+            "utm_source": None,
+            "utm_campaign": None,
+            "registrations": 1,
+            "confirmed": 0,
+            "checked_in": 0,
+        },
     ]
-    listed = (await client.get(f"/api/v1/events/{event['id']}/registrations",
-                               params={"status": "confirmed"}, headers=admin.headers)).json()
+    listed = (
+        await client.get(
+            f"/api/v1/events/{event['id']}/registrations",
+            params={"status": "confirmed"},
+            headers=admin.headers,
+        )
+    ).json()
     assert len(listed["items"]) == 2 and all(r["attendee_name"] for r in listed["items"])

@@ -16,18 +16,29 @@ def _uuid(n: int) -> uuid.UUID:
 
 candidates_st = st.lists(
     st.tuples(st.integers(1, 10_000), COMPANIES, st.integers(0, 20)),
-    max_size=25, unique_by=lambda t: t[0],
+    max_size=25,
+    unique_by=lambda t: t[0],
 ).map(lambda rows: [Candidate(_uuid(i), company, load) for i, company, load in rows])
 
 
-@given(candidates_st, st.integers(1, 10_000), COMPANIES, st.integers(0, 8),
-       st.sets(st.integers(1, 10_000), max_size=5))
+@given(
+    candidates_st,
+    st.integers(1, 10_000),
+    COMPANIES,
+    st.integers(0, 8),
+    st.sets(st.integers(1, 10_000), max_size=5),
+)
 def test_choice_respects_every_rule(candidates, applicant_n, company, count, excluded_n):
     applicant = Applicant(_uuid(applicant_n), company)
     excluded = frozenset(_uuid(n) for n in excluded_n)
     chosen = choose_reviewers(candidates, applicant, count=count, excluded=excluded)
-    eligible = [c for c in candidates if c.id != applicant.id and c.id not in excluded
-                and (c.company_key is None or c.company_key != company)]
+    eligible = [
+        c
+        for c in candidates
+        if c.id != applicant.id
+        and c.id not in excluded
+        and (c.company_key is None or c.company_key != company)
+    ]
     assert len(chosen) == min(count, len(eligible))
     assert len({c.id for c in chosen}) == len(chosen)
     for c in chosen:

@@ -33,8 +33,17 @@ CANARIES = {
 
 
 async def _assigned(db, application_id):
-    rows = (await db.execute(select(ReviewAssignment).where(
-        ReviewAssignment.application_id == uuid.UUID(application_id)))).scalars().all()
+    rows = (
+        (
+            await db.execute(
+                select(ReviewAssignment).where(
+                    ReviewAssignment.application_id == uuid.UUID(application_id)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {r.reviewer_id: r.status for r in rows}
 
 
@@ -45,10 +54,16 @@ class TestAssignment:
         await factory.member("reviewer", company="acme llc")
         fair = await reviewers(factory, 3, company="Other Corp")
         applicant = await factory.member("applicant", "reviewer", company="Acme")
-        created = await client.post("/api/v1/applications", headers=applicant.headers,
-                                    json={**COMPLETE, "company": "«ACME», Inc."})
-        body = (await client.post(f"/api/v1/applications/{created.json()['id']}/submit",
-                                  headers=applicant.headers)).json()
+        created = await client.post(
+            "/api/v1/applications",
+            headers=applicant.headers,
+            json={**COMPLETE, "company": "«ACME», Inc."},
+        )
+        body = (
+            await client.post(
+                f"/api/v1/applications/{created.json()['id']}/submit", headers=applicant.headers
+            )
+        ).json()
         assert set(await _assigned(db, body["id"])) == {r.id for r in fair}
         assert body["status"] == "in_review"
 
@@ -72,21 +87,29 @@ class TestAssignment:
         assert after[first.id] == "recused" and after[spare.id] == "active"
         again = await client.post(url, headers=first.headers, json={"reason": "x"})
         assert again.status_code == 404
-        blind = await client.get(f"/api/v1/reviews/applications/{body['id']}",
-                                 headers=first.headers)
+        blind = await client.get(
+            f"/api/v1/reviews/applications/{body['id']}", headers=first.headers
+        )
         assert blind.status_code == 404
-        reviews = await client.get(f"/api/v1/applications/{body['id']}/reviews",
-                                   headers=first.headers)
+        reviews = await client.get(
+            f"/api/v1/applications/{body['id']}/reviews", headers=first.headers
+        )
         assert reviews.status_code == 404
         empty = await client.post(url, headers=spare.headers, json={"reason": ""})
         assert empty.status_code == 422
 
     async def test_cannot_recuse_after_reviewing(self, client, factory):
         _, body, council = await submitted(client, factory)
-        await client.post(f"/api/v1/applications/{body['id']}/reviews",
-                          headers=council[0].headers, json=review_body(SCORES_HIGH))
-        response = await client.post(f"/api/v1/reviews/applications/{body['id']}/recuse",
-                                     headers=council[0].headers, json={"reason": "late"})
+        await client.post(
+            f"/api/v1/applications/{body['id']}/reviews",
+            headers=council[0].headers,
+            json=review_body(SCORES_HIGH),
+        )
+        response = await client.post(
+            f"/api/v1/reviews/applications/{body['id']}/recuse",
+            headers=council[0].headers,
+            json={"reason": "late"},
+        )
         assert response.status_code == 409
 
     async def test_admin_reassign(self, client, factory, db):
@@ -95,24 +118,33 @@ class TestAssignment:
         colleague = await factory.member("reviewer", company="ACME")
         named = await factory.member("reviewer")
         url = f"/api/v1/applications/{body['id']}/reassign"
-        conflicted = await client.post(url, headers=admin.headers, json={
-            "remove_reviewer_id": str(council[0].id), "add_reviewer_id": str(colleague.id)})
+        conflicted = await client.post(
+            url,
+            headers=admin.headers,
+            json={"remove_reviewer_id": str(council[0].id), "add_reviewer_id": str(colleague.id)},
+        )
         assert conflicted.status_code == 409
         assert conflicted.json()["type"] == "/problems/conflict-of-interest"
-        done = await client.post(url, headers=admin.headers, json={
-            "remove_reviewer_id": str(council[0].id), "add_reviewer_id": str(named.id)})
+        done = await client.post(
+            url,
+            headers=admin.headers,
+            json={"remove_reviewer_id": str(council[0].id), "add_reviewer_id": str(named.id)},
+        )
         assert done.status_code == 200
         statuses = {a["reviewer_id"]: a["status"] for a in done.json()}
         assert statuses[str(council[0].id)] == "removed"
         assert statuses[str(named.id)] == "active"
-        missing = await client.post(url, headers=admin.headers, json={
-            "remove_reviewer_id": str(uuid.uuid4())})
+        missing = await client.post(
+            url, headers=admin.headers, json={"remove_reviewer_id": str(uuid.uuid4())}
+        )
         assert missing.status_code == 404
-        entry = (await db.execute(select(AuditEntry).where(
-            AuditEntry.action == "review.reassigned"))).scalar_one()
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.action == "review.reassigned"))
+        ).scalar_one()
         assert entry.details["removed"] == str(council[0].id)
-        listed = await client.get(f"/api/v1/applications/{body['id']}/assignments",
-                                  headers=admin.headers)
+        listed = await client.get(
+            f"/api/v1/applications/{body['id']}/assignments", headers=admin.headers
+        )
         assert len(listed.json()) == 4
 
 
@@ -139,26 +171,43 @@ class TestBlind:
         try:
             council = await reviewers(factory, 3)
             applicant = await factory.member("applicant", **CANARIES)
-            text = (f"I am {CANARIES['full_name']}, write to {CANARIES['email']} or call "
-                    f"{CANARIES['phone']}; see {CANARIES['links'][0]} and t.me @zanzibar77.")
-            created = await client.post("/api/v1/applications", headers=applicant.headers, json={
-                **COMPLETE, "experience_summary": text, "wants": text, "gives": text,
-                "reviewers_may_see_company": False})
+            text = (
+                f"I am {CANARIES['full_name']}, write to {CANARIES['email']} or call "
+                f"{CANARIES['phone']}; see {CANARIES['links'][0]} and t.me @zanzibar77."
+            )
+            created = await client.post(
+                "/api/v1/applications",
+                headers=applicant.headers,
+                json={
+                    **COMPLETE,
+                    "experience_summary": text,
+                    "wants": text,
+                    "gives": text,
+                    "reviewers_may_see_company": False,
+                },
+            )
             application_id = created.json()["id"]
-            await client.post(f"/api/v1/applications/{application_id}/submit",
-                              headers=applicant.headers)
+            await client.post(
+                f"/api/v1/applications/{application_id}/submit", headers=applicant.headers
+            )
             reviewer = council[0]
             url = f"/api/v1/applications/{application_id}/reviews"
-            review = await client.post(url, headers=reviewer.headers,
-                                       json=review_body(SCORES_HIGH))
-            edited = await client.patch(f"/api/v1/reviews/{review.json()['id']}",
-                                        headers=reviewer.headers, json={"confidence": 3})
+            review = await client.post(url, headers=reviewer.headers, json=review_body(SCORES_HIGH))
+            edited = await client.patch(
+                f"/api/v1/reviews/{review.json()['id']}",
+                headers=reviewer.headers,
+                json={"confidence": 3},
+            )
             bodies = [review.text, edited.text]
             document = app.openapi()
             gets = sorted(path for path, item in document["paths"].items() if "get" in item)
             for path in gets:
-                target = fill(path, application_id=application_id,
-                              review_id=review.json()["id"], member_id=applicant.id)
+                target = fill(
+                    path,
+                    application_id=application_id,
+                    review_id=review.json()["id"],
+                    member_id=applicant.id,
+                )
                 for who in council:
                     for params in ({}, {"limit": 100}):
                         response = await client.get(target, headers=who.headers, params=params)
@@ -170,13 +219,24 @@ class TestBlind:
                             body.pop("instance", None)  # a problem echoes the path asked for
                         bodies.append(json.dumps(body, ensure_ascii=False))
             everything = "\n".join(bodies)
-            for value in ("Zanzibar", "Quillfeather", "canary-mail-7731", "777-31-31",
-                          "canary-link-7731", "zanzibar77", "Acme",
-                          "Chief Technology Officer", str(applicant.id)):
+            for value in (
+                "Zanzibar",
+                "Quillfeather",
+                "canary-mail-7731",
+                "777-31-31",
+                "canary-link-7731",
+                "zanzibar77",
+                "Acme",
+                "Chief Technology Officer",
+                str(applicant.id),
+            ):
                 assert value not in everything, value
             assert len(bodies) >= 2 + 6 * len(gets)
-            blind = (await client.get(f"/api/v1/reviews/applications/{application_id}",
-                                      headers=reviewer.headers)).json()
+            blind = (
+                await client.get(
+                    f"/api/v1/reviews/applications/{application_id}", headers=reviewer.headers
+                )
+            ).json()
             assert blind["company"] is None and blind["job_title"] is None
             assert "[hidden]" in blind["experience_summary"]
             assert blind["function"] == "CTO" and blind["seniority_label"] == "C-level"
@@ -185,8 +245,11 @@ class TestBlind:
 
     async def test_company_and_title_with_consent(self, client, factory):
         _, body, council = await submitted(client, factory)
-        blind = (await client.get(f"/api/v1/reviews/applications/{body['id']}",
-                                  headers=council[0].headers)).json()
+        blind = (
+            await client.get(
+                f"/api/v1/reviews/applications/{body['id']}", headers=council[0].headers
+            )
+        ).json()
         assert blind["company"] == "Acme"
         assert blind["job_title"] == "Chief Technology Officer"
         assert set(blind) >= {"experience_summary", "wants", "gives", "team_size"}
@@ -195,9 +258,11 @@ class TestBlind:
     async def test_unassigned_reviewer_sees_nothing(self, client, factory):
         _, body, _ = await submitted(client, factory)
         outsider = await factory.member("reviewer")
-        for path in (f"/api/v1/reviews/applications/{body['id']}",
-                     f"/api/v1/applications/{body['id']}/reviews",
-                     f"/api/v1/applications/{body['id']}"):
+        for path in (
+            f"/api/v1/reviews/applications/{body['id']}",
+            f"/api/v1/applications/{body['id']}/reviews",
+            f"/api/v1/applications/{body['id']}",
+        ):
             assert (await client.get(path, headers=outsider.headers)).status_code == 404
 
     async def test_others_reviews_hidden_until_mine(self, client, factory):
@@ -221,57 +286,70 @@ class TestReviews:
             _, body, _ = await submitted(client, factory, reviewer_count=0)
             ids.append(body["id"])
         reviewer = council[0]
-        queue = (await client.get("/api/v1/reviews/queue", headers=reviewer.headers,
-                                  params={"limit": 2})).json()
+        queue = (
+            await client.get("/api/v1/reviews/queue", headers=reviewer.headers, params={"limit": 2})
+        ).json()
         assert [i["application_id"] for i in queue["items"]] == ids[:2]
-        rest = (await client.get("/api/v1/reviews/queue", headers=reviewer.headers,
-                                 params={"cursor": queue["next_cursor"]})).json()
+        rest = (
+            await client.get(
+                "/api/v1/reviews/queue",
+                headers=reviewer.headers,
+                params={"cursor": queue["next_cursor"]},
+            )
+        ).json()
         assert [i["application_id"] for i in rest["items"]] == ids[2:]
-        await client.post(f"/api/v1/applications/{ids[0]}/reviews", headers=reviewer.headers,
-                          json=review_body(SCORES_HIGH))
+        await client.post(
+            f"/api/v1/applications/{ids[0]}/reviews",
+            headers=reviewer.headers,
+            json=review_body(SCORES_HIGH),
+        )
         queue = (await client.get("/api/v1/reviews/queue", headers=reviewer.headers)).json()
         assert [i["application_id"] for i in queue["items"]] == ids[1:]
 
     async def test_one_review_each_scored_on_the_rubric(self, client, factory, db):
         _, body, council = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/reviews"
-        missing = await client.post(url, headers=council[0].headers,
-                                    json=review_body({"managerial_experience": 5}))
+        missing = await client.post(
+            url, headers=council[0].headers, json=review_body({"managerial_experience": 5})
+        )
         assert missing.status_code == 422
         assert missing.json()["type"] == "/problems/scores-mismatch"
-        out_of_scale = await client.post(url, headers=council[0].headers,
-                                         json=review_body({**SCORES_HIGH, "peer_value": 6}))
+        out_of_scale = await client.post(
+            url, headers=council[0].headers, json=review_body({**SCORES_HIGH, "peer_value": 6})
+        )
         assert out_of_scale.status_code == 422
         first = await client.post(url, headers=council[0].headers, json=review_body(SCORES_HIGH))
         assert first.status_code == 201
         [event] = await outbox_events(db, "review.submitted")
-        assert event.data == {"id": first.json()["id"], "version": 1,
-                              "application_id": body["id"]}
+        assert event.data == {"id": first.json()["id"], "version": 1, "application_id": body["id"]}
         # (5*0.4 + 4*0.3 + 4*0.3) / 1.0
         assert first.json()["weighted_score"] == pytest.approx(4.4)
-        second = await client.post(url, headers=council[0].headers,
-                                   json=review_body(SCORES_HIGH))
+        second = await client.post(url, headers=council[0].headers, json=review_body(SCORES_HIGH))
         assert second.status_code == 409
 
     async def test_edit_until_decision(self, client, factory):
         _, body, council = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/reviews"
-        review = (await client.post(url, headers=council[0].headers,
-                                    json=review_body(SCORES_HIGH))).json()
+        review = (
+            await client.post(url, headers=council[0].headers, json=review_body(SCORES_HIGH))
+        ).json()
         review_url = f"/api/v1/reviews/{review['id']}"
         etag = (await client.get(review_url, headers=council[0].headers)).headers["etag"]
-        edited = await client.patch(review_url, headers={**council[0].headers, "If-Match": etag},
-                                    json={"scores": SCORES_LOW, "comment": "Second thoughts"})
+        edited = await client.patch(
+            review_url,
+            headers={**council[0].headers, "If-Match": etag},
+            json={"scores": SCORES_LOW, "comment": "Second thoughts"},
+        )
         assert edited.status_code == 200 and edited.json()["weighted_score"] == pytest.approx(1.6)
-        stale = await client.patch(review_url, headers={**council[0].headers, "If-Match": etag},
-                                   json={"confidence": 2})
+        stale = await client.patch(
+            review_url, headers={**council[0].headers, "If-Match": etag}, json={"confidence": 2}
+        )
         assert stale.status_code == 412
         other = await client.patch(review_url, headers=council[1].headers, json={})
         assert other.status_code == 404
         for reviewer in council[1:]:
             await client.post(url, headers=reviewer.headers, json=review_body(SCORES_LOW))
-        final = await client.patch(review_url, headers=council[0].headers,
-                                   json={"confidence": 1})
+        final = await client.patch(review_url, headers=council[0].headers, json={"confidence": 1})
         assert final.status_code == 409
 
     async def test_rule_approves_at_quorum(self, client, factory, db):
@@ -293,21 +371,23 @@ class TestReviews:
         admin = await factory.member("admin")
         _, body, council = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/reviews"
-        for reviewer, scores in zip(council, (SCORES_HIGH, SCORES_HIGH, SCORES_LOW),
-                                    strict=True):
+        for reviewer, scores in zip(council, (SCORES_HIGH, SCORES_HIGH, SCORES_LOW), strict=True):
             await client.post(url, headers=reviewer.headers, json=review_body(scores))
-        read = (await client.get(f"/api/v1/applications/{body['id']}",
-                                 headers=admin.headers)).json()
+        read = (
+            await client.get(f"/api/v1/applications/{body['id']}", headers=admin.headers)
+        ).json()
         assert read["status"] == "in_review" and read["escalation"] == "disagreement"
         [event] = await outbox_events(db, "application.escalated")
         assert event.data["escalation"] == "disagreement"
-        waiting = (await client.get("/api/v1/applications", headers=admin.headers,
-                                    params={"escalated": "true"})).json()
+        waiting = (
+            await client.get(
+                "/api/v1/applications", headers=admin.headers, params={"escalated": "true"}
+            )
+        ).json()
         assert [i["id"] for i in waiting["items"]] == [body["id"]]
         reviews = (await client.get(url, headers=admin.headers)).json()
         assert len(reviews["items"]) == 3 and reviews["normalised_score"] is not None
         assert {i["reviewer_id"] for i in reviews["items"]} == {str(r.id) for r in council}
-
 
     async def test_grey_band_goes_to_an_admin_who_decides(self, client, factory, db):
         admin = await factory.member("admin")
@@ -316,25 +396,28 @@ class TestReviews:
         middling = {"managerial_experience": 3, "expertise_depth": 3, "peer_value": 3}
         for reviewer in council:
             await client.post(url, headers=reviewer.headers, json=review_body(middling))
-        read = (await client.get(f"/api/v1/applications/{body['id']}",
-                                 headers=admin.headers)).json()
+        read = (
+            await client.get(f"/api/v1/applications/{body['id']}", headers=admin.headers)
+        ).json()
         assert read["status"] == "in_review" and read["escalation"] == "grey_band"
         assert await outbox_events(db, "application.decided") == []
-        decided = await client.post(f"/api/v1/applications/{body['id']}/decision",
-                                    headers=admin.headers,
-                                    json={"status": "waitlisted", "reason": "Borderline."})
+        decided = await client.post(
+            f"/api/v1/applications/{body['id']}/decision",
+            headers=admin.headers,
+            json={"status": "waitlisted", "reason": "Borderline."},
+        )
         assert decided.json()["escalation"] is None
         assert decided.json()["decided_by"] == "admin"
-        mine = (await client.get(f"/api/v1/applications/{body['id']}",
-                                 headers=applicant.headers)).json()
+        mine = (
+            await client.get(f"/api/v1/applications/{body['id']}", headers=applicant.headers)
+        ).json()
         assert mine["status"] == "waitlisted" and mine["decision_reason"] == "Borderline."
 
     async def test_rule_rejects_below_threshold(self, client, factory, db):
         _, body, council = await submitted(client, factory)
         url = f"/api/v1/applications/{body['id']}/reviews"
         for reviewer in council:
-            await client.post(url, headers=reviewer.headers,
-                              json=review_body(SCORES_LOW, "reject"))
+            await client.post(url, headers=reviewer.headers, json=review_body(SCORES_LOW, "reject"))
         [event] = await outbox_events(db, "application.decided")
         assert event.data["status"] == "rejected" and event.data["decided_by"] == "rule"
         assert set(event.data) == {"id", "version", "status", "decided_by"}
@@ -344,21 +427,30 @@ class TestRubricAndStats:
     async def test_rubric_replace(self, client, factory, db):
         admin = await factory.member("admin")
         reviewer = await factory.member("reviewer")
-        rubric = {"criteria": [{"key": "impact", "title": "Impact", "weight": 2},
-                               {"key": "peer_value", "title": "Peers", "weight": 1}]}
-        response = await client.put("/api/v1/reviews/rubric", headers=admin.headers,
-                                    json=rubric)
+        rubric = {
+            "criteria": [
+                {"key": "impact", "title": "Impact", "weight": 2},
+                {"key": "peer_value", "title": "Peers", "weight": 1},
+            ]
+        }
+        response = await client.put("/api/v1/reviews/rubric", headers=admin.headers, json=rubric)
         assert [c["key"] for c in response.json()["criteria"]] == ["impact", "peer_value"]
         read = await client.get("/api/v1/reviews/rubric", headers=reviewer.headers)
         assert read.json() == response.json()
-        duplicate = await client.put("/api/v1/reviews/rubric", headers=admin.headers, json={
-            "criteria": [rubric["criteria"][0], rubric["criteria"][0]]})
+        duplicate = await client.put(
+            "/api/v1/reviews/rubric",
+            headers=admin.headers,
+            json={"criteria": [rubric["criteria"][0], rubric["criteria"][0]]},
+        )
         assert duplicate.status_code == 422
-        for bad in ({"criteria": []}, {"criteria": [{"key": "Bad Key", "title": "t",
-                                                     "weight": 1}]},
-                    {"criteria": [{"key": "zero", "title": "t", "weight": 0}]}):
-            assert (await client.put("/api/v1/reviews/rubric", headers=admin.headers,
-                                     json=bad)).status_code == 422
+        for bad in (
+            {"criteria": []},
+            {"criteria": [{"key": "Bad Key", "title": "t", "weight": 1}]},
+            {"criteria": [{"key": "zero", "title": "t", "weight": 0}]},
+        ):
+            assert (
+                await client.put("/api/v1/reviews/rubric", headers=admin.headers, json=bad)
+            ).status_code == 422
 
     async def test_reviewer_stats(self, client, factory):
         admin = await factory.member("admin")

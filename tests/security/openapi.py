@@ -19,9 +19,11 @@ def document() -> dict[str, Any]:
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method.upper(), path, operation)
-            for path, item in sorted(document()["paths"].items())
-            for method, operation in item.items()]
+    return [
+        (method.upper(), path, operation)
+        for path, item in sorted(document()["paths"].items())
+        for method, operation in item.items()
+    ]
 
 
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:

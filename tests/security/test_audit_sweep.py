@@ -15,7 +15,7 @@ async def test_every_admin_read_of_private_data_is_audited(client, db, factory):
     shown, unaudited = [], []
     for path in _get_paths():
         url = fill(path, **ids)
-        for params in ([{}, {"limit": 100}] if "{" not in path else [{}]):
+        for params in [{}, {"limit": 100}] if "{" not in path else [{}]:
             before = await db.scalar(select(func.count()).select_from(AuditEntry))
             response = await client.get(url, headers=admin.headers, params=params)
             if response.status_code == 200 and hits(response.text):

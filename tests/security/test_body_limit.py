@@ -34,8 +34,9 @@ def test_the_sweep_covers_the_protected_writes():
 async def test_sixteen_mib_with_content_length_is_413_before_401(client):
     statuses = {}
     for method, path in WRITES:
-        response = await client.request(method, fill(path), content=BLOB,
-                                        headers={"content-type": "application/json"})
+        response = await client.request(
+            method, fill(path), content=BLOB, headers={"content-type": "application/json"}
+        )
         statuses[(method, path)] = response.status_code
         assert response.json()["type"] == "/problems/payload-too-large"
     assert set(statuses.values()) == {413}, {k: v for k, v in statuses.items() if v != 413}
@@ -46,8 +47,9 @@ async def test_sixteen_mib_chunked_is_413_before_401_and_stops_reading(client, a
     most_read = 0
     for method, path in WRITES:
         stream = Stream()
-        response = await client.request(method, fill(path), content=stream,
-                                        headers={"content-type": "application/json"})
+        response = await client.request(
+            method, fill(path), content=stream, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413, (method, path, response.status_code)
         assert response.headers["connection"] == "close"
         most_read = max(most_read, stream.sent)
@@ -62,8 +64,9 @@ async def test_memory_held_for_a_refused_body_is_bounded(client, app):
     try:
         tracemalloc.reset_peak()
         before, _ = tracemalloc.get_traced_memory()
-        response = await client.post("/api/v1/me/tokens", content=Stream(),
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/v1/me/tokens", content=Stream(), headers={"content-type": "application/json"}
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -71,10 +74,12 @@ async def test_memory_held_for_a_refused_body_is_bounded(client, app):
     assert peak - before < 4 * app.state.settings.max_body_bytes  # far under the 16 MiB sent
 
 
-@pytest.mark.parametrize("path", ["/api/v1/integrations/timepad/webhook",
-                                  "/api/v1/integrations/bitrix24/events"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/integrations/timepad/webhook", "/api/v1/integrations/bitrix24/events"]
+)
 async def test_partner_webhooks_too(client, path):
     """Partners' webhooks are public: the limit is all that stands before the signature."""
-    response = await client.post(path, content=Stream(),
-                                 headers={"content-type": "application/json"})
+    response = await client.post(
+        path, content=Stream(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413

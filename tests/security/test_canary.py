@@ -68,15 +68,23 @@ async def build_world(client, db, factory, webhook_url: str) -> dict:
     """Everything the owner takes part in; returns the actors and the ids of the objects."""
     admin = await factory.member("admin")
     owner = await factory.member("member", full_name="Owner Canary", **CANARY)
-    facilitators = [await factory.member("member", "facilitator", full_name=f"Lead {i}")
-                    for i in range(2)]
-    people = [await factory.member("member", function=FUNCTIONS[i], full_name=f"Guest {i}")
-              for i in range(5)]
-    types = (await ok(await client.get("/api/v1/webhooks/event-types",
-                                       headers=admin.headers)))
+    facilitators = [
+        await factory.member("member", "facilitator", full_name=f"Lead {i}") for i in range(2)
+    ]
+    people = [
+        await factory.member("member", function=FUNCTIONS[i], full_name=f"Guest {i}")
+        for i in range(5)
+    ]
+    types = await ok(await client.get("/api/v1/webhooks/event-types", headers=admin.headers))
     names = [t["name"] for t in (types["items"] if isinstance(types, dict) else types)]
-    subscription = await ok(await client.post("/api/v1/webhooks", headers=admin.headers, json={
-        "url": webhook_url, "event_types": names}), 201)
+    subscription = await ok(
+        await client.post(
+            "/api/v1/webhooks",
+            headers=admin.headers,
+            json={"url": webhook_url, "event_types": names},
+        ),
+        201,
+    )
 
     # An event: the owner registers and confirms through the API, the rest are confirmed.
     event = await create_event(client, admin, table_size=4)
@@ -85,56 +93,117 @@ async def build_world(client, db, factory, webhook_url: str) -> dict:
     await confirm(client, owner, registration["id"])
     await attend(db, event["id"], *facilitators, *people)
     # The owner's case, accepted, then the seating (the case goes to the owner's table).
-    case = await ok(await client.post("/api/v1/cases", headers=owner.headers, json={
-        "event_id": event["id"], "title": "Analytics under the CFO",
-        "context": "Forty analysts report to IT.", "question": "Finance or IT?",
-        "good_outcome": "A plan.", "submit": True}), 201)
+    case = await ok(
+        await client.post(
+            "/api/v1/cases",
+            headers=owner.headers,
+            json={
+                "event_id": event["id"],
+                "title": "Analytics under the CFO",
+                "context": "Forty analysts report to IT.",
+                "question": "Finance or IT?",
+                "good_outcome": "A plan.",
+                "submit": True,
+            },
+        ),
+        201,
+    )
     await ok(await client.post(f"/api/v1/cases/{case['id']}/accept", headers=admin.headers))
-    await ok(await client.post(f"/api/v1/events/{event['id']}/seating", headers=admin.headers,
-                               json={"seed": 1}), 201)
-    plan = await ok(await client.post(f"/api/v1/events/{event['id']}/seating/publish",
-                                      headers=admin.headers))
-    table = next(t for t in plan["tables"]
-                 if str(owner.id) in {a["member_id"] for a in t["attendees"]})
+    await ok(
+        await client.post(
+            f"/api/v1/events/{event['id']}/seating", headers=admin.headers, json={"seed": 1}
+        ),
+        201,
+    )
+    plan = await ok(
+        await client.post(f"/api/v1/events/{event['id']}/seating/publish", headers=admin.headers)
+    )
+    table = next(
+        t for t in plan["tables"] if str(owner.id) in {a["member_id"] for a in t["attendees"]}
+    )
     at_table = {a["member_id"] for a in table["attendees"]} - {str(owner.id)}
     everyone = {str(a.id): a for a in [*facilitators, *people]}
     mate = next(everyone[m] for m in sorted(at_table) if everyone[m] in people)
-    facilitator = next((everyone[m] for m in at_table if everyone[m] in facilitators),
-                       facilitators[0])
-    advice = await ok(await client.post(
-        f"/api/v1/cases/{case['id']}/recommendations", headers=mate.headers,
-        json={"advice": "Move the analysts.", "experience": "Did it at a bank."}), 201)
+    facilitator = next(
+        (everyone[m] for m in at_table if everyone[m] in facilitators), facilitators[0]
+    )
+    advice = await ok(
+        await client.post(
+            f"/api/v1/cases/{case['id']}/recommendations",
+            headers=mate.headers,
+            json={"advice": "Move the analysts.", "experience": "Did it at a bank."},
+        ),
+        201,
+    )
     # A survey of the event, answered by the owner and the mate.
-    survey = await ok(await client.post("/api/v1/surveys", headers=admin.headers, json={
-        "title": "After the board", "event_id": event["id"], "anonymous": False,
-        "audience": "confirmed",
-        "questions": RATING_SURVEY}), 201)
+    survey = await ok(
+        await client.post(
+            "/api/v1/surveys",
+            headers=admin.headers,
+            json={
+                "title": "After the board",
+                "event_id": event["id"],
+                "anonymous": False,
+                "audience": "confirmed",
+                "questions": RATING_SURVEY,
+            },
+        ),
+        201,
+    )
     await ok(await client.post(f"/api/v1/surveys/{survey['id']}/open", headers=admin.headers))
     for actor in (owner, mate):
-        await ok(await client.post(f"/api/v1/surveys/{survey['id']}/responses",
-                                   headers=actor.headers,
-                                   json={"answers": {"liked": 5, "change": "More tables."}}),
-                 201)
+        await ok(
+            await client.post(
+                f"/api/v1/surveys/{survey['id']}/responses",
+                headers=actor.headers,
+                json={"answers": {"liked": 5, "change": "More tables."}},
+            ),
+            201,
+        )
     # An applicant with canary company and title, reviewers not allowed to see them.
     council = await reviewers(factory, 3)
-    applicant = await factory.member("applicant", full_name="Applicant Canary",
-                                     email="applicant-canary@example.com")
-    application = await ok(await client.post("/api/v1/applications", headers=applicant.headers,
-                                              json={**COMPLETE, "company": CANARY["company"],
-                                                    "job_title": CANARY["job_title"],
-                                                    "reviewers_may_see_company": False}), 201)
-    await ok(await client.post(f"/api/v1/applications/{application['id']}/submit",
-                               headers=applicant.headers))
+    applicant = await factory.member(
+        "applicant", full_name="Applicant Canary", email="applicant-canary@example.com"
+    )
+    application = await ok(
+        await client.post(
+            "/api/v1/applications",
+            headers=applicant.headers,
+            json={
+                **COMPLETE,
+                "company": CANARY["company"],
+                "job_title": CANARY["job_title"],
+                "reviewers_may_see_company": False,
+            },
+        ),
+        201,
+    )
+    await ok(
+        await client.post(
+            f"/api/v1/applications/{application['id']}/submit", headers=applicant.headers
+        )
+    )
     # The owner changes their profile (a member.updated event), consents still off.
     await ok(await client.patch("/api/v1/me", headers=owner.headers, json={"city": "Kazan"}))
     return {
-        "admin": admin, "owner": owner, "mate": mate, "facilitator": facilitator,
-        "reviewer": council[0], "applicant_owner": applicant,
-        "ids": {"member_id": owner.id, "event_id": event["id"], "case_id": case["id"],
-                "registration_id": registration["id"], "survey_id": survey["id"],
-                "recommendation_id": advice["id"], "application_id": application["id"],
-                "subscription_id": subscription["id"], "member_a": owner.id,
-                "member_b": mate.id},
+        "admin": admin,
+        "owner": owner,
+        "mate": mate,
+        "facilitator": facilitator,
+        "reviewer": council[0],
+        "applicant_owner": applicant,
+        "ids": {
+            "member_id": owner.id,
+            "event_id": event["id"],
+            "case_id": case["id"],
+            "registration_id": registration["id"],
+            "survey_id": survey["id"],
+            "recommendation_id": advice["id"],
+            "application_id": application["id"],
+            "subscription_id": subscription["id"],
+            "member_a": owner.id,
+            "member_b": mate.id,
+        },
     }
 
 
@@ -142,12 +211,19 @@ def _get_paths() -> list[str]:
     return sorted(path for path, item in document()["paths"].items() if "get" in item)
 
 
-LIST_QUERIES = [{}, {"limit": 100}, {"q": CANARY["company"]}, {"q": "Owner"},
-                {"q": "canary"}, {"status": "confirmed"}]
+LIST_QUERIES = [
+    {},
+    {"limit": 100},
+    {"q": CANARY["company"]},
+    {"q": "Owner"},
+    {"q": "canary"},
+    {"status": "confirmed"},
+]
 
 
-async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
-                                            webhook_client, caplog):
+async def test_no_canary_leaves_by_any_exit(
+    client, db, factory, app, receiver, webhook_client, caplog
+):
     # The level the app runs at (INFO), and everything of the app's own loggers. (Driver debug
     # logs such as aiosqlite's echo SQL parameters; they are never on in production.)
     caplog.set_level(logging.INFO)
@@ -159,14 +235,20 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
 
     # 1. Every GET route as every non-owner role (errors count: their bodies are exits too).
     applicant = await factory.member("applicant")
-    await ok(await client.post("/api/v1/applications", headers=applicant.headers,
-                               json=COMPLETE), 201)
-    roles = {"anonymous": {}, "applicant": applicant.headers, "table mate": world["mate"].headers,
-             "reviewer": world["reviewer"].headers, "facilitator": world["facilitator"].headers}
+    await ok(
+        await client.post("/api/v1/applications", headers=applicant.headers, json=COMPLETE), 201
+    )
+    roles = {
+        "anonymous": {},
+        "applicant": applicant.headers,
+        "table mate": world["mate"].headers,
+        "reviewer": world["reviewer"].headers,
+        "facilitator": world["facilitator"].headers,
+    }
     for role, headers in roles.items():
         for path in _get_paths():
             url = fill(path, **ids)
-            for params in (LIST_QUERIES if "{" not in path else [{}]):
+            for params in LIST_QUERIES if "{" not in path else [{}]:
                 if "export" in path:
                     params = {**params, "event_id": ids["event_id"]}
                 response = await client.get(url, headers=headers, params=params)
@@ -180,19 +262,23 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
         (f"/api/v1/events/{ids['event_id']}/tables/mine", mate, "Owner Canary"),
         (f"/api/v1/cases/{ids['case_id']}", mate, "Analytics under the CFO"),
         (f"/api/v1/cases/{ids['case_id']}", lead, "Analytics under the CFO"),
-        (f"/api/v1/reviews/applications/{ids['application_id']}", world["reviewer"].headers,
-         "Retail"),
+        (
+            f"/api/v1/reviews/applications/{ids['application_id']}",
+            world["reviewer"].headers,
+            "Retail",
+        ),
     ]
     for url, headers, expected in reached:
         response = await client.get(url, headers=headers)
         assert response.status_code == 200 and expected in response.text, (url, response.text)
 
     # 2. Exports, as the community and as an admin.
-    exports = [("/api/v1/cases/export", {"event_id": ids["event_id"]}, world["mate"]),
-               ("/api/v1/cases/export", {"event_id": ids["event_id"]}, world["admin"]),
-               (f"/api/v1/surveys/{ids['survey_id']}/export", {"format": "csv"}, world["admin"]),
-               (f"/api/v1/surveys/{ids['survey_id']}/export", {"format": "json"},
-                world["admin"])]
+    exports = [
+        ("/api/v1/cases/export", {"event_id": ids["event_id"]}, world["mate"]),
+        ("/api/v1/cases/export", {"event_id": ids["event_id"]}, world["admin"]),
+        (f"/api/v1/surveys/{ids['survey_id']}/export", {"format": "csv"}, world["admin"]),
+        (f"/api/v1/surveys/{ids['survey_id']}/export", {"format": "json"}, world["admin"]),
+    ]
     for path, params, actor in exports:
         response = await client.get(path, headers=actor.headers, params=params)
         assert response.status_code == 200, (path, response.text[:200])
@@ -205,12 +291,21 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
     settings = make_settings(worker_concurrency=1, webhook_timeout_seconds=2.0)
     async with httpx.AsyncClient(transport=fake.transport()) as crm_http:
         crm = make_client(crm_http, fake.clock)
-        worker = Worker(app.state.sessionmaker, settings, [
-            WebhookChannel(webhook_client),
-            CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses,
-                       settings.bitrix24_deal_stages),
-            EmailChannel(app.state.sessionmaker, settings, mail),
-        ], rng=random.Random(1))
+        worker = Worker(
+            app.state.sessionmaker,
+            settings,
+            [
+                WebhookChannel(webhook_client),
+                CrmChannel(
+                    app.state.sessionmaker,
+                    crm,
+                    settings.bitrix24_lead_statuses,
+                    settings.bitrix24_deal_stages,
+                ),
+                EmailChannel(app.state.sessionmaker, settings, mail),
+            ],
+            rng=random.Random(1),
+        )
         for _ in range(10):
             if not await worker.run_once():
                 break
@@ -225,8 +320,9 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
     for stored in [*fake.contacts.values(), *fake.leads.values(), *fake.deals.values()]:
         assert not hits(json.dumps(stored, ensure_ascii=False)), stored
     owner_addresses = {CANARY["email"], "applicant-canary@example.com"}
-    to_others = [m for m in mail.messages
-                 if not any(address in str(m["To"]) for address in owner_addresses)]
+    to_others = [
+        m for m in mail.messages if not any(address in str(m["To"]) for address in owner_addresses)
+    ]
     assert to_others, "no e-mail went to anyone else: the scan would prove nothing"
     for message in to_others:
         text = f"{message['To']} {message['Subject']} {message.get_body().get_content()}"
@@ -240,8 +336,13 @@ async def test_no_canary_leaves_by_any_exit(client, db, factory, app, receiver,
     # The figure for SECURITY.md (shown with -rP): what was scanned, all with 0 hits.
     logging.getLogger("tests.canary").warning(
         "canary scan: %d API responses, %d webhook bodies, %d CRM requests, %d e-mails to "
-        "others, %d log records: 0 hits", responses, len(webhook_bodies), len(fake.bodies),
-        len(to_others), len(caplog.records))
+        "others, %d log records: 0 hits",
+        responses,
+        len(webhook_bodies),
+        len(fake.bodies),
+        len(to_others),
+        len(caplog.records),
+    )
     assert responses > 5 * len(_get_paths())
 
 

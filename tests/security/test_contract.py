@@ -20,16 +20,21 @@ def test_every_served_route_is_in_the_document():
     """No hidden route: what the app routes is what the contract (and so the authorization
     matrix, the sweeps below and the committed openapi/) lists."""
     app = create_app(make_settings())
-    served = {(method, context.path) for context in iter_route_contexts(app.routes)
-              if isinstance(context.original_route, APIRoute)
-              and context.path not in DOCUMENTATION_ROUTES
-              for method in (context.methods or set()) - {"HEAD"}}
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path not in DOCUMENTATION_ROUTES
+        for method in (context.methods or set()) - {"HEAD"}
+    }
     documented = {(method, path) for method, path, _ in operations()}
     assert len(served) > 100 and served == documented
 
 
-PAGED = [(path, op) for method, path, op in operations()
-         if method == "GET" and any(p["name"] == "limit" for p in op.get("parameters", []))]
+PAGED = [
+    (path, op)
+    for method, path, op in operations()
+    if method == "GET" and any(p["name"] == "limit" for p in op.get("parameters", []))
+]
 
 
 def test_the_paged_routes_are_found():
@@ -71,8 +76,10 @@ async def test_cors_preflight_from_a_foreign_origin_gets_no_grant(client):
     for path in PATHS:
         url = fill(path)
         for method in document()["paths"][path]:
-            headers = {"Access-Control-Request-Method": method.upper(),
-                       "Access-Control-Request-Headers": "Authorization, Content-Type"}
+            headers = {
+                "Access-Control-Request-Method": method.upper(),
+                "Access-Control-Request-Headers": "Authorization, Content-Type",
+            }
             foreign = await client.options(url, headers={**headers, "Origin": FOREIGN_ORIGIN})
             if "access-control-allow-origin" in foreign.headers:
                 granted_to_foreign.append((method, path))
@@ -93,11 +100,14 @@ async def _get(app, path: str) -> httpx.Response:
         return await client.get(path)
 
 
-@pytest.mark.parametrize("overrides,served", [
-    ({"environment": "production"}, False),
-    ({"environment": "production", "docs_enabled": True}, True),  # an explicit choice
-    ({"environment": "development"}, True),
-])
+@pytest.mark.parametrize(
+    "overrides,served",
+    [
+        ({"environment": "production"}, False),
+        ({"environment": "production", "docs_enabled": True}, True),  # an explicit choice
+        ({"environment": "development"}, True),
+    ],
+)
 async def test_docs_are_closed_in_production(overrides, served):
     """V6: production serves neither the docs nor the document unless told to."""
     app = create_app(make_settings(jwt_secret=TEST_SECRET, **overrides))

@@ -12,8 +12,7 @@ from sqlmodel import SQLModel
 from tests.conftest import outbox_events
 from tests.security.test_canary import CANARY, build_world
 
-PERSONAL = [*CANARY.values(), "Owner Canary", "Applicant Canary",
-            "applicant-canary@example.com"]
+PERSONAL = [*CANARY.values(), "Owner Canary", "Applicant Canary", "applicant-canary@example.com"]
 
 
 async def _rows_holding_personal_data(db) -> list[tuple[str, str]]:

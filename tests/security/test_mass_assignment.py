@@ -12,17 +12,30 @@ from sqlmodel import SQLModel
 from tests.paths import fill
 from tests.security.openapi import json_body_schema, operations, resolve
 
-BODIES = [(method, path, schema) for method, path, operation in operations()
-          if (schema := json_body_schema(operation)) is not None]
+BODIES = [
+    (method, path, schema)
+    for method, path, operation in operations()
+    if (schema := json_body_schema(operation)) is not None
+]
 
 # What a caller might slip in to raise themselves or reach someone else's data.
 PRIVILEGED: dict[str, Any] = {
-    "role": "admin", "roles": ["admin"], "is_admin": True, "status": "approved",
-    "member_id": str(uuid.uuid4()), "author_id": str(uuid.uuid4()), "id": str(uuid.uuid4()),
-    "token_version": 0, "version": 99, "created_at": "2020-01-01T00:00:00Z",
-    "email_verified": True, "scopes": ["admin"], "reviewer_id": str(uuid.uuid4()),
+    "role": "admin",
+    "roles": ["admin"],
+    "is_admin": True,
+    "status": "approved",
+    "member_id": str(uuid.uuid4()),
+    "author_id": str(uuid.uuid4()),
+    "id": str(uuid.uuid4()),
+    "token_version": 0,
+    "version": 99,
+    "created_at": "2020-01-01T00:00:00Z",
+    "email_verified": True,
+    "scopes": ["admin"],
+    "reviewer_id": str(uuid.uuid4()),
     "consents": {"member_id": str(uuid.uuid4()), "company": "public"},
-    "company_visibility": "public", "job_title_visibility": "public",
+    "company_visibility": "public",
+    "job_title_visibility": "public",
 }
 NESTED_EXTRA = {"is_admin": True, "member_id": str(uuid.uuid4())}
 
@@ -51,8 +64,9 @@ def test_every_body_model_forbids_unknown_fields_all_the_way_down():
         for found in _object_schemas(schema, set()):
             models[found.get("title", f"{method} {path}")] = found
     assert len(BODIES) >= 40 and len(models) >= len({s["title"] for _, _, s in BODIES})
-    lax = sorted(title for title, found in models.items()
-                 if found.get("additionalProperties") is not False)
+    lax = sorted(
+        title for title, found in models.items() if found.get("additionalProperties") is not False
+    )
     assert lax == [], f"models that would silently drop unknown fields: {lax}"
 
 
@@ -69,7 +83,10 @@ def test_maps_in_bodies_are_typed_and_bounded():
                     maps += 1
                     extra = option.get("additionalProperties")
                     assert option.get("patternProperties") or extra not in (None, True, {}), (
-                        method, path, name)
+                        method,
+                        path,
+                        name,
+                    )
                     assert option.get("maxProperties"), (method, path, name)
     assert maps >= 4
 
@@ -85,16 +102,22 @@ def _with_extras(example: dict[str, Any], schema: dict[str, Any]) -> tuple[dict,
         if isinstance(value, dict) and "properties" in prop:
             body[name] = {**value, **NESTED_EXTRA}
             added |= {f"{name}.{k}" for k in NESTED_EXTRA}
-        elif (isinstance(value, list) and value and isinstance(value[0], dict)
-              and "properties" in resolve(prop.get("items", {}))):
+        elif (
+            isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and "properties" in resolve(prop.get("items", {}))
+        ):
             body[name] = [{**value[0], **NESTED_EXTRA}, *value[1:]]
             added |= {f"{name}.0.{k}" for k in NESTED_EXTRA}
     return body, added
 
 
 async def _row_counts(db) -> dict[str, int]:
-    return {name: await db.scalar(select(func.count()).select_from(table))
-            for name, table in SQLModel.metadata.tables.items()}
+    return {
+        name: await db.scalar(select(func.count()).select_from(table))
+        for name, table in SQLModel.metadata.tables.items()
+    }
 
 
 async def test_privileged_fields_are_refused_everywhere_and_change_nothing(client, factory, db):
@@ -112,8 +135,11 @@ async def test_privileged_fields_are_refused_everywhere_and_change_nothing(clien
             accepted.append((method, path, response.status_code))
             continue
         errors = response.json()["errors"]
-        refused = {".".join(str(part) for part in e["loc"][1:]) for e in errors
-                   if e["type"] == "extra_forbidden"}
+        refused = {
+            ".".join(str(part) for part in e["loc"][1:])
+            for e in errors
+            if e["type"] == "extra_forbidden"
+        }
         assert refused == added, (method, path, added - refused)
         assert all(e["type"] == "extra_forbidden" for e in errors), (method, path, errors)
     assert accepted == []
@@ -121,14 +147,16 @@ async def test_privileged_fields_are_refused_everywhere_and_change_nothing(clien
     assert await _row_counts(db) == before
 
 
-@pytest.mark.parametrize("body", [{"role": "admin"}, {"roles": ["admin"]},
-                                  {"is_admin": True}, {"token_version": 0}])
+@pytest.mark.parametrize(
+    "body", [{"role": "admin"}, {"roles": ["admin"]}, {"is_admin": True}, {"token_version": 0}]
+)
 async def test_applicant_cannot_promote_themselves(client, factory, db, body):
     """The checklist's own example: an applicant's PATCH with a role is a 422, and the
     applicant is still an applicant (their token still works: no version bump either)."""
     applicant = await factory.member("applicant")
-    response = await client.patch("/api/v1/me", headers=applicant.headers,
-                                  json={"city": "Kazan", **body})
+    response = await client.patch(
+        "/api/v1/me", headers=applicant.headers, json={"city": "Kazan", **body}
+    )
     assert response.status_code == 422
     me = await client.get("/api/v1/me", headers=applicant.headers)
     assert me.status_code == 200

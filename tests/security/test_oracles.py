@@ -15,11 +15,21 @@ import pytest
 
 from tests.security.openapi import document
 
-CANARY = {"company": "CANARY-COMPANY-7f3a", "job_title": "CANARY-TITLE-9b1c",
-          "phone": "+79990007731", "email": "canary-e8d2@example.com"}
+CANARY = {
+    "company": "CANARY-COMPANY-7f3a",
+    "job_title": "CANARY-TITLE-9b1c",
+    "phone": "+79990007731",
+    "email": "canary-e8d2@example.com",
+}
 # The private fields, then what a client might guess them to be called.
-GUESSES = {"company": "company", "job_title": "job_title", "title": "job_title",
-           "workplace": "company", "phone": "phone", "email": "email"}
+GUESSES = {
+    "company": "company",
+    "job_title": "job_title",
+    "title": "job_title",
+    "workplace": "company",
+    "phone": "phone",
+    "email": "email",
+}
 NOBODY_HAS = "zz-no-such-value-41"
 # Facilitators list nothing more than members without an event id in the path.
 ROLES = ["applicant", "member", "reviewer"]
@@ -59,8 +69,9 @@ def test_the_lists_are_found():
 async def test_hidden_fields_answer_nothing(client, factory, role):
     owner = await factory.member("member", full_name="Owner Canary", **CANARY)
     for i in range(3):
-        await factory.member("member", full_name=f"Plain {i}", company=f"Other {i}",
-                             job_title="CTO")
+        await factory.member(
+            "member", full_name=f"Plain {i}", company=f"Other {i}", job_title="CTO"
+        )
     viewer = await factory.member(role)
     tried = 0
     for path, names in LISTS:
@@ -75,25 +86,27 @@ async def test_hidden_fields_answer_nothing(client, factory, role):
             for value in CANARY.values():
                 probes.append(({"q": value}, {"q": NOBODY_HAS}))
         for hidden, nothing in probes:
-            with_hidden = _comparable(await client.get(path, headers=viewer.headers,
-                                                       params=hidden))
-            with_nothing = _comparable(await client.get(path, headers=viewer.headers,
-                                                        params=nothing))
+            with_hidden = _comparable(await client.get(path, headers=viewer.headers, params=hidden))
+            with_nothing = _comparable(
+                await client.get(path, headers=viewer.headers, params=nothing)
+            )
             tried += 1
             assert with_hidden == with_nothing, (role, path, hidden)
             if with_hidden[0] != 422 and "q" not in hidden:
                 assert with_hidden == baseline, (role, path, hidden, "filtered")
         for field in ("company", "-job_title", "phone", "-email"):
             # Sorting by a hidden field would order people by it: refused or ignored.
-            sorted_by = _comparable(await client.get(path, headers=viewer.headers,
-                                                     params={"sort": field}))
+            sorted_by = _comparable(
+                await client.get(path, headers=viewer.headers, params={"sort": field})
+            )
             tried += 1
             assert sorted_by[0] == 422 or sorted_by == baseline, (role, path, field)
     assert tried > 50
     # The owner is still there to be found by what members may search: their name.
     if role != "applicant":
-        found = await client.get("/api/v1/members", headers=viewer.headers,
-                                 params={"q": "Owner Canary"})
+        found = await client.get(
+            "/api/v1/members", headers=viewer.headers, params={"q": "Owner Canary"}
+        )
         assert [m["id"] for m in found.json()["items"]] == [str(owner.id)]
 
 
@@ -101,10 +114,12 @@ async def test_admins_may_filter_by_company_and_it_is_audited(client, factory, d
     """The other side: the filter exists, so the refusal above is a refusal, not a typo."""
     admin = await factory.member("admin")
     owner = await factory.member("member", **CANARY)
-    found = await client.get("/api/v1/members", headers=admin.headers,
-                             params={"company": CANARY["company"]})
+    found = await client.get(
+        "/api/v1/members", headers=admin.headers, params={"company": CANARY["company"]}
+    )
     assert [m["id"] for m in found.json()["items"]] == [str(owner.id)]
     member = await factory.member("member")
-    refused = await client.get("/api/v1/members", headers=member.headers,
-                               params={"company": CANARY["company"]})
+    refused = await client.get(
+        "/api/v1/members", headers=member.headers, params={"company": CANARY["company"]}
+    )
     assert refused.status_code == 422 and CANARY["company"] not in refused.text

@@ -12,17 +12,29 @@ from tests.events.helpers import EVENT, create_event, move, soon
 RATING_SURVEY = [
     {"key": "liked", "type": "rating", "text": "How did you like it?", "required": True},
     {"key": "nps", "type": "nps", "text": "Recommend us?"},
-    {"key": "format", "type": "single_choice", "text": "Best format?",
-     "options": ["tables", "plenary"], "section": "Format"},
-    {"key": "topics", "type": "multiple_choice", "text": "Topics?",
-     "options": ["AI", "People", "Money"], "max_choices": 2, "section": "Format"},
+    {
+        "key": "format",
+        "type": "single_choice",
+        "text": "Best format?",
+        "options": ["tables", "plenary"],
+        "section": "Format",
+    },
+    {
+        "key": "topics",
+        "type": "multiple_choice",
+        "text": "Topics?",
+        "options": ["AI", "People", "Money"],
+        "max_choices": 2,
+        "section": "Format",
+    },
     {"key": "again", "type": "yes_no", "text": "Come again?"},
     {"key": "change", "type": "long_text", "text": "What should we change?", "max_length": 300},
 ]
 
 
-async def event_with(client, db, factory, admin, people: int, *,
-                     status: str = RegistrationStatus.checked_in) -> tuple[dict, list]:
+async def event_with(
+    client, db, factory, admin, people: int, *, status: str = RegistrationStatus.checked_in
+) -> tuple[dict, list]:
     """An event whose ``people`` members registered and reached ``status``."""
     event = await create_event(client, admin)
     await move(client, admin, event["id"], "published", "registration_open")
@@ -33,8 +45,9 @@ async def event_with(client, db, factory, admin, people: int, *,
     return event, actors
 
 
-async def seat(db, event_id: str, tables: dict[int, list[Any]],
-               facilitators: dict[int, Any] | None = None) -> None:
+async def seat(
+    db, event_id: str, tables: dict[int, list[Any]], facilitators: dict[int, Any] | None = None
+) -> None:
     """Published tables of the event, as the seating would leave them."""
     event = uuid.UUID(event_id)
     plan = SeatingPlan(event_id=event, status="published", table_size=8)
@@ -42,9 +55,14 @@ async def seat(db, event_id: str, tables: dict[int, list[Any]],
     await db.flush()
     for number, actors in tables.items():
         leader = (facilitators or {}).get(number)
-        table = EventTable(event_id=event, plan_id=plan.id, number=number,
-                           name=f"Table {number}", seats=8,
-                           facilitator_id=leader.id if leader else None)
+        table = EventTable(
+            event_id=event,
+            plan_id=plan.id,
+            number=number,
+            name=f"Table {number}",
+            seats=8,
+            facilitator_id=leader.id if leader else None,
+        )
         db.add(table)
         await db.flush()
         db.add_all(TableSeat(table_id=table.id, member_id=a.id, event_id=event) for a in actors)
@@ -70,8 +88,9 @@ async def open_survey_for(client, admin, event: dict, **fields: Any) -> dict:
 
 
 async def answer(client, actor, survey_id: str, answers: dict, status: int = 201) -> dict:
-    response = await client.post(f"/api/v1/surveys/{survey_id}/responses",
-                                 headers=actor.headers, json={"answers": answers})
+    response = await client.post(
+        f"/api/v1/surveys/{survey_id}/responses", headers=actor.headers, json={"answers": answers}
+    )
     assert response.status_code == status, response.text
     return response.json()
 
@@ -82,12 +101,21 @@ async def open_event_survey(live, app, engine, admin, people, *, anonymous: bool
     event_id = created.json()["id"]
     maker = async_sessionmaker(engine, expire_on_commit=False)
     async with maker() as session:
-        session.add_all(Registration(event_id=uuid.UUID(event_id), member_id=m.id,
-                                     status="checked_in") for m in people)
+        session.add_all(
+            Registration(event_id=uuid.UUID(event_id), member_id=m.id, status="checked_in")
+            for m in people
+        )
         await session.commit()
-    survey = await live.post("/api/v1/surveys", headers=admin, json={
-        "title": "Race", "event_id": event_id, "anonymous": anonymous,
-        "questions": RATING_SURVEY})
+    survey = await live.post(
+        "/api/v1/surveys",
+        headers=admin,
+        json={
+            "title": "Race",
+            "event_id": event_id,
+            "anonymous": anonymous,
+            "questions": RATING_SURVEY,
+        },
+    )
     survey_id = survey.json()["id"]
     opened = await live.post(f"/api/v1/surveys/{survey_id}/open", headers=admin)
     assert opened.status_code == 200, opened.text

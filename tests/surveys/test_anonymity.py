@@ -45,10 +45,19 @@ async def anonymous_survey_answered(client, db, factory):
     markers = {}
     for i, person in enumerate(people):
         markers[person.id] = f"marker-{uuid.uuid4().hex[:10]}"
-        given = await answer(client, person, survey["id"], {
-            "liked": 1 + i % 5, "nps": i, "change": markers[person.id]})
-        assert given == {"survey_id": survey["id"], "answered": True, "editable": False,
-                         "answers": None, "submitted_on": None}
+        given = await answer(
+            client,
+            person,
+            survey["id"],
+            {"liked": 1 + i % 5, "nps": i, "change": markers[person.id]},
+        )
+        assert given == {
+            "survey_id": survey["id"],
+            "answered": True,
+            "editable": False,
+            "answers": None,
+            "submitted_on": None,
+        }
     return admin, leader, event, survey, people, markers
 
 
@@ -73,8 +82,16 @@ async def test_the_database_keeps_who_apart_from_what(client, db, factory):
     # Nothing on an answer row could be lined up with the respondent rows: no member, no
     # time finer than the day, a random id.
     columns = {c.key: c.type.python_type for c in inspect(SurveyResponse).columns}
-    assert set(columns) == {"id", "survey_id", "member_id", "table_number", "answers",
-                            "submitted_on", "updated_on", "sealed"}
+    assert set(columns) == {
+        "id",
+        "survey_id",
+        "member_id",
+        "table_number",
+        "answers",
+        "submitted_on",
+        "updated_on",
+        "sealed",
+    }
     assert {name for name, kind in columns.items() if kind.__name__ == "datetime"} == set()
     assert all(r.id.version == 4 for r in responses)
     respondents = (await db.execute(select(SurveyRespondent))).scalars().all()
@@ -89,12 +106,12 @@ async def test_the_database_keeps_who_apart_from_what(client, db, factory):
 
 async def test_no_route_links_an_answer_to_its_author(client, db, factory):
     admin, leader, event, survey, people, markers = await anonymous_survey_answered(
-        client, db, factory)
+        client, db, factory
+    )
     seen_markers = set()
     for reader in (admin, leader, *people):
         for path in _get_paths():
-            url = fill(path, survey_id=survey["id"], event_id=event["id"],
-                       member_id=people[0].id)
+            url = fill(path, survey_id=survey["id"], event_id=event["id"], member_id=people[0].id)
             for query in ("", "?format=json"):
                 response = await client.get(url + query, headers=reader.headers)
                 text = response.text
@@ -107,8 +124,9 @@ async def test_no_route_links_an_answer_to_its_author(client, db, factory):
 async def test_a_respondent_cannot_find_their_own_answer(client, db, factory):
     _, _, _, survey, people, markers = await anonymous_survey_answered(client, db, factory)
     for person in people:
-        mine = await client.get(f"/api/v1/surveys/{survey['id']}/my-response",
-                                headers=person.headers)
+        mine = await client.get(
+            f"/api/v1/surveys/{survey['id']}/my-response", headers=person.headers
+        )
         assert mine.json()["answered"] is True and mine.json()["answers"] is None
         exported = await client.get("/api/v1/me/export", headers=person.headers)
         assert markers[person.id] not in exported.text
@@ -131,8 +149,9 @@ async def test_exports_hold_answers_only_in_random_order(client, db, factory):
         assert set(row) == {"liked", "nps", "format", "topics", "again", "change"}
     texts = set()
     for _ in range(8):
-        results = (await client.get(f"/api/v1/surveys/{survey['id']}/results",
-                                    headers=admin.headers)).json()
+        results = (
+            await client.get(f"/api/v1/surveys/{survey['id']}/results", headers=admin.headers)
+        ).json()
         texts.add(tuple(results["questions"][5]["texts"]))
     assert len(texts) > 1
 
@@ -153,8 +172,7 @@ async def test_no_event_payload_or_email_names_the_respondent(client, db, factor
         json.loads(body)  # what a webhook receiver gets, verbatim
 
 
-async def test_sealing_rewrites_new_answers_in_a_later_transaction(client, db, factory,
-                                                                   settings):
+async def test_sealing_rewrites_new_answers_in_a_later_transaction(client, db, factory, settings):
     await anonymous_survey_answered(client, db, factory)
     assert await service.seal_answers(db, settings, datetime.now(UTC)) == PEOPLE
     db.expire_all()
@@ -168,18 +186,27 @@ async def test_sealed_answers_share_no_transaction_with_who_answered(live, app, 
     respondent row; after, none does."""
     _, admin = await committed_member(app, engine, "admin")
     people = [await committed_member(app, engine) for _ in range(3)]
-    survey_id = await open_event_survey(live, app, engine, admin, [m for m, _ in people],
-                                        anonymous=True)
+    survey_id = await open_event_survey(
+        live, app, engine, admin, [m for m, _ in people], anonymous=True
+    )
     for _, headers in people:
-        answered = await live.post(f"/api/v1/surveys/{survey_id}/responses", headers=headers,
-                                   json={"answers": {"liked": 4}})
+        answered = await live.post(
+            f"/api/v1/surveys/{survey_id}/responses",
+            headers=headers,
+            json={"answers": {"liked": 4}},
+        )
         assert answered.status_code == 201
 
     async def shared() -> int:
         async with engine.connect() as connection:
-            return int(await connection.scalar(text(
-                "SELECT count(*) FROM survey_response r JOIN survey_respondent p "
-                "ON r.xmin::text = p.xmin::text")))
+            return int(
+                await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM survey_response r JOIN survey_respondent p "
+                        "ON r.xmin::text = p.xmin::text"
+                    )
+                )
+            )
 
     assert await shared() == 3
     maker = async_sessionmaker(engine, expire_on_commit=False)

@@ -35,8 +35,9 @@ def responses(draw: st.DrawFn) -> list[Answered]:
         if draw(st.booleans()):
             answers["format"] = draw(st.sampled_from(["a", "b", "c"]))
         if draw(st.booleans()):
-            answers["topics"] = draw(st.lists(st.sampled_from(["x", "y", "z"]), min_size=1,
-                                              max_size=3, unique=True))
+            answers["topics"] = draw(
+                st.lists(st.sampled_from(["x", "y", "z"]), min_size=1, max_size=3, unique=True)
+            )
         if draw(st.booleans()):
             answers["again"] = draw(st.booleans())
         if draw(st.booleans()):
@@ -51,16 +52,25 @@ def cases(draw: st.DrawFn) -> tuple[list[Answered], Settings, dict[int, str]]:
     rows = draw(responses())
     k = draw(st.integers(min_value=2, max_value=10))
     # Some facilitators lead two tables; some tables have none.
-    facilitators = {n: f"f{draw(st.integers(1, 4))}" for n in range(1, 9)
-                    if draw(st.integers(0, 4))}
-    return rows, Settings(min_group_size=k, satisfied_threshold=draw(st.integers(1, 5))), \
-        facilitators
+    facilitators = {
+        n: f"f{draw(st.integers(1, 4))}" for n in range(1, 9) if draw(st.integers(0, 4))
+    }
+    return (
+        rows,
+        Settings(min_group_size=k, satisfied_threshold=draw(st.integers(1, 5))),
+        facilitators,
+    )
 
 
 def compute(rows, options, facilitators, audience=None):
-    return results.compute(QUESTIONS, rows, audience=len(rows) if audience is None else audience,
-                           settings=options, facilitators=facilitators,
-                           rng=random.Random(1))
+    return results.compute(
+        QUESTIONS,
+        rows,
+        audience=len(rows) if audience is None else audience,
+        settings=options,
+        facilitators=facilitators,
+        rng=random.Random(1),
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -77,8 +87,9 @@ def test_shares_sum_to_one_and_nps_stays_in_range(case):
             assert all(0 <= share <= 1 for share in question.shares.values())
         if question.type == "nps" and question.answered:
             assert -100 <= question.nps <= 100
-            assert question.promoters + question.passives + question.detractors == \
-                pytest.approx(1.0)
+            assert question.promoters + question.passives + question.detractors == pytest.approx(
+                1.0
+            )
         if question.type == "rating" and question.answered:
             assert 1 <= question.mean <= 5 and 1 <= question.median <= 5
     if outcome.satisfied_share is not None:
@@ -95,8 +106,9 @@ def test_no_group_below_k_is_ever_shown_nor_derivable(case):
     outcome = compute(rows, options, facilitators)
     total = {q.key: q.answered for q in outcome.questions}
     for question in QUESTIONS:
-        shown = [(g, q) for g in outcome.by_table.groups for q in g.questions
-                 if q.key == question.key]
+        shown = [
+            (g, q) for g in outcome.by_table.groups for q in g.questions if q.key == question.key
+        ]
         assert all(q.answered >= k for _, q in shown)
         # What the shown tables leave over is nothing or again at least k answers.
         remainder = total[question.key] - sum(q.answered for _, q in shown)
@@ -109,16 +121,22 @@ def test_no_group_below_k_is_ever_shown_nor_derivable(case):
                 assert q.answered >= k
                 # A facilitator's figure is the sum of tables that are shown anyway.
                 led = {n for n, f in facilitators.items() if f == group.facilitator_id}
-                answered_at = {r.table for r in rows if r.table in led
-                               and r.answers.get(question.key) is not None}
+                answered_at = {
+                    r.table
+                    for r in rows
+                    if r.table in led and r.answers.get(question.key) is not None
+                }
                 assert answered_at <= shown_tables
     for group in outcome.by_table.groups + outcome.by_facilitator.groups:
         assert all(q.texts is None for q in group.questions)  # text is never broken down
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.integers(1, 20), st.integers(1, 30), max_size=12),
-       st.integers(0, 30), st.integers(2, 10))
+@given(
+    st.dictionaries(st.integers(1, 20), st.integers(1, 30), max_size=12),
+    st.integers(0, 30),
+    st.integers(2, 10),
+)
 def test_shown_groups_rule(counts, outside, k):
     shown = results.shown_groups(counts, sum(counts.values()) + outside, k)
     assert all(counts[g] >= k for g in shown)
@@ -132,8 +150,11 @@ def test_shown_groups_rule(counts, outside, k):
 
 def test_the_ninety_two_percent():
     """The first meeting: 25 answers, 23 of them 4 or 5."""
-    rows = [Answered({"liked": 5}) for _ in range(15)] + \
-        [Answered({"liked": 4}) for _ in range(8)] + [Answered({"liked": 2}) for _ in range(2)]
+    rows = (
+        [Answered({"liked": 5}) for _ in range(15)]
+        + [Answered({"liked": 4}) for _ in range(8)]
+        + [Answered({"liked": 2}) for _ in range(2)]
+    )
     outcome = compute(rows, Settings(), {}, audience=40)
     assert outcome.satisfied_share == pytest.approx(0.92)
     assert (outcome.responses, outcome.audience, outcome.response_rate) == (25, 40, 0.625)

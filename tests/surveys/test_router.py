@@ -35,8 +35,13 @@ async def survey_row(db, survey_id) -> Survey:
 
 async def responses_of(db, survey_id) -> list[SurveyResponse]:
     db.expire_all()
-    return list((await db.execute(select(SurveyResponse).where(
-        SurveyResponse.survey_id == uuid.UUID(str(survey_id))))).scalars())
+    return list(
+        (
+            await db.execute(
+                select(SurveyResponse).where(SurveyResponse.survey_id == uuid.UUID(str(survey_id)))
+            )
+        ).scalars()
+    )
 
 
 async def recipients(db, event_type: str) -> list[uuid.UUID]:
@@ -50,18 +55,24 @@ class TestCreate:
     async def test_admin_creates_a_draft_with_questions_as_data(self, client, factory, db):
         admin = await factory.member("admin")
         event = await create_event(client, admin)
-        created = await create_survey(client, admin, event_id=event["id"], anonymous=False,
-                                      allow_edit=True, min_group_size=3)
-        assert (created["status"], created["audience"], created["anonymous"],
-                created["editable"]) == ("draft", "checked_in", False, True)
+        created = await create_survey(
+            client, admin, event_id=event["id"], anonymous=False, allow_edit=True, min_group_size=3
+        )
+        assert (
+            created["status"],
+            created["audience"],
+            created["anonymous"],
+            created["editable"],
+        ) == ("draft", "checked_in", False, True)
         assert [q["key"] for q in created["questions"]] == [q["key"] for q in RATING_SURVEY]
         assert created["questions"][2]["section"] == "Format"
         assert created["questions"][0]["options"] == []
         row = await survey_row(db, created["id"])
         assert row.event_id == uuid.UUID(event["id"]) and row.min_group_size == 3
         assert row.questions[3]["max_choices"] == 2
-        entry = (await db.execute(select(AuditEntry).where(
-            AuditEntry.target_id == row.id))).scalar_one()
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.target_id == row.id))
+        ).scalar_one()
         assert entry.action == "survey.created"
         assert await outbox_events(db, "survey.opened") == []  # a draft invites nobody
 
@@ -70,35 +81,47 @@ class TestCreate:
         created = await create_survey(client, admin)
         assert (created["event_id"], created["audience"]) == (None, "members")
 
-    @pytest.mark.parametrize("change", [
-        {"questions": [RATING_SURVEY[0], RATING_SURVEY[0]]},
-        {"questions": [{"key": "x", "type": "single_choice", "text": "?", "options": ["a"]}]},
-        {"questions": [{"key": "x", "type": "rating", "text": "?", "options": ["a", "b"]}]},
-        {"questions": [{"key": "X y", "type": "rating", "text": "?"}]},
-        {"questions": [{"key": "x", "type": "short_text", "text": "?", "max_length": 501}]},
-        {"questions": []},
-        {"anonymous": True, "allow_edit": True},
-        {"headline_question": "change"},
-        {"audience": "checked_in"},
-        {"opens_at": "2027-01-02T00:00:00Z", "closes_at": "2027-01-01T00:00:00Z"},
-        {"closes_at": "2027-01-01T00:00:00"},
-        {"min_group_size": 1},
-        {"role": "admin"},
-    ])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"questions": [RATING_SURVEY[0], RATING_SURVEY[0]]},
+            {"questions": [{"key": "x", "type": "single_choice", "text": "?", "options": ["a"]}]},
+            {"questions": [{"key": "x", "type": "rating", "text": "?", "options": ["a", "b"]}]},
+            {"questions": [{"key": "X y", "type": "rating", "text": "?"}]},
+            {"questions": [{"key": "x", "type": "short_text", "text": "?", "max_length": 501}]},
+            {"questions": []},
+            {"anonymous": True, "allow_edit": True},
+            {"headline_question": "change"},
+            {"audience": "checked_in"},
+            {"opens_at": "2027-01-02T00:00:00Z", "closes_at": "2027-01-01T00:00:00Z"},
+            {"closes_at": "2027-01-01T00:00:00"},
+            {"min_group_size": 1},
+            {"role": "admin"},
+        ],
+    )
     async def test_bad_surveys_are_422(self, client, factory, db, change):
         admin = await factory.member("admin")
-        response = await client.post("/api/v1/surveys", headers=admin.headers, json={
-            "title": "Bad", "questions": RATING_SURVEY, **change})
+        response = await client.post(
+            "/api/v1/surveys",
+            headers=admin.headers,
+            json={"title": "Bad", "questions": RATING_SURVEY, **change},
+        )
         assert response.status_code == 422, response.text
         assert (await db.execute(select(Survey))).scalars().all() == []
 
     async def test_unknown_event_is_404_and_members_are_403(self, client, factory, db):
         admin, member = await factory.member("admin"), await factory.member("member")
-        response = await client.post("/api/v1/surveys", headers=admin.headers, json={
-            "title": "x", "event_id": str(uuid.uuid4()), "questions": RATING_SURVEY})
+        response = await client.post(
+            "/api/v1/surveys",
+            headers=admin.headers,
+            json={"title": "x", "event_id": str(uuid.uuid4()), "questions": RATING_SURVEY},
+        )
         assert response.status_code == 404
-        refused = await client.post("/api/v1/surveys", headers=member.headers, json={
-            "title": "x", "questions": RATING_SURVEY})
+        refused = await client.post(
+            "/api/v1/surveys",
+            headers=member.headers,
+            json={"title": "x", "questions": RATING_SURVEY},
+        )
         assert refused.status_code == 403
         assert (await db.execute(select(Survey))).scalars().all() == []
 
@@ -107,30 +130,45 @@ class TestExpress:
     async def test_one_call_creates_and_opens_the_express_survey(self, client, factory, db):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 3)
-        response = await client.post(f"/api/v1/events/{event['id']}/surveys/express",
-                                     headers=admin.headers, json={"language": "en"})
+        response = await client.post(
+            f"/api/v1/events/{event['id']}/surveys/express",
+            headers=admin.headers,
+            json={"language": "en"},
+        )
         assert response.status_code == 201, response.text
         survey = response.json()
         assert survey["status"] == "open" and survey["anonymous"] is True
         assert [(q["key"], q["type"], q["required"]) for q in survey["questions"]] == [
-            ("liked", "rating", True), ("nps", "nps", True), ("most_useful", "long_text", False),
-            ("change", "long_text", False), ("next_topics", "long_text", False)]
+            ("liked", "rating", True),
+            ("nps", "nps", True),
+            ("most_useful", "long_text", False),
+            ("change", "long_text", False),
+            ("next_topics", "long_text", False),
+        ]
         assert survey["questions"][0]["text"] == "How did you like the event?"
         assert survey["headline_question"] == "liked"
         ends = datetime.fromisoformat(event["ends_at"])
         assert datetime.fromisoformat(survey["closes_at"]) == ends + timedelta(days=14)
         assert datetime.fromisoformat(survey["remind_at"]) == ends + timedelta(days=3)
         [opened] = await outbox_events(db, "survey.opened")
-        assert opened.data == {"id": survey["id"], "version": survey["version"],
-                               "event_id": event["id"], "anonymous": True, "status": "open"}
+        assert opened.data == {
+            "id": survey["id"],
+            "version": survey["version"],
+            "event_id": event["id"],
+            "anonymous": True,
+            "status": "open",
+        }
         # The invitation goes to the checked-in attendees.
         assert sorted(await recipients(db, "survey.opened")) == sorted(p.id for p in people)
 
     async def test_russian_by_default_and_kept_as_draft_on_request(self, client, factory, db):
         admin = await factory.member("admin")
         event = await create_event(client, admin)
-        response = await client.post(f"/api/v1/events/{event['id']}/surveys/express",
-                                     headers=admin.headers, json={"open_now": False})
+        response = await client.post(
+            f"/api/v1/events/{event['id']}/surveys/express",
+            headers=admin.headers,
+            json={"open_now": False},
+        )
         survey = response.json()
         assert survey["status"] == "draft" and survey["title"].startswith("Экспресс-опрос")
         assert survey["questions"][0]["text"] == "Как вам встреча?"
@@ -138,8 +176,9 @@ class TestExpress:
 
     async def test_unknown_event_is_404(self, client, factory):
         admin = await factory.member("admin")
-        response = await client.post(f"/api/v1/events/{uuid.uuid4()}/surveys/express",
-                                     headers=admin.headers, json={})
+        response = await client.post(
+            f"/api/v1/events/{uuid.uuid4()}/surveys/express", headers=admin.headers, json={}
+        )
         assert response.status_code == 404
 
 
@@ -150,12 +189,16 @@ class TestUpdate:
         survey = await create_survey(client, admin, event_id=event["id"])
         url = f"/api/v1/surveys/{survey['id']}"
         etag = (await client.get(url, headers=admin.headers)).headers["ETag"]
-        changed = await client.patch(url, headers={**admin.headers, "If-Match": etag},
-                                     json={"title": "Renamed", "questions": RATING_SURVEY[:2]})
+        changed = await client.patch(
+            url,
+            headers={**admin.headers, "If-Match": etag},
+            json={"title": "Renamed", "questions": RATING_SURVEY[:2]},
+        )
         assert changed.status_code == 200, changed.text
         assert changed.json()["version"] == 2 and len(changed.json()["questions"]) == 2
-        stale = await client.patch(url, headers={**admin.headers, "If-Match": etag},
-                                   json={"title": "Again"})
+        stale = await client.patch(
+            url, headers={**admin.headers, "If-Match": etag}, json={"title": "Again"}
+        )
         assert stale.status_code == 412
         assert (await survey_row(db, survey["id"])).title == "Renamed"
 
@@ -167,17 +210,24 @@ class TestUpdate:
         read = await client.get(url, headers=admin.headers)
         assert read.json()["editable"] is False and read.json()["title"] == "Renamed"
         listed = await client.get("/api/v1/surveys", headers=admin.headers)
-        assert [(s["id"], s["editable"]) for s in listed.json()["items"]] == [
-            (survey["id"], False)]
+        assert [(s["id"], s["editable"]) for s in listed.json()["items"]] == [(survey["id"], False)]
 
-    @pytest.mark.parametrize("change", [
-        {"title": None}, {"questions": None}, {"anonymous": True, "allow_edit": True},
-        {"headline_question": "nps"}, {"audience": "bogus"}])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"title": None},
+            {"questions": None},
+            {"anonymous": True, "allow_edit": True},
+            {"headline_question": "nps"},
+            {"audience": "bogus"},
+        ],
+    )
     async def test_bad_changes_are_422(self, client, factory, db, change):
         admin = await factory.member("admin")
         survey = await create_survey(client, admin, anonymous=False)
-        response = await client.patch(f"/api/v1/surveys/{survey['id']}",
-                                      headers=admin.headers, json=change)
+        response = await client.patch(
+            f"/api/v1/surveys/{survey['id']}", headers=admin.headers, json=change
+        )
         assert response.status_code == 422, response.text
         assert (await survey_row(db, survey["id"])).version == 1
 
@@ -187,9 +237,13 @@ class TestOpenAndClose:
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 2)
         now = datetime.now(UTC)
-        survey = await create_survey(client, admin, event_id=event["id"],
-                                     opens_at=(now + timedelta(hours=1)).isoformat(),
-                                     closes_at=(now + timedelta(hours=3)).isoformat())
+        survey = await create_survey(
+            client,
+            admin,
+            event_id=event["id"],
+            opens_at=(now + timedelta(hours=1)).isoformat(),
+            closes_at=(now + timedelta(hours=3)).isoformat(),
+        )
         scheduled = await open_survey(client, admin, survey["id"])
         assert scheduled["status"] == "scheduled"
         # Until it opens the survey is the admins' alone.
@@ -227,17 +281,21 @@ class TestOpenAndClose:
         admin, member = await factory.member("admin"), await factory.member("member")
         draft = await create_survey(client, admin)
         opened = await open_survey(client, admin, (await create_survey(client, admin))["id"])
-        assert (await client.get(f"/api/v1/surveys/{draft['id']}",
-                                 headers=member.headers)).status_code == 404
+        assert (
+            await client.get(f"/api/v1/surveys/{draft['id']}", headers=member.headers)
+        ).status_code == 404
         listed = await client.get("/api/v1/surveys", headers=member.headers)
         assert [s["id"] for s in listed.json()["items"]] == [opened["id"]]
         everything = await client.get("/api/v1/surveys?limit=1", headers=admin.headers)
         page = everything.json()
         assert len(page["items"]) == 1 and page["next_cursor"]
-        rest = await client.get(f"/api/v1/surveys?limit=1&cursor={page['next_cursor']}",
-                                headers=admin.headers)
-        assert {page["items"][0]["id"], rest.json()["items"][0]["id"]} == {draft["id"],
-                                                                           opened["id"]}
+        rest = await client.get(
+            f"/api/v1/surveys?limit=1&cursor={page['next_cursor']}", headers=admin.headers
+        )
+        assert {page["items"][0]["id"], rest.json()["items"][0]["id"]} == {
+            draft["id"],
+            opened["id"],
+        }
         bad = await client.get("/api/v1/surveys?cursor=nonsense", headers=admin.headers)
         assert bad.status_code == 422
 
@@ -248,28 +306,41 @@ class TestRespond:
         event, people = await event_with(client, db, factory, admin, 1)
         await seat(db, event["id"], {3: people})
         survey = await open_survey_for(client, admin, event, anonymous=False, allow_edit=True)
-        given = {"liked": 4, "nps": 9, "topics": ["Money", "AI"], "again": True,
-                 "change": "  More time for cases  ", "format": "tables"}
+        given = {
+            "liked": 4,
+            "nps": 9,
+            "topics": ["Money", "AI"],
+            "again": True,
+            "change": "  More time for cases  ",
+            "format": "tables",
+        }
         answered = await answer(client, people[0], survey["id"], given)
         assert answered["answered"] is True and answered["editable"] is True
         assert answered["answers"]["topics"] == ["AI", "Money"]  # in the question's order
         assert answered["answers"]["change"] == "More time for cases"
         [row] = await responses_of(db, survey["id"])
         assert (row.member_id, row.table_number, row.submitted_on) == (
-            people[0].id, 3, datetime.now(UTC).date())
+            people[0].id,
+            3,
+            datetime.now(UTC).date(),
+        )
         assert row.answers["nps"] == 9
 
         second = await answer(client, people[0], survey["id"], {"liked": 1}, status=409)
         assert second["type"] == "/problems/survey-already-answered"
         assert len(await responses_of(db, survey["id"])) == 1
         [created] = await outbox_events(db, "survey.response_created")
-        assert created.data == {"id": survey["id"], "version": survey["version"],
-                                "event_id": event["id"], "anonymous": False,
-                                "response_id": str(row.id), "member_id": str(people[0].id)}
+        assert created.data == {
+            "id": survey["id"],
+            "version": survey["version"],
+            "event_id": event["id"],
+            "anonymous": False,
+            "response_id": str(row.id),
+            "member_id": str(people[0].id),
+        }
 
         url = f"/api/v1/surveys/{survey['id']}/my-response"
-        edited = await client.put(url, headers=people[0].headers,
-                                  json={"answers": {"liked": 2}})
+        edited = await client.put(url, headers=people[0].headers, json={"answers": {"liked": 2}})
         assert edited.status_code == 200 and edited.json()["answers"] == {"liked": 2}
         [row] = await responses_of(db, survey["id"])
         assert row.answers == {"liked": 2} and row.updated_on is not None
@@ -281,8 +352,11 @@ class TestRespond:
         event, people = await event_with(client, db, factory, admin, 1)
         survey = await open_survey_for(client, admin, event, anonymous=False)
         await answer(client, people[0], survey["id"], {"liked": 4})
-        refused = await client.put(f"/api/v1/surveys/{survey['id']}/my-response",
-                                   headers=people[0].headers, json={"answers": {"liked": 1}})
+        refused = await client.put(
+            f"/api/v1/surveys/{survey['id']}/my-response",
+            headers=people[0].headers,
+            json={"answers": {"liked": 1}},
+        )
         assert refused.status_code == 409
         assert (await responses_of(db, survey["id"]))[0].answers == {"liked": 4}
 
@@ -304,20 +378,34 @@ class TestRespond:
         survey = await open_survey_for(client, admin, event, audience="confirmed")
         await answer(client, confirmed[0], survey["id"], {"liked": 3})
 
-    @pytest.mark.parametrize("answers", [
-        {"liked": 6}, {"liked": 0}, {"liked": True}, {"liked": "5"}, {"nps": 4},
-        {"liked": 4, "nps": 11}, {"liked": 4, "format": "other"},
-        {"liked": 4, "topics": ["AI", "People", "Money"]}, {"liked": 4, "topics": ["AI", "AI"]},
-        {"liked": 4, "topics": "AI"}, {"liked": 4, "again": "yes"},
-        {"liked": 4, "change": "x" * 301}, {"liked": 4, "unknown": 1},
-        {"liked": 4, "change": "a\u0000b"},
-    ])
+    @pytest.mark.parametrize(
+        "answers",
+        [
+            {"liked": 6},
+            {"liked": 0},
+            {"liked": True},
+            {"liked": "5"},
+            {"nps": 4},
+            {"liked": 4, "nps": 11},
+            {"liked": 4, "format": "other"},
+            {"liked": 4, "topics": ["AI", "People", "Money"]},
+            {"liked": 4, "topics": ["AI", "AI"]},
+            {"liked": 4, "topics": "AI"},
+            {"liked": 4, "again": "yes"},
+            {"liked": 4, "change": "x" * 301},
+            {"liked": 4, "unknown": 1},
+            {"liked": 4, "change": "a\u0000b"},
+        ],
+    )
     async def test_bad_answers_are_422_and_store_nothing(self, client, factory, db, answers):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 1)
         survey = await open_survey_for(client, admin, event)
-        response = await client.post(f"/api/v1/surveys/{survey['id']}/responses",
-                                     headers=people[0].headers, json={"answers": answers})
+        response = await client.post(
+            f"/api/v1/surveys/{survey['id']}/responses",
+            headers=people[0].headers,
+            json={"answers": answers},
+        )
         assert response.status_code == 422, response.text
         assert_problem(response)
         assert await responses_of(db, survey["id"]) == []
@@ -338,11 +426,22 @@ class TestResults:
         ratings = [5, 5, 4, 4, 4, 3, 2]
         scores = [10, 9, 9, 8, 7, 6, 0]
         for person, rating, score in zip(people, ratings, scores, strict=False):
-            await answer(client, person, survey["id"], {
-                "liked": rating, "nps": score, "format": "tables", "again": rating > 3,
-                "topics": ["AI"], "change": f"idea {rating}-{score}"})
-        response = await client.get(f"/api/v1/surveys/{survey['id']}/results",
-                                    headers=admin.headers)
+            await answer(
+                client,
+                person,
+                survey["id"],
+                {
+                    "liked": rating,
+                    "nps": score,
+                    "format": "tables",
+                    "again": rating > 3,
+                    "topics": ["AI"],
+                    "change": f"idea {rating}-{score}",
+                },
+            )
+        response = await client.get(
+            f"/api/v1/surveys/{survey['id']}/results", headers=admin.headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert (body["responses"], body["audience"]) == (7, 8)
@@ -355,27 +454,35 @@ class TestResults:
         assert liked["median"] == 4
         assert nps["nps"] == pytest.approx((3 - 2) * 100 / 7, abs=0.1)
         assert (nps["promoters"], nps["passives"], nps["detractors"]) == pytest.approx(
-            (3 / 7, 2 / 7, 2 / 7))
+            (3 / 7, 2 / 7, 2 / 7)
+        )
         assert body["nps"] == nps["nps"]
         assert fmt["distribution"] == {"tables": 7, "plenary": 0}
         assert topics["shares"] == {"AI": 1.0, "People": 0.0, "Money": 0.0}
         assert again["distribution"] == {"yes": 5, "no": 2}
-        assert sorted(change["texts"]) == sorted(f"idea {r}-{s}"
-                                                 for r, s in zip(ratings, scores, strict=False))
+        assert sorted(change["texts"]) == sorted(
+            f"idea {r}-{s}" for r, s in zip(ratings, scores, strict=False)
+        )
 
     async def test_breakdowns_hide_small_tables_and_what_they_would_expose(
-            self, client, factory, db):
+        self, client, factory, db
+    ):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 14)
         leaders = [await factory.member("member", "facilitator") for _ in range(3)]
         # Table 1: 6 answers, table 2: 5, table 3: 2, and 1 person without a table.
-        await seat(db, event["id"], {1: people[:6], 2: people[6:11], 3: people[11:13]},
-                   facilitators={1: leaders[0], 2: leaders[1], 3: leaders[2]})
+        await seat(
+            db,
+            event["id"],
+            {1: people[:6], 2: people[6:11], 3: people[11:13]},
+            facilitators={1: leaders[0], 2: leaders[1], 3: leaders[2]},
+        )
         survey = await open_survey_for(client, admin, event)
         for i, person in enumerate(people):
             await answer(client, person, survey["id"], {"liked": 1 + i % 5})
-        body = (await client.get(f"/api/v1/surveys/{survey['id']}/results",
-                                 headers=admin.headers)).json()
+        body = (
+            await client.get(f"/api/v1/surveys/{survey['id']}/results", headers=admin.headers)
+        ).json()
         by_table = body["by_table"]
         # Table 3 (2 answers) is below k; with it and the unseated person, 3 answers would be
         # left over, so table 2 (the smallest shown) is withheld as well.
@@ -386,17 +493,29 @@ class TestResults:
         assert one["questions"][0]["answered"] == 6
         assert all(q["type"] != "long_text" for q in one["questions"])
         assert [g["facilitator_id"] for g in body["by_facilitator"]["groups"]] == [
-            str(leaders[0].id)]
+            str(leaders[0].id)
+        ]
 
-        mine = await client.get(f"/api/v1/surveys/{survey['id']}/results/my-table",
-                                headers=leaders[0].headers)
+        mine = await client.get(
+            f"/api/v1/surveys/{survey['id']}/results/my-table", headers=leaders[0].headers
+        )
         assert mine.status_code == 200
         [table] = mine.json()
         assert (table["table_number"], table["shown"], table["responses"]) == (1, True, 6)
-        hidden = (await client.get(f"/api/v1/surveys/{survey['id']}/results/my-table",
-                                   headers=leaders[1].headers)).json()
-        assert hidden == [{"survey_id": survey["id"], "table_number": 2, "shown": False,
-                           "responses": None, "questions": []}]
+        hidden = (
+            await client.get(
+                f"/api/v1/surveys/{survey['id']}/results/my-table", headers=leaders[1].headers
+            )
+        ).json()
+        assert hidden == [
+            {
+                "survey_id": survey["id"],
+                "table_number": 2,
+                "shown": False,
+                "responses": None,
+                "questions": [],
+            }
+        ]
 
     async def test_my_table_is_for_facilitators_who_led_one(self, client, factory, db):
         admin = await factory.member("admin")
@@ -406,8 +525,9 @@ class TestResults:
         url = f"/api/v1/surveys/{survey['id']}/results/my-table"
         assert (await client.get(url, headers=idle.headers)).status_code == 404
         assert (await client.get(url, headers=people[0].headers)).status_code == 403
-        assert (await client.get(f"/api/v1/surveys/{survey['id']}/results",
-                                 headers=people[0].headers)).status_code == 403
+        assert (
+            await client.get(f"/api/v1/surveys/{survey['id']}/results", headers=people[0].headers)
+        ).status_code == 403
 
 
 class TestExport:
@@ -416,46 +536,58 @@ class TestExport:
         event, people = await event_with(client, db, factory, admin, 2)
         await seat(db, event["id"], {1: people})
         survey = await open_survey_for(client, admin, event, anonymous=False)
-        await answer(client, people[0], survey["id"], {"liked": 5, "topics": ["AI", "Money"],
-                                                       "change": "=HYPERLINK(\"x\")"})
+        await answer(
+            client,
+            people[0],
+            survey["id"],
+            {"liked": 5, "topics": ["AI", "Money"], "change": '=HYPERLINK("x")'},
+        )
         await answer(client, people[1], survey["id"], {"liked": 3, "again": False})
-        response = await client.get(f"/api/v1/surveys/{survey['id']}/export",
-                                    headers=admin.headers)
+        response = await client.get(f"/api/v1/surveys/{survey['id']}/export", headers=admin.headers)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(response.text)))
         by_member = {r["member_id"]: r for r in rows}
         first = by_member[str(people[0].id)]
         assert first["member_name"] == people[0].member.full_name
-        assert (first["table_number"], first["liked"], first["topics"]) == ("1", "5",
-                                                                           "AI; Money")
-        assert first["change"] == "'=HYPERLINK(\"x\")"  # inert in a spreadsheet
+        assert (first["table_number"], first["liked"], first["topics"]) == ("1", "5", "AI; Money")
+        assert first["change"] == '\'=HYPERLINK("x")'  # inert in a spreadsheet
         assert by_member[str(people[1].id)]["again"] == "false"
-        as_json = await client.get(f"/api/v1/surveys/{survey['id']}/export?format=json",
-                                   headers=admin.headers)
+        as_json = await client.get(
+            f"/api/v1/surveys/{survey['id']}/export?format=json", headers=admin.headers
+        )
         document = as_json.json()
         assert document["survey"]["id"] == survey["id"] and len(document["responses"]) == 2
         assert {r["liked"] for r in document["responses"]} == {5, 3}
-        actions = (await db.execute(select(AuditEntry.action).where(
-            AuditEntry.target_id == uuid.UUID(survey["id"])))).scalars().all()
+        actions = (
+            (
+                await db.execute(
+                    select(AuditEntry.action).where(AuditEntry.target_id == uuid.UUID(survey["id"]))
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert actions.count("survey.exported") == 2
-        bad = await client.get(f"/api/v1/surveys/{survey['id']}/export?format=xlsx",
-                               headers=admin.headers)
+        bad = await client.get(
+            f"/api/v1/surveys/{survey['id']}/export?format=xlsx", headers=admin.headers
+        )
         assert bad.status_code == 422
 
 
 class TestReminders:
     async def test_invited_and_reminded_are_those_who_have_not_answered(
-            self, client, factory, db, settings):
+        self, client, factory, db, settings
+    ):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 3)
         now = datetime.now(UTC)
-        survey = await open_survey_for(client, admin, event,
-                                       remind_at=(now + timedelta(days=2)).isoformat())
+        survey = await open_survey_for(
+            client, admin, event, remind_at=(now + timedelta(days=2)).isoformat()
+        )
         await answer(client, people[0], survey["id"], {"liked": 5})
         # Fanned out after one answered: the invitation spares them.
-        assert sorted(await recipients(db, "survey.opened")) == sorted(
-            p.id for p in people[1:])
+        assert sorted(await recipients(db, "survey.opened")) == sorted(p.id for p in people[1:])
 
         await service.run_schedule(db, settings, now + timedelta(days=2, minutes=1))
         assert (await survey_row(db, survey["id"])).reminded_at is not None
@@ -464,8 +596,7 @@ class TestReminders:
         await service.run_schedule(db, settings, now + timedelta(days=2, minutes=2))
         assert len(await outbox_events(db, "survey.reminded")) == 1  # one reminder
 
-        by_hand = await client.post(f"/api/v1/surveys/{survey['id']}/remind",
-                                    headers=admin.headers)
+        by_hand = await client.post(f"/api/v1/surveys/{survey['id']}/remind", headers=admin.headers)
         assert by_hand.status_code == 200
         assert len(await outbox_events(db, "survey.reminded")) == 2
 
@@ -482,15 +613,19 @@ class TestReminders:
 
 
 class TestInvitationEmail:
-    @pytest.mark.parametrize("language,anonymous,expected", [
-        ("ru", True, "Ответы анонимны"), ("en", False, "organisers see your name")])
-    async def test_rendered_in_the_member_language(self, client, factory, db, settings,
-                                                   language, anonymous, expected):
+    @pytest.mark.parametrize(
+        "language,anonymous,expected",
+        [("ru", True, "Ответы анонимны"), ("en", False, "organisers see your name")],
+    )
+    async def test_rendered_in_the_member_language(
+        self, client, factory, db, settings, language, anonymous, expected
+    ):
         admin = await factory.member("admin")
         event, people = await event_with(client, db, factory, admin, 1)
         people[0].member.language = language
-        survey = await open_survey_for(client, admin, event, anonymous=anonymous,
-                                       closes_at="2099-01-01T10:00:00Z")
+        survey = await open_survey_for(
+            client, admin, event, anonymous=anonymous, closes_at="2099-01-01T10:00:00Z"
+        )
         [row] = await outbox_events(db, "survey.opened")
         notice = notice_for(row.type, row.data)
         context = await notice.context(db, row, settings)
@@ -504,8 +639,11 @@ async def test_an_event_audience_for_a_survey_without_an_event(client, factory, 
     """In a new survey's body the combination is invalid (422); for a stored survey without
     an event it conflicts with what is stored (409), and nothing changes."""
     admin = await factory.member("admin")
-    refused = await client.post("/api/v1/surveys", headers=admin.headers, json={
-        "title": "Pulse", "questions": RATING_SURVEY, "audience": "checked_in"})
+    refused = await client.post(
+        "/api/v1/surveys",
+        headers=admin.headers,
+        json={"title": "Pulse", "questions": RATING_SURVEY, "audience": "checked_in"},
+    )
     assert refused.status_code == 422
     survey = await create_survey(client, admin, title="Pulse")
     url = f"/api/v1/surveys/{survey['id']}"

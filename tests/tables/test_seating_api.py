@@ -16,8 +16,9 @@ def url(event: dict, rest: str = "") -> str:
 
 
 async def generate(client, admin, event, **options) -> dict:
-    response = await client.post(url(event), headers=admin.headers,
-                                 json={"seed": 1, "time_limit_s": 5, **options})
+    response = await client.post(
+        url(event), headers=admin.headers, json={"seed": 1, "time_limit_s": 5, **options}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -32,8 +33,10 @@ class TestGenerate:
     async def test_a_draft_seats_everyone_under_the_hard_rules(self, client, db, factory):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 14, facilitators=4)
-        colleagues = [await factory.member(company=name, function="CTO")
-                      for name in ("Acme", "ACME LLC", "«Acme»")]
+        colleagues = [
+            await factory.member(company=name, function="CTO")
+            for name in ("Acme", "ACME LLC", "«Acme»")
+        ]
         await attend(db, event["id"], *colleagues)
         plan = await generate(client, admin, event)
         assert plan["status"] == "draft" and plan["metrics"]["hard_violations"] == 0
@@ -50,17 +53,16 @@ class TestGenerate:
         assert "Acme" not in str(plan)
 
     async def test_the_same_seed_gives_the_same_plan_and_a_new_draft_replaces_the_old(
-            self, client, db, factory):
+        self, client, db, factory
+    ):
         admin = await factory.member("admin")
         event, _ = await seated_event(client, db, factory, admin, 12)
         first = await generate(client, admin, event, seed=5)
         second = await generate(client, admin, event, seed=5)
         assert tables_of(first) == tables_of(second)
-        assert (await db.execute(select(SeatingPlan))).scalars().one().id == uuid.UUID(
-            second["id"])
+        assert (await db.execute(select(SeatingPlan))).scalars().one().id == uuid.UUID(second["id"])
 
-    async def test_infeasible_rules_are_a_409_naming_the_rule_and_people(
-            self, client, db, factory):
+    async def test_infeasible_rules_are_a_409_naming_the_rule_and_people(self, client, db, factory):
         admin = await factory.member("admin")
         event, _ = await seated_event(client, db, factory, admin, 2)
         colleagues = [await factory.member(company="Acme") for _ in range(3)]
@@ -87,29 +89,38 @@ class TestGenerate:
     async def test_bad_options_are_422(self, client, db, factory):
         admin = await factory.member("admin")
         event, _ = await seated_event(client, db, factory, admin, 4)
-        for options in ({"time_limit_s": 10**9}, {"weights": {"repeat_pairs": -1}},
-                        {"seed": -1}, {"tables": 0}, {"unknown": 1}):
+        for options in (
+            {"time_limit_s": 10**9},
+            {"weights": {"repeat_pairs": -1}},
+            {"seed": -1},
+            {"tables": 0},
+            {"unknown": 1},
+        ):
             response = await client.post(url(event), headers=admin.headers, json=options)
             assert response.status_code == 422, options
             assert_problem(response)
 
 
 class TestChanges:
-    async def test_moves_and_swaps_are_checked_against_every_hard_rule(
-            self, client, db, factory):
+    async def test_moves_and_swaps_are_checked_against_every_hard_rule(self, client, db, factory):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8)
         plan = await generate(client, admin, event)
         a, b = plan["tables"][0]["attendees"][0], plan["tables"][1]["attendees"][0]
         # Moving one person leaves tables of 3 and 5: the size rule.
-        response = await client.post(url(event, "/moves"), headers=admin.headers,
-                                     json={"member_id": a["member_id"], "table": 2})
+        response = await client.post(
+            url(event, "/moves"),
+            headers=admin.headers,
+            json={"member_id": a["member_id"], "table": 2},
+        )
         assert response.status_code == 409
         assert_problem(response)
         assert "'table_size'" in response.json()["detail"]
-        swapped = await client.post(url(event, "/swaps"), headers=admin.headers,
-                                    json={"member_id": a["member_id"],
-                                          "other_member_id": b["member_id"]})
+        swapped = await client.post(
+            url(event, "/swaps"),
+            headers=admin.headers,
+            json={"member_id": a["member_id"], "other_member_id": b["member_id"]},
+        )
         assert swapped.status_code == 200, swapped.text
         body = swapped.json()
         assert table_number_of(body, a["member_id"]) == 2
@@ -126,32 +137,50 @@ class TestChanges:
         await attend(db, event["id"], *acme)
         plan = await generate(client, admin, event)
         first_table = table_number_of(plan, acme[0].id)
-        other = next(a["member_id"] for t in plan["tables"] if t["number"] == first_table
-                     for a in t["attendees"] if a["member_id"] != str(acme[0].id))
-        response = await client.post(url(event, "/swaps"), headers=admin.headers,
-                                     json={"member_id": other, "other_member_id": str(acme[1].id)})
+        other = next(
+            a["member_id"]
+            for t in plan["tables"]
+            if t["number"] == first_table
+            for a in t["attendees"]
+            if a["member_id"] != str(acme[0].id)
+        )
+        response = await client.post(
+            url(event, "/swaps"),
+            headers=admin.headers,
+            json={"member_id": other, "other_member_id": str(acme[1].id)},
+        )
         assert response.status_code == 409 and "'company'" in response.json()["detail"]
         db.expire_all()
         assert (await db.execute(select(SeatingPlan))).scalars().one().version == 1
 
     async def test_pins_and_keep_apart_adjust_the_plan_and_hold_in_new_ones(
-            self, client, db, factory):
+        self, client, db, factory
+    ):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8)
         plan = await generate(client, admin, event)
         target = 2 if table_number_of(plan, actors[0].id) == 1 else 1
-        response = await client.put(url(event, f"/pins/{actors[0].id}"), headers=admin.headers,
-                                    json={"table": target})
+        response = await client.put(
+            url(event, f"/pins/{actors[0].id}"), headers=admin.headers, json={"table": target}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["pins"] == {str(actors[0].id): target}
         current = (await client.get(url(event), headers=admin.headers)).json()
         assert table_number_of(current, actors[0].id) == target
         pinned = [a for t in current["tables"] for a in t["attendees"] if a["pinned"]]
         assert [a["member_id"] for a in pinned] == [str(actors[0].id)]
-        mate = next(a["member_id"] for t in current["tables"] if t["number"] == target
-                    for a in t["attendees"] if a["member_id"] != str(actors[0].id))
-        response = await client.post(url(event, "/keep-apart"), headers=admin.headers,
-                                     json={"member_ids": [str(actors[0].id), mate]})
+        mate = next(
+            a["member_id"]
+            for t in current["tables"]
+            if t["number"] == target
+            for a in t["attendees"]
+            if a["member_id"] != str(actors[0].id)
+        )
+        response = await client.post(
+            url(event, "/keep-apart"),
+            headers=admin.headers,
+            json={"member_ids": [str(actors[0].id), mate]},
+        )
         assert response.status_code == 200, response.text
         current = (await client.get(url(event), headers=admin.headers)).json()
         assert table_number_of(current, mate) != table_number_of(current, actors[0].id)
@@ -159,10 +188,14 @@ class TestChanges:
             fresh = await generate(client, admin, event, seed=seed)
             assert table_number_of(fresh, actors[0].id) == target
             assert table_number_of(fresh, mate) != target
-        assert (await client.delete(url(event, f"/pins/{actors[0].id}"),
-                                    headers=admin.headers)).status_code == 204
-        assert (await client.delete(url(event, f"/keep-apart/{mate}/{actors[0].id}"),
-                                    headers=admin.headers)).status_code == 204
+        assert (
+            await client.delete(url(event, f"/pins/{actors[0].id}"), headers=admin.headers)
+        ).status_code == 204
+        assert (
+            await client.delete(
+                url(event, f"/keep-apart/{mate}/{actors[0].id}"), headers=admin.headers
+            )
+        ).status_code == 204
         rules = (await client.get(url(event, "/rules"), headers=admin.headers)).json()
         assert rules == {"pins": {}, "keep_apart": []}
 
@@ -170,19 +203,20 @@ class TestChanges:
         admin, stranger = await factory.member("admin"), await factory.member()
         event, actors = await seated_event(client, db, factory, admin, 8)
         await generate(client, admin, event)
-        response = await client.put(url(event, f"/pins/{stranger.id}"), headers=admin.headers,
-                                    json={"table": 1})
+        response = await client.put(
+            url(event, f"/pins/{stranger.id}"), headers=admin.headers, json={"table": 1}
+        )
         assert response.status_code == 409 and "not a confirmed attendee" in response.text
-        response = await client.put(url(event, f"/pins/{actors[0].id}"), headers=admin.headers,
-                                    json={"table": 9})
+        response = await client.put(
+            url(event, f"/pins/{actors[0].id}"), headers=admin.headers, json={"table": 9}
+        )
         assert response.status_code == 409 and "no table 9" in response.text
         rules = (await client.get(url(event, "/rules"), headers=admin.headers)).json()
         assert rules["pins"] == {}
 
 
 class TestPublish:
-    async def test_publishing_creates_tables_seats_and_one_outbox_event(
-            self, client, db, factory):
+    async def test_publishing_creates_tables_seats_and_one_outbox_event(self, client, db, factory):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8, facilitators=2)
         plan = await generate(client, admin, event)
@@ -193,36 +227,50 @@ class TestPublish:
         facilitators = {actors[0].id, actors[1].id}
         assert {t.facilitator_id for t in tables} == facilitators
         seats = (await db.execute(select(TableSeat))).scalars().all()
-        by_table = {t.number: {str(s.member_id) for s in seats if s.table_id == t.id}
-                    for t in tables}
+        by_table = {
+            t.number: {str(s.member_id) for s in seats if s.table_id == t.id} for t in tables
+        }
         assert [by_table[1], by_table[2]] == tables_of(plan)
         events = await outbox_events(db, "seating.published")
         assert len(events) == 1
-        assert events[0].data == {"id": plan["id"], "version": published["version"],
-                                  "event_id": event["id"], "tables": 2, "seated": 8}
+        assert events[0].data == {
+            "id": plan["id"],
+            "version": published["version"],
+            "event_id": event["id"],
+            "tables": 2,
+            "seated": 8,
+        }
         again = await client.post(url(event, "/publish"), headers=admin.headers)
         assert again.status_code == 200 and len(await outbox_events(db, "seating.published")) == 1
 
     async def test_reseating_after_publishing_replaces_the_tables_and_the_history(
-            self, client, db, factory):
+        self, client, db, factory
+    ):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 8)
         plan = await generate(client, admin, event)
         await publish(client, admin, event)
         a = plan["tables"][0]["attendees"][0]["member_id"]
         b = plan["tables"][1]["attendees"][0]["member_id"]
-        swapped = await client.post(url(event, "/swaps"), headers=admin.headers,
-                                    json={"member_id": a, "other_member_id": b})
+        swapped = await client.post(
+            url(event, "/swaps"), headers=admin.headers, json={"member_id": a, "other_member_id": b}
+        )
         assert swapped.status_code == 200 and swapped.json()["status"] == "draft"
         db.expire_all()
         # Until the new draft is published, the published tables stand.
-        seat = (await db.execute(select(TableSeat).where(
-            TableSeat.member_id == uuid.UUID(a)))).scalars().one()
+        seat = (
+            (await db.execute(select(TableSeat).where(TableSeat.member_id == uuid.UUID(a))))
+            .scalars()
+            .one()
+        )
         assert (await db.get(EventTable, seat.table_id)).number == 1
         await publish(client, admin, event)
         db.expire_all()
-        seat = (await db.execute(select(TableSeat).where(
-            TableSeat.member_id == uuid.UUID(a)))).scalars().one()
+        seat = (
+            (await db.execute(select(TableSeat).where(TableSeat.member_id == uuid.UUID(a))))
+            .scalars()
+            .one()
+        )
         assert (await db.get(EventTable, seat.table_id)).number == 2
         assert len((await db.execute(select(TableSeat))).scalars().all()) == 8
         statuses = sorted(p.status for p in (await db.execute(select(SeatingPlan))).scalars())
@@ -233,13 +281,18 @@ class TestPublish:
         first, actors = await seated_event(client, db, factory, admin, 8)
         await generate(client, admin, first)
         await publish(client, admin, first)
-        later = await create_event(client, admin, table_size=4,
-                                   starts_at="2030-01-10T10:00:00+00:00",
-                                   ends_at="2030-01-10T14:00:00+00:00")
+        later = await create_event(
+            client,
+            admin,
+            table_size=4,
+            starts_at="2030-01-10T10:00:00+00:00",
+            ends_at="2030-01-10T14:00:00+00:00",
+        )
         await move(client, admin, later["id"], "published")
         await attend(db, later["id"], *actors)
-        plan = await generate(client, admin, later, weights={
-            "repeat_pairs": 10, "mixed_functions": 0, "seniority": 0})
+        plan = await generate(
+            client, admin, later, weights={"repeat_pairs": 10, "mixed_functions": 0, "seniority": 0}
+        )
         # Two tables of four from two tables of four: at best two old pairs at each table.
         assert plan["metrics"]["repeated_pairs"] == 4
         reasons = [r for t in plan["tables"] for r in t["reasons"] if r["kind"] == "repeat_pair"]
@@ -259,25 +312,40 @@ class TestPublish:
 
 class TestMyTable:
     async def test_members_see_their_table_and_table_mates_as_consent_allows(
-            self, client, db, factory):
+        self, client, db, factory
+    ):
         admin = await factory.member("admin")
         event, actors = await seated_event(client, db, factory, admin, 7, facilitators=2)
-        shy = await factory.member(company="Secret Bank", company_visibility="table",
-                                   phone="+7 900 000 00 00", phone_visibility="nobody")
+        shy = await factory.member(
+            company="Secret Bank",
+            company_visibility="table",
+            phone="+7 900 000 00 00",
+            phone_visibility="nobody",
+        )
         await attend(db, event["id"], shy)
         outsider = await factory.member()
         await generate(client, admin, event)
         published = await publish(client, admin, event)
         number = table_number_of(published, shy.id)
-        mate_id = next(a["member_id"] for t in published["tables"] if t["number"] == number
-                       for a in t["attendees"] if a["member_id"] != str(shy.id))
+        mate_id = next(
+            a["member_id"]
+            for t in published["tables"]
+            if t["number"] == number
+            for a in t["attendees"]
+            if a["member_id"] != str(shy.id)
+        )
         mate = next(a for a in actors if str(a.id) == mate_id)
-        other_id = next(a["member_id"] for t in published["tables"] if t["number"] != number
-                        for a in t["attendees"])
+        other_id = next(
+            a["member_id"]
+            for t in published["tables"]
+            if t["number"] != number
+            for a in t["attendees"]
+        )
         other = next(a for a in actors if str(a.id) == other_id)
 
-        mine = (await client.get(f"/api/v1/events/{event['id']}/tables/mine",
-                                 headers=mate.headers)).json()
+        mine = (
+            await client.get(f"/api/v1/events/{event['id']}/tables/mine", headers=mate.headers)
+        ).json()
         assert mine["number"] == number
         shown = {m["member_id"]: m for m in mine["members"]}
         assert str(shy.id) in shown and other_id not in shown
@@ -291,12 +359,15 @@ class TestMyTable:
         listed = (await client.get("/api/v1/members?limit=100", headers=other.headers)).json()
         assert {m["id"]: m["company"] for m in listed["items"]}[str(shy.id)] is None
         for stranger in (other, outsider):
-            profile = (await client.get(f"/api/v1/members/{shy.id}",
-                                        headers=stranger.headers)).json()
+            profile = (
+                await client.get(f"/api/v1/members/{shy.id}", headers=stranger.headers)
+            ).json()
             assert profile["company"] is None
-        response = await client.get(f"/api/v1/events/{event['id']}/tables/mine",
-                                    headers=outsider.headers)
+        response = await client.get(
+            f"/api/v1/events/{event['id']}/tables/mine", headers=outsider.headers
+        )
         assert response.status_code == 404
-        everything = (await client.get(f"/api/v1/events/{event['id']}/tables",
-                                       headers=admin.headers)).json()
+        everything = (
+            await client.get(f"/api/v1/events/{event['id']}/tables", headers=admin.headers)
+        ).json()
         assert sum(len(t["members"]) for t in everything["items"]) == 8

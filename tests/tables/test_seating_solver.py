@@ -25,23 +25,38 @@ def instances(draw: st.DrawFn, max_people: int = 7) -> Instance:
     tables = draw(st.one_of(st.none(), st.integers(1, 4)))
     people = []
     for i in range(n):
-        people.append(Attendee(
-            id=f"m{i}",
-            function=draw(st.sampled_from([None, *FUNCTIONS])),
-            seniority=draw(st.one_of(st.none(), st.integers(1, 5))),
-            company=draw(st.sampled_from([None, "Acme", "ACME LLC", "Beta", "Gamma"])),
-            facilitator=draw(st.booleans()),
-            has_case=draw(st.booleans()),
-            pinned_table=draw(st.one_of(st.none(), st.none(), st.integers(1, 4))),
-        ))
+        people.append(
+            Attendee(
+                id=f"m{i}",
+                function=draw(st.sampled_from([None, *FUNCTIONS])),
+                seniority=draw(st.one_of(st.none(), st.integers(1, 5))),
+                company=draw(st.sampled_from([None, "Acme", "ACME LLC", "Beta", "Gamma"])),
+                facilitator=draw(st.booleans()),
+                has_case=draw(st.booleans()),
+                pinned_table=draw(st.one_of(st.none(), st.none(), st.integers(1, 4))),
+            )
+        )
     ids = [p.id for p in people]
     pairs = [(a, b) for a, b in itertools.combinations(ids, 2)]
     keep_apart = draw(st.lists(st.sampled_from(pairs), max_size=3)) if pairs else []
-    history = [Meeting(a, b, draw(st.integers(1, 3)), date(2026, draw(st.integers(1, 12)), 1))
-               for a, b in draw(st.lists(st.sampled_from(pairs), max_size=6))] if pairs else []
-    return Instance(table_size=table_size, tables=tables, attendees=tuple(people),
-                    history=tuple(history), keep_apart=tuple(keep_apart),
-                    seed=draw(st.integers(0, 10)), max_moves=2_000, time_limit_s=30)
+    history = (
+        [
+            Meeting(a, b, draw(st.integers(1, 3)), date(2026, draw(st.integers(1, 12)), 1))
+            for a, b in draw(st.lists(st.sampled_from(pairs), max_size=6))
+        ]
+        if pairs
+        else []
+    )
+    return Instance(
+        table_size=table_size,
+        tables=tables,
+        attendees=tuple(people),
+        history=tuple(history),
+        keep_apart=tuple(keep_apart),
+        seed=draw(st.integers(0, 10)),
+        max_moves=2_000,
+        time_limit_s=30,
+    )
 
 
 def brute_force_feasible(instance: Instance) -> bool:
@@ -86,12 +101,26 @@ def test_larger_random_instances_keep_the_rules_too(instance: Instance) -> None:
 def realistic(n: int = 66, seed: int = 1) -> Instance:
     rng = random.Random(seed)
     functions = ["CTO", "CIO", "CDO", "CMO", "CFO", "COO", "CHRO", "CEO"]
-    people = tuple(Attendee(
-        id=f"p{i}", function=rng.choice(functions), seniority=rng.randint(1, 5),
-        company=f"Company {i // 2}" if i < 12 else f"Solo {i}",
-        facilitator=i >= n - 8, has_case=i % 6 == 0) for i in range(n))
-    history = tuple(Meeting(f"p{rng.randrange(n)}", f"p{rng.randrange(n)}", rng.randint(1, 3),
-                            date(2026, rng.randint(1, 10), 1)) for _ in range(300))
+    people = tuple(
+        Attendee(
+            id=f"p{i}",
+            function=rng.choice(functions),
+            seniority=rng.randint(1, 5),
+            company=f"Company {i // 2}" if i < 12 else f"Solo {i}",
+            facilitator=i >= n - 8,
+            has_case=i % 6 == 0,
+        )
+        for i in range(n)
+    )
+    history = tuple(
+        Meeting(
+            f"p{rng.randrange(n)}",
+            f"p{rng.randrange(n)}",
+            rng.randint(1, 3),
+            date(2026, rng.randint(1, 10), 1),
+        )
+        for _ in range(300)
+    )
     return Instance(table_size=8, attendees=people, history=history, seed=7, max_moves=20_000)
 
 
@@ -113,6 +142,7 @@ def test_realistic_event_meets_the_goals_better_than_chance() -> None:
     ids = [p.id for p in instance.attendees]
     rng.shuffle(ids)
     from app.tables.seating.scoring import evaluate
+
     _, chance = evaluate(instance, [ids[k::9] for k in range(9)])
     assert plan.metrics.repeated_pairs < chance.repeated_pairs
     assert plan.metrics.duplicate_function_pairs < chance.duplicate_function_pairs
@@ -120,11 +150,14 @@ def test_realistic_event_meets_the_goals_better_than_chance() -> None:
 
 
 def test_reasons_name_the_repeat_pair_and_when_they_met() -> None:
-    people = tuple(Attendee(id=x, function=f) for x, f in
-                   [("a", "CTO"), ("b", "CTO"), ("c", "CFO"), ("d", "CMO")])
+    people = tuple(
+        Attendee(id=x, function=f)
+        for x, f in [("a", "CTO"), ("b", "CTO"), ("c", "CFO"), ("d", "CMO")]
+    )
     # One table only: a and b must sit together, and the reasons say so.
-    instance = Instance(table_size=4, attendees=people,
-                        history=(Meeting("a", "b", 2, date(2026, 2, 9)),))
+    instance = Instance(
+        table_size=4, attendees=people, history=(Meeting("a", "b", 2, date(2026, 2, 9)),)
+    )
     plan = solve(instance)
     texts = [r.text for r in plan.tables[0].reasons]
     assert "repeat pair: a-b met 2026-02-09 (2 times)" in texts
@@ -133,13 +166,17 @@ def test_reasons_name_the_repeat_pair_and_when_they_met() -> None:
 
 
 def test_weights_change_what_the_solver_favours() -> None:
-    people = tuple(Attendee(id=f"p{i}", function="CTO" if i < 4 else "CFO",
-                            seniority=1 if i < 4 else 5) for i in range(8))
+    people = tuple(
+        Attendee(id=f"p{i}", function="CTO" if i < 4 else "CFO", seniority=1 if i < 4 else 5)
+        for i in range(8)
+    )
     # Same-function people share a seniority: mixing functions widens the seniority range.
-    mixed = solve(Instance(table_size=4, attendees=people,
-                           weights=Weights(mixed_functions=10, seniority=0)))
-    similar = solve(Instance(table_size=4, attendees=people,
-                             weights=Weights(mixed_functions=0, seniority=10)))
+    mixed = solve(
+        Instance(table_size=4, attendees=people, weights=Weights(mixed_functions=10, seniority=0))
+    )
+    similar = solve(
+        Instance(table_size=4, attendees=people, weights=Weights(mixed_functions=0, seniority=10))
+    )
     assert mixed.metrics is not None and similar.metrics is not None
     assert mixed.metrics.duplicate_function_pairs < similar.metrics.duplicate_function_pairs
     assert similar.metrics.seniority_range_mean < mixed.metrics.seniority_range_mean
@@ -157,8 +194,9 @@ def test_an_infeasibility_found_by_search_names_the_rule() -> None:
     # Counting proves nothing here; the exhaustive search does: a, b, c are pairwise kept
     # apart but only two tables exist.
     people = tuple(Attendee(id=x) for x in "abcd")
-    plan = solve(Instance(table_size=2, attendees=people,
-                          keep_apart=(("a", "b"), ("b", "c"), ("a", "c"))))
+    plan = solve(
+        Instance(table_size=2, attendees=people, keep_apart=(("a", "b"), ("b", "c"), ("a", "c")))
+    )
     assert plan.status == "infeasible" and plan.infeasible is not None
     assert plan.infeasible.rule == "keep_apart"
     assert set(plan.infeasible.member_ids) == {"a", "b", "c"}
@@ -173,18 +211,26 @@ def test_facilitators_spread_one_per_table_when_enough() -> None:
 
 
 def run_cli(payload: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.tables.seating"], check=False,
-                          input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "app.tables.seating"],
+        check=False,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_command_line_reads_an_instance_and_writes_a_plan() -> None:
     payload = {
         "table_size": 3,
-        "attendees": [{"id": "a", "company": "Acme", "function": "CTO", "seniority": 3},
-                      {"id": "b", "company": "ACME LLC", "function": "CFO", "seniority": 3},
-                      {"id": "c", "function": "CTO", "facilitator": True},
-                      {"id": "d", "function": "CMO", "facilitator": True},
-                      {"id": "e", "function": "COO", "pinned_table": 2}],
+        "attendees": [
+            {"id": "a", "company": "Acme", "function": "CTO", "seniority": 3},
+            {"id": "b", "company": "ACME LLC", "function": "CFO", "seniority": 3},
+            {"id": "c", "function": "CTO", "facilitator": True},
+            {"id": "d", "function": "CMO", "facilitator": True},
+            {"id": "e", "function": "COO", "pinned_table": 2},
+        ],
         "history": [{"a": "c", "b": "d", "times": 2, "last_met": "2026-02-09"}],
         "keep_apart": [["a", "e"]],
         "seed": 1,
@@ -203,8 +249,13 @@ def test_the_command_line_reads_an_instance_and_writes_a_plan() -> None:
 
 
 def test_the_command_line_exits_non_zero_when_infeasible_or_invalid() -> None:
-    infeasible = run_cli({"table_size": 2, "tables": 1,
-                          "attendees": [{"id": "a", "company": "X"}, {"id": "b", "company": "x"}]})
+    infeasible = run_cli(
+        {
+            "table_size": 2,
+            "tables": 1,
+            "attendees": [{"id": "a", "company": "X"}, {"id": "b", "company": "x"}],
+        }
+    )
     assert infeasible.returncode == 1
     assert json.loads(infeasible.stdout)["infeasible"]["rule"] == "company"
     invalid = run_cli({"table_size": 2, "attendees": [{"id": "a"}, {"id": "a"}]})

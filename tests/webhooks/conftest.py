@@ -13,8 +13,9 @@ def worker(app, webhook_client) -> Worker:
     """A worker on the test's transaction: one attempt at a time, because the test's
     sessions share one connection."""
     settings = make_settings(worker_concurrency=1, webhook_timeout_seconds=2.0)
-    return Worker(app.state.sessionmaker, settings, [WebhookChannel(webhook_client)],
-                  rng=random.Random(7))
+    return Worker(
+        app.state.sessionmaker, settings, [WebhookChannel(webhook_client)], rng=random.Random(7)
+    )
 
 
 def verify(secret: str, arrival) -> dict:

@@ -13,8 +13,9 @@ from tests.webhooks.conftest import verify
 
 
 async def subscribe(client, admin, url, **fields):
-    response = await client.post("/api/v1/webhooks", headers=admin.headers,
-                                 json={"url": url, **fields})
+    response = await client.post(
+        "/api/v1/webhooks", headers=admin.headers, json={"url": url, **fields}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -47,10 +48,11 @@ async def test_event_reaches_matching_subscriptions_signed(client, factory, db, 
     body = verify(wanted["secret"], arrival)
     [event] = await outbox_events(db, "member.updated")
     assert body == {
-        "id": str(event.id), "type": "member.updated", "type_version": 1,
+        "id": str(event.id),
+        "type": "member.updated",
+        "type_version": 1,
         "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": {"id": str(member.id), "version": 2, "fields": ["city"],
-                 "privacy_changed": False},
+        "data": {"id": str(member.id), "version": 2, "fields": ["city"], "privacy_changed": False},
     }
     assert arrival.headers["webhook-id"] == f"msg_{event.id.hex}"
     [delivery] = await deliveries(db)
@@ -59,8 +61,9 @@ async def test_event_reaches_matching_subscriptions_signed(client, factory, db, 
     assert event.dispatched_at is not None
 
 
-async def test_failure_is_retried_on_schedule_with_the_same_id(client, factory, db, receiver,
-                                                              worker):
+async def test_failure_is_retried_on_schedule_with_the_same_id(
+    client, factory, db, receiver, worker
+):
     rec, base = receiver
     rec.replies = [(500, {})]
     admin = await factory.member("admin")
@@ -82,13 +85,21 @@ async def test_failure_is_retried_on_schedule_with_the_same_id(client, factory, 
     first, second = rec.arrivals
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert verify(sub["secret"], second) == verify(sub["secret"], first)
-    attempts = (await db.execute(select(DeliveryAttempt.status_code)
-                                 .order_by(DeliveryAttempt.attempted_at))).scalars().all()
+    attempts = (
+        (
+            await db.execute(
+                select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.attempted_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert attempts == [500, 200]
 
 
-async def test_gone_disables_the_subscription_and_tells_admins(client, factory, db, receiver,
-                                                               worker):
+async def test_gone_disables_the_subscription_and_tells_admins(
+    client, factory, db, receiver, worker
+):
     rec, base = receiver
     rec.default = 410
     admin = await factory.member("admin")
@@ -132,8 +143,9 @@ async def test_rotation_signs_with_both_secrets(client, factory, db, receiver, w
     rec, base = receiver
     admin = await factory.member("admin")
     old = await subscribe(client, admin, f"{base}/hook")
-    rotated = (await client.post(f"/api/v1/webhooks/{old['id']}/rotate-secret",
-                                 headers=admin.headers)).json()
+    rotated = (
+        await client.post(f"/api/v1/webhooks/{old['id']}/rotate-secret", headers=admin.headers)
+    ).json()
     assert rotated["secret"] != old["secret"] and rotated["secret_rotation_ends_at"]
     await change_profile(client, admin)
     await worker.run_once()
@@ -142,15 +154,20 @@ async def test_rotation_signs_with_both_secrets(client, factory, db, receiver, w
     assert verify(old["secret"], arrival) == verify(rotated["secret"], arrival)
 
 
-async def test_rotation_ends_and_the_old_secret_stops_signing(client, factory, db, receiver,
-                                                             worker):
+async def test_rotation_ends_and_the_old_secret_stops_signing(
+    client, factory, db, receiver, worker
+):
     rec, base = receiver
     admin = await factory.member("admin")
     old = await subscribe(client, admin, f"{base}/hook")
-    rotated = (await client.post(f"/api/v1/webhooks/{old['id']}/rotate-secret",
-                                 headers=admin.headers)).json()
-    await db.execute(update(WebhookSubscription).values(
-        previous_secret_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    rotated = (
+        await client.post(f"/api/v1/webhooks/{old['id']}/rotate-secret", headers=admin.headers)
+    ).json()
+    await db.execute(
+        update(WebhookSubscription).values(
+            previous_secret_expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
+    )
     await change_profile(client, admin)
     await worker.run_once()
     [arrival] = rec.arrivals
@@ -160,8 +177,9 @@ async def test_rotation_ends_and_the_old_secret_stops_signing(client, factory, d
     assert read["secret_rotation_ends_at"] is None
 
 
-async def test_last_attempt_fails_is_listed_and_can_be_redelivered(client, factory, db,
-                                                                   receiver, worker):
+async def test_last_attempt_fails_is_listed_and_can_be_redelivered(
+    client, factory, db, receiver, worker
+):
     rec, base = receiver
     rec.replies = [(500, {})]
     admin = await factory.member("admin")
@@ -175,22 +193,33 @@ async def test_last_attempt_fails_is_listed_and_can_be_redelivered(client, facto
     [delivery] = await deliveries(db)
     assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
 
-    failed = (await client.get(f"/api/v1/webhooks/{sub['id']}/deliveries",
-                               params={"status": "failed"}, headers=admin.headers)).json()
+    failed = (
+        await client.get(
+            f"/api/v1/webhooks/{sub['id']}/deliveries",
+            params={"status": "failed"},
+            headers=admin.headers,
+        )
+    ).json()
     assert [d["id"] for d in failed["items"]] == [str(delivery.id)]
     assert failed["items"][0]["next_attempt_at"] is None
 
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    again = await client.post(f"/api/v1/webhooks/{sub['id']}/redeliver-failed",
-                              json={"since": since}, headers=admin.headers)
+    again = await client.post(
+        f"/api/v1/webhooks/{sub['id']}/redeliver-failed",
+        json={"since": since},
+        headers=admin.headers,
+    )
     assert again.status_code == 202 and again.json()["requeued"] == 1
     await worker.run_once()
     [delivery] = await deliveries(db)
     assert (delivery.status, delivery.attempts) == ("succeeded", 1)
     assert len({a.headers["webhook-id"] for a in rec.arrivals}) == 1
 
-    detail = (await client.get(f"/api/v1/webhooks/{sub['id']}/deliveries/{delivery.id}",
-                               headers=admin.headers)).json()
+    detail = (
+        await client.get(
+            f"/api/v1/webhooks/{sub['id']}/deliveries/{delivery.id}", headers=admin.headers
+        )
+    ).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500, 503, 200]
     assert detail["payload"]["type"] == "member.updated"
     assert detail["attempt_log"][0]["response_excerpt"] == "status 500"
@@ -201,8 +230,11 @@ async def test_failing_for_days_disables(client, factory, db, receiver, worker):
     rec.default = 500
     admin = await factory.member("admin")
     sub = await subscribe(client, admin, f"{base}/hook", event_types=["member.updated"])
-    await db.execute(update(WebhookSubscription).values(
-        failing_since=datetime.now(UTC) - timedelta(days=5, minutes=1)))
+    await db.execute(
+        update(WebhookSubscription).values(
+            failing_since=datetime.now(UTC) - timedelta(days=5, minutes=1)
+        )
+    )
     await change_profile(client, admin)
     await worker.run_once()
     read = (await client.get(f"/api/v1/webhooks/{sub['id']}", headers=admin.headers)).json()
@@ -214,8 +246,9 @@ async def test_success_clears_the_failure_record(client, factory, db, receiver, 
     rec, base = receiver
     admin = await factory.member("admin")
     sub = await subscribe(client, admin, f"{base}/hook")
-    await db.execute(update(WebhookSubscription).values(
-        failing_since=datetime.now(UTC) - timedelta(days=1)))
+    await db.execute(
+        update(WebhookSubscription).values(failing_since=datetime.now(UTC) - timedelta(days=1))
+    )
     await change_profile(client, admin)
     await worker.run_once()
     read = (await client.get(f"/api/v1/webhooks/{sub['id']}", headers=admin.headers)).json()
@@ -261,8 +294,9 @@ async def test_rolled_back_change_sends_nothing(client, factory, db, receiver, w
     rec, base = receiver
     admin = await factory.member("admin")
     await subscribe(client, admin, f"{base}/hook")
-    response = await client.patch("/api/v1/me", headers=admin.headers,
-                                  json={"full_name": None})  # refused: nothing committed
+    response = await client.patch(
+        "/api/v1/me", headers=admin.headers, json={"full_name": None}
+    )  # refused: nothing committed
     assert response.status_code == 422
     await worker.run_once()
     assert rec.arrivals == []
@@ -270,7 +304,8 @@ async def test_rolled_back_change_sends_nothing(client, factory, db, receiver, w
 
 
 async def test_an_expired_lease_is_claimed_again_and_a_stale_result_ignored(
-        client, factory, db, receiver, worker, app):
+    client, factory, db, receiver, worker, app
+):
     from app.worker import relay
 
     rec, base = receiver
@@ -290,9 +325,16 @@ async def test_an_expired_lease_is_claimed_again_and_a_stale_result_ignored(
     assert delivery.status == "succeeded"
 
     from app.worker.channels import Outcome
+
     async with app.state.sessionmaker() as session:  # the crashed worker wakes up late
-        await relay.record(session, worker.settings, job, crashed,
-                           Outcome(succeeded=False, error="late"), worker.rng)
+        await relay.record(
+            session,
+            worker.settings,
+            job,
+            crashed,
+            Outcome(succeeded=False, error="late"),
+            worker.rng,
+        )
         await session.commit()
     [delivery] = await deliveries(db)
     assert (delivery.status, delivery.last_error) == ("succeeded", None)

@@ -42,6 +42,7 @@ def factory_live(app, engine):
     async def make() -> dict[str, str]:
         _, headers = await committed_member(app, engine)
         return headers
+
     return make
 
 
@@ -61,24 +62,36 @@ async def add_subscription(maker, url: str) -> WebhookSubscription:
 async def add_events(maker, count: int) -> None:
     now = datetime.now(UTC)
     rows = [
-        {"id": uuid.uuid4(), "type": "member.updated", "type_version": 1, "occurred_at": now,
-         "subject_type": "member", "subject_id": uuid.uuid4(),
-         "data": {"id": str(uuid.uuid4()), "version": 1, "fields": ["city"],
-                  "privacy_changed": False}}
+        {
+            "id": uuid.uuid4(),
+            "type": "member.updated",
+            "type_version": 1,
+            "occurred_at": now,
+            "subject_type": "member",
+            "subject_id": uuid.uuid4(),
+            "data": {
+                "id": str(uuid.uuid4()),
+                "version": 1,
+                "fields": ["city"],
+                "privacy_changed": False,
+            },
+        }
         for _ in range(count)
     ]
     async with maker() as session:
         for start in range(0, count, 1000):
-            await session.execute(insert(OutboxEvent), rows[start:start + 1000])
+            await session.execute(insert(OutboxEvent), rows[start : start + 1000])
         await session.commit()
 
 
 async def open_work(maker) -> int:
     async with maker() as session:
         undispatched = await session.scalar(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None)))
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+        )
         pending = await session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.status == "pending"))
+            select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+        )
     return int(undispatched or 0) + int(pending or 0)
 
 
@@ -98,8 +111,10 @@ async def test_four_workers_drain_ten_thousand_events(maker):
     async with serve(receiver.app()) as base, outbound_client(["127.0.0.1"], 15) as client:
         subscription = await add_subscription(maker, f"{base}/hook")
         await add_events(maker, 10_000)
-        workers = [worker_for(maker, client, worker_batch_size=100, worker_concurrency=16)
-                   for _ in range(4)]
+        workers = [
+            worker_for(maker, client, worker_batch_size=100, worker_concurrency=16)
+            for _ in range(4)
+        ]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
             await until_drained(maker)
@@ -112,8 +127,9 @@ async def test_four_workers_drain_ten_thousand_events(maker):
     async with maker() as session:
         events = set((await session.execute(select(OutboxEvent.id))).scalars())
         statuses = Counter((await session.execute(select(Delivery.status))).scalars())
-        leased = await session.scalar(select(func.count()).select_from(Delivery)
-                                      .where(Delivery.lease_token.is_not(None)))
+        leased = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.lease_token.is_not(None))
+        )
     assert {f"msg_{e.hex}" for e in events} == set(ids)  # none lost
     assert statuses == {"succeeded": 10_000}  # one delivery per event, none stuck
     assert leased == 0
@@ -156,9 +172,16 @@ def serve_on(receiver: Receiver, port: int):
 
     @contextlib.asynccontextmanager
     async def running():
-        server = uvicorn.Server(uvicorn.Config(receiver.app(), host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off",
-                                               timeout_graceful_shutdown=1))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                receiver.app(),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
         task = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
             await asyncio.sleep(0.01)
@@ -173,12 +196,20 @@ def serve_on(receiver: Receiver, port: int):
 
 def spawn_worker(**env: str) -> subprocess.Popen:
     environment = {
-        **os.environ, "DL_DATABASE_URL": DATABASE_URL, "DL_JWT_SECRET": TEST_SECRET,
-        "DL_ENVIRONMENT": "test", "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": '["127.0.0.1"]',
-        "DL_WORKER_IDLE_SECONDS": "0.1", **env,
+        **os.environ,
+        "DL_DATABASE_URL": DATABASE_URL,
+        "DL_JWT_SECRET": TEST_SECRET,
+        "DL_ENVIRONMENT": "test",
+        "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": '["127.0.0.1"]',
+        "DL_WORKER_IDLE_SECONDS": "0.1",
+        **env,
     }
-    return subprocess.Popen([sys.executable, "-m", "app.worker"], env=environment,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.worker"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def first_arrival(arrived: asyncio.Event) -> None:
@@ -202,8 +233,9 @@ async def test_killed_worker_delivery_happens_again_with_the_same_id(maker):
             [delivery] = (await session.execute(select(Delivery))).scalars().all()
             assert delivery.status == "pending" and delivery.lease_token is not None
             # Time passes: the dead worker's lease runs out.
-            await session.execute(update(Delivery).values(
-                lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+            await session.execute(
+                update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
             await session.commit()
         receiver.delay = 0
         async with outbound_client(["127.0.0.1"], 5) as client:
@@ -240,8 +272,11 @@ async def test_a_hanging_receiver_slows_nobody(maker, live, factory_live):
     all_fast_arrived = asyncio.Event()
     fast = Receiver()
     fast.on_arrival = lambda _: len(fast.arrivals) == 10 and all_fast_arrived.set()
-    async with serve(slow.app()) as slow_base, serve(fast.app()) as fast_base, \
-            outbound_client(["127.0.0.1"], 3) as client:
+    async with (
+        serve(slow.app()) as slow_base,
+        serve(fast.app()) as fast_base,
+        outbound_client(["127.0.0.1"], 3) as client,
+    ):
         await add_subscription(maker, f"{slow_base}/hook")
         await add_subscription(maker, f"{fast_base}/hook")
         await add_events(maker, 10)
@@ -263,8 +298,11 @@ async def test_a_hanging_receiver_slows_nobody(maker, live, factory_live):
 
 async def outcomes(maker) -> list[str | None]:
     async with maker() as session:
-        return list((await session.execute(
-            select(Delivery.last_error).where(Delivery.attempts > 0))).scalars())
+        return list(
+            (
+                await session.execute(select(Delivery.last_error).where(Delivery.attempts > 0))
+            ).scalars()
+        )
 
 
 async def test_a_hanging_receiver_holds_back_neither_later_events_nor_other_slots(maker, live):
@@ -282,13 +320,21 @@ async def test_a_hanging_receiver_holds_back_neither_later_events_nor_other_slot
             all_fast.set()
 
     fast.on_arrival = fast_arrived
-    async with serve(slow.app()) as slow_base, serve(fast.app()) as fast_base, \
-            outbound_client(["127.0.0.1"], 30) as client:
+    async with (
+        serve(slow.app()) as slow_base,
+        serve(fast.app()) as fast_base,
+        outbound_client(["127.0.0.1"], 30) as client,
+    ):
         await add_subscription(maker, f"{slow_base}/hook")
         await add_subscription(maker, f"{fast_base}/hook")
         await add_events(maker, 5)
-        worker = worker_for(maker, client, worker_concurrency=4,
-                            worker_concurrency_per_subscription=2, worker_lease_seconds=60)
+        worker = worker_for(
+            maker,
+            client,
+            worker_concurrency=4,
+            worker_concurrency_per_subscription=2,
+            worker_lease_seconds=60,
+        )
         running = asyncio.create_task(worker.run())
         try:
             async with asyncio.timeout(GIVE_UP_SECONDS):

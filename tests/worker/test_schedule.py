@@ -58,18 +58,38 @@ async def test_delivery_log_keeps_thirty_days(db, settings):
     now = datetime.now(UTC)
     old, recent, pending = (timedelta(days=31), timedelta(days=1), timedelta(days=40))
     rows = {}
-    for name, age, status in (("old", old, "succeeded"), ("recent", recent, "failed"),
-                              ("pending", pending, "pending")):
-        event = OutboxEvent(type="member.updated", type_version=1, subject_type="member",
-                            subject_id=uuid.uuid4(), occurred_at=now - age,
-                            dispatched_at=now - age)
+    for name, age, status in (
+        ("old", old, "succeeded"),
+        ("recent", recent, "failed"),
+        ("pending", pending, "pending"),
+    ):
+        event = OutboxEvent(
+            type="member.updated",
+            type_version=1,
+            subject_type="member",
+            subject_id=uuid.uuid4(),
+            occurred_at=now - age,
+            dispatched_at=now - age,
+        )
         db.add(event)
         await db.flush()
-        db.add(Delivery(event_id=event.id, channel=DeliveryChannel.webhook, status=status,
-                        created_at=now - age))
+        db.add(
+            Delivery(
+                event_id=event.id,
+                channel=DeliveryChannel.webhook,
+                status=status,
+                created_at=now - age,
+            )
+        )
         rows[name] = event.id
-    orphan = OutboxEvent(type="member.updated", type_version=1, subject_type="member",
-                         subject_id=uuid.uuid4(), occurred_at=now - old, dispatched_at=now - old)
+    orphan = OutboxEvent(
+        type="member.updated",
+        type_version=1,
+        subject_type="member",
+        subject_id=uuid.uuid4(),
+        occurred_at=now - old,
+        dispatched_at=now - old,
+    )
     db.add(orphan)
     await db.flush()
 

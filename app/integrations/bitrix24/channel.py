@@ -22,23 +22,35 @@ from app.registrations import events as registration_events
 from app.worker.channels import Job, Outcome, Target
 
 # Events after which a person's contact may differ from what the CRM holds.
-MEMBER_EVENTS = frozenset({
-    member_events.MEMBER_CREATED.name, member_events.MEMBER_UPDATED.name,
-    member_events.MEMBER_STATUS_CHANGED.name, member_events.MEMBER_ROLES_CHANGED.name,
-    member_events.MEMBER_ERASED.name,
-})
+MEMBER_EVENTS = frozenset(
+    {
+        member_events.MEMBER_CREATED.name,
+        member_events.MEMBER_UPDATED.name,
+        member_events.MEMBER_STATUS_CHANGED.name,
+        member_events.MEMBER_ROLES_CHANGED.name,
+        member_events.MEMBER_ERASED.name,
+    }
+)
 # Events that move a registration's deal to another stage.
-REGISTRATION_EVENTS = frozenset({
-    registration_events.CREATED.name, registration_events.CONFIRMED.name,
-    registration_events.WAITLISTED.name, registration_events.OFFERED.name,
-    registration_events.CANCELLED.name, registration_events.CHECKED_IN.name,
-    registration_events.NO_SHOW.name,
-})
+REGISTRATION_EVENTS = frozenset(
+    {
+        registration_events.CREATED.name,
+        registration_events.CONFIRMED.name,
+        registration_events.WAITLISTED.name,
+        registration_events.OFFERED.name,
+        registration_events.CANCELLED.name,
+        registration_events.CHECKED_IN.name,
+        registration_events.NO_SHOW.name,
+    }
+)
 # Events that move an application's lead (approval also fills the member's profile).
-APPLICATION_EVENTS = frozenset({
-    application_events.SUBMITTED.name, application_events.DECIDED.name,
-    application_events.WITHDRAWN.name,
-})
+APPLICATION_EVENTS = frozenset(
+    {
+        application_events.SUBMITTED.name,
+        application_events.DECIDED.name,
+        application_events.WITHDRAWN.name,
+    }
+)
 
 
 class CrmChannel:
@@ -62,7 +74,8 @@ class CrmChannel:
         return [
             (event, Target())
             for event in events
-            if event.type in MEMBER_EVENTS or event.type in APPLICATION_EVENTS
+            if event.type in MEMBER_EVENTS
+            or event.type in APPLICATION_EVENTS
             or event.type in REGISTRATION_EVENTS
         ]
 
@@ -82,16 +95,21 @@ class CrmChannel:
                     outcome = await service.sync_member(session, self.client, event.subject_id)
                     if event.type == member_events.MEMBER_ERASED.name:
                         await service.erase_records_of(
-                            session, self.client, event.subject_id, self.lead_statuses,
+                            session,
+                            self.client,
+                            event.subject_id,
+                            self.lead_statuses,
                             self.deal_stages,
                         )
                 await session.commit()
             except Bitrix24RetryLater as exc:
                 return Outcome(
-                    succeeded=False, error=str(exc)[:500],
+                    succeeded=False,
+                    error=str(exc)[:500],
                     retry_after=timedelta(seconds=exc.retry_after),
                 )
             except Bitrix24Error as exc:
-                return Outcome(succeeded=False, error=f"{type(exc).__name__}: {exc}"[:500],
-                               retry=False)
+                return Outcome(
+                    succeeded=False, error=f"{type(exc).__name__}: {exc}"[:500], retry=False
+                )
         return Outcome(succeeded=True, details={"outcome": str(outcome)})

@@ -72,8 +72,14 @@ class Bitrix24TimeLimit(Bitrix24Error):
 
     retryable = True
 
-    def __init__(self, code: str, description: str, *, status: int | None = None,
-                 reset_at: float | None = None):
+    def __init__(
+        self,
+        code: str,
+        description: str,
+        *,
+        status: int | None = None,
+        reset_at: float | None = None,
+    ):
         super().__init__(code, description, status=status)
         self.reset_at = reset_at
 
@@ -93,8 +99,15 @@ class Bitrix24RetryLater(Exception):
         self.cause = cause
 
 
-_AUTH_CODES = {"NO_AUTH_FOUND", "expired_token", "invalid_token", "insufficient_scope",
-               "ACCESS_DENIED", "INVALID_CREDENTIALS", "WRONG_AUTH_TYPE"}
+_AUTH_CODES = {
+    "NO_AUTH_FOUND",
+    "expired_token",
+    "invalid_token",
+    "insufficient_scope",
+    "ACCESS_DENIED",
+    "INVALID_CREDENTIALS",
+    "WRONG_AUTH_TYPE",
+}
 _LIMIT_CODES = {"QUERY_LIMIT_EXCEEDED", "OVERLOAD_LIMIT"}
 _SERVER_CODES = {"INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "PORTAL_DELETED"}
 
@@ -108,8 +121,9 @@ def error_from(body: Mapping[str, Any], status: int | None = None) -> Bitrix24Er
     if code == "OPERATION_TIME_LIMIT":
         timing = body.get("time")
         reset_at = timing.get("operating_reset_at") if isinstance(timing, Mapping) else None
-        return Bitrix24TimeLimit(code, description, status=status,
-                                 reset_at=float(reset_at) if reset_at else None)
+        return Bitrix24TimeLimit(
+            code, description, status=status, reset_at=float(reset_at) if reset_at else None
+        )
     if code in _AUTH_CODES or status in (401, 403):
         return Bitrix24AuthError(code, description, status=status)
     if code in _SERVER_CODES or (status is not None and status >= 500):
@@ -227,8 +241,9 @@ class Bitrix24Client:
         """One method; its ``result`` (a typed error otherwise)."""
         return (await self.call_raw(method, params))["result"]
 
-    async def call_raw(self, method: str, params: Mapping[str, Any] | None = None
-                       ) -> dict[str, Any]:
+    async def call_raw(
+        self, method: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """One method; the whole answer (``result``, ``total``, ``next``, ``time``)."""
         attempt = 0
         while True:
@@ -242,8 +257,9 @@ class Bitrix24Client:
                     raise Bitrix24RetryLater(delay, error) from error
                 attempt += 1
                 self.stats.retries += 1
-                logger.info("bitrix24 %s: %s; retry %d in %.1f s", method, error.code,
-                            attempt, delay)
+                logger.info(
+                    "bitrix24 %s: %s; retry %d in %.1f s", method, error.code, attempt, delay
+                )
                 await self.sleep(delay)
 
     async def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]]) -> BatchResult:
@@ -252,24 +268,34 @@ class Bitrix24Client:
         merged = BatchResult()
         items = list(commands.items())
         for start in range(0, len(items), BATCH_LIMIT):
-            chunk = items[start:start + BATCH_LIMIT]
+            chunk = items[start : start + BATCH_LIMIT]
             cmd = {key: f"{method}?{php_query(params)}" for key, (method, params) in chunk}
             result = _section((await self.call_raw("batch", {"halt": 0, "cmd": cmd}))["result"])
             merged.results.update(_section(result.get("result")))
             for key, body in _section(result.get("result_error")).items():
                 merged.errors[key] = error_from(body if isinstance(body, Mapping) else {})
-            merged.totals.update({k: int(v) for k, v in _section(result.get("result_total"))
-                                  .items() if v is not None})
-            merged.nexts.update({k: int(v) for k, v in _section(result.get("result_next"))
-                                 .items() if v is not None})
+            merged.totals.update(
+                {
+                    k: int(v)
+                    for k, v in _section(result.get("result_total")).items()
+                    if v is not None
+                }
+            )
+            merged.nexts.update(
+                {k: int(v) for k, v in _section(result.get("result_next")).items() if v is not None}
+            )
         return merged
 
     async def _once(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         await self.bucket.acquire()
         self.stats.requests += 1
         try:
-            response = await self.http.post(f"{self.base}{method}.json", json=params,
-                                            timeout=self.timeout, follow_redirects=False)
+            response = await self.http.post(
+                f"{self.base}{method}.json",
+                json=params,
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
         except httpx.TimeoutException as exc:
             raise Bitrix24Unavailable("TIMEOUT", type(exc).__name__) from exc
         except httpx.TransportError as exc:
@@ -279,8 +305,9 @@ class Bitrix24Client:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise error_from({"error": "", "error_description": "unreadable answer"},
-                             response.status_code)
+            raise error_from(
+                {"error": "", "error_description": "unreadable answer"}, response.status_code
+            )
         # The error code decides, not the status: QUERY_LIMIT_EXCEEDED may come with a 200.
         if "error" in body or response.status_code >= 400:
             error = error_from(body, response.status_code)
@@ -297,7 +324,7 @@ class Bitrix24Client:
     def _delay(self, error: Bitrix24Error, attempt: int) -> float:
         """Exponential backoff with jitter (half fixed, half random), or the portal's own
         reset time when that is later."""
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
         delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
         if isinstance(error, Bitrix24TimeLimit) and error.reset_at is not None:
             delay = max(delay, error.reset_at - self.clock())

@@ -55,9 +55,13 @@ def verify_token(settings: Settings, form: dict[str, str]) -> None:
 
 async def receive(session: AsyncSession, body: bytes) -> bool:
     """Store the event; False when the very same one was stored before."""
-    message = await inbox.store(session, source=SOURCE,
-                                dedupe_key=hashlib.sha256(body).hexdigest(),
-                                body=body.decode("utf-8", errors="replace"), headers={})
+    message = await inbox.store(
+        session,
+        source=SOURCE,
+        dedupe_key=hashlib.sha256(body).hexdigest(),
+        body=body.decode("utf-8", errors="replace"),
+        headers={},
+    )
     return message is not None
 
 
@@ -85,8 +89,9 @@ async def process(session: AsyncSession, client: Bitrix24Client, message: InboxM
     inbox.mark(message, now, None)
 
 
-async def _contact_changed(session: AsyncSession, client: Bitrix24Client, crm_id: int,
-                           now: datetime) -> None:
+async def _contact_changed(
+    session: AsyncSession, client: Bitrix24Client, crm_id: int, now: datetime
+) -> None:
     link = await repository.link_by_crm_id(session, "contact", crm_id)
     if link is None:
         return  # not a contact of ours
@@ -99,8 +104,11 @@ async def _contact_changed(session: AsyncSession, client: Bitrix24Client, crm_id
         contact = await client.call("crm.contact.get", {"id": crm_id})
     except Bitrix24NotFound:
         return
-    phones = [mapping.normalize_phone(str(e.get("VALUE") or ""))
-              for e in (contact.get("PHONE") or []) if isinstance(e, dict)]
+    phones = [
+        mapping.normalize_phone(str(e.get("VALUE") or ""))
+        for e in (contact.get("PHONE") or [])
+        if isinstance(e, dict)
+    ]
     phones = [p for p in phones if p]
     current = mapping.normalize_phone(member.phone or "")
     # One number in the CRM that differs from ours: a correction made there. Several numbers
@@ -111,18 +119,30 @@ async def _contact_changed(session: AsyncSession, client: Bitrix24Client, crm_id
     member.version += 1
     member.updated_at = now
     # Record what the CRM now holds as sent, so the next sync does not echo it back.
-    link.field_hashes = {**link.field_hashes,
-                         "PHONE": mapping.field_hashes({"PHONE": phones[0]})["PHONE"]}
+    link.field_hashes = {
+        **link.field_hashes,
+        "PHONE": mapping.field_hashes({"PHONE": phones[0]})["PHONE"],
+    }
     link.fields_hash = mapping.digest(link.field_hashes)
-    audit.record(session, actor_id=None, action="member.updated_from_crm", target_type="member",
-                 target_id=member.id, details={"fields": ["phone"], "crm_id": crm_id})
-    emit(session, MEMBER_UPDATED, MemberUpdatedData(
-        id=member.id, version=member.version, fields=["phone"], privacy_changed=False))
+    audit.record(
+        session,
+        actor_id=None,
+        action="member.updated_from_crm",
+        target_type="member",
+        target_id=member.id,
+        details={"fields": ["phone"], "crm_id": crm_id},
+    )
+    emit(
+        session,
+        MEMBER_UPDATED,
+        MemberUpdatedData(
+            id=member.id, version=member.version, fields=["phone"], privacy_changed=False
+        ),
+    )
     await session.flush()
 
 
-async def process_pending(session: AsyncSession, client: Bitrix24Client, limit: int = 100
-                          ) -> int:
+async def process_pending(session: AsyncSession, client: Bitrix24Client, limit: int = 100) -> int:
     messages = await inbox.unprocessed(session, SOURCE, limit)
     for message in messages:
         await process(session, client, message)

@@ -27,8 +27,12 @@ ORIGINATOR = "digital-leaders"
 CRM_VIEWER = Viewer(id=uuid.UUID(int=0), is_admin=False, sees_members=True)
 
 # Our private field -> the contact field it becomes.
-PRIVATE_TO_CRM = {"company": "COMPANY_TITLE", "job_title": "POST", "phone": "PHONE",
-                  "email": "EMAIL"}
+PRIVATE_TO_CRM = {
+    "company": "COMPANY_TITLE",
+    "job_title": "POST",
+    "phone": "PHONE",
+    "email": "EMAIL",
+}
 SCALAR_FIELDS = ("NAME", "LAST_NAME", "POST", "COMPANY_TITLE", "ORIGINATOR_ID", "ORIGIN_ID")
 MULTI_FIELDS = ("EMAIL", "PHONE")
 CONTACT_SELECT = ["ID", *SCALAR_FIELDS, *MULTI_FIELDS]
@@ -54,7 +58,7 @@ def _normalize(name: str, value: str) -> str:
 
 
 def split_name(full_name: str) -> tuple[str, str]:
-    """"Ivan Petrov" -> ("Ivan", "Petrov"); one word is a first name. Our name is one field,
+    """ "Ivan Petrov" -> ("Ivan", "Petrov"); one word is a first name. Our name is one field,
     so a patronymic stays with the first name ("Ivan Sergeevich Petrov")."""
     words = full_name.split()
     if len(words) < 2:
@@ -71,8 +75,12 @@ def contact_fields(member: Any) -> dict[str, str]:
     """What the CRM may hold about ``member``, as canonical strings; an absent key means the
     CRM must not hold it (no consent, or no value)."""
     first, last = split_name(member.full_name or "")
-    fields = {"NAME": first, "LAST_NAME": last, "ORIGINATOR_ID": ORIGINATOR,
-              "ORIGIN_ID": str(member.id)}
+    fields = {
+        "NAME": first,
+        "LAST_NAME": last,
+        "ORIGINATOR_ID": ORIGINATOR,
+        "ORIGIN_ID": str(member.id),
+    }
     for name in allowed_private_fields(member):
         value = getattr(member, name)
         if value:
@@ -87,8 +95,9 @@ def field_hashes(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def digest(hashes: Mapping[str, str]) -> str:
-    return hashlib.sha256("\n".join(f"{k}={hashes[k]}" for k in sorted(hashes)).encode()
-                          ).hexdigest()
+    return hashlib.sha256(
+        "\n".join(f"{k}={hashes[k]}" for k in sorted(hashes)).encode()
+    ).hexdigest()
 
 
 def _hash(name: str, value: str) -> str:
@@ -152,23 +161,25 @@ def update_fields(
     return out
 
 
-def _our_entry(entries: list[Mapping[str, Any]], name: str, previous: Mapping[str, str]
-               ) -> Mapping[str, Any] | None:
+def _our_entry(
+    entries: list[Mapping[str, Any]], name: str, previous: Mapping[str, str]
+) -> Mapping[str, Any] | None:
     """The phone or e-mail entry holding the value we last sent (found by its hash)."""
-    return next((e for e in entries
-                 if previous.get(name) == _hash(name, str(e.get("VALUE") or ""))), None)
+    return next(
+        (e for e in entries if previous.get(name) == _hash(name, str(e.get("VALUE") or ""))), None
+    )
 
 
-def differing_fields(desired: Mapping[str, str], previous: Mapping[str, str],
-                     current: Mapping[str, Any]) -> list[str]:
+def differing_fields(
+    desired: Mapping[str, str], previous: Mapping[str, str], current: Mapping[str, Any]
+) -> list[str]:
     """Contact fields where the CRM disagrees with us (names only: the report holds no
     values). A field we sent but may no longer send and that the CRM still holds counts."""
     out = []
     for name in SCALAR_FIELDS:
         value = desired.get(name)
         held = str(current.get(name) or "").strip()
-        if (value is not None and held != value) or (value is None and name in previous
-                                                      and held):
+        if (value is not None and held != value) or (value is None and name in previous and held):
             out.append(name)
     for name in MULTI_FIELDS:
         entries = _entries(current, name)
@@ -210,13 +221,24 @@ def crm_id_of(contact: Mapping[str, Any]) -> int:
 
 # -- applications -> leads ----------------------------------------------------------------------
 
-LEAD_FIELDS = ("TITLE", "STATUS_ID", "SOURCE_DESCRIPTION", "UTM_SOURCE", "UTM_MEDIUM",
-               "UTM_CAMPAIGN", "CONTACT_ID", "COMPANY_TITLE", "POST", "ORIGINATOR_ID",
-               "ORIGIN_ID")
+LEAD_FIELDS = (
+    "TITLE",
+    "STATUS_ID",
+    "SOURCE_DESCRIPTION",
+    "UTM_SOURCE",
+    "UTM_MEDIUM",
+    "UTM_CAMPAIGN",
+    "CONTACT_ID",
+    "COMPANY_TITLE",
+    "POST",
+    "ORIGINATOR_ID",
+    "ORIGIN_ID",
+)
 
 
-def lead_fields(application: Any, member: Any, contact_id: int | None,
-                statuses: Mapping[str, str]) -> dict[str, str]:
+def lead_fields(
+    application: Any, member: Any, contact_id: int | None, statuses: Mapping[str, str]
+) -> dict[str, str]:
     """What the CRM may hold about an application, as a lead. The person is the linked
     contact; company and title follow the member's consent exactly as on the contact, and
     the free-text answers (experience, wants, gives) never leave."""
@@ -252,12 +274,22 @@ def lead_params(fields: Mapping[str, str], crm_id: int | None = None) -> dict[st
 
 # -- registrations -> deals ---------------------------------------------------------------------
 
-DEAL_FIELDS = ("TITLE", "STAGE_ID", "SOURCE_DESCRIPTION", "UTM_SOURCE", "UTM_MEDIUM",
-               "UTM_CAMPAIGN", "CONTACT_ID", "ORIGINATOR_ID", "ORIGIN_ID")
+DEAL_FIELDS = (
+    "TITLE",
+    "STAGE_ID",
+    "SOURCE_DESCRIPTION",
+    "UTM_SOURCE",
+    "UTM_MEDIUM",
+    "UTM_CAMPAIGN",
+    "CONTACT_ID",
+    "ORIGINATOR_ID",
+    "ORIGIN_ID",
+)
 
 
-def deal_fields(registration: Any, event_title: str, contact_id: int | None,
-                stages: Mapping[str, str]) -> dict[str, str]:
+def deal_fields(
+    registration: Any, event_title: str, contact_id: int | None, stages: Mapping[str, str]
+) -> dict[str, str]:
     """A registration as a deal: the event, the stage mapped from its status, where the
     person came from; the person is the linked contact."""
     fields = {

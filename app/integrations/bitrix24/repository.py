@@ -18,8 +18,9 @@ async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | No
     return await session.get(Member, member_id)
 
 
-async def members_after(session: AsyncSession, after: uuid.UUID | None, limit: int
-                        ) -> Sequence[Member]:
+async def members_after(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> Sequence[Member]:
     """Members in id order, a page at a time (a sync over thousands never loads them all)."""
     query = select(Member).order_by(Member.id).limit(limit)
     if after is not None:
@@ -27,21 +28,27 @@ async def members_after(session: AsyncSession, after: uuid.UUID | None, limit: i
     return (await session.execute(query)).scalars().all()
 
 
-async def get_link(session: AsyncSession, subject_type: str, subject_id: uuid.UUID,
-                   crm_entity: str) -> CrmLink | None:
-    query = select(CrmLink).where(CrmLink.subject_type == subject_type,
-                                  CrmLink.subject_id == subject_id,
-                                  CrmLink.crm_entity == crm_entity)
+async def get_link(
+    session: AsyncSession, subject_type: str, subject_id: uuid.UUID, crm_entity: str
+) -> CrmLink | None:
+    query = select(CrmLink).where(
+        CrmLink.subject_type == subject_type,
+        CrmLink.subject_id == subject_id,
+        CrmLink.crm_entity == crm_entity,
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def links_for(session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID],
-                    crm_entity: str) -> dict[uuid.UUID, CrmLink]:
+async def links_for(
+    session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID], crm_entity: str
+) -> dict[uuid.UUID, CrmLink]:
     if not subject_ids:
         return {}
-    query = select(CrmLink).where(CrmLink.subject_type == subject_type,
-                                  CrmLink.crm_entity == crm_entity,
-                                  CrmLink.subject_id.in_(subject_ids))
+    query = select(CrmLink).where(
+        CrmLink.subject_type == subject_type,
+        CrmLink.crm_entity == crm_entity,
+        CrmLink.subject_id.in_(subject_ids),
+    )
     return {link.subject_id: link for link in (await session.execute(query)).scalars()}
 
 
@@ -54,8 +61,9 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> CrmSyncRun | None
 
 
 async def pending_run(session: AsyncSession, kind: str) -> CrmSyncRun | None:
-    query = select(CrmSyncRun).where(CrmSyncRun.kind == kind,
-                                     CrmSyncRun.status == CrmSyncStatus.requested)
+    query = select(CrmSyncRun).where(
+        CrmSyncRun.kind == kind, CrmSyncRun.status == CrmSyncStatus.requested
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -74,35 +82,47 @@ async def add_run(session: AsyncSession, run: CrmSyncRun) -> CrmSyncRun:
 
 
 async def latest_run(session: AsyncSession, kind: str) -> CrmSyncRun | None:
-    query = (select(CrmSyncRun).where(CrmSyncRun.kind == kind)
-             .order_by(CrmSyncRun.requested_at.desc(), CrmSyncRun.id.desc()).limit(1))
+    query = (
+        select(CrmSyncRun)
+        .where(CrmSyncRun.kind == kind)
+        .order_by(CrmSyncRun.requested_at.desc(), CrmSyncRun.id.desc())
+        .limit(1)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def claim_due_run(session: AsyncSession, now: datetime) -> CrmSyncRun | None:
     """The oldest requested run whose time has come, locked so another worker skips it."""
-    query = (select(CrmSyncRun)
-             .where(CrmSyncRun.status == CrmSyncStatus.requested,
-                    CrmSyncRun.next_attempt_at <= now)
-             .order_by(CrmSyncRun.requested_at, CrmSyncRun.id).limit(1)
-             .with_for_update(skip_locked=True))
+    query = (
+        select(CrmSyncRun)
+        .where(CrmSyncRun.status == CrmSyncStatus.requested, CrmSyncRun.next_attempt_at <= now)
+        .order_by(CrmSyncRun.requested_at, CrmSyncRun.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_entity: str) -> bool:
     """Is any member (not erased) without a link? If not, a full sync need not list the CRM."""
-    linked = exists().where(CrmLink.subject_type == subject_type,
-                            CrmLink.crm_entity == crm_entity, CrmLink.subject_id == Member.id)
+    linked = exists().where(
+        CrmLink.subject_type == subject_type,
+        CrmLink.crm_entity == crm_entity,
+        CrmLink.subject_id == Member.id,
+    )
     query = select(Member.id).where(Member.erased_at.is_(None), ~linked).limit(1)
     return (await session.execute(query)).first() is not None
 
 
-_LOCK_KEYS = text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
-                  "FROM unnest(CAST(:keys AS text[])) AS t(k)")
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+    "FROM unnest(CAST(:keys AS text[])) AS t(k)"
+)
 
 
-async def lock_subjects(session: AsyncSession, subject_type: str,
-                        subject_ids: Sequence[uuid.UUID]) -> None:
+async def lock_subjects(
+    session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID]
+) -> None:
     """Serialise syncs of the same subjects until the transaction ends, so two workers (or a
     worker and a full sync) never both create a contact for one member. An advisory lock, not
     a row lock: members editing their profile meanwhile are not blocked. Taken in id order,
@@ -114,20 +134,25 @@ async def lock_subjects(session: AsyncSession, subject_type: str,
 
 
 async def link_by_crm_id(session: AsyncSession, crm_entity: str, crm_id: int) -> CrmLink | None:
-    rows = await session.execute(select(CrmLink).where(CrmLink.crm_entity == crm_entity,
-                                                       CrmLink.crm_id == crm_id))
+    rows = await session.execute(
+        select(CrmLink).where(CrmLink.crm_entity == crm_entity, CrmLink.crm_id == crm_id)
+    )
     return rows.scalars().first()
 
 
-async def registration_with_event(session: AsyncSession, registration_id: uuid.UUID
-                                  ) -> tuple[Registration, str] | None:
-    row = (await session.execute(
-        select(Registration, Event.title).join(Event, Event.id == Registration.event_id)
-        .where(Registration.id == registration_id))).first()
+async def registration_with_event(
+    session: AsyncSession, registration_id: uuid.UUID
+) -> tuple[Registration, str] | None:
+    row = (
+        await session.execute(
+            select(Registration, Event.title)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Registration.id == registration_id)
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
 async def registration_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.execute(select(Registration.id).where(
-        Registration.member_id == member_id))
+    rows = await session.execute(select(Registration.id).where(Registration.member_id == member_id))
     return list(rows.scalars())

@@ -21,25 +21,35 @@ public_router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"]
 
 def _accepted(run: SyncRunRead, request: Request) -> Response:
     response = json_response(run, status_code=status.HTTP_202_ACCEPTED)
-    response.headers["Location"] = str(
-        request.url_for("get_sync", run_id=str(run.id)).path)
+    response.headers["Location"] = str(request.url_for("get_sync", run_id=str(run.id)).path)
     return response
 
 
 @router.post(
-    "/sync", status_code=status.HTTP_202_ACCEPTED, response_model=SyncRunRead,
-    responses=problem_responses(401, 403, 409), operation_id="bitrix24_sync_request",
+    "/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 409),
+    operation_id="bitrix24_sync_request",
 )
-async def request_sync(admin: AdminPrincipal, session: SessionDep, context: ContextDep,
-                       request: Request) -> Response:
+async def request_sync(
+    admin: AdminPrincipal, session: SessionDep, context: ContextDep, request: Request
+) -> Response:
     """Ask for a full sync of every member to the CRM; the worker runs it. Admins only."""
-    run = await runs.request_run(session, settings=request.app.state.settings,
-                                    kind=SyncKind.full_sync, actor_id=admin.id, context=context)
+    run = await runs.request_run(
+        session,
+        settings=request.app.state.settings,
+        kind=SyncKind.full_sync,
+        actor_id=admin.id,
+        context=context,
+    )
     return _accepted(run, request)
 
 
 @router.get(
-    "/sync/{run_id}", response_model=SyncRunRead, responses=problem_responses(401, 403, 404, 422),
+    "/sync/{run_id}",
+    response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 404, 422),
     operation_id="bitrix24_sync_get",
 )
 async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
@@ -48,19 +58,30 @@ async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
 
 
 @router.post(
-    "/reconciliation", status_code=status.HTTP_202_ACCEPTED, response_model=SyncRunRead,
-    responses=problem_responses(401, 403, 409), operation_id="bitrix24_reconciliation_request",
+    "/reconciliation",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 409),
+    operation_id="bitrix24_reconciliation_request",
 )
-async def request_reconciliation(admin: AdminPrincipal, session: SessionDep,
-                                 context: ContextDep, request: Request) -> Response:
+async def request_reconciliation(
+    admin: AdminPrincipal, session: SessionDep, context: ContextDep, request: Request
+) -> Response:
     """Ask for a fresh reconciliation report (read-only comparison); the worker runs it."""
-    run = await runs.request_run(session, settings=request.app.state.settings,
-                                    kind=SyncKind.reconcile, actor_id=admin.id, context=context)
+    run = await runs.request_run(
+        session,
+        settings=request.app.state.settings,
+        kind=SyncKind.reconcile,
+        actor_id=admin.id,
+        context=context,
+    )
     return _accepted(run, request)
 
 
 @router.get(
-    "/reconciliation", response_model=SyncRunRead, responses=problem_responses(401, 403, 404),
+    "/reconciliation",
+    response_model=SyncRunRead,
+    responses=problem_responses(401, 403, 404),
     operation_id="bitrix24_reconciliation_get",
 )
 async def get_reconciliation(admin: AdminPrincipal, session: SessionDep) -> Response:
@@ -69,15 +90,26 @@ async def get_reconciliation(admin: AdminPrincipal, session: SessionDep) -> Resp
 
 
 @public_router.post(
-    "/events", response_model=EventAccepted, responses=problem_responses(403, 413),
+    "/events",
+    response_model=EventAccepted,
+    responses=problem_responses(403, 413),
     operation_id="bitrix24_events",
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/x-www-form-urlencoded": {
-            "schema": {"type": "string", "description": "The portal's event, form-encoded "
-                       "with PHP bracket keys."},
-            "example": "event=ONCRMCONTACTUPDATE&event_handler_id=11&data[FIELDS][ID]=89"
-                       "&ts=1724695689&auth[domain]=portal.example&auth[application_token]="
-                       "<token>"}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "string",
+                        "description": "The portal's event, form-encoded with PHP bracket keys.",
+                    },
+                    "example": "event=ONCRMCONTACTUPDATE&event_handler_id=11&data[FIELDS][ID]=89"
+                    "&ts=1724695689&auth[domain]=portal.example&auth[application_token]="
+                    "<token>",
+                }
+            },
+        }
+    },
 )
 async def bitrix24_events(request: Request, session: SessionDep) -> EventAccepted:
     """Events from the portal's outgoing webhook. The application token is checked before

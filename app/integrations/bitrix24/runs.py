@@ -45,8 +45,14 @@ class Bitrix24Disabled(Conflict):
     slug, title = "bitrix24-disabled", "The Bitrix24 sync is not configured"
 
 
-async def request_run(session: AsyncSession, *, settings: Settings, kind: SyncKind,
-                      actor_id: uuid.UUID, context: RequestContext) -> SyncRunRead:
+async def request_run(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    kind: SyncKind,
+    actor_id: uuid.UUID,
+    context: RequestContext,
+) -> SyncRunRead:
     """Record that an admin wants a full sync or a reconciliation; the worker performs it.
     A run of that kind already waiting is returned instead of a second one."""
     if not settings.bitrix24_enabled:
@@ -54,8 +60,14 @@ async def request_run(session: AsyncSession, *, settings: Settings, kind: SyncKi
     run = await repository.pending_run(session, kind)
     if run is None:
         run = await repository.add_run(session, CrmSyncRun(kind=kind, requested_by=actor_id))
-        audit.record(session, actor_id=actor_id, action=f"bitrix24.{kind}_requested",
-                     target_type="crm_sync_run", target_id=run.id, context=context)
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action=f"bitrix24.{kind}_requested",
+            target_type="crm_sync_run",
+            target_id=run.id,
+            context=context,
+        )
     await session.flush()
     return SyncRunRead.model_validate(run)
 
@@ -74,8 +86,13 @@ async def latest_reconciliation(session: AsyncSession) -> SyncRunRead:
     return SyncRunRead.model_validate(run)
 
 
-async def perform_due_run(session: AsyncSession, client: Bitrix24Client, now: datetime,
-                          *, checkpoint: Checkpoint | None = None) -> CrmSyncRun | None:
+async def perform_due_run(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    now: datetime,
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> CrmSyncRun | None:
     """Perform the oldest requested run that is due. The claim is a lease (the run is not due
     again for ``RUN_LEASE``), committed at once by ``checkpoint`` in the worker, so other
     workers skip it and a worker that dies leaves it to be taken again. The CRM saying "later"
@@ -92,7 +109,8 @@ async def perform_due_run(session: AsyncSession, client: Bitrix24Client, now: da
     try:
         if run.kind == SyncKind.full_sync:
             report: FullSyncReport | ReconcileReport = await full_sync(
-                session, client, checkpoint=checkpoint)
+                session, client, checkpoint=checkpoint
+            )
         else:
             report = await reconcile(session, client)
     except Bitrix24RetryLater as later:
@@ -121,5 +139,6 @@ async def run_requested_syncs(session: AsyncSession, settings: Settings, now: da
         return
     async with httpx.AsyncClient() as http:
         # Commit after the claim and after each round: short transactions, progress kept.
-        await perform_due_run(session, client_from_settings(http, settings), now,
-                              checkpoint=session.commit)
+        await perform_due_run(
+            session, client_from_settings(http, settings), now, checkpoint=session.commit
+        )

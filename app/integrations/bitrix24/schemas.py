@@ -50,14 +50,17 @@ class ReconcileReport(BaseModel):
     in_sync: int = 0
     missing_in_crm_count: int = 0
     missing_in_crm: list[uuid.UUID] = Field(
-        default_factory=list, description="Members with no linked contact.")
+        default_factory=list, description="Members with no linked contact."
+    )
     link_broken_count: int = 0
     link_broken: list[LinkBroken] = Field(
-        default_factory=list, description="Links whose contact no longer exists in the CRM.")
+        default_factory=list, description="Links whose contact no longer exists in the CRM."
+    )
     missing_here_count: int = 0
     missing_here: list[int] = Field(
         default_factory=list,
-        description="CRM ids of contacts marked as ours that no member is linked to.")
+        description="CRM ids of contacts marked as ours that no member is linked to.",
+    )
     erased_still_linked: list[uuid.UUID] = Field(default_factory=list)
     field_differences_count: int = 0
     field_differences: list[FieldDifference] = Field(default_factory=list)
@@ -75,10 +78,12 @@ class SyncRunRead(ReadSchema):
     started_at: UTCTimestamp | None
     finished_at: UTCTimestamp | None
     error: str | None = Field(description="Why the last attempt failed (an error code).")
-    report: Annotated[FullSyncReport | ReconcileReport, Field(discriminator="kind")] | None = (
-        Field(description="Set once the run is done."))
+    report: Annotated[FullSyncReport | ReconcileReport, Field(discriminator="kind")] | None = Field(
+        description="Set once the run is done."
+    )
 
 
 class EventAccepted(ReadSchema):
-    status: str = Field(description="`accepted` (stored, applied by the worker) or "
-                                    "`duplicate` (stored before)")
+    status: str = Field(
+        description="`accepted` (stored, applied by the worker) or `duplicate` (stored before)"
+    )

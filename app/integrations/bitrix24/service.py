@@ -109,7 +109,7 @@ async def _run(client: Bitrix24Client, commands: Mapping[str, Command]) -> Batch
     merged = BatchResult()
     items = list(commands.items())
     for start in range(0, len(items), BATCH_LIMIT):
-        part = await client.batch(dict(items[start:start + BATCH_LIMIT]))
+        part = await client.batch(dict(items[start : start + BATCH_LIMIT]))
         merged.results.update(part.results)
         merged.errors.update(part.errors)
         merged.totals.update(part.totals)
@@ -117,11 +117,22 @@ async def _run(client: Bitrix24Client, commands: Mapping[str, Command]) -> Batch
     return merged
 
 
-def _store_link(session: AsyncSession, target: Target, subject_id: uuid.UUID, crm_id: int,
-                hashes: dict[str, str], link: CrmLink | None) -> CrmLink:
+def _store_link(
+    session: AsyncSession,
+    target: Target,
+    subject_id: uuid.UUID,
+    crm_id: int,
+    hashes: dict[str, str],
+    link: CrmLink | None,
+) -> CrmLink:
     if link is None:
-        link = CrmLink(subject_type=target.subject_type, subject_id=subject_id,
-                       crm_entity=target.crm_entity, crm_id=crm_id, fields_hash="")
+        link = CrmLink(
+            subject_type=target.subject_type,
+            subject_id=subject_id,
+            crm_entity=target.crm_entity,
+            crm_id=crm_id,
+            fields_hash="",
+        )
         session.add(link)
     link.crm_id = crm_id
     link.field_hashes = hashes
@@ -131,6 +142,7 @@ def _store_link(session: AsyncSession, target: Target, subject_id: uuid.UUID, cr
 
 
 # -- members -> contacts ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Pending:
@@ -160,19 +172,25 @@ class _Batch:
         self.failures[member_id] = error
         self.report.failed += 1
         self.report.error_codes[error.code or "(empty)"] = (
-            self.report.error_codes.get(error.code or "(empty)", 0) + 1)
+            self.report.error_codes.get(error.code or "(empty)", 0) + 1
+        )
 
     def done(self, member_id: uuid.UUID, outcome: Outcome) -> None:
         self.outcomes[member_id] = outcome
-        counter = {Outcome.created: "created", Outcome.linked: "linked",
-                   Outcome.updated: "updated", Outcome.unchanged: "unchanged",
-                   Outcome.deleted: "deleted"}.get(outcome)
+        counter = {
+            Outcome.created: "created",
+            Outcome.linked: "linked",
+            Outcome.updated: "updated",
+            Outcome.unchanged: "unchanged",
+            Outcome.deleted: "deleted",
+        }.get(outcome)
         if counter:
             setattr(self.report, counter, getattr(self.report, counter) + 1)
 
 
-async def sync_member(session: AsyncSession, client: Bitrix24Client, member_id: uuid.UUID
-                      ) -> Outcome:
+async def sync_member(
+    session: AsyncSession, client: Bitrix24Client, member_id: uuid.UUID
+) -> Outcome:
     """Bring one member's contact in line with the member (see the module docstring)."""
     member = await repository.get_member(session, member_id)
     if member is None:
@@ -184,9 +202,13 @@ async def sync_member(session: AsyncSession, client: Bitrix24Client, member_id: 
     return state.outcomes.get(member_id, Outcome.skipped)
 
 
-async def full_sync(session: AsyncSession, client: Bitrix24Client, *,
-                    chunk_size: int = MEMBER_CHUNK, checkpoint: Checkpoint | None = None
-                    ) -> FullSyncReport:
+async def full_sync(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    *,
+    chunk_size: int = MEMBER_CHUNK,
+    checkpoint: Checkpoint | None = None,
+) -> FullSyncReport:
     """Every member, in rounds of ``chunk_size``, with batched requests. ``checkpoint`` runs
     after each round (the worker commits there, keeping transactions short). Resumable: linked
     and unchanged members cost nothing, contacts created by an interrupted run are found by our
@@ -196,8 +218,13 @@ async def full_sync(session: AsyncSession, client: Bitrix24Client, *,
     try:
         # Listing our contacts finds those an interrupted run created but did not link; with
         # every member linked already there is nothing to find.
-        ours = (await _our_contacts(client) if await repository.any_unlinked_member(
-            session, CONTACT.subject_type, CONTACT.crm_entity) else {})
+        ours = (
+            await _our_contacts(client)
+            if await repository.any_unlinked_member(
+                session, CONTACT.subject_type, CONTACT.crm_entity
+            )
+            else {}
+        )
         after: uuid.UUID | None = None
         while True:
             members = await repository.members_after(session, after, chunk_size)
@@ -225,16 +252,17 @@ async def _our_contacts(client: Bitrix24Client) -> dict[uuid.UUID, Mapping[str, 
     return out
 
 
-async def _list_all(client: Bitrix24Client, filters: Mapping[str, Any]
-                    ) -> list[Mapping[str, Any]]:
+async def _list_all(client: Bitrix24Client, filters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """crm.contact.list over every page: the first page tells the total, the rest are
     fetched 50 pages per batch request."""
     params = {"filter": dict(filters), "select": mapping.CONTACT_SELECT, "order": {"ID": "ASC"}}
     first = await client.call_raw(f"{CONTACT.prefix}.list", {**params, "start": 0})
     contacts = list(first.get("result") or [])
     total = int(first.get("total") or 0)
-    commands = {f"p{start}": (f"{CONTACT.prefix}.list", {**params, "start": start})
-                for start in range(CRM_PAGE, total, CRM_PAGE)}
+    commands = {
+        f"p{start}": (f"{CONTACT.prefix}.list", {**params, "start": start})
+        for start in range(CRM_PAGE, total, CRM_PAGE)
+    }
     if commands:
         pages = await _run(client, commands)
         if pages.errors:
@@ -244,14 +272,20 @@ async def _list_all(client: Bitrix24Client, filters: Mapping[str, Any]
     return contacts
 
 
-async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: Sequence[Member],
-                        state: _Batch, *, ours: dict[uuid.UUID, Mapping[str, Any]] | None
-                        ) -> None:
+async def _sync_members(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    members: Sequence[Member],
+    state: _Batch,
+    *,
+    ours: dict[uuid.UUID, Mapping[str, Any]] | None,
+) -> None:
     """One round. ``ours`` is the full-sync's listing of our contacts; a single member is looked
     up by e-mail or by our id instead."""
     await repository.lock_subjects(session, CONTACT.subject_type, [m.id for m in members])
-    links = await repository.links_for(session, CONTACT.subject_type, [m.id for m in members],
-                                       CONTACT.crm_entity)
+    links = await repository.links_for(
+        session, CONTACT.subject_type, [m.id for m in members], CONTACT.crm_entity
+    )
     deletes: list[tuple[Member, CrmLink]] = []
     updates: list[_Pending] = []
     unlinked: list[_Pending] = []
@@ -269,8 +303,7 @@ async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: 
         if link is not None and link.fields_hash == mapping.digest(hashes):
             state.done(member.id, Outcome.unchanged)
             continue
-        pending = _Pending(member, fields, hashes, link=link,
-                           crm_id=link.crm_id if link else None)
+        pending = _Pending(member, fields, hashes, link=link, crm_id=link.crm_id if link else None)
         (updates if link is not None else unlinked).append(pending)
 
     await _delete_erased(session, client, deletes, state)
@@ -287,13 +320,19 @@ async def _sync_members(session: AsyncSession, client: Bitrix24Client, members: 
         raise Bitrix24RetryLater(retry_after(error, client.clock()), error)
 
 
-async def _delete_erased(session: AsyncSession, client: Bitrix24Client,
-                         deletes: list[tuple[Member, CrmLink]], state: _Batch) -> None:
+async def _delete_erased(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    deletes: list[tuple[Member, CrmLink]],
+    state: _Batch,
+) -> None:
     """An erased member's contact leaves the CRM too (already gone counts as done)."""
     if not deletes:
         return
-    commands = {f"d{i}": (f"{CONTACT.prefix}.delete", {"id": link.crm_id})
-                for i, (_, link) in enumerate(deletes)}
+    commands = {
+        f"d{i}": (f"{CONTACT.prefix}.delete", {"id": link.crm_id})
+        for i, (_, link) in enumerate(deletes)
+    }
     result = await _run(client, commands)
     for i, (member, link) in enumerate(deletes):
         error = result.errors.get(f"d{i}")
@@ -304,9 +343,11 @@ async def _delete_erased(session: AsyncSession, client: Bitrix24Client,
         state.done(member.id, Outcome.deleted)
 
 
-async def _find_existing(client: Bitrix24Client, unlinked: list[_Pending],
-                         ours: dict[uuid.UUID, Mapping[str, Any]] | None
-                         ) -> tuple[list[_Pending], list[_Pending]]:
+async def _find_existing(
+    client: Bitrix24Client,
+    unlinked: list[_Pending],
+    ours: dict[uuid.UUID, Mapping[str, Any]] | None,
+) -> tuple[list[_Pending], list[_Pending]]:
     """Split unlinked members into (to create, found in the CRM with their current contact)."""
     found: list[_Pending] = []
     by_email: list[_Pending] = []
@@ -325,10 +366,17 @@ async def _find_existing(client: Bitrix24Client, unlinked: list[_Pending],
             rest.append(pending)
 
     if by_origin:  # single-member path: the full sync knows all of ours already
-        commands = {f"o{i}": (f"{CONTACT.prefix}.list", {
-            "filter": {"ORIGINATOR_ID": mapping.ORIGINATOR, "ORIGIN_ID": str(p.member.id)},
-            "select": mapping.CONTACT_SELECT, "order": {"ID": "ASC"}})
-            for i, p in enumerate(by_origin)}
+        commands = {
+            f"o{i}": (
+                f"{CONTACT.prefix}.list",
+                {
+                    "filter": {"ORIGINATOR_ID": mapping.ORIGINATOR, "ORIGIN_ID": str(p.member.id)},
+                    "select": mapping.CONTACT_SELECT,
+                    "order": {"ID": "ASC"},
+                },
+            )
+            for i, p in enumerate(by_origin)
+        }
         result = await _run(client, commands)
         _raise_first(result)
         for i, pending in enumerate(by_origin):
@@ -341,10 +389,14 @@ async def _find_existing(client: Bitrix24Client, unlinked: list[_Pending],
 
     if by_email:
         emails = sorted({p.fields["EMAIL"] for p in by_email})
-        groups = [emails[i:i + FINDBYCOMM_LIMIT] for i in range(0, len(emails), FINDBYCOMM_LIMIT)]
-        commands = {f"f{i}": ("crm.duplicate.findbycomm",
-                              {"entity_type": "CONTACT", "type": "EMAIL", "values": group})
-                    for i, group in enumerate(groups)}
+        groups = [emails[i : i + FINDBYCOMM_LIMIT] for i in range(0, len(emails), FINDBYCOMM_LIMIT)]
+        commands = {
+            f"f{i}": (
+                "crm.duplicate.findbycomm",
+                {"entity_type": "CONTACT", "type": "EMAIL", "values": group},
+            )
+            for i, group in enumerate(groups)
+        }
         result = await _run(client, commands)
         _raise_first(result)
         ids: set[int] = set()
@@ -369,27 +421,32 @@ async def _find_existing(client: Bitrix24Client, unlinked: list[_Pending],
     return rest, found
 
 
-async def _get_contacts(client: Bitrix24Client, ids: Iterable[int]
-                        ) -> dict[int, Mapping[str, Any]]:
+async def _get_contacts(client: Bitrix24Client, ids: Iterable[int]) -> dict[int, Mapping[str, Any]]:
     """Contacts by id; the ones that no longer exist are simply absent."""
     ids = list(ids)
     if not ids:
         return {}
-    result = await _run(client, {f"g{crm_id}": (f"{CONTACT.prefix}.get", {"id": crm_id})
-                                 for crm_id in ids})
+    result = await _run(
+        client, {f"g{crm_id}": (f"{CONTACT.prefix}.get", {"id": crm_id}) for crm_id in ids}
+    )
     for error in result.errors.values():
         if not isinstance(error, Bitrix24NotFound):
             raise error
-    return {int(key[1:]): value for key, value in result.results.items()
-            if isinstance(value, Mapping)}
+    return {
+        int(key[1:]): value for key, value in result.results.items() if isinstance(value, Mapping)
+    }
 
 
-async def _fetch_current(client: Bitrix24Client, updates: list[_Pending], state: _Batch
-                         ) -> list[_Pending]:
+async def _fetch_current(
+    client: Bitrix24Client, updates: list[_Pending], state: _Batch
+) -> list[_Pending]:
     """Read the contacts whose phone or e-mail changes (the entry's id is needed); return the
     updates whose contact was deleted in the CRM (their link is broken)."""
-    needing = [p for p in updates if p.link is not None
-               and mapping.needs_current(p.hashes, p.link.field_hashes)]
+    needing = [
+        p
+        for p in updates
+        if p.link is not None and mapping.needs_current(p.hashes, p.link.field_hashes)
+    ]
     contacts = await _get_contacts(client, [p.crm_id for p in needing if p.crm_id is not None])
     broken = []
     for pending in needing:
@@ -401,16 +458,19 @@ async def _fetch_current(client: Bitrix24Client, updates: list[_Pending], state:
     return broken
 
 
-async def _update(session: AsyncSession, client: Bitrix24Client, pendings: list[_Pending],
-                  state: _Batch) -> list[_Pending]:
+async def _update(
+    session: AsyncSession, client: Bitrix24Client, pendings: list[_Pending], state: _Batch
+) -> list[_Pending]:
     """Send only the changed fields; return the members whose contact turned out deleted."""
     commands: dict[str, Command] = {}
     for i, pending in enumerate(pendings):
         previous = pending.link.field_hashes if pending.link is not None else {}
         changed = mapping.update_fields(pending.fields, previous, pending.current)
         if changed:
-            commands[f"u{i}"] = (f"{CONTACT.prefix}.update",
-                                 mapping.update_params(pending.crm_id or 0, changed))
+            commands[f"u{i}"] = (
+                f"{CONTACT.prefix}.update",
+                mapping.update_params(pending.crm_id or 0, changed),
+            )
     result = await _run(client, commands) if commands else BatchResult()
     gone: list[_Pending] = []
     for i, pending in enumerate(pendings):
@@ -422,30 +482,42 @@ async def _update(session: AsyncSession, client: Bitrix24Client, pendings: list[
             state.fail(pending.member.id, error)
             continue
         linked_now = pending.link is None
-        _store_link(session, CONTACT, pending.member.id, pending.crm_id or 0, pending.hashes,
-                    pending.link)
+        _store_link(
+            session, CONTACT, pending.member.id, pending.crm_id or 0, pending.hashes, pending.link
+        )
         state.done(pending.member.id, Outcome.linked if linked_now else Outcome.updated)
     return gone
 
 
-async def _create(session: AsyncSession, client: Bitrix24Client, pendings: list[_Pending],
-                  state: _Batch) -> None:
+async def _create(
+    session: AsyncSession, client: Bitrix24Client, pendings: list[_Pending], state: _Batch
+) -> None:
     """Create contacts; a pending whose link is broken (contact deleted in the CRM) is
     created afresh with only what it may hold, its link pointed at the new contact."""
     if not pendings:
         return
     for start in range(0, len(pendings), BATCH_LIMIT):
-        part = pendings[start:start + BATCH_LIMIT]
-        result = await _run(client, {f"a{i}": (f"{CONTACT.prefix}.add",
-                                                mapping.add_params(p.fields))
-                                     for i, p in enumerate(part)})
+        part = pendings[start : start + BATCH_LIMIT]
+        result = await _run(
+            client,
+            {
+                f"a{i}": (f"{CONTACT.prefix}.add", mapping.add_params(p.fields))
+                for i, p in enumerate(part)
+            },
+        )
         for i, pending in enumerate(part):
             error = result.errors.get(f"a{i}")
             if error is not None:
                 state.fail(pending.member.id, error)
                 continue
-            _store_link(session, CONTACT, pending.member.id, int(result.results[f"a{i}"]),
-                        pending.hashes, pending.link)
+            _store_link(
+                session,
+                CONTACT,
+                pending.member.id,
+                int(result.results[f"a{i}"]),
+                pending.hashes,
+                pending.link,
+            )
             state.done(pending.member.id, Outcome.created)
 
 
@@ -461,15 +533,19 @@ def _raise_first(result: BatchResult) -> None:
 ParamsOf = Callable[[Mapping[str, str], int | None], dict[str, Any]]
 
 
-async def _sync_owned(session: AsyncSession, client: Bitrix24Client, target: Target,
-                      subject_id: uuid.UUID, fields: dict[str, str] | None,
-                      params_of: ParamsOf) -> Outcome:
+async def _sync_owned(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    target: Target,
+    subject_id: uuid.UUID,
+    fields: dict[str, str] | None,
+    params_of: ParamsOf,
+) -> Outcome:
     """A CRM record that is ours alone (a lead, a deal): created once, updated when what we
     may send changed, created again if someone deleted it, deleted when ``fields`` is None
     (the person erased their data)."""
     await repository.lock_subjects(session, target.subject_type, [subject_id])
-    link = await repository.get_link(session, target.subject_type, subject_id,
-                                     target.crm_entity)
+    link = await repository.get_link(session, target.subject_type, subject_id, target.crm_entity)
     if fields is None:
         if link is None:
             return Outcome.skipped
@@ -498,17 +574,23 @@ async def _sync_owned(session: AsyncSession, client: Bitrix24Client, target: Tar
     return outcome
 
 
-async def _contact_id(session: AsyncSession, client: Bitrix24Client, member_id: uuid.UUID
-                      ) -> int | None:
+async def _contact_id(
+    session: AsyncSession, client: Bitrix24Client, member_id: uuid.UUID
+) -> int | None:
     """The person's contact, brought up to date first: the record points at it."""
     await sync_member(session, client, member_id)
-    contact = await repository.get_link(session, CONTACT.subject_type, member_id,
-                                        CONTACT.crm_entity)
+    contact = await repository.get_link(
+        session, CONTACT.subject_type, member_id, CONTACT.crm_entity
+    )
     return contact.crm_id if contact else None
 
 
-async def sync_application(session: AsyncSession, client: Bitrix24Client,
-                           application_id: uuid.UUID, statuses: Mapping[str, str]) -> Outcome:
+async def sync_application(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    application_id: uuid.UUID,
+    statuses: Mapping[str, str],
+) -> Outcome:
     """An application's lead follows its status. A draft has no lead; an erased applicant's
     lead is deleted with their contact."""
     application = await application_repository.get(session, application_id)
@@ -518,13 +600,20 @@ async def sync_application(session: AsyncSession, client: Bitrix24Client,
     if member is None:
         return Outcome.skipped
     contact_id = await _contact_id(session, client, member.id)
-    fields = None if member.erased_at is not None else mapping.lead_fields(
-        application, member, contact_id, statuses)
+    fields = (
+        None
+        if member.erased_at is not None
+        else mapping.lead_fields(application, member, contact_id, statuses)
+    )
     return await _sync_owned(session, client, LEAD, application.id, fields, mapping.lead_params)
 
 
-async def sync_registration(session: AsyncSession, client: Bitrix24Client,
-                            registration_id: uuid.UUID, stages: Mapping[str, str]) -> Outcome:
+async def sync_registration(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    registration_id: uuid.UUID,
+    stages: Mapping[str, str],
+) -> Outcome:
     """A member's registration is a deal whose stage follows the registration's status.
     Timepad guests (no member, no consent to hold their data) stay out of the CRM."""
     found = await repository.registration_with_event(session, registration_id)
@@ -536,15 +625,21 @@ async def sync_registration(session: AsyncSession, client: Bitrix24Client,
     if member is None:
         return Outcome.skipped
     contact_id = await _contact_id(session, client, member.id)
-    fields = None if member.erased_at is not None else mapping.deal_fields(
-        registration, title, contact_id, stages)
-    return await _sync_owned(session, client, DEAL, registration.id, fields,
-                             mapping.deal_params)
+    fields = (
+        None
+        if member.erased_at is not None
+        else mapping.deal_fields(registration, title, contact_id, stages)
+    )
+    return await _sync_owned(session, client, DEAL, registration.id, fields, mapping.deal_params)
 
 
-async def erase_records_of(session: AsyncSession, client: Bitrix24Client,
-                           member_id: uuid.UUID, statuses: Mapping[str, str],
-                           stages: Mapping[str, str]) -> None:
+async def erase_records_of(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    member_id: uuid.UUID,
+    statuses: Mapping[str, str],
+    stages: Mapping[str, str],
+) -> None:
     """After an erasure, the person's leads and deals leave the CRM with their contact."""
     for application_id in await application_repository.ids_of_member(session, member_id):
         await sync_application(session, client, application_id, statuses)
@@ -553,6 +648,7 @@ async def erase_records_of(session: AsyncSession, client: Bitrix24Client,
 
 
 # -- reconciliation ----------------------------------------------------------------------------
+
 
 async def reconcile(session: AsyncSession, client: Bitrix24Client) -> ReconcileReport:
     """What differs between our members and the CRM's contacts. Reads only."""
@@ -569,8 +665,9 @@ async def reconcile(session: AsyncSession, client: Bitrix24Client) -> ReconcileR
         if not members:
             break
         after = members[-1].id
-        links = await repository.links_for(session, CONTACT.subject_type,
-                                           [m.id for m in members], CONTACT.crm_entity)
+        links = await repository.links_for(
+            session, CONTACT.subject_type, [m.id for m in members], CONTACT.crm_entity
+        )
         pairs += [(m, links.get(m.id)) for m in members]
     # A linked contact whose ORIGINATOR_ID someone changed is not in the listing: read it.
     unlisted = [link.crm_id for _, link in pairs if link is not None and link.crm_id not in by_id]
@@ -593,12 +690,15 @@ async def reconcile(session: AsyncSession, client: Bitrix24Client) -> ReconcileR
             report.link_broken_count += 1
             _append(report.link_broken, LinkBroken(member_id=member.id, crm_id=link.crm_id))
             continue
-        differing = mapping.differing_fields(mapping.contact_fields(member), link.field_hashes,
-                                             contact)
+        differing = mapping.differing_fields(
+            mapping.contact_fields(member), link.field_hashes, contact
+        )
         if differing:
             report.field_differences_count += 1
-            _append(report.field_differences, FieldDifference(
-                member_id=member.id, crm_id=link.crm_id, fields=differing))
+            _append(
+                report.field_differences,
+                FieldDifference(member_id=member.id, crm_id=link.crm_id, fields=differing),
+            )
         else:
             report.in_sync += 1
     for crm_id in sorted(set(mapping.crm_id_of(c) for c in listed) - linked_ids):

@@ -14,7 +14,8 @@ async def registrations_with_orders(
     session: AsyncSession, event_id: uuid.UUID
 ) -> list[Registration]:
     rows = await session.execute(
-        select(Registration).where(Registration.event_id == event_id,
-                                   Registration.timepad_order_id.is_not(None))
+        select(Registration).where(
+            Registration.event_id == event_id, Registration.timepad_order_id.is_not(None)
+        )
     )
     return list(rows.scalars())

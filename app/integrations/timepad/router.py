@@ -18,22 +18,41 @@ public_router = APIRouter(prefix="/integrations/timepad", tags=["integrations"])
 router = APIRouter(prefix="/integrations/timepad", tags=["integrations"])
 
 EXAMPLE_ORDER = {
-    "id": 4955686, "status": {"name": "paid", "title": "оплачено"},
-    "mail": "ivan@example.com", "event": {"id": 215813},
+    "id": 4955686,
+    "status": {"name": "paid", "title": "оплачено"},
+    "mail": "ivan@example.com",
+    "event": {"id": 215813},
     "answers": {"name": "Иван", "surname": "Смирнов"},
 }
 
 
 @public_router.post(
-    "/webhook", status_code=status.HTTP_202_ACCEPTED, response_model=WebhookAccepted,
-    responses=problem_responses(403, 413), operation_id="timepad_webhook",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"type": "object", "description": "An order (or a legacy ticket) as Timepad "
-                   "sends it; signed with X-Hub-Signature."},
-        "example": EXAMPLE_ORDER}}}},
+    "/webhook",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookAccepted,
+    responses=problem_responses(403, 413),
+    operation_id="timepad_webhook",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "An order (or a legacy ticket) as Timepad "
+                        "sends it; signed with X-Hub-Signature.",
+                    },
+                    "example": EXAMPLE_ORDER,
+                }
+            },
+        }
+    },
 )
 async def timepad_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, tasks: BackgroundTasks,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    tasks: BackgroundTasks,
     x_hub_signature: Annotated[str | None, Header(max_length=100)] = None,
 ) -> Response:
     """Timepad's order webhook. The signature is checked before anything else; the raw body
@@ -42,23 +61,27 @@ async def timepad_webhook(
     body = await request.body()
     service.verify_signature(settings, body, x_hub_signature)
     accepted, message_id = await service.receive(
-        session, body, {"x-hub-signature": x_hub_signature or ""})
+        session, body, {"x-hub-signature": x_hub_signature or ""}
+    )
     if message_id is not None:
-        tasks.add_task(service.process_stored, request.app.state.sessionmaker, settings,
-                       message_id)
+        tasks.add_task(service.process_stored, request.app.state.sessionmaker, settings, message_id)
     return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post(
-    "/events/{event_id}/reconcile", response_model=DriftReport,
-    responses=problem_responses(401, 403, 404, 422, 503), operation_id="timepad_reconcile",
+    "/events/{event_id}/reconcile",
+    response_model=DriftReport,
+    responses=problem_responses(401, 403, 404, 422, 503),
+    operation_id="timepad_reconcile",
 )
 async def reconcile(
     event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
 ) -> DriftReport:
     """Pull the event's orders from Timepad, repair what the webhooks missed, and report
     what differed. Admins only."""
-    async with httpx.AsyncClient(timeout=settings.timepad_timeout_seconds,
-                                 follow_redirects=False, trust_env=False) as http:
-        return await service.reconcile(session, settings, service.client_for(settings, http),
-                                       event_id)
+    async with httpx.AsyncClient(
+        timeout=settings.timepad_timeout_seconds, follow_redirects=False, trust_env=False
+    ) as http:
+        return await service.reconcile(
+            session, settings, service.client_for(settings, http), event_id
+        )

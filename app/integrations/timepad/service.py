@@ -251,16 +251,16 @@ async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) 
     return len(messages)
 
 
-async def reconcile_open_events(session: AsyncSession, settings: Settings, now: datetime
-                                ) -> int:
+async def reconcile_open_events(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Scheduled job: reconcile every event whose registration is still changing. One event
     Timepad fails to answer does not stop the others."""
     if not settings.timepad_api_token.get_secret_value():
         return 0
     events = await event_repository.linked_to_timepad(session, list(ACTIVE))
     done = 0
-    async with httpx.AsyncClient(timeout=settings.timepad_timeout_seconds,
-                                 follow_redirects=False, trust_env=False) as http:
+    async with httpx.AsyncClient(
+        timeout=settings.timepad_timeout_seconds, follow_redirects=False, trust_env=False
+    ) as http:
         client = client_for(settings, http)
         for event in events:
             try:
@@ -268,6 +268,5 @@ async def reconcile_open_events(session: AsyncSession, settings: Settings, now: 
                     await reconcile(session, settings, client, event.id)
                 done += 1
             except Exception:
-                logger.warning("reconciling event %s with Timepad failed", event.id,
-                               exc_info=True)
+                logger.warning("reconciling event %s with Timepad failed", event.id, exc_info=True)
     return done

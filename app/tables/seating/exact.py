@@ -47,8 +47,11 @@ def find_plan(instance: Instance, node_budget: int = 200_000) -> list[list[str]]
         members = tables[t]
         if len(members) >= shape.largest:
             return False
-        if len(members) == shape.base and shape.larger and sum(
-                len(m) == shape.largest for m in tables) >= shape.larger:
+        if (
+            len(members) == shape.base
+            and shape.larger
+            and sum(len(m) == shape.largest for m in tables) >= shape.larger
+        ):
             return False
         if person.pinned_table is not None and person.pinned_table - 1 != t:
             return False
@@ -114,28 +117,47 @@ def explain(instance: Instance, node_budget: int = 200_000) -> Violation:
     relaxations: list[tuple[str, Instance, tuple[str, ...]]] = []
     keys = company_keys(people)
     shared = {k for k in keys.values() if list(keys.values()).count(k) > 1}
-    relaxations.append((
-        "company",
-        replace(instance, attendees=tuple(replace(p, company=None) for p in people)),
-        tuple(p.id for p in people if keys.get(p.id) in shared)))
-    relaxations.append((
-        "keep_apart", replace(instance, keep_apart=()),
-        tuple(sorted({m for pair in instance.keep_apart for m in pair}))))
-    relaxations.append((
-        "facilitators",
-        replace(instance, attendees=tuple(replace(p, facilitator=False) for p in people)),
-        tuple(p.id for p in people if p.facilitator)))
-    relaxations.append((
-        "cases",
-        replace(instance, attendees=tuple(replace(p, has_case=False) for p in people)),
-        tuple(p.id for p in people if p.has_case)))
-    relaxations.append((
-        "pin",
-        replace(instance, attendees=tuple(replace(p, pinned_table=None) for p in people)),
-        tuple(p.id for p in people if p.pinned_table is not None)))
+    relaxations.append(
+        (
+            "company",
+            replace(instance, attendees=tuple(replace(p, company=None) for p in people)),
+            tuple(p.id for p in people if keys.get(p.id) in shared),
+        )
+    )
+    relaxations.append(
+        (
+            "keep_apart",
+            replace(instance, keep_apart=()),
+            tuple(sorted({m for pair in instance.keep_apart for m in pair})),
+        )
+    )
+    relaxations.append(
+        (
+            "facilitators",
+            replace(instance, attendees=tuple(replace(p, facilitator=False) for p in people)),
+            tuple(p.id for p in people if p.facilitator),
+        )
+    )
+    relaxations.append(
+        (
+            "cases",
+            replace(instance, attendees=tuple(replace(p, has_case=False) for p in people)),
+            tuple(p.id for p in people if p.has_case),
+        )
+    )
+    relaxations.append(
+        (
+            "pin",
+            replace(instance, attendees=tuple(replace(p, pinned_table=None) for p in people)),
+            tuple(p.id for p in people if p.pinned_table is not None),
+        )
+    )
     for rule, relaxed, ids in relaxations:
         if ids and isinstance(find_plan(relaxed, node_budget), list):
-            return Violation(rule, ids, f"no seating keeps the {rule.replace('_', '-')} rule "
-                                        f"together with the others")
+            return Violation(
+                rule,
+                ids,
+                f"no seating keeps the {rule.replace('_', '-')} rule together with the others",
+            )
     involved = tuple(sorted({m for _, _, ids in relaxations for m in ids}))
     return Violation("combined", involved, "the rules together leave no possible seating")

@@ -14,12 +14,21 @@ MAX_ATTENDEES = 5_000
 class WeightsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    repeat_pairs: float = Field(Weights.repeat_pairs, ge=0, le=1000,
-                                description="Per repeated pair, scaled by frequency and recency.")
-    mixed_functions: float = Field(Weights.mixed_functions, ge=0, le=1000,
-                                   description="Per pair of people with the same function.")
-    seniority: float = Field(Weights.seniority, ge=0, le=1000,
-                             description="Per level of seniority range at a table.")
+    repeat_pairs: float = Field(
+        Weights.repeat_pairs,
+        ge=0,
+        le=1000,
+        description="Per repeated pair, scaled by frequency and recency.",
+    )
+    mixed_functions: float = Field(
+        Weights.mixed_functions,
+        ge=0,
+        le=1000,
+        description="Per pair of people with the same function.",
+    )
+    seniority: float = Field(
+        Weights.seniority, ge=0, le=1000, description="Per level of seniority range at a table."
+    )
 
     def to_weights(self) -> Weights:
         return Weights(self.repeat_pairs, self.mixed_functions, self.seniority)
@@ -93,12 +102,18 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "status": plan.status,
         "tables": [
-            {"number": t.number, "attendees": list(t.attendees), "score": t.score,
-             "reasons": [r.text for r in t.reasons]}
+            {
+                "number": t.number,
+                "attendees": list(t.attendees),
+                "score": t.score,
+                "reasons": [r.text for r in t.reasons],
+            }
             for t in plan.tables
         ],
         "metrics": None if plan.metrics is None else asdict(plan.metrics),
-        "infeasible": None if plan.infeasible is None else {
+        "infeasible": None
+        if plan.infeasible is None
+        else {
             "rule": plan.infeasible.rule,
             "ids": list(plan.infeasible.member_ids),
             "detail": plan.infeasible.detail,

@@ -30,7 +30,8 @@ class Costs:
     def __post_init__(self) -> None:
         present = {p.id for p in self.instance.attendees}
         today = self.instance.reference_date or max(
-            (m.last_met for m in self.instance.history if m.last_met is not None), default=None)
+            (m.last_met for m in self.instance.history if m.last_met is not None), default=None
+        )
         self.met: dict[frozenset[str], Meeting] = {}
         self.pair_weight: dict[frozenset[str], float] = {}
         for meeting in self.instance.history:
@@ -52,51 +53,69 @@ class Costs:
         repeats = 0
         penalty = 0.0
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 w = self.pair_weight.get(frozenset((a, b)))
                 if w is not None:
                     repeats += 1
                     penalty += w
         functions = Counter(self.function[m] for m in members if self.function[m])
         duplicates = sum(k * (k - 1) // 2 for k in functions.values())
-        levels = [self.seniority[m] for m in members if self.seniority[m] is not None]
-        spread = (max(levels) - min(levels)) if levels else 0  # type: ignore[type-var,operator]
-        cost = (weights.repeat_pairs * penalty + weights.mixed_functions * duplicates
-                + weights.seniority * spread)
+        levels = [level for m in members if (level := self.seniority[m]) is not None]
+        spread = (max(levels) - min(levels)) if levels else 0
+        cost = (
+            weights.repeat_pairs * penalty
+            + weights.mixed_functions * duplicates
+            + weights.seniority * spread
+        )
         return cost, repeats, penalty, duplicates, spread
 
-    def reasons(self, members: Sequence[str],
-                names: Mapping[str, str] | None = None) -> tuple[Reason, ...]:
+    def reasons(
+        self, members: Sequence[str], names: Mapping[str, str] | None = None
+    ) -> tuple[Reason, ...]:
         """Why a table costs what it does; ``names`` turns ids into names in the texts."""
         label = (lambda m: names.get(m, m)) if names else (lambda m: m)
         found: list[Reason] = []
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 meeting = self.met.get(frozenset((a, b)))
                 if meeting is None:
                     continue
                 when = f" met {meeting.last_met.isoformat()}" if meeting.last_met else " met"
                 times = f" ({meeting.times} times)" if meeting.times > 1 else ""
-                found.append(Reason("repeat_pair", (a, b),
-                                   f"repeat pair: {label(a)}-{label(b)}{when}{times}"))
+                found.append(
+                    Reason(
+                        "repeat_pair", (a, b), f"repeat pair: {label(a)}-{label(b)}{when}{times}"
+                    )
+                )
         functions = Counter(self.function[m] for m in members if self.function[m])
         for function, k in sorted(functions.items()):
             if k > 1:
                 ids = tuple(m for m in members if self.function[m] == function)
                 found.append(Reason("same_function", ids, f"{k} x {function}"))
-        levels = [(self.seniority[m], m) for m in members if self.seniority[m] is not None]
-        if levels:
-            low, high = min(levels), max(levels)
-            if high[0] != low[0]:  # type: ignore[operator]
-                found.append(Reason(
-                    "seniority_range", (low[1], high[1]),
-                    f"seniority {low[0]}-{high[0]} (range {high[0] - low[0]})"))  # type: ignore[operator]
+        ranked = [(level, m) for m in members if (level := self.seniority[m]) is not None]
+        if ranked:
+            low, high = min(ranked), max(ranked)
+            if high[0] != low[0]:
+                found.append(
+                    Reason(
+                        "seniority_range",
+                        (low[1], high[1]),
+                        f"seniority {low[0]}-{high[0]} (range {high[0] - low[0]})",
+                    )
+                )
         return tuple(found)
 
 
-def evaluate(instance: Instance, plan: Sequence[Sequence[str]], *, hard_violations: int = 0,
-             moves: int = 0, time_s: float = 0.0, stopped_by: str = "moves",
-             names: Mapping[str, str] | None = None) -> tuple[tuple[TablePlan, ...], Metrics]:
+def evaluate(
+    instance: Instance,
+    plan: Sequence[Sequence[str]],
+    *,
+    hard_violations: int = 0,
+    moves: int = 0,
+    time_s: float = 0.0,
+    stopped_by: str = "moves",
+    names: Mapping[str, str] | None = None,
+) -> tuple[tuple[TablePlan, ...], Metrics]:
     """Each table's score and reasons, and the plan's metrics."""
     costs = Costs(instance)
     tables = []
@@ -105,8 +124,9 @@ def evaluate(instance: Instance, plan: Sequence[Sequence[str]], *, hard_violatio
     ranges = []
     for number, members in enumerate(plan, start=1):
         cost, table_repeats, table_penalty, table_duplicates, spread = costs.table(members)
-        tables.append(TablePlan(number, tuple(members), round(cost, 3),
-                                costs.reasons(members, names)))
+        tables.append(
+            TablePlan(number, tuple(members), round(cost, 3), costs.reasons(members, names))
+        )
         repeated += table_repeats
         penalty += table_penalty
         duplicates += table_duplicates

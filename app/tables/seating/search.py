@@ -36,11 +36,15 @@ class Seating:
         index = {p.id: i for i, p in enumerate(people)}
         keys = company_keys(people)
         company_ids: dict[str, int] = {}
-        self.company = [company_ids.setdefault(keys[p.id], len(company_ids))
-                        if p.id in keys else -1 for p in people]
+        self.company = [
+            company_ids.setdefault(keys[p.id], len(company_ids)) if p.id in keys else -1
+            for p in people
+        ]
         function_ids: dict[str, int] = {}
-        self.function = [function_ids.setdefault(p.function, len(function_ids))
-                         if p.function else -1 for p in people]
+        self.function = [
+            function_ids.setdefault(p.function, len(function_ids)) if p.function else -1
+            for p in people
+        ]
         self.seniority = [p.seniority for p in people]
         self.facilitator = [p.facilitator for p in people]
         self.case = [p.has_case for p in people]
@@ -60,7 +64,10 @@ class Seating:
         self.case_limits = spread_limits(sum(self.case), shape.tables)
         w = instance.weights
         self.w_repeat, self.w_function, self.w_seniority = (
-            w.repeat_pairs, w.mixed_functions, w.seniority)
+            w.repeat_pairs,
+            w.mixed_functions,
+            w.seniority,
+        )
 
     def violations(self, members: list[int]) -> int:
         return int(self.cost(members) // HARD)
@@ -84,7 +91,7 @@ class Seating:
                 if high is None or level > high:
                     high = level
             ca, fa, ha, pa = company[a], function[a], history[a], apart[a]
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 if ha:
                     w = ha.get(b)
                     if w is not None:
@@ -100,8 +107,12 @@ class Seating:
         hard += max(0, f_low - facilitators) + max(0, facilitators - f_high)
         hard += max(0, c_low - cases) + max(0, cases - c_high)
         spread = (high - low) if low is not None and high is not None else 0
-        return (HARD * hard + self.w_repeat * penalty + self.w_function * duplicates
-                + self.w_seniority * spread)
+        return (
+            HARD * hard
+            + self.w_repeat * penalty
+            + self.w_function * duplicates
+            + self.w_seniority * spread
+        )
 
     def start(self, rng: random.Random) -> list[list[int]]:
         """A greedy seating: pinned people first, then facilitators, case authors, the largest
@@ -116,15 +127,24 @@ class Seating:
                 colleagues[c] = colleagues.get(c, 0) + 1
         order = list(range(len(self.ids)))
         rng.shuffle(order)
-        order.sort(key=lambda i: (self.pin[i] < 0, not self.facilitator[i], not self.case[i],
-                                  -colleagues.get(self.company[i], 0)))
+        order.sort(
+            key=lambda i: (
+                self.pin[i] < 0,
+                not self.facilitator[i],
+                not self.case[i],
+                -colleagues.get(self.company[i], 0),
+            )
+        )
         for person in order:
             if self.pin[person] >= 0:
                 choices = [self.pin[person]]
             else:
-                choices = [t for t, members in enumerate(tables)
-                           if len(members) < shape.base
-                           or (len(members) == shape.base and larger_used < shape.larger)]
+                choices = [
+                    t
+                    for t, members in enumerate(tables)
+                    if len(members) < shape.base
+                    or (len(members) == shape.base and larger_used < shape.larger)
+                ]
             best, best_delta = choices[0], math.inf
             for t in choices:
                 delta = self.cost(tables[t] + [person]) - costs[t]
@@ -136,8 +156,14 @@ class Seating:
                 larger_used += 1
         return tables
 
-    def anneal(self, tables: list[list[int]], rng: random.Random, moves: int,
-               deadline: float, clock: Callable[[], float]) -> tuple[list[list[int]], int, bool]:
+    def anneal(
+        self,
+        tables: list[list[int]],
+        rng: random.Random,
+        moves: int,
+        deadline: float,
+        clock: Callable[[], float],
+    ) -> tuple[list[list[int]], int, bool]:
         """Improve ``tables``; returns the best plan seen, moves made, whether time ran out."""
         count = len(tables)
         movable = [i for i in range(len(self.ids)) if self.pin[i] < 0]
@@ -174,8 +200,13 @@ class Seating:
             # changes): each goal improves without trading against the other. The rest are
             # free swaps and moves, which can trade.
             kind = rng.random() * (1.0 if progress < FREE_UNTIL else 0.8)
-            alike = (by_level.get(self.seniority[a]) if kind < 0.4
-                     else by_function.get(self.function[a]) if kind < 0.8 else None)
+            alike = (
+                by_level.get(self.seniority[a])
+                if kind < 0.4
+                else by_function.get(self.function[a])
+                if kind < 0.8
+                else None
+            )
             b = -1
             if alike is not None and len(alike) > 1:
                 b = alike[rng.randrange(len(alike))]
@@ -187,8 +218,7 @@ class Seating:
                 if target >= source:
                     target += 1
             from_members, to_members = tables[source], tables[target]
-            if b < 0 and sizes_vary and len(from_members) > len(to_members) \
-                    and rng.random() < 0.3:
+            if b < 0 and sizes_vary and len(from_members) > len(to_members) and rng.random() < 0.3:
                 new_from = [m for m in from_members if m != a]
                 new_to = to_members + [a]
             else:

@@ -31,7 +31,8 @@ def solve(instance: Instance, clock: Callable[[], float] = time.perf_counter) ->
     seating = Seating(instance, shape)
     rng = random.Random(instance.seed)
     moves = instance.max_moves or min(
-        MAX_MOVES, max(MIN_MOVES, MOVES_PER_ATTENDEE * len(instance.attendees)))
+        MAX_MOVES, max(MIN_MOVES, MOVES_PER_ATTENDEE * len(instance.attendees))
+    )
     deadline = started + instance.time_limit_s
     moves_made = 0
     out_of_time = False
@@ -54,6 +55,10 @@ def solve(instance: Instance, clock: Callable[[], float] = time.perf_counter) ->
             return Plan(status="not_found")
         plan = found
     table_plans, metrics = evaluate(
-        instance, plan, moves=moves_made, time_s=clock() - started,
-        stopped_by="time_limit" if out_of_time else "moves")
+        instance,
+        plan,
+        moves=moves_made,
+        time_s=clock() - started,
+        stopped_by="time_limit" if out_of_time else "moves",
+    )
     return Plan(status="ok", tables=table_plans, metrics=metrics)

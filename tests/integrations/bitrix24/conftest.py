@@ -21,8 +21,9 @@ def fake(clock: FakeClock) -> FakeBitrix24:
 
 
 def make_client(http: httpx.AsyncClient, clock: FakeClock, **options: object) -> Bitrix24Client:
-    return Bitrix24Client(http, PORTAL_URL, clock=clock, sleep=clock.sleep,
-                          rng=random.Random(7), **options)  # type: ignore[arg-type]
+    return Bitrix24Client(
+        http, PORTAL_URL, clock=clock, sleep=clock.sleep, rng=random.Random(7), **options
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ class FakeBitrix24:
         base = urlsplit(self.portal_url).path
         if not path.startswith(base):
             return _error(401, "NO_AUTH_FOUND", "Wrong authorization data")
-        method = path[len(base):].removesuffix(".json")
+        method = path[len(base) :].removesuffix(".json")
         if not self._admit():
             self.rejected += 1
             return _error(self.limit_status, "QUERY_LIMIT_EXCEEDED", "Too many requests")
@@ -123,9 +123,18 @@ class FakeBitrix24:
 
     def _ok(self, result: Any, extra: dict[str, Any] | None = None) -> httpx.Response:
         now = self.clock()
-        body = {"result": result, **(extra or {}),
-                "time": {"start": now, "finish": now, "duration": 0, "processing": 0,
-                         "operating_reset_at": int(now) + 600, "operating": 0}}
+        body = {
+            "result": result,
+            **(extra or {}),
+            "time": {
+                "start": now,
+                "finish": now,
+                "duration": 0,
+                "processing": 0,
+                "operating_reset_at": int(now) + 600,
+                "operating": 0,
+            },
+        }
         return httpx.Response(200, json=body)
 
     # -- methods -------------------------------------------------------------------------------
@@ -188,8 +197,13 @@ class FakeBitrix24:
                 if "next" in extra:
                     nexts[key] = extra["next"]
         # PHP arrays: empty sections are [] on the wire.
-        return {"result": results or [], "result_error": errors or [],
-                "result_total": totals or [], "result_next": nexts or [], "result_time": []}
+        return {
+            "result": results or [],
+            "result_error": errors or [],
+            "result_total": totals or [],
+            "result_next": nexts or [],
+            "result_time": [],
+        }
 
     def _add(self, fields: Any, store: dict[int, dict[str, Any]] | None = None) -> int:
         if not isinstance(fields, dict):
@@ -201,16 +215,18 @@ class FakeBitrix24:
         (self.contacts if store is None else store)[contact_id] = record
         return contact_id
 
-    def _update(self, contact_id: Any, fields: Any,
-                store: dict[int, dict[str, Any]] | None = None) -> bool:
+    def _update(
+        self, contact_id: Any, fields: Any, store: dict[int, dict[str, Any]] | None = None
+    ) -> bool:
         record = self._get(contact_id, store)
         if not isinstance(fields, dict):
             raise FakeError(400, "", "Parameter 'fields' must be array.")
         self._apply(record, fields)
         return True
 
-    def _get(self, contact_id: Any,
-             store: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _get(
+        self, contact_id: Any, store: dict[int, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         try:
             record = (self.contacts if store is None else store).get(int(contact_id))
         except (TypeError, ValueError):
@@ -247,8 +263,14 @@ class FakeBitrix24:
                     existing["VALUE"] = text
                     existing["VALUE_TYPE"] = item.get("VALUE_TYPE") or existing["VALUE_TYPE"]
             elif text:
-                entries.append({"ID": str(self._multi_id()), "TYPE_ID": name,
-                                "VALUE": text, "VALUE_TYPE": item.get("VALUE_TYPE") or "WORK"})
+                entries.append(
+                    {
+                        "ID": str(self._multi_id()),
+                        "TYPE_ID": name,
+                        "VALUE": text,
+                        "VALUE_TYPE": item.get("VALUE_TYPE") or "WORK",
+                    }
+                )
 
     def _multi_id(self) -> int:
         self.next_id += 1
@@ -258,7 +280,7 @@ class FakeBitrix24:
         filters = p.get("filter") or {}
         start = int(p.get("start") or 0)
         matched = [c for _, c in sorted(self.contacts.items()) if _matches(c, filters)]
-        page = matched[start:start + 50]
+        page = matched[start : start + 50]
         extra: dict[str, Any] = {"total": len(matched)}
         if start + 50 < len(matched):
             extra["next"] = start + 50
@@ -268,18 +290,23 @@ class FakeBitrix24:
         kind = p.get("type")
         values = p.get("values")
         if kind not in ("EMAIL", "PHONE"):
-            raise FakeError(400, "Communication type is not defined",
-                            "Parameter 'type' is required.")
+            raise FakeError(
+                400, "Communication type is not defined", "Parameter 'type' is required."
+            )
         if isinstance(values, dict):
             values = list(values.values())
         if not values:
-            raise FakeError(400, "Communication values is not defined",
-                            "Parameter 'values' is required.")
+            raise FakeError(
+                400, "Communication values is not defined", "Parameter 'values' is required."
+            )
         if len(values) > 20:
             raise FakeError(400, "", "Too many communication values (max 20).")
         wanted = {str(v).strip().lower() for v in values}
-        found = sorted(cid for cid, c in self.contacts.items()
-                       if any(e["VALUE"].strip().lower() in wanted for e in c.get(kind, [])))
+        found = sorted(
+            cid
+            for cid, c in self.contacts.items()
+            if any(e["VALUE"].strip().lower() in wanted for e in c.get(kind, []))
+        )
         entity = p.get("entity_type")
         if not found or entity not in (None, "CONTACT"):
             return []
@@ -292,8 +319,10 @@ class FakeBitrix24:
         out: list[str] = []
         for method, params in self.requests:
             if method == "batch":
-                out += [f"batch:{str(line).partition('?')[0]}"
-                        for line in (params.get("cmd") or {}).values()]
+                out += [
+                    f"batch:{str(line).partition('?')[0]}"
+                    for line in (params.get("cmd") or {}).values()
+                ]
             else:
                 out.append(method)
         return out

@@ -15,16 +15,20 @@ from app.worker.relay import Worker
 from tests.conftest import make_settings
 from tests.integrations.bitrix24.fake import Outage
 
-OPEN = {"company_visibility": "members", "job_title_visibility": "members",
-        "phone_visibility": "members", "email_visibility": "members"}
+OPEN = {
+    "company_visibility": "members",
+    "job_title_visibility": "members",
+    "phone_visibility": "members",
+    "email_visibility": "members",
+}
 
 
 def crm_worker(app, crm) -> Worker:
     settings = make_settings(worker_concurrency=1)
-    channel = CrmChannel(app.state.sessionmaker, crm, settings.bitrix24_lead_statuses,
-                         settings.bitrix24_deal_stages)
-    return Worker(app.state.sessionmaker, settings, [channel],
-                  rng=random.Random(5))
+    channel = CrmChannel(
+        app.state.sessionmaker, crm, settings.bitrix24_lead_statuses, settings.bitrix24_deal_stages
+    )
+    return Worker(app.state.sessionmaker, settings, [channel], rng=random.Random(5))
 
 
 async def crm_deliveries(db):
@@ -35,8 +39,9 @@ async def crm_deliveries(db):
 async def test_profile_change_updates_the_contact(client, db, factory, app, crm, fake):
     actor = await factory.member(full_name="Anna Ivanova", email="anna@example.com", **OPEN)
     worker = crm_worker(app, crm)
-    response = await client.patch("/api/v1/me", headers=actor.headers,
-                                  json={"job_title": "CTO", "company": "Acme"})
+    response = await client.patch(
+        "/api/v1/me", headers=actor.headers, json={"job_title": "CTO", "company": "Acme"}
+    )
     assert response.status_code == 200
     await worker.run_once()
 
@@ -49,14 +54,16 @@ async def test_profile_change_updates_the_contact(client, db, factory, app, crm,
 
     # The same event delivered again (at least once) changes nothing and calls nobody.
     calls = len(fake.requests)
-    await db.execute(Delivery.__table__.update().values(status="pending",
-                                                        next_attempt_at=datetime.now(UTC)))
+    await db.execute(
+        Delivery.__table__.update().values(status="pending", next_attempt_at=datetime.now(UTC))
+    )
     await worker.run_once()
     assert len(fake.requests) == calls and len(fake.contacts) == 1
 
 
-async def test_portal_outage_reschedules_after_the_portal_allows(client, db, factory, app, crm,
-                                                                  fake, clock):
+async def test_portal_outage_reschedules_after_the_portal_allows(
+    client, db, factory, app, crm, fake, clock
+):
     actor = await factory.member(full_name="Boris Petrov", **OPEN)
     fake.outage = Outage(until=clock() + 3600)
     worker = crm_worker(app, crm)
@@ -84,38 +91,55 @@ async def test_refused_value_fails_the_delivery(client, db, factory, app, crm, m
     assert "Invalid phone" in delivery.last_error
 
 
-async def test_application_becomes_a_lead_that_follows_its_status(client, db, factory, app,
-                                                                  crm, fake):
+async def test_application_becomes_a_lead_that_follows_its_status(
+    client, db, factory, app, crm, fake
+):
     from tests.applications.helpers import submitted
 
     admin = await factory.member("admin")
     applicant, application, _ = await submitted(
-        client, factory, full_name="Dina Orlova", email="dina@example.com",
-        company_visibility="members", job_title_visibility="nobody")
+        client,
+        factory,
+        full_name="Dina Orlova",
+        email="dina@example.com",
+        company_visibility="members",
+        job_title_visibility="nobody",
+    )
     worker = crm_worker(app, crm)
     await worker.run_once()
     [lead] = fake.leads.values()
     [contact_id] = fake.contacts
     assert (lead["STATUS_ID"], lead["CONTACT_ID"], lead["ORIGIN_ID"]) == (
-        "IN_PROCESS", str(contact_id), application["id"])
+        "IN_PROCESS",
+        str(contact_id),
+        application["id"],
+    )
     assert (lead["UTM_SOURCE"], lead["UTM_CAMPAIGN"], lead["COMPANY_TITLE"]) == (
-        "telegram", "autumn", "Acme")
+        "telegram",
+        "autumn",
+        "Acme",
+    )
     assert "POST" not in lead  # the job title's consent is "nobody"
     assert "Led the platform rewrite" not in fake.sent_text()  # free text never leaves
 
-    await client.post(f"/api/v1/applications/{application['id']}/decision",
-                      headers=admin.headers, json={"status": "approved", "reason": "Strong"})
+    await client.post(
+        f"/api/v1/applications/{application['id']}/decision",
+        headers=admin.headers,
+        json={"status": "approved", "reason": "Strong"},
+    )
     await worker.run_once()
     [lead] = fake.leads.values()
     assert lead["STATUS_ID"] == "CONVERTED" and len(fake.leads) == 1
-    [link] = (await db.execute(select(CrmLink).where(
-        CrmLink.subject_type == "application"))).scalars().all()
+    [link] = (
+        (await db.execute(select(CrmLink).where(CrmLink.subject_type == "application")))
+        .scalars()
+        .all()
+    )
     assert str(link.subject_id) == application["id"] and link.crm_entity == "lead"
     assert {d.status for d in await crm_deliveries(db)} == {"succeeded"}
 
 
-async def test_erasure_takes_the_contact_and_the_leads_away(client, db, factory, app, crm,
-                                                            fake):
+async def test_erasure_takes_the_contact_and_the_leads_away(client, db, factory, app, crm, fake):
     from tests.applications.helpers import submitted
 
     applicant, application, _ = await submitted(client, factory, full_name="Egor Lee", **OPEN)
@@ -130,8 +154,7 @@ async def test_erasure_takes_the_contact_and_the_leads_away(client, db, factory,
     assert (await db.execute(select(CrmLink))).scalars().all() == []
 
 
-async def test_a_registration_is_a_deal_whose_stage_follows_it(client, db, factory, app, crm,
-                                                               fake):
+async def test_a_registration_is_a_deal_whose_stage_follows_it(client, db, factory, app, crm, fake):
     from tests.events.helpers import confirm, open_event, register
 
     admin = await factory.member("admin")
@@ -142,8 +165,13 @@ async def test_a_registration_is_a_deal_whose_stage_follows_it(client, db, facto
     await worker.run_once()
     [deal] = fake.deals.values()
     [contact_id] = fake.contacts
-    assert (deal["TITLE"], deal["STAGE_ID"], deal["CONTACT_ID"], deal["UTM_CAMPAIGN"],
-            deal["ORIGIN_ID"]) == ("Board #4", "NEW", str(contact_id), "b4", created["id"])
+    assert (
+        deal["TITLE"],
+        deal["STAGE_ID"],
+        deal["CONTACT_ID"],
+        deal["UTM_CAMPAIGN"],
+        deal["ORIGIN_ID"],
+    ) == ("Board #4", "NEW", str(contact_id), "b4", created["id"])
 
     await confirm(client, member, created["id"])
     await client.post(f"/api/v1/registrations/{created['id']}/cancel", headers=member.headers)
@@ -158,8 +186,11 @@ async def test_timepad_guests_stay_out_of_the_crm(client, db, factory, app, crm,
 
     admin = await factory.member("admin")
     event = await open_event(client, admin)
-    guest = Registration(event_id=__import__("uuid").UUID(event["id"]),
-                         guest_email="guest@example.com", guest_name="Гость")
+    guest = Registration(
+        event_id=__import__("uuid").UUID(event["id"]),
+        guest_email="guest@example.com",
+        guest_name="Гость",
+    )
     db.add(guest)
     await db.flush()
     assert await service.sync_registration(db, crm, guest.id, {}) == "skipped"

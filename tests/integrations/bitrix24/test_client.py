@@ -23,15 +23,21 @@ from tests.integrations.bitrix24.fake import PORTAL_URL, FakeBitrix24, Outage, p
 
 
 def test_php_query_round_trips_through_php_style_parsing():
-    params = {"fields": {"NAME": "Ivan & Co", "EMAIL": [{"VALUE": "a+b@x.ru",
-                                                          "VALUE_TYPE": "WORK"}]},
-              "values": ["q@x.ru", "w=1@x.ru"], "flag": True}
+    params = {
+        "fields": {"NAME": "Ivan & Co", "EMAIL": [{"VALUE": "a+b@x.ru", "VALUE_TYPE": "WORK"}]},
+        "values": ["q@x.ru", "w=1@x.ru"],
+        "flag": True,
+    }
     query = php_query(params)
     assert "fields%5BEMAIL%5D%5B0%5D%5BVALUE%5D=a%2Bb%40x.ru" in query
     assert php_unflatten(query) == {
-        "fields": {"NAME": "Ivan & Co", "EMAIL": {"0": {"VALUE": "a+b@x.ru",
-                                                        "VALUE_TYPE": "WORK"}}},
-        "values": {"0": "q@x.ru", "1": "w=1@x.ru"}, "flag": "Y"}
+        "fields": {
+            "NAME": "Ivan & Co",
+            "EMAIL": {"0": {"VALUE": "a+b@x.ru", "VALUE_TYPE": "WORK"}},
+        },
+        "values": {"0": "q@x.ru", "1": "w=1@x.ru"},
+        "flag": "Y",
+    }
 
 
 async def test_call_posts_json_to_the_method_url(crm, fake):
@@ -41,20 +47,46 @@ async def test_call_posts_json_to_the_method_url(crm, fake):
     assert (await crm.call("crm.contact.get", {"id": 1}))["NAME"] == "Anna"
 
 
-@pytest.mark.parametrize("status,body,kind,code", [
-    (400, {"error": "", "error_description": "Parameter 'fields' must be array."},
-     Bitrix24RequestError, ""),
-    (400, {"error": "", "error_description": "Not found"}, Bitrix24NotFound, ""),
-    (400, {"error": "ERROR_CORE", "error_description": "bad e-mail"}, Bitrix24RequestError,
-     "ERROR_CORE"),
-    (401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"},
-     Bitrix24AuthError, "NO_AUTH_FOUND"),
-    (403, {"error": "insufficient_scope", "error_description": ""}, Bitrix24AuthError,
-     "insufficient_scope"),
-    (429, {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked",
-           "time": {"operating_reset_at": 1800000300}}, Bitrix24TimeLimit,
-     "OPERATION_TIME_LIMIT"),
-])
+@pytest.mark.parametrize(
+    "status,body,kind,code",
+    [
+        (
+            400,
+            {"error": "", "error_description": "Parameter 'fields' must be array."},
+            Bitrix24RequestError,
+            "",
+        ),
+        (400, {"error": "", "error_description": "Not found"}, Bitrix24NotFound, ""),
+        (
+            400,
+            {"error": "ERROR_CORE", "error_description": "bad e-mail"},
+            Bitrix24RequestError,
+            "ERROR_CORE",
+        ),
+        (
+            401,
+            {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"},
+            Bitrix24AuthError,
+            "NO_AUTH_FOUND",
+        ),
+        (
+            403,
+            {"error": "insufficient_scope", "error_description": ""},
+            Bitrix24AuthError,
+            "insufficient_scope",
+        ),
+        (
+            429,
+            {
+                "error": "OPERATION_TIME_LIMIT",
+                "error_description": "blocked",
+                "time": {"operating_reset_at": 1800000300},
+            },
+            Bitrix24TimeLimit,
+            "OPERATION_TIME_LIMIT",
+        ),
+    ],
+)
 def test_error_bodies_become_typed_errors(status, body, kind, code):
     error = error_from(body, status)
     assert type(error) is kind
@@ -74,8 +106,9 @@ async def test_empty_error_code_and_not_found_from_the_portal(crm):
 
 async def test_wrong_webhook_code_is_an_auth_error_without_retry(fake, clock):
     async with httpx.AsyncClient(transport=fake.transport()) as http:
-        client = Bitrix24Client(http, "https://fake-portal.bitrix24.test/rest/1/wrong/",
-                                clock=clock, sleep=clock.sleep)
+        client = Bitrix24Client(
+            http, "https://fake-portal.bitrix24.test/rest/1/wrong/", clock=clock, sleep=clock.sleep
+        )
         with pytest.raises(Bitrix24AuthError) as error:
             await client.call("crm.contact.list")
     assert error.value.code == "NO_AUTH_FOUND"
@@ -83,9 +116,13 @@ async def test_wrong_webhook_code_is_an_auth_error_without_retry(fake, clock):
 
 
 async def test_batch_splits_into_fifty_and_reads_errors_per_command(crm, fake):
-    commands = {f"c{i}": ("crm.contact.add", {"fields": {"NAME": f"N{i}",
-                                                         "EMAIL": [{"VALUE": f"n{i}@x.ru"}]}})
-                for i in range(120)}
+    commands = {
+        f"c{i}": (
+            "crm.contact.add",
+            {"fields": {"NAME": f"N{i}", "EMAIL": [{"VALUE": f"n{i}@x.ru"}]}},
+        )
+        for i in range(120)
+    }
     commands["c7"] = ("crm.contact.add", {"fields": {"EMAIL": [{"VALUE": "not-an-email"}]}})
     result = await crm.batch(commands)
     assert [m for m, _ in fake.requests] == ["batch", "batch", "batch"]
@@ -96,12 +133,29 @@ async def test_batch_splits_into_fifty_and_reads_errors_per_command(crm, fake):
 
 
 async def test_batch_reads_empty_php_arrays_and_totals(clock):
-    answers = iter([
-        {"result": {"result": [], "result_error": [], "result_total": [], "result_next": [],
-                    "result_time": []}, "time": {}},
-        {"result": {"result": {"a": [{"ID": "5"}]}, "result_error": [],
-                    "result_total": {"a": 120}, "result_next": {"a": 50}}, "time": {}},
-    ])
+    answers = iter(
+        [
+            {
+                "result": {
+                    "result": [],
+                    "result_error": [],
+                    "result_total": [],
+                    "result_next": [],
+                    "result_time": [],
+                },
+                "time": {},
+            },
+            {
+                "result": {
+                    "result": {"a": [{"ID": "5"}]},
+                    "result_error": [],
+                    "result_total": {"a": 120},
+                    "result_next": {"a": 50},
+                },
+                "time": {},
+            },
+        ]
+    )
 
     async def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=next(answers))
@@ -117,11 +171,17 @@ async def test_batch_reads_empty_php_arrays_and_totals(clock):
 
 async def test_findbycomm_nothing_found_is_an_empty_list(crm, fake):
     fake.seed(NAME="X", EMAIL=[{"VALUE": "x@x.ru"}])
-    assert await crm.call("crm.duplicate.findbycomm",
-                          {"entity_type": "CONTACT", "type": "EMAIL", "values": ["no@x.ru"]}) == []
-    assert await crm.call("crm.duplicate.findbycomm",
-                          {"entity_type": "CONTACT", "type": "EMAIL",
-                           "values": ["X@x.ru"]}) == {"CONTACT": [1]}
+    assert (
+        await crm.call(
+            "crm.duplicate.findbycomm",
+            {"entity_type": "CONTACT", "type": "EMAIL", "values": ["no@x.ru"]},
+        )
+        == []
+    )
+    assert await crm.call(
+        "crm.duplicate.findbycomm",
+        {"entity_type": "CONTACT", "type": "EMAIL", "values": ["X@x.ru"]},
+    ) == {"CONTACT": [1]}
 
 
 async def test_bucket_paces_requests_at_the_portal_rate(crm, fake, clock):
@@ -140,7 +200,7 @@ async def test_limit_exceeded_backs_off_exponentially_then_succeeds(crm, fake, c
     # 1, 2, 4, 8 s ceilings with jitter in the upper half of each: four waits cover 7.2 s.
     assert len(clock.slept) == 4 and sum(clock.slept) >= 7.2
     for attempt, delay in enumerate(clock.slept):
-        assert 2 ** attempt / 2 <= delay <= 2 ** attempt
+        assert 2**attempt / 2 <= delay <= 2**attempt
     assert crm.stats.retries == 4 and fake.rejected == 0
 
 
@@ -166,8 +226,12 @@ async def test_persistent_outage_ends_in_retry_later(fake, clock):
 
 
 async def test_operation_time_limit_waits_for_the_announced_reset(fake, clock):
-    fake.outage = Outage(until=clock.now + 300, status=429, code="OPERATION_TIME_LIMIT",
-                         description="Method is blocked due to operation time limit.")
+    fake.outage = Outage(
+        until=clock.now + 300,
+        status=429,
+        code="OPERATION_TIME_LIMIT",
+        description="Method is blocked due to operation time limit.",
+    )
     async with httpx.AsyncClient(transport=fake.transport()) as http:
         client = make_client(http, clock)
         with pytest.raises(Bitrix24RetryLater) as later:
@@ -200,27 +264,38 @@ def test_webhook_url_is_validated_and_kept_secret():
     assert "s3cr3tc0de" not in repr(settings) and "s3cr3tc0de" not in str(settings)
     assert "s3cr3tc0de" not in json.dumps(settings.model_dump(mode="json"))
     assert not make_settings().bitrix24_enabled
-    for bad in ("http://portal.bitrix24.ru/rest/1/abc/", "https://portal.bitrix24.ru/abc",
-                "https://portal.bitrix24.ru/rest/x/abc/"):
+    for bad in (
+        "http://portal.bitrix24.ru/rest/1/abc/",
+        "https://portal.bitrix24.ru/abc",
+        "https://portal.bitrix24.ru/rest/x/abc/",
+    ):
         with pytest.raises(ValidationError):
             make_settings(bitrix24_webhook_url=bad)
 
 
 def test_fake_refuses_oversized_batches():
     fake = FakeBitrix24()
-    request = httpx.Request("POST", PORTAL_URL + "batch.json", json={
-        "halt": 0, "cmd": {f"c{i}": "crm.contact.list?" for i in range(51)}})
+    request = httpx.Request(
+        "POST",
+        PORTAL_URL + "batch.json",
+        json={"halt": 0, "cmd": {f"c{i}": "crm.contact.list?" for i in range(51)}},
+    )
     response = fake.handle(request)
     assert response.status_code == 400
     assert response.json()["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
 
 
 async def test_retry_after_header_is_honoured(clock):
-    answers = iter([
-        httpx.Response(503, headers={"Retry-After": "20"},
-                       json={"error": "OVERLOAD_LIMIT", "error_description": "blocked"}),
-        httpx.Response(200, json={"result": [], "time": {}}),
-    ])
+    answers = iter(
+        [
+            httpx.Response(
+                503,
+                headers={"Retry-After": "20"},
+                json={"error": "OVERLOAD_LIMIT", "error_description": "blocked"},
+            ),
+            httpx.Response(200, json={"result": [], "time": {}}),
+        ]
+    )
 
     async def handler(request: httpx.Request) -> httpx.Response:
         return next(answers)

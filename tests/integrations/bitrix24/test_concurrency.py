@@ -41,6 +41,7 @@ async def _member(maker, *roles: str, **fields) -> Member:
 
 def slow_transport(fake: FakeBitrix24) -> httpx.MockTransport:
     """Every answer takes a moment, so concurrent syncs really overlap."""
+
     async def handler(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.02)
         return fake.handle(request)
@@ -98,9 +99,15 @@ async def test_simultaneous_requests_make_one_run(committed, app, engine):
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            responses = await asyncio.gather(*(
-                client.post("/api/v1/integrations/bitrix24/sync",
-                            headers={"Authorization": f"Bearer {token}"}) for _ in range(8)))
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/integrations/bitrix24/sync",
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    for _ in range(8)
+                )
+            )
     finally:
         app.state.sessionmaker, app.state.read_sessionmaker, app.state.settings = original
     assert {r.status_code for r in responses} == {202}, [r.text for r in responses]
@@ -109,8 +116,7 @@ async def test_simultaneous_requests_make_one_run(committed, app, engine):
         assert await connection.scalar(select(func.count()).select_from(CrmSyncRun)) == 1
 
 
-async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, app, engine,
-                                                                      clock):
+async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, app, engine, clock):
     """A sync stuck on a slow or limited portal holds nothing the API needs: the member it is
     syncing edits their profile meanwhile."""
     member = await _member(committed, job_title_visibility="members", job_title="CTO")
@@ -128,8 +134,9 @@ async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, a
     async def sync() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
             async with committed() as session:
-                await service.full_sync(session, make_client(http, clock),
-                                        checkpoint=session.commit)
+                await service.full_sync(
+                    session, make_client(http, clock), checkpoint=session.commit
+                )
                 await session.commit()
 
     original = (app.state.sessionmaker, app.state.read_sessionmaker)
@@ -142,9 +149,12 @@ async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, a
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
             etag = (await api.get("/api/v1/me", headers=headers)).headers["ETag"]
             # A deadlock detector, not a latency measurement: blocked would never finish.
-            response = await asyncio.wait_for(api.patch(
-                "/api/v1/me", headers={**headers, "If-Match": etag}, json={"job_title": "CIO"}),
-                10)
+            response = await asyncio.wait_for(
+                api.patch(
+                    "/api/v1/me", headers={**headers, "If-Match": etag}, json={"job_title": "CIO"}
+                ),
+                10,
+            )
         assert response.status_code == 200 and response.json()["job_title"] == "CIO"
         assert not task.done()
     finally:

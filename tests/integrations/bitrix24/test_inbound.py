@@ -30,21 +30,29 @@ def token_configured(app):
 
 
 def event_body(crm_id: int, event: str = "ONCRMCONTACTUPDATE", token: str = TOKEN) -> str:
-    return urlencode({
-        "event": event, "event_handler_id": "11", "data[FIELDS][ID]": str(crm_id),
-        "ts": "1724695689", "auth[domain]": "portal.example", "auth[member_id]": "a223c6b3",
-        "auth[application_token]": token,
-    })
+    return urlencode(
+        {
+            "event": event,
+            "event_handler_id": "11",
+            "data[FIELDS][ID]": str(crm_id),
+            "ts": "1724695689",
+            "auth[domain]": "portal.example",
+            "auth[member_id]": "a223c6b3",
+            "auth[application_token]": token,
+        }
+    )
 
 
 async def post(client, body: str):
-    return await client.post(URL, content=body.encode(),
-                             headers={"content-type": "application/x-www-form-urlencoded"})
+    return await client.post(
+        URL, content=body.encode(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
 
 
 async def linked_member(db, factory, crm, **fields):
-    actor = await factory.member(full_name="Anna Ivanova", phone="+7 900 111-22-33",
-                                 **{**OPEN, **fields})
+    actor = await factory.member(
+        full_name="Anna Ivanova", phone="+7 900 111-22-33", **{**OPEN, **fields}
+    )
     await service.sync_member(db, crm, actor.id)
     link = (await db.execute(select(CrmLink))).scalar_one()
     return actor, link
@@ -73,8 +81,11 @@ async def test_a_corrected_phone_comes_back_once(client, db, app, factory, crm, 
     assert (member.phone, member.version) == ("+79009998877", 2)
     [event] = await outbox_events(db, "member.updated")
     assert event.data["fields"] == ["phone"]
-    [entry] = (await db.execute(select(AuditEntry).where(
-        AuditEntry.action == "member.updated_from_crm"))).scalars().all()
+    [entry] = (
+        (await db.execute(select(AuditEntry).where(AuditEntry.action == "member.updated_from_crm")))
+        .scalars()
+        .all()
+    )
     assert "+7" not in str(entry.details)  # ids and field names only
 
     # The next sync does not echo the number back, and a second event changes nothing.
@@ -91,7 +102,8 @@ async def test_a_corrected_phone_comes_back_once(client, db, app, factory, crm, 
 async def test_no_phone_consent_means_nothing_comes_back(client, db, app, factory, crm, fake):
     actor, link = await linked_member(db, factory, crm, phone_visibility="nobody")
     fake.contacts[link.crm_id].setdefault("PHONE", []).append(
-        {"ID": "9", "VALUE": "+7 900 555-00-00", "VALUE_TYPE": "WORK"})
+        {"ID": "9", "VALUE": "+7 900 555-00-00", "VALUE_TYPE": "WORK"}
+    )
     with token_configured(app):
         await post(client, event_body(link.crm_id))
     await inbound.process_pending(db, crm)
@@ -100,8 +112,9 @@ async def test_no_phone_consent_means_nothing_comes_back(client, db, app, factor
     assert member.phone == "+7 900 111-22-33" and member.version == 1
 
 
-async def test_deleted_contact_loses_its_link_and_strangers_are_ignored(client, db, app,
-                                                                       factory, crm, fake):
+async def test_deleted_contact_loses_its_link_and_strangers_are_ignored(
+    client, db, app, factory, crm, fake
+):
     actor, link = await linked_member(db, factory, crm)
     with token_configured(app):
         await post(client, event_body(99999))  # not a contact of ours
@@ -119,18 +132,33 @@ async def test_acknowledged_without_calling_the_portal(client, db, app, factory,
     _actor, link = await linked_member(db, factory, crm)
     calls = len(fake.requests)
     with token_configured(app):
-        responses = [await post(client, event_body(link.crm_id).replace(
-            "ts=1724695689", f"ts={1724695689 + n}")) for n in range(5)]
+        responses = [
+            await post(
+                client, event_body(link.crm_id).replace("ts=1724695689", f"ts={1724695689 + n}")
+            )
+            for n in range(5)
+        ]
     assert [r.status_code for r in responses] == [200] * 5
     assert len(fake.requests) == calls  # nothing asked of the portal while answering
-    pending = (await db.execute(select(InboxMessage).where(
-        InboxMessage.processed_at.is_(None)))).scalars().all()
+    pending = (
+        (await db.execute(select(InboxMessage).where(InboxMessage.processed_at.is_(None))))
+        .scalars()
+        .all()
+    )
     assert len(pending) == 5
 
 
-@pytest.mark.parametrize("body", ["", "event=", "a" * 5000, "auth[application_token][]=x",
-                                  "data[FIELDS][ID]=not-a-number&auth[application_token]="
-                                  + TOKEN, "\x00\x01\x02"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "event=",
+        "a" * 5000,
+        "auth[application_token][]=x",
+        "data[FIELDS][ID]=not-a-number&auth[application_token]=" + TOKEN,
+        "\x00\x01\x02",
+    ],
+)
 async def test_malformed_bodies_are_refused_or_kept_never_a_5xx(client, db, app, crm, body):
     """Checklist I1: a body without the token is refused and stores nothing; a signed body of
     the wrong shape is stored, and processing it later fails softly (no 5xx, no change)."""

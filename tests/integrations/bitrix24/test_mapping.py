@@ -9,30 +9,49 @@ from app.integrations.bitrix24 import mapping
 
 
 def member(**overrides):
-    values = dict(id=uuid.UUID("00000000-0000-0000-0000-00000000abcd"),
-                  full_name="Anna Maria Ivanova", company="Acme", job_title="CTO",
-                  phone="+7 (495) 123-45-67", email="Anna@Example.COM",
-                  company_visibility="nobody", job_title_visibility="nobody",
-                  phone_visibility="nobody", email_visibility="nobody")
+    values = dict(
+        id=uuid.UUID("00000000-0000-0000-0000-00000000abcd"),
+        full_name="Anna Maria Ivanova",
+        company="Acme",
+        job_title="CTO",
+        phone="+7 (495) 123-45-67",
+        email="Anna@Example.COM",
+        company_visibility="nobody",
+        job_title_visibility="nobody",
+        phone_visibility="nobody",
+        email_visibility="nobody",
+    )
     values.update(overrides)
     return SimpleNamespace(**values)
 
 
 def test_without_consent_only_the_name_and_our_id_leave():
     assert mapping.contact_fields(member()) == {
-        "NAME": "Anna Maria", "LAST_NAME": "Ivanova", "ORIGINATOR_ID": "digital-leaders",
-        "ORIGIN_ID": "00000000-0000-0000-0000-00000000abcd"}
+        "NAME": "Anna Maria",
+        "LAST_NAME": "Ivanova",
+        "ORIGINATOR_ID": "digital-leaders",
+        "ORIGIN_ID": "00000000-0000-0000-0000-00000000abcd",
+    }
 
 
-@pytest.mark.parametrize("visibility,sent", [("nobody", False), ("table", False),
-                                             ("members", True), ("public", True)])
+@pytest.mark.parametrize(
+    "visibility,sent", [("nobody", False), ("table", False), ("members", True), ("public", True)]
+)
 def test_each_private_field_follows_its_own_consent(visibility, sent):
-    fields = mapping.contact_fields(member(company_visibility=visibility,
-                                           job_title_visibility=visibility,
-                                           phone_visibility=visibility,
-                                           email_visibility=visibility))
-    expected = {"COMPANY_TITLE": "Acme", "POST": "CTO", "PHONE": "+74951234567",
-                "EMAIL": "anna@example.com"}
+    fields = mapping.contact_fields(
+        member(
+            company_visibility=visibility,
+            job_title_visibility=visibility,
+            phone_visibility=visibility,
+            email_visibility=visibility,
+        )
+    )
+    expected = {
+        "COMPANY_TITLE": "Acme",
+        "POST": "CTO",
+        "PHONE": "+74951234567",
+        "EMAIL": "anna@example.com",
+    }
     for name, value in expected.items():
         assert (fields.get(name) == value) if sent else (name not in fields)
 
@@ -43,10 +62,15 @@ def test_consents_are_independent():
     assert not {"COMPANY_TITLE", "PHONE", "EMAIL"} & set(fields)
 
 
-@pytest.mark.parametrize("full_name,expected", [
-    ("Anna", ("Anna", "")), ("Anna Ivanova", ("Anna", "Ivanova")),
-    ("  Ivan Sergeevich   Petrov ", ("Ivan Sergeevich", "Petrov")), ("", ("", "")),
-])
+@pytest.mark.parametrize(
+    "full_name,expected",
+    [
+        ("Anna", ("Anna", "")),
+        ("Anna Ivanova", ("Anna", "Ivanova")),
+        ("  Ivan Sergeevich   Petrov ", ("Ivan Sergeevich", "Petrov")),
+        ("", ("", "")),
+    ],
+)
 def test_split_name(full_name, expected):
     assert mapping.split_name(full_name) == expected
 
@@ -68,12 +92,19 @@ def test_update_sends_only_what_changed():
 
 
 def test_withdrawn_consent_clears_what_we_sent_and_leaves_the_rest():
-    sent = mapping.contact_fields(member(job_title_visibility="members",
-                                         phone_visibility="members"))
+    sent = mapping.contact_fields(
+        member(job_title_visibility="members", phone_visibility="members")
+    )
     now = mapping.contact_fields(member())
-    current = {"ID": "9", "POST": "CTO", "COMMENTS": "typed by a manager",
-               "PHONE": [{"ID": "41", "VALUE": "+7 495 123-45-67", "VALUE_TYPE": "WORK"},
-                         {"ID": "42", "VALUE": "+7 999 000-00-00", "VALUE_TYPE": "MOBILE"}]}
+    current = {
+        "ID": "9",
+        "POST": "CTO",
+        "COMMENTS": "typed by a manager",
+        "PHONE": [
+            {"ID": "41", "VALUE": "+7 495 123-45-67", "VALUE_TYPE": "WORK"},
+            {"ID": "42", "VALUE": "+7 999 000-00-00", "VALUE_TYPE": "MOBILE"},
+        ],
+    }
     changes = mapping.update_fields(now, mapping.field_hashes(sent), current)
     assert changes == {"POST": "", "PHONE": [{"ID": "41", "VALUE": ""}]}
 
@@ -84,15 +115,22 @@ def test_changed_phone_replaces_our_entry_by_its_id():
     current = {"ID": "9", "PHONE": [{"ID": "41", "VALUE": "+74951234567"}]}
     assert mapping.needs_current(mapping.field_hashes(now), mapping.field_hashes(sent))
     assert mapping.update_fields(now, mapping.field_hashes(sent), current)["PHONE"] == [
-        {"ID": "41", "VALUE": "+79161112233", "VALUE_TYPE": "WORK"}]
+        {"ID": "41", "VALUE": "+79161112233", "VALUE_TYPE": "WORK"}
+    ]
 
 
 def test_linking_an_existing_contact_adds_only_what_it_lacks():
     fields = mapping.contact_fields(member(email_visibility="members"))
-    current = {"ID": "3", "NAME": "Anna Maria", "LAST_NAME": "Ivanova",
-               "EMAIL": [{"ID": "7", "VALUE": "ANNA@example.com"}]}
+    current = {
+        "ID": "3",
+        "NAME": "Anna Maria",
+        "LAST_NAME": "Ivanova",
+        "EMAIL": [{"ID": "7", "VALUE": "ANNA@example.com"}],
+    }
     assert mapping.update_fields(fields, {}, current) == {
-        "ORIGINATOR_ID": "digital-leaders", "ORIGIN_ID": "00000000-0000-0000-0000-00000000abcd"}
+        "ORIGINATOR_ID": "digital-leaders",
+        "ORIGIN_ID": "00000000-0000-0000-0000-00000000abcd",
+    }
 
 
 def test_hashes_hold_no_values():

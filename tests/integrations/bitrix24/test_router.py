@@ -33,13 +33,20 @@ class TestRequestSync:
         assert response.status_code == 202, response.text
         body = response.json()
         assert (body["kind"], body["status"], body["attempts"], body["report"]) == (
-            "full_sync", "requested", 0, None)
+            "full_sync",
+            "requested",
+            0,
+            None,
+        )
         assert body["requested_by"] == str(admin.id)
         assert response.headers["Location"] == f"{SYNC}/{body['id']}"
         run = await db.get(CrmSyncRun, uuid.UUID(body["id"]))
         assert run is not None and run.status == "requested"
-        entry = (await db.execute(select(AuditEntry).where(
-            AuditEntry.action == "bitrix24.full_sync_requested"))).scalar_one()
+        entry = (
+            await db.execute(
+                select(AuditEntry).where(AuditEntry.action == "bitrix24.full_sync_requested")
+            )
+        ).scalar_one()
         assert (entry.actor_id, entry.target_id) == (admin.id, run.id)
         # A second click while the first waits joins it.
         again = await client.post(SYNC, headers=admin.headers)
@@ -61,11 +68,11 @@ class TestRequestSync:
 
 
 class TestWorkerPerformsRuns:
-    async def test_full_sync_report_after_the_worker_ran(self, client, factory, db, crm, fake,
-                                                         enabled):
+    async def test_full_sync_report_after_the_worker_ran(
+        self, client, factory, db, crm, fake, enabled
+    ):
         admin = await factory.member("admin")
-        await factory.member(full_name="Ann Lee", job_title="CTO",
-                             job_title_visibility="members")
+        await factory.member(full_name="Ann Lee", job_title="CTO", job_title_visibility="members")
         run_id = (await client.post(SYNC, headers=admin.headers)).json()["id"]
         leases = []
 
@@ -87,8 +94,9 @@ class TestWorkerPerformsRuns:
         assert {c["NAME"] for c in fake.contacts.values()} == {"Ann", "Person"}
         assert await runs.perform_due_run(db, crm, utcnow()) is None  # nothing left
 
-    async def test_crm_limit_reschedules_the_run(self, client, factory, db, crm, fake, clock,
-                                                 enabled):
+    async def test_crm_limit_reschedules_the_run(
+        self, client, factory, db, crm, fake, clock, enabled
+    ):
         admin = await factory.member("admin")
         run_id = (await client.post(SYNC, headers=admin.headers)).json()["id"]
         fake.outage = Outage(until=clock.now + 3600)
@@ -112,7 +120,8 @@ class TestWorkerPerformsRuns:
         requested = await client.post(RECONCILIATION, headers=admin.headers)
         assert requested.status_code == 202
         assert (await client.get(RECONCILIATION, headers=admin.headers)).json()["status"] == (
-            "requested")
+            "requested"
+        )
         await runs.perform_due_run(db, crm, utcnow())
         body = (await client.get(RECONCILIATION, headers=admin.headers)).json()
         assert body["id"] == requested.json()["id"] and body["status"] == "done"

@@ -16,8 +16,12 @@ from app.models.member import Member
 from tests.integrations.bitrix24.conftest import make_client
 from tests.integrations.bitrix24.fake import Outage
 
-OPEN = {"company_visibility": "members", "job_title_visibility": "members",
-        "phone_visibility": "members", "email_visibility": "members"}
+OPEN = {
+    "company_visibility": "members",
+    "job_title_visibility": "members",
+    "phone_visibility": "members",
+    "email_visibility": "members",
+}
 
 
 async def links(db) -> dict:
@@ -26,20 +30,34 @@ async def links(db) -> dict:
 
 class TestSyncMember:
     async def test_creates_a_contact_after_looking_it_up_by_email(self, db, factory, crm, fake):
-        actor = await factory.member(full_name="Anna Ivanova", email="Anna@Example.com",
-                                     company="Acme", job_title="CTO", phone="+7 900 1234567",
-                                     **OPEN)
+        actor = await factory.member(
+            full_name="Anna Ivanova",
+            email="Anna@Example.com",
+            company="Acme",
+            job_title="CTO",
+            phone="+7 900 1234567",
+            **OPEN,
+        )
         assert await service.sync_member(db, crm, actor.id) is Outcome.created
         assert fake.methods() == ["crm.duplicate.findbycomm", "crm.contact.add"]
-        assert fake.requests[0][1] == {"entity_type": "CONTACT", "type": "EMAIL",
-                                       "values": ["anna@example.com"]}
+        assert fake.requests[0][1] == {
+            "entity_type": "CONTACT",
+            "type": "EMAIL",
+            "values": ["anna@example.com"],
+        }
         contact = fake.contacts[1]
-        assert (contact["NAME"], contact["LAST_NAME"], contact["POST"],
-                contact["COMPANY_TITLE"]) == ("Anna", "Ivanova", "CTO", "Acme")
+        assert (
+            contact["NAME"],
+            contact["LAST_NAME"],
+            contact["POST"],
+            contact["COMPANY_TITLE"],
+        ) == ("Anna", "Ivanova", "CTO", "Acme")
         assert contact["EMAIL"][0]["VALUE"] == "anna@example.com"
         assert contact["PHONE"][0]["VALUE"] == "+79001234567"
-        assert (contact["ORIGINATOR_ID"], contact["ORIGIN_ID"]) == ("digital-leaders",
-                                                                    str(actor.id))
+        assert (contact["ORIGINATOR_ID"], contact["ORIGIN_ID"]) == (
+            "digital-leaders",
+            str(actor.id),
+        )
         link = (await links(db))[actor.id]
         assert (link.subject_type, link.crm_entity, link.crm_id) == ("member", "contact", 1)
 
@@ -50,24 +68,39 @@ class TestSyncMember:
         assert await service.sync_member(db, crm, actor.id) is Outcome.unchanged
         assert len(fake.requests) == before and len(fake.contacts) == 1
 
-    async def test_links_the_lowest_existing_contact_with_that_email(self, db, factory, crm,
-                                                                      fake):
+    async def test_links_the_lowest_existing_contact_with_that_email(self, db, factory, crm, fake):
         fake.seed(NAME="Old", EMAIL=[{"VALUE": "other@x.ru"}])
-        first = fake.seed(NAME="Anna", LAST_NAME="Ivanova", COMMENTS="VIP",
-                          EMAIL=[{"VALUE": "ANNA@x.ru", "VALUE_TYPE": "HOME"}])
+        first = fake.seed(
+            NAME="Anna",
+            LAST_NAME="Ivanova",
+            COMMENTS="VIP",
+            EMAIL=[{"VALUE": "ANNA@x.ru", "VALUE_TYPE": "HOME"}],
+        )
         fake.seed(NAME="Anna dup", EMAIL=[{"VALUE": "anna@x.ru"}])
-        actor = await factory.member(full_name="Anna Ivanova", email="anna@x.ru",
-                                     email_visibility="members")
+        actor = await factory.member(
+            full_name="Anna Ivanova", email="anna@x.ru", email_visibility="members"
+        )
         assert await service.sync_member(db, crm, actor.id) is Outcome.linked
-        assert fake.methods() == ["crm.duplicate.findbycomm", "batch:crm.contact.get",
-                                  "batch:crm.contact.get", "crm.contact.update"]
+        assert fake.methods() == [
+            "crm.duplicate.findbycomm",
+            "batch:crm.contact.get",
+            "batch:crm.contact.get",
+            "crm.contact.update",
+        ]
         # Only what the contact lacked: our id. Its e-mail entry and comments stay.
-        assert fake.requests[-1][1]["fields"] == {"ORIGINATOR_ID": "digital-leaders",
-                                                  "ORIGIN_ID": str(actor.id)}
+        assert fake.requests[-1][1]["fields"] == {
+            "ORIGINATOR_ID": "digital-leaders",
+            "ORIGIN_ID": str(actor.id),
+        }
         assert len(fake.contacts) == 3 and fake.contacts[first]["COMMENTS"] == "VIP"
         assert fake.contacts[first]["EMAIL"] == [
-            {"ID": fake.contacts[first]["EMAIL"][0]["ID"], "TYPE_ID": "EMAIL",
-             "VALUE": "ANNA@x.ru", "VALUE_TYPE": "HOME"}]
+            {
+                "ID": fake.contacts[first]["EMAIL"][0]["ID"],
+                "TYPE_ID": "EMAIL",
+                "VALUE": "ANNA@x.ru",
+                "VALUE_TYPE": "HOME",
+            }
+        ]
         assert (await links(db))[actor.id].crm_id == first
 
     async def test_updates_only_the_changed_field(self, db, factory, crm, fake):
@@ -78,29 +111,36 @@ class TestSyncMember:
         await db.flush()
         fake.requests.clear()
         assert await service.sync_member(db, crm, actor.id) is Outcome.updated
-        assert fake.requests == [("crm.contact.update", {
-            "id": 1, "fields": {"POST": "CIO"}, "params": {"REGISTER_SONET_EVENT": "N"}})]
+        assert fake.requests == [
+            (
+                "crm.contact.update",
+                {"id": 1, "fields": {"POST": "CIO"}, "params": {"REGISTER_SONET_EVENT": "N"}},
+            )
+        ]
         assert fake.contacts[1]["POST"] == "CIO" and fake.contacts[1]["COMPANY_TITLE"] == "Acme"
 
     async def test_without_email_consent_matches_by_our_id_and_never_sends_it(
-            self, db, factory, crm, fake):
+        self, db, factory, crm, fake
+    ):
         actor = await factory.member(email="secret-mail@example.com")
         assert await service.sync_member(db, crm, actor.id) is Outcome.created
         assert fake.methods() == ["crm.contact.list", "crm.contact.add"]
-        assert fake.requests[0][1]["filter"] == {"ORIGINATOR_ID": "digital-leaders",
-                                                 "ORIGIN_ID": str(actor.id)}
+        assert fake.requests[0][1]["filter"] == {
+            "ORIGINATOR_ID": "digital-leaders",
+            "ORIGIN_ID": str(actor.id),
+        }
         assert "secret-mail" not in "".join(fake.bodies)
         # The link lost (a crash after the CRM said yes): found by our id, not created twice.
         await db.execute(delete(CrmLink))
         assert await service.sync_member(db, crm, actor.id) is Outcome.linked
         assert len(fake.contacts) == 1
 
-    async def test_withdrawn_consent_removes_the_values_from_the_crm(self, db, factory, crm,
-                                                                      fake):
+    async def test_withdrawn_consent_removes_the_values_from_the_crm(self, db, factory, crm, fake):
         actor = await factory.member(**OPEN, company="Acme", phone="+7 900 1234567")
         await service.sync_member(db, crm, actor.id)
-        fake.contacts[1]["PHONE"].append({"ID": "555", "TYPE_ID": "PHONE",
-                                          "VALUE": "+7 111", "VALUE_TYPE": "HOME"})
+        fake.contacts[1]["PHONE"].append(
+            {"ID": "555", "TYPE_ID": "PHONE", "VALUE": "+7 111", "VALUE_TYPE": "HOME"}
+        )
         member = await db.get(Member, actor.id)
         member.phone_visibility = member.company_visibility = "nobody"
         await db.flush()
@@ -148,8 +188,12 @@ class TestSyncMember:
         assert await links(db) == {}
 
 
-CANARIES = {"company": "CANARY-COMPANY-7f3", "job_title": "CANARY-TITLE-7f3",
-            "phone": "+7 000 777 33 99", "email": "canary-7f3@example.com"}
+CANARIES = {
+    "company": "CANARY-COMPANY-7f3",
+    "job_title": "CANARY-TITLE-7f3",
+    "phone": "+7 000 777 33 99",
+    "email": "canary-7f3@example.com",
+}
 
 
 async def test_no_field_the_consent_forbids_reaches_the_crm(db, factory, crm, fake):
@@ -157,12 +201,20 @@ async def test_no_field_the_consent_forbids_reaches_the_crm(db, factory, crm, fa
     sync, an update and a reconciliation send nothing of them."""
     for i, visibility in enumerate(["nobody", "table"] * 3):
         await factory.member(
-            full_name=f"Public Name{i}", email=f"{i}{CANARIES['email']}",
-            company=CANARIES["company"], job_title=CANARIES["job_title"],
-            phone=CANARIES["phone"], **{f"{f}_visibility": visibility for f in CANARIES})
-    opened = await factory.member(company="Open Co", company_visibility="public",
-                                  job_title=CANARIES["job_title"], phone=CANARIES["phone"],
-                                  email=f"x{CANARIES['email']}")
+            full_name=f"Public Name{i}",
+            email=f"{i}{CANARIES['email']}",
+            company=CANARIES["company"],
+            job_title=CANARIES["job_title"],
+            phone=CANARIES["phone"],
+            **{f"{f}_visibility": visibility for f in CANARIES},
+        )
+    opened = await factory.member(
+        company="Open Co",
+        company_visibility="public",
+        job_title=CANARIES["job_title"],
+        phone=CANARIES["phone"],
+        email=f"x{CANARIES['email']}",
+    )
     await service.full_sync(db, crm)
     member = await db.get(Member, opened.id)
     member.company = "Open Co 2"
@@ -177,13 +229,14 @@ async def test_no_field_the_consent_forbids_reaches_the_crm(db, factory, crm, fa
 
 
 async def _members(factory, count: int, **fields) -> list:
-    return [await factory.member(full_name=f"Member {i:04d} Test", **OPEN, job_title="CTO",
-                                 **fields) for i in range(count)]
+    return [
+        await factory.member(full_name=f"Member {i:04d} Test", **OPEN, job_title="CTO", **fields)
+        for i in range(count)
+    ]
 
 
 class TestFullSync:
-    async def test_batched_sync_within_the_limit_then_nothing_to_do(self, db, factory, crm,
-                                                                     fake):
+    async def test_batched_sync_within_the_limit_then_nothing_to_do(self, db, factory, crm, fake):
         actors = await _members(factory, 120)
         report = await service.full_sync(db, crm)
         assert (report.members_seen, report.created, report.failed) == (120, 120, 0)
@@ -237,8 +290,9 @@ class TestFullSync:
         assert report.created == 80 and report.retries >= 3
         assert len(fake.contacts) == 80 and len(await links(db)) == 80
 
-    async def test_long_outage_asks_to_retry_later_then_resumes(self, db, factory, crm, fake,
-                                                                clock):
+    async def test_long_outage_asks_to_retry_later_then_resumes(
+        self, db, factory, crm, fake, clock
+    ):
         await _members(factory, 80)
         await service.full_sync(db, crm, chunk_size=40)  # warm: 40 + 40 created
         for member in (await db.execute(select(Member))).scalars():
@@ -262,24 +316,28 @@ async def test_reconciliation_reports_every_kind_of_difference(db, factory, crm,
     unsynced = await factory.member(full_name="New Person")
     fake.contacts[stored[actors[0].id].crm_id]["POST"] = "Edited in CRM"
     del fake.contacts[stored[actors[1].id].crm_id]
-    stray = fake.seed(NAME="Stray", ORIGINATOR_ID="digital-leaders",
-                      ORIGIN_ID="00000000-0000-0000-0000-000000000001")
+    stray = fake.seed(
+        NAME="Stray",
+        ORIGINATOR_ID="digital-leaders",
+        ORIGIN_ID="00000000-0000-0000-0000-000000000001",
+    )
     fake.seed(NAME="Someone else's contact")
     fake.requests.clear()
     report = await service.reconcile(db, crm)
     assert {m.split(":")[-1] for m in fake.methods()} <= {"crm.contact.list", "crm.contact.get"}
     assert report.missing_in_crm == [unsynced.id]
     assert [(b.member_id, b.crm_id) for b in report.link_broken] == [
-        (actors[1].id, stored[actors[1].id].crm_id)]
+        (actors[1].id, stored[actors[1].id].crm_id)
+    ]
     assert report.missing_here == [stray]
-    assert [(d.member_id, d.fields) for d in report.field_differences] == [
-        (actors[0].id, ["POST"])]
+    assert [(d.member_id, d.fields) for d in report.field_differences] == [(actors[0].id, ["POST"])]
     assert (report.members, report.in_sync, report.contacts_in_crm) == (6, 3, 5)
     assert "Edited in CRM" not in json.dumps(report.model_dump(mode="json"))
 
 
 async def test_round_writes_come_after_its_crm_calls_and_each_round_checkpoints(
-        db, factory, fake, clock, engine):
+    db, factory, fake, clock, engine
+):
     """On SQLite the first write takes the database's only write lock: a round writes nothing
     while it waits for Bitrix24, and the worker commits after every round."""
     actors = await _members(factory, 25)
@@ -302,19 +360,19 @@ async def test_round_writes_come_after_its_crm_calls_and_each_round_checkpoints(
     event.listen(engine.sync_engine, "before_cursor_execute", on_sql)
     try:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-            report = await service.full_sync(db, make_client(http, clock), chunk_size=10,
-                                             checkpoint=checkpoint)
+            report = await service.full_sync(
+                db, make_client(http, clock), chunk_size=10, checkpoint=checkpoint
+            )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", on_sql)
     assert report.created == 25 and len(checkpoints) == 3
     rounds = "".join({"crm": "c", "write": "w", "checkpoint": "|"}[e] for e in timeline)
     for part in rounds.split("|")[:-1]:
-        assert "w" in part and "c" not in part[part.index("w"):], rounds
+        assert "w" in part and "c" not in part[part.index("w") :], rounds
     assert len(await links(db)) == len(actors)
 
 
-async def test_commands_refused_for_a_passing_reason_defer_the_run(db, factory, crm, fake,
-                                                                   clock):
+async def test_commands_refused_for_a_passing_reason_defer_the_run(db, factory, crm, fake, clock):
     """OPERATION_TIME_LIMIT on the adds inside a batch (the request itself succeeds): the
     round keeps what succeeded, the run is asked to come back, and nothing is counted failed
     or duplicated when it does."""

@@ -15,23 +15,50 @@ from starlette.routing import Route
 TOKEN = "timepad-test-token"
 
 
-def order(order_id: int, event_id: int, email: str, status: str,
-          name: str = "Иван", surname: str = "Смирнов") -> dict[str, Any]:
+def order(
+    order_id: int,
+    event_id: int,
+    email: str,
+    status: str,
+    name: str = "Иван",
+    surname: str = "Смирнов",
+) -> dict[str, Any]:
     """The order shape (the current webhook and the orders API)."""
-    return {"id": order_id, "created_at": "2026-11-20T10:00:00+0300",
-            "status": {"name": status, "title": status}, "mail": email,
-            "event": {"id": event_id}, "answers": {"name": name, "surname": surname},
-            "tickets": [{"id": order_id * 10, "number": str(order_id)}]}
+    return {
+        "id": order_id,
+        "created_at": "2026-11-20T10:00:00+0300",
+        "status": {"name": status, "title": status},
+        "mail": email,
+        "event": {"id": event_id},
+        "answers": {"name": name, "surname": surname},
+        "tickets": [{"id": order_id * 10, "number": str(order_id)}],
+    }
 
 
-def legacy(order_id: int, event_id: int, email: str, status: str,
-           name: str = "Владимир", surname: str = "Смирнов") -> dict[str, Any]:
+def legacy(
+    order_id: int,
+    event_id: int,
+    email: str,
+    status: str,
+    name: str = "Владимир",
+    surname: str = "Смирнов",
+) -> dict[str, Any]:
     """The legacy flat ticket shape."""
-    return {"id": f"{order_id}:{order_id * 7}", "event_id": event_id, "organization_id": 29963,
-            "order_id": str(order_id), "reg_date": "2015-07-24 19:04:37",
-            "status": "забронировано", "status_raw": status, "email": email,
-            "surname": surname, "name": name, "attended": False,
-            "answers": [{"id": 1, "type": "text", "name": "E-mail", "value": email}], "aux": []}
+    return {
+        "id": f"{order_id}:{order_id * 7}",
+        "event_id": event_id,
+        "organization_id": 29963,
+        "order_id": str(order_id),
+        "reg_date": "2015-07-24 19:04:37",
+        "status": "забронировано",
+        "status_raw": status,
+        "email": email,
+        "surname": surname,
+        "name": name,
+        "attended": False,
+        "answers": [{"id": 1, "type": "text", "name": "E-mail", "value": email}],
+        "aux": [],
+    }
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -60,6 +87,6 @@ class FakeTimepad:
             limit = min(int(request.query_params.get("limit", 10)), 250)
             skip = int(request.query_params.get("skip", 0))
             values = self.orders.get(event_id, [])
-            return JSONResponse({"total": len(values), "values": values[skip:skip + limit]})
+            return JSONResponse({"total": len(values), "values": values[skip : skip + limit]})
 
         return Starlette(routes=[Route("/v1/events/{event_id:int}/orders", list_orders)])

@@ -53,28 +53,40 @@ async def test_booked_and_paid_in_either_order_end_confirmed(client, db, event, 
 @pytest.mark.skipif(not IS_POSTGRES, reason="concurrency is proven on PostgreSQL")
 async def test_the_same_webhook_five_times_at_once_is_applied_once(live, app, engine):
     _admin, headers = await committed_member(app, engine, "admin")
-    created = await live.post("/api/v1/events", headers=headers,
-                              json={**EVENT, **soon(), "timepad_event_id": TIMEPAD_EVENT})
+    created = await live.post(
+        "/api/v1/events",
+        headers=headers,
+        json={**EVENT, **soon(), "timepad_event_id": TIMEPAD_EVENT},
+    )
     event_id = created.json()["id"]
     for status in ("published", "registration_open"):
-        await live.post(f"/api/v1/events/{event_id}/status", headers=headers,
-                        json={"status": status})
+        await live.post(
+            f"/api/v1/events/{event_id}/status", headers=headers, json={"status": status}
+        )
     payload = order(909, TIMEPAD_EVENT, "burst@example.com", "paid")
     responses = await asyncio.gather(*(send(live, payload) for _ in range(5)))
     assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
     for _ in range(50):  # processing runs after the answer: wait for it to settle
         async with engine.connect() as connection:
-            pending = await connection.scalar(select(func.count()).select_from(InboxMessage)
-                                              .where(InboxMessage.processed_at.is_(None)))
+            pending = await connection.scalar(
+                select(func.count())
+                .select_from(InboxMessage)
+                .where(InboxMessage.processed_at.is_(None))
+            )
         if not pending:
             break
         await asyncio.sleep(0.1)
     async with engine.connect() as connection:
-        rows = (await connection.execute(select(Registration.status).where(
-            Registration.event_id == uuid.UUID(event_id)))).all()
+        rows = (
+            await connection.execute(
+                select(Registration.status).where(Registration.event_id == uuid.UUID(event_id))
+            )
+        ).all()
         messages = await connection.scalar(select(func.count()).select_from(InboxMessage))
         confirmed_events = await connection.scalar(
-            select(func.count()).select_from(OutboxEvent)
-            .where(OutboxEvent.type == "registration.confirmed"))
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.type == "registration.confirmed")
+        )
     assert [r.status for r in rows] == ["confirmed"]
     assert messages == 1 and confirmed_events == 1

@@ -21,15 +21,18 @@ TIMEPAD_EVENT = 215813
 
 async def send(client, payload, secret=TIMEPAD_SECRET, header=None):
     body = payload if isinstance(payload, bytes) else body_of(payload)
-    headers = {"content-type": "application/json",
-               "x-hub-signature": header if header is not None else signature(secret, body)}
+    headers = {
+        "content-type": "application/json",
+        "x-hub-signature": header if header is not None else signature(secret, body),
+    }
     return await client.post(URL, content=body, headers=headers)
 
 
 async def registrations(db) -> list[Registration]:
     db.expire_all()
-    return list((await db.execute(select(Registration).order_by(Registration.created_at)))
-                .scalars())
+    return list(
+        (await db.execute(select(Registration).order_by(Registration.created_at))).scalars()
+    )
 
 
 @contextmanager
@@ -50,19 +53,28 @@ async def event(client, factory):
 
 
 class TestSignature:
-    @pytest.mark.parametrize("header", [
-        "", "sha1=", "sha1=" + "0" * 40, "sha256=abc", "md5=zzz",
-    ])
+    @pytest.mark.parametrize(
+        "header",
+        [
+            "",
+            "sha1=",
+            "sha1=" + "0" * 40,
+            "sha256=abc",
+            "md5=zzz",
+        ],
+    )
     async def test_bad_signature_stores_nothing(self, client, db, event, header):
-        response = await send(client, order(1, TIMEPAD_EVENT, "a@example.com", "paid"),
-                              header=header)
+        response = await send(
+            client, order(1, TIMEPAD_EVENT, "a@example.com", "paid"), header=header
+        )
         assert response.status_code == 403
         assert (await db.execute(select(InboxMessage))).scalars().all() == []
         assert await registrations(db) == []
 
     async def test_another_secret_is_refused(self, client, db, event):
-        response = await send(client, order(1, TIMEPAD_EVENT, "a@example.com", "paid"),
-                              secret="not the phrase")
+        response = await send(
+            client, order(1, TIMEPAD_EVENT, "a@example.com", "paid"), secret="not the phrase"
+        )
         assert response.status_code == 403
         assert await registrations(db) == []
 
@@ -81,7 +93,10 @@ class TestOrders:
         assert response.status_code == 202 and response.json() == {"status": "accepted"}
         [registration] = await registrations(db)
         assert (registration.member_id, registration.status, registration.source) == (
-            member.id, "confirmed", "timepad")
+            member.id,
+            "confirmed",
+            "timepad",
+        )
         assert (registration.timepad_order_id, registration.timepad_status) == (101, "paid")
         [message] = (await db.execute(select(InboxMessage))).scalars().all()
         assert message.processed_at is not None and message.last_error is None
@@ -90,15 +105,21 @@ class TestOrders:
         assert types == ["registration.created", "registration.confirmed"]
         assert (await db.get(Event, uuid.UUID(event["id"]))).seats_held == 1
 
-    async def test_legacy_booking_of_someone_unknown_is_a_cyrillic_guest(self, client, db,
-                                                                          event):
-        response = await send(client, legacy(202, TIMEPAD_EVENT, "gost@example.ru", "booked",
-                                             name="Владимир", surname="Смирнов"))
+    async def test_legacy_booking_of_someone_unknown_is_a_cyrillic_guest(self, client, db, event):
+        response = await send(
+            client,
+            legacy(
+                202, TIMEPAD_EVENT, "gost@example.ru", "booked", name="Владимир", surname="Смирнов"
+            ),
+        )
         assert response.status_code == 202
         [registration] = await registrations(db)
-        assert (registration.member_id, registration.guest_email, registration.guest_name,
-                registration.status) == (None, "gost@example.ru", "Владимир Смирнов",
-                                         "pending_confirmation")
+        assert (
+            registration.member_id,
+            registration.guest_email,
+            registration.guest_name,
+            registration.status,
+        ) == (None, "gost@example.ru", "Владимир Смирнов", "pending_confirmation")
 
     async def test_replay_changes_nothing(self, client, db, event):
         payload = order(303, TIMEPAD_EVENT, "r@example.com", "paid")
@@ -145,8 +166,16 @@ class TestReconciliation:
         admin = await factory.member("admin")
         event = await open_event(client, admin, seats=30, timepad_event_id=TIMEPAD_EVENT)
         fake = FakeTimepad()
-        orders = [order(1000 + n, TIMEPAD_EVENT, f"p{n}@example.com",
-                        "paid" if n % 3 else "booked", name=f"Участник {n}") for n in range(20)]
+        orders = [
+            order(
+                1000 + n,
+                TIMEPAD_EVENT,
+                f"p{n}@example.com",
+                "paid" if n % 3 else "booked",
+                name=f"Участник {n}",
+            )
+            for n in range(20)
+        ]
         fake.orders[TIMEPAD_EVENT] = orders
         for n, payload in enumerate(orders):
             if n % 10 != 3:  # every tenth webhook is lost on the way
@@ -160,7 +189,8 @@ class TestReconciliation:
             with timepad_at(app, base):
                 response = await client.post(
                     f"/api/v1/integrations/timepad/events/{event['id']}/reconcile",
-                    headers=admin.headers)
+                    headers=admin.headers,
+                )
         assert response.status_code == 200, response.text
         report = response.json()
         assert report["orders_in_timepad"] == 20
@@ -172,7 +202,6 @@ class TestReconciliation:
         assert by_order[1005].status == "cancelled"
         assert by_order[1003].guest_name == "Участник 3 Смирнов"
 
-
     async def test_timepad_down_is_a_503(self, client, factory, db, app):
         admin = await factory.member("admin")
         event = await open_event(client, admin, timepad_event_id=TIMEPAD_EVENT)
@@ -181,12 +210,12 @@ class TestReconciliation:
             with timepad_at(app, base):
                 response = await client.post(
                     f"/api/v1/integrations/timepad/events/{event['id']}/reconcile",
-                    headers=admin.headers)
+                    headers=admin.headers,
+                )
         assert response.status_code == 503 and response.headers["Retry-After"]
 
 
-async def test_a_failed_application_is_retried_by_the_job(client, db, event, settings,
-                                                          monkeypatch):
+async def test_a_failed_application_is_retried_by_the_job(client, db, event, settings, monkeypatch):
     from app.integrations.timepad import service
 
     original = service.apply_order

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/dl_test
 CHECK_DB := var/check.db
 
-.PHONY: install run test test-sqlite test-postgres check openapi lint-openapi client-check migrate bench clean
+.PHONY: install run test test-fast test-sqlite test-postgres check fmt openapi lint-openapi client-check migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,7 +19,7 @@ migrate: install
 	$(VENV)/bin/alembic upgrade head
 
 run: install migrate
-	$(PY) -m app.demo
+	$(PY) -m app.manage load-demo
 	$(VENV)/bin/uvicorn app.asgi:app --host 127.0.0.1 --port 8000
 
 # The suite on SQLite, then on PostgreSQL when one answers (TEST_DATABASE_URL or local).
@@ -38,15 +38,22 @@ test-postgres: install
 
 check: install
 	$(VENV)/bin/ruff check app tests bench alembic
+	$(VENV)/bin/ruff format --check app tests bench alembic
 	$(VENV)/bin/mypy app
-	$(PY) -m app.openapi_export --check
+	$(VENV)/bin/lint-imports
+	$(PY) -m app.manage openapi --check
 	@mkdir -p var && rm -f $(CHECK_DB)
 	DL_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(VENV)/bin/alembic upgrade head >/dev/null 2>&1
 	DL_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(VENV)/bin/alembic check
 	@rm -f $(CHECK_DB)
 
+# Rewrites the tree in the house style and fixes what the linter can fix by itself.
+fmt: install
+	$(VENV)/bin/ruff check --fix --quiet app tests bench alembic
+	$(VENV)/bin/ruff format app tests bench alembic
+
 openapi: install
-	$(PY) -m app.openapi_export
+	$(PY) -m app.manage openapi
 
 # A standard OpenAPI linter (Spectral's OAS ruleset) over the committed contract; needs npx.
 lint-openapi:

@@ -1,7 +1,8 @@
 """/api/v1: the public routers (sign-up, login, refresh) and the authenticated-by-default ones.
 
 Each domain router is mounted on the app directly (not through an intermediate router): every
-level of nesting is one more routing pass per request.
+level of nesting is one more routing pass per request. Importing every area here also
+registers each area's followers (``app.core.followers``) before the first request.
 """
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -45,9 +46,8 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     me_router,
     members_router,
     audit_router,
-    # The review routes under /applications first: their fixed paths (/import) must win.
-    review_applications_router,
     applications_router,
+    review_applications_router,  # /applications/{id}/reviews and assignments
     reviews_router,
     events_router,
     registrations_router,

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from app import health
 from app.api import include_api
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
@@ -16,6 +15,7 @@ from app.core.idempotency import IdempotencyMiddleware
 from app.core.middleware import BodyLimitMiddleware, ProblemCORSMiddleware, RequestIdMiddleware
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
+from app.health.router import router as health_router
 from app.worker.runtime import background
 
 VERSION = "1.0.0"
@@ -51,13 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(health.router)
+    app.include_router(health_router)
     include_api(app)
-    if settings.bench_routes:
-        # Imported only when asked for: the ceiling routes are not part of the product.
-        from app.bench_routes import router as bench_router
-
-        app.include_router(bench_router)
 
     # Added innermost first: the request id wraps everything, the body limit runs before
     # idempotency (which needs the buffered body) and before any route or auth.

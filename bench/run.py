@@ -208,13 +208,12 @@ def serve(
             "DL_JWT_SECRET": secret,
             "DL_ENVIRONMENT": "production",
             "DL_DOCS_ENABLED": "false",
-            "DL_BENCH_ROUTES": "true",
         }
         | (extra_env or {})
     )
     command = [
         str(Path(sys.executable).parent / "uvicorn"),
-        "app.asgi:app",
+        "bench.ceiling_routes:app",
         "--host",
         HOST,
         "--port",

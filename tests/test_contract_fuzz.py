@@ -38,8 +38,8 @@ from schemathesis.python import asgi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from app.demo import load_demo
 from app.main import create_app
+from app.manage.demo import load_demo
 from app.models.application import Application
 from app.models.case import Case, Recommendation
 from app.models.crm import CrmSyncRun

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.core.db import create_engine
-from app.demo import MEMBER_COUNT, load_demo
+from app.manage.demo import MEMBER_COUNT, load_demo
 from app.models.case import Case
 from app.models.event import Event
 from app.models.member import Member, MemberRole

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from app.openapi_export import render
+from app.manage.openapi import render
 
 COMMITTED = Path("openapi/openapi.json")
 

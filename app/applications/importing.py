@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications import csv_import, repository
 from app.applications.schemas import ImportReport, ImportRowResult
-from app.applications.service import touch
+from app.applications.service import announce_submitted, imported, touch
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core import audit
+from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import InvalidInput
 from app.models.application import DECIDED_STATUSES, Application, ApplicationStatus
@@ -202,3 +203,28 @@ async def import_rows(
         },
     )
     return ImportResult(report=report, submitted=submitted, changed=changed)
+
+
+async def import_applications(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
+    content: bytes,
+) -> ImportReport:
+    """Import a form export; the applications it submits get their reviewers at once, in one
+    transaction with the rows."""
+    result = await import_rows(
+        session,
+        principal=principal,
+        context=context,
+        content=content,
+        max_rows=settings.application_import_max_rows,
+    )
+    if result.submitted:
+        await imported.run(session, settings, result.submitted)
+        for application in result.submitted:
+            announce_submitted(session, application)
+        await session.flush()
+    return result.report

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.applications import service
+from app.applications import importing, service
 from app.applications.repository import ApplicationFilters
 from app.applications.schemas import (
     ApplicationAdminRead,
@@ -21,18 +21,20 @@ from app.applications.schemas import (
     DecisionRuleRead,
     DecisionRuleUpdate,
     FunnelStats,
+    ImportReport,
 )
 from app.auth.permissions import AdminPrincipal, PrincipalDep, require
 from app.auth.principal import Principal
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import AppError, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import IfMatch, json_response, tagged_response
 from app.models.application import ApplicationStatus
 from app.models.member import Role
 
 router = APIRouter(prefix="/applications", tags=["applications"])
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 ApplicantPrincipal = Annotated[Principal, Depends(require(Role.applicant))]
 
@@ -217,4 +219,76 @@ async def decide_application(
     """Approve, reject or waitlist by hand, with a reason (audited). Admins only."""
     return await service.decide_by_admin(
         session, principal=admin, context=context, application_id=application_id, data=body
+    )
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses=problem_responses(401, 403, 413, 415, 422),
+    operation_id="applications_import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    # The CSV format itself (a header naming e-mail and full-name columns, then
+                    # rows) is described in words; the schema says what a string can: text
+                    # without NUL.
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "pattern": "^[^\\u0000]*$",
+                        "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
+                        "full-name column (Russian or English), then one row per "
+                        "application.",
+                    },
+                    "example": "email,full_name,function,seniority,industry,experience_summary\n"
+                    "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n",
+                }
+            },
+        }
+    },
+)
+async def import_applications(
+    request: Request,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+) -> ImportReport:
+    """Import applications from a CSV form export (UTF-8; Russian or English headers), with a
+    report per row. Idempotent by e-mail. Admins only."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in CSV_TYPES:
+        raise UnsupportedMediaType("Send the file as text/csv.")
+    return await importing.import_applications(
+        session, principal=admin, context=context, settings=settings, content=await request.body()
+    )
+
+
+@router.post(
+    "/{application_id}/submit",
+    response_model=ApplicationRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="applications_submit",
+)
+async def submit_application(
+    application_id: uuid.UUID,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+) -> ApplicationRead:
+    """Submit my draft; reviewers from the expert council are assigned at once."""
+    return await service.submit(
+        session,
+        principal=principal,
+        context=context,
+        settings=settings,
+        application_id=application_id,
     )

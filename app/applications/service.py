@@ -4,6 +4,7 @@ decision rule itself and the funnel. Reviews build on this module, never the rev
 import statistics
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,9 +28,11 @@ from app.applications.schemas import (
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core import audit
+from app.core.config import Settings
 from app.core.context import RequestContext
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
+from app.core.followers import Followers
 from app.core.outbox import emit
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.members.events import MEMBER_ROLES_CHANGED, MemberRolesData
@@ -44,10 +47,6 @@ from app.models.member import MemberStatus, Role, Visibility
 
 # Fields an applicant must fill before the council can judge the application.
 REQUIRED_ON_SUBMIT = ("function", "seniority", "industry", "experience_summary")
-
-
-class IllegalTransition(Conflict):
-    slug, title = "illegal-transition", "Illegal status transition"
 
 
 class OpenApplication(Conflict):
@@ -93,6 +92,18 @@ def check_transition(application: Application, target: str) -> None:
 def touch(application: Application) -> None:
     application.version += 1
     application.updated_at = datetime.now(UTC)
+
+
+# -- for the areas above, which check access their own way -------------------------------------
+
+
+async def owner_of(session: AsyncSession, application_id: uuid.UUID) -> uuid.UUID | None:
+    """The member an application belongs to."""
+    return await repository.owner_of(session, application_id)
+
+
+async def ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    return await repository.ids_of_member(session, member_id)
 
 
 def owner_view(application: Application) -> ApplicationRead:
@@ -248,6 +259,40 @@ def mark_submitted(application: Application) -> None:
     application.status = ApplicationStatus.submitted
     application.submitted_at = datetime.now(UTC)
     touch(application)
+
+
+# What a submission means above this area (the council's reviewers are assigned), run in the
+# same transaction: (session, settings, application) for one, and for an imported batch.
+submitted: Followers[[AsyncSession, Settings, Application]] = Followers("application submitted")
+imported: Followers[[AsyncSession, Settings, Sequence[Application]]] = Followers(
+    "applications imported"
+)
+
+
+async def submit(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    settings: Settings,
+    application_id: uuid.UUID,
+) -> ApplicationRead:
+    """Submit my draft: reviewers are assigned in the same transaction. With fewer eligible
+    reviewers than needed it stays 'submitted' until an admin adds reviewers."""
+    application = await load_own(session, principal, application_id)
+    mark_submitted(application)
+    await submitted.run(session, settings, application)
+    announce_submitted(session, application)
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="application.submitted",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+    )
+    await session.flush()
+    return owner_view(application)
 
 
 def start_review(application: Application) -> None:

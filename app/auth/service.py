@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
+from app.auth.events import MEMBER_CREATED, MemberCreatedData
 from app.auth.principal import Credential, Principal, Scope
 from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead, SignupRequest, TokenPair
 from app.core import audit
@@ -29,7 +30,6 @@ from app.core.security import (
     new_refresh_token,
     token_digest,
 )
-from app.members.events import MEMBER_CREATED, MemberCreatedData
 from app.models.member import Member, Role
 from app.models.token import ApiToken, RefreshToken
 

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
+from app.models.case import CASES_AT_TABLES, Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.member import Role
 from app.models.table import EventTable, TableSeat
 
@@ -32,7 +32,7 @@ def visible_to(principal: Principal, tables: set[uuid.UUID]) -> ColumnElement[bo
     if principal.has_role(Role.facilitator):
         shared.append(Case.visibility == CaseVisibility.facilitators)
     if tables:
-        shared.append(and_(Case.visibility == CaseVisibility.table, Case.table_id.in_(tables)))  # type: ignore[union-attr]
+        shared.append(and_(Case.visibility == CaseVisibility.table, Case.table_id.in_(tables)))
     others = and_(Case.status != CaseStatus.draft, or_(*shared)) if shared else false()
     return or_(Case.author_id == principal.id, others)
 
@@ -67,7 +67,7 @@ async def list_cases(
         )
     if after is not None:
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
-    query = query.order_by(Case.created_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
+    query = query.order_by(Case.created_at.desc(), Case.id.desc())
     if limit is not None:
         query = query.limit(limit + 1)
     return (await session.execute(query)).scalars().all()
@@ -107,9 +107,9 @@ async def recommendations_by(
     if after is not None:
         query = query.where(tuple_(Recommendation.created_at, Recommendation.id) < tuple_(*after))
     query = query.order_by(
-        Recommendation.created_at.desc(),  # type: ignore[attr-defined]
+        Recommendation.created_at.desc(),
         Recommendation.id.desc(),
-    ).limit(limit + 1)  # type: ignore[attr-defined]
+    ).limit(limit + 1)
     return (await session.execute(query)).scalars().all()
 
 
@@ -142,7 +142,7 @@ async def stats_rows(
         .where(
             Case.status.in_(
                 [
-                    CaseStatus.discussed,  # type: ignore[attr-defined]
+                    CaseStatus.discussed,
                     CaseStatus.outcome_reported,
                 ]
             )
@@ -152,3 +152,9 @@ async def stats_rows(
         query = query.where(Case.event_id == event_id)
     rows = await session.execute(query)
     return [(t, f, s, int(g), int(r), int(total)) for t, f, s, g, r, total in rows.all()]
+
+
+async def to_schedule(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Case]:
+    """The event's cases that a published seating places at tables."""
+    query = select(Case).where(Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES))
+    return (await session.execute(query)).scalars().all()

@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,7 @@ from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.event import Event, EventStatus
 from app.models.member import Role
 from app.models.table import EventTable
-from app.tables import repository as tables
+from app.tables import service as tables
 
 
 class CaseTransitionNotAllowed(Conflict):
@@ -158,7 +159,7 @@ async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     case = await _readable(session, principal, case_id, for_update=True)
     change_status(session, case, CaseStatus.accepted)
     case.decided_by = principal.id
-    table = await tables.table_of(session, case.event_id, case.author_id)
+    table = await tables.published_table_of(session, case.event_id, case.author_id)
     if table is not None:
         case.table_id = table.id
         change_status(session, case, CaseStatus.scheduled)
@@ -385,3 +386,16 @@ async def stats(session: AsyncSession, *, event_id: uuid.UUID | None) -> CaseSta
         by_table=[_group(k, v) for k, v in sorted(by_table.items())],
         by_facilitator=[_group(k, v) for k, v in sorted(by_facilitator.items())],
     )
+
+
+@tables.published.follow
+async def schedule_at_tables(
+    session: AsyncSession, event_id: uuid.UUID, table_of_member: Mapping[uuid.UUID, uuid.UUID]
+) -> None:
+    """A published seating schedules each accepted case at its author's table; a case whose
+    author has no seat any more goes back to accepted."""
+    for case in await repository.to_schedule(session, event_id):
+        case.table_id = table_of_member.get(case.author_id)
+        target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
+        if case.status != target:
+            change_status(session, case, target)

@@ -104,8 +104,6 @@ class Settings(BaseSettings):
     # /docs and /openapi.json: served unless the environment is production, where they show
     # the whole attack surface to strangers (OWASP API8); set explicitly to override.
     docs_enabled: bool | None = None
-    # Mounts the raw-SQL ceiling routes used by bench/; never on in production.
-    bench_routes: bool = False
 
     # Bitrix24 CRM sync. The portal's inbound webhook URL (https://<portal>/rest/<user>/<code>/)
     # embeds its secret code, so it is a SecretStr: never printed in logs, reprs or errors.

@@ -105,6 +105,12 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class IllegalTransition(Conflict):
+    """A lifecycle step the resource's current status does not allow (any area's lifecycle)."""
+
+    slug, title = "illegal-transition", "Illegal status change"
+
+
 class InvalidInput(AppError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 

@@ -1,7 +1,8 @@
 """/api/v1/events: the programme. Admins create and change events; members list and read
 them; /api/v1/public/events shows public events to anyone, without attendees.
 
-Status changes (which cancel or settle registrations) are in app/registrations/router.py.
+A status change settles the event's registrations too: the registrations area follows it
+(``app.events.service.status_changing``).
 """
 
 import uuid
@@ -10,13 +11,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.permissions import AdminPrincipal, PrincipalDep
-from app.core.context import ContextDep
+from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
 from app.events import service
-from app.events.schemas import EventCounts, EventCreate, EventRead, EventUpdate, PublicEventRead
+from app.events.schemas import (
+    EventCounts,
+    EventCreate,
+    EventRead,
+    EventTransition,
+    EventUpdate,
+    PublicEventRead,
+)
 from app.models.event import EventStatus
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -138,3 +146,24 @@ async def list_public_events(
 async def get_public_event(event_id: uuid.UUID, session: SessionDep) -> PublicEventRead:
     """One public event, for anyone."""
     return await service.get_public(session, event_id)
+
+
+@router.post(
+    "/{event_id}/status",
+    response_model=EventRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="events_transition",
+)
+async def move_event(
+    event_id: uuid.UUID,
+    body: EventTransition,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
+) -> EventRead:
+    """Publish, open or close registration, complete or cancel an event. Completing turns
+    unchecked confirmed registrations into no-shows; cancelling cancels every registration."""
+    return await service.move_event(
+        session, settings, admin=admin, context=context, event_id=event_id, data=body
+    )

@@ -1,23 +1,36 @@
 """Events: create and change them (admins), read them as each reader may."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.core import audit
+from app.core.config import Settings
 from app.core.context import RequestContext
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
+from app.core.followers import Followers
 from app.core.outbox import emit
 from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from app.events import repository
-from app.events.events import EVENT_UPDATED, EventChanged
+from app.events.events import (
+    EVENT_CANCELLED,
+    EVENT_COMPLETED,
+    EVENT_PUBLISHED,
+    EVENT_REGISTRATION_CLOSED,
+    EVENT_REGISTRATION_OPENED,
+    EVENT_UPDATED,
+    EventChanged,
+)
+from app.events.lifecycle import may_move
 from app.events.schemas import (
     EventCounts,
     EventCreate,
     EventRead,
+    EventTransition,
     EventUpdate,
     PublicEventRead,
 )
@@ -75,9 +88,26 @@ def changed_data(event: Event) -> EventChanged:
     return EventChanged(
         id=event.id,
         version=event.version,
-        status=event.status,  # type: ignore[arg-type]
+        status=event.status,
         starts_at=event.starts_at.isoformat(),
     )
+
+
+# -- for the areas above, which check access their own way -------------------------------------
+
+
+async def find(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
+    """The event row itself, unchecked."""
+    return await repository.get(session, event_id)
+
+
+async def find_by_timepad_id(session: AsyncSession, timepad_event_id: int) -> Event | None:
+    return await repository.by_timepad_id(session, timepad_event_id)
+
+
+async def linked_to_timepad(session: AsyncSession, statuses: Sequence[str]) -> list[Event]:
+    """The events with a Timepad twin in one of ``statuses``."""
+    return await repository.linked_to_timepad(session, statuses)
 
 
 async def load_visible(
@@ -265,3 +295,59 @@ async def counts(session: AsyncSession, principal: Principal, event_id: uuid.UUI
         no_show=by_status.get(RegistrationStatus.no_show, 0),
         cancelled=by_status.get(RegistrationStatus.cancelled, 0),
     )
+
+
+# -- the event's status ------------------------------------------------------------------------
+
+# What a status change means above this area (the registrations settle), run in the same
+# transaction before the event's row moves: (session, settings, event, new status, now).
+status_changing: Followers[[AsyncSession, Settings, Event, EventStatus, datetime]] = Followers(
+    "event status changing"
+)
+
+TRANSITION_EVENTS = {
+    EventStatus.published: EVENT_PUBLISHED,
+    EventStatus.registration_open: EVENT_REGISTRATION_OPENED,
+    EventStatus.registration_closed: EVENT_REGISTRATION_CLOSED,
+    EventStatus.completed: EVENT_COMPLETED,
+    EventStatus.cancelled: EVENT_CANCELLED,
+}
+
+
+async def move_event(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    data: EventTransition,
+) -> EventRead:
+    """Publish, open or close registration, complete or cancel an event (admins); moving to the
+    status it has already is a no-op."""
+    event = await repository.get_for_update(session, event_id)
+    if event is None:
+        raise NotFound("No such event.")
+    if event.status == data.status:
+        return view(event)
+    if not may_move(event.status, data.status):
+        raise IllegalTransition(f"An event cannot go from {event.status} to {data.status}.")
+    now = datetime.now(UTC)
+    previous = event.status
+    await status_changing.run(session, settings, event, EventStatus(data.status), now)
+    await session.refresh(event)  # the followers may have moved its seat counts
+    event.status = data.status
+    event.version += 1
+    event.updated_at = now
+    emit(session, TRANSITION_EVENTS[EventStatus(data.status)], changed_data(event))
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="event.status_changed",
+        target_type="event",
+        target_id=event.id,
+        context=context,
+        details={"from": previous, "to": data.status},
+    )
+    await session.flush()
+    return view(event)

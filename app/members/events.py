@@ -1,11 +1,8 @@
 """Event types about members. Thin and without personal data: consumers that need a field
-fetch the member through the API, where the privacy rules apply to them."""
+fetch the member through the API, where the privacy rules apply to them. ``member.created``
+is the accounts' (``app.auth.events``): an account is created below this area."""
 
 from app.core.outbox import EventData, define_event
-
-
-class MemberCreatedData(EventData):
-    roles: list[str]
 
 
 class MemberUpdatedData(EventData):
@@ -25,12 +22,6 @@ class MemberErasedData(EventData):
     pass
 
 
-MEMBER_CREATED = define_event(
-    "member.created",
-    subject_type="member",
-    data=MemberCreatedData,
-    description="An account was created (sign-up, import or approval); `roles` it starts with.",
-)
 MEMBER_UPDATED = define_event(
     "member.updated",
     subject_type="member",

@@ -24,12 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
 from app.models.member import ConsentChange, Member, MemberRole, Role
 from app.models.survey import QuestionType, Survey, SurveyResponse
+from app.models.table import TableSeat
 from app.models.token import RefreshToken
 
 # A member as read by the directory: a row with the member table's columns as attributes.
@@ -371,3 +373,20 @@ async def activity_of(session: AsyncSession, member_id: uuid.UUID) -> list[Audit
         .limit(EXPORT_ACTIVITY_LIMIT)
     )
     return list(result.scalars())
+
+
+async def table_mates(
+    session: AsyncSession, member_id: uuid.UUID, among: Sequence[uuid.UUID] | None = None
+) -> frozenset[uuid.UUID]:
+    """Everyone (or those ``among`` the given) who shared a published table with the member,
+    at any event."""
+    mine, other = aliased(TableSeat), aliased(TableSeat)
+    query = (
+        select(other.member_id)
+        .join(mine, mine.table_id == other.table_id)
+        .where(mine.member_id == member_id, other.member_id != member_id)
+        .distinct()
+    )
+    if among is not None:
+        query = query.where(other.member_id.in_(among))
+    return frozenset((await session.execute(query)).scalars())

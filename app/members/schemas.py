@@ -1,12 +1,12 @@
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, StringConstraints
+from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from app.auth.schemas import ApiTokenRead
-from app.cases.schemas import CaseRead, RecommendationRead
 from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
+from app.models.case import CaseStatus, CaseVisibility
 from app.models.member import Function, Language, MemberStatus, Role, Visibility
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -158,6 +158,42 @@ class SurveyAnswerExport(ReadSchema):
     submitted_on: str = Field(description="The day (YYYY-MM-DD).")
 
 
+class CaseExport(BaseModel):
+    """A case I brought, as I wrote it and as it went (the shape of the cases API's read)."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    author_id: uuid.UUID
+    title: str
+    context: str
+    question: str
+    good_outcome: str
+    visibility: CaseVisibility
+    status: CaseStatus
+    decline_reason: str | None
+    table_id: uuid.UUID | None
+    outcome_action: str | None
+    outcome_result: str | None
+    outcome_reported_at: datetime | None
+    submitted_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecommendationExport(BaseModel):
+    """Advice I gave on someone's case, with the author's rating of it."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    author_id: uuid.UUID
+    advice: str
+    experience: str
+    usefulness: int | None
+    rated_at: datetime | None
+    created_at: datetime
+
+
 class MemberExport(ReadSchema):
     """Everything held about me."""
 
@@ -167,8 +203,8 @@ class MemberExport(ReadSchema):
     sessions: list[SessionRead]
     activity: list[AuditEntryExport]
     applications: list[ApplicationExport]
-    cases: list[CaseRead]
-    recommendations: list[RecommendationRead]
+    cases: list[CaseExport]
+    recommendations: list[RecommendationExport]
     survey_answers: list[SurveyAnswerExport] = Field(
         description="My answers to named surveys (anonymous answers are linked to nobody)."
     )

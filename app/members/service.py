@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.principal import Principal
-from app.cases.schemas import CaseRead, RecommendationRead
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
@@ -32,6 +31,7 @@ from app.members.repository import MemberFilters, MemberRow
 from app.members.schemas import (
     ApplicationExport,
     AuditEntryExport,
+    CaseExport,
     ConsentChangeRead,
     MemberAdminUpdate,
     MemberExport,
@@ -39,6 +39,7 @@ from app.members.schemas import (
     MemberSelf,
     MemberUpdate,
     Privacy,
+    RecommendationExport,
     SessionRead,
     SurveyAnswerExport,
 )
@@ -51,7 +52,6 @@ from app.models.member import (
     Role,
     Visibility,
 )
-from app.tables import repository as tables_repository
 
 # The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
 MemberLike = Member | MemberRow
@@ -79,12 +79,22 @@ async def viewer_of(
     ]
     mates: frozenset[uuid.UUID] = frozenset()
     if at_table and not principal.is_admin:
-        mates = await tables_repository.table_mates(session, principal.id, among=at_table)
+        mates = await repository.table_mates(session, principal.id, among=at_table)
     return Viewer(
         id=principal.id,
         is_admin=principal.is_admin,
         sees_members=principal.sees_members,
         table_mates=mates,
+    )
+
+
+async def viewer_with_every_mate(session: AsyncSession, principal: Principal) -> Viewer:
+    """The principal as a reader of anyone: with everyone they ever sat with at a table."""
+    return Viewer(
+        id=principal.id,
+        is_admin=principal.is_admin,
+        sees_members=principal.sees_members,
+        table_mates=await repository.table_mates(session, principal.id),
     )
 
 
@@ -432,11 +442,11 @@ async def export_me(session: AsyncSession, principal: Principal) -> MemberExport
             for a in await repository.applications_of(session, member.id)
         ],
         cases=[
-            CaseRead.model_validate(c, from_attributes=True)
+            CaseExport.model_validate(c, from_attributes=True)
             for c in await repository.cases_of(session, member.id)
         ],
         recommendations=[
-            RecommendationRead.model_validate(r, from_attributes=True)
+            RecommendationExport.model_validate(r, from_attributes=True)
             for r in await repository.recommendations_of(session, member.id)
         ],
         survey_answers=[

@@ -21,6 +21,10 @@ class CaseStatus(StrEnum):
     declined = "declined"
 
 
+# The cases a table discusses: publishing a seating schedules them at their authors' tables.
+CASES_AT_TABLES = (CaseStatus.accepted, CaseStatus.scheduled)
+
+
 class CaseVisibility(StrEnum):
     table = "table"  # the author's table (its members and facilitator), and admins
     facilitators = "facilitators"  # facilitators and admins only

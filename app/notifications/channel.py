@@ -9,13 +9,13 @@ from email.utils import formatdate, parseaddr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.delivery import Job, Outcome, Target
 from app.models.member import Language, Member
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
 from app.notifications import repository
 from app.notifications.notices import Notice, notice_for
 from app.notifications.transport import MailTransport, PermanentMailError, TemporaryMailError
-from app.worker.channels import Job, Outcome, Target
 
 
 def render(

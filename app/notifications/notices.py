@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications import events as application_events
-from app.applications import repository as application_repository
+from app.applications import service as application_service
 from app.core.config import Settings
 from app.models.member import Language, Role
 from app.models.outbox import OutboxEvent
@@ -87,7 +87,7 @@ SUBSCRIPTION_DISABLED_NOTICE = Notice(
 
 
 async def _applicant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
-    member_id = await application_repository.owner_of(session, event.subject_id)
+    member_id = await application_service.owner_of(session, event.subject_id)
     return [member_id] if member_id else []
 
 

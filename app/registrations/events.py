@@ -22,7 +22,7 @@ class RegistrationCancelled(RegistrationChanged):
     reason: str
 
 
-def _define(name: str, data: type[RegistrationChanged], description: str):  # type: ignore[no-untyped-def]
+def _define(name: str, data: type[RegistrationChanged], description: str):
     return define_event(name, subject_type="registration", data=data, description=description)
 
 

@@ -1,5 +1,5 @@
 """/api/v1/events/{id}/registrations, /api/v1/registrations: registering, the second
-confirmation, the waiting list, check-in at the door; and the event's status changes."""
+confirmation, the waiting list, check-in at the door."""
 
 import uuid
 from typing import Annotated
@@ -13,7 +13,6 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
-from app.events.schemas import EventRead, EventTransition
 from app.models.member import Role
 from app.models.registration import RegistrationStatus
 from app.registrations import service
@@ -33,27 +32,6 @@ router = APIRouter(tags=["registrations"])
 public_router = APIRouter(tags=["registrations"])
 
 StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.admin))]
-
-
-@router.post(
-    "/events/{event_id}/status",
-    response_model=EventRead,
-    responses=problem_responses(401, 403, 404, 409, 413, 422),
-    operation_id="events_transition",
-)
-async def move_event(
-    event_id: uuid.UUID,
-    body: EventTransition,
-    admin: AdminPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
-    context: ContextDep,
-) -> EventRead:
-    """Publish, open or close registration, complete or cancel an event. Completing turns
-    unchecked confirmed registrations into no-shows; cancelling cancels every registration."""
-    return await service.move_event(
-        session, settings, admin=admin, context=context, event_id=event_id, data=body
-    )
 
 
 @router.post(

@@ -14,23 +14,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.auth.service import normalize_email
 from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from app.core.outbox import emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
-from app.events import repository as event_repository
-from app.events.events import (
-    EVENT_CANCELLED,
-    EVENT_COMPLETED,
-    EVENT_PUBLISHED,
-    EVENT_REGISTRATION_CLOSED,
-    EVENT_REGISTRATION_OPENED,
-)
-from app.events.lifecycle import ACTIVE, may_move
-from app.events.schemas import EventRead, EventTransition
-from app.events.service import changed_data, load_visible, view
+from app.events import service as event_service
+from app.events.lifecycle import ACTIVE
+from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
@@ -45,10 +38,6 @@ from app.registrations.schemas import (
 )
 
 R = RegistrationStatus
-
-
-class IllegalTransition(Conflict):
-    slug, title = "illegal-transition", "Illegal status change"
 
 
 class AlreadyCheckedIn(Conflict):
@@ -164,7 +153,7 @@ async def offer_next(
     session: AsyncSession, settings: Settings, event_id: uuid.UUID, now: datetime
 ) -> Registration | None:
     """Offer a free seat to the first on the waiting list, if the event still takes people."""
-    event = await event_repository.get(session, event_id)
+    event = await event_service.find(session, event_id)
     if event is None or event.status not in ACTIVE or event.starts_at <= now:
         return None
     candidate = await repository.first_waitlisted(session, event_id)
@@ -271,7 +260,7 @@ async def _confirm(session: AsyncSession, registration: Registration) -> None:
         return  # confirming twice changes nothing
     if registration.status not in (R.pending_confirmation, R.offered):
         raise IllegalTransition(f"A {registration.status} registration cannot be confirmed.")
-    event = await event_repository.get(session, registration.event_id)
+    event = await event_service.find(session, registration.event_id)
     if event is None or event.status not in ACTIVE:
         raise IllegalTransition("This event no longer takes confirmations.")
     await confirm_seat(session, registration, datetime.now(UTC))
@@ -402,7 +391,7 @@ async def check_in(
         raise IllegalTransition(
             f"Only a confirmed registration checks in; this one is {registration.status}."
         )
-    event = await event_repository.get(session, registration.event_id)
+    event = await event_service.find(session, registration.event_id)
     if event is None or event.status not in ACTIVE:
         raise IllegalTransition("Check-in is possible while the event takes place.")
     registration.checked_in_at = now
@@ -453,7 +442,7 @@ async def list_for_event(
 
 
 async def source_stats(session: AsyncSession, event_id: uuid.UUID) -> list[SourceCount]:
-    if await event_repository.get(session, event_id) is None:
+    if await event_service.find(session, event_id) is None:
         raise NotFound("No such event.")
     totals: dict[tuple[str | None, str | None, str | None], SourceCount] = {}
     for source, utm_source, utm_campaign, status, count in await repository.source_counts(
@@ -502,34 +491,14 @@ async def attendance(session: AsyncSession, member_id: uuid.UUID) -> AttendanceR
 
 # -- the event's status, which settles its registrations ---------------------------------------
 
-TRANSITION_EVENTS = {
-    EventStatus.published: EVENT_PUBLISHED,
-    EventStatus.registration_open: EVENT_REGISTRATION_OPENED,
-    EventStatus.registration_closed: EVENT_REGISTRATION_CLOSED,
-    EventStatus.completed: EVENT_COMPLETED,
-    EventStatus.cancelled: EVENT_CANCELLED,
-}
 
-
-async def move_event(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    admin: Principal,
-    context: RequestContext,
-    event_id: uuid.UUID,
-    data: EventTransition,
-) -> EventRead:
-    event = await event_repository.get_for_update(session, event_id)
-    if event is None:
-        raise NotFound("No such event.")
-    if event.status == data.status:
-        return view(event)
-    if not may_move(event.status, data.status):
-        raise IllegalTransition(f"An event cannot go from {event.status} to {data.status}.")
-    now = datetime.now(UTC)
-    previous = event.status
-    if data.status == EventStatus.cancelled:
+@event_service.status_changing.follow
+async def settle_registrations(
+    session: AsyncSession, settings: Settings, event: Event, status: EventStatus, now: datetime
+) -> None:
+    """Cancelling an event cancels every registration and frees its seats; completing it turns
+    unchecked confirmed registrations into no-shows and ends the rest."""
+    if status == EventStatus.cancelled:
         for registration in await repository.with_status(
             session, event.id, [s for s in R if s != R.cancelled]
         ):
@@ -537,7 +506,7 @@ async def move_event(
                 session, settings, registration, "event_cancelled", now, offer=False
             )
         await repository.release_all_seats(session, event.id)
-    elif data.status == EventStatus.completed:
+    elif status == EventStatus.completed:
         for registration in await repository.with_status(
             session, event.id, [R.confirmed, R.pending_confirmation, R.waitlisted, R.offered]
         ):
@@ -548,22 +517,48 @@ async def move_event(
                 await cancel_registration(
                     session, settings, registration, "event_over", now, offer=False
                 )
-    await session.refresh(event)
-    event.status = data.status
-    event.version += 1
-    event.updated_at = now
-    emit(session, TRANSITION_EVENTS[EventStatus(data.status)], changed_data(event))
-    audit.record(
-        session,
-        actor_id=admin.id,
-        action="event.status_changed",
-        target_type="event",
-        target_id=event.id,
-        context=context,
-        details={"from": previous, "to": data.status},
+
+
+# -- registrations that arrive from a ticketing partner (Timepad) ----------------------------
+
+
+async def by_timepad_order(session: AsyncSession, order_id: int) -> Registration | None:
+    return await repository.by_timepad_order(session, order_id)
+
+
+async def find_or_add_for_order(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    *,
+    email: str | None,
+    name: str | None,
+    order_id: int,
+) -> Registration | None:
+    """The registration a partner's order stands for: the member's own when the address is an
+    account's, else the guest's; a new one (announced) when there is none yet; None when the
+    order names nobody."""
+    member = None
+    if email:
+        member = await repository.member_by_email(session, normalize_email(email))
+    if member is not None:
+        existing = await repository.of_member(session, event_id, member.id, for_update=True)
+    elif email:
+        existing = await repository.of_guest(session, event_id, email)
+    else:
+        return None  # nobody to register
+    if existing is not None:
+        return existing
+    registration = Registration(
+        event_id=event_id,
+        member_id=member.id if member else None,
+        guest_email=None if member else email,
+        guest_name=None if member else name,
+        source="timepad",
+        timepad_order_id=order_id,
     )
-    await session.flush()
-    return view(event)
+    await repository.add(session, registration)
+    emit(session, events.CREATED, registration_data(registration))
+    return registration
 
 
 # -- scheduled jobs ----------------------------------------------------------------------------

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.applications import importing
 from app.applications import service as application_service
-from app.applications.schemas import ApplicationRead, ImportReport
 from app.auth.principal import Principal
 from app.core import audit
 from app.core.config import Settings
@@ -60,69 +58,37 @@ async def _fill(
     return added
 
 
-async def submit(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    context: RequestContext,
-    settings: Settings,
-    application_id: uuid.UUID,
-) -> ApplicationRead:
-    """Submit my draft: reviewers are assigned in the same transaction. With fewer eligible
+@application_service.submitted.follow
+async def assign_on_submit(
+    session: AsyncSession, settings: Settings, application: Application
+) -> None:
+    """A submitted application gets its reviewers in the same transaction. With fewer eligible
     reviewers than needed it stays 'submitted' until an admin adds reviewers."""
-    application = await application_service.load_own(session, principal, application_id)
-    application_service.mark_submitted(application)
     await _fill(session, application, settings.reviewers_per_application)
-    application_service.announce_submitted(session, application)
-    audit.record(
-        session,
-        actor_id=principal.id,
-        action="application.submitted",
-        target_type="application",
-        target_id=application.id,
-        context=context,
-    )
-    await session.flush()
-    return application_service.owner_view(application)
 
 
-async def import_applications(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    context: RequestContext,
-    settings: Settings,
-    content: bytes,
-) -> ImportReport:
-    result = await importing.import_rows(
-        session,
-        principal=principal,
-        context=context,
-        content=content,
-        max_rows=settings.application_import_max_rows,
+@application_service.imported.follow
+async def assign_on_import(
+    session: AsyncSession, settings: Settings, applications: Sequence[Application]
+) -> None:
+    """An imported file's applications get their reviewers from one load snapshot for the
+    whole file, updated in memory as reviewers are chosen."""
+    await repository.lock_assignment(session)
+    plan = assign_many(
+        _candidates(await repository.reviewer_candidates(session)),
+        [_applicant(a) for a in applications],
+        count=settings.reviewers_per_application,
     )
-    if result.submitted:
-        # One load snapshot for the whole file, updated in memory as reviewers are chosen.
-        await repository.lock_assignment(session)
-        plan = assign_many(
-            _candidates(await repository.reviewer_candidates(session)),
-            [_applicant(a) for a in result.submitted],
-            count=settings.reviewers_per_application,
+    by_member = {a.member_id: a for a in applications}
+    rows: list[ReviewAssignment] = []
+    for member_id, reviewer_ids in plan.items():
+        application = by_member[member_id]
+        rows.extend(
+            ReviewAssignment(application_id=application.id, reviewer_id=r) for r in reviewer_ids
         )
-        by_member = {a.member_id: a for a in result.submitted}
-        rows: list[ReviewAssignment] = []
-        for member_id, reviewer_ids in plan.items():
-            application = by_member[member_id]
-            rows.extend(
-                ReviewAssignment(application_id=application.id, reviewer_id=r) for r in reviewer_ids
-            )
-            if len(reviewer_ids) >= settings.reviewers_per_application:
-                application.status = ApplicationStatus.in_review
-        session.add_all(rows)
-        for application in result.submitted:
-            application_service.announce_submitted(session, application)
-        await session.flush()
-    return result.report
+        if len(reviewer_ids) >= settings.reviewers_per_application:
+            application.status = ApplicationStatus.in_review
+    session.add_all(rows)
 
 
 async def recuse(

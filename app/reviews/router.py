@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.applications.schemas import ApplicationRead, ImportReport
-from app.auth.permissions import AdminPrincipal, PrincipalDep, require
+from app.auth.permissions import AdminPrincipal, require
 from app.auth.principal import Principal
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import AppError, problem_responses
+from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import IfMatch, tagged_response
 from app.models.member import Role
@@ -38,79 +37,6 @@ applications_router = APIRouter(prefix="/applications", tags=["applications"])
 
 ReviewerPrincipal = Annotated[Principal, Depends(require(Role.reviewer))]
 StaffPrincipal = Annotated[Principal, Depends(require(Role.reviewer, Role.admin))]
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
-
-
-class UnsupportedMediaType(AppError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-@applications_router.post(
-    "/import",
-    response_model=ImportReport,
-    responses=problem_responses(401, 403, 413, 415, 422),
-    operation_id="applications_import",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/csv": {
-                    # The CSV format itself (a header naming e-mail and full-name columns, then
-                    # rows) is described in words; the schema says what a string can: text
-                    # without NUL.
-                    "schema": {
-                        "type": "string",
-                        "minLength": 1,
-                        "pattern": "^[^\\u0000]*$",
-                        "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
-                        "full-name column (Russian or English), then one row per "
-                        "application.",
-                    },
-                    "example": "email,full_name,function,seniority,industry,experience_summary\n"
-                    "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n",
-                }
-            },
-        }
-    },
-)
-async def import_applications(
-    request: Request,
-    admin: AdminPrincipal,
-    session: SessionDep,
-    context: ContextDep,
-    settings: SettingsDep,
-) -> ImportReport:
-    """Import applications from a CSV form export (UTF-8; Russian or English headers), with a
-    report per row. Idempotent by e-mail. Admins only."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in CSV_TYPES:
-        raise UnsupportedMediaType("Send the file as text/csv.")
-    return await assigning.import_applications(
-        session, principal=admin, context=context, settings=settings, content=await request.body()
-    )
-
-
-@applications_router.post(
-    "/{application_id}/submit",
-    response_model=ApplicationRead,
-    responses=problem_responses(401, 403, 404, 409, 422),
-    operation_id="applications_submit",
-)
-async def submit_application(
-    application_id: uuid.UUID,
-    principal: PrincipalDep,
-    session: SessionDep,
-    context: ContextDep,
-    settings: SettingsDep,
-) -> ApplicationRead:
-    """Submit my draft; reviewers from the expert council are assigned at once."""
-    return await assigning.submit(
-        session,
-        principal=principal,
-        context=context,
-        settings=settings,
-        application_id=application_id,
-    )
 
 
 @applications_router.get(

@@ -56,12 +56,12 @@ async def list_surveys(
     limit: int,
 ) -> list[Survey]:
     """Newest first, keyset-paged on (created_at, id)."""
-    query = select(Survey).where(Survey.status.in_(statuses))  # type: ignore[attr-defined]
+    query = select(Survey).where(Survey.status.in_(statuses))
     if event_id is not None:
         query = query.where(Survey.event_id == event_id)
     if after is not None:
         query = query.where(tuple_(Survey.created_at, Survey.id) < tuple_(*after))
-    query = query.order_by(Survey.created_at.desc(), Survey.id.desc())  # type: ignore[attr-defined]
+    query = query.order_by(Survey.created_at.desc(), Survey.id.desc())
     return list((await session.execute(query.limit(limit + 1))).scalars())
 
 
@@ -74,16 +74,16 @@ def _audience(survey: Survey) -> Select[tuple[uuid.UUID]]:
                 MemberRole, and_(MemberRole.member_id == Member.id, MemberRole.role == Role.member)
             )
             .where(Member.status == MemberStatus.active, Member.erased_at.is_(None))
-        )  # type: ignore[union-attr]
+        )
     return (
-        select(Registration.member_id)  # type: ignore[return-value]
+        select(Registration.member_id)
         .join(Member, Member.id == Registration.member_id)
         .where(
             Registration.event_id == survey.event_id,
-            Registration.status.in_(AUDIENCE_STATUSES[survey.audience]),  # type: ignore[attr-defined]
+            Registration.status.in_(AUDIENCE_STATUSES[survey.audience]),
             Member.erased_at.is_(None),
         )
-    )  # type: ignore[union-attr]
+    )
 
 
 async def in_audience(session: AsyncSession, survey: Survey, member_id: uuid.UUID) -> bool:
@@ -138,7 +138,7 @@ async def respondent_counts(
         return {}
     rows = await session.execute(
         select(SurveyRespondent.survey_id, func.count())
-        .where(SurveyRespondent.survey_id.in_(survey_ids))  # type: ignore[attr-defined]
+        .where(SurveyRespondent.survey_id.in_(survey_ids))
         .group_by(SurveyRespondent.survey_id)
     )
     return {survey_id: int(count) for survey_id, count in rows.all()}
@@ -191,7 +191,7 @@ async def responses(
         .where(SurveyResponse.survey_id == survey_id)
         .order_by(SurveyResponse.id)
     )
-    return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+    return [tuple(row) for row in rows.all()]
 
 
 async def table_of(session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID) -> int | None:
@@ -209,7 +209,7 @@ async def facilitators(session: AsyncSession, event_id: uuid.UUID) -> dict[int, 
         select(EventTable.number, EventTable.facilitator_id).where(
             EventTable.event_id == event_id, EventTable.facilitator_id.is_not(None)
         )
-    )  # type: ignore[union-attr]
+    )
     return {number: facilitator for number, facilitator in rows.all()}
 
 
@@ -231,7 +231,7 @@ async def member_names(
         return {}
     rows = await session.execute(
         select(Member.id, Member.full_name).where(Member.id.in_(member_ids))
-    )  # type: ignore[attr-defined]
+    )
     return {member_id: name for member_id, name in rows.all()}
 
 
@@ -245,29 +245,29 @@ async def due(
         rows = await session.execute(
             select(Survey)
             .where(condition)
-            .order_by(Survey.id)  # type: ignore[arg-type]
+            .order_by(Survey.id)
             .limit(100)
             .with_for_update(skip_locked=True)
         )
         return list(rows.scalars())
 
-    opening = await locked(and_(Survey.status == SurveyStatus.scheduled, Survey.opens_at <= now))  # type: ignore[operator]
-    closing = await locked(and_(Survey.status == SurveyStatus.open, Survey.closes_at <= now))  # type: ignore[operator]
+    opening = await locked(and_(Survey.status == SurveyStatus.scheduled, Survey.opens_at <= now))
+    closing = await locked(and_(Survey.status == SurveyStatus.open, Survey.closes_at <= now))
     reminding = await locked(
         and_(
             Survey.status == SurveyStatus.open,
-            Survey.remind_at <= now,  # type: ignore[operator]
-            Survey.reminded_at.is_(None),  # type: ignore[union-attr]
+            Survey.remind_at <= now,
+            Survey.reminded_at.is_(None),
             or_(Survey.closes_at.is_(None), Survey.closes_at > now),
         )
-    )  # type: ignore[union-attr,operator]
+    )
     return opening, closing, reminding
 
 
 async def unsealed(session: AsyncSession, limit: int) -> list[uuid.UUID]:
     rows = await session.execute(
         select(SurveyResponse.id).where(SurveyResponse.sealed.is_(False)).limit(limit)
-    )  # type: ignore[attr-defined]
+    )
     return list(rows.scalars())
 
 

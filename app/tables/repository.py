@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.models.case import Case, CaseStatus
+from app.models.case import CASES_AT_TABLES, Case
 from app.models.event import Event
 from app.models.member import Member, MemberRole, Role
 from app.models.registration import Registration, RegistrationStatus
@@ -24,7 +24,6 @@ from app.models.table import (
 
 ATTENDING = (RegistrationStatus.confirmed, RegistrationStatus.checked_in)
 # Cases that take a seat at a table: seating spreads their authors.
-CASES_AT_TABLES = (CaseStatus.accepted, CaseStatus.scheduled)
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,10 @@ async def attending(session: AsyncSession, event_id: uuid.UUID) -> set[uuid.UUID
     rows = await session.execute(
         select(Registration.member_id).where(
             Registration.event_id == event_id,
-            Registration.member_id.is_not(None),  # type: ignore[union-attr]
+            Registration.member_id.is_not(None),
             Registration.status.in_(ATTENDING),
         )
-    )  # type: ignore[attr-defined]
+    )
     return {m for m in rows.scalars() if m is not None}
 
 
@@ -68,11 +67,7 @@ async def attendees(
     if not wanted:
         return []
     members = (
-        (
-            await session.execute(
-                select(Member).where(Member.id.in_(wanted)).order_by(Member.id)  # type: ignore[attr-defined]
-            )
-        )
+        (await session.execute(select(Member).where(Member.id.in_(wanted)).order_by(Member.id)))
         .scalars()
         .all()
     )
@@ -81,7 +76,7 @@ async def attendees(
             await session.execute(
                 select(MemberRole.member_id).where(
                     MemberRole.role == Role.facilitator, MemberRole.member_id.in_(wanted)
-                )  # type: ignore[attr-defined]
+                )
             )
         ).scalars()
     )
@@ -90,7 +85,7 @@ async def attendees(
             await session.execute(
                 select(Case.author_id).where(
                     Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES)
-                )  # type: ignore[attr-defined]
+                )
             )
         ).scalars()
     )
@@ -121,7 +116,7 @@ async def pair_history(
         .join(Event, Event.id == mine.event_id)
         .where(
             mine.member_id.in_(member_ids),
-            other.member_id.in_(member_ids),  # type: ignore[attr-defined]
+            other.member_id.in_(member_ids),
             mine.event_id != event.id,
             Event.starts_at < event.starts_at,
         )
@@ -164,13 +159,13 @@ async def current_plan(
         .where(
             SeatingPlan.event_id == event_id,
             SeatingPlan.status.in_([PlanStatus.draft, PlanStatus.published]),
-        )  # type: ignore[attr-defined]
+        )
         .order_by(
             SeatingPlan.status == PlanStatus.published,  # drafts first
             SeatingPlan.created_at.desc(),
         )
         .limit(1)
-    )  # type: ignore[attr-defined]
+    )
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
@@ -219,7 +214,7 @@ async def seats(
         return []
     rows = await session.execute(
         select(TableSeat.table_id, TableSeat.member_id).where(TableSeat.table_id.in_(table_ids))
-    )  # type: ignore[attr-defined]
+    )
     return [(t, m) for t, m in rows.all()]
 
 
@@ -243,23 +238,6 @@ async def table_of(
     return row.scalar_one_or_none()
 
 
-async def table_mates(
-    session: AsyncSession, member_id: uuid.UUID, among: Sequence[uuid.UUID] | None = None
-) -> frozenset[uuid.UUID]:
-    """Everyone (or those ``among`` the given) who shared a published table with the member,
-    at any event."""
-    mine, other = aliased(TableSeat), aliased(TableSeat)
-    query = (
-        select(other.member_id)
-        .join(mine, mine.table_id == other.table_id)
-        .where(mine.member_id == member_id, other.member_id != member_id)
-        .distinct()
-    )
-    if among is not None:
-        query = query.where(other.member_id.in_(among))  # type: ignore[attr-defined]
-    return frozenset((await session.execute(query)).scalars())
-
-
 async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:
     if not member_ids:
         return []
@@ -273,7 +251,7 @@ async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Seq
         )
         .scalars()
         .all()
-    )  # type: ignore[attr-defined]
+    )
 
 
 async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
@@ -287,16 +265,4 @@ async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Seq
         )
         .scalars()
         .all()
-    )  # type: ignore[union-attr]
-
-
-async def cases_to_schedule(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Case]:
-    return (
-        (
-            await session.execute(
-                select(Case).where(Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES))
-            )
-        )
-        .scalars()
-        .all()
-    )  # type: ignore[attr-defined]
+    )

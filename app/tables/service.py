@@ -3,6 +3,7 @@ it as the event's tables; and each reader's view of the tables."""
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -10,15 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.cases import service as cases_service
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
+from app.core.followers import Followers
 from app.core.outbox import emit
 from app.events.service import may_read
 from app.members.privacy import Viewer, visible_private_fields
-from app.members.service import audit_private_read
+from app.members.service import audit_private_read, viewer_with_every_mate
 from app.models.case import CaseStatus, CaseVisibility
 from app.models.event import Event, EventStatus
 from app.models.member import Member
@@ -503,6 +504,20 @@ async def rules(session: AsyncSession, event_id: uuid.UUID) -> SeatingRules:
     )
 
 
+# What a published seating means above this area (the cases are scheduled at their authors'
+# tables), in the same transaction: (session, event id, the table of each seated member).
+published: Followers[[AsyncSession, uuid.UUID, Mapping[uuid.UUID, uuid.UUID]]] = Followers(
+    "seating published"
+)
+
+
+async def published_table_of(
+    session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
+) -> EventTable | None:
+    """The published table a member sits at, or facilitates, at an event."""
+    return await repository.table_of(session, event_id, member_id)
+
+
 async def publish(
     session: AsyncSession,
     *,
@@ -563,11 +578,7 @@ async def publish(
         TableSeat(table_id=table_id, member_id=member_id, event_id=event.id)
         for member_id, table_id in table_of_member.items()
     )
-    for case in await repository.cases_to_schedule(session, event.id):
-        case.table_id = table_of_member.get(case.author_id)
-        target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
-        if case.status != target:
-            cases_service.change_status(session, case, target)
+    await published.run(session, event.id, table_of_member)
     plan.status = PlanStatus.published
     plan.published_at = now
     plan.version += 1
@@ -685,12 +696,7 @@ async def my_table(
     table = await repository.table_of(session, event.id, principal.id)
     if table is None:
         raise NotFound("You have no table at this event (yet).")
-    viewer = Viewer(
-        id=principal.id,
-        is_admin=principal.is_admin,
-        sees_members=principal.sees_members,
-        table_mates=await repository.table_mates(session, principal.id),
-    )
+    viewer = await viewer_with_every_mate(session, principal)
     [view_of_table] = await _tables_view(
         session,
         viewer,

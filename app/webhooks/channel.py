@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.delivery import Job, Outcome, Target
 from app.core.http import BlockedAddress
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel, WebhookSubscription
@@ -13,7 +14,6 @@ from app.webhooks import repository, signing
 from app.webhooks.events import PING
 from app.webhooks.payloads import body_of
 from app.webhooks.retry import parse_retry_after
-from app.worker.channels import Job, Outcome, Target
 
 EXCERPT_CHARS = 1000
 

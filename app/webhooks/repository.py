@@ -108,7 +108,7 @@ async def requeue(session: AsyncSession, delivery_ids: list[uuid.UUID], now: dat
             lease_token=None,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 async def failed_delivery_ids_since(

@@ -41,7 +41,7 @@ def event_type_catalogue() -> list[EventTypeRead]:
     return [_event_type_read(t) for t in CATALOGUE.all()]
 
 
-def _event_type_read(event_type: EventType) -> EventTypeRead:  # type: ignore[type-arg]
+def _event_type_read(event_type: EventType) -> EventTypeRead:
     return EventTypeRead(
         name=event_type.name,
         version=event_type.version,

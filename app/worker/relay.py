@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.delivery import Channel, Job, Outcome
 from app.core.outbox import emit
 from app.models.webhook import DeliveryStatus
 from app.webhooks.events import SUBSCRIPTION_DISABLED, SubscriptionDisabledData
 from app.webhooks.retry import next_delay
 from app.worker import repository
-from app.worker.channels import Channel, Job, Outcome
 
 logger = logging.getLogger("app.worker.relay")
 

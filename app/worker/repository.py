@@ -105,7 +105,7 @@ async def finish_attempt(
         .where(Delivery.id == delivery_id, Delivery.lease_token == token)
         .values(lease_until=None, lease_token=None, **values)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def release_leases(session: AsyncSession, token: uuid.UUID) -> int:
@@ -115,7 +115,7 @@ async def release_leases(session: AsyncSession, token: uuid.UUID) -> int:
         .where(Delivery.lease_token == token, Delivery.status == DeliveryStatus.pending)
         .values(lease_until=None, lease_token=None)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 async def add_attempt(session: AsyncSession, **values: object) -> None:
@@ -183,7 +183,7 @@ async def prune_deliveries(session: AsyncSession, before: datetime) -> int:
             and_(Delivery.status != DeliveryStatus.pending, Delivery.created_at < before)
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 async def prune_dispatched_events(session: AsyncSession, before: datetime) -> int:
@@ -196,4 +196,4 @@ async def prune_dispatched_events(session: AsyncSession, before: datetime) -> in
             ~still_referenced,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.delivery import Channel
 from app.core.http import outbound_client
 from app.integrations.bitrix24.channel import CrmChannel
 from app.integrations.bitrix24.client import client_from_settings
@@ -20,7 +21,6 @@ from app.notifications.channel import EmailChannel
 from app.notifications.transport import transport_for
 from app.webhooks.channel import WebhookChannel
 from app.worker import schedule
-from app.worker.channels import Channel
 from app.worker.relay import Worker
 
 logger = logging.getLogger("app.worker")

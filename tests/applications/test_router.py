@@ -5,7 +5,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from app.applications.service import IllegalTransition, check_transition
+from app.applications.service import check_transition
+from app.core.errors import IllegalTransition
 from app.models.application import Application, ApplicationStatus
 from app.models.audit import AuditEntry
 from app.models.member import Member, MemberRole

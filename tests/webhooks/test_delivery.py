@@ -324,7 +324,7 @@ async def test_an_expired_lease_is_claimed_again_and_a_stale_result_ignored(
     [delivery] = await deliveries(db)
     assert delivery.status == "succeeded"
 
-    from app.worker.channels import Outcome
+    from app.core.delivery import Outcome
 
     async with app.state.sessionmaker() as session:  # the crashed worker wakes up late
         await relay.record(

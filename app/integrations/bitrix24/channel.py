@@ -13,18 +13,19 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.applications import events as application_events
+from app.auth import events as account_events
+from app.core.delivery import Job, Outcome, Target
 from app.integrations.bitrix24 import service
 from app.integrations.bitrix24.client import Bitrix24Client, Bitrix24Error, Bitrix24RetryLater
 from app.members import events as member_events
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
 from app.registrations import events as registration_events
-from app.worker.channels import Job, Outcome, Target
 
 # Events after which a person's contact may differ from what the CRM holds.
 MEMBER_EVENTS = frozenset(
     {
-        member_events.MEMBER_CREATED.name,
+        account_events.MEMBER_CREATED.name,
         member_events.MEMBER_UPDATED.name,
         member_events.MEMBER_STATUS_CHANGED.name,
         member_events.MEMBER_ROLES_CHANGED.name,

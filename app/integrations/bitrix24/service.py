@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.applications import repository as application_repository
+from app.applications import service as application_service
 from app.integrations.bitrix24 import mapping, repository
 from app.integrations.bitrix24.client import (
     BATCH_LIMIT,
@@ -593,7 +593,7 @@ async def sync_application(
 ) -> Outcome:
     """An application's lead follows its status. A draft has no lead; an erased applicant's
     lead is deleted with their contact."""
-    application = await application_repository.get(session, application_id)
+    application = await application_service.find(session, application_id)
     if application is None or application.status == "draft":
         return Outcome.skipped
     member = await repository.get_member(session, application.member_id)
@@ -641,7 +641,7 @@ async def erase_records_of(
     stages: Mapping[str, str],
 ) -> None:
     """After an erasure, the person's leads and deals leave the CRM with their contact."""
-    for application_id in await application_repository.ids_of_member(session, member_id):
+    for application_id in await application_service.ids_of_member(session, member_id):
         await sync_application(session, client, application_id, statuses)
     for registration_id in await repository.registration_ids_of(session, member_id):
         await sync_registration(session, client, registration_id, stages)

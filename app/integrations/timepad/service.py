@@ -16,11 +16,9 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.service import normalize_email
 from app.core.config import Settings
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable
-from app.core.outbox import emit
-from app.events import repository as event_repository
+from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
 from app.integrations import repository as inbox
 from app.integrations.timepad import mapping, repository
@@ -29,9 +27,7 @@ from app.integrations.timepad.mapping import Target, TimepadOrder
 from app.integrations.timepad.schemas import DriftEntry, DriftReport, WebhookAccepted
 from app.models.inbox import InboxMessage
 from app.models.registration import Registration, RegistrationStatus
-from app.registrations import repository as registration_repository
 from app.registrations import service as registrations
-from app.registrations.events import CREATED
 
 logger = logging.getLogger("app.integrations.timepad")
 R = RegistrationStatus
@@ -107,13 +103,15 @@ async def apply_order(
     session: AsyncSession, settings: Settings, order: TimepadOrder, *, authoritative: bool
 ) -> tuple[Registration | None, str | None]:
     """Bring our registration in line with the order; (registration, status before)."""
-    event = await event_repository.by_timepad_id(session, order.event_id)
+    event = await event_service.find_by_timepad_id(session, order.event_id)
     if event is None:
         return None, None  # an event we do not run through Timepad
-    registration = await registration_repository.by_timepad_order(session, order.order_id)
+    registration = await registrations.by_timepad_order(session, order.order_id)
     now = datetime.now(UTC)
     if registration is None:
-        registration = await _find_or_create(session, event.id, order)
+        registration = await registrations.find_or_add_for_order(
+            session, event.id, email=order.email, name=order.name, order_id=order.order_id
+        )
         if registration is None:
             return None, None
     before = registration.status
@@ -126,39 +124,6 @@ async def apply_order(
     registration.timepad_status_at = now
     await _move(session, settings, registration, order.target, now)
     return registration, before
-
-
-async def _find_or_create(
-    session: AsyncSession,
-    event_id,
-    order: TimepadOrder,  # type: ignore[no-untyped-def]
-) -> Registration | None:
-    member = None
-    if order.email:
-        member = await registration_repository.member_by_email(
-            session, normalize_email(order.email)
-        )
-    if member is not None:
-        existing = await registration_repository.of_member(
-            session, event_id, member.id, for_update=True
-        )
-    elif order.email:
-        existing = await registration_repository.of_guest(session, event_id, order.email)
-    else:
-        return None  # nobody to register
-    if existing is not None:
-        return existing
-    registration = Registration(
-        event_id=event_id,
-        member_id=member.id if member else None,
-        guest_email=None if member else order.email,
-        guest_name=None if member else order.name,
-        source="timepad",
-        timepad_order_id=order.order_id,
-    )
-    await registration_repository.add(session, registration)
-    emit(session, CREATED, registrations.registration_data(registration))
-    return registration
 
 
 async def _move(
@@ -192,10 +157,10 @@ def client_for(settings: Settings, http: httpx.AsyncClient) -> TimepadClient:
 
 async def reconcile(
     session: AsyncSession, settings: Settings, client: TimepadClient, event_id
-) -> DriftReport:  # type: ignore[no-untyped-def]
+) -> DriftReport:
     """Pull every order of the event from Timepad, repair what the webhooks missed, and say
     what differed."""
-    event = await event_repository.get(session, event_id)
+    event = await event_service.find(session, event_id)
     if event is None:
         raise NotFound("No such event.")
     if event.timepad_event_id is None:
@@ -210,7 +175,7 @@ async def reconcile(
                 continue
             report.orders_in_timepad += 1
             seen.add(order.order_id)
-            known = await registration_repository.by_timepad_order(session, order.order_id)
+            known = await registrations.by_timepad_order(session, order.order_id)
             held = known.timepad_status if known else None
             registration, before = await apply_order(session, settings, order, authoritative=True)
             entry = DriftEntry(
@@ -256,7 +221,7 @@ async def reconcile_open_events(session: AsyncSession, settings: Settings, now: 
     Timepad fails to answer does not stop the others."""
     if not settings.timepad_api_token.get_secret_value():
         return 0
-    events = await event_repository.linked_to_timepad(session, list(ACTIVE))
+    events = await event_service.linked_to_timepad(session, list(ACTIVE))
     done = 0
     async with httpx.AsyncClient(
         timeout=settings.timepad_timeout_seconds, follow_redirects=False, trust_env=False

@@ -1,7 +1,8 @@
 """Ceiling routes for bench/: the same JWT check and the same rows through raw asyncpg.
 
-Mounted only with ``DL_BENCH_ROUTES=true`` on PostgreSQL; they show what the full stack costs
-next to the least a route can do in this process.
+The benchmarks serve ``bench.ceiling_routes:app``: the product's app with these routes added
+(on PostgreSQL), so they show what the full stack costs next to the least a route can do in
+this process. The product itself never carries them.
 """
 
 import asyncio
@@ -10,11 +11,12 @@ import uuid
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy.engine import make_url
 
 from app.core.errors import NotFound, Unauthorized
 from app.core.security import InvalidToken
+from app.main import create_app
 
 router = APIRouter(prefix="/bench", include_in_schema=False)
 
@@ -88,3 +90,13 @@ async def bench_members(request: Request, limit: int = 50) -> Response:
         json.dumps({"items": [_row(r) for r in records], "next_cursor": None}),
         media_type="application/json",
     )
+
+
+def create_bench_app() -> FastAPI:
+    """The product's app, as ``app.asgi`` builds it, plus the ceiling routes."""
+    bench_app = create_app()
+    bench_app.include_router(router)
+    return bench_app
+
+
+app = create_bench_app()

@@ -1,6 +1,7 @@
 """Loads a small demo community into an empty database and prints how to log in.
 
-``make run`` calls it before serving; it does nothing when members already exist.
+``make run`` calls it (``python -m app.manage load-demo``) before serving; it does nothing when
+members already exist.
 """
 
 import asyncio
@@ -468,7 +469,3 @@ def main() -> None:
     print(f"  applicants: applicant1@example.com .. applicant3@example.com / {member_password}")
     print(f"  members:    any other demo e-mail (see GET /api/v1/members) / {member_password}")
     print("  API docs:   http://127.0.0.1:8000/docs (the admin password is shown only now)")
-
-
-if __name__ == "__main__":
-    main()

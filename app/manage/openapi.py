@@ -1,6 +1,5 @@
 """Writes (or, with --check, compares) the committed OpenAPI document: ``make openapi``."""
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,12 +23,9 @@ def render() -> str:
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args()
+def main(check: bool = False) -> int:
     rendered = render()
-    if args.check:
+    if check:
         if not PATH.exists() or PATH.read_text() != rendered:
             print("openapi/openapi.json is stale: run `make openapi`", file=sys.stderr)
             return 1
@@ -37,7 +33,3 @@ def main() -> int:
     PATH.parent.mkdir(parents=True, exist_ok=True)
     PATH.write_text(rendered)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

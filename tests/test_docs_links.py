@@ -11,7 +11,7 @@ TOP_LEVEL = ("README.md", "ARCHITECTURE.md", "CONTRIBUTING.md", "SECURITY.md")
 EXTERNAL = ("http://", "https://", "mailto:")
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
 # [text](target) and ![alt](target); the text may hold one level of brackets.
 INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*(<[^>]*>|[^\s)]+)(?:\s+[^)]*)?\)")
 REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)")
@@ -24,16 +24,18 @@ def documents() -> list[Path]:
 
 
 def prose_lines(text: str) -> list[str]:
-    """The lines outside fenced code blocks, with inline code removed."""
+    """The lines outside fenced code blocks, with inline code (which may span the lines of a
+    paragraph) removed."""
     lines, fence = [], ""
     for line in text.splitlines():
         opening = FENCE.match(line)
         if opening and (not fence or opening.group(1)[0] == fence[0]):
             fence = "" if fence else opening.group(1)
-            continue
-        if not fence:
-            lines.append(INLINE_CODE.sub("", line))
-    return lines
+            lines.append("")
+        elif not fence:
+            lines.append(line)
+    paragraphs = re.split(r"\n[ \t]*\n", "\n".join(lines))
+    return "\n\n".join(INLINE_CODE.sub("", p) for p in paragraphs).splitlines()
 
 
 def links(text: str) -> list[str]:
@@ -122,7 +124,7 @@ def test_a_broken_link_or_anchor_is_reported(tmp_path: Path) -> None:
         "# Title\n\n"
         "[fine](docs/other.md), [fine too](docs/other.md#a-section), [here](#title),\n"
         "[outside](https://example.com/missing.md), [mail](mailto:someone@example.com),\n"
-        "`[in code](missing.md)`\n\n"
+        "`[in code](missing.md)`, `code across\n[two lines](missing.md)`\n\n"
         "```\n[in a block](missing.md)\n```\n\n"
         "[gone](docs/gone.md), [no anchor](docs/other.md#no-such-section), [self](#nothing)\n"
         "[ref]: docs/also-gone.md\n",

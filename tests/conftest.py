@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -184,6 +185,8 @@ class Factory:
     async def member(self, *roles: Role | str, **fields: Any) -> Actor:
         self.counter += 1
         email = fields.pop("email", f"person{self.counter}-{uuid.uuid4().hex[:6]}@example.com")
+        # Verified unless a test says otherwise: most tests are about what comes after.
+        fields.setdefault("email_verified_at", datetime.now(UTC))
         member = Member(
             email=email,
             email_normalized=email.lower(),
@@ -320,6 +323,7 @@ async def committed_member(
             email=email,
             email_normalized=email,
             password_hash=await app.state.password_hasher.hash("a long password"),
+            email_verified_at=datetime.now(UTC),
         )
         session.add(member)
         await session.flush()

@@ -38,6 +38,7 @@ from schemathesis.python import asgi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from app.auth import links
 from app.main import create_app
 from app.manage.demo import load_demo
 from app.models.application import Application
@@ -48,7 +49,7 @@ from app.models.member import Member, MemberRole
 from app.models.registration import Registration
 from app.models.review import Review, RubricCriterion
 from app.models.survey import Survey
-from app.models.token import ApiToken
+from app.models.token import ApiToken, LinkPurpose
 from app.models.webhook import Delivery, WebhookSubscription
 from app.registrations.service import confirmation_link_token, qr_token
 from tests.conftest import make_settings, seeded_tables_kept, truncate_all
@@ -99,6 +100,8 @@ class World:
     ids: dict[str, list[str]]
     link_tokens: list[str]
     qr_tokens: list[str]
+    # Per operation that redeems an e-mailed account link: unspent tokens, one per request.
+    account_tokens: dict[str, list[str]]
     rubric: list[str]
     cursors: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
@@ -124,7 +127,10 @@ def _as_a_client_would(
       one is stale by definition (412), which the ETag tests cover.
     - Signed tokens (the confirmation link, the check-in QR code): ones the server minted for
       real registrations. Their form is in the schema (so malformed ones are invalid input);
-      a signature cannot be.
+      a signature cannot be. E-mailed account links (verification, invitation, reset) are
+      single use: each request takes an unspent one the server made for an account of its
+      own (one nobody fuzzes as), and only when none is left a spent one (400 invalid-link).
+    - The bulk invitation: either ``member_ids`` or ``all_pending``, as its description says.
     - A webhook receiver's URL: an https URL on a public host name. Whether an address is
       public is the SSRF guard's decision, not a shape a schema can state.
     - The CSV import: the documented header line first, then the generated text as rows.
@@ -157,6 +163,15 @@ def _as_a_client_would(
             body["token"] = pick(world.link_tokens, "link")
         if "qr_token" in body:
             body["qr_token"] = pick(world.qr_tokens, "qr")
+        unspent = world.account_tokens.get(operation_id)
+        if unspent and "token" in body:
+            body["token"] = unspent.pop()
+        if operation_id == "members_invite_many":
+            if body.get("member_ids"):
+                body.pop("all_pending", None)
+            else:
+                body.pop("member_ids", None)
+                body["all_pending"] = True
         if operation_id in {"webhooks_create", "webhooks_update"} and "url" in body:
             body["url"] = f"https://hooks.example.com/{uuid.uuid4().hex}"
         _keep_order(body, "starts_at", "ends_at")
@@ -479,6 +494,7 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
                 spare_tokens[(role, operation_id)] = app.state.token_codec.issue(
                     spare.id, roles[member_id], 0
                 )
+        account_tokens = await _account_links(session, settings)
         await session.commit()
 
         async def ids_of(column: Any, *order: Any) -> list[str]:
@@ -523,8 +539,35 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
         ids=ids,
         link_tokens=link_tokens,
         qr_tokens=qr_tokens,
+        account_tokens=account_tokens,
         rubric=rubric,
     )
+
+
+# The operations that redeem an e-mailed link, and the kind each redeems.
+ACCOUNT_LINK_OPERATIONS = {
+    "auth_verify_email": LinkPurpose.verify_email,
+    "auth_invitation_accept": LinkPurpose.invitation,
+    "auth_password_reset_confirm": LinkPurpose.password_reset,
+}
+LINKS_PER_OPERATION = 60  # more than the positive cases of one operation over every role
+
+
+async def _account_links(session: Any, settings: Any) -> dict[str, list[str]]:
+    """Unspent links, each for an account of its own: redeeming one (a new password ends the
+    account's sessions) touches nobody the fuzz signs in as."""
+    now = datetime.now(UTC)
+    tokens: dict[str, list[str]] = {}
+    for operation_id, purpose in ACCOUNT_LINK_OPERATIONS.items():
+        tokens[operation_id] = []
+        for i in range(LINKS_PER_OPERATION):
+            email = f"link-{purpose.value}-{i}@example.com"
+            person = Member(email=email, email_normalized=email, full_name=f"Link {i}")
+            session.add(person)
+            await session.flush()
+            link = await links.issue(session, settings, person, purpose, now)
+            tokens[operation_id].append(links.token_of(settings, link))
+    return tokens
 
 
 async def test_contract_fuzz(engine: AsyncEngine) -> None:

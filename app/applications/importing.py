@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.applications import csv_import, repository
 from app.applications.schemas import ImportReport, ImportRowResult
 from app.applications.service import announce_submitted, imported, touch
+from app.auth import accounts
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core import audit
@@ -18,7 +19,7 @@ from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import InvalidInput
 from app.models.application import DECIDED_STATUSES, Application, ApplicationStatus
-from app.models.member import Member, MemberRole, Role
+from app.models.member import Member, Role
 
 
 class CsvRejected(InvalidInput):
@@ -148,16 +149,18 @@ async def import_rows(
             )
             continue
         if member is None:
-            # No password: the person signs in after resetting one, or an admin helps them.
-            member = Member(
+            # No password: approval sends the person an invitation to set one.
+            member, role_rows = accounts.new_account(
                 email=str(row.email),
-                email_normalized=email,
                 full_name=row.full_name,
                 phone=row.phone,
+                roles=[Role.applicant],
             )
             new_rows.append(member)
-            new_rows.append(MemberRole(member_id=member.id, role=Role.applicant))
+            new_rows.extend(role_rows)
             members[email] = member
+        elif member.email_verified_at is None and member.password_hash is not None:
+            await _release_unproven_claim(session, member, row.full_name, context, now)
         application = Application(
             member_id=member.id,
             status=ApplicationStatus.submitted,
@@ -203,6 +206,33 @@ async def import_rows(
         },
     )
     return ImportResult(report=report, submitted=submitted, changed=changed)
+
+
+async def _release_unproven_claim(
+    session: AsyncSession,
+    member: Member,
+    full_name: str,
+    context: RequestContext,
+    now: datetime,
+) -> None:
+    """The address is held by a sign-up that never proved it: the form's person takes the
+    account over. Its password and every session and API token end, so whoever signed up
+    with someone else's address never sees that person's application; the owner gets in
+    through the invitation that approval sends (or a password reset), which proves the
+    address."""
+    member.password_hash = None
+    member.full_name = full_name
+    member.version += 1
+    member.updated_at = now
+    await auth_service.revoke_everything(session, member.id, api_tokens=True)
+    audit.record(
+        session,
+        actor_id=None,
+        action="account.unproven_claim_released",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+    )
 
 
 async def import_applications(

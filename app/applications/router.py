@@ -215,10 +215,17 @@ async def decide_application(
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,
+    settings: SettingsDep,
 ) -> ApplicationAdminRead:
-    """Approve, reject or waitlist by hand, with a reason (audited). Admins only."""
+    """Approve, reject or waitlist by hand, with a reason (audited). Admins only. An approved
+    person without a password yet (imported) is sent an invitation to set one."""
     return await service.decide_by_admin(
-        session, principal=admin, context=context, application_id=application_id, data=body
+        session,
+        settings,
+        principal=admin,
+        context=context,
+        application_id=application_id,
+        data=body,
     )
 
 

@@ -25,6 +25,7 @@ from app.applications.schemas import (
     FunnelStats,
     ReviewerOutstanding,
 )
+from app.auth import accounts
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core import audit
@@ -279,6 +280,7 @@ async def submit(
 ) -> ApplicationRead:
     """Submit my draft: reviewers are assigned in the same transaction. With fewer eligible
     reviewers than needed it stays 'submitted' until an admin adds reviewers."""
+    await accounts.require_verified(session, principal.id)
     application = await load_own(session, principal, application_id)
     mark_submitted(application)
     await submitted.run(session, settings, application)
@@ -347,6 +349,7 @@ async def withdraw(
 
 async def settle(
     session: AsyncSession,
+    settings: Settings,
     application: Application,
     *,
     status: ApplicationStatus,
@@ -367,7 +370,7 @@ async def settle(
     application.escalation = None
     touch(application)
     if status == ApplicationStatus.approved:
-        await _make_member(session, application)
+        await _make_member(session, settings, application)
     emit(
         session,
         events.DECIDED,
@@ -392,7 +395,7 @@ async def settle(
     await session.flush()
 
 
-async def _make_member(session: AsyncSession, application: Application) -> None:
+async def _make_member(session: AsyncSession, settings: Settings, application: Application) -> None:
     member = await repository.get_member(session, application.member_id)
     if member is None or member.erased_at is not None:
         raise IllegalTransition("The applicant's account no longer exists.")
@@ -421,6 +424,9 @@ async def _make_member(session: AsyncSession, application: Application) -> None:
             roles=await auth_service.roles_of(session, member.id),
         ),
     )
+    # Someone who never set a password (imported) is invited to, in the same transaction: the
+    # invitation e-mail is their welcome.
+    await accounts.invite(session, settings, member, actor_id=None, context=None)
 
 
 def escalate(session: AsyncSession, application: Application, escalation: Escalation) -> None:
@@ -439,6 +445,7 @@ def escalate(session: AsyncSession, application: Application, escalation: Escala
 
 async def decide_by_admin(
     session: AsyncSession,
+    settings: Settings,
     *,
     principal: Principal,
     context: RequestContext,
@@ -450,6 +457,7 @@ async def decide_by_admin(
         raise NotFound("No such application.")
     await settle(
         session,
+        settings,
         application,
         status=ApplicationStatus(data.status),
         decided_by=DecidedBy.admin,

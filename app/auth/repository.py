@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.member import Member, MemberRole
-from app.models.token import ApiToken, LoginFailure, RefreshToken
+from app.models.token import AccountLink, ApiToken, LoginFailure, RefreshToken
 
 
 class DuplicateEmail(Exception):
@@ -22,9 +22,12 @@ async def get_member_by_email(session: AsyncSession, email_normalized: str) -> M
 
 
 async def add_member(session: AsyncSession, member: Member, roles: list[str]) -> Member:
-    session.add(member)
+    """Insert the account in a savepoint: a concurrent sign-up with the same address fails
+    this insert only (``DuplicateEmail``), not the caller's transaction."""
     try:
-        await session.flush()
+        async with session.begin_nested():
+            session.add(member)
+            await session.flush()
     except IntegrityError as error:
         raise DuplicateEmail from error
     session.add_all(MemberRole(member_id=member.id, role=role) for role in roles)
@@ -91,12 +94,14 @@ async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, now
 
 async def revoke_member_refresh_tokens(
     session: AsyncSession, member_id: uuid.UUID, now: datetime
-) -> None:
-    await session.execute(
+) -> int:
+    """Revokes every live refresh token of the member; how many were live."""
+    result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.member_id == member_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    return int(result.rowcount or 0)
 
 
 # --- API tokens ---------------------------------------------------------------------------
@@ -179,9 +184,112 @@ async def get_own_api_token(
     return result.scalar_one_or_none()
 
 
-async def revoke_api_tokens(session: AsyncSession, member_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(
+async def revoke_api_tokens(session: AsyncSession, member_id: uuid.UUID, now: datetime) -> int:
+    """Revokes every personal API token of the member still in force; how many were."""
+    result = await session.execute(
         update(ApiToken)
-        .where(ApiToken.member_id == member_id, ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.member_id == member_id,
+            ApiToken.revoked_at.is_(None),
+            (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+        )
         .values(revoked_at=now)
     )
+    return int(result.rowcount or 0)
+
+
+# --- e-mailed account links ---------------------------------------------------------------
+
+
+async def add_link(session: AsyncSession, link: AccountLink) -> None:
+    session.add(link)
+    await session.flush()
+
+
+async def link_by_digest(session: AsyncSession, token_hash: str) -> AccountLink | None:
+    result = await session.execute(select(AccountLink).where(AccountLink.token_hash == token_hash))
+    return result.scalar_one_or_none()
+
+
+async def claim_link(session: AsyncSession, link_id: uuid.UUID, now: datetime) -> bool:
+    """Marks the link used unless it is already: a conditional update, so of concurrent
+    redeemers exactly one sees True (the others wait for its row lock, then find it used)."""
+    result = await session.execute(
+        update(AccountLink)
+        .where(AccountLink.id == link_id, AccountLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def spend_links(
+    session: AsyncSession, member_id: uuid.UUID, purposes: list[str], now: datetime
+) -> None:
+    """Every unused link of these kinds for the member is spent (one redeemed, or superseded)."""
+    await session.execute(
+        update(AccountLink)
+        .where(
+            AccountLink.member_id == member_id,
+            AccountLink.purpose.in_(purposes),
+            AccountLink.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+
+
+async def newest_live_link(
+    session: AsyncSession, member_id: uuid.UUID, purpose: str, now: datetime
+) -> AccountLink | None:
+    result = await session.execute(
+        select(AccountLink)
+        .where(
+            AccountLink.member_id == member_id,
+            AccountLink.purpose == purpose,
+            AccountLink.used_at.is_(None),
+            AccountLink.expires_at > now,
+        )
+        .order_by(AccountLink.created_at.desc(), AccountLink.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def last_link_at(
+    session: AsyncSession, member_ids: list[uuid.UUID], purpose: str
+) -> dict[uuid.UUID, datetime]:
+    """When each member's newest link of the kind was made."""
+    if not member_ids:
+        return {}
+    result = await session.execute(
+        select(AccountLink.member_id, func.max(AccountLink.created_at))
+        .where(AccountLink.member_id.in_(member_ids), AccountLink.purpose == purpose)
+        .group_by(AccountLink.member_id)
+    )
+    return {member_id: at for member_id, at in result.all()}
+
+
+async def prune_links(session: AsyncSession, before: datetime) -> None:
+    """Links expired before ``before`` open nothing any more."""
+    await session.execute(delete(AccountLink).where(AccountLink.expires_at < before))
+
+
+async def members_by_ids(session: AsyncSession, member_ids: list[uuid.UUID]) -> list[Member]:
+    if not member_ids:
+        return []
+    result = await session.execute(select(Member).where(Member.id.in_(member_ids)))
+    return list(result.scalars())
+
+
+async def pending_invitees(session: AsyncSession) -> list[Member]:
+    """Approved members (role member) who never set a password and are not erased."""
+    result = await session.execute(
+        select(Member)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(
+            MemberRole.role == "member",
+            Member.password_hash.is_(None),
+            Member.erased_at.is_(None),
+        )
+        .order_by(Member.created_at, Member.id)
+    )
+    return list(result.scalars())

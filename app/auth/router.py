@@ -1,39 +1,131 @@
-"""/api/v1/auth: sign-up, login, refresh and logout (public), logout everywhere (authed)."""
+"""/api/v1/auth: sign-up, address verification, login, refresh, logout, password reset and
+invitations (public); logout everywhere, a new verification link, password change (authed)."""
 
 from fastapi import APIRouter, Response, status
 
-from app.auth import service
+from app.auth import accounts, service
 from app.auth.permissions import InteractivePrincipal
 from app.auth.schemas import (
+    Accepted,
+    EmailVerified,
     LoginRequest,
     PasswordChangeRequest,
+    PasswordResetRequest,
     RefreshRequest,
+    Revocation,
     SignupRequest,
+    TokenAndPassword,
+    TokenBody,
     TokenPair,
 )
 from app.core.context import ContextDep, PasswordHasherDep, SettingsDep, TokenCodecDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.members.schemas import MemberSelf
-from app.members.service import read_self_view
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
+ACCEPTED_SIGNUP = (
+    "If the address can receive mail, a message is on its way to it: follow its link to "
+    "verify the address. An address that has an account already receives a way back in."
+)
+ACCEPTED_RESET = (
+    "If the address belongs to an account, a password-reset link is on its way to it; "
+    "it works once, within the hour."
+)
+
+
 @public_router.post(
     "/signup",
-    status_code=status.HTTP_201_CREATED,
-    response_model=MemberSelf,
-    responses=problem_responses(409, 413, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(413, 422, 429),
     operation_id="auth_signup",
 )
 async def signup(
-    body: SignupRequest, session: SessionDep, hasher: PasswordHasherDep, context: ContextDep
-) -> MemberSelf:
-    """Create an account; it starts with the role `applicant`."""
-    member = await service.signup(session, hasher, context, body)
-    return await read_self_view(session, member)
+    body: SignupRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: PasswordHasherDep,
+    context: ContextDep,
+) -> Accepted:
+    """Create an account (it starts with the role `applicant`) and send its address a
+    verification link. The answer is the same whether or not the address is registered: a
+    registered one receives an e-mail saying someone tried, with a password-reset link."""
+    await accounts.sign_up(session, settings, hasher, context, body)
+    return Accepted(detail=ACCEPTED_SIGNUP)
+
+
+@public_router.post(
+    "/verify-email",
+    response_model=EmailVerified,
+    responses=problem_responses(400, 413, 422),
+    operation_id="auth_verify_email",
+)
+async def verify_email(body: TokenBody, session: SessionDep, context: ContextDep) -> EmailVerified:
+    """Prove the address from the link in the verification e-mail
+    (`{web app}/verify-email?token=...`)."""
+    member, verified_at = await accounts.verify_email(session, context, body.token)
+    return EmailVerified(email=member.email, email_verified_at=verified_at)
+
+
+@public_router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(413, 422, 429),
+    operation_id="auth_password_reset_request",
+)
+async def request_password_reset(
+    body: PasswordResetRequest, session: SessionDep, settings: SettingsDep, context: ContextDep
+) -> Accepted:
+    """Ask for a password-reset link (valid one hour). The answer is the same for every
+    address; a few requests per address and hour are sent, the rest are not."""
+    await accounts.request_password_reset(session, settings, context, body.email)
+    return Accepted(detail=ACCEPTED_RESET)
+
+
+@public_router.post(
+    "/password-reset/confirm",
+    response_model=Revocation,
+    responses=problem_responses(400, 413, 422),
+    operation_id="auth_password_reset_confirm",
+)
+async def confirm_password_reset(
+    body: TokenAndPassword, session: SessionDep, hasher: PasswordHasherDep, context: ContextDep
+) -> Revocation:
+    """Set a new password from the reset link (`{web app}/reset-password?token=...`): every
+    session and personal API token of the account ends; log in with the new password."""
+    revoked = await accounts.reset_password(session, hasher, context, body.token, body.password)
+    return Revocation(sessions_revoked=revoked.sessions, api_tokens_revoked=revoked.api_tokens)
+
+
+@public_router.post(
+    "/invitations/accept",
+    response_model=TokenPair,
+    responses=problem_responses(400, 413, 422),
+    operation_id="auth_invitation_accept",
+)
+async def accept_invitation(
+    body: TokenAndPassword,
+    session: SessionDep,
+    settings: SettingsDep,
+    codec: TokenCodecDep,
+    hasher: PasswordHasherDep,
+    context: ContextDep,
+) -> TokenPair:
+    """Set my first password from the invitation link (`{web app}/accept-invitation?token=...`)
+    and sign in: the answer is a token pair, as from login."""
+    return await accounts.accept_invitation(
+        session,
+        settings=settings,
+        codec=codec,
+        hasher=hasher,
+        context=context,
+        token=body.token,
+        password=body.password,
+    )
 
 
 @public_router.post(
@@ -91,22 +183,36 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
 
 @router.post(
     "/logout-all",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    response_model=Revocation,
     responses=problem_responses(401, 403),
     operation_id="auth_logout_all",
 )
 async def logout_all(
     principal: InteractivePrincipal, session: SessionDep, context: ContextDep
-) -> None:
-    """Log out everywhere: every access and refresh token issued so far stops working."""
-    await service.logout_everywhere(session, principal, context)
+) -> Revocation:
+    """Log out everywhere: every access and refresh token issued so far, and every personal
+    API token, stops working; the answer says how many were ended."""
+    return await service.logout_everywhere(session, principal, context)
+
+
+@router.post(
+    "/verification",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(401, 403, 409, 429),
+    operation_id="auth_verification_resend",
+)
+async def resend_verification(
+    principal: InteractivePrincipal, session: SessionDep, settings: SettingsDep, context: ContextDep
+) -> Accepted:
+    """Send my address a new verification link (a few per hour)."""
+    await accounts.resend_verification(session, settings, principal, context)
+    return Accepted(detail="A new verification link is on its way to your address.")
 
 
 @router.post(
     "/password",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    response_model=Revocation,
     responses=problem_responses(401, 403, 413, 422),
     operation_id="auth_change_password",
 )
@@ -116,9 +222,10 @@ async def change_password(
     session: SessionDep,
     hasher: PasswordHasherDep,
     context: ContextDep,
-) -> None:
-    """Change my password; every token issued before is revoked, so log in again."""
-    await service.change_password(
+) -> Revocation:
+    """Change my password; every token issued before, personal API tokens included, is
+    revoked, so log in again."""
+    return await service.change_password(
         session,
         hasher=hasher,
         principal=principal,

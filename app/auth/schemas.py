@@ -65,6 +65,52 @@ class PasswordChangeRequest(InputSchema):
     }
 
 
+class Revocation(ReadSchema):
+    sessions_revoked: int = Field(description="Refresh tokens (logins) that were ended.")
+    api_tokens_revoked: int = Field(description="Personal API tokens that stopped working.")
+
+
+class Accepted(ReadSchema):
+    """The same answer whatever the address: nobody learns from it whether one is registered."""
+
+    status: str = "accepted"
+    detail: str = Field(
+        description="What happens next (the same text for every address).",
+    )
+
+
+class TokenBody(InputSchema):
+    token: str = Field(
+        min_length=1, max_length=200, description="The `token` query parameter of the link."
+    )
+
+    model_config = {"json_schema_extra": {"examples": [{"token": "mX2f9...from-the-link"}]}}
+
+
+class TokenAndPassword(InputSchema):
+    token: str = Field(
+        min_length=1, max_length=200, description="The `token` query parameter of the link."
+    )
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"token": "mX2f9...from-the-link", "password": "correct horse battery"}]
+        }
+    }
+
+
+class PasswordResetRequest(InputSchema):
+    email: str = Field(min_length=1, max_length=254)
+
+    model_config = {"json_schema_extra": {"examples": [{"email": "anna@example.com"}]}}
+
+
+class EmailVerified(ReadSchema):
+    email: str
+    email_verified_at: UTCTimestamp
+
+
 class TokenPair(ReadSchema):
     access_token: str
     token_type: str = "bearer"

@@ -1,14 +1,15 @@
-"""Sign-up, login with throttling, refresh-token rotation with reuse detection, revocation."""
+"""Login with throttling, refresh-token rotation with reuse detection, revocation, personal
+API tokens. How accounts are made and activated is ``app.auth.accounts``."""
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
-from app.auth.events import MEMBER_CREATED, MemberCreatedData
 from app.auth.principal import Credential, Principal, Scope
-from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead, SignupRequest, TokenPair
+from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead, Revocation, TokenPair
 from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
@@ -20,7 +21,6 @@ from app.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from app.core.outbox import emit
 from app.core.security import (
     API_TOKEN_PREFIX,
     InvalidToken,
@@ -30,7 +30,7 @@ from app.core.security import (
     new_refresh_token,
     token_digest,
 )
-from app.models.member import Member, Role
+from app.models.member import Member
 from app.models.token import ApiToken, RefreshToken
 
 ALL_SCOPES = frozenset(Scope)
@@ -58,41 +58,9 @@ async def roles_of(session: AsyncSession, member_id: uuid.UUID) -> list[str]:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-async def signup(
-    session: AsyncSession, hasher: PasswordHasher, context: RequestContext, data: SignupRequest
-) -> Member:
-    email = str(data.email)
-    member = Member(
-        email=email,
-        email_normalized=normalize_email(email),
-        password_hash=await hasher.hash(data.password),
-        full_name=data.full_name,
-    )
-    try:
-        await repository.add_member(session, member, [Role.applicant])
-    except repository.DuplicateEmail as error:
-        raise EmailTaken("An account with this e-mail already exists.") from error
-    audit.record(
-        session,
-        actor_id=member.id,
-        action="account.signed_up",
-        target_type="member",
-        target_id=member.id,
-        context=context,
-    )
-    emit(
-        session,
-        MEMBER_CREATED,
-        MemberCreatedData(
-            id=member.id,
-            version=member.version,
-            roles=[Role.applicant],
-        ),
-    )
-    return member
+    """The key an address is known by: NFKC (full-width and other compatibility forms become
+    the plain ones) and case folding, so one mailbox is one account however it is typed."""
+    return unicodedata.normalize("NFKC", email).strip().casefold()
 
 
 async def login(
@@ -128,6 +96,13 @@ async def login(
         raise InvalidCredentials("The e-mail or password is wrong.")
 
     await repository.clear_failures(session, account_key)
+    return await issue_login(session, codec, settings, member)
+
+
+async def issue_login(
+    session: AsyncSession, codec: TokenCodec, settings: Settings, member: Member
+) -> TokenPair:
+    """A new login of the member: an access token and the first refresh token of a family."""
     roles = await repository.get_roles(session, member.id)
     return await _issue_pair(session, codec, settings, member, roles, family_id=uuid.uuid4())
 
@@ -163,16 +138,27 @@ async def logout(session: AsyncSession, refresh_token: str) -> None:
         await repository.revoke_refresh_family(session, stored.family_id, datetime.now(UTC))
 
 
-async def revoke_everything(session: AsyncSession, member_id: uuid.UUID) -> None:
-    """Every access token issued before now is refused, every refresh token revoked."""
+async def revoke_everything(
+    session: AsyncSession, member_id: uuid.UUID, *, api_tokens: bool = False
+) -> tuple[int, int]:
+    """Every access token issued before now is refused and every refresh token revoked; with
+    ``api_tokens`` every personal API token too. (Sessions, API tokens) revoked."""
+    now = datetime.now(UTC)
     await repository.bump_token_version(session, member_id)
-    await repository.revoke_member_refresh_tokens(session, member_id, datetime.now(UTC))
+    sessions = await repository.revoke_member_refresh_tokens(session, member_id, now)
+    tokens = await repository.revoke_api_tokens(session, member_id, now) if api_tokens else 0
+    return sessions, tokens
+
+
+def _revocation(counts: tuple[int, int]) -> Revocation:
+    return Revocation(sessions_revoked=counts[0], api_tokens_revoked=counts[1])
 
 
 async def logout_everywhere(
     session: AsyncSession, principal: Principal, context: RequestContext
-) -> None:
-    await revoke_everything(session, principal.id)
+) -> Revocation:
+    """Every session and every personal API token of mine ends (a stolen one included)."""
+    revoked = _revocation(await revoke_everything(session, principal.id, api_tokens=True))
     audit.record(
         session,
         actor_id=principal.id,
@@ -180,7 +166,9 @@ async def logout_everywhere(
         target_type="member",
         target_id=principal.id,
         context=context,
+        details=revoked.model_dump(),
     )
+    return revoked
 
 
 async def change_password(
@@ -191,13 +179,13 @@ async def change_password(
     context: RequestContext,
     current_password: str,
     new_password: str,
-) -> None:
+) -> Revocation:
     member = await session.get(Member, principal.id)
     if member is None or not await hasher.verify(current_password, member.password_hash):
         raise InvalidCredentials("The current password is wrong.")
     member.password_hash = await hasher.hash(new_password)
     member.updated_at = datetime.now(UTC)
-    await revoke_everything(session, member.id)
+    revoked = _revocation(await revoke_everything(session, member.id, api_tokens=True))
     audit.record(
         session,
         actor_id=member.id,
@@ -205,7 +193,9 @@ async def change_password(
         target_type="member",
         target_id=member.id,
         context=context,
+        details=revoked.model_dump(),
     )
+    return revoked
 
 
 async def _issue_pair(
@@ -358,3 +348,8 @@ async def prune_login_failures(session: AsyncSession, *, before: datetime) -> No
 
 async def revoke_api_tokens(session: AsyncSession, member_id: uuid.UUID) -> None:
     await repository.revoke_api_tokens(session, member_id, datetime.now(UTC))
+
+
+async def prune_account_links(session: AsyncSession, *, before: datetime) -> None:
+    """E-mailed links that expired before ``before`` are deleted."""
+    await repository.prune_links(session, before)

@@ -160,3 +160,50 @@ def export_members(
             path=output,
             what="members",
         )
+
+
+# One request invites at most this many listed members (the API takes 1000 per call).
+INVITE_BATCH = 200
+
+
+@app.command("invite")
+def invite_members(
+    ctx: typer.Context,
+    member_ids: Annotated[
+        list[str] | None, typer.Argument(help="Member ids to invite (or --all-pending).")
+    ] = None,
+    all_pending: Annotated[
+        bool,
+        typer.Option("--all-pending", help="Every approved member who has not set a password yet."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send invitations to set a password (valid 14 days). Safe to repeat: whoever was
+    invited within the hour, or has a password already, is skipped and reported. Admins only."""
+    out = Output(as_json)
+    ids = list(dict.fromkeys(member_ids or []))
+    if all_pending == bool(ids):
+        raise typer.BadParameter("Give member ids, or --all-pending (not both).")
+    results: list[dict[str, Any]] = []
+    with connect(ctx) as api:
+        if all_pending:
+            with out.progress("Inviting every pending member") as advance:
+                results = api.post("/members/invitations", {"all_pending": True})["results"]
+                advance(len(results))
+        else:
+            with out.progress("Inviting members", total=len(ids)) as advance:
+                for start in range(0, len(ids), INVITE_BATCH):
+                    batch = ids[start : start + INVITE_BATCH]
+                    report = api.post("/members/invitations", {"member_ids": batch})
+                    results.extend(report["results"])
+                    advance(len(batch))
+    sent = sum(1 for r in results if r["sent"])
+    summary = {"sent": sent, "skipped": len(results) - sent, "results": results}
+
+    def human() -> None:
+        out.say(f"{sent} invitations sent, {len(results) - sent} skipped.")
+        skipped = [r for r in results if not r["sent"]]
+        if skipped:
+            out.table(skipped, columns("member_id", "reason"), title="Skipped")
+
+    out.result(summary, human)

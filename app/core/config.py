@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
 
+    # E-mailed account links: how long each kind lives.
+    verification_link_hours: int = Field(default=72, ge=1, le=24 * 30)
+    invitation_link_days: int = Field(default=14, ge=1, le=90)
+    password_reset_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Requests that send such an e-mail (sign-up, password reset, a new verification link),
+    # counted within the window: per address (beyond it, nothing more is sent, and the answer
+    # stays the same) and per client (beyond it, 429).
+    link_request_window_seconds: int = Field(default=3600, ge=60)
+    link_requests_per_address: int = Field(default=3, ge=1)
+    link_requests_per_client: int = Field(default=20, ge=1)
+    # An admin's re-sent invitation within this many minutes of the last is skipped.
+    invitation_resend_minutes: int = Field(default=60, ge=0)
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -14,6 +14,7 @@ from app.core.errors import (
     AppError,
     Problem,
 )
+from app.core.routes import IDEMPOTENT_STATUSES
 
 DESCRIPTION = """
 The API of Digital Leaders, a vetted peer community of IT and digital managers.
@@ -100,7 +101,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if {"AccessToken": []} in operation.get("security", []):
                 # A personal API token works wherever an access token does.
                 operation["security"].append({"ApiToken": []})
-            if method == "post" and "201" in responses:
+            if method == "post" and not IDEMPOTENT_STATUSES.isdisjoint(responses):
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
                 responses.setdefault("409", {"description": "Conflict"})
                 responses.setdefault("400", {"description": GENERIC_PROBLEMS[400][1]})

@@ -46,6 +46,9 @@ class EventType(Generic[D]):
     subject_type: str
     data: type[D]
     description: str
+    # An internal event moves work inside the product (an e-mail to send) and is never
+    # offered to webhook subscribers: it is absent from the public catalogue.
+    internal: bool = False
 
     def json_schema(self) -> dict[str, Any]:
         return self.data.model_json_schema()
@@ -58,7 +61,14 @@ class Catalogue:
         self._types: dict[str, EventType[Any]] = {}
 
     def define(
-        self, name: str, *, subject_type: str, data: type[D], description: str, version: int = 1
+        self,
+        name: str,
+        *,
+        subject_type: str,
+        data: type[D],
+        description: str,
+        version: int = 1,
+        internal: bool = False,
     ) -> EventType[D]:
         """Declare an event type once, at import time. A second declaration is a bug."""
         if not re.match(EVENT_NAME_PATTERN, name):
@@ -71,16 +81,23 @@ class Catalogue:
             subject_type=subject_type,
             data=data,
             description=description,
+            internal=internal,
         )
         self._types[name] = event_type
         return event_type
 
     def all(self) -> list[EventType[Any]]:
-        """Every declared event type, by name (the declaring modules must be imported)."""
-        return [self._types[name] for name in sorted(self._types)]
+        """Every public event type, by name (the declaring modules must be imported)."""
+        return [self._types[name] for name in sorted(self._types) if not self._types[name].internal]
 
     def named(self, name: str) -> EventType[Any] | None:
-        return self._types.get(name)
+        """A public event type by name; internal ones are unknown to the outside."""
+        found = self._types.get(name)
+        return None if found is None or found.internal else found
+
+    def is_internal(self, name: str) -> bool:
+        found = self._types.get(name)
+        return found is not None and found.internal
 
 
 CATALOGUE = Catalogue()

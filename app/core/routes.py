@@ -41,7 +41,16 @@ class RouteIndex:
         return sorted(methods)
 
     def creates(self, method: str, path: str) -> bool:
-        return any(op.method == method and "201" in op.status_codes for op in self.operations(path))
+        """Whether the route makes something (201) or accepts work (202): a retry of such a
+        POST must not make or send it twice, so it takes an Idempotency-Key."""
+        return any(
+            op.method == method and not IDEMPOTENT_STATUSES.isdisjoint(op.status_codes)
+            for op in self.operations(path)
+        )
+
+
+# The statuses of the POSTs that take an Idempotency-Key (see ``RouteIndex.creates``).
+IDEMPOTENT_STATUSES = frozenset({"201", "202"})
 
 
 def route_index(app: Any) -> RouteIndex:

@@ -1,5 +1,6 @@
 """Base classes for API shapes: strict inputs, and reads that render UTC times with ``Z``."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -23,19 +24,44 @@ def _iso_utc(value: datetime) -> str:
 UTCTimestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str, when_used="json")]
 
 
+# Characters no text of ours takes: control characters but tab and line breaks (NUL, which
+# PostgreSQL refuses, among them), the bidirectional embeddings, overrides, isolates and marks
+# (which turn "nimdA ytinummoC" into "Community Admin" on screen), and the invisible marks
+# (zero-width space, word joiner, byte-order mark) that hide in a name. The zero-width
+# (non-)joiners stay: scripts and emoji need them.
+REFUSED_CHARACTERS = (
+    "\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+    "\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+)
+_REFUSED = re.compile(f"[{REFUSED_CHARACTERS}]")
+
+
+def _check_text(value: str) -> None:
+    found = _REFUSED.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must not contain control or bidirectional formatting characters "
+            f"(found U+{ord(found.group()):04X})"
+        )
+
+
 class InputSchema(BaseModel):
-    """Request bodies: unknown fields are a 422, never silently ignored; no NUL in strings."""
+    """Request bodies: unknown fields are a 422, never silently ignored; no control or
+    bidirectional formatting characters in strings."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # PostgreSQL refuses NUL in text; catch it as a validation error, not a 500.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
-            raise ValueError("must not contain NUL characters")
+    def _plain_text(cls, value: Any) -> Any:
+        # Caught as a validation error, not a 500 (PostgreSQL refuses NUL in text) nor a name
+        # that shows up reversed in the directory.
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    _check_text(item)
         return value
 
     @classmethod
@@ -49,9 +75,9 @@ class InputSchema(BaseModel):
         return schema
 
 
-NO_NUL_PATTERN = "^[^\\u0000]*$"
-# Text that is stripped and must not end up empty: a non-space character, and no NUL.
-NON_BLANK_PATTERN = "^[^\\u0000]*\\S[^\\u0000]*$"
+NO_NUL_PATTERN = f"^[^{REFUSED_CHARACTERS}]*$"
+# Text that is stripped and must not end up empty: a non-space character, and nothing refused.
+NON_BLANK_PATTERN = f"^[^{REFUSED_CHARACTERS}]*[^{REFUSED_CHARACTERS}\\s][^{REFUSED_CHARACTERS}]*$"
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from app.manage import demo, openapi
+from app.manage import accounts, demo, openapi
 
 # typer (already the `dl` command's library) gives the commands help, usage errors (exit 2) and
 # typed options without a parser of our own.
@@ -17,6 +17,18 @@ cli = typer.Typer(
 def load_demo() -> None:
     """Load the demo community into an empty database (does nothing when members exist)."""
     demo.main()
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: str = typer.Argument(..., help="The admin's e-mail address."),
+    name: str | None = typer.Option(None, "--name", help="The admin's full name."),
+) -> None:
+    """Create the first admin (roles admin and member), or give an existing account the admin
+    role, and send an invitation to set a password; the set-password link is printed too, for
+    a deployment without mail yet. Safe to repeat: each run makes a fresh link while the
+    account has no password."""
+    raise typer.Exit(accounts.create_admin(email, name))
 
 
 @cli.command("openapi")

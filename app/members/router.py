@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth import service as auth_service
 from app.auth.permissions import AdminPrincipal, InteractivePrincipal, PrincipalDep
 from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead
-from app.core.context import ContextDep
+from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
@@ -18,6 +18,9 @@ from app.members import service
 from app.members.repository import MemberFilters
 from app.members.schemas import (
     ConsentChangeRead,
+    InvitationResult,
+    InvitationsReport,
+    InvitationsRequest,
     MemberAdminUpdate,
     MemberExport,
     MemberRead,
@@ -156,6 +159,46 @@ async def set_roles(
     """Replace a member's roles; their access and refresh tokens are revoked. Admins only."""
     return await service.set_roles(
         session, principal=admin, context=context, member_id=member_id, roles=body.roles
+    )
+
+
+@router.post(
+    "/invitations",
+    response_model=InvitationsReport,
+    responses=problem_responses(401, 403, 404, 413, 422),
+    operation_id="members_invite_many",
+)
+async def invite_members(
+    body: InvitationsRequest,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
+) -> InvitationsReport:
+    """Send invitations (a set-password link, valid 14 days) to the listed members, or to every
+    approved member who has not set a password yet. Safe to repeat: whoever was invited within
+    the hour, or has a password, is skipped and reported. Admins only."""
+    return await service.invite_many(session, settings, admin=admin, context=context, request=body)
+
+
+@router.post(
+    "/{member_id}/invitation",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=InvitationResult,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="members_invite",
+)
+async def invite_member(
+    member_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
+) -> InvitationResult:
+    """Send (or send again) a member without a password an invitation to set one; a member
+    with a password is not sent one (`sent: false`, `reason: active`). Admins only."""
+    return await service.invite_one(
+        session, settings, admin=admin, context=context, member_id=member_id
     )
 
 

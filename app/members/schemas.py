@@ -50,11 +50,20 @@ class MemberRead(ReadSchema):
     job_title: str | None
     phone: str | None
     email: str | None
+    activated: bool | None = Field(
+        default=None,
+        description="Admins only (null for others): whether the person has set a password, "
+        "by signing up or by accepting an invitation. Imported people start without one.",
+    )
 
 
 class MemberSelf(MemberRead):
     """Me, or a member as an admin sees them: every field, roles and privacy settings."""
 
+    email_verified_at: UTCTimestamp | None = Field(
+        description="When the address was proven (a verification, invitation or reset link). "
+        "Until then the account may not submit an application or register for an event."
+    )
     roles: list[Role]
     privacy: Privacy
     language: Language = Field(description="The language of the e-mails this member receives.")
@@ -208,3 +217,32 @@ class MemberExport(ReadSchema):
     survey_answers: list[SurveyAnswerExport] = Field(
         description="My answers to named surveys (anonymous answers are linked to nobody)."
     )
+
+
+class InvitationsRequest(InputSchema):
+    """Whom to invite: the listed members, or (``all_pending``) every approved member who has
+    not set a password yet. Exactly one of the two."""
+
+    member_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=1000)
+    all_pending: bool = False
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"all_pending": True}, {"member_ids": ["5b0f...-uuid"]}],
+        }
+    }
+
+
+class InvitationResult(ReadSchema):
+    member_id: uuid.UUID
+    sent: bool
+    reason: str | None = Field(
+        description="Why none was sent: `active` (has a password), `recent` (invited within "
+        "the hour), `erased`."
+    )
+
+
+class InvitationsReport(ReadSchema):
+    sent: int
+    skipped: int
+    results: list[InvitationResult]

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import accounts
 from app.auth import service as auth_service
 from app.auth.principal import Principal
 from app.core import audit
+from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
@@ -33,6 +35,9 @@ from app.members.schemas import (
     AuditEntryExport,
     CaseExport,
     ConsentChangeRead,
+    InvitationResult,
+    InvitationsReport,
+    InvitationsRequest,
     MemberAdminUpdate,
     MemberExport,
     MemberRead,
@@ -130,6 +135,8 @@ def member_view(viewer: Viewer | None, member: MemberLike) -> MemberRead:
         fields[name] = None
     for name in visible_private_fields(viewer, member.id, _visibilities(member)):
         fields[name] = getattr(member, name)
+    if viewer is not None and viewer.is_admin:
+        fields["activated"] = member.password_hash is not None
     return MemberRead.model_validate(fields)
 
 
@@ -141,6 +148,8 @@ def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
             "roles": roles,
             "privacy": Privacy.model_validate(_visibilities(member)),
             "language": member.language,
+            "email_verified_at": member.email_verified_at,
+            "activated": member.password_hash is not None,
             "created_at": member.created_at,
             "updated_at": member.updated_at,
         }
@@ -515,3 +524,45 @@ async def erase_me(session: AsyncSession, *, principal: Principal, context: Requ
     )
     emit(session, MEMBER_ERASED, MemberErasedData(id=member.id, version=member.version))
     await session.flush()
+
+
+# -- invitations (the accounts area makes and sends them) ---------------------------------------
+
+
+def _invitation_result(outcome: accounts.InvitationOutcome) -> InvitationResult:
+    return InvitationResult(member_id=outcome.member_id, sent=outcome.sent, reason=outcome.reason)
+
+
+async def invite_one(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    member_id: uuid.UUID,
+) -> InvitationResult:
+    outcome = await accounts.invite_by_id(
+        session, settings, admin=admin, context=context, member_id=member_id
+    )
+    return _invitation_result(outcome)
+
+
+async def invite_many(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    request: InvitationsRequest,
+) -> InvitationsReport:
+    if request.all_pending == (request.member_ids is not None):
+        raise InvalidInput("Give either member_ids or all_pending: true (exactly one).")
+    outcomes = await accounts.invite_many(
+        session, settings, admin=admin, context=context, member_ids=request.member_ids
+    )
+    sent = sum(o.sent for o in outcomes)
+    return InvitationsReport(
+        sent=sent,
+        skipped=len(outcomes) - sent,
+        results=[_invitation_result(o) for o in outcomes],
+    )

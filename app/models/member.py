@@ -82,8 +82,13 @@ class Member(SQLModel, table=True):
 
     id: uuid.UUID = uuid_pk()
     email: str = Field(sa_type=String(254))
-    # Lower-cased e-mail: uniqueness and login are case-insensitive.
+    # The NFKC-normalised, case-folded e-mail: uniqueness and login compare this, so
+    # "ＡＤＭＩＮ@example.com" is the account of "admin@example.com".
     email_normalized: str = Field(sa_type=String(254), unique=True)
+    # When the person proved the address is theirs (a verification, invitation or reset link
+    # it received). Until then nothing that arrives by e-mail address is matched to them.
+    email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # None until the person sets a password (imported and invited people start without one).
     password_hash: str | None = Field(default=None, sa_type=String(255))
 
     full_name: str = Field(default="", sa_type=String(200))

@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications import events as application_events
 from app.applications import service as application_service
+from app.auth import events as account_events
+from app.auth import links
 from app.core.config import Settings
-from app.models.member import Language, Role
+from app.models.member import Language, Member, Role
 from app.models.outbox import OutboxEvent
 from app.models.registration import RegistrationStatus
+from app.models.token import LinkPurpose
 from app.notifications import repository
 from app.registrations import events as registration_events
 from app.registrations import service as registrations_service
@@ -101,6 +104,18 @@ async def _decision(
     return {"reason": decision[1] or "", "web_app_url": settings.web_app_url}
 
 
+async def _welcome(
+    session: AsyncSession, event: OutboxEvent, settings: Settings
+) -> dict[str, str] | None:
+    # Someone approved without a password yet (imported) is welcomed by the invitation sent
+    # with the approval, which carries their set-password link: one e-mail, not two.
+    member_id = await application_service.owner_of(session, event.subject_id)
+    member = await session.get(Member, member_id) if member_id else None
+    if member is None or member.password_hash is None:
+        return None
+    return await _decision(session, event, settings)
+
+
 def _decided(status: str) -> Callable[[dict[str, object]], bool]:
     return lambda data: data.get("status") == status
 
@@ -109,7 +124,7 @@ APPROVED_NOTICE = Notice(
     event_type=application_events.DECIDED.name,
     applies=_decided("approved"),
     recipients=_applicant,
-    context=_decision,
+    context=_welcome,
     subject={
         Language.ru: "Добро пожаловать в сообщество Digital Leaders",
         Language.en: "Welcome to the Digital Leaders community",
@@ -118,13 +133,13 @@ APPROVED_NOTICE = Notice(
         Language.ru: (
             "Здравствуйте, {name}!\n\n"
             "Экспертный совет одобрил вашу заявку: теперь вы участник сообщества. "
-            "Войдите снова, чтобы заполнить профиль и выбрать ближайшую встречу: "
+            "Войдите в сообщество, чтобы заполнить профиль и выбрать ближайшую встречу: "
             "{web_app_url}\n"
         ),
         Language.en: (
             "Hello {name},\n\n"
             "The expert council approved your application: you are now a member of the "
-            "community. Sign in again to complete your profile and pick your first meeting: "
+            "community. Sign in to complete your profile and pick your first meeting: "
             "{web_app_url}\n"
         ),
     },
@@ -376,7 +391,137 @@ SEATING_NOTICE = Notice(
     },
 )
 
+
+async def _account(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    return [event.subject_id]
+
+
+def _account_link(purpose: LinkPurpose) -> Context:
+    async def context(
+        session: AsyncSession, event: OutboxEvent, settings: Settings
+    ) -> dict[str, str] | None:
+        # The newest live link of the kind, made now: none (used, expired, or the address or
+        # password changed since) means there is nothing to send any more.
+        member = await session.get(Member, event.subject_id)
+        if member is None:
+            return None
+        link = await links.newest_live(session, member, purpose, datetime.now(UTC))
+        if link is None:
+            return None
+        return {"link": links.url_of(settings, link), "expires_at": _when(link.expires_at)}
+
+    return context
+
+
+VERIFICATION_NOTICE = Notice(
+    event_type=account_events.VERIFICATION_REQUESTED.name,
+    recipients=_account,
+    context=_account_link(LinkPurpose.verify_email),
+    subject={
+        Language.ru: "Подтвердите адрес почты для Digital Leaders",
+        Language.en: "Confirm your e-mail address for Digital Leaders",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Чтобы подтвердить, что этот адрес ваш, перейдите по ссылке:\n\n{link}\n\n"
+            "Ссылка работает один раз, до {expires_at}. Если вы не регистрировались в "
+            "Digital Leaders, просто удалите это письмо.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "To confirm that this address is yours, follow the link:\n\n{link}\n\n"
+            "The link works once, until {expires_at}. If you did not sign up for Digital "
+            "Leaders, just delete this e-mail.\n"
+        ),
+    },
+)
+
+SIGNUP_ATTEMPT_NOTICE = Notice(
+    event_type=account_events.SIGNUP_ATTEMPTED.name,
+    recipients=_account,
+    context=_account_link(LinkPurpose.password_reset),
+    subject={
+        Language.ru: "Попытка регистрации с вашим адресом",
+        Language.en: "Someone tried to sign up with your address",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Кто-то попробовал зарегистрироваться в Digital Leaders с вашим адресом почты, "
+            "но у этого адреса уже есть учётная запись. Если это были вы и вы не помните "
+            "пароль, задайте новый по ссылке:\n\n{link}\n\n"
+            "Ссылка работает один раз, до {expires_at}. Если это были не вы, ничего делать "
+            "не нужно: ваша учётная запись не изменилась.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "Someone tried to sign up for Digital Leaders with your e-mail address, which "
+            "already has an account. If it was you and you forgot your password, set a new "
+            "one here:\n\n{link}\n\n"
+            "The link works once, until {expires_at}. If it was not you, there is nothing to "
+            "do: your account has not changed.\n"
+        ),
+    },
+)
+
+INVITATION_NOTICE = Notice(
+    event_type=account_events.INVITED.name,
+    recipients=_account,
+    context=_account_link(LinkPurpose.invitation),
+    subject={
+        Language.ru: "Ваше место в сообществе Digital Leaders: задайте пароль",
+        Language.en: "Your place in the Digital Leaders community: set your password",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Для вас открыт доступ в сообщество Digital Leaders. Задайте пароль по ссылке — "
+            "после этого вы сразу войдёте, сможете заполнить профиль и выбрать ближайшую "
+            "встречу:\n\n{link}\n\n"
+            "Ссылка работает один раз, до {expires_at}.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "Your access to the Digital Leaders community is ready. Set your password with "
+            "this link: you are signed in at once, and can complete your profile and pick "
+            "your first meeting:\n\n{link}\n\n"
+            "The link works once, until {expires_at}.\n"
+        ),
+    },
+)
+
+PASSWORD_RESET_NOTICE = Notice(
+    event_type=account_events.PASSWORD_RESET_REQUESTED.name,
+    recipients=_account,
+    context=_account_link(LinkPurpose.password_reset),
+    subject={
+        Language.ru: "Сброс пароля в Digital Leaders",
+        Language.en: "Reset your Digital Leaders password",
+    },
+    body={
+        Language.ru: (
+            "Здравствуйте, {name}!\n\n"
+            "Чтобы задать новый пароль, перейдите по ссылке:\n\n{link}\n\n"
+            "Ссылка работает один раз, до {expires_at}. После смены пароля все входы и "
+            "API-токены учётной записи перестанут действовать. Если вы не просили сброс, "
+            "просто удалите это письмо.\n"
+        ),
+        Language.en: (
+            "Hello {name},\n\n"
+            "To set a new password, follow the link:\n\n{link}\n\n"
+            "The link works once, until {expires_at}. Once the password is changed, every "
+            "session and API token of the account stops working. If you did not ask for a "
+            "reset, just delete this e-mail.\n"
+        ),
+    },
+)
+
 ALL_NOTICES = (
+    VERIFICATION_NOTICE,
+    SIGNUP_ATTEMPT_NOTICE,
+    INVITATION_NOTICE,
+    PASSWORD_RESET_NOTICE,
     SUBSCRIPTION_DISABLED_NOTICE,
     APPROVED_NOTICE,
     REJECTED_NOTICE,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import accounts
 from app.auth.principal import Principal
 from app.auth.service import normalize_email
 from app.core import audit
@@ -211,6 +212,7 @@ async def register(
     event = await load_visible(session, principal, event_id)
     now = datetime.now(UTC)
     _check_open(event, now)
+    await accounts.require_verified(session, principal.id)
     registration = Registration(event_id=event.id, member_id=principal.id, **data.model_dump())
     try:
         await repository.add(session, registration)
@@ -539,7 +541,11 @@ async def find_or_add_for_order(
     order names nobody."""
     member = None
     if email:
+        # Only an address its owner proved: an order is never matched to someone who merely
+        # signed up with that address (it stays a guest's until the owner verifies).
         member = await repository.member_by_email(session, normalize_email(email))
+        if member is not None and member.email_verified_at is None:
+            member = None
     if member is not None:
         existing = await repository.of_member(session, event_id, member.id, for_update=True)
     elif email:

@@ -71,10 +71,16 @@ async def create_review(
     reviewer: ReviewerPrincipal,
     session: SessionDep,
     context: ContextDep,
+    settings: SettingsDep,
 ) -> ReviewRead:
     """Submit my review of an application assigned to me; the last one needed settles it."""
     return await service.create_review(
-        session, principal=reviewer, context=context, application_id=application_id, data=body
+        session,
+        principal=reviewer,
+        context=context,
+        settings=settings,
+        application_id=application_id,
+        data=body,
     )
 
 
@@ -245,6 +251,7 @@ async def update_review(
     reviewer: ReviewerPrincipal,
     session: SessionDep,
     context: ContextDep,
+    settings: SettingsDep,
     request: Request,
     if_match: IfMatch = None,
 ) -> Response:
@@ -253,6 +260,7 @@ async def update_review(
         session,
         principal=reviewer,
         context=context,
+        settings=settings,
         review_id=review_id,
         data=body,
         if_match=if_match,

@@ -189,6 +189,7 @@ async def create_review(
     *,
     principal: Principal,
     context: RequestContext,
+    settings: Settings,
     application_id: uuid.UUID,
     data: ReviewCreate,
 ) -> ReviewRead:
@@ -214,7 +215,7 @@ async def create_review(
         events.SUBMITTED,
         events.ReviewSubmitted(id=review.id, version=review.version, application_id=application.id),
     )
-    await _run_rule(session, application, context)
+    await _run_rule(session, settings, application, context)
     return review_view(review, principal)
 
 
@@ -223,6 +224,7 @@ async def update_review(
     *,
     principal: Principal,
     context: RequestContext,
+    settings: Settings,
     review_id: uuid.UUID,
     data: ReviewUpdate,
     if_match: str | None,
@@ -248,12 +250,12 @@ async def update_review(
     review.version += 1
     review.updated_at = datetime.now(UTC)
     await session.flush()
-    await _run_rule(session, application, context)
+    await _run_rule(session, settings, application, context)
     return review_view(review, principal)
 
 
 async def _run_rule(
-    session: AsyncSession, application: Application, context: RequestContext
+    session: AsyncSession, settings: Settings, application: Application, context: RequestContext
 ) -> None:
     """Decide or escalate when the quorum is reached, in this same transaction."""
     reviews = await repository.reviews_of(session, application.id)
@@ -265,6 +267,7 @@ async def _run_rule(
     if outcome.verdict == Verdict.approve:
         await application_service.settle(
             session,
+            settings,
             application,
             status=ApplicationStatus.approved,
             decided_by=DecidedBy.rule,
@@ -275,6 +278,7 @@ async def _run_rule(
     elif outcome.verdict == Verdict.reject:
         await application_service.settle(
             session,
+            settings,
             application,
             status=ApplicationStatus.rejected,
             decided_by=DecidedBy.rule,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.delivery import Job, Outcome, Target
 from app.core.http import BlockedAddress
+from app.core.outbox import CATALOGUE
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel, WebhookSubscription
 from app.webhooks import repository, signing
@@ -46,7 +47,9 @@ class WebhookChannel:
             (event, Target(subscription_id=s.id))
             for event in events
             for s in subscriptions
-            if event.type != PING.name and (not s.event_types or event.type in s.event_types)
+            if event.type != PING.name
+            and not CATALOGUE.is_internal(event.type)
+            and (not s.event_types or event.type in s.event_types)
         ]
 
     async def deliver(self, job: Job) -> Outcome:

@@ -44,9 +44,14 @@ async def prune_idempotency_records(
 
 
 async def prune_login_failures(session: AsyncSession, settings: Settings, now: datetime) -> None:
-    await auth_service.prune_login_failures(
-        session, before=now - timedelta(seconds=settings.login_window_seconds)
-    )
+    # The same table counts the requests that send e-mail, over a window of its own.
+    window = max(settings.login_window_seconds, settings.link_request_window_seconds)
+    await auth_service.prune_login_failures(session, before=now - timedelta(seconds=window))
+
+
+async def prune_account_links(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    # Kept a day past expiry, so a late click still finds "expired", not "unknown" in the log.
+    await auth_service.prune_account_links(session, before=now - timedelta(days=1))
 
 
 async def prune_delivery_log(session: AsyncSession, settings: Settings, now: datetime) -> None:
@@ -73,6 +78,7 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob("seal_survey_answers", timedelta(minutes=1), surveys_service.seal_answers),
     ScheduledJob("prune_idempotency_records", timedelta(hours=1), prune_idempotency_records),
     ScheduledJob("prune_login_failures", timedelta(hours=1), prune_login_failures),
+    ScheduledJob("prune_account_links", timedelta(hours=6), prune_account_links),
     ScheduledJob("prune_delivery_log", timedelta(hours=1), prune_delivery_log),
     ScheduledJob(
         "fill_review_assignments", timedelta(minutes=10), assigning.fill_waiting_applications

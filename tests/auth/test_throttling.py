@@ -11,7 +11,7 @@ async def _signup(client, email: str) -> None:
         "/api/v1/auth/signup",
         json={"email": email, "password": PASSWORD, "full_name": "Anna Petrova"},
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
 
 
 async def _login(client, email: str, password: str):

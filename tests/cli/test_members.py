@@ -81,3 +81,24 @@ async def test_show_by_id_and_by_email(dl, engine):
 
     nobody = await dl("members", "show", "nobody@example.com")
     assert nobody.exit_code == 1 and "No member with the e-mail" in nobody.stderr
+
+
+async def test_invite_listed_and_all_pending_members(dl, engine):
+    pending = await committed_people(engine, 5, "member", prefix="Pending")
+    chosen = [str(p.id) for p in pending[:2]]
+
+    listed = await dl.json("members", "invite", *chosen)
+    assert (listed["sent"], listed["skipped"]) == (2, 0)
+    assert {r["member_id"] for r in listed["results"]} == set(chosen)
+
+    everyone = await dl.json("members", "invite", "--all-pending")
+    # The two invited a moment ago are skipped as recent; the admin has a password already.
+    assert (everyone["sent"], everyone["skipped"]) == (3, 2)
+    assert {r["reason"] for r in everyone["results"] if not r["sent"]} == {"recent"}
+
+    human = await dl("members", "invite", "--all-pending")
+    assert human.exit_code == 0 and "0 invitations sent, 5 skipped." in human.stdout
+    both = await dl("members", "invite", "--all-pending", chosen[0])
+    assert both.exit_code == 2
+    unknown = await dl("members", "invite", "00000000-0000-0000-0000-000000000000")
+    assert unknown.exit_code != 0 and "No such members" in unknown.stderr

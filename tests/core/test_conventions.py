@@ -441,8 +441,10 @@ class TestIdempotency:
         again = await client.post(
             "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "signup-1"}
         )
-        assert first.status_code == again.status_code == 201
-        assert first.json()["id"] == again.json()["id"]
+        assert first.status_code == again.status_code == 202
+        assert first.json() == again.json()
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert await db.scalar(select(func.count()).select_from(Member)) == 1
         too_long = await client.post(
             "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "k" * 256}
         )

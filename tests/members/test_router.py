@@ -8,6 +8,7 @@ from app.core.pagination import encode_cursor
 from app.models.audit import AuditEntry
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.token import ApiToken, RefreshToken
+from tests.conftest import outbox_events
 
 
 class TestListMembers:
@@ -345,7 +346,10 @@ class TestExportAndErasure:
             "/api/v1/auth/signup",
             json={"email": "anna@example.com", "password": "a long password", "full_name": "Anna"},
         )
-        assert signup.status_code == 201
+        # The address is free again: a new account, asked to verify it.
+        assert signup.status_code == 202
+        [created] = await outbox_events(db, "account.verification_requested")
+        assert created.subject_id != actor.id
 
     async def test_erased_member_leaves_the_directory(self, client, factory):
         viewer = await factory.member("member")

@@ -221,7 +221,12 @@ async def test_applicant_hears_the_decision(
     worker, http = worker_with(app, port)
     admin = await factory.member("admin")
     applicant, application, _ = await submitted(
-        client, factory, email="anna@example.com", full_name="Anna Petrova", language="en"
+        client,
+        factory,
+        email="anna@example.com",
+        full_name="Anna Petrova",
+        language="en",
+        password_hash="$argon2id$she-signed-up-herself",
     )
     decided = await client.post(
         f"/api/v1/applications/{application['id']}/decision",
@@ -238,6 +243,34 @@ async def test_applicant_hears_the_decision(
     assert phrase in message.get_content() and "Hello Anna Petrova" in message.get_content()
     # Reviewers' opinions never reach the applicant.
     assert "Solid track record" not in message.get_content()
+
+
+async def test_approved_without_a_password_gets_the_invitation_instead(
+    client, factory, db, app, mail
+):
+    """An approved person who never set a password (imported) gets one e-mail: the invitation
+    with its set-password link, not a welcome that asks them to sign in."""
+    from tests.applications.helpers import submitted
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    _, application, _ = await submitted(
+        client, factory, email="boris@example.com", full_name="Boris", language="en"
+    )
+    await client.post(
+        f"/api/v1/applications/{application['id']}/decision",
+        headers=admin.headers,
+        json={"status": "approved", "reason": "strong"},
+    )
+    await worker.run_once()
+    await http.aclose()
+    [message] = [
+        m for m in mailbox.messages if m["To"].addresses[0].addr_spec == "boris@example.com"
+    ]
+    assert message["Subject"] == "Your place in the Digital Leaders community: set your password"
+    assert "/accept-invitation?token=" in message.get_content()
+    assert "The link works once, until" in message.get_content()
 
 
 async def test_registration_mails_a_single_use_confirmation_link(client, factory, db, app, mail):

@@ -358,7 +358,9 @@ async def _find_existing(
         if contact is not None:
             pending.crm_id, pending.current = mapping.crm_id_of(contact), contact
             found.append(pending)
-        elif "EMAIL" in pending.fields:
+        elif "EMAIL" in pending.fields and pending.member.email_verified_at is not None:
+            # Only an address its owner proved is matched to a contact the CRM already has:
+            # someone who merely signed up with it is treated as unmatched.
             by_email.append(pending)
         elif ours is None:
             by_origin.append(pending)

@@ -47,6 +47,8 @@ RULE_REJECTION_REASON = (
 
 
 class ReviewExists(Conflict):
+    """A second review by the same reviewer (the first is edited instead)."""
+
     slug, title = "review-exists", "Review already submitted"
 
 
@@ -63,7 +65,10 @@ class ConflictOfInterest(Conflict):
 
 
 class AlreadyReviewed(Conflict):
-    slug, title = "already-reviewed", "Review already submitted"
+    """An assignment that can no longer end (a recusal, a reassignment): its reviewer has
+    reviewed the application."""
+
+    slug, title = "already-reviewed", "Reviewer has already reviewed"
 
 
 class InvalidRubric(InvalidInput):

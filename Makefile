@@ -32,6 +32,10 @@ test: install
 test-sqlite: install
 	TEST_DATABASE_URL= $(VENV)/bin/pytest -q -p no:cacheprovider
 
+# A quick local loop: the SQLite pass without the contract fuzz (CI's `make test` keeps it).
+test-fast: install
+	TEST_DATABASE_URL= $(VENV)/bin/pytest -q -p no:cacheprovider --ignore=tests/test_contract_fuzz.py
+
 test-postgres: install
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-$(PG_TEST_URL)} $(VENV)/bin/pytest -q -p no:cacheprovider
 	@echo "PostgreSQL pass: done"

@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +30,15 @@ from app.core.http import outbound_client
 from app.main import create_app
 from app.models.member import Member, MemberRole, Role
 from app.models.outbox import OutboxEvent
-from tests.problems import assert_problem
+from tests.error_bodies import (  # the session-end hooks: pytest finds them here
+    pytest_deselected,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    record_error,
+)
 from tests.receivers import Receiver, serve
+
+__all__ = ["pytest_deselected", "pytest_sessionfinish", "pytest_terminal_summary"]
 
 TEST_SECRET = "test-secret-" + "s" * 40
 TIMEPAD_SECRET = "фраза для подписи webhook'ов"
@@ -135,32 +142,13 @@ async def db(app: Any, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         await outer.rollback()
 
 
-@dataclass
-class ErrorLog:
-    """Every error response the suite received, checked once more at the end."""
-
-    bodies: list[tuple[int, str, bytes]] = field(default_factory=list)
-
-
-ERROR_LOG = ErrorLog()
-
-
-async def _check_error(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        await response.aread()
-        ERROR_LOG.bodies.append(
-            (response.status_code, response.headers.get("content-type", ""), response.content)
-        )
-        assert_problem(response)
-
-
 @pytest.fixture
 async def client(app: Any, db: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://testserver",
-        event_hooks={"response": [_check_error]},
+        event_hooks={"response": [record_error]},
     ) as client:
         yield client
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from app.applications.schemas import ApplicationFields
 from app.models.member import SENIORITY_LABELS, Function
 
 # Canonical field -> header spellings (compared case-insensitively, spaces collapsed).
@@ -121,36 +122,31 @@ class CsvUnreadable(ValueError):
     """The file as a whole cannot be read (not UTF-8, no header, no e-mail column)."""
 
 
-class ImportedRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Contact(BaseModel):
+    """Who applied: the columns a row has beyond the application's fields."""
 
     email: EmailStr
     full_name: str = Field(min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()\-]{5,40}$")
-    function: Function | None = None
-    seniority: int | None = Field(default=None, ge=1, le=5)
-    industry: str | None = Field(default=None, max_length=100)
-    years_in_management: int | None = Field(default=None, ge=0, le=70)
-    team_size: int | None = Field(default=None, ge=0, le=1_000_000)
-    company: str | None = Field(default=None, max_length=200)
-    job_title: str | None = Field(default=None, max_length=200)
-    experience_summary: str | None = Field(default=None, max_length=4000)
-    wants: str | None = Field(default=None, max_length=2000)
-    gives: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=100)
-    utm_source: str | None = Field(default=None, max_length=100)
-    utm_medium: str | None = Field(default=None, max_length=100)
-    utm_campaign: str | None = Field(default=None, max_length=100)
+
+
+class ImportedRow(ApplicationFields, _Contact):
+    """A row: who applied, and the application's fields under the API's rules. Every cell is
+    stripped, and a blank one is no value."""
+
+    # _Contact is the last base because pydantic collects fields from the last base first:
+    # e-mail, name and phone stay the first fields, so a refused row lists their reasons first.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # No consent column, or an empty cell, is no consent.
     reviewers_may_see_company: bool = False
 
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ValueError("must not contain NUL characters")
-            if not value.strip():
-                return None
+        # NUL is refused by the check ApplicationFields inherits (InputSchema).
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("function", mode="before")

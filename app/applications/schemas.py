@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.members.schemas import ApplicationAsWritten
 from app.models.application import ApplicationStatus, DecidedBy, Escalation
 from app.models.member import Function
 
@@ -11,7 +12,11 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
 class ApplicationFields(InputSchema):
-    """What an applicant tells the council. Every field may be left out while drafting."""
+    """What an applicant tells the council. Every field may be left out while drafting.
+
+    The one place of these fields' rules: the API's bodies below and the rows of an imported
+    CSV file (``app.applications.csv_import.ImportedRow``) are validated by them. The reads of
+    the same fields are ``app.members.schemas.ApplicationAsWritten``."""
 
     function: Function | None = None
     seniority: int | None = Field(default=None, ge=1, le=5)
@@ -63,27 +68,13 @@ class ApplicationUpdate(ApplicationFields):
     pass
 
 
-class ApplicationRead(ReadSchema):
+class ApplicationRead(ApplicationAsWritten):
     """An application as its applicant sees it: the content, the status, the decision and its
     reason; never the reviews."""
 
-    id: uuid.UUID
+    # Narrowed to the enums they hold (a field redeclared keeps its place in the body).
     status: ApplicationStatus
     function: Function | None
-    seniority: int | None
-    industry: str | None
-    years_in_management: int | None
-    team_size: int | None
-    company: str | None
-    job_title: str | None
-    experience_summary: str | None
-    wants: str | None
-    gives: str | None
-    source: str | None
-    utm_source: str | None
-    utm_medium: str | None
-    utm_campaign: str | None
-    reviewers_may_see_company: bool
     company_consent_at: UTCTimestamp | None
     decision_reason: str | None
     submitted_at: UTCTimestamp | None

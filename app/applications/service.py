@@ -35,7 +35,7 @@ from app.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.followers import Followers
 from app.core.outbox import emit
-from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.members.events import MEMBER_ROLES_CHANGED, MemberRolesData
 from app.models.application import (
     DECIDED_STATUSES,
@@ -482,7 +482,7 @@ async def list_applications(
         # Everyone but admins lists their own applications only, whatever they ask for.
         filters = ApplicationFilters(member_id=principal.id, status=filters.status)
     sort = "-created_at" if descending else "created_at"
-    after = _decode_after(cursor, sort) if cursor else None
+    after = decode_time_cursor(cursor, sort)
     rows = await repository.list_applications(
         session, filters=filters, descending=descending, after=after, limit=limit
     )
@@ -490,24 +490,13 @@ async def list_applications(
     next_cursor = None
     if more:
         last = page[-1]
-        next_cursor = encode_cursor(sort, [last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_cursor(sort, last.created_at, last.id)
     if principal.is_admin:
         _audit_private_read(session, principal, context, list(page))
         return Page[ApplicationAdminRead](
             items=[admin_view(a) for a in page], next_cursor=next_cursor
         )
     return Page[ApplicationRead](items=[owner_view(a) for a in page], next_cursor=next_cursor)
-
-
-def _decode_after(cursor: str, sort: str) -> tuple[datetime, uuid.UUID]:
-    raw_time, raw_id = decode_cursor(cursor, sort, 2)
-    try:
-        moment = datetime.fromisoformat(str(raw_time))
-        if moment.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return moment, uuid.UUID(str(raw_id))
-    except (TypeError, ValueError) as error:
-        raise InvalidCursor("The cursor is malformed.") from error
 
 
 # --- the decision rule ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.core.errors import InvalidInput
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -53,18 +55,33 @@ def decode_cursor(cursor: str, sort: str, arity: int) -> list[Any]:
     return values
 
 
-def decode_time_cursor(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] | None:
-    """The (timestamp, id) key of a time-ordered list's cursor; None for the first page."""
+def decode_keyset_cursor(
+    cursor: str | None, sort: str, read_key: Callable[[str], K]
+) -> tuple[K, uuid.UUID] | None:
+    """The (sort key, id) pair a keyset cursor carries, the key read by ``read_key``; None for
+    the first page. Every list keyed on (a value, the row id) decodes its cursor here, so a
+    forged cursor is refused the same way everywhere."""
     if not cursor:
         return None
-    raw_time, raw_id = decode_cursor(cursor, sort, 2)
+    raw_key, raw_id = decode_cursor(cursor, sort, 2)
     try:
-        moment = datetime.fromisoformat(str(raw_time))
-        if moment.tzinfo is None:  # a cursor is client input: no naive times
-            raise ValueError("naive timestamp")
-        return moment, uuid.UUID(str(raw_id))
-    except ValueError as error:
+        return read_key(str(raw_key)), uuid.UUID(str(raw_id))
+    except (TypeError, ValueError) as error:
         raise InvalidCursor("The cursor is malformed.") from error
+
+
+def aware_time(text: str) -> datetime:
+    """A cursor's timestamp: ISO 8601 with an offset (a cursor is client input: no naive times,
+    which would not compare with the stored ones)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("naive timestamp")
+    return moment
+
+
+def decode_time_cursor(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) key of a time-ordered list's cursor; None for the first page."""
+    return decode_keyset_cursor(cursor, sort, aware_time)
 
 
 def encode_time_cursor(sort: str, moment: datetime, row_id: uuid.UUID) -> str:

@@ -14,7 +14,7 @@ from app.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.followers import Followers
 from app.core.outbox import emit
-from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.events import repository
 from app.events.events import (
     EVENT_CANCELLED,
@@ -223,19 +223,6 @@ async def update(
     return view(event)
 
 
-def _decode_after(cursor: str | None, sort: str) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    raw_time, raw_id = decode_cursor(cursor, sort, 2)
-    try:
-        moment = datetime.fromisoformat(str(raw_time))
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, uuid.UUID(str(raw_id))
-    except ValueError as error:
-        raise InvalidCursor("The cursor is malformed.") from error
-
-
 async def list_events(
     session: AsyncSession,
     principal: Principal | None,
@@ -261,13 +248,13 @@ async def list_events(
         visibilities=visibilities,
         upcoming=None if when is None else when == "upcoming",
         now=datetime.now(UTC),
-        after=_decode_after(cursor, sort),
+        after=decode_time_cursor(cursor, sort),
         limit=limit,
     )
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor(sort, [page[-1].starts_at.isoformat(), str(page[-1].id)])
+        next_cursor = encode_time_cursor(sort, page[-1].starts_at, page[-1].id)
     return Page[EventRead](items=[view(e) for e in page], next_cursor=next_cursor)
 
 

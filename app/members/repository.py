@@ -183,7 +183,7 @@ async def list_members(
     audience: Audience,
     filters: MemberFilters,
     sort: str,
-    after: list[Any] | None,
+    after: tuple[Any, uuid.UUID] | None,
     limit: int,
 ) -> list[MemberRow]:
     """One page in keyset order; fetches limit+1 to know whether another page follows."""

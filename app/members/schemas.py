@@ -135,8 +135,13 @@ class AuditEntryExport(ReadSchema):
     client_address: str | None
 
 
-class ApplicationExport(ReadSchema):
-    """An application to join, as its applicant wrote it (never the council's reviews)."""
+class ApplicationAsWritten(ReadSchema):
+    """What an applicant wrote in an application to join, as every read of it shows it: the
+    applicant's export below and the applications API's reads (app.applications.schemas, which
+    narrows the status and the function to their enums). Declared here, not with the
+    applications, because the member's export needs it and members may not import the
+    applications area above it. The input rules of the same fields are
+    ``app.applications.schemas.ApplicationFields``."""
 
     id: uuid.UUID
     status: str
@@ -155,6 +160,11 @@ class ApplicationExport(ReadSchema):
     utm_medium: str | None
     utm_campaign: str | None
     reviewers_may_see_company: bool
+
+
+class ApplicationExport(ApplicationAsWritten):
+    """An application to join, as its applicant wrote it (never the council's reviews)."""
+
     decision_reason: str | None
     created_at: UTCTimestamp
     submitted_at: UTCTimestamp | None

@@ -1,7 +1,7 @@
 """Members: the directory with privacy applied, my profile, consents, roles, export, erasure."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from app.core.context import RequestContext
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
-from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, aware_time, decode_keyset_cursor, encode_cursor
 from app.members import repository
 from app.members.events import (
     MEMBER_ERASED,
@@ -206,9 +206,9 @@ async def list_members(
         raise FieldNotFilterable(f"You may not sort by '{sort_field}'.")
     if filters.role is not None and not principal.is_admin and filters.role != Role.member:
         raise FieldNotFilterable("Only admins may filter by roles other than 'member'.")
-    after = decode_cursor(cursor, sort, 2) if cursor else None
-    if after is not None:
-        after = _cursor_values(sort, after)
+    # The key is the sort field's value: a timestamp for created_at, text otherwise.
+    read_key: Callable[[str], Any] = aware_time if sort_field == "created_at" else str
+    after = decode_keyset_cursor(cursor, sort, read_key)
     rows = await repository.list_members(
         session,
         viewer_id=principal.id,
@@ -233,20 +233,6 @@ def _sort_value(member: MemberLike, sort_field: str) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value or ""
-
-
-def _cursor_values(sort: str, values: list[Any]) -> list[Any]:
-    """The keyset values of a decoded cursor, checked: a cursor is client input."""
-    raw, raw_id = values
-    try:
-        key: Any = str(raw)
-        if sort.lstrip("-") == "created_at":
-            key = datetime.fromisoformat(key)
-            if key.tzinfo is None:
-                raise ValueError("naive timestamp")
-        return [key, uuid.UUID(str(raw_id))]
-    except (TypeError, ValueError) as error:
-        raise InvalidCursor("The cursor is malformed.") from error
 
 
 async def get_member(

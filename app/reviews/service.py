@@ -17,7 +17,7 @@ from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
-from app.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.models.application import Application, ApplicationStatus, DecidedBy, Escalation
 from app.models.member import SENIORITY_LABELS
 from app.models.review import AssignmentStatus, Review, RubricCriterion
@@ -47,6 +47,8 @@ RULE_REJECTION_REASON = (
 
 
 class ReviewExists(Conflict):
+    """A second review by the same reviewer (the first is edited instead)."""
+
     slug, title = "review-exists", "Review already submitted"
 
 
@@ -63,7 +65,10 @@ class ConflictOfInterest(Conflict):
 
 
 class AlreadyReviewed(Conflict):
-    slug, title = "already-reviewed", "Review already submitted"
+    """An assignment that can no longer end (a recusal, a reassignment): its reviewer has
+    reviewed the application."""
+
+    slug, title = "already-reviewed", "Reviewer has already reviewed"
 
 
 class InvalidRubric(InvalidInput):
@@ -123,16 +128,7 @@ async def blind_view(
 async def queue(
     session: AsyncSession, *, principal: Principal, cursor: str | None, limit: int
 ) -> Page[QueueItem]:
-    after = None
-    if cursor:
-        raw_time, raw_id = decode_cursor(cursor, "queue", 2)
-        try:
-            moment = datetime.fromisoformat(str(raw_time))
-            if moment.tzinfo is None:
-                raise ValueError("naive timestamp")
-            after = (moment, uuid.UUID(str(raw_id)))
-        except (TypeError, ValueError) as error:
-            raise InvalidCursor("The cursor is malformed.") from error
+    after = decode_time_cursor(cursor, "queue")
     rows = await repository.queue(session, principal.id, after=after, limit=limit)
     page, more = rows[:limit], len(rows) > limit
     items = [
@@ -143,7 +139,7 @@ async def queue(
     ]
     next_cursor = None
     if more:
-        next_cursor = encode_cursor("queue", [page[-1][0].isoformat(), str(page[-1][1])])
+        next_cursor = encode_time_cursor("queue", page[-1][0], page[-1][1])
     return Page[QueueItem](items=items, next_cursor=next_cursor)
 
 

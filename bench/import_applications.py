@@ -70,8 +70,9 @@ def make_csv(rows: int, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def recreate() -> None:
-    parsed = make_url(URL)
+async def recreate(url: str = URL) -> None:
+    """A fresh database at ``url``, migrated to head."""
+    parsed = make_url(url)
     admin = await asyncpg.connect(
         host=parsed.host, port=parsed.port, user=parsed.username, database="postgres"
     )
@@ -81,13 +82,13 @@ async def recreate() -> None:
     finally:
         await admin.close()
     config = Config("alembic.ini")
-    config.attributes["database_url"] = URL
+    config.attributes["database_url"] = url
     config.attributes["configure_logger"] = False
     await asyncio.to_thread(command.upgrade, config, "head")
 
 
-async def drop() -> None:
-    parsed = make_url(URL)
+async def drop(url: str = URL) -> None:
+    parsed = make_url(url)
     admin = await asyncpg.connect(
         host=parsed.host, port=parsed.port, user=parsed.username, database="postgres"
     )

@@ -92,6 +92,31 @@ def _ask_to_mail(session: AsyncSession, event_type: EventType, member: Member) -
     emit(session, event_type, AccountLinkData(id=member.id, version=member.version))
 
 
+async def _mail_link(
+    session: AsyncSession,
+    settings: Settings,
+    member: Member,
+    purpose: LinkPurpose,
+    event_type: EventType,
+    *,
+    now: datetime,
+    context: RequestContext | None,
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """A new link of the kind, the e-mail that carries it queued, and the audit entry (named
+    after the event: ``account.invited``...)."""
+    await links.issue(session, settings, member, purpose, now)
+    _ask_to_mail(session, event_type, member)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action=event_type.name,
+        target_type="member",
+        target_id=member.id,
+        context=context,
+    )
+
+
 async def require_verified(session: AsyncSession, member_id: uuid.UUID) -> None:
     """Refuses (403 ``email-unverified``) an account whose address is not proven yet."""
     member = await session.get(Member, member_id)
@@ -177,14 +202,13 @@ async def sign_up(
             return
     if existing is None or existing.erased_at is not None or not may_mail:
         return
-    await links.issue(session, settings, existing, LinkPurpose.password_reset, now)
-    _ask_to_mail(session, SIGNUP_ATTEMPTED, existing)
-    audit.record(
+    await _mail_link(
         session,
-        actor_id=None,
-        action="account.signup_attempted",
-        target_type="member",
-        target_id=existing.id,
+        settings,
+        existing,
+        LinkPurpose.password_reset,
+        SIGNUP_ATTEMPTED,
+        now=now,
         context=context,
     )
 
@@ -237,8 +261,16 @@ async def resend_verification(
             retry_after=retry_after,
         )
     await repository.add_failures(session, [key], now)
-    await links.issue(session, settings, member, LinkPurpose.verify_email, now)
-    _ask_to_mail(session, VERIFICATION_REQUESTED, member)
+    await _mail_link(
+        session,
+        settings,
+        member,
+        LinkPurpose.verify_email,
+        VERIFICATION_REQUESTED,
+        now=now,
+        context=context,
+        actor_id=member.id,
+    )
 
 
 # -- password reset -----------------------------------------------------------------------------
@@ -256,14 +288,13 @@ async def request_password_reset(
     member = await repository.get_member_by_email(session, key)
     if member is None or member.erased_at is not None or not may_mail:
         return
-    await links.issue(session, settings, member, LinkPurpose.password_reset, now)
-    _ask_to_mail(session, PASSWORD_RESET_REQUESTED, member)
-    audit.record(
+    await _mail_link(
         session,
-        actor_id=None,
-        action="account.password_reset_requested",
-        target_type="member",
-        target_id=member.id,
+        settings,
+        member,
+        LinkPurpose.password_reset,
+        PASSWORD_RESET_REQUESTED,
+        now=now,
         context=context,
     )
 
@@ -342,15 +373,15 @@ async def invite(
     reason = _why_not_invitable(member)
     if reason is not None:
         return InvitationOutcome(member.id, sent=False, reason=reason)
-    await links.issue(session, settings, member, LinkPurpose.invitation, now)
-    _ask_to_mail(session, INVITED, member)
-    audit.record(
+    await _mail_link(
         session,
-        actor_id=actor_id,
-        action="account.invited",
-        target_type="member",
-        target_id=member.id,
+        settings,
+        member,
+        LinkPurpose.invitation,
+        INVITED,
+        now=now,
         context=context,
+        actor_id=actor_id,
     )
     return InvitationOutcome(member.id, sent=True)
 

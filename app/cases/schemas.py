@@ -1,13 +1,13 @@
 """What the case routes read and write."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import NON_BLANK_PATTERN, InputSchema
-from app.models.case import CaseStatus, CaseVisibility
+from app.members.schemas import CaseExport, RecommendationExport
+from app.models.case import CaseVisibility
 
 # Stripped, so whitespace alone is empty: the pattern says so in the contract (and no NUL).
 Text = Annotated[
@@ -101,25 +101,10 @@ class CaseOutcome(InputSchema):
     result: Text = Field(description="What happened.")
 
 
-class CaseRead(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    author_id: uuid.UUID
-    title: str
-    context: str
-    question: str
-    good_outcome: str
-    visibility: CaseVisibility
-    status: CaseStatus
-    decline_reason: str | None
-    table_id: uuid.UUID | None
-    outcome_action: str | None
-    outcome_result: str | None
-    outcome_reported_at: datetime | None
-    submitted_at: datetime | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+class CaseRead(CaseExport):
+    # The fields are declared once, in the member's data export (members sits below cases):
+    # a case reads the same to its author's export and to the cases API.
+    pass
 
 
 class RecommendationCreate(InputSchema):
@@ -145,15 +130,9 @@ class RecommendationRating(InputSchema):
     usefulness: int = Field(ge=1, le=5)
 
 
-class RecommendationRead(BaseModel):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    author_id: uuid.UUID
-    advice: str
-    experience: str
-    usefulness: int | None
-    rated_at: datetime | None
-    created_at: datetime
+class RecommendationRead(RecommendationExport):
+    # Declared once with the export, as ``CaseRead``.
+    pass
 
 
 class GroupStats(BaseModel):

@@ -177,8 +177,9 @@ class SurveyAnswerExport(ReadSchema):
     submitted_on: str = Field(description="The day (YYYY-MM-DD).")
 
 
+# The cases API reads cases in this shape too (``app.cases.schemas.CaseRead`` builds on it).
 class CaseExport(BaseModel):
-    """A case I brought, as I wrote it and as it went (the shape of the cases API's read)."""
+    """A case I brought, as I wrote it and as it went."""
 
     id: uuid.UUID
     event_id: uuid.UUID

@@ -1,7 +1,10 @@
-"""/api/v1/applications: my application, admins' list and decisions, the rule, the funnel.
+"""/api/v1/applications: my application, submission, admins' list, decisions and CSV import,
+the rule, the funnel.
 
-Submission, import and the review routes under /applications live in app/reviews/router.py:
-they hand applications to the council, which this domain does not know about.
+Submission and import hand the applications to the council through followers
+(``app.applications.service.submitted`` and ``.imported``, which ``app.reviews.assigning``
+follows): this area does not know the council. The reviews of an application
+(/applications/{id}/reviews, assignments) live in app/reviews/router.py.
 """
 
 import uuid

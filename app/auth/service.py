@@ -39,10 +39,6 @@ API_TOKEN_MAX_LIFETIME = timedelta(days=366)
 MAX_ACTIVE_API_TOKENS = 50
 
 
-class EmailTaken(Conflict):
-    slug, title = "email-taken", "E-mail already registered"
-
-
 class InvalidCredentials(AppError):
     status, slug, title = 401, "invalid-credentials", "Invalid e-mail or password"
     keeps_writes = True  # the failure counter must survive the failed request

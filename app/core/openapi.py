@@ -30,7 +30,8 @@ tokens (`dl_pat_...`, `POST /api/v1/me/tokens`) the same way, limited by their s
 `{{"items": [...], "next_cursor": ...}}`.
 
 **Writes** refuse unknown fields (422). Single resources carry an `ETag`; send it back in
-`If-Match` to avoid lost updates (412 when stale). Creating POSTs accept `Idempotency-Key`.
+`If-Match` to avoid lost updates (412 when stale). POSTs that create (201) or accept work
+(202) take `Idempotency-Key`.
 """
 
 API_TOKEN_SCHEME = {

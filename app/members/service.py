@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -198,6 +199,9 @@ async def list_members(
     limit: int,
 ) -> Page[MemberRead]:
     viewer = await viewer_of(session, principal)  # for the filter rules; rows come below
+    if filters.email:
+        # The key an address is stored under: "ＡＤＭＩＮ@Example.com" finds admin@example.com.
+        filters = replace(filters, email=auth_service.normalize_email(filters.email))
     sort_field = sort.lstrip("-")
     for name in ("company", "email"):
         if getattr(filters, name) is not None and not may_filter_by(viewer, name):

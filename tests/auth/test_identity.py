@@ -601,3 +601,12 @@ async def test_tokens_of_an_account_are_only_digests(client, factory, db, app):
     assert token not in stored and all(len(v) in (32, 64) for v in stored)
     assert await db.scalar(select(func.count()).select_from(ApiToken)) == 0
     assert await db.scalar(select(func.count()).select_from(RefreshToken)) == 0
+
+
+async def test_the_directory_finds_an_address_however_it_is_typed(client, factory):
+    admin = await factory.member("admin")
+    person = await factory.member("member", email="olga@example.com")
+    found = await client.get(
+        "/api/v1/members", headers=admin.headers, params={"email": "ＯＬＧＡ@Example.com"}
+    )
+    assert [m["id"] for m in found.json()["items"]] == [str(person.id)]

@@ -610,3 +610,19 @@ async def test_the_directory_finds_an_address_however_it_is_typed(client, factor
         "/api/v1/members", headers=admin.headers, params={"email": "ＯＬＧＡ@Example.com"}
     )
     assert [m["id"] for m in found.json()["items"]] == [str(person.id)]
+
+
+def test_a_partners_guest_name_loses_its_hidden_marks():
+    from app.integrations.timepad.mapping import parse_order
+
+    order = parse_order(
+        {
+            "id": 5,
+            "event_id": 7,
+            "status_raw": "paid",
+            "email": "g@example.com",
+            "name": "Anna\u202e",
+            "surname": "\u200bPetrova",
+        }
+    )
+    assert order.name == "Anna Petrova"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.core.schemas import without_refused
+
 
 class Target(StrEnum):
     """What a Timepad status means for our registration."""
@@ -77,7 +79,8 @@ def _answers(raw: Any) -> dict[str, str]:
 
 
 def _name(first: Any, last: Any) -> str | None:
-    name = " ".join(str(part).strip() for part in (first, last) if part)
+    # A guest's name is shown to door staff and admins: no control or bidirectional marks.
+    name = " ".join(without_refused(str(part)).strip() for part in (first, last) if part)
     return name or None
 
 

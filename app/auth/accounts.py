@@ -30,8 +30,8 @@ from app.auth.events import (
     MemberCreatedData,
 )
 from app.auth.principal import Principal
-from app.auth.schemas import SignupRequest, TokenPair
-from app.auth.service import issue_login, normalize_email, revoke_everything
+from app.auth.schemas import Revocation, SignupRequest, TokenPair
+from app.auth.service import issue_login, normalize_email, revocation, revoke_everything
 from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
@@ -50,12 +50,6 @@ class EmailUnverified(Forbidden):
 
 class AlreadyVerified(Conflict):
     slug, title = "email-already-verified", "E-mail address already verified"
-
-
-@dataclass(frozen=True)
-class Revoked:
-    sessions: int
-    api_tokens: int
 
 
 def new_account(
@@ -301,7 +295,7 @@ async def request_password_reset(
 
 async def _set_password(
     session: AsyncSession, member: Member, password_hash: str, now: datetime
-) -> Revoked:
+) -> Revocation:
     """A new password from a link: the address is proven, every link that the old state
     opened is spent, and every session and personal API token of the account ends."""
     member.password_hash = password_hash
@@ -313,8 +307,7 @@ async def _set_password(
         [LinkPurpose.password_reset, LinkPurpose.invitation, LinkPurpose.verify_email],
         now,
     )
-    sessions, api_tokens = await revoke_everything(session, member.id, api_tokens=True)
-    return Revoked(sessions=sessions, api_tokens=api_tokens)
+    return revocation(await revoke_everything(session, member.id, api_tokens=True))
 
 
 async def reset_password(
@@ -323,7 +316,7 @@ async def reset_password(
     context: RequestContext,
     token: str,
     password: str,
-) -> Revoked:
+) -> Revocation:
     # Hashed before the link is claimed: the claim's row lock is then held for the writes only.
     password_hash = await hasher.hash(password)
     now = datetime.now(UTC)
@@ -336,7 +329,7 @@ async def reset_password(
         target_type="member",
         target_id=member.id,
         context=context,
-        details={"sessions_revoked": revoked.sessions, "api_tokens_revoked": revoked.api_tokens},
+        details=revoked.model_dump(),
     )
     return revoked
 

@@ -97,8 +97,7 @@ async def confirm_password_reset(
 ) -> Revocation:
     """Set a new password from the reset link (`{web app}/reset-password?token=...`): every
     session and personal API token of the account ends; log in with the new password."""
-    revoked = await accounts.reset_password(session, hasher, context, body.token, body.password)
-    return Revocation(sessions_revoked=revoked.sessions, api_tokens_revoked=revoked.api_tokens)
+    return await accounts.reset_password(session, hasher, context, body.token, body.password)
 
 
 @public_router.post(

@@ -146,7 +146,8 @@ async def revoke_everything(
     return sessions, tokens
 
 
-def _revocation(counts: tuple[int, int]) -> Revocation:
+def revocation(counts: tuple[int, int]) -> Revocation:
+    """The answer of a route that ended sessions and tokens: how many of each."""
     return Revocation(sessions_revoked=counts[0], api_tokens_revoked=counts[1])
 
 
@@ -154,7 +155,7 @@ async def logout_everywhere(
     session: AsyncSession, principal: Principal, context: RequestContext
 ) -> Revocation:
     """Every session and every personal API token of mine ends (a stolen one included)."""
-    revoked = _revocation(await revoke_everything(session, principal.id, api_tokens=True))
+    revoked = revocation(await revoke_everything(session, principal.id, api_tokens=True))
     audit.record(
         session,
         actor_id=principal.id,
@@ -181,7 +182,7 @@ async def change_password(
         raise InvalidCredentials("The current password is wrong.")
     member.password_hash = await hasher.hash(new_password)
     member.updated_at = datetime.now(UTC)
-    revoked = _revocation(await revoke_everything(session, member.id, api_tokens=True))
+    revoked = revocation(await revoke_everything(session, member.id, api_tokens=True))
     audit.record(
         session,
         actor_id=member.id,

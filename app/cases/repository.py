@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.models.case import CASES_AT_TABLES, Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.member import Role
+from app.models.registration import Registration, RegistrationStatus
 from app.models.table import EventTable, TableSeat
 
 
@@ -24,13 +25,30 @@ async def my_tables(session: AsyncSession, member_id: uuid.UUID) -> set[uuid.UUI
     return set(seated) | set(led)
 
 
-def visible_to(principal: Principal, tables: set[uuid.UUID]) -> ColumnElement[bool]:
+async def facilitated_events(session: AsyncSession, principal: Principal) -> set[uuid.UUID]:
+    """The events a facilitator facilitates: the ones they attend (a confirmed or checked-in
+    registration) or lead a table at. Empty for anyone without the facilitator role."""
+    if not principal.has_role(Role.facilitator):
+        return set()
+    attending = select(Registration.event_id).where(
+        Registration.member_id == principal.id,
+        Registration.status.in_((RegistrationStatus.confirmed, RegistrationStatus.checked_in)),
+    )
+    leading = select(EventTable.event_id).where(EventTable.facilitator_id == principal.id)
+    return set((await session.execute(attending.union(leading))).scalars())
+
+
+def visible_to(
+    principal: Principal, tables: set[uuid.UUID], events: set[uuid.UUID] | None = None
+) -> ColumnElement[bool]:
     """The SQL form of ``service.may_read``: lists, search and exports all use it."""
     if principal.is_admin:
         return and_(True)
     shared = [Case.visibility == CaseVisibility.members] if principal.sees_members else []
     if principal.has_role(Role.facilitator):
         shared.append(Case.visibility == CaseVisibility.facilitators)
+        if events:  # the submitted cases of the events they facilitate, to triage
+            shared.append(and_(Case.event_id.in_(events), Case.status == CaseStatus.submitted))
     if tables:
         shared.append(and_(Case.visibility == CaseVisibility.table, Case.table_id.in_(tables)))
     others = and_(Case.status != CaseStatus.draft, or_(*shared)) if shared else false()

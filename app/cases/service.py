@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -49,12 +50,21 @@ def recommendation_view(row: Recommendation) -> RecommendationRead:
     return RecommendationRead.model_validate(row, from_attributes=True)
 
 
-def may_read(principal: Principal, case: Case, my_tables: set[uuid.UUID]) -> bool:
-    """Who sees a case, per its visibility; ``repository.visible_to`` is the same in SQL."""
+def may_read(
+    principal: Principal,
+    case: Case,
+    my_tables: set[uuid.UUID],
+    facilitated: set[uuid.UUID] | None = None,
+) -> bool:
+    """Who sees a case, per its visibility; ``repository.visible_to`` is the same in SQL. A
+    facilitator also sees the submitted cases of the events they facilitate, to triage them;
+    once decided, a case is seen per its visibility again (a table-only case at its table)."""
     if principal.is_admin or case.author_id == principal.id:
         return True
     if case.status == CaseStatus.draft:
         return False
+    if facilitated and case.event_id in facilitated and case.status == CaseStatus.submitted:
+        return True
     if case.visibility == CaseVisibility.members:
         return principal.sees_members
     if case.visibility == CaseVisibility.facilitators:
@@ -68,10 +78,21 @@ async def _readable(
     case = await repository.get(session, case_id, for_update=for_update)
     # A case one may not read does not exist for them: 404, not 403, leaks nothing.
     if case is None or not may_read(
-        principal, case, await repository.my_tables(session, principal.id)
+        principal,
+        case,
+        await repository.my_tables(session, principal.id),
+        await repository.facilitated_events(session, principal),
     ):
         raise NotFound("No such case.")
     return case
+
+
+async def _visible(session: AsyncSession, principal: Principal) -> ColumnElement[bool]:
+    return repository.visible_to(
+        principal,
+        await repository.my_tables(session, principal.id),
+        await repository.facilitated_events(session, principal),
+    )
 
 
 def change_status(session: AsyncSession, case: Case, target: CaseStatus) -> None:
@@ -148,15 +169,22 @@ async def withdraw(session: AsyncSession, *, principal: Principal, case_id: uuid
     return view(case)
 
 
-def _require_curator(principal: Principal) -> None:
+async def _curated(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+    """The case to accept or decline: admins decide on any; a facilitator on the cases of the
+    events they facilitate (attend or lead a table at)."""
     if not (principal.is_admin or principal.has_role(Role.facilitator)):
         raise Forbidden("Admins and facilitators decide on cases.")
+    case = await _readable(session, principal, case_id, for_update=True)
+    if not principal.is_admin and case.event_id not in await repository.facilitated_events(
+        session, principal
+    ):
+        raise Forbidden("Facilitators decide on the cases of the events they facilitate.")
+    return case
 
 
 async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.UUID) -> CaseRead:
     """Accept a case; when the event is already seated it is scheduled at once."""
-    _require_curator(principal)
-    case = await _readable(session, principal, case_id, for_update=True)
+    case = await _curated(session, principal, case_id)
     change_status(session, case, CaseStatus.accepted)
     case.decided_by = principal.id
     table = await tables.published_table_of(session, case.event_id, case.author_id)
@@ -170,8 +198,7 @@ async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.U
 async def decline(
     session: AsyncSession, *, principal: Principal, case_id: uuid.UUID, reason: str
 ) -> CaseRead:
-    _require_curator(principal)
-    case = await _readable(session, principal, case_id, for_update=True)
+    case = await _curated(session, principal, case_id)
     change_status(session, case, CaseStatus.declined)
     case.decline_reason = reason
     case.decided_by = principal.id
@@ -229,7 +256,7 @@ async def list_cases(
     limit: int,
 ) -> Page[CaseRead]:
     sort = "-created_at"
-    visible = repository.visible_to(principal, await repository.my_tables(session, principal.id))
+    visible = await _visible(session, principal)
     rows = await repository.list_cases(
         session,
         visible,
@@ -265,7 +292,7 @@ async def export_csv(
     session: AsyncSession, *, principal: Principal, event_id: uuid.UUID | None
 ) -> str:
     """The cases the reader may see, as CSV: the same visibility as every list."""
-    visible = repository.visible_to(principal, await repository.my_tables(session, principal.id))
+    visible = await _visible(session, principal)
     rows = await repository.list_cases(
         session,
         visible,

@@ -349,3 +349,44 @@ class TestPersonalData:
         assert (row.advice, row.experience) == ("[erased]", "[erased]")
         readable = (await client.get(f"/api/v1/cases/{case['id']}", headers=admin.headers)).text
         assert CANARY not in readable
+
+
+class TestFacilitatorsTriage:
+    async def test_a_facilitator_triages_the_cases_of_the_events_they_facilitate(
+        self, client, db, factory
+    ):
+        admin = await factory.member("admin")
+        event, actors = await seated_event(client, db, factory, admin, 8, facilitators=1)
+        facilitator, author, other_author = actors[0], actors[4], actors[5]
+        elsewhere = await factory.member("member", "facilitator")  # not at this event
+        first = await bring(client, author, event, title="Before the seating")
+        listed = await client.get(
+            "/api/v1/cases", headers=facilitator.headers, params={"event_id": event["id"]}
+        )
+        assert [c["id"] for c in listed.json()["items"]] == [first["id"]]
+        assert (
+            await client.get(f"/api/v1/cases/{first['id']}", headers=elsewhere.headers)
+        ).status_code == 404
+        act_elsewhere = await client.post(
+            f"/api/v1/cases/{first['id']}/accept", headers=elsewhere.headers
+        )
+        assert act_elsewhere.status_code == 404
+        accepted = await act(client, facilitator, first, "accept")
+        assert accepted["status"] == "accepted"
+
+        await seat(client, admin, event)
+        second = await bring(client, other_author, event, title="After the seating")
+        scheduled = await act(client, facilitator, second, "accept")
+        assert scheduled["status"] == "scheduled" and scheduled["table_id"]
+        third = await bring(client, other_author, event, title="Out of format")
+        declined = await act(client, facilitator, third, "decline", reason="A vendor pitch.")
+        assert declined["status"] == "declined"
+        db.expire_all()
+        rows = {c.id: c for c in (await db.execute(select(Case))).scalars()}
+        assert rows[uuid.UUID(first["id"])].decided_by == facilitator.id
+        assert rows[uuid.UUID(third["id"])].decline_reason == "A vendor pitch."
+        # Plain members of the event still see no table-only case before it is at their table.
+        plain = actors[7]
+        assert (
+            await client.get(f"/api/v1/cases/{third['id']}", headers=plain.headers)
+        ).status_code == 404

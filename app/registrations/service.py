@@ -438,7 +438,15 @@ async def list_for_event(
     # The page is typed with both shapes: typed Page[RegistrationRead], it would serialise an
     # admin's items as the narrower model and drop the guest e-mail and Timepad fields.
     return Page[RegistrationAdminRead | RegistrationRead](
-        items=[view_of(r, name, admin=principal.is_admin) for r, name in page],
+        # A guest (no account) is named by what Timepad gave: the name, else the address.
+        items=[
+            view_of(
+                r,
+                name if r.member_id else (r.guest_name or r.guest_email),
+                admin=principal.is_admin,
+            )
+            for r, name in page
+        ],
         next_cursor=next_cursor,
     )
 

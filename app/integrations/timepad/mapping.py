@@ -97,7 +97,14 @@ def parse_order(data: Any) -> TimepadOrder:
         order_id = data.get("id")
         email = data.get("mail") or data.get("email")
         answers = _answers(data.get("answers"))
+        # The order's own answers may lack the name: each ticket carries its visitor's.
+        tickets = data.get("tickets")
+        for ticket in tickets if isinstance(tickets, list) else []:
+            if "name" in answers or not isinstance(ticket, dict):
+                break
+            answers = {**_answers(ticket.get("answers")), **answers}
         name = _name(answers.get("name"), answers.get("surname"))
+        email = email or answers.get("mail") or answers.get("email")
     else:  # the legacy ticket shape
         code = data.get("status_raw")
         event_id = data.get("event_id")

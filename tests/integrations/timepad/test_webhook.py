@@ -121,6 +121,34 @@ class TestOrders:
             registration.status,
         ) == (None, "gost@example.ru", "Владимир Смирнов", "pending_confirmation")
 
+    async def test_an_order_names_its_guest_from_the_ticket_and_the_list_shows_it(
+        self, client, factory, db, event
+    ):
+        payload = order(303, TIMEPAD_EVENT, "guest@example.org", "booked")
+        payload["answers"] = {}  # the order's own answers are empty: the ticket has the name
+        payload["tickets"] = [
+            {"id": 3030, "answers": {"name": "Мария", "surname": "Иванова"}},
+            "not a ticket",
+        ]
+        assert (await send(client, payload)).status_code == 202
+        [registration] = await registrations(db)
+        assert registration.guest_name == "Мария Иванова" and registration.member_id is None
+        admin = await factory.member("admin")
+        listed = await client.get(
+            f"/api/v1/events/{event['id']}/registrations", headers=admin.headers
+        )
+        [item] = listed.json()["items"]
+        assert item["attendee_name"] == "Мария Иванова"
+
+    async def test_an_unverified_account_does_not_get_the_ticket(self, client, factory, db, event):
+        squatter = await factory.member("member", email="owner@example.com", email_verified_at=None)
+        assert (
+            await send(client, order(404, TIMEPAD_EVENT, "owner@example.com", "paid"))
+        ).status_code == 202
+        [registration] = await registrations(db)
+        assert registration.member_id is None and registration.guest_email == "owner@example.com"
+        assert squatter.id != registration.member_id
+
     async def test_replay_changes_nothing(self, client, db, event):
         payload = order(303, TIMEPAD_EVENT, "r@example.com", "paid")
         first, second = await send(client, payload), await send(client, payload)

@@ -111,6 +111,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/integrations/timepad/webhook"): everyone(403),
     ("POST", "/api/v1/integrations/bitrix24/events"): everyone(403),
     ("POST", "/api/v1/integrations/timepad/events/{event_id}/reconcile"): admin_only(404),
+    ("GET", "/api/v1/integrations/timepad/unusable"): admin_only(200),
     ("GET", "/api/v1/webhooks/event-types"): admin_only(200),
     ("POST", "/api/v1/webhooks"): admin_only(422),
     ("GET", "/api/v1/webhooks"): admin_only(200),

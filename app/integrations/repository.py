@@ -5,9 +5,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models.inbox import InboxMessage
 
@@ -55,6 +56,27 @@ async def unprocessed(session: AsyncSession, source: str, limit: int) -> list[In
         .with_for_update(skip_locked=True)
     )
     return list(rows.scalars())
+
+
+async def unusable(
+    session: AsyncSession,
+    source: str,
+    prefix: str,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[InboxMessage]:
+    """Processed messages kept as unusable (their error starts with ``prefix``), newest
+    first; ``limit`` + 1 to know whether another page follows."""
+    query = select(InboxMessage).where(
+        InboxMessage.source == source,
+        InboxMessage.processed_at.is_not(None),
+        col(InboxMessage.last_error).startswith(prefix, autoescape=True),
+    )
+    if after is not None:
+        query = query.where(tuple_(InboxMessage.received_at, InboxMessage.id) < tuple_(*after))
+    query = query.order_by(InboxMessage.received_at.desc(), InboxMessage.id.desc())
+    return list((await session.execute(query.limit(limit + 1))).scalars())
 
 
 def mark(message: InboxMessage, now: datetime, error: str | None) -> None:

@@ -124,6 +124,9 @@ def parse_order(data: Any) -> TimepadOrder:
 
 def parse_body(raw: bytes) -> TimepadOrder:
     try:
-        return parse_order(json.loads(raw))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload("the body is not JSON") from exc
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # Not JSON, a number beyond Python's digit limit, or nesting deeper than the parser
+        # recurses: a body that can never be applied, however often it is retried.
+        raise BadPayload(f"the body is not usable JSON ({type(exc).__name__})") from exc
+    return parse_order(data)

@@ -1,4 +1,5 @@
-"""/api/v1/integrations/timepad: the webhook Timepad calls, and reconciliation for admins."""
+"""/api/v1/integrations/timepad: the webhook Timepad calls; reconciliation and the unusable
+bodies for admins."""
 
 import uuid
 from typing import Annotated
@@ -10,9 +11,10 @@ from app.auth.permissions import AdminPrincipal
 from app.core.context import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
 from app.integrations.timepad import service
-from app.integrations.timepad.schemas import DriftReport, WebhookAccepted
+from app.integrations.timepad.schemas import DriftReport, UnusableMessage, WebhookAccepted
 
 public_router = APIRouter(prefix="/integrations/timepad", tags=["integrations"])
 router = APIRouter(prefix="/integrations/timepad", tags=["integrations"])
@@ -66,6 +68,24 @@ async def timepad_webhook(
     if message_id is not None:
         tasks.add_task(service.process_stored, request.app.state.sessionmaker, settings, message_id)
     return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get(
+    "/unusable",
+    response_model=Page[UnusableMessage],
+    responses=problem_responses(401, 403, 422),
+    operation_id="timepad_unusable_list",
+)
+async def list_unusable(
+    admin: AdminPrincipal,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[UnusableMessage]:
+    """Signed Timepad webhooks that can never be applied (not JSON, a number past the digit
+    limit, nesting too deep, no order in them), newest first: kept for the record and never
+    retried. Admins only."""
+    return await service.unusable_messages(session, cursor=cursor, limit=limit)
 
 
 @router.post(

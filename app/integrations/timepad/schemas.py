@@ -1,8 +1,19 @@
 """Shapes of the Timepad endpoints."""
 
+import uuid
+
 from pydantic import Field
 
-from app.core.schemas import ReadSchema
+from app.core.schemas import ReadSchema, UTCTimestamp
+
+
+class UnusableMessage(ReadSchema):
+    """A signed body from Timepad that can never be applied: kept, never retried."""
+
+    id: uuid.UUID
+    received_at: UTCTimestamp
+    error: str = Field(description="Why it cannot be applied.")
+    size_bytes: int
 
 
 class WebhookAccepted(ReadSchema):

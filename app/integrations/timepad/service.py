@@ -18,13 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
 from app.integrations import repository as inbox
 from app.integrations.timepad import mapping, repository
 from app.integrations.timepad.client import TimepadClient, TimepadError
 from app.integrations.timepad.mapping import Target, TimepadOrder
-from app.integrations.timepad.schemas import DriftEntry, DriftReport, WebhookAccepted
+from app.integrations.timepad.schemas import (
+    DriftEntry,
+    DriftReport,
+    UnusableMessage,
+    WebhookAccepted,
+)
 from app.models.inbox import InboxMessage
 from app.models.registration import Registration, RegistrationStatus
 from app.registrations import service as registrations
@@ -81,6 +87,40 @@ async def process_stored(
         logger.warning("timepad message %s not applied now", message_id, exc_info=True)
 
 
+UNUSABLE_PREFIX = "unusable payload: "
+
+
+async def unusable_messages(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> Page[UnusableMessage]:
+    """Signed Timepad bodies that can never be applied, newest first, for admins to look at
+    (and to ask Timepad about): what was wrong and how large each was."""
+    sort = "-received_at"
+    rows = await inbox.unusable(
+        session,
+        "timepad",
+        UNUSABLE_PREFIX,
+        after=decode_time_cursor(cursor, sort),
+        limit=limit,
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_time_cursor(sort, page[-1].received_at, page[-1].id) if len(rows) > limit else None
+    )
+    return Page[UnusableMessage](
+        items=[
+            UnusableMessage(
+                id=m.id,
+                received_at=m.received_at,
+                error=(m.last_error or "").removeprefix(UNUSABLE_PREFIX),
+                size_bytes=len(m.body.encode()),
+            )
+            for m in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
 async def process(session: AsyncSession, settings: Settings, message: InboxMessage) -> bool:
     now = datetime.now(UTC)
     try:
@@ -89,7 +129,9 @@ async def process(session: AsyncSession, settings: Settings, message: InboxMessa
             await apply_order(session, settings, order, authoritative=False)
     except mapping.BadPayload as exc:
         inbox.mark(message, now, None)  # nothing to retry: kept for the record
-        message.last_error = f"unusable payload: {exc}"
+        message.last_error = f"{UNUSABLE_PREFIX}{exc}"
+        # Once, without a traceback: it is never retried, and admins list it.
+        logger.warning("timepad message %s is unusable: %s", message.id, exc)
         return True
     except Exception as exc:  # kept for the retry job; the message itself is safe
         logger.warning("timepad message %s failed", message.id, exc_info=True)

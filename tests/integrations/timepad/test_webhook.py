@@ -183,6 +183,48 @@ class TestOrders:
         assert message.processed_at is not None and "unusable payload" in message.last_error
         assert await registrations(db) == []
 
+    async def test_bodies_that_can_never_apply_are_kept_once_and_listed(
+        self, client, factory, db, event, settings, caplog
+    ):
+        from datetime import UTC, datetime
+
+        from app.integrations.timepad import service
+
+        deep = b"[" * 50_000 + b"]" * 50_000
+        huge = b'{"id": ' + b"7" * 5_001 + b', "status": {"name": "paid"}}'
+        with caplog.at_level("WARNING", logger="app.integrations.timepad.service"):
+            for body in (deep, huge):
+                assert (await send(client, body)).status_code == 202
+        db.expire_all()
+        messages = (await db.execute(select(InboxMessage))).scalars().all()
+        assert len(messages) == 2
+        assert all(m.processed_at is not None for m in messages)
+        assert all(m.last_error.startswith("unusable payload") for m in messages)
+        # Never picked up again by the retry job, and logged once each without a traceback.
+        assert await service.retry_inbox(db, settings, datetime.now(UTC)) == 0
+        unusable = [r for r in caplog.records if "unusable" in r.getMessage()]
+        assert len(unusable) == 2 and all(r.exc_info is None for r in unusable)
+        admin = await factory.member("admin")
+        listed = await client.get(
+            "/api/v1/integrations/timepad/unusable", headers=admin.headers, params={"limit": 1}
+        )
+        assert listed.status_code == 200, listed.text
+        page = listed.json()
+        assert len(page["items"]) == 1 and page["next_cursor"]
+        rest = await client.get(
+            "/api/v1/integrations/timepad/unusable",
+            headers=admin.headers,
+            params={"cursor": page["next_cursor"]},
+        )
+        items = page["items"] + rest.json()["items"]
+        assert {i["size_bytes"] for i in items} == {len(deep), len(huge)}
+        assert all("RecursionError" in i["error"] or "ValueError" in i["error"] for i in items)
+        member = await factory.member("member")
+        forbidden = await client.get(
+            "/api/v1/integrations/timepad/unusable", headers=member.headers
+        )
+        assert forbidden.status_code == 403
+
     async def test_an_event_not_run_through_timepad_is_ignored(self, client, db, event):
         response = await send(client, order(601, 999, "x@example.com", "paid"))
         assert response.status_code == 202

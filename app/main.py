@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from app.api import include_api
+from app.api import API_PREFIX, include_api
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
@@ -61,7 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger={
+            f"{API_PREFIX}/applications/import": max(
+                settings.application_import_max_bytes, settings.max_body_bytes
+            )
+        },
+    )
     app.add_middleware(
         ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -255,7 +255,9 @@ class UnsupportedMediaType(AppError):
                         "pattern": "^[^\\u0000]*$",
                         "description": "UTF-8 CSV: a header line naming at least an e-mail and a "
                         "full-name column (Russian or English), then one row per "
-                        "application.",
+                        "application. At most 10 MiB by default "
+                        "(`DL_APPLICATION_IMPORT_MAX_BYTES`; the general body limit does not "
+                        "apply here) and `DL_APPLICATION_IMPORT_MAX_ROWS` rows.",
                     },
                     "example": "email,full_name,function,seniority,industry,experience_summary\n"
                     "ivan@example.com,Ivan Petrov,CTO,4,Retail,Led a platform team of 80\n",

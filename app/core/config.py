@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     reviews_hidden_until_own_submitted: bool = True
     # Rows one CSV import may hold (the request body limit applies too).
     application_import_max_rows: int = Field(default=10000, ge=1, le=100000)
+    # The CSV import's own body limit: a season's form export (2,450 rows is about 1.3 MB)
+    # is far past the general one.
+    application_import_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024
+    )
 
     # /docs and /openapi.json: served unless the environment is production, where they show
     # the whole attack surface to strangers (OWASP API8); set explicitly to override.

@@ -136,3 +136,43 @@ class TestImport:
         finally:
             app.state.settings.application_import_max_rows = previous
         assert response.status_code == 422 and "more than 2" in response.json()["detail"]
+
+
+class TestSeasonSizedFile:
+    async def test_a_season_export_past_the_general_limit_is_imported(self, client, factory, db):
+        """2,450 rows (about 1.4 MB, past the 1 MiB general body limit) in one import."""
+        admin = await factory.member("admin")
+        rows = "".join(
+            f"p{i}@example.com,Person {i},CTO,3,Retail,{'Led a large platform team. ' * 20}\n"
+            for i in range(2450)
+        )
+        content = "email,full_name,function,seniority,industry,experience_summary\n" + rows
+        assert len(content.encode()) > 1024 * 1024
+        response = await _import(client, admin, content)
+        assert response.status_code == 200, response.text[:300]
+        assert response.json()["created"] == 2450
+        assert await db.scalar(select(func.count()).select_from(Application)) == 2450
+
+    async def test_past_its_own_limit_is_413_before_authentication(self, client, app):
+        limit = app.state.settings.application_import_max_bytes
+        body = b"email,full_name\n" + b"x" * limit
+        declared = await client.post(
+            "/api/v1/applications/import", content=body, headers={"content-type": "text/csv"}
+        )
+        assert declared.status_code == 413
+
+        async def chunks():
+            for start in range(0, len(body), 256 * 1024):
+                yield body[start : start + 256 * 1024]
+
+        streamed = await client.post(
+            "/api/v1/applications/import", content=chunks(), headers={"content-type": "text/csv"}
+        )
+        assert streamed.status_code == 413
+        # Other routes keep the general limit.
+        other = await client.post(
+            "/api/v1/auth/login",
+            content=b"{" + b" " * (app.state.settings.max_body_bytes + 1) + b"}",
+            headers={"content-type": "application/json"},
+        )
+        assert other.status_code == 413

@@ -97,6 +97,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/events/{event_id}/registrations"): only("facilitator", 404, admin=404),
     ("GET", "/api/v1/events/{event_id}/registrations/sources"): admin_only(404),
     ("POST", "/api/v1/events/{event_id}/check-in"): only("facilitator", 422, admin=422),
+    ("POST", "/api/v1/events/{event_id}/walk-ins"): admin_only(422),
+    ("POST", "/api/v1/registrations/{registration_id}/admit"): admin_only(404),
     ("GET", "/api/v1/registrations"): signed_in(200),
     ("GET", "/api/v1/registrations/{registration_id}"): signed_in(404),
     ("POST", "/api/v1/registrations/{registration_id}/confirm"): signed_in(404),

@@ -130,7 +130,8 @@ def _as_a_client_would(
       a signature cannot be. E-mailed account links (verification, invitation, reset) are
       single use: each request takes an unspent one the server made for an account of its
       own (one nobody fuzzes as), and only when none is left a spent one (400 invalid-link).
-    - The bulk invitation: either ``member_ids`` or ``all_pending``, as its description says.
+    - The bulk invitation: either ``member_ids`` or ``all_pending``; a walk-in: either a
+      ``member_id`` or a ``guest_name``, as their descriptions say.
     - A webhook receiver's URL: an https URL on a public host name. Whether an address is
       public is the SSRF guard's decision, not a shape a schema can state.
     - The CSV import: the documented header line first, then the generated text as rows.
@@ -166,6 +167,15 @@ def _as_a_client_would(
         unspent = world.account_tokens.get(operation_id)
         if unspent and "token" in body:
             body["token"] = unspent.pop()
+        if operation_id == "events_walk_in":  # a member, or a guest by name: one of the two
+            if body.get("member_id"):
+                body.pop("guest_name", None)
+                body.pop("guest_email", None)
+            else:
+                body.pop("member_id", None)
+                name = body.get("guest_name")
+                if not isinstance(name, str) or not name.strip():
+                    body["guest_name"] = "Walk-in guest"
         if operation_id == "members_invite_many":
             if body.get("member_ids"):
                 body.pop("all_pending", None)

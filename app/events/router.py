@@ -98,12 +98,20 @@ async def update_event(
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,
+    settings: SettingsDep,
     request: Request,
     if_match: IfMatch = None,
 ) -> Response:
-    """Change an event's details (If-Match). Seats never drop below those already held."""
+    """Change an event's details (If-Match). Seats never drop below those already held; new
+    seats are offered to the head of the waiting list at once."""
     updated = await service.update(
-        session, admin=admin, context=context, event_id=event_id, data=body, if_match=if_match
+        session,
+        settings,
+        admin=admin,
+        context=context,
+        event_id=event_id,
+        data=body,
+        if_match=if_match,
     )
     return tagged_response(updated, request)
 

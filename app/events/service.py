@@ -159,8 +159,14 @@ async def get_public(session: AsyncSession, event_id: uuid.UUID) -> PublicEventR
     return public_view(await load_visible(session, None, event_id))
 
 
+# More seats at an event: the areas above fill them (the waiting list is offered the new
+# seats), in the same transaction: (session, settings, event, now).
+seats_raised: Followers[[AsyncSession, Settings, Event, datetime]] = Followers("seats raised")
+
+
 async def update(
     session: AsyncSession,
+    settings: Settings,
     *,
     admin: Principal,
     context: RequestContext,
@@ -191,6 +197,7 @@ async def update(
         raise Conflict(f"{event.seats_held} seats are already held; seats cannot go below that.")
     if "timepad_event_id" in changes:
         await _check_timepad_id(session, changes["timepad_event_id"], event.id)
+    more_seats = "seats" in changes and changes["seats"] > event.seats
     for name, value in changes.items():
         if name == "speaker_ids":
             value = [str(s) for s in value]
@@ -220,6 +227,9 @@ async def update(
         if event.status != EventStatus.draft:
             emit(session, EVENT_UPDATED, changed_data(event))
     await session.flush()
+    if more_seats:
+        await seats_raised.run(session, settings, event, datetime.now(UTC))
+        await session.refresh(event)  # the followers took seats for the offers they made
     return view(event)
 
 

@@ -80,6 +80,16 @@ async def take_seat(session: AsyncSession, event_id: uuid.UUID) -> bool:
     return result.scalar_one_or_none() is not None
 
 
+async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
+    member = await session.get(Member, member_id)
+    return None if member is None or member.erased_at is not None else member
+
+
+async def add_seat(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """One more seat at the event (an admin admits someone into a full room)."""
+    await session.execute(update(Event).where(Event.id == event_id).values(seats=Event.seats + 1))
+
+
 async def release_seat(session: AsyncSession, event_id: uuid.UUID) -> None:
     await session.execute(
         update(Event)

@@ -26,6 +26,7 @@ from app.registrations.schemas import (
     RegistrationCreate,
     RegistrationRead,
     SourceCount,
+    WalkIn,
 )
 
 router = APIRouter(tags=["registrations"])
@@ -116,6 +117,28 @@ async def check_in_by_qr(
     )
 
 
+@router.post(
+    "/events/{event_id}/walk-ins",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegistrationAdminRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="events_walk_in",
+)
+async def walk_in(
+    event_id: uuid.UUID,
+    body: WalkIn,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+) -> Response:
+    """Register someone who came to the door, checked in at once: a member, or a guest by
+    name. A full room gets one more seat (audited). Admins only."""
+    registered = await service.walk_in(
+        session, admin=admin, context=context, event_id=event_id, data=body
+    )
+    return json_response(registered, status_code=status.HTTP_201_CREATED)
+
+
 @router.get(
     "/registrations",
     response_model=Page[RegistrationRead],
@@ -181,6 +204,23 @@ async def cancel(
     return await service.cancel(
         session, settings, principal=principal, context=context, registration_id=registration_id
     )
+
+
+@router.post(
+    "/registrations/{registration_id}/admit",
+    response_model=RegistrationAdminRead,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    operation_id="registrations_admit",
+)
+async def admit(
+    registration_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+) -> Response:
+    """Confirm someone on the waiting list (or still to confirm) at once; with no seat free,
+    the event gets one more (audited). Admins only."""
+    admitted = await service.admit(
+        session, admin=admin, context=context, registration_id=registration_id
+    )
+    return json_response(admitted)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 import uuid
 
-from pydantic import Field
+from pydantic import EmailStr, Field, model_validator
 
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
 from app.models.registration import RegistrationStatus
@@ -32,6 +32,27 @@ class RegistrationCreate(InputSchema):
             "examples": [{"source": "ads", "utm_source": "telegram", "utm_campaign": "board-1"}]
         }
     }
+
+
+class WalkIn(InputSchema):
+    """Who came to the door: a member (``member_id``), or a guest by name (and e-mail, if
+    they give one). Exactly one of ``member_id`` and ``guest_name``."""
+
+    member_id: uuid.UUID | None = None
+    guest_name: str | None = Field(default=None, min_length=1, max_length=200)
+    guest_email: EmailStr | None = Field(default=None, max_length=254)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"guest_name": "Olga Smirnova", "guest_email": "olga@example.com"}]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _one_person(self) -> "WalkIn":
+        if (self.member_id is None) == (self.guest_name is None):
+            raise ValueError("give member_id, or guest_name (with an optional guest_email)")
+        return self
 
 
 class CheckIn(InputSchema):

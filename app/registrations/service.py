@@ -36,6 +36,7 @@ from app.registrations.schemas import (
     RegistrationCreate,
     RegistrationRead,
     SourceCount,
+    WalkIn,
 )
 
 R = RegistrationStatus
@@ -527,6 +528,143 @@ async def settle_registrations(
                 await cancel_registration(
                     session, settings, registration, "event_over", now, offer=False
                 )
+
+
+# -- the door: new seats, admitting from the waiting list, walk-ins --------------------------
+
+
+@event_service.seats_raised.follow
+async def offer_new_seats(
+    session: AsyncSession, settings: Settings, event: Event, now: datetime
+) -> None:
+    """New seats go to the head of the waiting list at once, as a freed seat does."""
+    while await offer_next(session, settings, event.id, now) is not None:
+        pass
+
+
+async def _seat_at_the_door(
+    session: AsyncSession, admin: Principal, context: RequestContext, event_id: uuid.UUID
+) -> None:
+    """A seat for someone an admin lets in; with none free the room gets one more (audited):
+    the seat count grows with the admission, never past it."""
+    if await repository.take_seat(session, event_id):
+        return
+    await repository.add_seat(session, event_id)
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="event.seats_raised",
+        target_type="event",
+        target_id=event_id,
+        context=context,
+        details={"by": 1, "reason": "admitted at the door"},
+    )
+    if not await repository.take_seat(session, event_id):  # the event row is locked by now
+        raise Conflict("No seat could be taken; try again.")
+
+
+async def _door_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
+    event = await event_service.find(session, event_id)
+    if event is None:
+        raise NotFound("No such event.")
+    if event.status not in ACTIVE:
+        raise IllegalTransition(f"Nobody is admitted to an event that is {event.status}.")
+    return event
+
+
+async def admit(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    registration_id: uuid.UUID,
+) -> RegistrationRead:
+    """Confirm someone from the waiting list (or still to confirm) directly, seat or not."""
+    registration = await repository.get_for_update(session, registration_id)
+    if registration is None:
+        raise NotFound("No such registration.")
+    await _door_event(session, registration.event_id)
+    now = datetime.now(UTC)
+    if registration.status == R.offered:
+        registration.offer_expires_at = None  # the offer held a seat already
+    elif registration.status in (R.waitlisted, R.pending_confirmation):
+        await _seat_at_the_door(session, admin, context, registration.event_id)
+    else:
+        raise IllegalTransition(f"A {registration.status} registration is not admitted.")
+    registration.confirmed_at = now
+    registration.waitlist_position = None
+    _touch(registration, R.confirmed, now)
+    emit(session, events.CONFIRMED, registration_data(registration))
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="registration.admitted",
+        target_type="registration",
+        target_id=registration.id,
+        context=context,
+    )
+    await session.flush()
+    return await _view(session, registration, admin)
+
+
+async def walk_in(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    data: WalkIn,
+) -> RegistrationRead:
+    """Register someone who came to the door (a member, or a guest by name) checked in: a seat
+    is taken, or added when the room is full."""
+    event = await _door_event(session, event_id)
+    now = datetime.now(UTC)
+    if data.member_id is not None:
+        if await repository.get_member(session, data.member_id) is None:
+            raise NotFound("No such member.")
+        registration = await repository.of_member(
+            session, event.id, data.member_id, for_update=True
+        )
+    elif data.guest_email:
+        registration = await repository.of_guest(session, event.id, data.guest_email)
+    else:
+        registration = None
+    if registration is not None and registration.status == R.checked_in:
+        raise AlreadyCheckedIn("This person is checked in already.")
+    if registration is None:
+        registration = Registration(
+            event_id=event.id,
+            member_id=data.member_id,
+            guest_name=data.guest_name if data.member_id is None else None,
+            guest_email=data.guest_email if data.member_id is None else None,
+            source="walk_in",
+        )
+        try:
+            await repository.add(session, registration)
+        except repository.DuplicateRegistration:
+            raise Conflict("This person was registered a moment ago; retry.") from None
+        emit(session, events.CREATED, registration_data(registration))
+    if registration.status not in (R.confirmed, R.offered):  # those hold their seat already
+        await _seat_at_the_door(session, admin, context, event.id)
+    registration.confirmed_at = registration.confirmed_at or now
+    registration.offer_expires_at = None
+    registration.waitlist_position = None
+    registration.cancelled_at = None
+    registration.cancel_reason = None
+    registration.checked_in_at = now
+    registration.checked_in_by = admin.id
+    _touch(registration, R.checked_in, now)
+    emit(session, events.CHECKED_IN, registration_data(registration))
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="registration.walked_in",
+        target_type="registration",
+        target_id=registration.id,
+        context=context,
+    )
+    await session.flush()
+    return await _view(session, registration, admin)
 
 
 # -- registrations that arrive from a ticketing partner (Timepad) ----------------------------

@@ -14,6 +14,7 @@ from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.cases.router import me_router as cases_me_router
 from app.cases.router import router as cases_router
+from app.companies.router import router as companies_router
 from app.core.query import single_valued_query
 from app.events.router import public_router as events_public_router
 from app.events.router import router as events_router
@@ -45,6 +46,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     auth_router,
     me_router,
     members_router,
+    companies_router,
     audit_router,
     applications_router,
     review_applications_router,  # /applications/{id}/reviews and assignments

@@ -84,6 +84,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/members/invitations"): admin_only(422),
     ("POST", "/api/v1/members/{member_id}/invitation"): admin_only(202),
     ("GET", "/api/v1/audit"): admin_only(200),
+    ("GET", "/api/v1/companies/aliases"): admin_only(200),
+    ("PUT", "/api/v1/companies/aliases"): admin_only(422),
     # Events and registrations: unknown ids are 404 to whoever may ask at all.
     ("POST", "/api/v1/events"): admin_only(422),
     ("GET", "/api/v1/events"): signed_in(200),

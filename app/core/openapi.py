@@ -153,6 +153,11 @@ TAGS = [
         "visibility, the recommendations they receive and their outcomes.",
     },
     {
+        "name": "companies",
+        "description": "Company identity: the aliases admins keep for names no rule can tell "
+        "are one company (legal forms, quotes and Cyrillic or Latin spelling need none).",
+    },
+    {
         "name": "surveys",
         "description": "Surveys after events and for the community: "
         "questions as data, anonymous or named answers, results with k-anonymous breakdowns "

@@ -3,6 +3,7 @@
 from app.models.application import Application, DecisionRuleRow
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
+from app.models.company import CompanyAlias
 from app.models.crm import CrmLink, CrmSyncRun
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
@@ -27,6 +28,7 @@ __all__ = [
     "Application",
     "AuditEntry",
     "Case",
+    "CompanyAlias",
     "ConsentChange",
     "CrmLink",
     "CrmSyncRun",

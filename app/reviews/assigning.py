@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications import service as application_service
 from app.auth.principal import Principal
+from app.companies import service as companies_service
+from app.companies.names import Aliases, normalize_company
 from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Conflict, NotFound
-from app.members.companies import normalize_company
 from app.models.application import Application, ApplicationStatus
 from app.models.review import AssignmentStatus, ReviewAssignment
 from app.reviews import repository
@@ -29,24 +30,31 @@ from app.reviews.service import (
 )
 
 
-def _candidates(rows: Sequence[tuple[uuid.UUID, str | None, int]]) -> list[Candidate]:
-    return [Candidate(id=r[0], company_key=normalize_company(r[1]), load=int(r[2])) for r in rows]
+def _candidates(
+    rows: Sequence[tuple[uuid.UUID, str | None, int]], aliases: Aliases
+) -> list[Candidate]:
+    return [
+        Candidate(id=r[0], company_key=normalize_company(r[1], aliases), load=int(r[2]))
+        for r in rows
+    ]
 
 
-def _applicant(application: Application) -> Applicant:
-    return Applicant(id=application.member_id, company_key=normalize_company(application.company))
+def _applicant(application: Application, aliases: Aliases) -> Applicant:
+    key = normalize_company(application.company, aliases)
+    return Applicant(id=application.member_id, company_key=key)
 
 
 async def _fill(
     session: AsyncSession, application: Application, wanted: int
 ) -> list[ReviewAssignment]:
     """Bring the application up to ``wanted`` active reviewers; returns the new assignments."""
+    aliases = await companies_service.alias_map(session)
     await repository.lock_assignment(session)
     existing = await repository.assignments_of(session, application.id)
     active = sum(1 for a in existing if a.status == AssignmentStatus.active)
     chosen = choose_reviewers(
-        _candidates(await repository.reviewer_candidates(session)),
-        _applicant(application),
+        _candidates(await repository.reviewer_candidates(session), aliases),
+        _applicant(application, aliases),
         count=wanted - active,
         excluded=frozenset(a.reviewer_id for a in existing),
     )
@@ -73,10 +81,11 @@ async def assign_on_import(
 ) -> None:
     """An imported file's applications get their reviewers from one load snapshot for the
     whole file, updated in memory as reviewers are chosen."""
+    aliases = await companies_service.alias_map(session)
     await repository.lock_assignment(session)
     plan = assign_many(
-        _candidates(await repository.reviewer_candidates(session)),
-        [_applicant(a) for a in applications],
+        _candidates(await repository.reviewer_candidates(session), aliases),
+        [_applicant(a, aliases) for a in applications],
         count=settings.reviewers_per_application,
     )
     by_member = {a.member_id: a for a in applications}
@@ -175,7 +184,8 @@ async def _assign_named(
         raise Conflict("That reviewer is assigned already.")
     if existing is not None and existing.status == AssignmentStatus.recused:
         raise ConflictOfInterest("That reviewer recused themselves from this application.")
-    picked = choose_reviewers(_candidates(rows), _applicant(application), count=1)
+    aliases = await companies_service.alias_map(session)
+    picked = choose_reviewers(_candidates(rows, aliases), _applicant(application, aliases), count=1)
     if not picked:
         raise ConflictOfInterest(
             "That reviewer is the applicant or works at the applicant's company."

@@ -3,7 +3,7 @@ it as the event's tables; and each reader's view of the tables."""
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.companies import service as companies_service
 from app.core import audit
 from app.core.context import RequestContext
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -96,6 +97,7 @@ class _Seating:
         apart: list[tuple[uuid.UUID, uuid.UUID]],
         history: list[tuple[uuid.UUID, uuid.UUID, int, Any]],
         options: SeatingOptions,
+        company_of: Callable[[str | None], str | None] = lambda name: name,
     ) -> None:
         present = {r.id for r in rows}
         self.rows = {str(r.id): r for r in rows}
@@ -109,7 +111,7 @@ class _Seating:
                     id=str(r.id),
                     function=r.function,
                     seniority=r.seniority,
-                    company=r.company,
+                    company=company_of(r.company),  # an alias becomes its company
                     facilitator=r.facilitator,
                     has_case=r.has_case,
                     pinned_table=pins.get(r.id),
@@ -140,6 +142,7 @@ async def _seating(
         await repository.keep_apart(session, event.id),
         history,
         options,
+        await companies_service.resolver(session),
     )
 
 

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from app.members.companies import normalize_company
+from app.companies.names import normalize_company
 from app.tables.seating.model import Attendee, Instance, Violation
 
 

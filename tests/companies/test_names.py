@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.members.companies import normalize_company, same_company
+from app.companies.names import aliases_of, normalize_company, same_company
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,41 @@ def test_legal_form_never_matters(name, form):
         normalize_company(f"{form} {name}") == normalize_company(name)
         or normalize_company(name) is None
     )
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ('ООО "Ромашка"', "Romashka LLC"),
+        ("Yandex LLC", "ООО «Яндекс»"),
+        ("Альфа-Банк", "Alfa-Bank"),
+        ("Альфа Банк", "АльфаБанк"),
+        ("АО «Вектор»", "Vector JSC"),
+        ("Тинькофф", "Tinkoff"),
+        ("ПАО «Газпром нефть»", "Gazprom Neft PJSC"),
+        ("ЗАО Лукойл", "Lukoil Ltd"),
+        ("ИП Смирнов", "Smirnov"),
+    ],
+)
+def test_the_same_company_in_either_script(a, b):
+    assert same_company(a, b), (normalize_company(a), normalize_company(b))
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Альфа-Банк", "Альфа-Страхование"),
+        ("Яндекс", "Яндекс Маркет"),
+        ("Сбер", "Сбербанк"),  # no rule can tell: an alias can
+        ("Ромашка", "Ромашка-2"),
+    ],
+)
+def test_different_companies_stay_apart(a, b):
+    assert not same_company(a, b)
+
+
+def test_an_alias_joins_what_no_rule_can():
+    aliases = aliases_of([("Сбер", "ПАО Сбербанк"), ("ООО", "Anything")])
+    assert aliases == {"sber": "sberbank"}  # a name that is only a legal form is left out
+    assert same_company("Sber", "Сбербанк", aliases)
+    assert not same_company("Сбер", "Альфа-Банк", aliases)

@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DL_ENVIRONMENT=production \
     DL_DOCS_ENABLED=false \
+    DL_LOG_FORMAT=json \
     PORT=8000 \
     FORWARDED_ALLOW_IPS=127.0.0.1
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app

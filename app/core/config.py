@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # An admin's re-sent invitation within this many minutes of the last is skipped.
     invitation_resend_minutes: int = Field(default=60, ge=0)
 
+    # "json": one object per line for a log collector (the Docker image sets it); "text" for
+    # a terminal.
+    log_format: Literal["json", "text"] = "text"
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -21,6 +21,7 @@ from app.core.middleware import (
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
 from app.health.router import router as health_router
+from app.metrics.router import router as metrics_router
 from app.worker.runtime import background
 
 VERSION = "1.0.0"
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     include_api(app)
 
     # Added innermost first: the request id wraps everything, the access log sees every

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # a terminal.
     log_format: Literal["json", "text"] = "text"
 
+    # GET /metrics (Prometheus): off unless enabled; with a token, only for its bearer.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr = SecretStr("")
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)

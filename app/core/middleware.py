@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE
 from app.core.logging import log_context
+from app.core.metrics import observe_request
 from app.core.routes import route_index
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -65,8 +66,8 @@ def route_template(scope: Scope) -> str | None:
 
 class AccessLogMiddleware:
     """One `app.access` line per request, and the request's fields (request id, method, then
-    route and principal as they become known) on every line logged while it runs. Inside
-    ``RequestIdMiddleware``, which has chosen the id."""
+    route and principal as they become known) on every line logged while it runs; the same
+    request counted in the metrics. Inside ``RequestIdMiddleware``, which has chosen the id."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -90,9 +91,11 @@ class AccessLogMiddleware:
                 await self.app(scope, receive, send_recording)
             finally:
                 # An exception escaping here becomes a 500 further out (the error handler).
+                seconds = time.perf_counter() - started
                 context["route"] = route_template(scope)
                 context["status"] = status
-                context["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+                context["duration_ms"] = round(seconds * 1000, 2)
+                observe_request(scope["method"], context["route"], status, seconds)
                 access_logger.info(
                     "%s %s %s", scope["method"], context["route"] or "(no route)", status
                 )

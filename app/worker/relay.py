@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.delivery import Channel, Job, Outcome
 from app.core.logging import log_context
+from app.core.metrics import DELIVERY_ATTEMPTS
 from app.core.outbox import emit
 from app.models.webhook import DeliveryStatus
 from app.webhooks.events import SUBSCRIPTION_DISABLED, SubscriptionDisabledData
@@ -119,6 +120,10 @@ async def record(
         # The lease ran out and another worker owns the delivery now; its result counts.
         logger.warning("lease on delivery %s lost before its result was recorded", delivery.id)
         return
+    DELIVERY_ATTEMPTS.labels(
+        delivery.channel,
+        "succeeded" if outcome.succeeded else "failed" if delay is None else "retry",
+    ).inc()
     if not outcome.succeeded:
         # Successes are counted (metrics), not logged: one line each would drown the failures.
         logger.warning(

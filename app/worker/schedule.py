@@ -17,6 +17,7 @@ from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
 from app.core.logging import log_context
+from app.core.metrics import JOB_RUNS
 from app.integrations.bitrix24 import inbound as bitrix24_inbound
 from app.integrations.bitrix24 import runs as bitrix24_runs
 from app.integrations.timepad import service as timepad_service
@@ -104,6 +105,9 @@ async def run_job(
                 await session.commit()
         except Exception:  # a failed round (database down) must not end the loop
             logger.warning("job %s failed; retrying next round", job.name, exc_info=True)
+            JOB_RUNS.labels(job.name, "failed").inc()
+        else:
+            JOB_RUNS.labels(job.name, "succeeded").inc()
 
 
 async def run_periodically(

@@ -24,11 +24,13 @@ from app.core.config import Settings
 # principal) reaches the access-log line written when the response has gone.
 _context: ContextVar[dict[str, Any] | None] = ContextVar("dl_log_context", default=None)
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
+# Attributes every LogRecord has; anything else on a record came from `extra=`. uvicorn adds
+# its message again with terminal colours (`color_message`), which a collector has no use for.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "taskName",
+    "color_message",
 }
 _HANDLER_MARK = "_dl_handler"
 
@@ -113,9 +115,13 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(logging.INFO)
     if settings.log_format == "json":
         # uvicorn's own lines (startup, errors) go through the same handler, so a collector
-        # reads nothing but JSON. Its access log stays off (`--no-access-log`): `app.access`
-        # writes one line per request with the route template and the request id.
+        # reads nothing but JSON. Its access log only if it is on: `--no-access-log` leaves
+        # the logger without handlers and not propagating, and uvicorn logs access whenever
+        # the logger has a handler somewhere up the tree, so propagating would turn it on.
+        # `app.access` writes one line per request with the route template and the request id.
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             uvicorn_logger = logging.getLogger(name)
+            if name == "uvicorn.access" and not uvicorn_logger.handlers:
+                continue
             uvicorn_logger.handlers.clear()
             uvicorn_logger.propagate = True

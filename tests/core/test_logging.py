@@ -82,12 +82,18 @@ def test_configure_logging_installs_one_handler_in_the_chosen_format():
     def ours() -> list[logging.Handler]:
         return [h for h in logging.getLogger().handlers if getattr(h, "_dl_handler", False)]
 
+    # As uvicorn leaves its access logger under --no-access-log.
+    access = logging.getLogger("uvicorn.access")
+    saved = (list(access.handlers), access.propagate)
+    access.handlers, access.propagate = [], False
     try:
         configure_logging(make_settings(log_format="json"))
         configure_logging(make_settings(log_format="json"))
         [handler] = ours()
         assert isinstance(handler.formatter, JsonFormatter)
+        assert not access.propagate and not access.hasHandlers()  # stays off
     finally:
+        access.handlers, access.propagate = saved
         configure_logging(make_settings())
     [handler] = ours()
     assert isinstance(handler.formatter, TextFormatter)

@@ -8,11 +8,15 @@ COPY app ./app
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # Runtime stage: no compilers, a non-root user, migrations then uvicorn.
+# Production refuses the development defaults at start: pass at least DL_DATABASE_URL
+# (PostgreSQL), DL_JWT_SECRET, DL_WEB_APP_URL, DL_MAIL_TRANSPORT=smtp with DL_SMTP_HOST, and
+# DL_CORS_ORIGINS without "*" (docs/operations.md has the docker run line).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DL_ENVIRONMENT=production \
     DL_DOCS_ENABLED=false \
+    DL_LOG_FORMAT=json \
     PORT=8000 \
     FORWARDED_ALLOW_IPS=127.0.0.1
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app

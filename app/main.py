@@ -1,6 +1,5 @@
 """The application factory: state, middleware, error handlers, routers."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -12,10 +11,17 @@ from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
-from app.core.middleware import BodyLimitMiddleware, ProblemCORSMiddleware, RequestIdMiddleware
+from app.core.logging import configure_logging
+from app.core.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    ProblemCORSMiddleware,
+    RequestIdMiddleware,
+)
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
 from app.health.router import router as health_router
+from app.metrics.router import router as metrics_router
 from app.worker.runtime import background
 
 VERSION = "1.0.0"
@@ -33,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(settings)
     app = FastAPI(
         title="Digital Leaders API",
         version=VERSION,
@@ -52,10 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     include_api(app)
 
-    # Added innermost first: the request id wraps everything, the body limit runs before
-    # idempotency (which needs the buffered body) and before any route or auth.
+    # Added innermost first: the request id wraps everything, the access log sees every
+    # answer (a CORS refusal or a 413 too), the body limit runs before idempotency (which needs
+    # the buffered body) and before any route or auth.
     app.add_middleware(
         IdempotencyMiddleware,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
@@ -84,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
     )
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -236,6 +236,9 @@ async def _in_process(database_url: str) -> str:
     settings = Settings(
         environment="production",
         database_url=database_url,
+        # Production refuses the development defaults; no e-mail is sent here (no worker).
+        mail_transport="smtp",
+        web_app_url="https://app.bench.invalid",
         jwt_secret=secrets.token_urlsafe(48),
         access_token_minutes=120,
         timepad_webhook_secret=TIMEPAD_SECRET,

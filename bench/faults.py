@@ -156,6 +156,11 @@ class Server:
                 "DL_JWT_SECRET": self.secret,
                 "DL_ENVIRONMENT": "production",
                 "DL_DOCS_ENABLED": "false",
+                # Production refuses the development defaults. No mail server listens: e-mails
+                # fail and are retried, which this benchmark does not measure.
+                "DL_MAIL_TRANSPORT": "smtp",
+                "DL_SMTP_HOST": "127.0.0.1",
+                "DL_WEB_APP_URL": "https://app.bench.invalid",
             }
             | self.extra_env
         )

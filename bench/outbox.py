@@ -80,6 +80,11 @@ def worker_processes(
             "DL_DATABASE_URL": database_url,
             "DL_JWT_SECRET": jwt_secret,
             "DL_ENVIRONMENT": "production",
+            # Production refuses the development defaults. No mail server listens: e-mails
+            # fail and are retried, which this benchmark does not measure.
+            "DL_MAIL_TRANSPORT": "smtp",
+            "DL_SMTP_HOST": "127.0.0.1",
+            "DL_WEB_APP_URL": "https://app.bench.invalid",
             "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
             "DL_WORKER_IDLE_SECONDS": "0.05",
             "DL_DATABASE_POOL_SIZE": "10",

@@ -127,6 +127,9 @@ async def _run(database_url: str) -> str:
     settings = Settings(
         environment="production",
         database_url=database_url,
+        # Production refuses the development defaults; no e-mail is sent here (no worker).
+        mail_transport="smtp",
+        web_app_url="https://app.bench.invalid",
         jwt_secret=secrets.token_urlsafe(48),
         access_token_minutes=120,
         worker_in_process=False,

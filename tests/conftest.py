@@ -72,6 +72,19 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def production_settings(**overrides: Any) -> Settings:
+    """The test settings as production takes them: no development default left (the suite's
+    database may be SQLite, so that is allowed explicitly)."""
+    values: dict[str, Any] = {
+        "environment": "production",
+        "mail_transport": "smtp",
+        "smtp_host": "smtp.digital-leaders.test",
+        "web_app_url": "https://app.digital-leaders.test",
+        "allow_sqlite_in_production": True,
+    }
+    return make_settings(**(values | overrides))
+
+
 async def _recreate_postgres_database(url: str, *, create: bool = True) -> None:
     """Drop the database of ``url`` and (unless ``create`` is false) create it empty."""
     import asyncpg

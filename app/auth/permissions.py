@@ -13,6 +13,7 @@ from app.auth import service
 from app.auth.principal import Credential, Principal, Scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.logging import bind
 from app.core.security import TokenCodec
 from app.models.member import Role
 
@@ -38,6 +39,8 @@ async def current_principal(
         raise Unauthorized("Send a bearer token in the Authorization header.")
     codec: TokenCodec = request.app.state.token_codec
     principal = await service.authenticate(session, codec, credentials.credentials)
+    # The id only: the log must not become a second copy of anyone's name or e-mail.
+    bind(principal_id=str(principal.id))
     needed = Scope.read if request.method in _SAFE_METHODS else Scope.write
     if needed not in principal.scopes:
         raise Forbidden(f"This API token lacks the '{needed}' scope.")

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 VAR_DIR = Path("var")
 # RFC 7518 section 3.2: an HS256 key MUST be at least as long as the hash output.
 MIN_SECRET_BYTES = 32
+DEFAULT_WEB_APP_URL = "http://127.0.0.1:8000"
 
 
 class Environment(StrEnum):
@@ -26,6 +27,8 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.development
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR}/digital_leaders.db"
+    # Production refuses SQLite (one writer, one host) unless this says it is meant.
+    allow_sqlite_in_production: bool = False
     database_pool_size: int = Field(default=20, ge=1, le=200)
     database_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -57,6 +60,14 @@ class Settings(BaseSettings):
     link_requests_per_client: int = Field(default=20, ge=1)
     # An admin's re-sent invitation within this many minutes of the last is skipped.
     invitation_resend_minutes: int = Field(default=60, ge=0)
+
+    # "json": one object per line for a log collector (the Docker image sets it); "text" for
+    # a terminal.
+    log_format: Literal["json", "text"] = "text"
+
+    # GET /metrics (Prometheus): off unless enabled; with a token, only for its bearer.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr = SecretStr("")
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -96,7 +107,7 @@ class Settings(BaseSettings):
     smtp_implicit_tls: bool = False
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     # Where links in e-mails point: the web app that front-end developers build.
-    web_app_url: str = "http://127.0.0.1:8000"
+    web_app_url: str = DEFAULT_WEB_APP_URL
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True
@@ -198,6 +209,35 @@ class Settings(BaseSettings):
         if self.jwt_secret:
             raise ValueError(f"DL_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
         self.jwt_secret = _development_secret()
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults(self) -> "Settings":
+        """Defaults that make development easy and production wrong: each one would start
+        fine and fail quietly later (e-mails only logged, links to a laptop, a database one
+        replica can write, any site calling the API with a member's browser)."""
+        if self.environment != Environment.production:
+            return self
+        problems = []
+        if self.mail_transport == "console":
+            problems.append(
+                "DL_MAIL_TRANSPORT=console only logs e-mails: set DL_MAIL_TRANSPORT=smtp "
+                "and DL_SMTP_HOST"
+            )
+        if self.web_app_url.rstrip("/") == DEFAULT_WEB_APP_URL:
+            problems.append(
+                f"DL_WEB_APP_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
+                "to the web app's address, where e-mailed links point"
+            )
+        if self.is_sqlite and not self.allow_sqlite_in_production:
+            problems.append(
+                "DL_DATABASE_URL is SQLite: use PostgreSQL, or set "
+                "DL_ALLOW_SQLITE_IN_PRODUCTION=true if a single process on SQLite is meant"
+            )
+        if "*" in self.cors_origins:
+            problems.append('DL_CORS_ORIGINS contains "*": list the web app\'s origins instead')
+        if problems:
+            raise ValueError("refused in production:\n- " + "\n- ".join(problems))
         return self
 
     @property

@@ -1,8 +1,10 @@
-"""Pure ASGI middleware: request ids and the body-size limit (both run before auth), and CORS
-with problem+json refusals."""
+"""Pure ASGI middleware: request ids, the access log and the body-size limit (all run before
+auth), and CORS with problem+json refusals."""
 
 import json
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -12,8 +14,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE
+from app.core.logging import log_context
+from app.core.metrics import observe_request
+from app.core.routes import route_index
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+access_logger = logging.getLogger("app.access")
 
 
 class RequestIdMiddleware:
@@ -40,6 +46,59 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The route's template (`/api/v1/members/{member_id}`), never the raw path: the path holds
+    ids and would make every request its own series. None when no route serves it.
+
+    A route outside the contract (`/metrics`, `/docs`) is taken from the router, which has
+    its full path; the versioned API's routes from the contract, since the router names an
+    included route by its path within its own router (`/me`), without the prefix."""
+    route = scope.get("route")
+    regex = getattr(route, "path_regex", None)
+    if isinstance(regex, re.Pattern) and regex.match(scope["path"]):
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+    return route_index(scope["app"]).template(scope["method"], scope["path"])
+
+
+class AccessLogMiddleware:
+    """One `app.access` line per request, and the request's fields (request id, method, then
+    route and principal as they become known) on every line logged while it runs; the same
+    request counted in the metrics. Inside ``RequestIdMiddleware``, which has chosen the id."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        request_id = scope.get("state", {}).get("request_id")
+        with log_context(request_id=request_id, method=scope["method"]) as context:
+            try:
+                await self.app(scope, receive, send_recording)
+            finally:
+                # An exception escaping here becomes a 500 further out (the error handler).
+                seconds = time.perf_counter() - started
+                context["route"] = route_template(scope)
+                context["status"] = status
+                context["duration_ms"] = round(seconds * 1000, 2)
+                observe_request(scope["method"], context["route"], status, seconds)
+                access_logger.info(
+                    "%s %s %s", scope["method"], context["route"] or "(no route)", status
+                )
 
 
 async def send_problem(

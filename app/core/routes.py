@@ -20,19 +20,33 @@ class Operation:
 class RouteIndex:
     def __init__(self, openapi: dict[str, Any]):
         self._paths: list[tuple[re.Pattern[str], list[Operation]]] = []
+        self._templates: list[tuple[int, str, re.Pattern[str], frozenset[str]]] = []
         for template, item in openapi.get("paths", {}).items():
-            pattern = re.compile("^" + _PARAMETER.sub("[^/]+", re.escape(template)) + "$")
+            escaped = re.escape(template)
+            pattern = re.compile("^" + _PARAMETER.sub("[^/]+", escaped) + "$")
             operations = [
                 Operation(method.upper(), frozenset(operation.get("responses", {})))
                 for method, operation in item.items()
             ]
             self._paths.append((pattern, operations))
+            methods = frozenset(op.method for op in operations)
+            self._templates.append((len(_PARAMETER.findall(escaped)), template, pattern, methods))
+        # Fewest parameters first: `/members/me` before `/members/{member_id}`, as routing has it.
+        self._templates.sort(key=lambda entry: entry[0])
 
     def operations(self, path: str) -> list[Operation]:
         for pattern, operations in self._paths:
             if pattern.match(path):
                 return operations
         return []
+
+    def template(self, method: str, path: str) -> str | None:
+        """The path template serving ``method`` on ``path`` (for logs and metrics), if any."""
+        method = "GET" if method == "HEAD" else method
+        for _, template, pattern, methods in self._templates:
+            if method in methods and pattern.match(path):
+                return template
+        return None
 
     def allowed_methods(self, path: str) -> list[str]:
         methods = {operation.method for operation in self.operations(path)}

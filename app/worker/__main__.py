@@ -9,6 +9,7 @@ import signal
 
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
+from app.core.logging import configure_logging
 from app.worker.runtime import background
 
 
@@ -29,5 +30,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings())
     asyncio.run(main())

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.delivery import Channel, Job, Outcome
+from app.core.logging import log_context
+from app.core.metrics import DELIVERY_ATTEMPTS
 from app.core.outbox import emit
 from app.models.webhook import DeliveryStatus
 from app.webhooks.events import SUBSCRIPTION_DISABLED, SubscriptionDisabledData
@@ -118,6 +120,19 @@ async def record(
         # The lease ran out and another worker owns the delivery now; its result counts.
         logger.warning("lease on delivery %s lost before its result was recorded", delivery.id)
         return
+    DELIVERY_ATTEMPTS.labels(
+        delivery.channel,
+        "succeeded" if outcome.succeeded else "failed" if delay is None else "retry",
+    ).inc()
+    if not outcome.succeeded:
+        # Successes are counted (metrics), not logged: one line each would drown the failures.
+        logger.warning(
+            "delivery attempt %d failed: %s; %s",
+            attempts,
+            outcome.error,
+            "giving up" if delay is None else f"retrying in {delay.total_seconds():.0f}s",
+            extra={"attempt": attempts, "status_code": outcome.status_code},
+        )
     if job.subscription is not None:
         await _track_subscription_health(session, settings, job, outcome, now)
 
@@ -200,6 +215,14 @@ class Worker:
         return fanned + len(jobs)
 
     async def _attempt(self, job: Job) -> None:
+        with log_context(
+            delivery_id=str(job.delivery.id),
+            channel=job.delivery.channel,
+            event_type=job.event.type,
+        ):
+            await self._attempt_in_context(job)
+
+    async def _attempt_in_context(self, job: Job) -> None:
         async with self._slots:
             channel = self.channels.get(job.delivery.channel)
             if channel is None:

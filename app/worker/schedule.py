@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import service as auth_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.core.logging import log_context
+from app.core.metrics import JOB_RUNS
 from app.integrations.bitrix24 import inbound as bitrix24_inbound
 from app.integrations.bitrix24 import runs as bitrix24_runs
 from app.integrations.timepad import service as timepad_service
@@ -96,12 +98,16 @@ async def run_job(
     now: datetime,
 ) -> None:
     """One job in its own transaction: a failing job neither blocks nor rolls back the others."""
-    try:
-        async with sessionmaker() as session:
-            await job.run(session, settings, now)
-            await session.commit()
-    except Exception:  # a failed round (database down) must not end the loop
-        logger.warning("job %s failed; retrying next round", job.name, exc_info=True)
+    with log_context(job=job.name):
+        try:
+            async with sessionmaker() as session:
+                await job.run(session, settings, now)
+                await session.commit()
+        except Exception:  # a failed round (database down) must not end the loop
+            logger.warning("job %s failed; retrying next round", job.name, exc_info=True)
+            JOB_RUNS.labels(job.name, "failed").inc()
+        else:
+            JOB_RUNS.labels(job.name, "succeeded").inc()
 
 
 async def run_periodically(

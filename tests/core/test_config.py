@@ -1,4 +1,5 @@
-"""Settings are validated at start: the JWT secret above all."""
+"""Settings are validated at start: the JWT secret above all, and production refuses the
+development defaults."""
 
 import pytest
 from pydantic import ValidationError
@@ -7,14 +8,67 @@ from app.core import config
 from app.core.config import Settings
 from app.core.security import PasswordHasher
 
+# What production needs besides a secret (see test_production_refuses_development_defaults).
+PRODUCTION = {
+    "environment": "production",
+    "database_url": "postgresql+asyncpg://dl@db.internal:5432/digital_leaders",
+    "mail_transport": "smtp",
+    "smtp_host": "smtp.example.com",
+    "web_app_url": "https://app.example.com",
+    "cors_origins": ["https://app.example.com"],
+}
+
 
 def test_production_refuses_a_missing_or_short_secret(monkeypatch):
     monkeypatch.delenv("DL_JWT_SECRET", raising=False)
     with pytest.raises(ValidationError, match="at least 32 bytes"):
-        Settings(environment="production")
+        Settings(**PRODUCTION)
     with pytest.raises(ValidationError, match="at least 32 bytes"):
-        Settings(environment="production", jwt_secret="short")
-    assert Settings(environment="production", jwt_secret="p" * 32).jwt_secret == "p" * 32
+        Settings(**PRODUCTION, jwt_secret="short")
+    assert Settings(**PRODUCTION, jwt_secret="p" * 32).jwt_secret == "p" * 32
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"mail_transport": "console"}, "DL_MAIL_TRANSPORT=console only logs e-mails"),
+        ({"web_app_url": "http://127.0.0.1:8000"}, "DL_WEB_APP_URL is the development default"),
+        ({"web_app_url": "http://127.0.0.1:8000/"}, "DL_WEB_APP_URL is the development default"),
+        (
+            {"database_url": "sqlite+aiosqlite:///var/digital_leaders.db"},
+            "DL_DATABASE_URL is SQLite: use PostgreSQL, or set DL_ALLOW_SQLITE_IN_PRODUCTION",
+        ),
+        ({"cors_origins": ["https://app.example.com", "*"]}, 'DL_CORS_ORIGINS contains "\\*"'),
+    ],
+)
+def test_production_refuses_development_defaults(override, message):
+    with pytest.raises(ValidationError, match=message) as refused:
+        Settings(**(PRODUCTION | override), jwt_secret="p" * 32)
+    assert "refused in production" in str(refused.value)
+    # Elsewhere the same values are the defaults that make development easy.
+    Settings(**(PRODUCTION | override | {"environment": "development"}), jwt_secret="p" * 32)
+
+
+def test_production_lists_every_refusal_at_once(monkeypatch):
+    for name in ("DL_DATABASE_URL", "DL_MAIL_TRANSPORT", "DL_WEB_APP_URL", "DL_CORS_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValidationError) as refused:
+        Settings(environment="production", jwt_secret="p" * 32, cors_origins=["*"])
+    text = str(refused.value)
+    for variable in ("DL_MAIL_TRANSPORT", "DL_WEB_APP_URL", "DL_DATABASE_URL", "DL_CORS_ORIGINS"):
+        assert variable in text
+
+
+def test_a_correct_production_config_passes_and_sqlite_only_when_allowed():
+    settings = Settings(**PRODUCTION, jwt_secret="p" * 32)
+    assert (settings.mail_transport, settings.docs_enabled) == ("smtp", False)
+    sqlite = "sqlite+aiosqlite:///var/digital_leaders.db"
+    allowed = Settings(
+        **(PRODUCTION | {"database_url": sqlite}),
+        jwt_secret="p" * 32,
+        allow_sqlite_in_production=True,
+    )
+    assert allowed.is_sqlite
 
 
 def test_a_short_secret_is_refused_in_development_too():

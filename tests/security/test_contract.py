@@ -6,7 +6,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.main import create_app
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, make_settings, production_settings
 from tests.paths import fill
 from tests.security.openapi import document, operations
 
@@ -110,7 +110,8 @@ async def _get(app, path: str) -> httpx.Response:
 )
 async def test_docs_are_closed_in_production(overrides, served):
     """V6: production serves neither the docs nor the document unless told to."""
-    app = create_app(make_settings(jwt_secret=TEST_SECRET, **overrides))
+    settings = production_settings if overrides["environment"] == "production" else make_settings
+    app = create_app(settings(jwt_secret=TEST_SECRET, **overrides))
     try:
         for path in ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"):
             response = await _get(app, path)
@@ -124,7 +125,7 @@ async def test_docs_are_closed_in_production(overrides, served):
 
 
 async def test_production_mounts_no_benchmark_routes():
-    app = create_app(make_settings(environment="production"))
+    app = create_app(production_settings())
     try:
         assert not any("bench" in getattr(route, "path", "") for route in app.routes)
     finally:

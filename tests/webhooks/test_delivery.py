@@ -1,14 +1,17 @@
 """The relay through real HTTP to a local receiver: fan-out, signatures, retries, 410,
 Retry-After, rotation, failure and redelivery, health of subscriptions."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
 from app.models.webhook import Delivery, DeliveryAttempt, WebhookSubscription
 from app.webhooks.retry import MAX_ATTEMPTS
 from tests.conftest import outbox_events
+from tests.logs import json_log_lines
 from tests.webhooks.conftest import verify
 
 
@@ -339,3 +342,29 @@ async def test_an_expired_lease_is_claimed_again_and_a_stale_result_ignored(
     [delivery] = await deliveries(db)
     assert (delivery.status, delivery.last_error) == ("succeeded", None)
     assert len(rec.arrivals) == 1
+
+
+async def test_a_failed_attempt_is_logged_with_its_delivery_and_counted(
+    client, factory, db, receiver, worker
+):
+    rec, base = receiver
+    rec.replies = [(500, {})]
+    admin = await factory.member("admin", email="quiet.admin@example.com")
+    await subscribe(client, admin, f"{base}/hook", event_types=["member.updated"])
+    await change_profile(client, admin)
+    retries = {"channel": "webhook", "outcome": "retry"}
+    before = REGISTRY.get_sample_value("dl_delivery_attempts_total", retries) or 0.0
+    with json_log_lines() as lines:
+        await worker.run_once()
+    assert REGISTRY.get_sample_value("dl_delivery_attempts_total", retries) == before + 1
+    [delivery] = await deliveries(db)
+    [line] = [line for line in lines if line["logger"] == "app.worker.relay"]
+    assert line["level"] == "WARNING"
+    assert (line["delivery_id"], line["channel"], line["event_type"]) == (
+        str(delivery.id),
+        "webhook",
+        "member.updated",
+    )
+    assert (line["attempt"], line["status_code"]) == (1, 500)
+    assert "HTTP 500" in line["message"] and "retrying in" in line["message"]
+    assert "request_id" not in line and "@" not in json.dumps(line)

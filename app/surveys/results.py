@@ -10,6 +10,10 @@ people without a table) is either nothing or again at least k answers. Otherwise
 figure minus the shown groups would single out the few left over, so the smallest shown groups
 are withheld too. A facilitator's group is shown only when every table they led is shown, so it
 adds nothing that the tables do not already give away.
+
+For an anonymous survey the breakdowns wait until it closes (``breakdowns=False`` before): a
+group read live before and after one person answers would tell what that person answered,
+once it has k answers. The totals stay live; once closed, nothing changes between two reads.
 """
 
 import random
@@ -239,9 +243,11 @@ def compute(
     settings: Settings,
     facilitators: Mapping[int, str] | None = None,
     rng: random.Random | None = None,
+    breakdowns: bool = True,
 ) -> Results:
     """Everything the results page shows. ``audience`` is how many may answer;
-    ``facilitators`` maps table numbers to their facilitator's id."""
+    ``facilitators`` maps table numbers to their facilitator's id; without ``breakdowns`` every
+    group is withheld (an anonymous survey still open)."""
     shuffler = (rng or random.Random()) if settings.shuffle_texts else None
     summaries = [summarise(q, _values(responses, q.key), shuffler) for q in questions]
     by_key = {s.key: s for s in summaries}
@@ -264,6 +270,9 @@ def compute(
     by_table, by_facilitator = _breakdowns(
         questions, responses, facilitators or {}, settings.min_group_size
     )
+    if not breakdowns:
+        by_table = Breakdown([], len(by_table.groups) + by_table.withheld)
+        by_facilitator = Breakdown([], len(by_facilitator.groups) + by_facilitator.withheld)
     return Results(
         responses=len(responses),
         audience=reach,

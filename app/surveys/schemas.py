@@ -316,7 +316,10 @@ class GroupResultRead(ReadSchema):
 
 class BreakdownRead(ReadSchema):
     groups: list[GroupResultRead]
-    withheld: int = Field(description="Groups not shown: too few answers to stay anonymous.")
+    withheld: int = Field(
+        description="Groups not shown: too few answers to stay anonymous, or every group of an "
+        "anonymous survey until it closes."
+    )
 
 
 class SurveyResults(ReadSchema):
@@ -343,6 +346,9 @@ class SurveyResults(ReadSchema):
 class TableResults(ReadSchema):
     survey_id: uuid.UUID
     table_number: int
-    shown: bool = Field(description="False while the table has fewer than k answers.")
+    shown: bool = Field(
+        description="False while the table has fewer than k answers, and for an anonymous "
+        "survey until it closes (a live breakdown read around one answer would tell it)."
+    )
     responses: int | None
     questions: list[QuestionResultRead]

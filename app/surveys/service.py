@@ -551,6 +551,9 @@ async def _results(
         ),
         facilitators={n: str(f) for n, f in facilitators.items()},
         rng=_SHUFFLE,
+        # Anonymous answers could be read by differencing a live breakdown: it waits for the
+        # close, when no answer can arrive between two reads any more.
+        breakdowns=not survey.anonymous or survey.status == SurveyStatus.closed,
     )
     return computed, rows
 

@@ -480,6 +480,18 @@ class TestResults:
         survey = await open_survey_for(client, admin, event)
         for i, person in enumerate(people):
             await answer(client, person, survey["id"], {"liked": 1 + i % 5})
+        # Anonymous: while open, every breakdown waits (a live one could be differenced).
+        live = (
+            await client.get(f"/api/v1/surveys/{survey['id']}/results", headers=admin.headers)
+        ).json()
+        assert live["by_table"]["groups"] == [] and live["by_facilitator"]["groups"] == []
+        assert live["responses"] == 14  # the totals stay live
+        waiting = await client.get(
+            f"/api/v1/surveys/{survey['id']}/results/my-table", headers=leaders[0].headers
+        )
+        assert [t["shown"] for t in waiting.json()] == [False]
+        closed = await client.post(f"/api/v1/surveys/{survey['id']}/close", headers=admin.headers)
+        assert closed.status_code == 200
         body = (
             await client.get(f"/api/v1/surveys/{survey['id']}/results", headers=admin.headers)
         ).json()
@@ -653,3 +665,20 @@ async def test_an_event_audience_for_a_survey_without_an_event(client, factory, 
     row = await db.get(Survey, uuid.UUID(survey["id"]))
     await db.refresh(row)
     assert row.audience == "members"
+
+
+async def test_one_answer_cannot_be_read_by_differencing_a_live_breakdown(client, factory, db):
+    """The attack: a facilitator reads their table's results before and after one person
+    answers; with the breakdowns held back until the close, the two reads are the same."""
+    admin = await factory.member("admin")
+    event, people = await event_with(client, db, factory, admin, 6)
+    leader = await factory.member("member", "facilitator")
+    await seat(db, event["id"], {1: people}, facilitators={1: leader})
+    survey = await open_survey_for(client, admin, event)
+    for person in people[:5]:
+        await answer(client, person, survey["id"], {"liked": 4})
+    url = f"/api/v1/surveys/{survey['id']}/results/my-table"
+    before = (await client.get(url, headers=leader.headers)).json()
+    await answer(client, people[5], survey["id"], {"liked": 1})
+    after = (await client.get(url, headers=leader.headers)).json()
+    assert before == after and before[0]["shown"] is False

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.applications import service as application_service
 from app.applications.decision import Verdict, evaluate, weighted_score
 from app.auth.principal import Principal
+from app.companies import service as companies_service
 from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
@@ -105,6 +106,9 @@ async def blind_view(
     names = (name,) if name else ()
     review = await repository.review_by(session, application_id, principal.id)
     consent = application.reviewers_may_see_company
+    # Without consent the company is masked in the texts too, in every spelling.
+    hidden = None if consent else application.company
+    aliases = await companies_service.alias_map(session) if hidden else None
     return BlindApplication(
         id=application.id,
         status=ApplicationStatus(application.status),
@@ -116,9 +120,11 @@ async def blind_view(
         team_size=application.team_size,
         company=application.company if consent else None,
         job_title=application.job_title if consent else None,
-        experience_summary=redact(application.experience_summary, names=names),
-        wants=redact(application.wants, names=names),
-        gives=redact(application.gives, names=names),
+        experience_summary=redact(
+            application.experience_summary, names=names, company=hidden, aliases=aliases
+        ),
+        wants=redact(application.wants, names=names, company=hidden, aliases=aliases),
+        gives=redact(application.gives, names=names, company=hidden, aliases=aliases),
         submitted_at=application.submitted_at,
         assigned_at=mine.assigned_at,
         my_review_id=review.id if review else None,

@@ -153,6 +153,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PUT", "/api/v1/reviews/rubric"): admin_only(422),
     ("GET", "/api/v1/reviews/stats"): admin_only(200),
     ("GET", "/api/v1/reviews/applications/{application_id}"): only("reviewer", 404),
+    ("GET", "/api/v1/reviews/applications/{application_id}/blind-copy"): admin_only(404),
+    ("PUT", "/api/v1/reviews/applications/{application_id}/blind-copy"): admin_only(422),
     ("POST", "/api/v1/reviews/applications/{application_id}/recuse"): only("reviewer", 422),
     ("GET", "/api/v1/reviews/{review_id}"): only("reviewer", 404, admin=404),
     ("PATCH", "/api/v1/reviews/{review_id}"): only("reviewer", 422),

@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index, String, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, created_at_field, utcnow, uuid_pk
+from app.models.base import JSONType, UTCDateTime, created_at_field, utcnow, uuid_pk
 
 
 class ApplicationStatus(StrEnum):
@@ -73,6 +73,9 @@ class Application(SQLModel, table=True):
     experience_summary: str | None = Field(default=None, sa_type=String(4000))
     wants: str | None = Field(default=None, sa_type=String(2000))
     gives: str | None = Field(default=None, sa_type=String(2000))
+    # The texts as reviewers read them, when an admin edited the masked copy before reviews
+    # started (keys experience_summary, wants, gives); the applicant's own never change.
+    blind_copy: dict[str, str] | None = Field(default=None, sa_type=JSONType)
     source: str | None = Field(default=None, sa_type=String(100), index=True)
     utm_source: str | None = Field(default=None, sa_type=String(100))
     utm_medium: str | None = Field(default=None, sa_type=String(100))

@@ -20,6 +20,8 @@ from app.reviews.schemas import (
     ApplicationReviews,
     AssignmentRead,
     BlindApplication,
+    BlindCopyRead,
+    BlindCopyUpdate,
     QueueItem,
     ReassignRequest,
     RecusalCreate,
@@ -193,6 +195,39 @@ async def read_blind(
     """An application assigned to me, blind: no name, contacts or links; company and title
     only with the applicant's consent."""
     return await service.blind_view(session, principal=reviewer, application_id=application_id)
+
+
+@router.get(
+    "/applications/{application_id}/blind-copy",
+    response_model=BlindCopyRead,
+    responses=problem_responses(401, 403, 404, 422),
+    operation_id="reviews_blind_copy_get",
+)
+async def get_blind_copy(
+    application_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> BlindCopyRead:
+    """What reviewers read of an application's free text (masked, or as edited). Admins."""
+    return await service.blind_copy(session, application_id=application_id)
+
+
+@router.put(
+    "/applications/{application_id}/blind-copy",
+    response_model=BlindCopyRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="reviews_blind_copy_put",
+)
+async def put_blind_copy(
+    application_id: uuid.UUID,
+    body: BlindCopyUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+) -> BlindCopyRead:
+    """Edit what reviewers will read (an anonymised copy), before the first review; the
+    applicant's own text never changes. Admins only."""
+    return await service.edit_blind_copy(
+        session, admin=admin, context=context, application_id=application_id, data=body
+    )
 
 
 @router.post(

@@ -154,6 +154,29 @@ class BlindApplication(ReadSchema):
     my_review_id: uuid.UUID | None
 
 
+class BlindCopyUpdate(InputSchema):
+    """The texts as reviewers will read them; a field left out keeps the masked original."""
+
+    experience_summary: str | None = Field(default=None, max_length=4000)
+    wants: str | None = Field(default=None, max_length=2000)
+    gives: str | None = Field(default=None, max_length=2000)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"experience_summary": "Eight years as CTO of a large [company]."}]
+        }
+    }
+
+
+class BlindCopyRead(ReadSchema):
+    """What reviewers read of the free text: masked automatically, or as an admin edited it."""
+
+    experience_summary: str | None
+    wants: str | None
+    gives: str | None
+    edited: bool = Field(description="Whether an admin edited the masked copy.")
+
+
 class QueueItem(ReadSchema):
     application_id: uuid.UUID
     assigned_at: UTCTimestamp

@@ -27,6 +27,8 @@ from app.reviews.blind import redact
 from app.reviews.schemas import (
     ApplicationReviews,
     BlindApplication,
+    BlindCopyRead,
+    BlindCopyUpdate,
     QueueItem,
     ReviewAdminRead,
     ReviewCreate,
@@ -96,19 +98,77 @@ async def assigned_application(
 # --- reading, blind ---------------------------------------------------------------------
 
 
+BLIND_TEXTS = ("experience_summary", "wants", "gives")
+
+
+async def _blind_texts(session: AsyncSession, application: Application) -> dict[str, str | None]:
+    """The free text as reviewers read it: an admin's edited copy where there is one, else
+    the original masked (names, contacts, links, and without consent the company in every
+    spelling)."""
+    name = await application_service.applicant_name(session, application)
+    names = (name,) if name else ()
+    hidden = None if application.reviewers_may_see_company else application.company
+    aliases = await companies_service.alias_map(session) if hidden else None
+    edited = application.blind_copy or {}
+    return {
+        field: edited[field]
+        if field in edited
+        else redact(getattr(application, field), names=names, company=hidden, aliases=aliases)
+        for field in BLIND_TEXTS
+    }
+
+
+class ReviewsStarted(Conflict):
+    slug, title = "reviews-started", "Reviews have started"
+
+
+async def blind_copy(session: AsyncSession, *, application_id: uuid.UUID) -> BlindCopyRead:
+    application = await application_service.find(session, application_id)
+    if application is None:
+        raise NotFound("No such application.")
+    texts = await _blind_texts(session, application)
+    return BlindCopyRead(**texts, edited=bool(application.blind_copy))
+
+
+async def edit_blind_copy(
+    session: AsyncSession,
+    *,
+    admin: Principal,
+    context: RequestContext,
+    application_id: uuid.UUID,
+    data: BlindCopyUpdate,
+) -> BlindCopyRead:
+    """Edit what reviewers will read, before the first review: the applicant's own text is
+    never changed."""
+    application = await application_service.find(session, application_id, for_update=True)
+    if application is None:
+        raise NotFound("No such application.")
+    if await repository.reviews_of(session, application.id):
+        raise ReviewsStarted("A review is in already: what reviewers read no longer changes.")
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    application.blind_copy = {**(application.blind_copy or {}), **changes} or None
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action="application.blind_copy_edited",
+        target_type="application",
+        target_id=application.id,
+        context=context,
+        details={"fields": sorted(changes)},
+    )
+    await session.flush()
+    return await blind_copy(session, application_id=application.id)
+
+
 async def blind_view(
     session: AsyncSession, *, principal: Principal, application_id: uuid.UUID
 ) -> BlindApplication:
     application = await assigned_application(session, principal, application_id)
     mine = await repository.assignment(session, application_id, principal.id)
     assert mine is not None
-    name = await application_service.applicant_name(session, application)
-    names = (name,) if name else ()
     review = await repository.review_by(session, application_id, principal.id)
     consent = application.reviewers_may_see_company
-    # Without consent the company is masked in the texts too, in every spelling.
-    hidden = None if consent else application.company
-    aliases = await companies_service.alias_map(session) if hidden else None
+    texts = await _blind_texts(session, application)
     return BlindApplication(
         id=application.id,
         status=ApplicationStatus(application.status),
@@ -120,11 +180,9 @@ async def blind_view(
         team_size=application.team_size,
         company=application.company if consent else None,
         job_title=application.job_title if consent else None,
-        experience_summary=redact(
-            application.experience_summary, names=names, company=hidden, aliases=aliases
-        ),
-        wants=redact(application.wants, names=names, company=hidden, aliases=aliases),
-        gives=redact(application.gives, names=names, company=hidden, aliases=aliases),
+        experience_summary=texts["experience_summary"],
+        wants=texts["wants"],
+        gives=texts["gives"],
         submitted_at=application.submitted_at,
         assigned_at=mine.assigned_at,
         my_review_id=review.id if review else None,

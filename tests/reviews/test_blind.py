@@ -63,3 +63,43 @@ async def test_a_reviewer_never_reads_the_withheld_company(client, factory):
     # The original is never changed.
     mine = await client.get(f"/api/v1/applications/{application_id}", headers=applicant.headers)
     assert mine.json()["experience_summary"] == text
+
+
+async def test_an_admin_edits_what_reviewers_read_until_the_first_review(client, factory, db):
+    from tests.applications.helpers import SCORES_HIGH, review_body
+
+    admin = await factory.member("admin")
+    council = [await factory.member("reviewer", company=f"Other {i}") for i in range(3)]
+    applicant = await factory.member("applicant")
+    text = "CTO of the biggest grocer in Kazan (everybody knows which one)."
+    created = await client.post(
+        "/api/v1/applications",
+        headers=applicant.headers,
+        json={**COMPLETE, "experience_summary": text, "reviewers_may_see_company": False},
+    )
+    application_id = created.json()["id"]
+    await client.post(f"/api/v1/applications/{application_id}/submit", headers=applicant.headers)
+    url = f"/api/v1/reviews/applications/{application_id}/blind-copy"
+    before = await client.get(url, headers=admin.headers)
+    assert before.json()["experience_summary"] == text and before.json()["edited"] is False
+    edited = await client.put(
+        url, headers=admin.headers, json={"experience_summary": "CTO of a large retailer."}
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["edited"] is True
+    reviewer = council[0]
+    blind = await client.get(
+        f"/api/v1/reviews/applications/{application_id}", headers=reviewer.headers
+    )
+    assert blind.json()["experience_summary"] == "CTO of a large retailer."
+    assert blind.json()["wants"] == COMPLETE["wants"]  # left out: the masked original
+    own = await client.get(f"/api/v1/applications/{application_id}", headers=applicant.headers)
+    assert own.json()["experience_summary"] == text
+    assert (await client.put(url, headers=reviewer.headers, json={})).status_code == 403
+    await client.post(
+        f"/api/v1/applications/{application_id}/reviews",
+        headers=reviewer.headers,
+        json=review_body(SCORES_HIGH),
+    )
+    late = await client.put(url, headers=admin.headers, json={"wants": "Anything"})
+    assert late.status_code == 409 and late.json()["type"] == "/problems/reviews-started"

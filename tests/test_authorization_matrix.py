@@ -161,6 +161,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # The test app has no Bitrix24 portal configured: admins get 409 for asking a sync.
     ("POST", "/api/v1/integrations/bitrix24/sync"): admin_only(409),
     ("GET", "/api/v1/integrations/bitrix24/sync/{run_id}"): admin_only(404),
+    ("GET", "/api/v1/integrations/bitrix24/failures"): admin_only(200),
     ("POST", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(409),
     ("GET", "/api/v1/integrations/bitrix24/reconciliation"): admin_only(404),
     # Seating: admins only, for an event that does not exist; my table is anyone's question.

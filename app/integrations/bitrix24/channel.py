@@ -7,6 +7,7 @@ worker owns the retries: a ``Bitrix24RetryLater`` becomes a retry no sooner than
 allows, any other Bitrix24 error fails the delivery where admins can see and redeliver it.
 """
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -21,6 +22,8 @@ from app.members import events as member_events
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
 from app.registrations import events as registration_events
+
+logger = logging.getLogger("app.integrations.bitrix24")
 
 # Events after which a person's contact may differ from what the CRM holds.
 MEMBER_EVENTS = frozenset(
@@ -110,7 +113,12 @@ class CrmChannel:
                     retry_after=timedelta(seconds=exc.retry_after),
                 )
             except Bitrix24Error as exc:
-                return Outcome(
-                    succeeded=False, error=f"{type(exc).__name__}: {exc}"[:500], retry=False
+                # Once, as it ends for good: the subject's id, never a name or an address.
+                logger.warning(
+                    "bitrix24 sync of %s %s failed: %s",
+                    event.subject_type,
+                    event.subject_id,
+                    exc.summary,
                 )
+                return Outcome(succeeded=False, error=exc.summary[:500], retry=False)
         return Outcome(succeeded=True, details={"outcome": str(outcome)})

@@ -48,6 +48,13 @@ class Bitrix24Error(Exception):
         # Not before this time (epoch seconds), when the answer said so (Retry-After).
         self.retry_at: float | None = None
 
+    @property
+    def summary(self) -> str:
+        """What an admin reads: the portal's code (or "no code"), its HTTP status when there
+        was one, and its own description, kept as the portal wrote it."""
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{self.code or 'no code'}{status}: {self.description or 'no description'}"
+
 
 class Bitrix24RequestError(Bitrix24Error):
     """The portal refused the request itself (bad parameters, unknown method, invalid value)."""
@@ -236,6 +243,9 @@ class Bitrix24Client:
         self.rng = rng or random.Random()
         self.bucket = LeakyBucket(rate, burst, clock=clock, sleep=sleep)
         self.stats = CallStats()
+        # The last time-budget reset the portal announced (epoch seconds): a later
+        # OPERATION_TIME_LIMIT that says none waits for it.
+        self.last_reset_at: float | None = None
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """One method; its ``result`` (a typed error otherwise)."""
@@ -313,12 +323,21 @@ class Bitrix24Client:
             error = error_from(body, response.status_code)
             if isinstance(error, Bitrix24LimitExceeded):
                 self.bucket.fill()
+            if isinstance(error, Bitrix24TimeLimit):
+                if error.reset_at is not None:
+                    self.last_reset_at = error.reset_at
+                elif self.last_reset_at is not None and self.last_reset_at > self.clock():
+                    error.reset_at = self.last_reset_at
             retry_header = response.headers.get("retry-after", "")
             if retry_header.isdigit():
                 error.retry_at = self.clock() + int(retry_header)
             raise error
         if "result" not in body:
             raise Bitrix24Unavailable("", "answer without result", status=response.status_code)
+        timing = body.get("time")
+        reset_at = timing.get("operating_reset_at") if isinstance(timing, Mapping) else None
+        if isinstance(reset_at, int | float):
+            self.last_reset_at = float(reset_at)
         return body
 
     def _delay(self, error: Bitrix24Error, attempt: int) -> float:

@@ -4,14 +4,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.crm import CrmLink, CrmSyncRun, CrmSyncStatus
 from app.models.event import Event
 from app.models.member import Member
+from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
+from app.models.webhook import Delivery, DeliveryChannel, DeliveryStatus
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
@@ -156,3 +158,18 @@ async def registration_with_event(
 async def registration_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
     rows = await session.execute(select(Registration.id).where(Registration.member_id == member_id))
     return list(rows.scalars())
+
+
+async def failed_deliveries(
+    session: AsyncSession, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[tuple[Delivery, OutboxEvent]]:
+    """The CRM deliveries that ended failed, newest attempt first (``limit`` + 1 rows)."""
+    query = (
+        select(Delivery, OutboxEvent)
+        .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .where(Delivery.channel == DeliveryChannel.crm, Delivery.status == DeliveryStatus.failed)
+    )
+    if after is not None:
+        query = query.where(tuple_(Delivery.created_at, Delivery.id) < tuple_(*after))
+    query = query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit + 1)
+    return [(d, e) for d, e in (await session.execute(query)).all()]

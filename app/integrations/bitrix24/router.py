@@ -11,9 +11,10 @@ from app.auth.permissions import AdminPrincipal
 from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
-from app.integrations.bitrix24 import inbound, runs
-from app.integrations.bitrix24.schemas import EventAccepted, SyncKind, SyncRunRead
+from app.integrations.bitrix24 import inbound, runs, service
+from app.integrations.bitrix24.schemas import CrmFailure, EventAccepted, SyncKind, SyncRunRead
 
 router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"])
 public_router = APIRouter(prefix="/integrations/bitrix24", tags=["integrations"])
@@ -119,3 +120,20 @@ async def bitrix24_events(request: Request, session: SessionDep) -> EventAccepte
     inbound.verify_token(request.app.state.settings, inbound.parse_form(body))
     stored = await inbound.receive(session, body)
     return EventAccepted(status="accepted" if stored else "duplicate")
+
+
+@router.get(
+    "/failures",
+    response_model=Page[CrmFailure],
+    responses=problem_responses(401, 403, 422),
+    operation_id="bitrix24_failures_list",
+)
+async def list_failures(
+    admin: AdminPrincipal,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[CrmFailure]:
+    """The changes the CRM refused for good in the live sync (per member, application or
+    registration), with the portal's code and description, newest first. Admins only."""
+    return await service.live_failures(session, cursor=cursor, limit=limit)

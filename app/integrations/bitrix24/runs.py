@@ -114,7 +114,7 @@ async def perform_due_run(
         else:
             report = await reconcile(session, client)
     except Bitrix24RetryLater as later:
-        run.error = later.cause.code or "retry"
+        run.error = later.cause.summary[:500]
         if run.attempts >= MAX_RUN_ATTEMPTS:
             run.status, run.finished_at = CrmSyncStatus.failed, utcnow()
         else:
@@ -122,9 +122,9 @@ async def perform_due_run(
         await session.flush()
         return run
     except Bitrix24Error as error:
-        logger.warning("bitrix24 %s run %s failed: %s", run.kind, run.id, error.code)
+        logger.warning("bitrix24 %s run %s failed: %s", run.kind, run.id, error.summary)
         run.status, run.finished_at = CrmSyncStatus.failed, utcnow()
-        run.error = error.code or "error"
+        run.error = error.summary[:500]
         await session.flush()
         return run
     run.status, run.finished_at, run.error = CrmSyncStatus.done, utcnow(), None

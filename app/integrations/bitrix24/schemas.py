@@ -17,6 +17,11 @@ class SyncKind(StrEnum):
     reconcile = "reconcile"
 
 
+class MemberFailure(BaseModel):
+    member_id: uuid.UUID
+    error: str = Field(description="The portal's code, HTTP status and description.")
+
+
 class FullSyncReport(BaseModel):
     kind: Literal["full_sync"] = "full_sync"
     members_seen: int = 0
@@ -28,6 +33,9 @@ class FullSyncReport(BaseModel):
     skipped_erased: int = Field(0, description="Erased members never synced: nothing to do.")
     failed: int = Field(0, description="Members the CRM refused; see error_codes.")
     error_codes: dict[str, int] = Field(default_factory=dict)
+    failures: list[MemberFailure] = Field(
+        default_factory=list, description="The first 100 members the CRM refused, and why."
+    )
     requests: int = Field(0, description="HTTP requests made to Bitrix24.")
     retries: int = 0
 
@@ -87,3 +95,16 @@ class EventAccepted(ReadSchema):
     status: str = Field(
         description="`accepted` (stored, applied by the worker) or `duplicate` (stored before)"
     )
+
+
+class CrmFailure(ReadSchema):
+    """A change the CRM refused for good (the live sync): what, whose, and the portal's
+    words. Redeliver it from the delivery log once the cause is fixed."""
+
+    delivery_id: uuid.UUID
+    event_type: str
+    subject_type: str
+    subject_id: uuid.UUID = Field(description="The member, application or registration.")
+    attempts: int
+    error: str | None
+    last_attempt_at: UTCTimestamp | None

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.applications import service as application_service
+from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.integrations.bitrix24 import mapping, repository
 from app.integrations.bitrix24.client import (
     BATCH_LIMIT,
@@ -49,9 +50,11 @@ from app.integrations.bitrix24.client import (
 )
 from app.integrations.bitrix24.schemas import (
     REPORT_LIST_LIMIT,
+    CrmFailure,
     FieldDifference,
     FullSyncReport,
     LinkBroken,
+    MemberFailure,
     ReconcileReport,
 )
 from app.models.base import utcnow
@@ -154,6 +157,9 @@ class _Pending:
     current: Mapping[str, Any] | None = None
 
 
+MAX_REPORTED_FAILURES = 100
+
+
 @dataclass
 class _Batch:
     """The members of one round and what happened to them."""
@@ -171,9 +177,13 @@ class _Batch:
             return
         self.failures[member_id] = error
         self.report.failed += 1
-        self.report.error_codes[error.code or "(empty)"] = (
-            self.report.error_codes.get(error.code or "(empty)", 0) + 1
-        )
+        # A sub-call refused without a code is counted under the portal's own words.
+        kind = error.code or f"no code: {error.description or 'no description'}"[:120]
+        self.report.error_codes[kind] = self.report.error_codes.get(kind, 0) + 1
+        if len(self.report.failures) < MAX_REPORTED_FAILURES:
+            self.report.failures.append(MemberFailure(member_id=member_id, error=error.summary))
+        # Once per member and run, with the id only (never a name or an address).
+        logger.warning("bitrix24 sync of member %s failed: %s", member_id, error.summary)
 
     def done(self, member_id: uuid.UUID, outcome: Outcome) -> None:
         self.outcomes[member_id] = outcome
@@ -713,3 +723,34 @@ async def reconcile(session: AsyncSession, client: Bitrix24Client) -> ReconcileR
 def _append(items: list[Any], item: Any) -> None:
     if len(items) < REPORT_LIST_LIMIT:
         items.append(item)
+
+
+async def live_failures(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> Page[CrmFailure]:
+    """The live sync's refused changes, newest first, for admins."""
+    sort = "-created_at"
+    rows = await repository.failed_deliveries(
+        session, after=decode_time_cursor(cursor, sort), limit=limit
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_time_cursor(sort, page[-1][0].created_at, page[-1][0].id)
+        if len(rows) > limit
+        else None
+    )
+    return Page[CrmFailure](
+        items=[
+            CrmFailure(
+                delivery_id=delivery.id,
+                event_type=event.type,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                attempts=delivery.attempts,
+                error=delivery.last_error,
+                last_attempt_at=delivery.last_attempt_at,
+            )
+            for delivery, event in page
+        ],
+        next_cursor=next_cursor,
+    )

@@ -314,3 +314,29 @@ async def test_webhook_code_never_reaches_the_logs(crm, fake, clock, caplog):
         await crm.call("crm.contact.add", {"fields": "x"})
     assert "retry 1" in caplog.text
     assert "s3cr3tc0de" not in caplog.text
+
+
+async def test_a_time_limit_without_a_reset_waits_for_the_last_reset_given(clock):
+    """The portal announced its reset once (in a successful answer's timing); a later 429
+    OPERATION_TIME_LIMIT that names none waits for that reset, not a guessed minute."""
+    reset = clock.now + 400
+    answers = [
+        httpx.Response(200, json={"result": [], "time": {"operating_reset_at": reset}}),
+        httpx.Response(429, json={"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"}),
+    ]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = make_client(http, clock)
+        await client.call("crm.contact.list", {})
+        with pytest.raises(Bitrix24RetryLater) as later:
+            await client.call("crm.contact.list", {})
+    assert later.value.retry_after == pytest.approx(400, abs=1)
+    assert "OPERATION_TIME_LIMIT (HTTP 429): blocked" == later.value.cause.summary
+
+
+def test_an_error_without_a_code_keeps_the_portals_words():
+    error = error_from({"error": "", "error_description": "Field NAME must be array"}, 400)
+    assert error.summary == "no code (HTTP 400): Field NAME must be array"

@@ -103,7 +103,11 @@ class TestWorkerPerformsRuns:
         now = utcnow()
         run = await runs.perform_due_run(db, crm, now)
         assert run is not None
-        assert (run.status, run.attempts, run.error) == ("requested", 1, "QUERY_LIMIT_EXCEEDED")
+        assert (run.status, run.attempts, run.error) == (
+            "requested",
+            1,
+            "QUERY_LIMIT_EXCEEDED (HTTP 503): Too many requests",
+        )
         assert now < run.next_attempt_at <= now + timedelta(seconds=60)
         assert await runs.perform_due_run(db, crm, now) is None  # not due yet
         fake.outage = None
@@ -143,3 +147,40 @@ async def test_scheduled_job_does_nothing_when_disabled(db, factory):
     await runs.run_requested_syncs(db, make_settings(), utcnow())
     run = (await db.execute(select(CrmSyncRun))).scalar_one()
     assert (run.status, run.attempts) == ("requested", 0)
+
+
+async def test_admins_see_the_live_syncs_refusals(client, factory, db):
+    from datetime import UTC, datetime
+
+    from app.models.outbox import OutboxEvent
+    from app.models.webhook import Delivery
+
+    admin = await factory.member("admin")
+    member = await factory.member("member")
+    event = OutboxEvent(
+        type="member.updated",
+        type_version=1,
+        subject_type="member",
+        subject_id=member.id,
+        data={"id": str(member.id), "version": 1, "fields": ["city"], "privacy_changed": False},
+    )
+    db.add(event)
+    await db.flush()
+    db.add(
+        Delivery(
+            event_id=event.id,
+            channel="crm",
+            status="failed",
+            attempts=1,
+            last_attempt_at=datetime.now(UTC),
+            last_error="no code (HTTP 400): Field NAME must be array",
+        )
+    )
+    await db.flush()
+    listed = await client.get("/api/v1/integrations/bitrix24/failures", headers=admin.headers)
+    assert listed.status_code == 200, listed.text
+    [item] = listed.json()["items"]
+    assert item["subject_id"] == str(member.id) and item["event_type"] == "member.updated"
+    assert item["error"] == "no code (HTTP 400): Field NAME must be array"
+    refused = await client.get("/api/v1/integrations/bitrix24/failures", headers=member.headers)
+    assert refused.status_code == 403

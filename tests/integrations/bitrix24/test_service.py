@@ -393,3 +393,19 @@ async def test_commands_refused_for_a_passing_reason_defer_the_run(db, factory, 
     report = await service.full_sync(db, crm)
     assert (report.created, report.unchanged, report.failed) == (59, 1, 0)
     assert len(fake.contacts) == 60 and len(await links(db)) == 60
+
+
+async def test_a_sub_call_refused_without_a_code_is_reported_in_the_portals_words(
+    db, factory, crm, fake, caplog
+):
+    actors = await _members(factory, 3)
+    fake.command_errors["crm.contact.add"] = ("", "Field EMAIL has a wrong format")
+    with caplog.at_level("WARNING", logger="app.integrations.bitrix24"):
+        report = await service.full_sync(db, crm)
+    assert report.failed == 3
+    assert report.error_codes == {"no code: Field EMAIL has a wrong format": 3}
+    assert {f.member_id for f in report.failures} == {a.id for a in actors}
+    assert {f.error for f in report.failures} == {"no code: Field EMAIL has a wrong format"}
+    lines = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(lines) == 3 and all(str(a.id) in " ".join(lines) for a in actors)
+    assert not any("@" in line for line in lines)  # ids, never addresses

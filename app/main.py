@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from app.api import include_api
+from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         IdempotencyMiddleware,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
+        authenticate=auth_service.authenticate,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -12,6 +12,7 @@ from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.idempotency import answer_holds_secret
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
 from app.members import service
@@ -287,6 +288,7 @@ async def list_tokens(principal: InteractivePrincipal, session: SessionDep) -> l
     response_model=ApiTokenCreated,
     responses=problem_responses(401, 403, 409, 413, 422),
     operation_id="me_tokens_create",
+    dependencies=[answer_holds_secret("GET /api/v1/me/tokens lists it")],
 )
 async def create_token(
     body: ApiTokenCreate,

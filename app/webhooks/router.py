@@ -9,6 +9,7 @@ from app.auth.permissions import AdminPrincipal
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.idempotency import answer_holds_secret
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
 from app.models.webhook import DeliveryStatus
@@ -46,6 +47,7 @@ async def list_event_types(admin: AdminPrincipal) -> list[EventTypeRead]:
     response_model=SubscriptionWithSecret,
     responses=problem_responses(401, 403, 413, 422),
     operation_id="webhooks_create",
+    dependencies=[answer_holds_secret("GET /api/v1/webhooks lists it")],
 )
 async def create_subscription(
     body: SubscriptionCreate,

@@ -14,10 +14,12 @@ from app.core import idempotency
 from app.core.db import create_engine, create_sessionmaker
 from app.core.pagination import encode_cursor
 from app.main import create_app
+from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import Member
 from app.models.token import ApiToken
 from tests.conftest import IS_POSTGRES, make_settings
+from tests.events.helpers import EVENT, soon
 from tests.problems import assert_problem
 
 
@@ -287,8 +289,8 @@ class TestIdempotency:
         body = {"name": "script", "scopes": ["read"]}
         first = await client.post("/api/v1/me/tokens", headers=headers, json=body)
         again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
-        assert first.status_code == again.status_code == 201
-        assert again.json() == first.json()
+        assert first.status_code == 201
+        assert again.status_code == 409  # the answer held the token's secret: not kept
         assert again.headers["idempotent-replayed"] == "true"
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
@@ -358,7 +360,7 @@ class TestIdempotency:
         replayed = await client.post(path, content=body, headers=headers)
         assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
         assert replayed.headers["idempotent-replayed"] == "true"
-        assert replayed.json() == retried.json()
+        assert replayed.status_code == 409  # the kept outcome of an answer holding a secret
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
         assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
 
@@ -385,7 +387,7 @@ class TestIdempotency:
                 headers={**actor.headers, "Idempotency-Key": "stored-first"},
             )
         assert response.status_code == 201
-        assert stored_at_start == [201]
+        assert stored_at_start == [409]  # the secret's answer is kept as a 409, before it leaves
 
     async def test_storing_the_outcome_without_a_database_does_not_raise(self):
         """The response has left when the outcome is stored: a database gone by then is
@@ -449,6 +451,95 @@ class TestIdempotency:
             "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "k" * 256}
         )
         assert too_long.status_code == 400
+
+    async def test_a_replay_goes_only_to_a_caller_still_signed_in(self, client, factory, db):
+        """The stored answer is the caller's only while their credential still is: after
+        logout-all (the access token's version moves on) or an API token's revocation, a
+        replay is a 401, as the route itself would answer."""
+        admin = await factory.member("admin")
+        event = {**EVENT, **soon()}
+        headers = {**admin.headers, "Idempotency-Key": "event-1"}
+        first = await client.post("/api/v1/events", headers=headers, json=event)
+        replayed = await client.post("/api/v1/events", headers=headers, json=event)
+        assert first.status_code == replayed.status_code == 201
+        assert replayed.json() == first.json()
+        assert replayed.headers["idempotent-replayed"] == "true"
+
+        pat = (
+            await client.post(
+                "/api/v1/me/tokens",
+                headers=admin.headers,
+                json={"name": "script", "scopes": ["read", "write", "admin"]},
+            )
+        ).json()
+        by_pat = {"Authorization": f"Bearer {pat['token']}", "Idempotency-Key": "event-2"}
+        made = await client.post("/api/v1/events", headers=by_pat, json=event)
+        assert made.status_code == 201
+        revoked = await client.delete(f"/api/v1/me/tokens/{pat['id']}", headers=admin.headers)
+        assert revoked.status_code == 204
+        refused = await client.post("/api/v1/events", headers=by_pat, json=event)
+        assert refused.status_code == 401 and "idempotent-replayed" not in refused.headers
+        assert_problem(refused)
+        assert refused.json()["type"] == "/problems/unauthorized"
+        assert made.json()["id"] not in refused.text
+
+        assert (await client.post("/api/v1/auth/logout-all", headers=admin.headers)).status_code
+        refused = await client.post("/api/v1/events", headers=headers, json=event)
+        assert refused.status_code == 401 and "idempotent-replayed" not in refused.headers
+        assert_problem(refused)
+        assert refused.json()["type"] == "/problems/unauthorized"
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert first.json()["id"] not in refused.text
+        assert await db.scalar(select(func.count()).select_from(Event)) == 2
+
+    async def test_a_revoked_access_token_gets_no_replay_of_a_token_secret(
+        self, client, factory, db
+    ):
+        """The attack: a token is created with a key, the account logs out everywhere, and
+        the old access token asks again with the same key and body."""
+        actor = await factory.member("member")
+        headers = {**actor.headers, "Idempotency-Key": "pat-1"}
+        body = {"name": "script", "scopes": ["read"]}
+        created = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert created.status_code == 201
+        secret = created.json()["token"]
+        assert (await client.post("/api/v1/auth/logout-all", headers=actor.headers)).status_code
+        again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert again.status_code == 401
+        assert_problem(again)
+        assert again.json()["type"] == "/problems/unauthorized"
+        assert secret not in again.text
+
+    async def test_an_answer_holding_a_secret_is_not_kept(self, client, factory, db):
+        """The secret lives only in the first answer: the record holds a 409 that says the
+        thing exists and where it is listed, so a retry neither shows the secret again nor
+        creates a second one."""
+        admin = await factory.member("admin")
+        for path, body, field, listing in (
+            ("/api/v1/me/tokens", {"name": "script", "scopes": ["read"]}, "token", "me/tokens"),
+            ("/api/v1/webhooks", {"url": "https://example.com/h"}, "secret", "webhooks"),
+        ):
+            headers = {**admin.headers, "Idempotency-Key": f"secret-{field}"}
+            first = await client.post(path, headers=headers, json=body)
+            assert first.status_code == 201 and first.json()[field]
+            secret = first.json()[field]
+            again = await client.post(path, headers=headers, json=body)
+            assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+            assert_problem(again)
+            assert again.json()["type"] == "/problems/idempotent-answer-not-kept"
+            assert f"GET /api/v1/{listing} lists it" in again.json()["detail"]
+            assert secret not in again.text
+            stored = (
+                await db.execute(
+                    select(IdempotencyRecord.response_body).where(
+                        IdempotencyRecord.key == f"secret-{field}"
+                    )
+                )
+            ).scalar_one()
+            assert secret.encode() not in stored
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
+        listed = await client.get("/api/v1/me/tokens", headers=admin.headers)
+        assert [t["name"] for t in listed.json()] == ["script"]
 
     async def test_expired_record_runs_again(self, client, factory, db):
         actor = await factory.member("member")

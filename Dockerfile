@@ -29,4 +29,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # Every replica runs the migrations first (one at a time, under an advisory lock).
 # X-Forwarded-For is trusted only from FORWARDED_ALLOW_IPS (set it to the load balancer's
 # address): login throttling counts per client address, which a spoofed header must not dodge.
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --no-access-log"]
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --no-server-header --no-access-log"]

@@ -13,7 +13,12 @@ from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
-from app.core.middleware import BodyLimitMiddleware, ProblemCORSMiddleware, RequestIdMiddleware
+from app.core.middleware import (
+    BodyLimitMiddleware,
+    ProblemCORSMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
 from app.health.router import router as health_router
@@ -55,8 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     include_api(app)
 
-    # Added innermost first: the request id wraps everything, the body limit runs before
-    # idempotency (which needs the buffered body) and before any route or auth.
+    # Added innermost first: the security headers and the request id wrap everything, the
+    # body limit runs before idempotency (which needs the buffered body) and before any route
+    # or auth.
     app.add_middleware(
         IdempotencyMiddleware,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
@@ -79,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -168,6 +168,7 @@ class Server:
             str(self.port),
             "--workers",
             "1",
+            "--no-server-header",
             "--no-access-log",
             "--log-level",
             "warning",

@@ -45,7 +45,13 @@ from app.core.errors import (
 )
 from app.core.middleware import send_problem
 from app.core.routes import route_index
-from app.core.security import API_TOKEN_PREFIX, InvalidToken, TokenCodec, token_digest
+from app.core.security import (
+    API_TOKEN_PREFIX,
+    InvalidToken,
+    TokenCodec,
+    bearer_credential,
+    token_digest,
+)
 from app.models.idempotency import IdempotencyRecord
 
 logger = logging.getLogger("app.idempotency")
@@ -217,8 +223,8 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
     if authorization is None:
         client = scope.get("client")
         return f"anon:{client[0] if client else 'unknown'}"
-    scheme, _, credential = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not credential:
+    credential = bearer_credential(authorization)
+    if credential is None:
         return None
     if credential.startswith(API_TOKEN_PREFIX):
         return f"pat:{token_digest(credential)}"
@@ -311,7 +317,7 @@ class IdempotencyMiddleware:
         expiry. An anonymous caller holds nothing to revoke."""
         if caller.startswith("anon:"):
             return None
-        _, _, credential = Headers(scope=scope).get("authorization", "").partition(" ")
+        credential = bearer_credential(Headers(scope=scope).get("authorization")) or ""
         try:
             async with sessionmaker() as session:
                 await self.authenticate(session, scope["app"].state.token_codec, credential)

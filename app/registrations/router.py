@@ -1,7 +1,6 @@
 """/api/v1/events/{id}/registrations, /api/v1/registrations: registering, the second
 confirmation, the waiting list, check-in at the door."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -13,6 +12,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 from app.models.member import Role
 from app.models.registration import RegistrationStatus
 from app.registrations import service
@@ -42,7 +42,7 @@ StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.adm
     operation_id="registrations_create",
 )
 async def register(
-    event_id: uuid.UUID, body: RegistrationCreate, principal: PrincipalDep, session: SessionDep
+    event_id: StrictUUID, body: RegistrationCreate, principal: PrincipalDep, session: SessionDep
 ) -> Response:
     """Register for an event; the seat is firm only after the second confirmation."""
     created = await service.register(session, principal=principal, event_id=event_id, data=body)
@@ -56,7 +56,7 @@ async def register(
     operation_id="registrations_list",
 )
 async def list_registrations(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     staff: StaffPrincipal,
     session: SessionDep,
     registration_status: Annotated[RegistrationStatus | None, Query(alias="status")] = None,
@@ -83,7 +83,7 @@ async def list_registrations(
     operation_id="registrations_sources",
 )
 async def registration_sources(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> list[SourceCount]:
     """Registrations by source and UTM campaign: where people came from, and who came."""
     return await service.source_stats(session, event_id)
@@ -96,7 +96,7 @@ async def registration_sources(
     operation_id="events_check_in",
 )
 async def check_in_by_qr(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: QrCheckIn,
     staff: StaffPrincipal,
     session: SessionDep,
@@ -139,7 +139,7 @@ async def my_registrations(
     operation_id="registrations_get",
 )
 async def get_registration(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -157,7 +157,7 @@ async def get_registration(
     operation_id="registrations_confirm",
 )
 async def confirm(
-    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    registration_id: StrictUUID, principal: PrincipalDep, session: SessionDep
 ) -> RegistrationRead:
     """The second confirmation (or taking an offered seat): confirmed if a seat is free,
     otherwise on the waiting list in order of arrival."""
@@ -171,7 +171,7 @@ async def confirm(
     operation_id="registrations_cancel",
 )
 async def cancel(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -190,7 +190,7 @@ async def cancel(
     operation_id="registrations_check_in",
 )
 async def check_in(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     body: CheckIn,
     staff: StaffPrincipal,
     session: SessionDep,
@@ -215,7 +215,7 @@ async def check_in(
     operation_id="registrations_qr",
 )
 async def qr_code(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -235,7 +235,7 @@ async def qr_code(
     operation_id="members_attendance",
 )
 async def attendance(
-    member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    member_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> AttendanceRead:
     """A member's registrations, attendance and no-shows, latest event first. Admins only."""
     return await service.attendance(session, member_id)

@@ -2,7 +2,6 @@
 routes under /api/v1/applications that hand applications to the council (submit, import,
 assignments, reviews)."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -14,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import IfMatch, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.member import Role
 from app.reviews import assigning, service
 from app.reviews.schemas import (
@@ -46,7 +46,7 @@ StaffPrincipal = Annotated[Principal, Depends(require(Role.reviewer, Role.admin)
     operation_id="application_reviews_list",
 )
 async def list_application_reviews(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     principal: StaffPrincipal,
     session: SessionDep,
     settings: SettingsDep,
@@ -66,7 +66,7 @@ async def list_application_reviews(
     operation_id="application_reviews_create",
 )
 async def create_review(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: ReviewCreate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
@@ -91,7 +91,7 @@ async def create_review(
     operation_id="application_assignments_list",
 )
 async def list_assignments(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
 ) -> list[AssignmentRead]:
@@ -106,7 +106,7 @@ async def list_assignments(
     operation_id="application_assignments_reassign",
 )
 async def reassign(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: ReassignRequest,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -186,7 +186,7 @@ async def reviewer_stats(admin: AdminPrincipal, session: SessionDep) -> Reviewer
     operation_id="reviews_application_get",
 )
 async def read_blind(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
 ) -> BlindApplication:
@@ -203,7 +203,7 @@ async def read_blind(
     operation_id="reviews_recuse",
 )
 async def recuse(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: RecusalCreate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
@@ -229,7 +229,7 @@ async def recuse(
     operation_id="reviews_get",
 )
 async def get_review(
-    review_id: uuid.UUID,
+    review_id: StrictUUID,
     principal: StaffPrincipal,
     session: SessionDep,
     request: Request,
@@ -246,7 +246,7 @@ async def get_review(
     operation_id="reviews_update",
 )
 async def update_review(
-    review_id: uuid.UUID,
+    review_id: StrictUUID,
     body: ReviewUpdate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,

@@ -3,6 +3,7 @@ health probes."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -611,3 +612,145 @@ class TestHeaders:
     async def test_health(self, client):
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class TestSecurityHeaders:
+    async def test_every_answer_says_nosniff_under_a_closed_policy(self, client, factory, app):
+        actor = await factory.member("member")
+        answers = [
+            await client.get("/api/v1/me", headers=actor.headers),  # 200
+            await client.get("/api/v1/me"),  # 401 from the route
+            await client.get("/api/v1/nothing-here"),  # 404
+            await client.get("/healthz"),
+            await client.get("/api/v1/cases/export", headers=actor.headers),  # text/csv
+            await client.patch(  # 413 from the body limit, before any route
+                "/api/v1/me",
+                headers={**actor.headers, "content-length": "99999999"},
+                content=b"x",
+            ),
+            await client.options(
+                "/api/v1/me",
+                headers={
+                    "Origin": "https://evil.example",
+                    "Access-Control-Request-Method": "GET",
+                },
+            ),
+        ]
+        for answer in answers:
+            where = f"{answer.request.method} {answer.request.url.path} {answer.status_code}"
+            assert answer.headers.get_list("x-content-type-options") == ["nosniff"], where
+            assert answer.headers.get_list("content-security-policy") == [CSP], where
+            assert "server" not in answer.headers, where
+        assert "cache-control" not in answers[0].headers  # only credentials are not-stored
+
+    async def test_the_docs_go_without_the_policy(self):
+        documented = create_app(make_settings(docs_enabled=True))
+        transport = httpx.ASGITransport(app=documented)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for path in ("/docs", "/openapi.json"):
+                answer = await client.get(path)
+                assert answer.status_code == 200, path
+                assert answer.headers["x-content-type-options"] == "nosniff"
+                assert "content-security-policy" not in answer.headers, path
+        await documented.state.engine.dispose()
+
+    async def test_answers_that_carry_credentials_are_not_stored(self, client, factory, db, app):
+        from app.auth.links import token_of
+        from app.models.token import LinkPurpose
+        from tests.auth.test_identity import NEW_PASSWORD, links_of
+        from tests.auth.test_router import PASSWORD, login, signup
+
+        assert (await signup(client)).status_code == 202
+        logged_in = await login(client)
+        refused = await login(client, password="not the password")
+        refreshed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": logged_in.json()["refresh_token"]}
+        )
+        admin = await factory.member("admin")
+        person = await factory.member("member", email="new@example.com", email_verified_at=None)
+        await client.post(f"/api/v1/members/{person.id}/invitation", headers=admin.headers)
+        [link] = await links_of(db, person.id, LinkPurpose.invitation)
+        accepted = await client.post(
+            "/api/v1/auth/invitations/accept",
+            json={"token": token_of(app.state.settings, link), "password": NEW_PASSWORD},
+        )
+        created = await client.post(
+            "/api/v1/me/tokens",
+            headers={**admin.headers, "Idempotency-Key": "no-store"},
+            json={"name": "script", "scopes": ["read"]},
+        )
+        assert [logged_in.status_code, refreshed.status_code] == [200, 200]
+        assert [accepted.status_code, created.status_code] == [200, 201]
+        for answer in (logged_in, refused, refreshed, accepted, created):
+            assert answer.headers.get_list("cache-control") == ["no-store"], answer.request.url
+            assert answer.headers["x-content-type-options"] == "nosniff"
+        assert PASSWORD  # the sign-up's password is the one login used
+
+    async def test_a_bearer_header_of_another_shape_is_refused(self, client, factory):
+        actor = await factory.member("member")
+        token = actor.token
+        assert (await client.get("/api/v1/me", headers=actor.headers)).status_code == 200
+        ok = await client.get("/api/v1/me", headers={"Authorization": f"bearer {token}"})
+        assert ok.status_code == 200  # the scheme is case-insensitive (RFC 9110)
+        for value in (
+            f"Bearer  {token}",
+            f"Bearer {token} ",
+            f"Bearer\t{token}",
+            f" Bearer {token}",
+        ):
+            answer = await client.get("/api/v1/me", headers={"Authorization": value})
+            assert answer.status_code == 401, repr(value)
+            assert_problem(answer)
+        # A creating POST too, where the idempotency layer reads the header first.
+        answer = await client.post(
+            "/api/v1/me/tokens",
+            headers={"Authorization": f"Bearer  {token}", "Idempotency-Key": "spaces"},
+            json={"name": "script", "scopes": ["read"]},
+        )
+        assert answer.status_code == 401
+
+    async def test_ids_in_another_spelling_are_refused(self, client, factory):
+        admin = await factory.member("admin")
+        plain = str(admin.id)
+        for spelling in (
+            "{" + plain + "}",
+            "%7B" + plain + "%7D",
+            "urn:uuid:" + plain,
+            plain.replace("-", ""),
+            plain + " ",
+        ):
+            answer = await client.get(f"/api/v1/members/{spelling}", headers=admin.headers)
+            assert answer.status_code == 422, spelling
+            assert_problem(answer)
+            query = await client.get(
+                "/api/v1/cases", params={"event_id": spelling}, headers=admin.headers
+            )
+            assert query.status_code == 422, spelling
+        upper = await client.get(f"/api/v1/members/{plain.upper()}", headers=admin.headers)
+        assert upper.status_code == 200 and upper.json()["id"] == plain
+        assert (await client.get(f"/api/v1/members/{plain}", headers=admin.headers)).json()
+
+    def test_the_openapi_ids_stay_format_uuid(self, app):
+        parameter = next(
+            p
+            for p in app.openapi()["paths"]["/api/v1/members/{member_id}"]["get"]["parameters"]
+            if p["name"] == "member_id"
+        )
+        assert parameter["schema"] == {"type": "string", "format": "uuid", "title": "Member Id"}
+
+    def test_uvicorn_sends_no_server_header_wherever_it_is_started(self):
+        root = Path(__file__).resolve().parents[2]
+        [command] = [
+            line
+            for line in (root / "Dockerfile").read_text().splitlines()
+            if line.startswith("CMD")
+        ]
+        assert "--no-server-header" in command and "uvicorn" in command
+        for path in ("bench/run.py", "bench/faults.py"):
+            source = (root / path).read_text()
+            assert source.count('"--no-server-header"') == source.count('"uvicorn")'), path
+            assert '"--no-server-header"' in source, path
+        assert "--no-server-header" in (root / "Makefile").read_text()

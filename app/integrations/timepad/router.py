@@ -1,6 +1,5 @@
 """/api/v1/integrations/timepad: the webhook Timepad calls, and reconciliation for admins."""
 
-import uuid
 from typing import Annotated
 
 import httpx
@@ -11,6 +10,7 @@ from app.core.context import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 from app.integrations.timepad import service
 from app.integrations.timepad.schemas import DriftReport, WebhookAccepted
 
@@ -75,7 +75,7 @@ async def timepad_webhook(
     operation_id="timepad_reconcile",
 )
 async def reconcile(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
 ) -> DriftReport:
     """Pull the event's orders from Timepad, repair what the webhooks missed, and report
     what differed. Admins only."""

@@ -15,10 +15,11 @@ from app.core import idempotency
 from app.core.db import create_engine, create_sessionmaker
 from app.core.pagination import encode_cursor
 from app.main import create_app
+from app.models.audit import AuditEntry
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import Member
-from app.models.token import ApiToken
+from app.models.token import ApiToken, LoginFailure
 from tests.conftest import IS_POSTGRES, make_settings
 from tests.events.helpers import EVENT, soon
 from tests.problems import assert_problem
@@ -754,3 +755,82 @@ class TestSecurityHeaders:
             assert source.count('"--no-server-header"') == source.count('"uvicorn")'), path
             assert '"--no-server-header"' in source, path
         assert "--no-server-header" in (root / "Makefile").read_text()
+
+
+class TestProxyTrust:
+    """What docs/operations.md ("Proxy trust") says, shown with uvicorn's own proxy-headers
+    middleware around the app, trusting 10.0.0.2 as the image trusts 127.0.0.1."""
+
+    @staticmethod
+    def behind(app, peer: str) -> httpx.AsyncClient:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        proxied = ProxyHeadersMiddleware(app, trusted_hosts="10.0.0.2")
+        transport = httpx.ASGITransport(app=proxied, client=(peer, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+    async def test_forwarded_for_counts_only_from_a_trusted_peer(self, app, db):
+        settings = app.state.settings
+        app.state.settings = settings.model_copy(update={"login_max_failures_per_address": 2})
+        try:
+            await self._count_forwarded_for(app, db)
+        finally:
+            app.state.settings = settings
+
+    async def _count_forwarded_for(self, app, db) -> None:
+
+        async def fail(client, forwarded_for: str, n: int) -> int:
+            answer = await client.post(
+                "/api/v1/auth/login",
+                json={"email": f"nobody{n}@example.com", "password": "wrong password"},
+                headers={"X-Forwarded-For": forwarded_for},
+            )
+            return answer.status_code
+
+        async with self.behind(app, "10.0.0.2") as balancer:
+            # The balancer appends the peer it saw: the right-most untrusted entry counts.
+            assert [await fail(balancer, "1.1.1.1, 203.0.113.7", n) for n in range(3)] == [
+                401,
+                401,
+                429,
+            ]
+            # A new forged address per attempt: the per-address limit is dodged.
+            assert await fail(balancer, "203.0.113.8", 3) == 401
+        async with self.behind(app, "198.51.100.1") as direct:
+            # From an untrusted peer the header is ignored: the peer itself is counted.
+            assert await fail(direct, "203.0.113.9", 4) == 401
+        keys = (await db.execute(select(LoginFailure.key))).scalars().all()
+        addresses = sorted(k for k in keys if k.startswith("address:"))
+        assert addresses == [
+            "address:198.51.100.1",
+            "address:203.0.113.7",
+            "address:203.0.113.7",
+            "address:203.0.113.8",
+        ]
+
+    async def test_the_audit_log_records_what_the_trusted_peer_forwarded(self, app, db, factory):
+        admin = await factory.member("admin")
+        async with self.behind(app, "10.0.0.2") as balancer:
+            created = await balancer.post(
+                "/api/v1/events",
+                headers={**admin.headers, "X-Forwarded-For": "192.0.2.55"},
+                json={**EVENT, **soon()},
+            )
+        assert created.status_code == 201
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.action == "event.created"))
+        ).scalar_one()
+        assert entry.client_address == "192.0.2.55"
+
+    def test_the_operations_manual_says_so(self):
+        manual = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+        section = manual.split("## Proxy trust", 1)[1].split("\n## ", 1)[0]
+        for fact in (
+            "FORWARDED_ALLOW_IPS",
+            "X-Forwarded-For",
+            "X-Forwarded-Proto",
+            "--proxy-headers",
+            "dodges the per-address login limit",
+            "audit",
+        ):
+            assert fact in section, fact

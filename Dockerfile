@@ -32,5 +32,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
 # Every replica runs the migrations first (one at a time, under an advisory lock).
 # X-Forwarded-For is trusted only from FORWARDED_ALLOW_IPS (set it to the load balancer's
-# address): login throttling counts per client address, which a spoofed header must not dodge.
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --no-access-log"]
+# address): login throttling counts per client address, which a spoofed header must not dodge
+# (docs/operations.md, "Proxy trust").
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.asgi:app --host 0.0.0.0 --port ${PORT} --proxy-headers --no-server-header --no-access-log"]

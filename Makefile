@@ -20,7 +20,7 @@ migrate: install
 
 run: install migrate
 	$(PY) -m app.manage load-demo
-	$(VENV)/bin/uvicorn app.asgi:app --host 127.0.0.1 --port 8000
+	$(VENV)/bin/uvicorn app.asgi:app --host 127.0.0.1 --port 8000 --no-server-header
 
 # The suite on SQLite, then on PostgreSQL when one answers (TEST_DATABASE_URL or local).
 test: install

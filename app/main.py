@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from app.api import API_PREFIX, include_api
+from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.core.errors import install_error_handlers
@@ -17,6 +18,7 @@ from app.core.middleware import (
     BodyLimitMiddleware,
     ProblemCORSMiddleware,
     RequestIdMiddleware,
+    SecurityHeadersMiddleware,
 )
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
@@ -62,13 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics_router)
     include_api(app)
 
-    # Added innermost first: the request id wraps everything, the access log sees every
-    # answer (a CORS refusal or a 413 too), the body limit runs before idempotency (which needs
-    # the buffered body) and before any route or auth.
+    # Added innermost first: the security headers and the request id wrap everything, the
+    # access log sees every answer (a CORS refusal or a 413 too), the body limit runs before
+    # idempotency (which needs the buffered body) and before any route or auth.
     app.add_middleware(
         IdempotencyMiddleware,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
+        authenticate=auth_service.authenticate,
     )
     app.add_middleware(
         BodyLimitMiddleware,
@@ -95,4 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -173,6 +173,7 @@ class Server:
             str(self.port),
             "--workers",
             "1",
+            "--no-server-header",
             "--no-access-log",
             "--log-level",
             "warning",

@@ -225,6 +225,7 @@ def serve(
         str(port),
         "--workers",
         "1",
+        "--no-server-header",
         "--no-access-log",
         "--log-level",
         "warning",

@@ -7,7 +7,6 @@ follows): this area does not know the council. The reviews of an application
 (/applications/{id}/reviews, assignments) live in app/reviews/router.py.
 """
 
-import uuid
 from enum import StrEnum
 from typing import Annotated
 
@@ -33,6 +32,7 @@ from app.core.db import SessionDep
 from app.core.errors import AppError, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.application import ApplicationStatus
 from app.models.member import Role
 
@@ -148,7 +148,7 @@ async def update_decision_rule(
     operation_id="applications_get",
 )
 async def get_application(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     request: Request,
@@ -168,7 +168,7 @@ async def get_application(
     operation_id="applications_update",
 )
 async def update_application(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: ApplicationUpdate,
     principal: PrincipalDep,
     session: SessionDep,
@@ -195,7 +195,7 @@ async def update_application(
     operation_id="applications_withdraw",
 )
 async def withdraw_application(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     context: ContextDep,
@@ -213,7 +213,7 @@ async def withdraw_application(
     operation_id="applications_decide",
 )
 async def decide_application(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: DecisionCreate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -290,7 +290,7 @@ async def import_applications(
     operation_id="applications_submit",
 )
 async def submit_application(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     context: ContextDep,

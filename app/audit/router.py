@@ -1,6 +1,5 @@
 """/api/v1/audit: the audit log, for admins."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -25,8 +25,8 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 async def list_audit_entries(
     admin: AdminPrincipal,
     session: SessionDep,
-    actor_id: uuid.UUID | None = None,
-    target_id: uuid.UUID | None = None,
+    actor_id: StrictUUID | None = None,
+    target_id: StrictUUID | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,

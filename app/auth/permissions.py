@@ -14,7 +14,7 @@ from app.auth.principal import Credential, Principal, Scope
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.logging import bind
-from app.core.security import TokenCodec
+from app.core.security import TokenCodec, bearer_credential
 from app.models.member import Role
 
 # Both credentials arrive as "Authorization: Bearer ...". One dependency reads the header (each
@@ -37,8 +37,13 @@ async def current_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("Send a bearer token in the Authorization header.")
+    # HTTPBearer tidies the header (extra spaces, a trailing blank); the credential is read
+    # as strictly as the idempotency layer reads it, so both judge the same one.
+    bearer = bearer_credential(request.headers.get("authorization"))
+    if bearer is None:
+        raise Unauthorized("Send the header as 'Authorization: Bearer <token>', one space.")
     codec: TokenCodec = request.app.state.token_codec
-    principal = await service.authenticate(session, codec, credentials.credentials)
+    principal = await service.authenticate(session, codec, bearer)
     # The id only: the log must not become a second copy of anyone's name or e-mail.
     bind(principal_id=str(principal.id))
     needed = Scope.read if request.method in _SAFE_METHODS else Scope.write

@@ -21,6 +21,7 @@ from app.auth.schemas import (
 from app.core.context import ContextDep, PasswordHasherDep, SettingsDep, TokenCodecDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.middleware import NO_STORE
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -105,6 +106,7 @@ async def confirm_password_reset(
     response_model=TokenPair,
     responses=problem_responses(400, 413, 422),
     operation_id="auth_invitation_accept",
+    dependencies=[NO_STORE],
 )
 async def accept_invitation(
     body: TokenAndPassword,
@@ -132,6 +134,7 @@ async def accept_invitation(
     response_model=TokenPair,
     responses=problem_responses(401, 413, 422, 429),
     operation_id="auth_login",
+    dependencies=[NO_STORE],
 )
 async def login(
     body: LoginRequest,
@@ -158,6 +161,7 @@ async def login(
     response_model=TokenPair,
     responses=problem_responses(401, 413, 422),
     operation_id="auth_refresh",
+    dependencies=[NO_STORE],
 )
 async def refresh(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep, codec: TokenCodecDep

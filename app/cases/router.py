@@ -1,7 +1,6 @@
 """/api/v1/cases: members bring cases to the board, tables advise, authors rate and report
 what happened; /api/v1/me/recommendations is the advice I gave."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -23,6 +22,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.case import CaseStatus
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -65,7 +65,7 @@ async def create_case(
 async def list_cases(
     principal: CommunityPrincipal,
     session: SessionDep,
-    event_id: uuid.UUID | None = None,
+    event_id: StrictUUID | None = None,
     case_status: Annotated[CaseStatus | None, Query(alias="status")] = None,
     mine: Annotated[bool, Query(description="Only the cases I brought.")] = False,
     q: Search = None,
@@ -100,7 +100,7 @@ async def list_cases(
     },
 )
 async def export_cases(
-    principal: CommunityPrincipal, session: SessionDep, event_id: uuid.UUID | None = None
+    principal: CommunityPrincipal, session: SessionDep, event_id: StrictUUID | None = None
 ) -> Response:
     """The cases I may see as CSV (visibility applies here as everywhere)."""
     body = await service.export_csv(session, principal=principal, event_id=event_id)
@@ -118,7 +118,7 @@ async def export_cases(
     operation_id="cases_stats",
 )
 async def case_stats(
-    admin: AdminPrincipal, session: SessionDep, event_id: uuid.UUID | None = None
+    admin: AdminPrincipal, session: SessionDep, event_id: StrictUUID | None = None
 ) -> Response:
     """Share of discussed cases with a reported outcome, and mean usefulness of the advice,
     overall, by table and by facilitator. Admins only."""
@@ -132,7 +132,7 @@ async def case_stats(
     operation_id="cases_get",
 )
 async def get_case(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep, request: Request
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep, request: Request
 ) -> Response:
     """One case (ETag); 404 for a case I may not see."""
     return tagged_response(
@@ -144,7 +144,7 @@ async def get_case(
     "/{case_id}", response_model=CaseRead, responses=WRITE_PROBLEMS, operation_id="cases_update"
 )
 async def update_case(
-    case_id: uuid.UUID, body: CaseUpdate, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, body: CaseUpdate, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Edit my case while it is a draft or submitted."""
     return json_response(
@@ -159,7 +159,7 @@ async def update_case(
     operation_id="cases_submit",
 )
 async def submit_case(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Submit my draft for acceptance."""
     return json_response(await service.submit(session, principal=principal, case_id=case_id))
@@ -172,7 +172,7 @@ async def submit_case(
     operation_id="cases_withdraw",
 )
 async def withdraw_case(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Withdraw my case."""
     return json_response(await service.withdraw(session, principal=principal, case_id=case_id))
@@ -185,7 +185,7 @@ async def withdraw_case(
     operation_id="cases_accept",
 )
 async def accept_case(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Accept a submitted case (admins, facilitators); scheduled at once if seated."""
     return json_response(await service.accept(session, principal=principal, case_id=case_id))
@@ -198,7 +198,7 @@ async def accept_case(
     operation_id="cases_decline",
 )
 async def decline_case(
-    case_id: uuid.UUID, body: CaseDecline, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, body: CaseDecline, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Decline a case with a reason (admins, facilitators)."""
     return json_response(
@@ -213,7 +213,7 @@ async def decline_case(
     operation_id="cases_mark_discussed",
 )
 async def mark_discussed(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """The board discussed the case (its table's facilitator, or an admin)."""
     return json_response(
@@ -228,7 +228,7 @@ async def mark_discussed(
     operation_id="cases_report_outcome",
 )
 async def report_outcome(
-    case_id: uuid.UUID, body: CaseOutcome, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, body: CaseOutcome, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Weeks later, the author records what they did and what happened."""
     return json_response(
@@ -244,7 +244,7 @@ async def report_outcome(
     operation_id="recommendations_create",
 )
 async def add_recommendation(
-    case_id: uuid.UUID,
+    case_id: StrictUUID,
     body: RecommendationCreate,
     principal: CommunityPrincipal,
     session: SessionDep,
@@ -263,7 +263,7 @@ async def add_recommendation(
     operation_id="recommendations_list",
 )
 async def list_recommendations(
-    case_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    case_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """The advice a case received, oldest first; visible as the case is."""
     items = await service.recommendations(session, principal=principal, case_id=case_id)
@@ -277,8 +277,8 @@ async def list_recommendations(
     operation_id="recommendations_rate",
 )
 async def rate_recommendation(
-    case_id: uuid.UUID,
-    recommendation_id: uuid.UUID,
+    case_id: StrictUUID,
+    recommendation_id: StrictUUID,
     body: RecommendationRating,
     principal: CommunityPrincipal,
     session: SessionDep,

@@ -31,6 +31,7 @@ from app.cases.schemas import (
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.outbox import emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
+from app.csvsafe import inert
 from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.event import Event, EventStatus
 from app.models.member import Role
@@ -308,7 +309,10 @@ async def export_csv(
     writer.writerow(EXPORT_COLUMNS)
     for case in rows:
         writer.writerow(
-            ["" if getattr(case, c) is None else str(getattr(case, c)) for c in EXPORT_COLUMNS]
+            [
+                "" if getattr(case, c) is None else inert(str(getattr(case, c)))
+                for c in EXPORT_COLUMNS
+            ]
         )
     return out.getvalue()
 

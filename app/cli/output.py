@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from app.cli.client import ApiError
+from app.csvsafe import inert
 
 # A table piped to a file or another program must not be cut at 80 columns.
 PIPE_WIDTH = 1000
@@ -155,7 +156,7 @@ def write_csv(stream: IO[str], rows: Iterable[dict[str, Any]], keys: Sequence[st
     writer.writerow(keys)
     count = 0
     for row in rows:
-        writer.writerow([cell(row.get(key)) for key in keys])
+        writer.writerow([inert(cell(row.get(key))) for key in keys])
         count += 1
     return count
 

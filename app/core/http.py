@@ -4,6 +4,9 @@ Two checks, because either alone can be bypassed:
 - ``check_url`` when a URL is saved: https only (http only to allow-listed hosts), no
   credentials, no odd low ports, and an IP literal in any spelling (decimal ``2130706433``,
   octal ``0177.0.0.1``, hex, short ``127.1``, IPv4-mapped IPv6) must be a public address.
+  The host is read as the connection will read it (``connection_host``): httpx's IDNA
+  normalisation turns full-width dots (``127。0。0。1``) into dots, and an absolute name's
+  trailing dot (``localhost.``) names the same host, so neither slips past the save.
 - ``GuardedBackend`` at every connection: the host name is resolved once, every address is
   checked, and the socket connects to the checked address. A DNS answer that changes between
   the check and the connection (rebinding) therefore cannot reach an internal address.
@@ -48,6 +51,12 @@ def parse_ip_literal(host: str) -> IPAddress | None:
     return None
 
 
+def connection_host(host: str) -> str:
+    """A host (as httpx has normalised it) as a lookup or a literal parse reads it: the
+    trailing dots of an absolute name dropped, since ``localhost.`` is ``localhost``."""
+    return host.strip("[]").rstrip(".").lower()
+
+
 def is_public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         mapped = address.ipv4_mapped or address.sixtofour
@@ -55,6 +64,10 @@ def is_public(address: IPAddress) -> bool:
             return is_public(mapped)
         if address.teredo is not None:
             return all(is_public(inner) for inner in address.teredo)
+        # fec0::/10, the deprecated site-local range, is still routed inside some networks,
+        # but the ipaddress module counts it as global.
+        if address.is_site_local:
+            return False
     return address.is_global and not (
         address.is_multicast
         or address.is_reserved
@@ -75,10 +88,14 @@ def check_url(url: str, allowed_http_hosts: Iterable[str]) -> SplitResult:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
+        # The host the delivery will connect to, normalised by httpx as when it sends.
+        name = connection_host(httpx.URL(url).host) if parts.hostname else ""
+    except (ValueError, httpx.InvalidURL) as exc:
         raise InvalidInput(f"url is malformed: {exc}.") from exc
+    # The allow-list is matched on the host as written: another spelling of an allowed host
+    # is judged like any other host.
     host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in ("https", "http") or not host or not name:
         raise InvalidInput("The URL must be an absolute https URL.")
     if parts.scheme == "http" and not _host_allowed(host, allowed):
         raise InvalidInput(
@@ -91,10 +108,10 @@ def check_url(url: str, allowed_http_hosts: Iterable[str]) -> SplitResult:
         raise InvalidInput(f"Port {port} is not allowed for receivers.")
     if _host_allowed(host, allowed):
         return parts
-    literal = parse_ip_literal(host)
+    literal = parse_ip_literal(name)
     if literal is not None and not is_public(literal):
         raise InvalidInput("The URL points to a private or reserved address.")
-    if host.endswith((".localhost", ".local", ".internal")) or host == "localhost":
+    if name.endswith((".localhost", ".local", ".internal")) or name == "localhost":
         raise InvalidInput("The URL points to a local host name.")
     return parts
 
@@ -111,7 +128,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def resolve(self, host: str, port: int) -> str:
         if host.lower().strip("[]") in self._allowed:
             return host
-        literal = parse_ip_literal(host)
+        literal = parse_ip_literal(connection_host(host))
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:

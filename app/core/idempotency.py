@@ -6,6 +6,13 @@ member behind the token, or the client address for anonymous calls) and the rout
 5xx outcomes are not kept, so a retry after a server error runs again. Records live in the
 database so every API process agrees.
 
+A replay is an answer like any other: it goes only to a caller who is still authenticated as
+the one who asked (the routes' own check, ``authenticate``: a revoked access token or API
+token gets 401, not the stored answer). An answer that carries a secret shown once (a personal
+API token, a webhook signing secret; its route says so with ``answer_holds_secret``) is not
+kept: the record keeps a 409 saying the thing exists and where it is listed. The retry does not
+create it twice, and the secret lives nowhere but in the first answer (never in this table).
+
 "In flight" is a lease, not a lock: a request whose process was killed, or whose outcome could
 not be stored because the database went away, leaves its record without a response. After the
 lease (``idempotency_lease_seconds``, far longer than any request runs) a retry takes the key
@@ -15,21 +22,36 @@ request is then dropped, since the record it would update is gone.
 """
 
 import hashlib
+import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from fastapi import Depends, Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import DB_RETRY_AFTER_SECONDS, database_unavailable
+from app.core.errors import (
+    DB_RETRY_AFTER_SECONDS,
+    PROBLEM_BASE,
+    Unauthorized,
+    database_unavailable,
+)
 from app.core.middleware import send_problem
 from app.core.routes import route_index
-from app.core.security import API_TOKEN_PREFIX, InvalidToken, TokenCodec, token_digest
+from app.core.security import (
+    API_TOKEN_PREFIX,
+    InvalidToken,
+    TokenCodec,
+    bearer_credential,
+    token_digest,
+)
 from app.models.idempotency import IdempotencyRecord
 
 logger = logging.getLogger("app.idempotency")
@@ -43,9 +65,40 @@ KEY_PATTERN = re.compile(KEY_PATTERN_TEXT)
 INVALID_KEY = ("invalid-idempotency-key", "Invalid Idempotency-Key")
 KEY_REUSED = ("idempotency-key-reused", "Idempotency-Key reused with another request")
 IN_FLIGHT = ("idempotency-key-in-flight", "Request with this Idempotency-Key in progress")
-PROBLEM_KINDS = (INVALID_KEY, KEY_REUSED, IN_FLIGHT)
+SECRET_NOT_KEPT = ("idempotent-answer-not-kept", "The answer held a secret and is not kept")
+PROBLEM_KINDS = (INVALID_KEY, KEY_REUSED, IN_FLIGHT, SECRET_NOT_KEPT)
 # Response headers worth replaying; everything else is regenerated.
 _REPLAYED_HEADERS = {b"content-type", b"location", b"etag"}
+# Where ``answer_holds_secret`` leaves its note for the middleware: the request's state, which
+# is the scope's, so the middleware reads it once the route has answered.
+_SECRET_NOTE = "idempotency_secret_listed_at"
+
+# The routes' authentication (``app.auth.service.authenticate``), handed in by ``app.main``
+# because core may not import ``app.auth``: a principal for a bearer credential, or
+# ``Unauthorized``.
+Authenticate = Callable[[AsyncSession, TokenCodec, str], Awaitable[object]]
+
+
+def answer_holds_secret(listed_at: str) -> Any:
+    """A route dependency: this route's success answer carries a secret shown only once, so
+    it is not kept for a replay. ``listed_at`` tells the retrying client where the thing it
+    created is listed (the 409 a replay gets says so)."""
+
+    def note(request: Request) -> None:
+        setattr(request.state, _SECRET_NOTE, listed_at)
+
+    return Depends(note)
+
+
+def _secret_not_kept(listed_at: str) -> tuple[int, dict[str, str], bytes]:
+    status = 409
+    slug, title = SECRET_NOT_KEPT
+    detail = (
+        "The first answer to this Idempotency-Key held a secret, which is not kept for a "
+        f"replay. It was created: {listed_at}."
+    )
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    return status, {"content-type": "application/problem+json"}, json.dumps(body).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +223,8 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
     if authorization is None:
         client = scope.get("client")
         return f"anon:{client[0] if client else 'unknown'}"
-    scheme, _, credential = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not credential:
+    credential = bearer_credential(authorization)
+    if credential is None:
         return None
     if credential.startswith(API_TOKEN_PREFIX):
         return f"pat:{token_digest(credential)}"
@@ -182,10 +235,11 @@ def caller_of(scope: Scope, codec: TokenCodec) -> str | None:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, ttl: timedelta, lease: timedelta):
+    def __init__(self, app: ASGIApp, ttl: timedelta, lease: timedelta, authenticate: Authenticate):
         self.app = app
         self.ttl = ttl
         self.lease = lease
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -246,9 +300,31 @@ class IdempotencyMiddleware:
             )
             return
         if outcome.replay is not None:
+            refused = await self._refused(scope, caller, sessionmaker)
+            if refused is not None:
+                await send_problem(send, 401, refused, [(b"www-authenticate", b"Bearer")])
+                return
             await _replay(send, outcome.replay)
             return
         await self._run_and_store(scope, receive, send, sessionmaker, outcome.record_id)
+
+    async def _refused(
+        self, scope: Scope, caller: str, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> str | None:
+        """Why the caller may not have the stored answer (None: they may). ``caller_of`` only
+        read the credential; a replay runs no route, so the routes' check runs here: the
+        access token's version and the member's erasure, the API token's revocation and
+        expiry. An anonymous caller holds nothing to revoke."""
+        if caller.startswith("anon:"):
+            return None
+        credential = bearer_credential(Headers(scope=scope).get("authorization")) or ""
+        try:
+            async with sessionmaker() as session:
+                await self.authenticate(session, scope["app"].state.token_codec, credential)
+                await session.commit()  # an API token's last use is recorded, as on a route
+        except Unauthorized as error:
+            return error.detail or "Authentication required."
+        return None
 
     async def _run_and_store(
         self,
@@ -283,8 +359,11 @@ class IdempotencyMiddleware:
                 return
             body = b"".join(chunks)
             settled = True
+            listed_at = scope.get("state", {}).get(_SECRET_NOTE)
             if status >= 500:
                 await abandon(sessionmaker, record_id)
+            elif listed_at is not None and status < 300:
+                await finish(sessionmaker, record_id, *_secret_not_kept(listed_at))
             else:
                 await finish(sessionmaker, record_id, status, headers, body)
             await send(start)

@@ -1,5 +1,5 @@
 """Pure ASGI middleware: request ids, the access log and the body-size limit (all run before
-auth), and CORS with problem+json refusals."""
+auth), CORS with problem+json refusals, and the security headers every answer carries."""
 
 import json
 import logging
@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from fastapi import Depends, Request
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -20,6 +21,59 @@ from app.core.routes import route_index
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 access_logger = logging.getLogger("app.access")
+
+
+# An API answer is JSON (or CSV) for a program, never a page: no script, style, frame or
+# fetch from it, and no page may frame it. The interactive docs load Swagger UI's script and
+# styles, so they (and the document they read) go without it.
+CONTENT_SECURITY_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+_DOCS_PATHS = ("/docs", "/openapi.json")
+# Where ``no_store`` leaves its note for ``SecurityHeadersMiddleware``: the request's state is
+# the scope's, so the note is there when the answer starts.
+_NO_STORE_NOTE = "no_store"
+
+
+def _note_no_store(request: Request) -> None:
+    setattr(request.state, _NO_STORE_NOTE, True)
+
+
+# A route dependency: the route's answers carry credentials (access and refresh tokens, a
+# personal API token, a signing secret), which no cache (a proxy's, a browser's disk) may keep.
+# A note rather than a header set by the route: routes that return a Response of their own
+# would drop the headers of FastAPI's injected one.
+NO_STORE = Depends(_note_no_store)
+
+
+class SecurityHeadersMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every answer, the restrictive
+    ``Content-Security-Policy`` on every answer but the docs', and ``Cache-Control: no-store``
+    on the answers of routes that declare ``NO_STORE``. Outermost, so the answers of the other
+    middleware (413, idempotency replays, CORS refusals) carry them too."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        is_docs = any(path == p or path.startswith(p + "/") for p in _DOCS_PATHS)
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                added = {b"x-content-type-options": b"nosniff"}
+                if not is_docs:
+                    added[b"content-security-policy"] = CONTENT_SECURITY_POLICY
+                if state.get(_NO_STORE_NOTE):
+                    added[b"cache-control"] = b"no-store"
+                message["headers"] = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in added
+                ] + list(added.items())
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class RequestIdMiddleware:

@@ -45,8 +45,9 @@ _IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Makes retries safe: the same key replays the first response for 24 h; "
-    "409 while the first is in flight, 422 with another body.",
+    "description": "Makes retries safe: the same key replays the first response for 24 h, "
+    "to the same caller while still signed in (else 401); 409 while the first is in flight "
+    "or when the first answer held a secret (not kept), 422 with another body.",
     "schema": {
         "type": "string",
         "minLength": 1,

@@ -1,12 +1,14 @@
 """Base classes for API shapes: strict inputs, and reads that render UTC times with ``Z``."""
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -120,3 +122,22 @@ def _forbid_nul(schema: dict[str, Any]) -> None:
 
 class ReadSchema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+# One spelling per id: the hyphenated 8-4-4-4-12 form (hex digits in either case). Python's
+# UUID parser also takes ``{...}``, ``urn:uuid:...`` and 32 bare digits, so without this the
+# same resource answers under several URLs (each its own cache entry, audit target text and
+# rate-limit key) and an id that is not of our spelling is not refused.
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def _canonical_uuid(value: Any) -> Any:
+    if isinstance(value, str) and not _CANONICAL_UUID.fullmatch(value):
+        raise ValueError("must be a UUID written as 8-4-4-4-12 hex digits")
+    return value
+
+
+# A UUID in a path or query parameter; its schema stays ``format: uuid``.
+StrictUUID = Annotated[uuid.UUID, BeforeValidator(_canonical_uuid)]

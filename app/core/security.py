@@ -6,6 +6,7 @@ Keeping both libraries behind this module means a switch (PyJWT, joserfc) change
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 import uuid
@@ -33,6 +34,23 @@ _DECODE_OPTIONS = {
     "leeway": _LEEWAY_SECONDS,
 }
 API_TOKEN_PREFIX = "dl_pat_"
+
+# "Bearer", one space, a token68 (RFC 9110 11.4; the scheme is case-insensitive). The grammar
+# allows more spaces, but a credential in any other shape is refused rather than tidied:
+# every reader of the header (authentication, the idempotency layer's caller, a proxy's log)
+# then sees the same credential.
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)")
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer`` header, or None when there is none or
+    it is not exactly of that shape."""
+    if authorization is None:
+        return None
+    match = _BEARER.fullmatch(authorization)
+    return match.group(1) if match else None
+
+
 REFRESH_TOKEN_BYTES = 32
 
 

@@ -5,7 +5,6 @@ A status change settles the event's registrations too: the registrations area fo
 (``app.events.service.status_changing``).
 """
 
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -16,6 +15,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.events import service
 from app.events.schemas import (
     EventCounts,
@@ -80,7 +80,7 @@ async def list_events(
     operation_id="events_get",
 )
 async def get_event(
-    event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, request: Request
+    event_id: StrictUUID, principal: PrincipalDep, session: SessionDep, request: Request
 ) -> Response:
     """One event (ETag)."""
     return tagged_response(await service.get(session, principal, event_id), request)
@@ -93,7 +93,7 @@ async def get_event(
     operation_id="events_update",
 )
 async def update_event(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: EventUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -123,7 +123,7 @@ async def update_event(
     operation_id="events_counts",
 )
 async def event_counts(
-    event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    event_id: StrictUUID, principal: PrincipalDep, session: SessionDep
 ) -> EventCounts:
     """Seats, and registrations by status."""
     return await service.counts(session, principal, event_id)
@@ -151,7 +151,7 @@ async def list_public_events(
     responses=problem_responses(404, 422),
     operation_id="public_events_get",
 )
-async def get_public_event(event_id: uuid.UUID, session: SessionDep) -> PublicEventRead:
+async def get_public_event(event_id: StrictUUID, session: SessionDep) -> PublicEventRead:
     """One public event, for anyone."""
     return await service.get_public(session, event_id)
 
@@ -163,7 +163,7 @@ async def get_public_event(event_id: uuid.UUID, session: SessionDep) -> PublicEv
     operation_id="events_transition",
 )
 async def move_event(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: EventTransition,
     admin: AdminPrincipal,
     session: SessionDep,

@@ -1,6 +1,5 @@
 """/api/v1/members (the directory) and /api/v1/me (my profile, privacy, tokens, data)."""
 
-import uuid
 from enum import StrEnum
 from typing import Annotated
 
@@ -12,8 +11,11 @@ from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.idempotency import answer_holds_secret
+from app.core.middleware import NO_STORE
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.members import service
 from app.members.repository import MemberFilters
 from app.members.schemas import (
@@ -103,7 +105,7 @@ async def list_members(
     operation_id="members_get",
 )
 async def get_member(
-    member_id: uuid.UUID,
+    member_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     context: ContextDep,
@@ -123,7 +125,7 @@ async def get_member(
     operation_id="members_update",
 )
 async def update_member(
-    member_id: uuid.UUID,
+    member_id: StrictUUID,
     body: MemberAdminUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -150,7 +152,7 @@ async def update_member(
     operation_id="members_set_roles",
 )
 async def set_roles(
-    member_id: uuid.UUID,
+    member_id: StrictUUID,
     body: RolesUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -189,7 +191,7 @@ async def invite_members(
     operation_id="members_invite",
 )
 async def invite_member(
-    member_id: uuid.UUID,
+    member_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     settings: SettingsDep,
@@ -287,6 +289,7 @@ async def list_tokens(principal: InteractivePrincipal, session: SessionDep) -> l
     response_model=ApiTokenCreated,
     responses=problem_responses(401, 403, 409, 413, 422),
     operation_id="me_tokens_create",
+    dependencies=[answer_holds_secret("GET /api/v1/me/tokens lists it"), NO_STORE],
 )
 async def create_token(
     body: ApiTokenCreate,
@@ -308,7 +311,7 @@ async def create_token(
     operation_id="me_tokens_revoke",
 )
 async def revoke_token(
-    token_id: uuid.UUID,
+    token_id: StrictUUID,
     principal: InteractivePrincipal,
     session: SessionDep,
     context: ContextDep,

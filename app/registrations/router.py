@@ -1,7 +1,6 @@
 """/api/v1/events/{id}/registrations, /api/v1/registrations: registering, the second
 confirmation, the waiting list, check-in at the door."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -13,6 +12,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 from app.models.member import Role
 from app.models.registration import RegistrationStatus
 from app.registrations import service
@@ -43,7 +43,7 @@ StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.adm
     operation_id="registrations_create",
 )
 async def register(
-    event_id: uuid.UUID, body: RegistrationCreate, principal: PrincipalDep, session: SessionDep
+    event_id: StrictUUID, body: RegistrationCreate, principal: PrincipalDep, session: SessionDep
 ) -> Response:
     """Register for an event; the seat is firm only after the second confirmation."""
     created = await service.register(session, principal=principal, event_id=event_id, data=body)
@@ -57,7 +57,7 @@ async def register(
     operation_id="registrations_list",
 )
 async def list_registrations(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     staff: StaffPrincipal,
     session: SessionDep,
     registration_status: Annotated[RegistrationStatus | None, Query(alias="status")] = None,
@@ -84,7 +84,7 @@ async def list_registrations(
     operation_id="registrations_sources",
 )
 async def registration_sources(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> list[SourceCount]:
     """Registrations by source and UTM campaign: where people came from, and who came."""
     return await service.source_stats(session, event_id)
@@ -97,7 +97,7 @@ async def registration_sources(
     operation_id="events_check_in",
 )
 async def check_in_by_qr(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: QrCheckIn,
     staff: StaffPrincipal,
     session: SessionDep,
@@ -125,7 +125,7 @@ async def check_in_by_qr(
     operation_id="events_walk_in",
 )
 async def walk_in(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: WalkIn,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -162,7 +162,7 @@ async def my_registrations(
     operation_id="registrations_get",
 )
 async def get_registration(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -180,7 +180,7 @@ async def get_registration(
     operation_id="registrations_confirm",
 )
 async def confirm(
-    registration_id: uuid.UUID, principal: PrincipalDep, session: SessionDep
+    registration_id: StrictUUID, principal: PrincipalDep, session: SessionDep
 ) -> RegistrationRead:
     """The second confirmation (or taking an offered seat): confirmed if a seat is free,
     otherwise on the waiting list in order of arrival."""
@@ -194,7 +194,7 @@ async def confirm(
     operation_id="registrations_cancel",
 )
 async def cancel(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -213,7 +213,7 @@ async def cancel(
     operation_id="registrations_admit",
 )
 async def admit(
-    registration_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    registration_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """Confirm someone on the waiting list (or still to confirm) at once; with no seat free,
     the event gets one more (audited). Admins only."""
@@ -230,7 +230,7 @@ async def admit(
     operation_id="registrations_check_in",
 )
 async def check_in(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     body: CheckIn,
     staff: StaffPrincipal,
     session: SessionDep,
@@ -255,7 +255,7 @@ async def check_in(
     operation_id="registrations_qr",
 )
 async def qr_code(
-    registration_id: uuid.UUID,
+    registration_id: StrictUUID,
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -275,7 +275,7 @@ async def qr_code(
     operation_id="members_attendance",
 )
 async def attendance(
-    member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    member_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> AttendanceRead:
     """A member's registrations, attendance and no-shows, latest event first. Admins only."""
     return await service.attendance(session, member_id)

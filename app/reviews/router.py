@@ -2,7 +2,6 @@
 routes under /api/v1/applications that hand applications to the council (submit, import,
 assignments, reviews)."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -14,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import IfMatch, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.member import Role
 from app.reviews import assigning, service
 from app.reviews.schemas import (
@@ -48,7 +48,7 @@ StaffPrincipal = Annotated[Principal, Depends(require(Role.reviewer, Role.admin)
     operation_id="application_reviews_list",
 )
 async def list_application_reviews(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     principal: StaffPrincipal,
     session: SessionDep,
     settings: SettingsDep,
@@ -68,7 +68,7 @@ async def list_application_reviews(
     operation_id="application_reviews_create",
 )
 async def create_review(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: ReviewCreate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
@@ -93,7 +93,7 @@ async def create_review(
     operation_id="application_assignments_list",
 )
 async def list_assignments(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
 ) -> list[AssignmentRead]:
@@ -108,7 +108,7 @@ async def list_assignments(
     operation_id="application_assignments_reassign",
 )
 async def reassign(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: ReassignRequest,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -188,7 +188,7 @@ async def reviewer_stats(admin: AdminPrincipal, session: SessionDep) -> Reviewer
     operation_id="reviews_application_get",
 )
 async def read_blind(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
 ) -> BlindApplication:
@@ -204,7 +204,7 @@ async def read_blind(
     operation_id="reviews_blind_copy_get",
 )
 async def get_blind_copy(
-    application_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    application_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> BlindCopyRead:
     """What reviewers read of an application's free text (masked, or as edited). Admins."""
     return await service.blind_copy(session, application_id=application_id)
@@ -217,7 +217,7 @@ async def get_blind_copy(
     operation_id="reviews_blind_copy_put",
 )
 async def put_blind_copy(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: BlindCopyUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -238,7 +238,7 @@ async def put_blind_copy(
     operation_id="reviews_recuse",
 )
 async def recuse(
-    application_id: uuid.UUID,
+    application_id: StrictUUID,
     body: RecusalCreate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,
@@ -264,7 +264,7 @@ async def recuse(
     operation_id="reviews_get",
 )
 async def get_review(
-    review_id: uuid.UUID,
+    review_id: StrictUUID,
     principal: StaffPrincipal,
     session: SessionDep,
     request: Request,
@@ -281,7 +281,7 @@ async def get_review(
     operation_id="reviews_update",
 )
 async def update_review(
-    review_id: uuid.UUID,
+    review_id: StrictUUID,
     body: ReviewUpdate,
     reviewer: ReviewerPrincipal,
     session: SessionDep,

@@ -1,7 +1,6 @@
 """/api/v1/surveys: admins build, open and close surveys and read results and exports; the
 audience answers once; facilitators see their own table's aggregate."""
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -14,6 +13,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.member import Role
 from app.models.survey import SurveyStatus
 from app.surveys import service
@@ -65,7 +65,7 @@ async def create_survey(
     operation_id="surveys_create_express",
 )
 async def create_express_survey(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: ExpressSurveyCreate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -89,7 +89,7 @@ async def create_express_survey(
 async def list_surveys(
     principal: CommunityPrincipal,
     session: SessionDep,
-    event_id: uuid.UUID | None = None,
+    event_id: StrictUUID | None = None,
     survey_status: Annotated[SurveyStatus | None, Query(alias="status")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -114,7 +114,7 @@ async def list_surveys(
     operation_id="surveys_get",
 )
 async def get_survey(
-    survey_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep, request: Request
+    survey_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep, request: Request
 ) -> Response:
     """One survey with its questions (ETag)."""
     return tagged_response(
@@ -129,7 +129,7 @@ async def get_survey(
     operation_id="surveys_update",
 )
 async def update_survey(
-    survey_id: uuid.UUID,
+    survey_id: StrictUUID,
     body: SurveyUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -157,7 +157,7 @@ async def update_survey(
     operation_id="surveys_open",
 )
 async def open_survey(
-    survey_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    survey_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """Open now and invite the audience, or schedule for `opens_at` if still ahead."""
     return json_response(
@@ -174,7 +174,7 @@ async def open_survey(
     operation_id="surveys_close",
 )
 async def close_survey(
-    survey_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    survey_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """Close: no more answers. Final."""
     return json_response(
@@ -191,7 +191,7 @@ async def close_survey(
     operation_id="surveys_remind",
 )
 async def remind(
-    survey_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    survey_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """E-mail a reminder now to those of the audience who have not answered."""
     return json_response(
@@ -207,7 +207,7 @@ async def remind(
     operation_id="surveys_respond",
 )
 async def respond(
-    survey_id: uuid.UUID, body: ResponseCreate, principal: CommunityPrincipal, session: SessionDep
+    survey_id: StrictUUID, body: ResponseCreate, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Answer the survey (its audience, once: 409 on a second answer)."""
     answered = await service.respond(
@@ -223,7 +223,7 @@ async def respond(
     operation_id="surveys_my_response",
 )
 async def my_response(
-    survey_id: uuid.UUID, principal: CommunityPrincipal, session: SessionDep
+    survey_id: StrictUUID, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Whether I answered; my answers for named surveys (anonymous ones are linked to
     nobody, not even to me)."""
@@ -239,7 +239,7 @@ async def my_response(
     operation_id="surveys_edit_response",
 )
 async def edit_response(
-    survey_id: uuid.UUID, body: ResponseCreate, principal: CommunityPrincipal, session: SessionDep
+    survey_id: StrictUUID, body: ResponseCreate, principal: CommunityPrincipal, session: SessionDep
 ) -> Response:
     """Replace my answers while the survey is open, if it allows changes (named only)."""
     return json_response(
@@ -255,7 +255,7 @@ async def edit_response(
     responses=problem_responses(401, 403, 404, 422),
     operation_id="surveys_results",
 )
-async def results(survey_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
+async def results(survey_id: StrictUUID, admin: AdminPrincipal, session: SessionDep) -> Response:
     """Response rate, share satisfied, each question's figures, and breakdowns by table and
     facilitator (groups under k answers withheld). Admins."""
     return json_response(await service.survey_results(session, admin=admin, survey_id=survey_id))
@@ -268,7 +268,7 @@ async def results(survey_id: uuid.UUID, admin: AdminPrincipal, session: SessionD
     operation_id="surveys_my_table_results",
 )
 async def my_table_results(
-    survey_id: uuid.UUID, facilitator: FacilitatorPrincipal, session: SessionDep
+    survey_id: StrictUUID, facilitator: FacilitatorPrincipal, session: SessionDep
 ) -> list[TableResults]:
     """The aggregate of the table(s) I led, once a table has k answers. Facilitators."""
     return await service.my_table_results(session, principal=facilitator, survey_id=survey_id)
@@ -284,7 +284,7 @@ async def my_table_results(
     operation_id="surveys_export",
 )
 async def export(
-    survey_id: uuid.UUID,
+    survey_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,

@@ -20,6 +20,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
+from app.csvsafe import inert
 from app.events import service as event_service
 from app.models.event import Event, EventStatus
 from app.models.survey import (
@@ -615,8 +616,7 @@ def _cell(value: Any) -> str:
             "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         )
     )
-    # A cell starting like a formula runs as one in spreadsheets: keep answers inert.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return inert(text)
 
 
 async def export(

@@ -1,8 +1,6 @@
 """/api/v1/events/{id}/seating and /api/v1/events/{id}/tables: admins generate, adjust and
 publish the seating; members see their own table."""
 
-import uuid
-
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.permissions import AdminPrincipal, PrincipalDep
@@ -10,6 +8,7 @@ from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.tables import service
 from app.tables.schemas import (
     KeepApartCreate,
@@ -36,7 +35,7 @@ CHANGE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422)
     operation_id="seating_generate",
 )
 async def generate_seating(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: SeatingOptions,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -57,7 +56,7 @@ async def generate_seating(
     operation_id="seating_get",
 )
 async def get_seating(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, request: Request
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, request: Request
 ) -> Response:
     """The plan being worked on (the draft, else the published one) with its metrics and each
     table's score and reasons (ETag)."""
@@ -71,7 +70,7 @@ async def get_seating(
     operation_id="seating_move",
 )
 async def move_seat(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: SeatMove,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -98,7 +97,7 @@ async def move_seat(
     operation_id="seating_swap",
 )
 async def swap_seats(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     body: SeatSwap,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -124,7 +123,7 @@ async def swap_seats(
     operation_id="seating_publish",
 )
 async def publish_seating(
-    event_id: uuid.UUID,
+    event_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,
@@ -146,7 +145,7 @@ async def publish_seating(
     operation_id="seating_rules",
 )
 async def seating_rules(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> Response:
     """The event's pins and pairs kept apart."""
     return json_response(await service.rules(session, event_id))
@@ -159,8 +158,8 @@ async def seating_rules(
     operation_id="seating_pin",
 )
 async def pin_member(
-    event_id: uuid.UUID,
-    member_id: uuid.UUID,
+    event_id: StrictUUID,
+    member_id: StrictUUID,
     body: PinSet,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -181,7 +180,7 @@ async def pin_member(
     operation_id="seating_unpin",
 )
 async def unpin_member(
-    event_id: uuid.UUID, member_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    event_id: StrictUUID, member_id: StrictUUID, admin: AdminPrincipal, session: SessionDep
 ) -> Response:
     """Remove a pin."""
     await service.unpin(session, event_id=event_id, member_id=member_id)
@@ -195,7 +194,7 @@ async def unpin_member(
     operation_id="seating_keep_apart",
 )
 async def keep_apart(
-    event_id: uuid.UUID, body: KeepApartCreate, admin: AdminPrincipal, session: SessionDep
+    event_id: StrictUUID, body: KeepApartCreate, admin: AdminPrincipal, session: SessionDep
 ) -> Response:
     """Never seat these two together at this event; a plan doing so is adjusted."""
     return json_response(
@@ -210,9 +209,9 @@ async def keep_apart(
     operation_id="seating_keep_apart_remove",
 )
 async def remove_keep_apart(
-    event_id: uuid.UUID,
-    member_a: uuid.UUID,
-    member_b: uuid.UUID,
+    event_id: StrictUUID,
+    member_a: StrictUUID,
+    member_b: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
 ) -> Response:
@@ -230,7 +229,7 @@ async def remove_keep_apart(
     operation_id="tables_list",
 )
 async def list_tables(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """Every published table of the event with its roster and cases. Admins only."""
     return json_response(
@@ -249,7 +248,7 @@ async def list_tables(
     operation_id="tables_mine",
 )
 async def my_table(
-    event_id: uuid.UUID, principal: PrincipalDep, session: SessionDep, context: ContextDep
+    event_id: StrictUUID, principal: PrincipalDep, session: SessionDep, context: ContextDep
 ) -> Response:
     """My table at the event: my table-mates (private fields as each consented, the "table"
     level included) and its cases as their visibility allows; its facilitator sees every

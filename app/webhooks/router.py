@@ -1,6 +1,5 @@
 """/api/v1/webhooks: subscriptions, the event catalogue, the delivery log. Admins only."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -9,8 +8,11 @@ from app.auth.permissions import AdminPrincipal
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.idempotency import answer_holds_secret
+from app.core.middleware import NO_STORE
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
+from app.core.schemas import StrictUUID
 from app.models.webhook import DeliveryStatus
 from app.webhooks import service
 from app.webhooks.schemas import (
@@ -46,6 +48,7 @@ async def list_event_types(admin: AdminPrincipal) -> list[EventTypeRead]:
     response_model=SubscriptionWithSecret,
     responses=problem_responses(401, 403, 413, 422),
     operation_id="webhooks_create",
+    dependencies=[answer_holds_secret("GET /api/v1/webhooks lists it"), NO_STORE],
 )
 async def create_subscription(
     body: SubscriptionCreate,
@@ -82,7 +85,7 @@ async def list_subscriptions(
     operation_id="webhooks_get",
 )
 async def get_subscription(
-    subscription_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, request: Request
+    subscription_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, request: Request
 ) -> Response:
     """One subscription (never its secret)."""
     return tagged_response(await service.get_subscription(session, subscription_id), request)
@@ -95,7 +98,7 @@ async def get_subscription(
     operation_id="webhooks_update",
 )
 async def update_subscription(
-    subscription_id: uuid.UUID,
+    subscription_id: StrictUUID,
     body: SubscriptionUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
@@ -119,7 +122,7 @@ async def update_subscription(
     operation_id="webhooks_delete",
 )
 async def delete_subscription(
-    subscription_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
+    subscription_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
     """Remove the subscription and its delivery log."""
     await service.delete_subscription(session, admin, context, subscription_id)
@@ -131,9 +134,10 @@ async def delete_subscription(
     response_model=SubscriptionWithSecret,
     responses=problem_responses(401, 403, 404, 422),
     operation_id="webhooks_rotate_secret",
+    dependencies=[NO_STORE],
 )
 async def rotate_secret(
-    subscription_id: uuid.UUID,
+    subscription_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     settings: SettingsDep,
@@ -151,7 +155,7 @@ async def rotate_secret(
     responses=problem_responses(401, 403, 404, 409, 422),
     operation_id="webhooks_ping",
 )
-async def ping(subscription_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
+async def ping(subscription_id: StrictUUID, admin: AdminPrincipal, session: SessionDep) -> Response:
     """Send a `webhook.ping` to this receiver; follow it in the delivery log."""
     delivery = await service.ping(session, admin, subscription_id)
     return json_response(delivery, status_code=status.HTTP_202_ACCEPTED)
@@ -164,7 +168,7 @@ async def ping(subscription_id: uuid.UUID, admin: AdminPrincipal, session: Sessi
     operation_id="webhooks_deliveries_list",
 )
 async def list_deliveries(
-    subscription_id: uuid.UUID,
+    subscription_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
@@ -191,8 +195,8 @@ async def list_deliveries(
     operation_id="webhooks_deliveries_get",
 )
 async def get_delivery(
-    subscription_id: uuid.UUID,
-    delivery_id: uuid.UUID,
+    subscription_id: StrictUUID,
+    delivery_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
 ) -> Response:
@@ -208,8 +212,8 @@ async def get_delivery(
     operation_id="webhooks_redeliver",
 )
 async def redeliver(
-    subscription_id: uuid.UUID,
-    delivery_id: uuid.UUID,
+    subscription_id: StrictUUID,
+    delivery_id: StrictUUID,
     admin: AdminPrincipal,
     session: SessionDep,
     context: ContextDep,
@@ -227,7 +231,7 @@ async def redeliver(
     operation_id="webhooks_redeliver_failed",
 )
 async def redeliver_failed(
-    subscription_id: uuid.UUID,
+    subscription_id: StrictUUID,
     body: RedeliverFailed,
     admin: AdminPrincipal,
     session: SessionDep,

@@ -5,7 +5,7 @@ import csv
 import io
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.models.case import Case, Recommendation
 from tests.conftest import outbox_events
@@ -319,6 +319,35 @@ class TestVisibility:
         bad = await client.get("/api/v1/cases?cursor=garbage", headers=actors[0].headers)
         assert bad.status_code == 422
         assert_problem(bad)
+
+
+class TestExport:
+    async def test_cells_starting_like_a_formula_are_inert(self, client, db, factory):
+        admin = await factory.member("admin")
+        event, actors = await seated_event(client, db, factory, admin, 4)
+        link = '=HYPERLINK("https://evil.example/","open")'
+        first = await bring(client, actors[0], event, title=link, question="-2+3")
+        second = await bring(client, actors[0], event, title="+1+cmd|' /C calc'!A0")
+        third = await bring(client, actors[0], event, title="@SUM(A1:A9)")
+        # A body's strings lose a leading tab or CR, so those come by the database.
+        await db.execute(
+            update(Case).where(Case.id == uuid.UUID(second["id"])).values(question="\t=1+2")
+        )
+        await db.execute(
+            update(Case).where(Case.id == uuid.UUID(third["id"])).values(question="\r=1+2")
+        )
+        response = await client.get("/api/v1/cases/export", headers=admin.headers)
+        assert response.status_code == 200
+        rows = {r["id"]: r for r in csv.DictReader(io.StringIO(response.text))}
+        assert (rows[first["id"]]["title"], rows[first["id"]]["question"]) == (
+            "'" + link,
+            "'-2+3",
+        )
+        assert rows[second["id"]]["title"] == "'+1+cmd|' /C calc'!A0"
+        assert rows[second["id"]]["question"] == "'\t=1+2"
+        assert rows[third["id"]]["title"] == "'@SUM(A1:A9)"
+        assert rows[third["id"]]["question"] == "'\r=1+2"
+        assert rows[first["id"]]["status"] == "submitted"  # a plain cell stays as it is
 
 
 class TestPersonalData:

@@ -70,6 +70,29 @@ async def test_export_csv_has_a_row_per_member_and_json_an_item_each(dl, admin, 
     assert len(items) == PEOPLE and {i["function"] for i in items} == {"CTO"}
 
 
+async def test_export_csv_cells_starting_like_a_formula_are_inert(dl, admin, engine, tmp_path):
+    [person] = await committed_members(engine, 1)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        person.full_name = '=HYPERLINK("https://evil.example/","open")'
+        person.city = "@SUM(A1:A9)"
+        person.company = "\t=1+2"
+        session.add(person)
+        await session.commit()
+    target = tmp_path / "members.csv"
+    result = await dl("members", "export", "--format", "csv", "--output", str(target))
+    assert result.exit_code == 0, result.stderr
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(target.read_text(encoding="utf-8")))}
+    row = rows[str(person.id)]
+    assert row["full_name"] == '\'=HYPERLINK("https://evil.example/","open")'
+    assert (row["city"], row["company"]) == ("'@SUM(A1:A9)", "'\t=1+2")
+    assert row["email"] == person.email  # a plain cell stays as it is
+    # JSON is no spreadsheet: the values travel as they are.
+    as_json = await dl("members", "export", "-f", "json")
+    items = {i["id"]: i for i in json.loads(as_json.stdout)}
+    assert items[str(person.id)]["full_name"] == person.full_name
+
+
 async def test_show_by_id_and_by_email(dl, engine):
     [person] = await committed_members(engine, 1)
     by_id = await dl("members", "show", str(person.id))

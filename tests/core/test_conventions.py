@@ -3,6 +3,7 @@ health probes."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -14,10 +15,13 @@ from app.core import idempotency
 from app.core.db import create_engine, create_sessionmaker
 from app.core.pagination import encode_cursor
 from app.main import create_app
+from app.models.audit import AuditEntry
+from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.member import Member
-from app.models.token import ApiToken
+from app.models.token import ApiToken, LoginFailure
 from tests.conftest import IS_POSTGRES, make_settings
+from tests.events.helpers import EVENT, soon
 from tests.problems import assert_problem
 
 
@@ -287,8 +291,8 @@ class TestIdempotency:
         body = {"name": "script", "scopes": ["read"]}
         first = await client.post("/api/v1/me/tokens", headers=headers, json=body)
         again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
-        assert first.status_code == again.status_code == 201
-        assert again.json() == first.json()
+        assert first.status_code == 201
+        assert again.status_code == 409  # the answer held the token's secret: not kept
         assert again.headers["idempotent-replayed"] == "true"
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
 
@@ -358,7 +362,7 @@ class TestIdempotency:
         replayed = await client.post(path, content=body, headers=headers)
         assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
         assert replayed.headers["idempotent-replayed"] == "true"
-        assert replayed.json() == retried.json()
+        assert replayed.status_code == 409  # the kept outcome of an answer holding a secret
         assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
         assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
 
@@ -385,7 +389,7 @@ class TestIdempotency:
                 headers={**actor.headers, "Idempotency-Key": "stored-first"},
             )
         assert response.status_code == 201
-        assert stored_at_start == [201]
+        assert stored_at_start == [409]  # the secret's answer is kept as a 409, before it leaves
 
     async def test_storing_the_outcome_without_a_database_does_not_raise(self):
         """The response has left when the outcome is stored: a database gone by then is
@@ -449,6 +453,95 @@ class TestIdempotency:
             "/api/v1/auth/signup", json=body, headers={"Idempotency-Key": "k" * 256}
         )
         assert too_long.status_code == 400
+
+    async def test_a_replay_goes_only_to_a_caller_still_signed_in(self, client, factory, db):
+        """The stored answer is the caller's only while their credential still is: after
+        logout-all (the access token's version moves on) or an API token's revocation, a
+        replay is a 401, as the route itself would answer."""
+        admin = await factory.member("admin")
+        event = {**EVENT, **soon()}
+        headers = {**admin.headers, "Idempotency-Key": "event-1"}
+        first = await client.post("/api/v1/events", headers=headers, json=event)
+        replayed = await client.post("/api/v1/events", headers=headers, json=event)
+        assert first.status_code == replayed.status_code == 201
+        assert replayed.json() == first.json()
+        assert replayed.headers["idempotent-replayed"] == "true"
+
+        pat = (
+            await client.post(
+                "/api/v1/me/tokens",
+                headers=admin.headers,
+                json={"name": "script", "scopes": ["read", "write", "admin"]},
+            )
+        ).json()
+        by_pat = {"Authorization": f"Bearer {pat['token']}", "Idempotency-Key": "event-2"}
+        made = await client.post("/api/v1/events", headers=by_pat, json=event)
+        assert made.status_code == 201
+        revoked = await client.delete(f"/api/v1/me/tokens/{pat['id']}", headers=admin.headers)
+        assert revoked.status_code == 204
+        refused = await client.post("/api/v1/events", headers=by_pat, json=event)
+        assert refused.status_code == 401 and "idempotent-replayed" not in refused.headers
+        assert_problem(refused)
+        assert refused.json()["type"] == "/problems/unauthorized"
+        assert made.json()["id"] not in refused.text
+
+        assert (await client.post("/api/v1/auth/logout-all", headers=admin.headers)).status_code
+        refused = await client.post("/api/v1/events", headers=headers, json=event)
+        assert refused.status_code == 401 and "idempotent-replayed" not in refused.headers
+        assert_problem(refused)
+        assert refused.json()["type"] == "/problems/unauthorized"
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert first.json()["id"] not in refused.text
+        assert await db.scalar(select(func.count()).select_from(Event)) == 2
+
+    async def test_a_revoked_access_token_gets_no_replay_of_a_token_secret(
+        self, client, factory, db
+    ):
+        """The attack: a token is created with a key, the account logs out everywhere, and
+        the old access token asks again with the same key and body."""
+        actor = await factory.member("member")
+        headers = {**actor.headers, "Idempotency-Key": "pat-1"}
+        body = {"name": "script", "scopes": ["read"]}
+        created = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert created.status_code == 201
+        secret = created.json()["token"]
+        assert (await client.post("/api/v1/auth/logout-all", headers=actor.headers)).status_code
+        again = await client.post("/api/v1/me/tokens", headers=headers, json=body)
+        assert again.status_code == 401
+        assert_problem(again)
+        assert again.json()["type"] == "/problems/unauthorized"
+        assert secret not in again.text
+
+    async def test_an_answer_holding_a_secret_is_not_kept(self, client, factory, db):
+        """The secret lives only in the first answer: the record holds a 409 that says the
+        thing exists and where it is listed, so a retry neither shows the secret again nor
+        creates a second one."""
+        admin = await factory.member("admin")
+        for path, body, field, listing in (
+            ("/api/v1/me/tokens", {"name": "script", "scopes": ["read"]}, "token", "me/tokens"),
+            ("/api/v1/webhooks", {"url": "https://example.com/h"}, "secret", "webhooks"),
+        ):
+            headers = {**admin.headers, "Idempotency-Key": f"secret-{field}"}
+            first = await client.post(path, headers=headers, json=body)
+            assert first.status_code == 201 and first.json()[field]
+            secret = first.json()[field]
+            again = await client.post(path, headers=headers, json=body)
+            assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+            assert_problem(again)
+            assert again.json()["type"] == "/problems/idempotent-answer-not-kept"
+            assert f"GET /api/v1/{listing} lists it" in again.json()["detail"]
+            assert secret not in again.text
+            stored = (
+                await db.execute(
+                    select(IdempotencyRecord.response_body).where(
+                        IdempotencyRecord.key == f"secret-{field}"
+                    )
+                )
+            ).scalar_one()
+            assert secret.encode() not in stored
+        assert await db.scalar(select(func.count()).select_from(ApiToken)) == 1
+        listed = await client.get("/api/v1/me/tokens", headers=admin.headers)
+        assert [t["name"] for t in listed.json()] == ["script"]
 
     async def test_expired_record_runs_again(self, client, factory, db):
         actor = await factory.member("member")
@@ -520,3 +613,224 @@ class TestHeaders:
     async def test_health(self, client):
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class TestSecurityHeaders:
+    async def test_every_answer_says_nosniff_under_a_closed_policy(self, client, factory, app):
+        actor = await factory.member("member")
+        answers = [
+            await client.get("/api/v1/me", headers=actor.headers),  # 200
+            await client.get("/api/v1/me"),  # 401 from the route
+            await client.get("/api/v1/nothing-here"),  # 404
+            await client.get("/healthz"),
+            await client.get("/api/v1/cases/export", headers=actor.headers),  # text/csv
+            await client.patch(  # 413 from the body limit, before any route
+                "/api/v1/me",
+                headers={**actor.headers, "content-length": "99999999"},
+                content=b"x",
+            ),
+            await client.options(
+                "/api/v1/me",
+                headers={
+                    "Origin": "https://evil.example",
+                    "Access-Control-Request-Method": "GET",
+                },
+            ),
+        ]
+        for answer in answers:
+            where = f"{answer.request.method} {answer.request.url.path} {answer.status_code}"
+            assert answer.headers.get_list("x-content-type-options") == ["nosniff"], where
+            assert answer.headers.get_list("content-security-policy") == [CSP], where
+            assert "server" not in answer.headers, where
+        assert "cache-control" not in answers[0].headers  # only credentials are not-stored
+
+    async def test_the_docs_go_without_the_policy(self):
+        documented = create_app(make_settings(docs_enabled=True))
+        transport = httpx.ASGITransport(app=documented)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for path in ("/docs", "/openapi.json"):
+                answer = await client.get(path)
+                assert answer.status_code == 200, path
+                assert answer.headers["x-content-type-options"] == "nosniff"
+                assert "content-security-policy" not in answer.headers, path
+        await documented.state.engine.dispose()
+
+    async def test_answers_that_carry_credentials_are_not_stored(self, client, factory, db, app):
+        from app.auth.links import token_of
+        from app.models.token import LinkPurpose
+        from tests.auth.test_identity import NEW_PASSWORD, links_of
+        from tests.auth.test_router import PASSWORD, login, signup
+
+        assert (await signup(client)).status_code == 202
+        logged_in = await login(client)
+        refused = await login(client, password="not the password")
+        refreshed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": logged_in.json()["refresh_token"]}
+        )
+        admin = await factory.member("admin")
+        person = await factory.member("member", email="new@example.com", email_verified_at=None)
+        await client.post(f"/api/v1/members/{person.id}/invitation", headers=admin.headers)
+        [link] = await links_of(db, person.id, LinkPurpose.invitation)
+        accepted = await client.post(
+            "/api/v1/auth/invitations/accept",
+            json={"token": token_of(app.state.settings, link), "password": NEW_PASSWORD},
+        )
+        created = await client.post(
+            "/api/v1/me/tokens",
+            headers={**admin.headers, "Idempotency-Key": "no-store"},
+            json={"name": "script", "scopes": ["read"]},
+        )
+        assert [logged_in.status_code, refreshed.status_code] == [200, 200]
+        assert [accepted.status_code, created.status_code] == [200, 201]
+        for answer in (logged_in, refused, refreshed, accepted, created):
+            assert answer.headers.get_list("cache-control") == ["no-store"], answer.request.url
+            assert answer.headers["x-content-type-options"] == "nosniff"
+        assert PASSWORD  # the sign-up's password is the one login used
+
+    async def test_a_bearer_header_of_another_shape_is_refused(self, client, factory):
+        actor = await factory.member("member")
+        token = actor.token
+        assert (await client.get("/api/v1/me", headers=actor.headers)).status_code == 200
+        ok = await client.get("/api/v1/me", headers={"Authorization": f"bearer {token}"})
+        assert ok.status_code == 200  # the scheme is case-insensitive (RFC 9110)
+        for value in (
+            f"Bearer  {token}",
+            f"Bearer {token} ",
+            f"Bearer\t{token}",
+            f" Bearer {token}",
+        ):
+            answer = await client.get("/api/v1/me", headers={"Authorization": value})
+            assert answer.status_code == 401, repr(value)
+            assert_problem(answer)
+        # A creating POST too, where the idempotency layer reads the header first.
+        answer = await client.post(
+            "/api/v1/me/tokens",
+            headers={"Authorization": f"Bearer  {token}", "Idempotency-Key": "spaces"},
+            json={"name": "script", "scopes": ["read"]},
+        )
+        assert answer.status_code == 401
+
+    async def test_ids_in_another_spelling_are_refused(self, client, factory):
+        admin = await factory.member("admin")
+        plain = str(admin.id)
+        for spelling in (
+            "{" + plain + "}",
+            "%7B" + plain + "%7D",
+            "urn:uuid:" + plain,
+            plain.replace("-", ""),
+            plain + " ",
+        ):
+            answer = await client.get(f"/api/v1/members/{spelling}", headers=admin.headers)
+            assert answer.status_code == 422, spelling
+            assert_problem(answer)
+            query = await client.get(
+                "/api/v1/cases", params={"event_id": spelling}, headers=admin.headers
+            )
+            assert query.status_code == 422, spelling
+        upper = await client.get(f"/api/v1/members/{plain.upper()}", headers=admin.headers)
+        assert upper.status_code == 200 and upper.json()["id"] == plain
+        assert (await client.get(f"/api/v1/members/{plain}", headers=admin.headers)).json()
+
+    def test_the_openapi_ids_stay_format_uuid(self, app):
+        parameter = next(
+            p
+            for p in app.openapi()["paths"]["/api/v1/members/{member_id}"]["get"]["parameters"]
+            if p["name"] == "member_id"
+        )
+        assert parameter["schema"] == {"type": "string", "format": "uuid", "title": "Member Id"}
+
+    def test_uvicorn_sends_no_server_header_wherever_it_is_started(self):
+        root = Path(__file__).resolve().parents[2]
+        [command] = [
+            line
+            for line in (root / "Dockerfile").read_text().splitlines()
+            if line.startswith("CMD")
+        ]
+        assert "--no-server-header" in command and "uvicorn" in command
+        for path in ("bench/run.py", "bench/faults.py"):
+            source = (root / path).read_text()
+            assert source.count('"--no-server-header"') == source.count('"uvicorn")'), path
+            assert '"--no-server-header"' in source, path
+        assert "--no-server-header" in (root / "Makefile").read_text()
+
+
+class TestProxyTrust:
+    """What docs/operations.md ("Proxy trust") says, shown with uvicorn's own proxy-headers
+    middleware around the app, trusting 10.0.0.2 as the image trusts 127.0.0.1."""
+
+    @staticmethod
+    def behind(app, peer: str) -> httpx.AsyncClient:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        proxied = ProxyHeadersMiddleware(app, trusted_hosts="10.0.0.2")
+        transport = httpx.ASGITransport(app=proxied, client=(peer, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+    async def test_forwarded_for_counts_only_from_a_trusted_peer(self, app, db):
+        settings = app.state.settings
+        app.state.settings = settings.model_copy(update={"login_max_failures_per_address": 2})
+        try:
+            await self._count_forwarded_for(app, db)
+        finally:
+            app.state.settings = settings
+
+    async def _count_forwarded_for(self, app, db) -> None:
+
+        async def fail(client, forwarded_for: str, n: int) -> int:
+            answer = await client.post(
+                "/api/v1/auth/login",
+                json={"email": f"nobody{n}@example.com", "password": "wrong password"},
+                headers={"X-Forwarded-For": forwarded_for},
+            )
+            return answer.status_code
+
+        async with self.behind(app, "10.0.0.2") as balancer:
+            # The balancer appends the peer it saw: the right-most untrusted entry counts.
+            assert [await fail(balancer, "1.1.1.1, 203.0.113.7", n) for n in range(3)] == [
+                401,
+                401,
+                429,
+            ]
+            # A new forged address per attempt: the per-address limit is dodged.
+            assert await fail(balancer, "203.0.113.8", 3) == 401
+        async with self.behind(app, "198.51.100.1") as direct:
+            # From an untrusted peer the header is ignored: the peer itself is counted.
+            assert await fail(direct, "203.0.113.9", 4) == 401
+        keys = (await db.execute(select(LoginFailure.key))).scalars().all()
+        addresses = sorted(k for k in keys if k.startswith("address:"))
+        assert addresses == [
+            "address:198.51.100.1",
+            "address:203.0.113.7",
+            "address:203.0.113.7",
+            "address:203.0.113.8",
+        ]
+
+    async def test_the_audit_log_records_what_the_trusted_peer_forwarded(self, app, db, factory):
+        admin = await factory.member("admin")
+        async with self.behind(app, "10.0.0.2") as balancer:
+            created = await balancer.post(
+                "/api/v1/events",
+                headers={**admin.headers, "X-Forwarded-For": "192.0.2.55"},
+                json={**EVENT, **soon()},
+            )
+        assert created.status_code == 201
+        entry = (
+            await db.execute(select(AuditEntry).where(AuditEntry.action == "event.created"))
+        ).scalar_one()
+        assert entry.client_address == "192.0.2.55"
+
+    def test_the_operations_manual_says_so(self):
+        manual = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+        section = manual.split("## Proxy trust", 1)[1].split("\n## ", 1)[0]
+        for fact in (
+            "FORWARDED_ALLOW_IPS",
+            "X-Forwarded-For",
+            "X-Forwarded-Proto",
+            "--proxy-headers",
+            "dodges the per-address login limit",
+            "audit",
+        ):
+            assert fact in section, fact

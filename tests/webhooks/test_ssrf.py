@@ -4,9 +4,11 @@ import socket
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from app.core.errors import InvalidInput
 from app.core.http import BlockedAddress, GuardedBackend, check_url, guarded_transport
+from app.models.webhook import WebhookSubscription
 
 REFUSED = [
     "http://example.com/hook",  # plain http to a host not allow-listed
@@ -41,7 +43,22 @@ REFUSED = [
     "https://[::ffff:7f00:1]/hook",
     "https://[2002:7f00:1::]/hook",  # 6to4 around 127.0.0.1
     "https://[ff02::1]/hook",
+    "https://[fec0::1]/hook",  # the deprecated IPv6 site-local range, fec0::/10
+    "https://[feff:ffff::1]/hook",  # its last block
     "https://localhost/hook",
+    "https://localhost./hook",  # an absolute name: the same host
+    "https://LOCALHOST../hook",
+    "https://metadata.internal./hook",
+    "https://printer.local./hook",
+    "https://127.0.0.1./hook",
+    "https://127\u30020\u30020\u30021/hook",  # ideographic full stops: 127.0.0.1 to httpx
+    "https://127\uff0e0\uff0e0\uff0e1/hook",  # full-width full stops
+    "https://127\uff610\uff610\uff611/hook",  # half-width ideographic full stops
+    "https://10\u30020\u30020\u30025/hook",
+    "https://\uff11\uff12\uff17.0.0.1/hook",  # full-width digits
+    "https://localhost\u3002/hook",
+    "http://localhost./x",
+    "http://127\u30020\u30020\u30021/x",
     "https://metadata.internal/hook",
     "https://printer.local/hook",
     "https://example.com:22/hook",  # ssh
@@ -54,6 +71,8 @@ ACCEPTED = [
     "https://example.com:8443/hook",
     "https://93.184.215.14/hook",
     "https://[2606:4700::6810:85e5]/hook",
+    "https://example.com./hook",  # an absolute public name
+    "https://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/hook",  # an IDN
     "http://receiver.test:8080/hook",  # allow-listed for development and tests
 ]
 
@@ -106,7 +125,18 @@ async def test_connects_to_the_checked_address(monkeypatch) -> None:
     assert calls == ["public.example.com"]
 
 
-@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "localhost"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2130706433",
+        "0x7f.1",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+        "[fec0::1]",
+        "127.0.0.1.",
+        "127\u30020\u30020\u30021",
+    ],
+)
 async def test_literal_and_local_hosts_are_refused_at_connect(host: str) -> None:
     async with httpx.AsyncClient(transport=guarded_transport([])) as client:
         with pytest.raises(BlockedAddress):
@@ -122,3 +152,17 @@ async def test_allow_listed_host_is_reached() -> None:
             response = await client.post(f"{base}/hook", content=b"{}")
     assert response.status_code == 200
     assert len(receiver.arrivals) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost./x", "http://127\u30020\u30020\u30021/x", "https://[fec0::1]/x"],
+)
+async def test_the_api_refuses_them_when_saved(client, factory, db, url: str) -> None:
+    """Through the API, as an admin saves them: refused at once (422), not only at delivery;
+    the suite's settings allow-list 127.0.0.1 for plain http, not its other spellings."""
+    admin = await factory.member("admin")
+    created = await client.post("/api/v1/webhooks", headers=admin.headers, json={"url": url})
+    assert created.status_code == 422, created.text
+    assert created.headers["content-type"].startswith("application/problem+json")
+    assert await db.scalar(select(func.count()).select_from(WebhookSubscription)) == 0

@@ -3,8 +3,6 @@ reports. The CRM is never called while a request waits: a request is recorded an
 performs it (the scheduled job ``bitrix24_sync_runs``, see ``runs.py``), so these answer at
 once with 202."""
 
-import uuid
-
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.permissions import AdminPrincipal
@@ -13,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 from app.integrations.bitrix24 import inbound, runs, service
 from app.integrations.bitrix24.schemas import CrmFailure, EventAccepted, SyncKind, SyncRunRead
 
@@ -53,7 +52,7 @@ async def request_sync(
     responses=problem_responses(401, 403, 404, 422),
     operation_id="bitrix24_sync_get",
 )
-async def get_sync(run_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep) -> Response:
+async def get_sync(run_id: StrictUUID, admin: AdminPrincipal, session: SessionDep) -> Response:
     """A requested sync or reconciliation run: its state and, once done, its report."""
     return json_response(await runs.get_run(session, run_id))
 

@@ -1,7 +1,6 @@
 """/api/v1/integrations/timepad: the webhook Timepad calls; reconciliation and the unusable
 bodies for admins."""
 
-import uuid
 from typing import Annotated
 
 import httpx
@@ -13,6 +12,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
+from app.core.schemas import StrictUUID
 from app.integrations.timepad import service
 from app.integrations.timepad.schemas import DriftReport, UnusableMessage, WebhookAccepted
 
@@ -95,7 +95,7 @@ async def list_unusable(
     operation_id="timepad_reconcile",
 )
 async def reconcile(
-    event_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
 ) -> DriftReport:
     """Pull the event's orders from Timepad, repair what the webhooks missed, and report
     what differed. Admins only."""

@@ -58,7 +58,8 @@ class AlreadyMember(Conflict):
     slug, title = "already-member", "Already a member"
 
 
-class IncompleteApplication(InvalidInput):
+class IncompleteApplication(Conflict):
+    # The request is well formed; the stored draft lacks fields: a state conflict, so 409.
     slug, title = "incomplete-application", "Application incomplete"
 
 

@@ -20,7 +20,7 @@ from app.core import audit
 from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
-from app.core.outbox import emit
+from app.core.outbox import EventType, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
@@ -563,6 +563,31 @@ async def _seat_at_the_door(
         raise Conflict("No seat could be taken; try again.")
 
 
+async def _let_in(
+    session: AsyncSession,
+    admin: Principal,
+    context: RequestContext,
+    registration: Registration,
+    status: RegistrationStatus,
+    event_type: EventType[events.RegistrationChanged],
+    action: str,
+    now: datetime,
+) -> RegistrationRead:
+    """The registration moved by an admin at the door: announced and audited."""
+    _touch(registration, status, now)
+    emit(session, event_type, registration_data(registration))
+    audit.record(
+        session,
+        actor_id=admin.id,
+        action=f"registration.{action}",
+        target_type="registration",
+        target_id=registration.id,
+        context=context,
+    )
+    await session.flush()
+    return await _view(session, registration, admin)
+
+
 async def _door_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
     event = await event_service.find(session, event_id)
     if event is None:
@@ -593,18 +618,9 @@ async def admit(
         raise IllegalTransition(f"A {registration.status} registration is not admitted.")
     registration.confirmed_at = now
     registration.waitlist_position = None
-    _touch(registration, R.confirmed, now)
-    emit(session, events.CONFIRMED, registration_data(registration))
-    audit.record(
-        session,
-        actor_id=admin.id,
-        action="registration.admitted",
-        target_type="registration",
-        target_id=registration.id,
-        context=context,
+    return await _let_in(
+        session, admin, context, registration, R.confirmed, events.CONFIRMED, "admitted", now
     )
-    await session.flush()
-    return await _view(session, registration, admin)
 
 
 async def walk_in(
@@ -653,18 +669,9 @@ async def walk_in(
     registration.cancel_reason = None
     registration.checked_in_at = now
     registration.checked_in_by = admin.id
-    _touch(registration, R.checked_in, now)
-    emit(session, events.CHECKED_IN, registration_data(registration))
-    audit.record(
-        session,
-        actor_id=admin.id,
-        action="registration.walked_in",
-        target_type="registration",
-        target_id=registration.id,
-        context=context,
+    return await _let_in(
+        session, admin, context, registration, R.checked_in, events.CHECKED_IN, "walked_in", now
     )
-    await session.flush()
-    return await _view(session, registration, admin)
 
 
 # -- registrations that arrive from a ticketing partner (Timepad) ----------------------------

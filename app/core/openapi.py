@@ -15,6 +15,7 @@ from app.core.errors import (
     Problem,
 )
 from app.core.routes import IDEMPOTENT_STATUSES
+from app.core.schemas import forbid_refused
 
 DESCRIPTION = """
 The API of Digital Leaders, a vetted peer community of IT and digital managers.
@@ -100,6 +101,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in document.get("paths", {}).values():
         for method, operation in path_item.items():
             responses = operation.get("responses", {})
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and isinstance(parameter.get("schema"), dict):
+                    # What core.query enforces, said in the contract (as for bodies).
+                    forbid_refused(parameter["schema"])
             if {"AccessToken": []} in operation.get("security", []):
                 # A personal API token works wherever an access token does.
                 operation["security"].append({"ApiToken": []})

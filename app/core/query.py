@@ -1,4 +1,6 @@
-"""A query parameter that takes one value, sent several times, is a 422.
+"""A query parameter that takes one value, sent several times, is a 422; so is a value with a
+character no text of ours takes (NUL, which PostgreSQL refuses, other control characters,
+bidirectional marks): the same rule as for bodies (``core.schemas.REFUSED_CHARACTERS``).
 
 Starlette keeps every value and FastAPI silently uses the last one, so ``?status=open&status=x``
 would be read as ``status=x``: what the client meant is ambiguous, and the OpenAPI document
@@ -14,6 +16,8 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+
+from app.core.schemas import refused_character
 
 
 def _is_sequence(annotation: object) -> bool:
@@ -54,9 +58,35 @@ def _single_valued(route: APIRoute) -> tuple[str, ...]:
     return names
 
 
+def _refuse_characters(request: Request) -> None:
+    found = [
+        (name, char)
+        for name, value in request.query_params.multi_items()
+        if (char := refused_character(value)) is not None
+    ]
+    if found:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "must not contain control or bidirectional formatting characters "
+                    f"(found U+{ord(char):04X})",
+                    "type": "value_error",
+                }
+                for name, char in found
+            ]
+        )
+
+
 async def single_valued_query(request: Request) -> None:
-    """Route dependency: refuses a repeated single-valued query parameter."""
-    if b"&" not in request.scope.get("query_string", b""):
+    """Route dependency: refuses a repeated single-valued query parameter, and a value with a
+    refused character."""
+    query: bytes = request.scope.get("query_string", b"")
+    # Such a character reaches us percent-encoded (or as a raw non-ASCII byte): a plain query
+    # cannot hold one, and is not decoded for it.
+    if b"%" in query or not query.isascii():
+        _refuse_characters(request)
+    if b"&" not in query:
         return  # one parameter at most: nothing can repeat (the common case, no parsing)
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):

@@ -44,6 +44,12 @@ def without_refused(value: str) -> str:
     return _REFUSED.sub("", value)
 
 
+def refused_character(value: str) -> str | None:
+    """The first character of ``value`` no text of ours takes, if any."""
+    found = _REFUSED.search(value)
+    return found.group() if found else None
+
+
 def _check_text(value: str) -> None:
     found = _REFUSED.search(value)
     if found is not None:
@@ -79,7 +85,7 @@ class InputSchema(BaseModel):
         # Say in the contract what _no_nul enforces, so generated clients and fuzzers agree.
         schema = handler.resolve_ref_schema(handler(core_schema))
         for prop in schema.get("properties", {}).values():
-            _forbid_nul(prop)
+            forbid_refused(prop)
         return schema
 
 
@@ -111,13 +117,14 @@ def _drop_null(schema: dict[str, Any]) -> None:
 Keep = Annotated[T | None, AfterValidator(_refuse_null), Field(json_schema_extra=_drop_null)]
 
 
-def _forbid_nul(schema: dict[str, Any]) -> None:
+def forbid_refused(schema: dict[str, Any]) -> None:
+    """Say in a string schema that the refused characters are refused (a pattern)."""
     if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
         schema["pattern"] = NO_NUL_PATTERN
     for alternative in schema.get("anyOf", []):
-        _forbid_nul(alternative)
+        forbid_refused(alternative)
     if isinstance(schema.get("items"), dict):
-        _forbid_nul(schema["items"])
+        forbid_refused(schema["items"])
 
 
 class ReadSchema(BaseModel):

@@ -626,3 +626,17 @@ def test_a_partners_guest_name_loses_its_hidden_marks():
         }
     )
     assert order.name == "Anna Petrova"
+
+
+async def test_query_values_refuse_control_and_bidirectional_characters(client, factory):
+    """A NUL in a search (PostgreSQL refuses it in text) or a bidi mark is a 422 naming the
+    parameter, on every route, as in bodies."""
+    admin = await factory.member("admin")
+    for value in ("a\x00b", "\u202eadmin", "x\x0cy"):
+        response = await client.get(
+            "/api/v1/members", headers=admin.headers, params={"q": value, "limit": 5}
+        )
+        assert response.status_code == 422, value
+        assert response.json()["errors"][0]["loc"] == ["query", "q"]
+    fine = await client.get("/api/v1/members", headers=admin.headers, params={"q": "Анна"})
+    assert fine.status_code == 200

@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.tables.seating.model import Attendee, Instance, Meeting, Plan, Weights
+from app.tables.seating.model import (
+    Attendee,
+    Instance,
+    Meeting,
+    Plan,
+    RoundsPlan,
+    TablePlan,
+    Weights,
+)
+from app.tables.seating.rounds import MAX_ROUNDS
 
 MAX_ATTENDEES = 5_000
 
@@ -44,6 +53,8 @@ class AttendeeIn(BaseModel):
     facilitator: bool = False
     has_case: bool = False
     pinned_table: int | None = Field(None, ge=1)
+    case_round: int | None = Field(None, ge=1, le=MAX_ROUNDS)
+    attendance: float = Field(0.0, ge=0, le=1)
 
 
 class MeetingIn(BaseModel):
@@ -70,6 +81,8 @@ class InstanceIn(BaseModel):
     max_moves: int | None = Field(None, ge=0, le=100_000_000)
     reference_date: date | None = None
     weights: WeightsIn = Field(default_factory=WeightsIn)
+    rounds: int = Field(1, ge=1, le=MAX_ROUNDS)
+    facilitators_stay: bool = False
 
     @model_validator(mode="after")
     def _known_people(self) -> "InstanceIn":
@@ -94,6 +107,8 @@ class InstanceIn(BaseModel):
             max_moves=self.max_moves,
             reference_date=self.reference_date,
             weights=self.weights.to_weights(),
+            rounds=self.rounds,
+            facilitators_stay=self.facilitators_stay,
         )
 
 
@@ -101,16 +116,52 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The command line's output: tables, metrics, and the infeasibility when there is one."""
     return {
         "status": plan.status,
-        "tables": [
+        "tables": _tables_json(plan.tables),
+        "metrics": None if plan.metrics is None else asdict(plan.metrics),
+        "infeasible": None
+        if plan.infeasible is None
+        else {
+            "rule": plan.infeasible.rule,
+            "ids": list(plan.infeasible.member_ids),
+            "detail": plan.infeasible.detail,
+        },
+    }
+
+
+def _tables_json(tables: tuple[TablePlan, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": t.number,
+            "attendees": list(t.attendees),
+            "score": t.score,
+            "reasons": [r.text for r in t.reasons],
+        }
+        for t in tables
+    ]
+
+
+def rounds_plan_to_json(plan: RoundsPlan) -> dict[str, Any]:
+    """The command line's output for rounds: each round's tables beside the metrics over all
+    rounds and the counting lower bound of repeated pairs. ``tables`` repeats the first
+    round's, so a reader of single-round plans reads these too."""
+    return {
+        "status": plan.status,
+        "tables": _tables_json(plan.rounds[0]) if plan.rounds else [],
+        "rounds": [
             {
-                "number": t.number,
-                "attendees": list(t.attendees),
-                "score": t.score,
-                "reasons": [r.text for r in t.reasons],
+                "round": number,
+                "tables": _tables_json(tables),
+                "metrics": asdict(metrics),
             }
-            for t in plan.tables
+            for number, (tables, metrics) in enumerate(
+                zip(plan.rounds, plan.round_metrics, strict=True), start=1
+            )
         ],
         "metrics": None if plan.metrics is None else asdict(plan.metrics),
+        "lower_bound": plan.lower_bound,
+        "gap": plan.gap,
+        "start": plan.start,
+        "case_rounds": dict(plan.case_rounds),
         "infeasible": None
         if plan.infeasible is None
         else {

@@ -68,6 +68,9 @@ class Seating:
             w.mixed_functions,
             w.seniority,
         )
+        # Season-aware tie-break: first meetings of frequent attendees cost a little.
+        self.attendance = [p.attendance for p in people]
+        self.w_season = w.season if any(self.attendance) else 0.0
 
     def violations(self, members: list[int]) -> int:
         return int(self.cost(members) // HARD)
@@ -75,6 +78,7 @@ class Seating:
     def cost(self, members: list[int]) -> float:
         hard = 0
         penalty = 0.0
+        season = 0.0
         duplicates = 0
         facilitators = cases = 0
         low = high = None
@@ -91,11 +95,13 @@ class Seating:
                 if high is None or level > high:
                     high = level
             ca, fa, ha, pa = company[a], function[a], history[a], apart[a]
+            attends = self.attendance[a] if self.w_season else 0.0
             for b in members[i + 1 :]:
-                if ha:
-                    w = ha.get(b)
-                    if w is not None:
-                        penalty += w
+                w = ha.get(b) if ha else None
+                if w is not None:
+                    penalty += w
+                elif attends:
+                    season += attends * self.attendance[b]
                 if ca >= 0 and ca == company[b]:
                     hard += 1
                 if fa >= 0 and fa == function[b]:
@@ -112,6 +118,7 @@ class Seating:
             + self.w_repeat * penalty
             + self.w_function * duplicates
             + self.w_seniority * spread
+            + self.w_season * season
         )
 
     def start(self, rng: random.Random) -> list[list[int]]:

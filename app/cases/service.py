@@ -191,6 +191,7 @@ async def accept(session: AsyncSession, *, principal: Principal, case_id: uuid.U
     table = await tables.published_table_of(session, case.event_id, case.author_id)
     if table is not None:
         case.table_id = table.id
+        case.round = table.round
         change_status(session, case, CaseStatus.scheduled)
     await session.flush()
     return view(case)
@@ -421,12 +422,14 @@ async def stats(session: AsyncSession, *, event_id: uuid.UUID | None) -> CaseSta
 
 @tables.published.follow
 async def schedule_at_tables(
-    session: AsyncSession, event_id: uuid.UUID, table_of_member: Mapping[uuid.UUID, uuid.UUID]
+    session: AsyncSession, event_id: uuid.UUID, case_seats: Mapping[uuid.UUID, tables.CaseSeat]
 ) -> None:
-    """A published seating schedules each accepted case at its author's table; a case whose
-    author has no seat any more goes back to accepted."""
+    """A published seating schedules each accepted case at its author's table in the round
+    the plan chose for it; a case whose author has no seat any more goes back to accepted."""
     for case in await repository.to_schedule(session, event_id):
-        case.table_id = table_of_member.get(case.author_id)
+        seat = case_seats.get(case.author_id)
+        case.table_id = seat.table_id if seat else None
+        case.round = seat.round if seat else None
         target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
         if case.status != target:
             change_status(session, case, target)

@@ -192,6 +192,7 @@ class CaseExport(BaseModel):
     status: CaseStatus
     decline_reason: str | None
     table_id: uuid.UUID | None
+    round: int | None = Field(None, description="The round of the event it is discussed in.")
     outcome_action: str | None
     outcome_result: str | None
     outcome_reported_at: datetime | None

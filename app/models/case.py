@@ -52,11 +52,13 @@ class Case(SQLModel, table=True):
     visibility: str = Field(default=CaseVisibility.table, sa_type=String(16))
     status: str = Field(default=CaseStatus.draft, sa_type=String(24))
     decline_reason: str | None = Field(default=None, sa_type=String(1000))
-    # The published table the case is discussed at (its author's).
+    # The published table the case is discussed at (its author's, in the case's round).
     table_id: uuid.UUID | None = Field(
         default=None,
         sa_column=Column(Uuid, ForeignKey("event_table.id", ondelete="SET NULL"), nullable=True),
     )
+    # The round of the event the case is discussed in (its author sits at the table then).
+    round: int | None = None
     outcome_action: str | None = Field(default=None, sa_type=Text)
     outcome_result: str | None = Field(default=None, sa_type=Text)
     outcome_reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

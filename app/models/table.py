@@ -37,6 +37,10 @@ class SeatingPlan(SQLModel, table=True):
     metrics: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     # Per table: score and reasons, as the last evaluation found them.
     evaluation: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # Every round of the plan: {"tables": [{"number": [ids]} per round], "evaluation": [...],
+    # "metrics": [...], "case_rounds": {member id: round}}. ``tables`` and ``evaluation``
+    # above repeat the first round's; None on plans made before rounds existed (one round).
+    rounds: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_by: uuid.UUID | None = None
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = Field(default=1)
@@ -81,7 +85,9 @@ class EventTable(SQLModel, table=True):
     """A published table of an event: its number, name, facilitator and seats."""
 
     __tablename__ = "event_table"
-    __table_args__ = (Index("uq_event_table_event_number", "event_id", "number", unique=True),)
+    __table_args__ = (
+        Index("uq_event_table_event_round_number", "event_id", "round", "number", unique=True),
+    )
 
     id: uuid.UUID = uuid_pk()
     event_id: uuid.UUID = Field(
@@ -90,6 +96,8 @@ class EventTable(SQLModel, table=True):
     plan_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("seating_plan.id", ondelete="CASCADE"), nullable=False)
     )
+    # The round of the event this table seats (1 when the event seats everyone once).
+    round: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     number: int
     name: str = Field(sa_type=String(100))
     facilitator_id: uuid.UUID | None = Field(
@@ -105,7 +113,7 @@ class TableSeat(SQLModel, table=True):
 
     __tablename__ = "table_seat"
     __table_args__ = (
-        Index("uq_table_seat_event_member", "event_id", "member_id", unique=True),
+        Index("uq_table_seat_event_round_member", "event_id", "round", "member_id", unique=True),
         Index("ix_table_seat_member", "member_id"),
     )
 
@@ -115,7 +123,9 @@ class TableSeat(SQLModel, table=True):
     member_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )
-    # Repeated from the table so one person is seated once per event (a unique index).
+    # Repeated from the table so one person is seated once per round of an event (a unique
+    # index).
     event_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
     )
+    round: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

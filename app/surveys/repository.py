@@ -195,11 +195,13 @@ async def responses(
 
 
 async def table_of(session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID) -> int | None:
-    """The number of the published table the member sat at, if any."""
+    """The number of the published table the member sat at (in the first round), if any."""
     return await session.scalar(
         select(EventTable.number)
         .join(TableSeat, TableSeat.table_id == EventTable.id)
         .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id)
+        .order_by(EventTable.round)
+        .limit(1)
     )
 
 
@@ -207,7 +209,9 @@ async def facilitators(session: AsyncSession, event_id: uuid.UUID) -> dict[int, 
     """Table number -> its facilitator, for the event's published tables."""
     rows = await session.execute(
         select(EventTable.number, EventTable.facilitator_id).where(
-            EventTable.event_id == event_id, EventTable.facilitator_id.is_not(None)
+            EventTable.event_id == event_id,
+            EventTable.facilitator_id.is_not(None),
+            EventTable.round == 1,  # survey answers name the first round's table
         )
     )
     return {number: facilitator for number, facilitator in rows.all()}

@@ -198,7 +198,7 @@ async def tables(session: AsyncSession, event_id: uuid.UUID) -> Sequence[EventTa
             await session.execute(
                 select(EventTable)
                 .where(EventTable.event_id == event_id)
-                .order_by(EventTable.number)
+                .order_by(EventTable.round, EventTable.number)
             )
         )
         .scalars()
@@ -218,24 +218,56 @@ async def seats(
     return [(t, m) for t, m in rows.all()]
 
 
-async def table_of(
+async def tables_of(
     session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
-) -> EventTable | None:
-    """The published table a member sits at, or facilitates, at an event."""
-    row = await session.execute(
+) -> list[EventTable]:
+    """The published tables a member sits at, one per round in order; else the tables they
+    facilitate without a seat."""
+    rows = await session.execute(
         select(EventTable)
         .join(TableSeat, TableSeat.table_id == EventTable.id)
         .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id)
+        .order_by(EventTable.round)
     )
-    found = row.scalar_one_or_none()
-    if found is not None:
+    found = list(rows.scalars().all())
+    if found:
         return found
-    row = await session.execute(
+    rows = await session.execute(
         select(EventTable)
         .where(EventTable.event_id == event_id, EventTable.facilitator_id == member_id)
-        .limit(1)
+        .order_by(EventTable.round, EventTable.number)
     )
-    return row.scalar_one_or_none()
+    first_each_round: dict[int, EventTable] = {}
+    for table in rows.scalars().all():
+        first_each_round.setdefault(table.round, table)
+    return list(first_each_round.values())
+
+
+async def attendance(
+    session: AsyncSession, event: Event, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, float]:
+    """The share of the earlier seated events each member sat at (0 to 1): who comes often."""
+    if not member_ids:
+        return {}
+    earlier = (
+        select(TableSeat.event_id)
+        .join(Event, Event.id == TableSeat.event_id)
+        .where(Event.starts_at < event.starts_at, TableSeat.event_id != event.id)
+        .distinct()
+        .subquery()
+    )
+    total = await session.scalar(select(func.count()).select_from(earlier))
+    if not total:
+        return {}
+    rows = await session.execute(
+        select(TableSeat.member_id, func.count(func.distinct(TableSeat.event_id)))
+        .where(
+            TableSeat.member_id.in_(member_ids),
+            TableSeat.event_id.in_(select(earlier.c.event_id)),
+        )
+        .group_by(TableSeat.member_id)
+    )
+    return {member: count / total for member, count in rows.all()}
 
 
 async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:

@@ -12,6 +12,7 @@ from app.core.schemas import StrictUUID
 from app.tables import service
 from app.tables.schemas import (
     KeepApartCreate,
+    MyTableRead,
     PinSet,
     SeatingOptions,
     SeatingPlanRead,
@@ -19,7 +20,6 @@ from app.tables.schemas import (
     SeatMove,
     SeatSwap,
     TableList,
-    TableRead,
 )
 
 router = APIRouter(prefix="/events/{event_id}", tags=["seating"])
@@ -42,7 +42,8 @@ async def generate_seating(
     context: ContextDep,
 ) -> Response:
     """Draft a seating of the confirmed and checked-in attendees with the solver, from the
-    pair history of earlier published seatings. 409 names the rule when none is possible."""
+    pair history of earlier published seatings; with `rounds` the tables rotate and all
+    rounds are planned together. 409 names the rule when none is possible."""
     plan = await service.generate(
         session, admin=admin, context=context, event_id=event_id, options=body
     )
@@ -76,7 +77,8 @@ async def move_seat(
     session: SessionDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Move a member to another table. A hard-rule break is a 409 naming the rule; changing a
+    """Move a member to another table in one round (`round`, 1 by default). Every round is
+    checked again: a hard-rule break is a 409 naming the rule and the round; changing a
     published plan starts a draft from it."""
     return json_response(
         await service.move(
@@ -86,6 +88,7 @@ async def move_seat(
             member_id=body.member_id,
             table=body.table,
             if_match=if_match,
+            round_number=body.round,
         )
     )
 
@@ -103,7 +106,7 @@ async def swap_seats(
     session: SessionDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Swap two members' tables, under the same rules as a move."""
+    """Swap two members' tables in one round, under the same rules as a move."""
     return json_response(
         await service.swap(
             session,
@@ -112,6 +115,7 @@ async def swap_seats(
             member_id=body.member_id,
             other_id=body.other_member_id,
             if_match=if_match,
+            round_number=body.round,
         )
     )
 
@@ -129,8 +133,9 @@ async def publish_seating(
     context: ContextDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Publish the plan: the event's tables are (re)created, cases are scheduled to their
-    authors' tables, the pairs enter the history and `seating.published` is emitted."""
+    """Publish the plan, every round at once: the event's tables are (re)created per round,
+    cases are scheduled to their authors' tables in their rounds, the pairs enter the
+    history and `seating.published` is emitted."""
     return json_response(
         await service.publish(
             session, admin=admin, context=context, event_id=event_id, if_match=if_match
@@ -231,7 +236,8 @@ async def remove_keep_apart(
 async def list_tables(
     event_id: StrictUUID, admin: AdminPrincipal, session: SessionDep, context: ContextDep
 ) -> Response:
-    """Every published table of the event with its roster and cases. Admins only."""
+    """Every published table of the event, round by round, with its roster and cases. Admins
+    only."""
     return json_response(
         TableList(
             items=await service.event_tables(
@@ -243,14 +249,15 @@ async def list_tables(
 
 @router.get(
     "/tables/mine",
-    response_model=TableRead,
+    response_model=MyTableRead,
     responses=problem_responses(401, 404, 422),
     operation_id="tables_mine",
 )
 async def my_table(
     event_id: StrictUUID, principal: PrincipalDep, session: SessionDep, context: ContextDep
 ) -> Response:
-    """My table at the event: my table-mates (private fields as each consented, the "table"
+    """My table at the event (the first round's; `rounds` lists my table in every round):
+    my table-mates (private fields as each consented, the "table"
     level included) and its cases as their visibility allows; its facilitator sees every
     case at it."""
     return json_response(

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.tables.seating.io import WeightsIn
+from app.tables.seating.rounds import MAX_ROUNDS
 
 MAX_TIME_LIMIT_S = 30.0
 
@@ -18,6 +19,8 @@ class SeatingOptions(BaseModel):
                 {
                     "seed": 7,
                     "time_limit_s": 5,
+                    "rounds": 3,
+                    "facilitators_stay": True,
                     "weights": {"repeat_pairs": 10, "mixed_functions": 3, "seniority": 1},
                 }
             ]
@@ -32,6 +35,16 @@ class SeatingOptions(BaseModel):
         None, ge=1, le=1000, description="How many tables (default: ceil(attendees / size))."
     )
     weights: WeightsIn = Field(default_factory=WeightsIn)
+    rounds: int = Field(
+        1,
+        ge=1,
+        le=MAX_ROUNDS,
+        description="How many times everyone is seated (the tables rotate); planned together "
+        "so that as few pairs as possible meet twice.",
+    )
+    facilitators_stay: bool = Field(
+        False, description="Each facilitator keeps one table through every round."
+    )
 
 
 class SeatMove(BaseModel):
@@ -44,6 +57,7 @@ class SeatMove(BaseModel):
 
     member_id: uuid.UUID
     table: int = Field(ge=1, le=1000, description="The table number to move the member to.")
+    round: int = Field(1, ge=1, le=MAX_ROUNDS, description="The round the move is made in.")
 
 
 class SeatSwap(BaseModel):
@@ -61,6 +75,7 @@ class SeatSwap(BaseModel):
 
     member_id: uuid.UUID
     other_member_id: uuid.UUID
+    round: int = Field(1, ge=1, le=MAX_ROUNDS, description="The round the swap is made in.")
 
 
 class PinSet(BaseModel):
@@ -128,6 +143,16 @@ class SeatingMetrics(BaseModel):
     moves: int
     time_s: float
     stopped_by: str
+    lower_bound: int = Field(
+        0, description="Repeated pairs that counting proves no plan of these rounds can avoid."
+    )
+    gap: int = Field(0, description="repeated_pairs minus lower_bound: 0 is the limit.")
+
+
+class PlanRoundRead(BaseModel):
+    round: int
+    metrics: SeatingMetrics
+    tables: list[PlanTableRead]
 
 
 class SeatingPlanRead(BaseModel):
@@ -136,8 +161,14 @@ class SeatingPlanRead(BaseModel):
     status: str = Field(description="draft, published or superseded.")
     table_size: int
     options: SeatingOptions
-    metrics: SeatingMetrics
-    tables: list[PlanTableRead]
+    metrics: SeatingMetrics = Field(description="Over every round of the plan.")
+    tables: list[PlanTableRead] = Field(description="The tables of the first round.")
+    rounds: list[PlanRoundRead] = Field(
+        description="Every round's tables (a pair met in an earlier round is a repeat)."
+    )
+    case_rounds: dict[str, int] = Field(
+        default_factory=dict, description="Case author's member id -> the round it is discussed."
+    )
     version: int
     created_at: datetime
     published_at: datetime | None
@@ -167,6 +198,7 @@ class TableCase(BaseModel):
 class TableRead(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
+    round: int = Field(1, description="The round of the event the table seats.")
     number: int
     name: str
     facilitator_id: uuid.UUID | None
@@ -180,3 +212,9 @@ class TableRead(BaseModel):
 
 class TableList(BaseModel):
     items: list[TableRead]
+
+
+class MyTableRead(TableRead):
+    """The reader's table in the first round, and their table in every round."""
+
+    rounds: list[TableRead] = Field(description="The reader's table in each round, in order.")

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,8 @@ from app.tables import repository
 from app.tables.events import SEATING_PUBLISHED, SeatingPublished
 from app.tables.schemas import (
     KeepApartCreate,
+    MyTableRead,
+    PlanRoundRead,
     PlanTableRead,
     ReasonRead,
     SeatedAttendee,
@@ -48,9 +50,15 @@ from app.tables.schemas import (
     TableRead,
 )
 from app.tables.seating.model import Attendee, Instance, Meeting, Violation
-from app.tables.seating.rules import violations
-from app.tables.seating.scoring import evaluate
-from app.tables.seating.solver import solve
+from app.tables.seating.rounds import (
+    evaluate_rounds,
+    repeat_lower_bound,
+    round_violations,
+)
+from app.tables.seating.solver import solve_rounds
+
+# A plan as the service handles it: per round, per table, the member ids.
+Rounds = list[list[list[str]]]
 
 # Seating is for events that happen: not drafts, not cancelled ones.
 SEATABLE = (
@@ -73,9 +81,12 @@ class SeatingNotReady(Conflict):
     slug, title = "seating-not-ready", "Seating is not possible in this state"
 
 
-def _rule_broken(violation: Violation, error: type[Conflict] = SeatingRuleBroken) -> Conflict:
+def _rule_broken(
+    violation: Violation, error: type[Conflict] = SeatingRuleBroken, round_number: int = 0
+) -> Conflict:
     who = f" ({', '.join(violation.member_ids)})" if violation.member_ids else ""
-    return error(f"Rule '{violation.rule}': {violation.detail}{who}.")
+    where = f"Round {round_number}: rule" if round_number else "Rule"
+    return error(f"{where} '{violation.rule}': {violation.detail}{who}.")
 
 
 async def _event(session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False) -> Event:
@@ -98,6 +109,8 @@ class _Seating:
         history: list[tuple[uuid.UUID, uuid.UUID, int, Any]],
         options: SeatingOptions,
         company_of: Callable[[str | None], str | None] = lambda name: name,
+        attendance: Mapping[uuid.UUID, float] | None = None,
+        case_rounds: Mapping[str, int] | None = None,
     ) -> None:
         present = {r.id for r in rows}
         self.rows = {str(r.id): r for r in rows}
@@ -115,6 +128,9 @@ class _Seating:
                     facilitator=r.facilitator,
                     has_case=r.has_case,
                     pinned_table=pins.get(r.id),
+                    # A plan's own choice of rounds for its cases stays when it is adjusted.
+                    case_round=(case_rounds or {}).get(str(r.id)),
+                    attendance=(attendance or {}).get(r.id, 0.0),
                 )
                 for r in rows
             ),
@@ -124,6 +140,8 @@ class _Seating:
             time_limit_s=options.time_limit_s,
             weights=options.weights.to_weights(),
             reference_date=event.starts_at.date(),
+            rounds=options.rounds,
+            facilitators_stay=options.facilitators_stay,
         )
 
 
@@ -132,9 +150,11 @@ async def _seating(
     event: Event,
     options: SeatingOptions,
     member_ids: list[uuid.UUID] | None = None,
+    plan: SeatingPlan | None = None,
 ) -> _Seating:
     rows = await repository.attendees(session, event.id, member_ids)
-    history = await repository.pair_history(session, event, [r.id for r in rows])
+    ids = [r.id for r in rows]
+    history = await repository.pair_history(session, event, ids)
     return _Seating(
         event,
         rows,
@@ -143,28 +163,32 @@ async def _seating(
         history,
         options,
         await companies_service.resolver(session),
+        await repository.attendance(session, event, ids),
+        _case_rounds(plan) if plan is not None else None,
     )
 
 
-def _plan_tables(plan: SeatingPlan) -> list[list[str]]:
-    return [list(plan.tables[key]) for key in sorted(plan.tables, key=int)]
+def _numbered(tables: Mapping[str, Any]) -> list[list[str]]:
+    return [list(tables[key]) for key in sorted(tables, key=int)]
 
 
-def _store(
-    plan: SeatingPlan, seating: _Seating, tables: list[list[str]], run: dict[str, Any] | None = None
-) -> None:
-    """Score ``tables`` and keep them, with their reasons and metrics, on the plan."""
-    previous = plan.metrics or {}
-    table_plans, metrics = evaluate(
-        seating.instance,
-        tables,
-        names=seating.names,
-        moves=(run or previous).get("moves", 0),
-        time_s=(run or previous).get("time_s", 0.0),
-        stopped_by=(run or previous).get("stopped_by", "moves"),
-    )
-    plan.tables = {str(t.number): list(t.attendees) for t in table_plans}
-    plan.evaluation = {
+def _plan_rounds(plan: SeatingPlan) -> Rounds:
+    """Every round's tables; a plan made before rounds existed has one."""
+    if plan.rounds:
+        return [_numbered(tables) for tables in plan.rounds["tables"]]
+    return [_numbered(plan.tables)]
+
+
+def _case_rounds(plan: SeatingPlan) -> dict[str, int]:
+    return dict((plan.rounds or {}).get("case_rounds", {}))
+
+
+def _members_of(rounds: Rounds) -> list[uuid.UUID]:
+    return [uuid.UUID(m) for m in sorted({m for t in rounds[0] for m in t})]
+
+
+def _evaluation(table_plans: Any) -> dict[str, Any]:
+    return {
         str(t.number): {
             "score": t.score,
             "reasons": [
@@ -174,13 +198,50 @@ def _store(
         }
         for t in table_plans
     }
-    plan.metrics = asdict(metrics)
 
 
-def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
-    tables = []
-    for number, members in enumerate(_plan_tables(plan), start=1):
-        evaluation = plan.evaluation.get(str(number), {"score": 0.0, "reasons": []})
+def _store(
+    plan: SeatingPlan,
+    seating: _Seating,
+    rounds: Rounds,
+    run: dict[str, Any] | None = None,
+    case_rounds: Mapping[str, int] | None = None,
+) -> None:
+    """Score every round and keep it, with its reasons and metrics, on the plan; the first
+    round also in ``tables`` and ``evaluation``, as single-round readers expect."""
+    previous = plan.metrics or {}
+    cases = dict(case_rounds) if case_rounds is not None else _case_rounds(plan)
+    table_rounds, round_metrics, metrics = evaluate_rounds(
+        seating.instance,
+        rounds,
+        cases=cases or None,
+        names=seating.names,
+        moves=(run or previous).get("moves", 0),
+        time_s=(run or previous).get("time_s", 0.0),
+        stopped_by=(run or previous).get("stopped_by", "moves"),
+    )
+    bound = repeat_lower_bound(seating.instance)
+    plan.tables = {str(t.number): list(t.attendees) for t in table_rounds[0]}
+    plan.evaluation = _evaluation(table_rounds[0])
+    plan.metrics = {
+        **asdict(metrics),
+        "lower_bound": bound,
+        "gap": metrics.repeated_pairs - bound,
+    }
+    plan.rounds = {
+        "tables": [{str(t.number): list(t.attendees) for t in tables} for tables in table_rounds],
+        "evaluation": [_evaluation(tables) for tables in table_rounds],
+        "metrics": [asdict(m) for m in round_metrics],
+        "case_rounds": cases,
+    }
+
+
+def _table_views(
+    seating: _Seating, tables: list[list[str]], evaluations: Mapping[str, Any]
+) -> list[PlanTableRead]:
+    views = []
+    for number, members in enumerate(tables, start=1):
+        evaluation = evaluations.get(str(number), {"score": 0.0, "reasons": []})
         attendees = []
         for member in members:
             row = seating.rows.get(member)
@@ -195,7 +256,7 @@ def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
                     pinned=member in seating.pins,
                 )
             )
-        tables.append(
+        views.append(
             PlanTableRead(
                 number=number,
                 score=evaluation["score"],
@@ -203,14 +264,33 @@ def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
                 reasons=[ReasonRead.model_validate(r) for r in evaluation["reasons"]],
             )
         )
+    return views
+
+
+def view(plan: SeatingPlan, seating: _Seating) -> SeatingPlanRead:
+    metrics = SeatingMetrics.model_validate(plan.metrics)
+    rounds = _plan_rounds(plan)
+    stored = plan.rounds or {}
+    evaluations = stored.get("evaluation", [plan.evaluation])
+    round_metrics = stored.get("metrics", [plan.metrics])
+    round_views = [
+        PlanRoundRead(
+            round=number,
+            metrics=SeatingMetrics.model_validate(round_metrics[number - 1]),
+            tables=_table_views(seating, tables, evaluations[number - 1]),
+        )
+        for number, tables in enumerate(rounds, start=1)
+    ]
     return SeatingPlanRead(
         id=plan.id,
         event_id=plan.event_id,
         status=plan.status,
         table_size=plan.table_size,
         options=SeatingOptions.model_validate(plan.options),
-        metrics=SeatingMetrics.model_validate(plan.metrics),
-        tables=tables,
+        metrics=metrics,
+        tables=round_views[0].tables,
+        rounds=round_views,
+        case_rounds=_case_rounds(plan),
         version=plan.version,
         created_at=plan.created_at,
         published_at=plan.published_at,
@@ -234,7 +314,7 @@ async def generate(
     if not seating.rows:
         raise SeatingNotReady("The event has no confirmed attendees to seat.")
     # The solver is CPU-bound for up to its time budget: off the event loop.
-    plan = await asyncio.to_thread(solve, seating.instance)
+    plan = await asyncio.to_thread(solve_rounds, seating.instance)
     if plan.status == "infeasible" and plan.infeasible is not None:
         raise _rule_broken(plan.infeasible, SeatingInfeasible)
     if plan.status != "ok" or plan.metrics is None:
@@ -251,12 +331,13 @@ async def generate(
     _store(
         draft,
         seating,
-        [list(t.attendees) for t in plan.tables],
+        [[list(t.attendees) for t in tables] for tables in plan.rounds],
         run={
             "moves": plan.metrics.moves,
             "time_s": plan.metrics.time_s,
             "stopped_by": plan.metrics.stopped_by,
         },
+        case_rounds=dict(plan.case_rounds),
     )
     session.add(draft)
     await session.flush()
@@ -267,7 +348,11 @@ async def generate(
         target_type="event",
         target_id=event.id,
         actor_id=admin.id,
-        details={"plan_id": str(draft.id), "attendees": len(seating.rows)},
+        details={
+            "plan_id": str(draft.id),
+            "attendees": len(seating.rows),
+            "rounds": options.rounds,
+        },
     )
     return view(draft, seating)
 
@@ -281,7 +366,8 @@ async def current(session: AsyncSession, event_id: uuid.UUID) -> SeatingPlanRead
         session,
         event,
         SeatingOptions.model_validate(plan.options),
-        [uuid.UUID(m) for t in _plan_tables(plan) for m in t],
+        _members_of(_plan_rounds(plan)),
+        plan,
     )
     return view(plan, seating)
 
@@ -300,6 +386,7 @@ async def _working_draft(session: AsyncSession, event: Event, admin: Principal) 
         options=dict(plan.options),
         metrics=dict(plan.metrics),
         evaluation=dict(plan.evaluation),
+        rounds=dict(plan.rounds) if plan.rounds else None,
         created_by=admin.id,
     )
     session.add(draft)
@@ -307,24 +394,32 @@ async def _working_draft(session: AsyncSession, event: Event, admin: Principal) 
     return draft
 
 
+def _broken(seating: _Seating, plan: SeatingPlan, rounds: Rounds) -> list[tuple[int, Violation]]:
+    return round_violations(seating.instance, rounds, _case_rounds(plan) or None)
+
+
 async def _change(
-    session: AsyncSession, event: Event, plan: SeatingPlan, tables: list[list[str]]
+    session: AsyncSession, event: Event, plan: SeatingPlan, rounds: Rounds
 ) -> SeatingPlanRead:
-    """Keep ``tables`` on the plan if they break no hard rule; else a 409 naming it."""
+    """Keep ``rounds`` on the plan if no round breaks a hard rule; else a 409 naming it."""
     seating = await _seating(
-        session,
-        event,
-        SeatingOptions.model_validate(plan.options),
-        [uuid.UUID(m) for t in tables for m in t],
+        session, event, SeatingOptions.model_validate(plan.options), _members_of(rounds), plan
     )
-    broken = violations(seating.instance, tables)
+    broken = _broken(seating, plan, rounds)
     if broken:
-        raise _rule_broken(broken[0])
-    _store(plan, seating, tables)
+        number, violation = broken[0]
+        raise _rule_broken(violation, round_number=number if len(rounds) > 1 else 0)
+    _store(plan, seating, rounds)
     plan.version += 1
     plan.updated_at = datetime.now(UTC)
     await session.flush()
     return view(plan, seating)
+
+
+def _round_of(rounds: Rounds, number: int) -> list[list[str]]:
+    if not 1 <= number <= len(rounds):
+        raise Conflict(f"There is no round {number}; the plan has {len(rounds)}.")
+    return rounds[number - 1]
 
 
 def _seat_of(tables: list[list[str]], member_id: uuid.UUID) -> int:
@@ -342,18 +437,21 @@ async def move(
     member_id: uuid.UUID,
     table: int,
     if_match: str | None,
+    round_number: int = 1,
 ) -> SeatingPlanRead:
+    """Move a member to ``table`` in one round; every round is checked again."""
     event = await _event(session, event_id, for_update=True)
     if if_match is not None:
         check_if_match(if_match, etag_of(await current(session, event_id)))
     plan = await _working_draft(session, event, admin)
-    tables = _plan_tables(plan)
+    rounds = _plan_rounds(plan)
+    tables = _round_of(rounds, round_number)
     if not 1 <= table <= len(tables):
         raise Conflict(f"There is no table {table}; the plan has {len(tables)}.")
     source = _seat_of(tables, member_id)
     tables[source].remove(str(member_id))
     tables[table - 1].append(str(member_id))
-    return await _change(session, event, plan, tables)
+    return await _change(session, event, plan, rounds)
 
 
 async def swap(
@@ -364,37 +462,39 @@ async def swap(
     member_id: uuid.UUID,
     other_id: uuid.UUID,
     if_match: str | None,
+    round_number: int = 1,
 ) -> SeatingPlanRead:
     event = await _event(session, event_id, for_update=True)
     if if_match is not None:
         check_if_match(if_match, etag_of(await current(session, event_id)))
     plan = await _working_draft(session, event, admin)
-    tables = _plan_tables(plan)
+    rounds = _plan_rounds(plan)
+    tables = _round_of(rounds, round_number)
     first, second = _seat_of(tables, member_id), _seat_of(tables, other_id)
     if first == second:
         raise InvalidInput("Both sit at the same table already.")
     a, b = str(member_id), str(other_id)
     tables[first] = [b if m == a else m for m in tables[first]]
     tables[second] = [a if m == b else m for m in tables[second]]
-    return await _change(session, event, plan, tables)
+    return await _change(session, event, plan, rounds)
 
 
 async def _repair(
     session: AsyncSession,
     event: Event,
     plan: SeatingPlan,
-    tables: list[list[str]],
+    rounds: Rounds,
+    number: int,
     members: list[str],
     targets: list[int],
-) -> SeatingPlanRead:
-    """Seat one of ``members`` at one of ``targets`` by a move or a swap that keeps every
-    rule; the first such change wins, else a 409 with the rule the simplest one breaks."""
+) -> Rounds:
+    """Seat one of ``members`` at one of ``targets`` in round ``number`` (0-based) by a move
+    or a swap that keeps every rule; the first such change wins, else a 409 with the rule the
+    simplest one breaks."""
     seating = await _seating(
-        session,
-        event,
-        SeatingOptions.model_validate(plan.options),
-        [uuid.UUID(m) for t in tables for m in t],
+        session, event, SeatingOptions.model_validate(plan.options), _members_of(rounds), plan
     )
+    tables = rounds[number]
     first_problem: Violation | None = None
     for member in members:
         source = _seat_of(tables, uuid.UUID(member))
@@ -409,9 +509,11 @@ async def _repair(
                 swapped[target] = [member if m == other else m for m in swapped[target]]
                 candidates.append(swapped)
             for candidate in candidates:
-                broken = violations(seating.instance, candidate)
+                changed = [candidate if i == number else t for i, t in enumerate(rounds)]
+                # Only this round changed: the others' rules are not this change's to break.
+                broken = [v for r, v in _broken(seating, plan, changed) if r in (0, number + 1)]
                 if not broken:
-                    return await _change(session, event, plan, candidate)
+                    return changed
                 first_problem = first_problem or broken[0]
     if first_problem is None:
         raise SeatingRuleBroken("No other table to move to.")
@@ -444,13 +546,19 @@ async def pin(
     await session.flush()
     plan = await repository.current_plan(session, event.id)
     if plan is not None:
-        tables = _plan_tables(plan)
-        if table > len(tables):
-            raise Conflict(f"There is no table {table}; the plan has {len(tables)}.")
-        if str(member_id) in tables[table - 1]:
+        rounds = _plan_rounds(plan)
+        if table > len(rounds[0]):
+            raise Conflict(f"There is no table {table}; the plan has {len(rounds[0])}.")
+        if all(str(member_id) in tables[table - 1] for tables in rounds):
             return await rules(session, event_id)
         draft = await _working_draft(session, event, admin)
-        await _repair(session, event, draft, _plan_tables(draft), [str(member_id)], [table - 1])
+        rounds = _plan_rounds(draft)
+        for number, tables in enumerate(rounds):
+            if str(member_id) not in tables[table - 1]:
+                rounds = await _repair(
+                    session, event, draft, rounds, number, [str(member_id)], [table - 1]
+                )
+        await _change(session, event, draft, rounds)
     return await rules(session, event_id)
 
 
@@ -477,12 +585,21 @@ async def add_keep_apart(
         await session.flush()
     plan = await repository.current_plan(session, event.id)
     if plan is not None:
-        tables = _plan_tables(plan)
-        together = next((i for i, t in enumerate(tables) if str(a) in t and str(b) in t), None)
-        if together is not None:
+
+        def together(tables: list[list[str]]) -> int | None:
+            return next((i for i, t in enumerate(tables) if str(a) in t and str(b) in t), None)
+
+        if any(together(tables) is not None for tables in _plan_rounds(plan)):
             draft = await _working_draft(session, event, admin)
-            others = [i for i in range(len(tables)) if i != together]
-            await _repair(session, event, draft, _plan_tables(draft), [str(b), str(a)], others)
+            rounds = _plan_rounds(draft)
+            for number in range(len(rounds)):
+                shared = together(rounds[number])
+                if shared is not None:
+                    others = [i for i in range(len(rounds[number])) if i != shared]
+                    rounds = await _repair(
+                        session, event, draft, rounds, number, [str(b), str(a)], others
+                    )
+            await _change(session, event, draft, rounds)
     return await rules(session, event_id)
 
 
@@ -507,9 +624,17 @@ async def rules(session: AsyncSession, event_id: uuid.UUID) -> SeatingRules:
     )
 
 
+class CaseSeat(NamedTuple):
+    """Where a seated member's case is discussed: their table in the case's round."""
+
+    table_id: uuid.UUID
+    round: int
+
+
 # What a published seating means above this area (the cases are scheduled at their authors'
-# tables), in the same transaction: (session, event id, the table of each seated member).
-published: Followers[[AsyncSession, uuid.UUID, Mapping[uuid.UUID, uuid.UUID]]] = Followers(
+# tables), in the same transaction: (session, event id, where each seated member's case
+# would be discussed).
+published: Followers[[AsyncSession, uuid.UUID, Mapping[uuid.UUID, CaseSeat]]] = Followers(
     "seating published"
 )
 
@@ -517,8 +642,9 @@ published: Followers[[AsyncSession, uuid.UUID, Mapping[uuid.UUID, uuid.UUID]]] =
 async def published_table_of(
     session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
 ) -> EventTable | None:
-    """The published table a member sits at, or facilitates, at an event."""
-    return await repository.table_of(session, event_id, member_id)
+    """The published table a member sits at (in the first round), or facilitates."""
+    found = await repository.tables_of(session, event_id, member_id)
+    return found[0] if found else None
 
 
 async def publish(
@@ -535,9 +661,9 @@ async def publish(
     if plan is None:
         raise SeatingNotReady("Generate a seating plan first.")
     options = SeatingOptions.model_validate(plan.options)
-    tables = _plan_tables(plan)
-    seated = [uuid.UUID(m) for t in tables for m in t]
-    seating = await _seating(session, event, options, seated)
+    rounds = _plan_rounds(plan)
+    seated = _members_of(rounds)
+    seating = await _seating(session, event, options, seated, plan)
     if if_match is not None:
         check_if_match(if_match, etag_of(view(plan, seating)))
     if plan.status == PlanStatus.published:
@@ -549,39 +675,49 @@ async def publish(
         raise SeatingNotReady(
             f"The attendees changed since the plan was made ({who}); regenerate or adjust it."
         )
-    broken = violations(seating.instance, tables)
+    broken = _broken(seating, plan, rounds)
     if broken:
-        raise _rule_broken(broken[0])
+        number, violation = broken[0]
+        raise _rule_broken(violation, round_number=number if len(rounds) > 1 else 0)
     now = datetime.now(UTC)
     for old in await repository.published_plans(session, event.id):
         old.status = PlanStatus.superseded
     await repository.drop_tables(session, event.id)
     await session.flush()
-    event_tables = [
-        EventTable(
-            event_id=event.id,
-            plan_id=plan.id,
-            number=number,
-            name=f"Table {number}",
-            facilitator_id=next(
-                (uuid.UUID(m) for m in members if seating.rows[m].facilitator), None
+    # One row per table of every round: "Table 3" of round 2 is another table than round 1's.
+    placed = [
+        (
+            EventTable(
+                event_id=event.id,
+                plan_id=plan.id,
+                round=round_number,
+                number=number,
+                name=f"Table {number}",
+                facilitator_id=next(
+                    (uuid.UUID(m) for m in members if seating.rows[m].facilitator), None
+                ),
+                seats=event.table_size,
             ),
-            seats=event.table_size,
+            members,
         )
+        for round_number, tables in enumerate(rounds, start=1)
         for number, members in enumerate(tables, start=1)
     ]
-    session.add_all(event_tables)
+    session.add_all(table for table, _ in placed)
     await session.flush()  # the tables before their seats, which refer to them
-    table_of_member = {
-        uuid.UUID(member): table.id
-        for table, members in zip(event_tables, tables, strict=True)
-        for member in members
-    }
     session.add_all(
-        TableSeat(table_id=table_id, member_id=member_id, event_id=event.id)
-        for member_id, table_id in table_of_member.items()
+        TableSeat(table_id=table.id, member_id=uuid.UUID(m), event_id=event.id, round=table.round)
+        for table, members in placed
+        for m in members
     )
-    await published.run(session, event.id, table_of_member)
+    case_rounds = _case_rounds(plan)
+    case_seats = {
+        uuid.UUID(m): CaseSeat(table.id, table.round)
+        for table, members in placed
+        for m in members
+        if table.round == case_rounds.get(m, 1)
+    }
+    await published.run(session, event.id, case_seats)
     plan.status = PlanStatus.published
     plan.published_at = now
     plan.version += 1
@@ -594,7 +730,7 @@ async def publish(
             id=plan.id,
             version=plan.version,
             event_id=str(event.id),
-            tables=len(tables),
+            tables=len(rounds[0]),
             seated=len(seated),
         ),
     )
@@ -605,7 +741,7 @@ async def publish(
         target_type="event",
         target_id=event.id,
         actor_id=admin.id,
-        details={"plan_id": str(plan.id), "tables": len(tables)},
+        details={"plan_id": str(plan.id), "tables": len(rounds[0]), "rounds": len(rounds)},
     )
     return view(plan, seating)
 
@@ -659,6 +795,7 @@ async def _tables_view(
         TableRead(
             id=t.id,
             event_id=t.event_id,
+            round=t.round,
             number=t.number,
             name=t.name,
             facilitator_id=t.facilitator_id,
@@ -689,22 +826,27 @@ async def event_tables(
 
 async def my_table(
     session: AsyncSession, *, principal: Principal, context: RequestContext, event_id: uuid.UUID
-) -> TableRead:
-    """The reader's table at the event: its people (as consent allows) and cases."""
+) -> MyTableRead:
+    """The reader's table at the event, in every round: its people (as consent allows) and
+    cases."""
     event = await _event(session, event_id)
     if not may_read(principal, event):
         # An event the reader may not see (a draft) is as unknown as one that does not exist:
         # "no table here" would tell them it does.
         raise NotFound("No such event.")
-    table = await repository.table_of(session, event.id, principal.id)
-    if table is None:
+    mine = await repository.tables_of(session, event.id, principal.id)
+    if not mine:
         raise NotFound("You have no table at this event (yet).")
     viewer = await viewer_with_every_mate(session, principal)
-    [view_of_table] = await _tables_view(
-        session,
-        viewer,
-        [table],
-        all_cases=principal.is_admin or table.facilitator_id == principal.id,
-        reader=(principal, context),
-    )
-    return view_of_table
+    views = []
+    for table in mine:
+        # A facilitator sees every case at the table they facilitate, in that round.
+        [view_of_table] = await _tables_view(
+            session,
+            viewer,
+            [table],
+            all_cases=principal.is_admin or table.facilitator_id == principal.id,
+            reader=(principal, context),
+        )
+        views.append(view_of_table)
+    return MyTableRead(**views[0].model_dump(), rounds=views)

@@ -123,8 +123,8 @@ def solve_rounds(instance: Instance, clock: Callable[[], float] = time.perf_coun
     plan = [[[search.ids[i] for i in members] for members in tables] for tables in best]
     if round_violations(instance, plan, cases):
         fallback = _round_by_round(instance, cases, clock)
-        if fallback is None:
-            return RoundsPlan(status="not_found")
+        if isinstance(fallback, RoundsPlan):
+            return fallback
         plan, how = fallback, "round_by_round"
     return _finish(
         instance,
@@ -146,9 +146,11 @@ def _cases_of_round(instance: Instance, number: int, cases: dict[str, int]) -> t
 
 def _round_by_round(
     instance: Instance, cases: dict[str, int], clock: Callable[[], float]
-) -> list[list[list[str]]] | None:
+) -> list[list[list[str]]] | RoundsPlan:
     """Each round seated by ``solve`` against the earlier ones (staying facilitators pinned
-    to their first table): the fallback that keeps every rule when the joint search did not."""
+    to their first table): the fallback that keeps every rule when the joint search did not.
+    A round ``solve`` proves impossible on its own makes the plan impossible; one that is
+    impossible only with the facilitators where the first round put them proves nothing."""
     plan: list[list[list[str]]] = []
     home: dict[str, int] = {}
     for number in range(1, instance.rounds + 1):
@@ -176,7 +178,9 @@ def _round_by_round(
             clock,
         )
         if found.status != "ok":
-            return None
+            if found.status == "infeasible" and not (instance.facilitators_stay and home):
+                return RoundsPlan(status="infeasible", infeasible=found.infeasible)
+            return RoundsPlan(status="not_found")
         tables = [list(t.attendees) for t in found.tables]
         if number == 1:
             home = {

@@ -71,12 +71,13 @@ def brute_force_fewest_repeats(instance: Instance) -> int | None:
     one_round = replace(instance, rounds=1)
     per_round = []
     for number in range(1, instance.rounds + 1):
+        its_cases = {m: 1 for m, r in cases.items() if r == number}
         valid = []
         for assignment in itertools.product(range(count), repeat=len(ids)):
             tables: list[list[str]] = [[] for _ in range(count)]
             for member, table in zip(ids, assignment, strict=True):
                 tables[table].append(member)
-            if not round_violations(one_round, [tables], {m: 1 for m, r in cases.items() if r == number}):
+            if not round_violations(one_round, [tables], its_cases):
                 valid.append(tables)
         per_round.append(valid)
     best = None

@@ -18,9 +18,7 @@ def url(event: dict, rest: str = "") -> str:
 
 
 def rounds_of(plan: dict) -> list[list[set[str]]]:
-    return [
-        [{a["member_id"] for a in t["attendees"]} for t in r["tables"]] for r in plan["rounds"]
-    ]
+    return [[{a["member_id"] for a in t["attendees"]} for t in r["tables"]] for r in plan["rounds"]]
 
 
 async def three_round_event(client, db, factory):

@@ -56,6 +56,26 @@ async def test_generate_show_swap_publish(dl, engine, admin, live):
         assert table.number == 2
 
 
+async def test_generate_rounds_and_swap_in_one(dl, engine, admin, live):
+    _, headers = admin
+    event_id, _ = await _seated_event(live, engine, headers)
+    human = await dl("seating", "generate", event_id, "--seed", "3", "--rounds", "3")
+    assert human.exit_code == 0, human.stderr
+    assert "2 tables in each of 3 rounds" in human.stdout and "Round 3" in human.stdout
+    plan = await dl.json("seating", "show", event_id)
+    assert [r["round"] for r in plan["rounds"]] == [1, 2, 3]
+    assert plan["options"]["rounds"] == 3
+    first = plan["rounds"][1]["tables"][0]["attendees"][0]["member_id"]
+    second = plan["rounds"][1]["tables"][1]["attendees"][0]["member_id"]
+    swapped = await dl.json("seating", "swap", event_id, first, second, "--round", "2")
+    assert first in {a["member_id"] for a in swapped["rounds"][1]["tables"][1]["attendees"]}
+    assert swapped["rounds"][0] == plan["rounds"][0]
+    published = await dl("seating", "publish", event_id)
+    assert "Published: 2 tables in each of 3 rounds, 8 people seated." in published.stdout
+    async with async_sessionmaker(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(EventTable)) == 6
+
+
 async def test_a_broken_rule_is_an_api_error_with_its_detail(dl, engine, admin, live):
     _, headers = admin
     event_id, members = await _seated_event(live, engine, headers, people=2)

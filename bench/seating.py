@@ -8,6 +8,19 @@
    join the history the next event is seated against;
 3. scale: 2,000 attendees at 250 tables.
 
+Then rounds (one event seating everyone several times, planned together):
+
+4. 64 people at 8 tables of 8 over 9 rounds, no other rule (the affine plane's limit: 0);
+5. the same with 8 companies of 8 (one facilitator in each): 0 hard violations, repeats
+   within 10 % of the counting lower bound;
+6. 2,000 people at 250 tables for 3 rounds, with the rules of instance 3;
+7. a season of ten events, 150 members of whom 60 to 80 come each time (some nearly always,
+   some seldom), with 1 and with 3 rounds each: the new planner (rounds together, season-aware)
+   against today's solver (one seating at a time against the pairs before it).
+
+For rounds the baselines seat one round after the other against the rounds before it:
+*today* is the single-round solver, *greedy* and *random* the baselines below.
+
 Baselines, implemented here: *random* (people in random order, each at a random table that
 keeps every hard rule) and *greedy* (each person, the most constrained first, at the table
 where they add the least cost). Everything runs in this process, on one core.
@@ -19,12 +32,20 @@ import platform
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from app.tables.seating.model import Attendee, Instance, Meeting
+from app.tables.seating.rounds import (
+    case_rounds,
+    evaluate_rounds,
+    repeat_lower_bound,
+    round_instance,
+    round_violations,
+)
 from app.tables.seating.rules import company_keys, layout, spread_limits, violations
 from app.tables.seating.scoring import Costs, evaluate
-from app.tables.seating.solver import solve
+from app.tables.seating.solver import solve, solve_rounds
 from bench import report
 
 FUNCTIONS = {
@@ -250,6 +271,161 @@ def season(seat: Seater) -> list[int]:
     return repeats
 
 
+RoundsSeater = Callable[[Instance, dict[str, int]], list[list[list[str]]]]
+
+
+def one_round_at_a_time(seat: Seater) -> RoundsSeater:
+    """Seat the rounds one after the other, each against the pairs of the rounds before."""
+
+    def plan_rounds(instance: Instance, cases: dict[str, int]) -> list[list[list[str]]]:
+        plan: list[list[list[str]]] = []
+        history = instance.history
+        for number in range(1, instance.rounds + 1):
+            one = replace(round_instance(instance, number, cases), history=history)
+            tables = seat(one, random.Random(instance.seed + number))
+            plan.append(tables)
+            history += tuple(
+                Meeting(a, b, 1, instance.reference_date)
+                for table in tables
+                for i, a in enumerate(table)
+                for b in table[i + 1 :]
+            )
+        return plan
+
+    return plan_rounds
+
+
+def together(instance: Instance, cases: dict[str, int]) -> list[list[list[str]]]:
+    result = solve_rounds(instance)
+    if result.status != "ok":
+        raise RuntimeError(f"the solver said {result.status}: {result.infeasible}")
+    return [[list(t.attendees) for t in tables] for tables in result.rounds]
+
+
+ROUND_METHODS: dict[str, RoundsSeater] = {
+    "solver": together,
+    "today": one_round_at_a_time(solver_plan),
+    "greedy": one_round_at_a_time(greedy_plan),
+    "random": one_round_at_a_time(random_plan),
+}
+
+
+def measure_rounds(instance: Instance, seat: RoundsSeater) -> dict[str, float]:
+    cases = case_rounds(instance)
+    started = time.process_time()
+    plan = seat(instance, cases)
+    spent = time.process_time() - started
+    _, _, metrics = evaluate_rounds(instance, plan, cases=cases)
+    return {
+        "hard": len(round_violations(instance, plan, cases)),
+        "repeats": metrics.repeated_pairs,
+        "functions": metrics.duplicate_function_pairs,
+        "time": spent,
+    }
+
+
+def golfers(companies: bool) -> Instance:
+    attendees = tuple(
+        Attendee(
+            id=f"m{i:02d}",
+            company=f"Company {i % 8}" if companies else None,
+            facilitator=companies and i < 8,
+        )
+        for i in range(64)
+    )
+    return Instance(table_size=8, attendees=attendees, rounds=9, seed=1, time_limit_s=30)
+
+
+def scale_rounds() -> Instance:
+    return replace(scale(), rounds=3, time_limit_s=60)
+
+
+def season_rounds(rounds: int, aware: bool) -> tuple[int, int, float]:
+    """Ten events of a community where some come nearly always and some seldom: total
+    repeated pairs, total same-function pairs, CPU seconds. ``aware`` plans with the rounds
+    together and tells the solver how often each attendee came so far."""
+    rng = random.Random(2)
+    community = people(150, rng, colleagues=10, facilitators=12, cases=15)
+    likelihood = [rng.choice([0.9, 0.7, 0.4, 0.2]) for _ in community]
+    met: dict[frozenset[str], Meeting] = {}
+    came = {p.id: 0 for p in community}
+    repeats = functions = 0
+    spent = 0.0
+    day = date(2026, 1, 20)
+    for number in range(10):
+        size = rng.randint(60, 80)
+        chosen: set[int] = set()
+        while len(chosen) < size:
+            chosen.add(rng.choices(range(len(community)), weights=likelihood)[0])
+        attendees = [community[i] for i in sorted(chosen)]
+        if aware:
+            attendees = [
+                replace(a, attendance=came[a.id] / number if number else 0.0) for a in attendees
+            ]
+        instance = Instance(
+            table_size=8,
+            attendees=tuple(attendees),
+            seed=number,
+            history=tuple(met.values()),
+            reference_date=day,
+            time_limit_s=20,
+            rounds=rounds,
+        )
+        cases = case_rounds(instance)
+        started = time.process_time()
+        plan = (together if aware else ROUND_METHODS["today"])(instance, cases)
+        spent += time.process_time() - started
+        assert not round_violations(instance, plan, cases)
+        metrics = evaluate_rounds(instance, plan, cases=cases)[2]
+        repeats += metrics.repeated_pairs
+        functions += metrics.duplicate_function_pairs
+        for person in attendees:
+            came[person.id] += 1
+        for tables in plan:
+            for table in tables:
+                for i, a in enumerate(table):
+                    for b in table[i + 1 :]:
+                        key = frozenset((a, b))
+                        before = met.get(key)
+                        met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+        day += timedelta(days=28)
+    return repeats, functions, spent
+
+
+def run_rounds() -> list[str]:
+    lines = [
+        "",
+        "Rounds (all rounds of one event planned together). *Bound* is the counting lower "
+        "bound of repeated pairs (no plan has fewer); *today*, *greedy* and *random* seat one "
+        "round after another.\n",
+        "| Instance | Method | Hard | Repeated pairs | Bound | Same-function pairs | Time, s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, instance in (
+        ("4. 64 at 8 tables, 9 rounds", golfers(companies=False)),
+        ("5. the same, 8 companies of 8, 8 facilitators", golfers(companies=True)),
+        ("6. 2,000 at 250 tables, 3 rounds", scale_rounds()),
+    ):
+        bound = repeat_lower_bound(instance)
+        for name, seat in ROUND_METHODS.items():
+            m = measure_rounds(instance, seat)
+            lines.append(
+                f"| {label} | {name} | {m['hard']} | {m['repeats']} | {bound} | "
+                f"{m['functions']} | {m['time']:.2f} |"
+            )
+    lines += [
+        "",
+        "Season with rounds (150 members, ten events of 60 to 80): totals over the season.\n",
+        "| Rounds per event | Method | Repeated pairs | Same-function pairs | Time, s |",
+        "|---|---|---|---|---|",
+    ]
+    for rounds in (1, 3):
+        for name, aware in (("solver (season-aware)", True), ("today", False)):
+            repeats, functions, spent = season_rounds(rounds, aware)
+            lines.append(f"| {rounds} | {name} | {repeats} | {functions} | {spent:.1f} |")
+    return lines
+
+
 def run(write: bool) -> str:
     lines = [
         "## Seating solver\n",
@@ -282,6 +458,7 @@ def run(write: bool) -> str:
     for name, seat in METHODS.items():
         per_event = season(seat)
         lines.append(f"| {name} | {', '.join(map(str, per_event))} | {sum(per_event)} |")
+    lines += run_rounds()
     lines.append("")
     section = "\n".join(lines) + "\n"
     if write:

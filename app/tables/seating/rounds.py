@@ -25,10 +25,15 @@ MAX_ROUNDS = 12
 MOVES_PER_SEAT = 800
 MIN_MOVES = 20_000
 MAX_MOVES = 1_500_000
-# The search's temperature, in units of the repeat weight: warm enough at first to leave a
-# local optimum by a repeat or two, cold at the end.
-HOT = 0.6
-COLD = 0.02
+# The search's starting temperature, in units of the repeat weight, grows with how scarce
+# fresh partners are: where most pairs must meet (64 people over 9 rounds) it is warm enough
+# to leave a local optimum by a repeat or two; where pairs are plentiful (2,000 people) heat
+# would only trade functions and seniority away from the greedy start (bench/README.md).
+HOT_PLENTY = 0.05
+HOT_SCARCE = 0.6
+COLD = 0.005
+# The share of swaps made with someone alike (same seniority, or same function).
+ALIKE_SHARE = 0.5
 
 
 def case_rounds(instance: Instance) -> dict[str, int]:
@@ -383,8 +388,19 @@ class RoundsSearch:
         total = sum(map(sum, table_costs)) + self._pair_total()
         best_total, best = total, [[list(m) for m in tables] for tables in plan]
         scale = max(self.w_repeat, 1e-9)
-        hot, cold = HOT * scale, COLD * scale
+        hot = (HOT_PLENTY + (HOT_SCARCE - HOT_PLENTY) * self.scarcity()) * scale
+        cold = COLD * scale
         sizes_vary = self.shape.larger > 0
+        # Swaps with someone of the same seniority (the tables keep their levels) or the same
+        # function (they keep their functions) change the pairs without trading one goal
+        # against another, as in the single-round search.
+        first = self.seatings[0]
+        by_level: dict[int | None, list[int]] = {}
+        by_function: dict[int, list[int]] = {}
+        for person in range(self.n):
+            by_level.setdefault(first.seniority[person], []).append(person)
+            if first.function[person] >= 0:
+                by_function.setdefault(first.function[person], []).append(person)
         out_of_time = False
         done = 0
         for done in range(1, moves + 1):
@@ -400,12 +416,29 @@ class RoundsSearch:
             free = movable[number]
             a = free[rng.randrange(len(free))]
             source = place[a]
-            target = rng.randrange(count - 1)
-            if target >= source:
-                target += 1
-            from_members, to_members = tables[source], tables[target]
+            kind = rng.random()
+            alike = (
+                by_level.get(first.seniority[a])
+                if kind < ALIKE_SHARE / 2
+                else by_function.get(first.function[a])
+                if kind < ALIKE_SHARE
+                else None
+            )
             b = -1
-            if not (sizes_vary and len(from_members) > len(to_members) and rng.random() < 0.3):
+            if alike is not None and len(alike) > 1:
+                b = alike[rng.randrange(len(alike))]
+                target = place[b]
+                if target == source or fixed[number][b] >= 0:
+                    continue
+            else:
+                target = rng.randrange(count - 1)
+                if target >= source:
+                    target += 1
+            from_members, to_members = tables[source], tables[target]
+            if b >= 0:
+                new_from = [b if m == a else m for m in from_members]
+                new_to = [a if m == b else m for m in to_members]
+            elif not (sizes_vary and len(from_members) > len(to_members) and rng.random() < 0.3):
                 candidates = [m for m in to_members if fixed[number][m] < 0]
                 if not candidates:
                     continue
@@ -434,6 +467,15 @@ class RoundsSearch:
             if total < best_total - 1e-9:
                 best_total, best = total, [[list(m) for m in t] for t in plan]
         return best, done, out_of_time
+
+    def scarcity(self) -> float:
+        """0 when everyone has far more fresh partners than seats next to someone in this
+        plan, 1 when they have no more (or fewer)."""
+        if self.n < 2:
+            return 1.0
+        seats_next_to = self.rounds * (self.shape.largest - 1)
+        known = sum(len(h) for h in self.history) / self.n
+        return min(1.0, (seats_next_to + known) / (self.n - 1))
 
     def _count_move(self, a: int, source: list[int], target: list[int], b: int) -> None:
         n, together = self.n, self.together

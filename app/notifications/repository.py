@@ -72,10 +72,11 @@ async def registration_with_event(
 
 
 async def seated_members(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
-    """Who sits at one of the event's published tables now."""
+    """Who sits at one of the event's published tables now (once, whatever the rounds)."""
     rows = await session.execute(
         select(TableSeat.member_id)
         .where(TableSeat.event_id == event_id)
+        .distinct()
         .order_by(TableSeat.member_id)
     )
     return list(rows.scalars())

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.models.case import Case
 from app.models.table import EventTable, SeatingPlan, TableSeat
+from app.notifications import repository as notifications_repository
 from tests.cases.test_cases_api import act, bring
 from tests.problems import assert_problem
 from tests.tables.helpers import attend, seated_event
@@ -119,6 +120,9 @@ class TestRounds:
         ]
         seats = (await db.execute(select(TableSeat))).scalars().all()
         assert len(seats) == 30 and {s.round for s in seats} == {1, 2, 3}
+        # "Your table is ready" goes to each seated member once, not once per round.
+        hear = await notifications_repository.seated_members(db, uuid.UUID(event["id"]))
+        assert sorted(map(str, hear)) == sorted(everyone)
         by_id = {t.id: t for t in tables}
         for seat in seats:
             table = by_id[seat.table_id]
@@ -175,3 +179,34 @@ class TestRounds:
         )
         assert zero.status_code == 422
         assert_problem(zero)
+
+    async def test_pins_and_pairs_kept_apart_hold_in_every_round(self, client, db, factory):
+        admin, event, actors, colleagues, _ = await three_round_event(client, db, factory)
+        plan = (
+            await client.post(url(event), headers=admin.headers, json={"rounds": 3, "seed": 3})
+        ).json()
+        pinned = str(actors[7].id)
+        response = await client.put(
+            url(event, f"/pins/{pinned}"), headers=admin.headers, json={"table": 2}
+        )
+        assert response.status_code == 200, response.text
+        current = (await client.get(url(event), headers=admin.headers)).json()
+        assert all(pinned in r[1] for r in rounds_of(current))
+        assert current["metrics"]["hard_violations"] == 0
+        # Two who share a table in some round are kept apart: every round is adjusted.
+        a, b = next(
+            (x, y)
+            for tables in rounds_of(current)
+            for t in tables
+            for x in sorted(t)
+            for y in sorted(t)
+            if x < y and pinned not in (x, y)
+        )
+        response = await client.post(
+            url(event, "/keep-apart"), headers=admin.headers, json={"member_ids": [a, b]}
+        )
+        assert response.status_code == 200, response.text
+        after = (await client.get(url(event), headers=admin.headers)).json()
+        assert not any({a, b} <= t for tables in rounds_of(after) for t in tables)
+        assert all(pinned in r[1] for r in rounds_of(after))
+        assert after["version"] > plan["version"]

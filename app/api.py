@@ -63,12 +63,14 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 ]
 
 
-def include_api(app: FastAPI) -> None:
+def include_api(app: FastAPI, *more_authenticated: APIRouter) -> None:
+    """Mount the routers; ``more_authenticated`` are routers of sibling floors this module may
+    not import (the worker's job list), handed in by ``app.main`` and protected the same way."""
     # Authentication first: an anonymous caller learns nothing about the route's parameters.
     query = Depends(single_valued_query)
     for router in PUBLIC_ROUTERS:
         app.include_router(router, prefix=API_PREFIX, dependencies=[query])
-    for router in AUTHENTICATED_ROUTERS:
+    for router in (*AUTHENTICATED_ROUTERS, *more_authenticated):
         app.include_router(
             router, prefix=API_PREFIX, dependencies=[Depends(current_principal), query]
         )

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from app.api import API_PREFIX, include_api
 from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
-from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.core.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
@@ -24,6 +24,7 @@ from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
 from app.health.router import router as health_router
 from app.metrics.router import router as metrics_router
+from app.worker.router import router as jobs_router
 from app.worker.runtime import background
 
 VERSION = "1.0.0"
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
+    app.state.read_sessionmaker = create_autocommit_sessionmaker(app.state.engine)
     app.state.token_codec = TokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
 
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
-    include_api(app)
+    include_api(app, jobs_router)
 
     # Added innermost first: the security headers and the request id wrap everything, the
     # access log sees every answer (a CORS refusal or a 413 too), the body limit runs before

@@ -84,6 +84,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/members/invitations"): admin_only(422),
     ("POST", "/api/v1/members/{member_id}/invitation"): admin_only(202),
     ("GET", "/api/v1/audit"): admin_only(200),
+    ("GET", "/api/v1/admin/jobs"): admin_only(200),
+    # The filled-in name is a UUID, which no job name can be.
+    ("POST", "/api/v1/admin/jobs/{name}/run"): admin_only(422),
     ("GET", "/api/v1/companies/aliases"): admin_only(200),
     ("PUT", "/api/v1/companies/aliases"): admin_only(422),
     # Events and registrations: unknown ids are 404 to whoever may ask at all.

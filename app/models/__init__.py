@@ -8,6 +8,7 @@ from app.models.crm import CrmLink, CrmSyncRun
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.inbox import InboxMessage
+from app.models.job import JobRun
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
@@ -39,6 +40,7 @@ __all__ = [
     "EventTable",
     "IdempotencyRecord",
     "InboxMessage",
+    "JobRun",
     "LoginFailure",
     "Member",
     "MemberRole",

@@ -292,7 +292,18 @@ async def _sync_members(
 ) -> None:
     """One round. ``ours`` is the full-sync's listing of our contacts; a single member is looked
     up by e-mail or by our id instead."""
-    await repository.lock_subjects(session, CONTACT.subject_type, [m.id for m in members])
+    async with repository.subjects_locked(session, CONTACT.subject_type, [m.id for m in members]):
+        await _sync_locked_members(session, client, members, state, ours=ours)
+
+
+async def _sync_locked_members(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    members: Sequence[Member],
+    state: _Batch,
+    *,
+    ours: dict[uuid.UUID, Mapping[str, Any]] | None,
+) -> None:
     links = await repository.links_for(
         session, CONTACT.subject_type, [m.id for m in members], CONTACT.crm_entity
     )
@@ -322,8 +333,8 @@ async def _sync_members(
     broken = await _fetch_current(client, updates, state)
     gone = await _update(session, client, updates + found, state)
     await _create(session, client, creates + broken + gone, state)
-    # Every write of the round goes out here, after the CRM calls: on SQLite the write lock is
-    # taken only now, never while we wait for Bitrix24.
+    # Every write of the round goes out here, after the CRM calls, and is visible to the next
+    # holder of the subjects' lock.
     await session.flush()
     if state.deferred:
         error = state.deferred[0]
@@ -556,7 +567,18 @@ async def _sync_owned(
     """A CRM record that is ours alone (a lead, a deal): created once, updated when what we
     may send changed, created again if someone deleted it, deleted when ``fields`` is None
     (the person erased their data)."""
-    await repository.lock_subjects(session, target.subject_type, [subject_id])
+    async with repository.subjects_locked(session, target.subject_type, [subject_id]):
+        return await _sync_locked_owned(session, client, target, subject_id, fields, params_of)
+
+
+async def _sync_locked_owned(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    target: Target,
+    subject_id: uuid.UUID,
+    fields: dict[str, str] | None,
+    params_of: ParamsOf,
+) -> Outcome:
     link = await repository.get_link(session, target.subject_type, subject_id, target.crm_entity)
     if fields is None:
         if link is None:

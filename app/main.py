@@ -22,6 +22,7 @@ from app.core.middleware import (
 )
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
+from app.core.tracing import install_tracing
 from app.health.router import router as health_router
 from app.metrics.router import router as metrics_router
 from app.worker.router import router as jobs_router
@@ -37,6 +38,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.worker_in_process:
             await stack.enter_async_context(background(app.state.sessionmaker, settings))
         yield
+    if app.state.tracer_provider is not None:
+        app.state.tracer_provider.shutdown()  # sends the spans still buffered
     await app.state.engine.dispose()
 
 
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.include_router(metrics_router)
     include_api(app, jobs_router)
+    app.state.tracer_provider = install_tracing(app, app.state.engine, settings)
 
     # Added innermost first: the security headers and the request id wrap everything, the
     # access log sees every answer (a CORS refusal or a 413 too), the body limit runs before

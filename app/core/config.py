@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     metrics_token: SecretStr = SecretStr("")
 
+    # Traces (OpenTelemetry): on when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set; the
+    # exporter reads the other OTEL_* variables (headers, protocol, timeouts) itself.
+    otel_exporter_otlp_endpoint: str = Field(
+        default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_service_name: str = Field(
+        default="digital-leaders-api", validation_alias="OTEL_SERVICE_NAME"
+    )
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)

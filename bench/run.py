@@ -198,8 +198,9 @@ def serve(
     log: Path,
     extra_env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """Run uvicorn on a free port until the block ends."""
+    """Run uvicorn (``workers`` processes on one socket) on a free port until the block ends."""
     port = free_port()
     env = (
         dict(os.environ)
@@ -224,7 +225,7 @@ def serve(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-server-header",
         "--no-access-log",
         "--log-level",

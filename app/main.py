@@ -1,5 +1,6 @@
 """The application factory: state, middleware, error handlers, routers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -7,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from app.api import API_PREFIX, include_api
+from app.auth import revocations
 from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
 from app.core.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
@@ -35,6 +37,11 @@ VERSION = "1.0.0"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
+        if settings.revocation_listen and not settings.is_sqlite:
+            listener = asyncio.create_task(
+                revocations.listen(settings.database_url), name="token-version-listener"
+            )
+            stack.callback(listener.cancel)
         if settings.worker_in_process:
             await stack.enter_async_context(background(app.state.sessionmaker, settings))
         yield

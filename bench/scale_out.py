@@ -48,6 +48,7 @@ class Outcome:
     api_processes: int
     workers: int
     mix: load.RouteFigures
+    routes: list[load.RouteFigures]
     api_cpu_seconds: float
     checks: dict[str, Any]
     jobs: dict[str, Any]
@@ -161,7 +162,16 @@ def run_layout(args: argparse.Namespace, api_processes: int, workers: int) -> Ou
                 deliveries["arrived_twice"] = stats["total"] - stats["unique"]
     finally:
         seed.drop_database(args.database_url)
-    return Outcome(api_processes, workers, load.total(mix), api_cpu, checks, jobs, deliveries)
+    return Outcome(
+        api_processes,
+        workers,
+        load.total(mix),
+        load.figures(mix),
+        api_cpu,
+        checks,
+        jobs,
+        deliveries,
+    )
 
 
 def failures_of(outcome: Outcome) -> list[str]:
@@ -216,6 +226,20 @@ def render(started: datetime, args: argparse.Namespace, outcomes: list[Outcome])
             f"| {lost} / {o.deliveries['duplicated_rows']} "
             f"({o.checks['events']:,} events; {o.deliveries['arrived_twice']} arrived twice) |"
         )
+    for o in outcomes:
+        errors = [
+            f"`{f.route}` {code}: {n}"
+            for f in o.routes
+            for code, n in sorted(f.statuses.items())
+            if not code.startswith(("2", "4"))
+        ]
+        if errors:
+            lines.append("")
+            lines.append(
+                f"{o.api_processes}+{o.workers}, answers that were not 2xx/4xx: "
+                + "; ".join(errors)
+                + "."
+            )
     failed = [f for o in outcomes for f in failures_of(o)]
     lines += [
         "",

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True
+    # PostgreSQL: LISTEN for token revocations, so every process refuses a revoked access
+    # token at once. Off behind a pooler in transaction mode (it breaks LISTEN): revocations
+    # then reach the other processes within 2 seconds.
+    revocation_listen: bool = True
     worker_batch_size: int = Field(default=50, ge=1, le=1000)
     worker_concurrency: int = Field(default=16, ge=1, le=256)
     # Attempts in flight to one webhook subscription: a receiver that hangs holds no more slots.

@@ -112,7 +112,7 @@ class PeerMember(BaseModel):
     full_name: str
     city: str | None
     function: str | None
-    seniority: str | None
+    seniority: int | None
     industry: str | None
     expertise_tags: list[str]
     bio: str | None

@@ -109,8 +109,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=0,
         metavar="SECONDS",
-        help="afterwards, sample uvicorn with py-spy under the single-read "
-        "load for SECONDS and print the hotspots (default: off)",
+        help="afterwards, sample uvicorn with py-spy under the load of --profile-endpoint "
+        "for SECONDS and print the hotspots (default: off)",
+    )
+    parser.add_argument(
+        "--profile-endpoint",
+        choices=[e.key for e in ENDPOINTS],
+        default="read",
+        help="the endpoint --profile loads (default: %(default)s)",
     )
     parser.add_argument(
         "--database-url",
@@ -156,13 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     check(urls[endpoint.key], token, endpoint, seeded.target_id, log)
                 results = measure(wrk, urls, token, args, server.pid)
                 if args.profile:
-                    print(f"Profiling the single read for {args.profile} s ...")
+                    print(f"Profiling {args.profile_endpoint} for {args.profile} s ...")
                     load = WrkSettings(args.threads, args.connections, args.profile)
                     hot = profile(
                         py_spy,
                         server.pid,
                         args.profile,
-                        lambda: run_wrk(wrk, urls["read"], token, load),
+                        lambda: run_wrk(wrk, urls[args.profile_endpoint], token, load),
                     )
     except (BenchFailure, WrkError, ProfileError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
@@ -185,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write(section)
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     if args.profile:
-        print(f"\nHotspots of the single read under load (py-spy):\n{hot}")
+        print(f"\nHotspots of {args.profile_endpoint} under load (py-spy):\n{hot}")
     failures = sum(s.non_2xx + s.socket_errors for s in run.summaries.values())
     if failures:
         print(f"{failures} failed requests: these figures are not trustworthy.", file=sys.stderr)

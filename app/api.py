@@ -23,6 +23,7 @@ from app.integrations.bitrix24.router import router as bitrix24_router
 from app.integrations.timepad.router import public_router as timepad_public_router
 from app.integrations.timepad.router import router as timepad_router
 from app.members.router import me_router
+from app.members.router import public_router as members_public_router
 from app.members.router import router as members_router
 from app.registrations.router import public_router as registrations_public_router
 from app.registrations.router import router as registrations_router
@@ -38,6 +39,7 @@ PUBLIC_ROUTERS: list[APIRouter] = [
     auth_public_router,
     events_public_router,
     registrations_public_router,
+    members_public_router,
     timepad_public_router,
     bitrix24_public_router,
 ]

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     # Where links in e-mails point: the web app that front-end developers build.
     web_app_url: str = DEFAULT_WEB_APP_URL
+    # The API's own public address: one-click unsubscribe links (RFC 8058) and calendar feeds
+    # are called by mail and calendar programs directly, not through the web app.
+    public_api_url: str = DEFAULT_WEB_APP_URL
+    # The clock of e-mails about no particular event (link expiry, survey deadlines).
+    community_time_zone: str = "Europe/Moscow"
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True

@@ -9,6 +9,7 @@ from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.inbox import InboxMessage
 from app.models.member import ConsentChange, Member, MemberRole
+from app.models.notification import CalendarFeed, NotificationPreference, RegistrationReminder
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
@@ -27,6 +28,7 @@ __all__ = [
     "ApiToken",
     "Application",
     "AuditEntry",
+    "CalendarFeed",
     "Case",
     "CompanyAlias",
     "ConsentChange",
@@ -38,6 +40,8 @@ __all__ = [
     "Event",
     "EventTable",
     "IdempotencyRecord",
+    "NotificationPreference",
+    "RegistrationReminder",
     "InboxMessage",
     "LoginFailure",
     "Member",

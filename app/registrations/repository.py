@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
+from app.models.notification import RegistrationReminder
 from app.models.registration import Registration, RegistrationStatus
 
 
@@ -252,3 +254,56 @@ async def member_by_email(session: AsyncSession, email_normalized: str) -> Membe
         )
     )
     return rows.scalar_one_or_none()
+
+
+async def events_with_reminders_due(
+    session: AsyncSession, now: datetime, horizon: datetime
+) -> list[Event]:
+    """Events still ahead and starting before ``horizon`` (the longest reminder offset)."""
+    rows = await session.execute(
+        select(Event)
+        .where(
+            Event.status.in_(["published", "registration_open", "registration_closed"]),
+            Event.starts_at > now,
+            Event.starts_at <= horizon,
+        )
+        .order_by(Event.starts_at, Event.id)
+    )
+    return list(rows.scalars())
+
+
+async def confirmed_without_reminder(
+    session: AsyncSession, event_id: uuid.UUID, offset_minutes: int, due: datetime, limit: int
+) -> list[Registration]:
+    """Confirmed members who confirmed by ``due`` and have no reminder of this offset yet."""
+    sent = select(RegistrationReminder.registration_id).where(
+        RegistrationReminder.registration_id == Registration.id,
+        RegistrationReminder.offset_minutes == offset_minutes,
+    )
+    rows = await session.execute(
+        select(Registration)
+        .where(
+            Registration.event_id == event_id,
+            Registration.status == RegistrationStatus.confirmed,
+            Registration.member_id.is_not(None),
+            Registration.confirmed_at <= due,
+            ~sent.exists(),
+        )
+        .order_by(Registration.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def claim_reminder(
+    session: AsyncSession, registration_id: uuid.UUID, offset_minutes: int, now: datetime
+) -> bool:
+    """Record the reminder; False if another run recorded it first (it sends, not this one)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = await session.execute(
+        dialect.insert(RegistrationReminder)
+        .values(registration_id=registration_id, offset_minutes=offset_minutes, sent_at=now)
+        .on_conflict_do_nothing(index_elements=["registration_id", "offset_minutes"])
+        .returning(RegistrationReminder.registration_id)
+    )
+    return inserted.scalar_one_or_none() is not None

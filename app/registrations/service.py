@@ -739,3 +739,47 @@ async def release_unconfirmed(session: AsyncSession, settings: Settings, now: da
     for registration in stale:
         await cancel_registration(session, settings, registration, "not_confirmed", now)
     return len(stale)
+
+
+REMINDER_BATCH = 2000
+
+
+async def send_reminders(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Reminders to confirmed attendees at each of the event's offsets before its start.
+
+    Each (registration, offset) is recorded once (the table's key, inserted with ON CONFLICT
+    DO NOTHING), so two runs at once send one reminder. An offset whose moment passed before
+    the person confirmed is not sent; when several offsets are due at once (the worker was
+    down), only the nearest goes out and the older ones are recorded as done.
+    """
+    sent = 0
+    # Offsets are at most 30 days (the schema's bound): later events have nothing due.
+    for event in await repository.events_with_reminders_due(session, now, now + timedelta(days=30)):
+        due_offsets = sorted(
+            m
+            for m in event.reminder_offsets_minutes
+            if event.starts_at - timedelta(minutes=m) <= now
+        )
+        for position, offset in enumerate(due_offsets):
+            due = event.starts_at - timedelta(minutes=offset)
+            for registration in await repository.confirmed_without_reminder(
+                session, event.id, offset, due, REMINDER_BATCH
+            ):
+                if not await repository.claim_reminder(session, registration.id, offset, now):
+                    continue
+                # A nearer offset is due too: this one is stale, recorded but not sent.
+                if any(
+                    registration.confirmed_at is not None
+                    and registration.confirmed_at <= event.starts_at - timedelta(minutes=nearer)
+                    for nearer in due_offsets[:position]
+                ):
+                    continue
+                emit(
+                    session,
+                    events.REMINDER_DUE,
+                    events.RegistrationReminderDue(
+                        **registration_data(registration).model_dump(), offset_minutes=offset
+                    ),
+                )
+                sent += 1
+    return sent

@@ -74,6 +74,10 @@ JOBS: list[ScheduledJob] = [
         timedelta(minutes=5),
         registrations_service.release_unconfirmed,
     ),
+    # Twice a minute: a reminder leaves within a minute of being due.
+    ScheduledJob(
+        "send_event_reminders", timedelta(seconds=30), registrations_service.send_reminders
+    ),
     ScheduledJob(
         "open_close_and_remind_surveys", timedelta(minutes=1), surveys_service.run_schedule
     ),

@@ -20,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('calendar_feed',
     sa.Column('member_id', sa.Uuid(), nullable=False),
+    sa.Column('salt', sa.String(length=32), nullable=False),
     sa.Column('token_digest', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_calendar_feed_member_id_member'), ondelete='CASCADE'),

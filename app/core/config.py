@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -177,6 +178,15 @@ class Settings(BaseSettings):
         }
     )
 
+    @field_validator("community_time_zone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError):
+            raise ValueError("must be an IANA time zone name, e.g. Europe/Moscow") from None
+        return value
+
     @field_validator("bitrix24_webhook_url")
     @classmethod
     def _check_bitrix24_url(cls, value: SecretStr) -> SecretStr:
@@ -233,6 +243,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"DL_WEB_APP_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
                 "to the web app's address, where e-mailed links point"
+            )
+        if self.public_api_url.rstrip("/") == DEFAULT_WEB_APP_URL:
+            problems.append(
+                f"DL_PUBLIC_API_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
+                "to the API's public address, which unsubscribe links and calendar feeds use"
             )
         if self.is_sqlite and not self.allow_sqlite_in_production:
             problems.append(

@@ -211,3 +211,10 @@ def unsign_value(secret: str, purpose: str, token: str) -> str | None:
     if not value or not hmac.compare_digest(sign_value(secret, purpose, value), token):
         return None
     return value
+
+
+def calendar_feed_token(secret: str, member_id: uuid.UUID, salt: str) -> str:
+    """The secret of a member's calendar feed URL (256 bits), remade from the salt when the
+    member asks for the URL again; the database keeps only its digest."""
+    mac = hmac.new(secret.encode(), f"calendar-feed|{member_id}|{salt}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()

@@ -59,7 +59,8 @@ class RegistrationReminder(SQLModel, table=True):
 
 
 class CalendarFeed(SQLModel, table=True):
-    """A member's personal calendar feed: its secret is kept only as its SHA-256."""
+    """A member's personal calendar feed. Its token is an HMAC of the member and ``salt``
+    under the server's secret, kept only as its SHA-256; a new salt is a new URL."""
 
     __tablename__ = "calendar_feed"
 
@@ -68,5 +69,6 @@ class CalendarFeed(SQLModel, table=True):
             Uuid, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, nullable=False
         )
     )
+    salt: str = Field(sa_type=String(32))
     token_digest: str = Field(sa_type=String(64), unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

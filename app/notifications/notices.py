@@ -19,6 +19,7 @@ from app.applications import events as application_events
 from app.applications import service as application_service
 from app.auth import events as account_events
 from app.auth import links
+from app.core import calendar
 from app.core.config import Settings
 from app.events import events as event_events
 from app.models.event import Event
@@ -27,7 +28,7 @@ from app.models.notification import NotificationKind
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration, RegistrationStatus
 from app.models.token import LinkPurpose
-from app.notifications import calendar, repository
+from app.notifications import repository
 from app.registrations import events as registration_events
 from app.registrations import service as registrations_service
 from app.surveys import events as survey_events

@@ -5,14 +5,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
-from app.models.notification import RegistrationReminder
+from app.models.notification import CalendarFeed, RegistrationReminder
 from app.models.registration import Registration, RegistrationStatus
 
 
@@ -307,3 +307,49 @@ async def claim_reminder(
         .returning(RegistrationReminder.registration_id)
     )
     return inserted.scalar_one_or_none() is not None
+
+
+async def calendar_feed(
+    session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False
+) -> CalendarFeed | None:
+    query = select(CalendarFeed).where(CalendarFeed.member_id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def calendar_feed_by_digest(session: AsyncSession, digest: str) -> CalendarFeed | None:
+    return await session.scalar(select(CalendarFeed).where(CalendarFeed.token_digest == digest))
+
+
+async def delete_calendar_feed(session: AsyncSession, member_id: uuid.UUID) -> bool:
+    result = await session.execute(delete(CalendarFeed).where(CalendarFeed.member_id == member_id))
+    return bool(result.rowcount)
+
+
+async def attending_since(
+    session: AsyncSession, member_id: uuid.UUID, since: datetime
+) -> list[tuple[Registration, Event]]:
+    rows = await session.execute(
+        select(Registration, Event)
+        .join(Event, Event.id == Registration.event_id)
+        .where(
+            Registration.member_id == member_id,
+            Registration.status.in_([RegistrationStatus.confirmed, RegistrationStatus.checked_in]),
+            Event.starts_at >= since,
+        )
+        .order_by(Event.starts_at, Event.id)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def listed_events_since(
+    session: AsyncSession, since: datetime, statuses: Sequence[str], limit: int
+) -> list[Event]:
+    rows = await session.execute(
+        select(Event)
+        .where(Event.status.in_(statuses), Event.starts_at >= since)
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())

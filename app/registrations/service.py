@@ -16,22 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import accounts
 from app.auth.principal import Principal
 from app.auth.service import normalize_email
-from app.core import audit
+from app.core import audit, calendar
 from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from app.core.outbox import EventType, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
+from app.core.security import calendar_feed_token, new_link_salt, token_digest
 from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
 from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
+from app.models.notification import CalendarFeed
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
 from app.registrations.schemas import (
     AttendanceEntry,
     AttendanceRead,
+    CalendarFeedRead,
     RegistrationAdminRead,
     RegistrationCreate,
     RegistrationRead,
@@ -783,3 +786,101 @@ async def send_reminders(session: AsyncSession, settings: Settings, now: datetim
                 )
                 sent += 1
     return sent
+
+
+# -- my calendar feed --------------------------------------------------------------------------
+
+FEED_PAST = timedelta(days=90)
+FEED_EVENTS = 500
+FEED_STATUSES = [
+    EventStatus.published,
+    EventStatus.registration_open,
+    EventStatus.registration_closed,
+    EventStatus.completed,
+]
+
+
+def _feed_view(settings: Settings, feed: CalendarFeed) -> CalendarFeedRead:
+    token = calendar_feed_token(settings.jwt_secret, feed.member_id, feed.salt)
+    base = settings.public_api_url.rstrip("/")
+    return CalendarFeedRead(url=f"{base}/api/v1/calendar/{token}.ics", created_at=feed.created_at)
+
+
+def _new_salt(settings: Settings, feed: CalendarFeed) -> None:
+    feed.salt = new_link_salt()
+    feed.token_digest = token_digest(
+        calendar_feed_token(settings.jwt_secret, feed.member_id, feed.salt)
+    )
+    feed.created_at = datetime.now(UTC)
+
+
+async def _require_member(session: AsyncSession, principal: Principal) -> uuid.UUID:
+    if not principal.sees_members:
+        raise Forbidden("Only members have a calendar feed.")
+    return principal.id
+
+
+async def calendar_feed(
+    session: AsyncSession, settings: Settings, principal: Principal
+) -> CalendarFeedRead:
+    """My feed's URL; the first read (or the first after a revocation) makes one."""
+    member_id = await _require_member(session, principal)
+    feed = await repository.calendar_feed(session, member_id, for_update=True)
+    if feed is None:
+        feed = CalendarFeed(member_id=member_id, salt="", token_digest="")
+        _new_salt(settings, feed)
+        session.add(feed)
+        await session.flush()
+    return _feed_view(settings, feed)
+
+
+async def rotate_calendar_feed(
+    session: AsyncSession, settings: Settings, principal: Principal, context: RequestContext
+) -> CalendarFeedRead:
+    """A new URL; the old one stops working at once."""
+    member_id = await _require_member(session, principal)
+    feed = await repository.calendar_feed(session, member_id, for_update=True)
+    if feed is None:
+        feed = CalendarFeed(member_id=member_id, salt="", token_digest="")
+        session.add(feed)
+    _new_salt(settings, feed)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=member_id,
+        action="calendar_feed.rotated",
+        target_type="member",
+        target_id=member_id,
+        context=context,
+    )
+    return _feed_view(settings, feed)
+
+
+async def revoke_calendar_feed(
+    session: AsyncSession, principal: Principal, context: RequestContext
+) -> None:
+    member_id = await _require_member(session, principal)
+    if await repository.delete_calendar_feed(session, member_id):
+        audit.record(
+            session,
+            actor_id=member_id,
+            action="calendar_feed.revoked",
+            target_type="member",
+            target_id=member_id,
+            context=context,
+        )
+
+
+async def calendar_feed_content(
+    session: AsyncSession, settings: Settings, token: str, now: datetime
+) -> bytes:
+    """The feed behind a token: the member's confirmed places and the community's events
+    (from 90 days back). An unknown, rotated or revoked token is not found."""
+    feed = await repository.calendar_feed_by_digest(session, token_digest(token))
+    member = await repository.get_member(session, feed.member_id) if feed else None
+    if feed is None or member is None or member.erased_at is not None:
+        raise NotFound("No such calendar feed.")
+    since = now - FEED_PAST
+    attending = await repository.attending_since(session, member.id, since)
+    listed = await repository.listed_events_since(session, since, FEED_STATUSES, FEED_EVENTS)
+    return calendar.feed(settings, attending, listed, "Digital Leaders")

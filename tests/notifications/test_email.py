@@ -19,12 +19,6 @@ from tests.receivers import Receiver, serve
 from tests.smtp import free_port, smtp_server, text_of
 
 
-@pytest.fixture
-def mail():
-    with smtp_server() as (mailbox, port):
-        yield mailbox, port
-
-
 def worker_with(app, port, transport=None):
     settings = make_settings(
         worker_concurrency=1,

@@ -4,7 +4,6 @@ hears what, in which language and on which clock, with which calendar entry, and
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -13,16 +12,10 @@ from app.registrations import service as registrations_service
 from tests.conftest import make_settings
 from tests.events.helpers import confirm, open_event, register
 from tests.notifications.test_email import worker_with
-from tests.smtp import calendar_of, html_of, smtp_server, text_of
+from tests.smtp import calendar_of, html_of, text_of
 
 STARTS = datetime(2027, 2, 13, 7, 0, tzinfo=UTC)  # 10:00 in Moscow, a Saturday
 WHEN = {"starts_at": STARTS.isoformat(), "ends_at": (STARTS + timedelta(hours=4)).isoformat()}
-
-
-@pytest.fixture
-def mail():
-    with smtp_server() as (mailbox, port):
-        yield mailbox, port
 
 
 def to(mailbox, address):

@@ -13,7 +13,7 @@ from app.worker.schedule import JOBS
 from tests.conftest import make_settings, outbox_events
 from tests.events.helpers import confirm, open_event, register
 from tests.notifications.test_email import worker_with
-from tests.notifications.test_registration_mails import STARTS, WHEN, ics, mail, to  # noqa: F401
+from tests.notifications.test_registration_mails import STARTS, WHEN, ics, to
 from tests.problems import assert_problem
 from tests.smtp import text_of
 

@@ -1,4 +1,4 @@
-"""Calendar invitations (RFC 5545) for the e-mails: the `icalendar` package writes them.
+"""Calendars (RFC 5545): the e-mails' invitations and the members' feeds, by `icalendar`.
 
 icalendar because it is the maintained RFC 5545 implementation for Python (folding, escaping,
 time zones, parsing back): a hand-made VCALENDAR gets line folding and escaping wrong. Each
@@ -72,4 +72,32 @@ def invitation(
     attendee.params["rsvp"] = vText("FALSE")
     entry.add("attendee", attendee)
     calendar.add_component(entry)
+    return calendar.to_ical()
+
+
+def event_uid(settings: Settings, event: Event) -> str:
+    return f"event-{event.id}@{_domain(settings)}"
+
+
+def feed(
+    settings: Settings,
+    attending: list[tuple[Registration, Event]],
+    listed: list[Event],
+    name: str,
+) -> bytes:
+    """A member's feed: their places (the same entries their e-mails carried) and the
+    community's other events."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT)
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    now = datetime.now(UTC)
+    mine = {event.id for _, event in attending}
+    for registration, event in attending:
+        url = f"{settings.web_app_url.rstrip('/')}/registrations/{registration.id}"
+        calendar.add_component(_entry(event, uid_of(settings, registration), url, now=now))
+    for event in listed:
+        if event.id not in mine:
+            url = f"{settings.web_app_url.rstrip('/')}/events/{event.id}"
+            calendar.add_component(_entry(event, event_uid(settings, event), url, now=now))
     return calendar.to_ical()

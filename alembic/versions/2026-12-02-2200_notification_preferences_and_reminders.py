@@ -1,4 +1,5 @@
-"""notification preferences, reminders sent, calendar feeds; event.reminder_offsets_minutes
+"""notification preferences, reminders sent, calendar feeds; event.reminder_offsets_minutes,
+business_case.outcome_requested_at
 
 Revision ID: 0014
 Revises: 0013
@@ -44,6 +45,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], name=op.f('fk_registration_reminder_registration_id_registration'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('registration_id', 'offset_minutes', name=op.f('pk_registration_reminder'))
     )
+    with op.batch_alter_table('business_case', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('outcome_requested_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reminder_offsets_minutes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), server_default=sa.text("'[2880, 180]'"), nullable=False))
 
@@ -52,6 +55,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.drop_column('reminder_offsets_minutes')
+    with op.batch_alter_table('business_case', schema=None) as batch_op:
+        batch_op.drop_column('outcome_requested_at')
 
     op.drop_table('registration_reminder')
     op.drop_table('notification_preference')

@@ -19,6 +19,8 @@ from app.applications import events as application_events
 from app.applications import service as application_service
 from app.auth import events as account_events
 from app.auth import links
+from app.cases import events as case_events
+from app.cases import service as cases_service
 from app.core import calendar
 from app.core.config import Settings
 from app.events import events as event_events
@@ -333,6 +335,37 @@ EVENT_CHANGED_NOTICE = Notice(
 )
 
 
+# -- the outcome loop --------------------------------------------------------------------------
+
+
+async def _case_author(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    found = await cases_service.outcome_request(session, event.subject_id)
+    return [found[0].author_id] if found else []
+
+
+async def _outcome_request(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await cases_service.outcome_request(session, event.subject_id)
+    if found is None or found[0].author_id != member.id:  # reported (or withdrawn) since
+        return None
+    case, row = found
+    return {
+        **_event_values(settings, row),
+        "case": case.title,
+        "link": _web(settings, f"/cases/{case.id}/outcome"),
+    }
+
+
+OUTCOME_REQUEST_NOTICE = Notice(
+    case_events.OUTCOME_REQUESTED.name,
+    "case_outcome_request",
+    _case_author,
+    _outcome_request,
+    kind=NotificationKind.reminders,
+)
+
+
 # -- surveys and seating -----------------------------------------------------------------------
 
 
@@ -458,6 +491,7 @@ ALL_NOTICES = (
     EVENT_CANCELLED_NOTICE,
     REMINDER_NOTICE,
     EVENT_CHANGED_NOTICE,
+    OUTCOME_REQUEST_NOTICE,
     SURVEY_INVITATION_NOTICE,
     SURVEY_REMINDER_NOTICE,
     SEATING_NOTICE,

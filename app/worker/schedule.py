@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
+from app.cases import service as cases_service
 from app.core import idempotency
 from app.core.config import Settings
 from app.core.logging import log_context
@@ -78,6 +79,7 @@ JOBS: list[ScheduledJob] = [
     ScheduledJob(
         "send_event_reminders", timedelta(seconds=30), registrations_service.send_reminders
     ),
+    ScheduledJob("request_case_outcomes", timedelta(hours=1), cases_service.request_outcomes),
     ScheduledJob(
         "open_close_and_remind_surveys", timedelta(minutes=1), surveys_service.run_schedule
     ),

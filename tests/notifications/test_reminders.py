@@ -226,3 +226,50 @@ async def test_preferences_through_the_api(client, factory, db):
         "/api/v1/me/notifications", headers=member.headers, json={"surveys": True}
     )
     assert back.json()["surveys"] is True and back.json()["messages"] is False
+
+
+async def test_authors_are_asked_for_the_outcome_two_weeks_after(client, factory, db, app, mail):
+    from app.cases import service as cases_service
+    from app.models.case import Case
+    from app.models.event import Event
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    author = await factory.member("member", email="author@example.com", language="en")
+    reported = await factory.member("member", email="reported@example.com")
+    event = await open_event(client, admin, title="Board 14")
+    ended = STARTS - timedelta(days=30)
+    await db.execute(
+        update(Event)
+        .where(Event.id == uuid.UUID(event["id"]))
+        .values(starts_at=ended - timedelta(hours=4), ends_at=ended)
+    )
+    for who, status in ((author, "discussed"), (reported, "outcome_reported")):
+        db.add(
+            Case(
+                event_id=uuid.UUID(event["id"]),
+                author_id=who.id,
+                title=f"Pricing for {status}",
+                context="c",
+                question="q",
+                good_outcome="g",
+                status=status,
+            )
+        )
+    await db.flush()
+    settings = make_settings()
+    assert await cases_service.request_outcomes(db, settings, ended + timedelta(days=13)) == 0
+    assert (
+        await cases_service.request_outcomes(db, settings, ended + timedelta(days=14, minutes=1))
+        == 1
+    )
+    assert await cases_service.request_outcomes(db, settings, ended + timedelta(days=20)) == 0
+    await db.flush()
+    await worker.run_once()
+    await http.aclose()
+    [asked] = mailbox.messages
+    assert asked["To"].addresses[0].addr_spec == "author@example.com"
+    assert asked["Subject"] == 'What came of your case "Pricing for discussed"?'
+    assert "/cases/" in text_of(asked) and text_of(asked).count("/outcome") == 1
+    assert asked["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -1,4 +1,4 @@
-"""notification preferences, reminders sent, calendar feeds; event.reminder_offsets_minutes,
+"""notification preferences, reminders sent, calendar feeds, next-event requests; event.reminder_offsets_minutes,
 business_case.outcome_requested_at
 
 Revision ID: 0014
@@ -27,6 +27,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_calendar_feed_member_id_member'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('member_id', name=op.f('pk_calendar_feed')),
     sa.UniqueConstraint('token_digest', name=op.f('uq_calendar_feed_token_digest'))
+    )
+    op.create_table('next_event_request',
+    sa.Column('member_id', sa.Uuid(), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('notified_event_id', sa.Uuid(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_next_event_request_member_id_member'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notified_event_id'], ['event.id'], name=op.f('fk_next_event_request_notified_event_id_event'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('member_id', name=op.f('pk_next_event_request'))
     )
     op.create_table('notification_preference',
     sa.Column('member_id', sa.Uuid(), nullable=False),
@@ -60,4 +69,5 @@ def downgrade() -> None:
 
     op.drop_table('registration_reminder')
     op.drop_table('notification_preference')
+    op.drop_table('next_event_request')
     op.drop_table('calendar_feed')

@@ -9,7 +9,12 @@ from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.inbox import InboxMessage
 from app.models.member import ConsentChange, Member, MemberRole
-from app.models.notification import CalendarFeed, NotificationPreference, RegistrationReminder
+from app.models.notification import (
+    CalendarFeed,
+    NextEventRequest,
+    NotificationPreference,
+    RegistrationReminder,
+)
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
@@ -40,6 +45,7 @@ __all__ = [
     "Event",
     "EventTable",
     "IdempotencyRecord",
+    "NextEventRequest",
     "NotificationPreference",
     "RegistrationReminder",
     "InboxMessage",

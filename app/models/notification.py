@@ -72,3 +72,22 @@ class CalendarFeed(SQLModel, table=True):
     salt: str = Field(sa_type=String(32))
     token_digest: str = Field(sa_type=String(64), unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class NextEventRequest(SQLModel, table=True):
+    """ "Tell me about the next meeting": a member on the list until the next event opens
+    registration (``notified_event_id`` then names it: one e-mail per request)."""
+
+    __tablename__ = "next_event_request"
+
+    member_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, nullable=False
+        )
+    )
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    notified_event_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("event.id", ondelete="SET NULL"), nullable=True),
+    )
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

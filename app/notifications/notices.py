@@ -335,6 +335,34 @@ EVENT_CHANGED_NOTICE = Notice(
 )
 
 
+# -- the next meeting opened -------------------------------------------------------------------
+
+
+async def _waiting_for_next(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    # Run at fan-out, in its transaction: the requests are used up with the deliveries made.
+    return await registrations_service.claim_next_event_requests(
+        session, event.subject_id, event.occurred_at
+    )
+
+
+async def _next_event(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    row = await repository.event(session, event.subject_id)
+    if row is None or row.status != "registration_open":  # closed or cancelled since
+        return None
+    return _event_values(settings, row)
+
+
+NEXT_EVENT_NOTICE = Notice(
+    event_events.EVENT_REGISTRATION_OPENED.name,
+    "next_event_opened",
+    _waiting_for_next,
+    _next_event,
+    kind=NotificationKind.next_event,
+)
+
+
 # -- the outcome loop --------------------------------------------------------------------------
 
 
@@ -492,6 +520,7 @@ ALL_NOTICES = (
     REMINDER_NOTICE,
     EVENT_CHANGED_NOTICE,
     OUTCOME_REQUEST_NOTICE,
+    NEXT_EVENT_NOTICE,
     SURVEY_INVITATION_NOTICE,
     SURVEY_REMINDER_NOTICE,
     SEATING_NOTICE,

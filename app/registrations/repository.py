@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
-from app.models.notification import CalendarFeed, RegistrationReminder
+from app.models.notification import CalendarFeed, NextEventRequest, RegistrationReminder
 from app.models.registration import Registration, RegistrationStatus
 
 
@@ -353,3 +353,32 @@ async def listed_events_since(
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+async def next_event_request(
+    session: AsyncSession, member_id: uuid.UUID
+) -> NextEventRequest | None:
+    return await session.get(NextEventRequest, member_id)
+
+
+async def delete_next_event_request(session: AsyncSession, member_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(NextEventRequest).where(NextEventRequest.member_id == member_id)
+    )
+    return bool(result.rowcount)
+
+
+async def claim_next_event_requests(
+    session: AsyncSession, event_id: uuid.UUID, opened_at: datetime, now: datetime
+) -> list[uuid.UUID]:
+    """Mark the requests made before the opening as answered by this event; their members."""
+    rows = await session.execute(
+        update(NextEventRequest)
+        .where(
+            NextEventRequest.notified_event_id.is_(None),
+            NextEventRequest.requested_at <= opened_at,
+        )
+        .values(notified_event_id=event_id, notified_at=now)
+        .returning(NextEventRequest.member_id)
+    )
+    return sorted(rows.scalars())

@@ -23,6 +23,7 @@ from app.registrations.schemas import (
     CalendarFeedRead,
     CheckIn,
     ConfirmLink,
+    NextEventNoticeRead,
     QrCheckIn,
     QrCode,
     RegistrationAdminRead,
@@ -350,6 +351,31 @@ async def revoke_calendar_feed(
 ) -> Response:
     """End my feed: its URL answers 404 from now on."""
     await service.revoke_calendar_feed(session, principal, context)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me_router.post(
+    "/next-event-notice",
+    response_model=NextEventNoticeRead,
+    responses=problem_responses(401, 403),
+    operation_id="me_next_event_notice_request",
+)
+async def request_next_event_notice(
+    principal: PrincipalDep, session: SessionDep
+) -> NextEventNoticeRead:
+    """Put me on the list to be e-mailed when the next event opens registration (once)."""
+    return await service.request_next_event_notice(session, principal)
+
+
+@me_router.delete(
+    "/next-event-notice",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403),
+    operation_id="me_next_event_notice_cancel",
+)
+async def cancel_next_event_notice(principal: PrincipalDep, session: SessionDep) -> Response:
+    """Take me off the list."""
+    await service.cancel_next_event_notice(session, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -165,3 +165,10 @@ class CalendarFeedRead(ReadSchema):
 
     url: str = Field(description="`{DL_PUBLIC_API_URL}/api/v1/calendar/{token}.ics`.")
     created_at: UTCTimestamp
+
+
+class NextEventNoticeRead(ReadSchema):
+    """Whether I am on the list for the next event's opening."""
+
+    requested_at: UTCTimestamp
+    notified: bool = Field(description="False until the next event opens registration.")

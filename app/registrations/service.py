@@ -28,13 +28,14 @@ from app.events.lifecycle import ACTIVE
 from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
-from app.models.notification import CalendarFeed
+from app.models.notification import CalendarFeed, NextEventRequest
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
 from app.registrations.schemas import (
     AttendanceEntry,
     AttendanceRead,
     CalendarFeedRead,
+    NextEventNoticeRead,
     RegistrationAdminRead,
     RegistrationCreate,
     RegistrationRead,
@@ -884,3 +885,39 @@ async def calendar_feed_content(
     attending = await repository.attending_since(session, member.id, since)
     listed = await repository.listed_events_since(session, since, FEED_STATUSES, FEED_EVENTS)
     return calendar.feed(settings, attending, listed, "Digital Leaders")
+
+
+# -- "tell me about the next meeting" ---------------------------------------------------------
+
+
+async def request_next_event_notice(
+    session: AsyncSession, principal: Principal
+) -> NextEventNoticeRead:
+    """Put me on the list: the next event to open registration e-mails me, once. Asking
+    again while on the list changes nothing; after the e-mail it puts me on it anew."""
+    member_id = await _require_member(session, principal)
+    request = await repository.next_event_request(session, member_id)
+    if request is None:
+        request = NextEventRequest(member_id=member_id)
+        session.add(request)
+    elif request.notified_event_id is not None or request.notified_at is not None:
+        request.requested_at = datetime.now(UTC)
+        request.notified_event_id = None
+        request.notified_at = None
+    await session.flush()
+    return NextEventNoticeRead(requested_at=request.requested_at, notified=False)
+
+
+async def cancel_next_event_notice(session: AsyncSession, principal: Principal) -> None:
+    member_id = await _require_member(session, principal)
+    await repository.delete_next_event_request(session, member_id)
+
+
+async def claim_next_event_requests(
+    session: AsyncSession, event_id: uuid.UUID, opened_at: datetime
+) -> list[uuid.UUID]:
+    """Who hears that this event opened: everyone on the list then, each request used once
+    (the first opening after it answers it, so a second opening mails nobody twice)."""
+    return await repository.claim_next_event_requests(
+        session, event_id, opened_at, datetime.now(UTC)
+    )

@@ -273,3 +273,40 @@ async def test_authors_are_asked_for_the_outcome_two_weeks_after(client, factory
     assert asked["Subject"] == 'What came of your case "Pricing for discussed"?'
     assert "/cases/" in text_of(asked) and text_of(asked).count("/outcome") == 1
     assert asked["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_the_next_meeting_is_announced_once_to_whoever_asked(client, factory, db, app, mail):
+    from tests.events.helpers import create_event, move
+
+    mailbox, port = mail
+    worker, http = worker_with(app, port)
+    admin = await factory.member("admin")
+    asked = await factory.member("member", email="asked@example.com", language="en")
+    muted = await factory.member("member", email="muted@example.com")
+    await factory.member("member", email="silent@example.com")  # never asked
+    for who in (asked, muted):
+        response = await client.post("/api/v1/me/next-event-notice", headers=who.headers)
+        assert response.status_code == 200 and response.json()["notified"] is False
+    again = await client.post("/api/v1/me/next-event-notice", headers=asked.headers)
+    assert again.status_code == 200  # asking twice is one request
+    await client.put("/api/v1/me/notifications", headers=muted.headers, json={"next_event": False})
+
+    event = await create_event(client, admin, title="Board 15", **WHEN)
+    await move(client, admin, event["id"], "published")
+    await worker.run_once()
+    assert mailbox.messages == []  # published is not open
+    await move(client, admin, event["id"], "registration_open")
+    await worker.run_once()
+    [notice] = mailbox.messages
+    assert notice["To"].addresses[0].addr_spec == "asked@example.com"
+    assert notice["Subject"] == "Registration is open: Board 15"
+    assert f"/events/{event['id']}" in text_of(notice)
+    assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # Another opening later: the request was answered, nobody hears twice.
+    other = await open_event(client, admin, title="Board 16")
+    await worker.run_once()
+    await http.aclose()
+    assert len(mailbox.messages) == 1 and other
+    left = await client.delete("/api/v1/me/next-event-notice", headers=asked.headers)
+    assert left.status_code == 204

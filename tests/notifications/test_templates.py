@@ -54,6 +54,7 @@ SAMPLES: dict[str, dict[str, object]] = {
     "survey_reminder": SURVEY,
     "seating_published": EVENT,
     "case_outcome_request": {**EVENT, "case": "Pricing"},
+    "next_event_opened": EVENT,
 }
 LAYOUT = {"name": "Anna", "unsubscribe_url": LINK, "kind_label": "x"}
 # Latin words a Russian e-mail may hold: names, API paths, the zone's offset.

@@ -82,6 +82,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/me/calendar-feed/rotate"): community(200),
     ("DELETE", "/api/v1/me/calendar-feed"): community(204),
     ("POST", "/api/v1/me/next-event-notice"): community(200),
+    ("POST", "/api/v1/events/{event_id}/messages/preview"): only("admin", 422, facilitator=422),
+    ("POST", "/api/v1/events/{event_id}/messages"): only("admin", 422, facilitator=422),
     ("DELETE", "/api/v1/me/next-event-notice"): community(204),
     # The URL's secret is the credential; a made-up one of the wrong shape is a 422.
     ("GET", "/api/v1/calendar/{token}.ics"): everyone(422),

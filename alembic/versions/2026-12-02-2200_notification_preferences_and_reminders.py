@@ -1,4 +1,5 @@
-"""notification preferences, reminders sent, calendar feeds, next-event requests; event.reminder_offsets_minutes,
+"""notification preferences, reminders sent, calendar feeds, next-event requests,
+organisers' messages; event.reminder_offsets_minutes,
 business_case.outcome_requested_at
 
 Revision ID: 0014
@@ -27,6 +28,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_calendar_feed_member_id_member'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('member_id', name=op.f('pk_calendar_feed')),
     sa.UniqueConstraint('token_digest', name=op.f('uq_calendar_feed_token_digest'))
+    )
+    op.create_table('event_message',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('event_id', sa.Uuid(), nullable=False),
+    sa.Column('author_id', sa.Uuid(), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('statuses', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('table_ids', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['member.id'], name=op.f('fk_event_message_author_id_member'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_event_message_event_id_event'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_message'))
     )
     op.create_table('next_event_request',
     sa.Column('member_id', sa.Uuid(), nullable=False),
@@ -70,4 +85,5 @@ def downgrade() -> None:
     op.drop_table('registration_reminder')
     op.drop_table('notification_preference')
     op.drop_table('next_event_request')
+    op.drop_table('event_message')
     op.drop_table('calendar_feed')

@@ -20,6 +20,7 @@ from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
 from app.models.survey import Survey, SurveyRespondent, SurveyResponse
 from app.models.table import (
+    EventMessage,
     EventTable,
     SeatingKeepApart,
     SeatingPin,
@@ -43,6 +44,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "EventMessage",
     "EventTable",
     "IdempotencyRecord",
     "NextEventRequest",

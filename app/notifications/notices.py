@@ -36,6 +36,7 @@ from app.registrations import service as registrations_service
 from app.surveys import events as survey_events
 from app.surveys import service as surveys_service
 from app.tables import events as seating_events
+from app.tables import service as tables_service
 from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
@@ -363,6 +364,32 @@ NEXT_EVENT_NOTICE = Notice(
 )
 
 
+# -- organisers' messages ----------------------------------------------------------------------
+
+
+async def _message_audience(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    return await tables_service.message_recipients(session, event.subject_id)
+
+
+async def _message(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await tables_service.message_for_email(session, event.subject_id)
+    if found is None:
+        return None
+    message, row = found
+    return {**_event_values(settings, row), "subject": message.subject, "message": message.body}
+
+
+MESSAGE_NOTICE = Notice(
+    seating_events.EVENT_MESSAGE_SENT.name,
+    "event_message",
+    _message_audience,
+    _message,
+    kind=NotificationKind.messages,
+)
+
+
 # -- the outcome loop --------------------------------------------------------------------------
 
 
@@ -521,6 +548,7 @@ ALL_NOTICES = (
     EVENT_CHANGED_NOTICE,
     OUTCOME_REQUEST_NOTICE,
     NEXT_EVENT_NOTICE,
+    MESSAGE_NOTICE,
     SURVEY_INVITATION_NOTICE,
     SURVEY_REMINDER_NOTICE,
     SEATING_NOTICE,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
 from app.tables.seating.io import WeightsIn
@@ -195,7 +195,10 @@ class EventMessageCreate(InputSchema):
     people at their own tables only. Whoever turned organisers' messages off is left out."""
 
     subject: str = Field(
-        min_length=1, max_length=150, description="One line: line breaks are refused."
+        min_length=1,
+        max_length=150,
+        pattern=r"^[^\r\n]+$",
+        description="One line: line breaks are refused.",
     )
     body: str = Field(min_length=1, max_length=5000)
     audience: list[MessageAudience] = Field(
@@ -216,13 +219,6 @@ class EventMessageCreate(InputSchema):
             ]
         }
     }
-
-    @field_validator("subject")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if any(c in value for c in "\r\n"):
-            raise ValueError("must be one line")
-        return value
 
 
 class EventMessagePreview(ReadSchema):

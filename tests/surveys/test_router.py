@@ -649,7 +649,7 @@ class TestInvitationEmail:
         when = (
             "1 января 2099, 13:00 (Москва" if language == "ru" else "1 January 2099, 13:00 (Moscow"
         )
-        assert f"/surveys/{survey['id']}" in text and when[language] in text
+        assert f"/surveys/{survey['id']}" in text and when in text
 
 
 async def test_an_event_audience_for_a_survey_without_an_event(client, factory, db):

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.core.schemas import REFUSED_CHARACTERS, InputSchema, ReadSchema, UTCTimestamp
 from app.tables.seating.io import WeightsIn
 
 MAX_TIME_LIMIT_S = 30.0
@@ -184,6 +184,10 @@ class TableList(BaseModel):
     items: list[TableRead]
 
 
+# One line of text: no line break (a header cannot be injected), nothing our texts refuse.
+ONE_LINE_PATTERN = f"^[^\\r\\n{REFUSED_CHARACTERS}]+$"
+
+
 class MessageAudience(StrEnum):
     confirmed = "confirmed"
     waitlisted = "waitlisted"
@@ -197,7 +201,7 @@ class EventMessageCreate(InputSchema):
     subject: str = Field(
         min_length=1,
         max_length=150,
-        pattern=r"^[^\r\n]+$",
+        pattern=ONE_LINE_PATTERN,
         description="One line: line breaks are refused.",
     )
     body: str = Field(min_length=1, max_length=5000)

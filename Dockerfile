@@ -11,7 +11,8 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Runtime stage: no compilers, a non-root user, migrations then uvicorn.
 # Production refuses the development defaults at start: pass at least DL_DATABASE_URL
-# (PostgreSQL), DL_JWT_SECRET, DL_WEB_APP_URL, DL_MAIL_TRANSPORT=smtp with DL_SMTP_HOST, and
+# (PostgreSQL), DL_JWT_SECRET, DL_WEB_APP_URL, DL_PUBLIC_API_URL, DL_MAIL_TRANSPORT=smtp with
+# DL_SMTP_HOST, and
 # DL_CORS_ORIGINS without "*" (docs/operations.md has the docker run line).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

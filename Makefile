@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt
 install: $(VENV)/.installed
 
 # Resolves pyproject.toml again: the runtime lock (the Docker image) and the dev lock (CI,
-# `make install`), every file pinned with its hashes. `make check` fails when they disagree.
+# `make install`), every file pinned with its hashes. Pins already there are kept unless
+# pyproject needs others; `make lock UPGRADE=--upgrade` takes the newest releases. `make check`
+# fails when pyproject and the locks disagree.
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --quiet \
-	--python-version 3.11 --python-platform x86_64-manylinux_2_28 --upgrade
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(UPGRADE)
 lock:
 	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv
 	$(UV_COMPILE) -o requirements/runtime.txt

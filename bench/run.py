@@ -228,6 +228,7 @@ def serve(
             "DL_MAIL_TRANSPORT": "smtp",
             "DL_SMTP_HOST": "127.0.0.1",
             "DL_WEB_APP_URL": "https://app.bench.invalid",
+            "DL_PUBLIC_API_URL": "https://api.bench.invalid",
         }
         | (extra_env or {})
     )

@@ -80,6 +80,7 @@ def production_settings(**overrides: Any) -> Settings:
         "mail_transport": "smtp",
         "smtp_host": "smtp.digital-leaders.test",
         "web_app_url": "https://app.digital-leaders.test",
+        "public_api_url": "https://api.digital-leaders.test",
         "allow_sqlite_in_production": True,
     }
     return make_settings(**(values | overrides))

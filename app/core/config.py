@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -117,6 +118,11 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     # Where links in e-mails point: the web app that front-end developers build.
     web_app_url: str = DEFAULT_WEB_APP_URL
+    # The API's own public address: one-click unsubscribe links (RFC 8058) and calendar feeds
+    # are called by mail and calendar programs directly, not through the web app.
+    public_api_url: str = DEFAULT_WEB_APP_URL
+    # The clock of e-mails about no particular event (link expiry, survey deadlines).
+    community_time_zone: str = "Europe/Moscow"
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True
@@ -185,6 +191,15 @@ class Settings(BaseSettings):
         }
     )
 
+    @field_validator("community_time_zone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError):
+            raise ValueError("must be an IANA time zone name, e.g. Europe/Moscow") from None
+        return value
+
     @field_validator("bitrix24_webhook_url")
     @classmethod
     def _check_bitrix24_url(cls, value: SecretStr) -> SecretStr:
@@ -241,6 +256,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"DL_WEB_APP_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
                 "to the web app's address, where e-mailed links point"
+            )
+        if self.public_api_url.rstrip("/") == DEFAULT_WEB_APP_URL:
+            problems.append(
+                f"DL_PUBLIC_API_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
+                "to the API's public address, which unsubscribe links and calendar feeds use"
             )
         if self.is_sqlite and not self.allow_sqlite_in_production:
             problems.append(

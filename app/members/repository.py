@@ -29,6 +29,7 @@ from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
 from app.models.member import ConsentChange, Member, MemberRole, Role
+from app.models.notification import NotificationPreference
 from app.models.survey import QuestionType, Survey, SurveyResponse
 from app.models.table import TableSeat
 from app.models.token import RefreshToken
@@ -404,3 +405,27 @@ async def table_mates(
         parameters = {"member_id": member_id, "among": list(among)}
         rows = await connection.execute(_MATES_AMONG, parameters)
     return frozenset(rows.scalars())
+
+
+async def notification_preference(
+    session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False
+) -> NotificationPreference | None:
+    query = select(NotificationPreference).where(NotificationPreference.member_id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def members_muting(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], kind: str
+) -> set[uuid.UUID]:
+    """Which of these members turned this kind of e-mail off."""
+    if not member_ids:
+        return set()
+    column = getattr(NotificationPreference, kind)
+    rows = await session.execute(
+        select(NotificationPreference.member_id).where(
+            NotificationPreference.member_id.in_(list(member_ids)), column.is_(False)
+        )
+    )
+    return set(rows.scalars())

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
+from app.cases import service as cases_service
 from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import autocommit_twin
@@ -91,6 +92,11 @@ JOBS: list[ScheduledJob] = [
         timedelta(minutes=5),
         registrations_service.release_unconfirmed,
     ),
+    # Twice a minute: a reminder leaves within a minute of being due.
+    ScheduledJob(
+        "send_event_reminders", timedelta(seconds=30), registrations_service.send_reminders
+    ),
+    ScheduledJob("request_case_outcomes", timedelta(hours=1), cases_service.request_outcomes),
     ScheduledJob(
         "open_close_and_remind_surveys", timedelta(minutes=1), surveys_service.run_schedule
     ),

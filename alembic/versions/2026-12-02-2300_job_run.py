@@ -1,7 +1,7 @@
 """job_run: each scheduled job's last run and lease, so it runs once across processes
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 22:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016'
-down_revision: str | None = '0013'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

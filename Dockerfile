@@ -1,15 +1,18 @@
 # syntax=docker/dockerfile:1
-# Build stage: wheels for the app and its dependencies.
+# Build stage: wheels of the locked dependencies (each checked against its hash), then the app.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN pip install --no-cache-dir --upgrade pip
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Runtime stage: no compilers, a non-root user, migrations then uvicorn.
 # Production refuses the development defaults at start: pass at least DL_DATABASE_URL
-# (PostgreSQL), DL_JWT_SECRET, DL_WEB_APP_URL, DL_MAIL_TRANSPORT=smtp with DL_SMTP_HOST, and
+# (PostgreSQL), DL_JWT_SECRET, DL_WEB_APP_URL, DL_PUBLIC_API_URL, DL_MAIL_TRANSPORT=smtp with
+# DL_SMTP_HOST, and
 # DL_CORS_ORIGINS without "*" (docs/operations.md has the docker run line).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,7 +25,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system app && useradd --system --gid app --home-dir /srv app
 WORKDIR /srv
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index /wheels/* && rm -rf /wheels
 COPY alembic.ini ./
 COPY alembic ./alembic
 RUN mkdir -p /srv/var && chown app:app /srv/var

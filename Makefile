@@ -5,15 +5,28 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/dl_test
 CHECK_DB := var/check.db
 
-.PHONY: install run test test-fast test-sqlite test-postgres check fmt openapi lint-openapi client-check migrate bench clean
+.PHONY: install lock run test test-fast test-sqlite test-postgres check fmt openapi lint-openapi client-check migrate bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The locked versions, each checked against its hash; then the app itself, without deps.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# Resolves pyproject.toml again: the runtime lock (the Docker image) and the dev lock (CI,
+# `make install`), every file pinned with its hashes. Pins already there are kept unless
+# pyproject needs others; `make lock UPGRADE=--upgrade` takes the newest releases. `make check`
+# fails when pyproject and the locks disagree.
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --quiet \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 $(UPGRADE)
+lock:
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv
+	$(UV_COMPILE) -o requirements/runtime.txt
+	$(UV_COMPILE) --extra dev -o requirements/dev.txt
 
 migrate: install
 	$(VENV)/bin/alembic upgrade head
@@ -45,6 +58,7 @@ check: install
 	$(VENV)/bin/ruff format --check app tests bench alembic
 	$(VENV)/bin/mypy app
 	$(VENV)/bin/lint-imports
+	$(PY) -m tests.lockfile
 	$(PY) -m app.manage openapi --check
 	@mkdir -p var && rm -f $(CHECK_DB)
 	DL_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(VENV)/bin/alembic upgrade head >/dev/null 2>&1

@@ -23,7 +23,10 @@ from app.integrations.bitrix24.router import router as bitrix24_router
 from app.integrations.timepad.router import public_router as timepad_public_router
 from app.integrations.timepad.router import router as timepad_router
 from app.members.router import me_router
+from app.members.router import public_router as members_public_router
 from app.members.router import router as members_router
+from app.registrations.router import calendar_router
+from app.registrations.router import me_router as registrations_me_router
 from app.registrations.router import public_router as registrations_public_router
 from app.registrations.router import router as registrations_router
 from app.reviews.router import applications_router as review_applications_router
@@ -38,6 +41,8 @@ PUBLIC_ROUTERS: list[APIRouter] = [
     auth_public_router,
     events_public_router,
     registrations_public_router,
+    calendar_router,
+    members_public_router,
     timepad_public_router,
     bitrix24_public_router,
 ]
@@ -53,6 +58,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     reviews_router,
     events_router,
     registrations_router,
+    registrations_me_router,
     tables_router,
     cases_router,
     cases_me_router,
@@ -63,12 +69,14 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 ]
 
 
-def include_api(app: FastAPI) -> None:
+def include_api(app: FastAPI, *more_authenticated: APIRouter) -> None:
+    """Mount the routers; ``more_authenticated`` are routers of sibling floors this module may
+    not import (the worker's job list), handed in by ``app.main`` and protected the same way."""
     # Authentication first: an anonymous caller learns nothing about the route's parameters.
     query = Depends(single_valued_query)
     for router in PUBLIC_ROUTERS:
         app.include_router(router, prefix=API_PREFIX, dependencies=[query])
-    for router in AUTHENTICATED_ROUTERS:
+    for router in (*AUTHENTICATED_ROUTERS, *more_authenticated):
         app.include_router(
             router, prefix=API_PREFIX, dependencies=[Depends(current_principal), query]
         )

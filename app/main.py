@@ -1,5 +1,6 @@
 """The application factory: state, middleware, error handlers, routers."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -7,9 +8,10 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from app.api import API_PREFIX, include_api
+from app.auth import revocations
 from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
-from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.core.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
@@ -22,8 +24,10 @@ from app.core.middleware import (
 )
 from app.core.openapi import install_openapi
 from app.core.security import PasswordHasher, TokenCodec
+from app.core.tracing import install_tracing
 from app.health.router import router as health_router
 from app.metrics.router import router as metrics_router
+from app.worker.router import router as jobs_router
 from app.worker.runtime import background
 
 VERSION = "1.0.0"
@@ -33,9 +37,16 @@ VERSION = "1.0.0"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
+        if settings.revocation_listen and not settings.is_sqlite:
+            listener = asyncio.create_task(
+                revocations.listen(settings.database_url), name="token-version-listener"
+            )
+            stack.callback(listener.cancel)
         if settings.worker_in_process:
             await stack.enter_async_context(background(app.state.sessionmaker, settings))
         yield
+    if app.state.tracer_provider is not None:
+        app.state.tracer_provider.shutdown()  # sends the spans still buffered
     await app.state.engine.dispose()
 
 
@@ -53,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.read_sessionmaker = create_read_sessionmaker(app.state.engine)
+    app.state.read_sessionmaker = create_autocommit_sessionmaker(app.state.engine)
     app.state.token_codec = TokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
 
@@ -62,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
-    include_api(app)
+    include_api(app, jobs_router)
+    app.state.tracer_provider = install_tracing(app, app.state.engine, settings)
 
     # Added innermost first: the security headers and the request id wrap everything, the
     # access log sees every answer (a CORS refusal or a 413 too), the body limit runs before

@@ -1,22 +1,33 @@
-"""Ceiling routes for bench/: the same JWT check and the same rows through raw asyncpg.
+"""Ceiling and peer routes for bench/, served next to the product's own routes.
+
+- ``/bench/members...`` (the ceiling): the same JWT check and the same rows through raw
+  asyncpg, the least a route can do in this process;
+- ``/bench/peer/members...`` (the peer): what a user would write instead, the way the
+  full-stack-fastapi-template does: an ``AsyncSession``, ``session.get(Member, id)`` or a
+  ``select``, a ``response_model``, behind the product's own JWT dependency.
 
 The benchmarks serve ``bench.ceiling_routes:app``: the product's app with these routes added
-(on PostgreSQL), so they show what the full stack costs next to the least a route can do in
-this process. The product itself never carries them.
+(on PostgreSQL). The product itself never carries them.
 """
 
 import asyncio
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from app.auth.permissions import PrincipalDep
+from app.core.db import SessionDep
 from app.core.errors import NotFound, Unauthorized
 from app.core.security import InvalidToken
 from app.main import create_app
+from app.models.member import Member
 
 router = APIRouter(prefix="/bench", include_in_schema=False)
 
@@ -92,8 +103,47 @@ async def bench_members(request: Request, limit: int = 50) -> Response:
     )
 
 
+class PeerMember(BaseModel):
+    """The template's "public" model of a row: the same columns the ceiling returns."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    full_name: str
+    city: str | None
+    function: str | None
+    seniority: int | None
+    industry: str | None
+    expertise_tags: list[str]
+    bio: str | None
+    links: list[Any]
+    status: str
+    member_since: date | None
+
+
+class PeerMembers(BaseModel):
+    items: list[PeerMember]
+    next_cursor: str | None = None
+
+
+@router.get("/peer/members/{member_id}", response_model=PeerMember)
+async def peer_member(member_id: uuid.UUID, session: SessionDep, _: PrincipalDep) -> Any:
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise NotFound()
+    return member
+
+
+@router.get("/peer/members", response_model=PeerMembers)
+async def peer_members(session: SessionDep, _: PrincipalDep, limit: int = 50) -> Any:
+    rows = await session.execute(
+        select(Member).order_by(Member.full_name, Member.id).limit(min(limit, 100))
+    )
+    return {"items": list(rows.scalars())}
+
+
 def create_bench_app() -> FastAPI:
-    """The product's app, as ``app.asgi`` builds it, plus the ceiling routes."""
+    """The product's app, as ``app.asgi`` builds it, plus the ceiling and peer routes."""
     bench_app = create_app()
     bench_app.include_router(router)
     return bench_app

@@ -161,6 +161,7 @@ class Server:
                 "DL_MAIL_TRANSPORT": "smtp",
                 "DL_SMTP_HOST": "127.0.0.1",
                 "DL_WEB_APP_URL": "https://app.bench.invalid",
+                "DL_PUBLIC_API_URL": "https://api.bench.invalid",
             }
             | self.extra_env
         )

@@ -52,7 +52,11 @@ class Counting:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.received += 1
         message = message_from_bytes(envelope.content, policy=policy.default)
-        body = message.get_body() if isinstance(message, EmailMessage) else None
+        body = (
+            message.get_body(preferencelist=("plain",))
+            if isinstance(message, EmailMessage)
+            else None
+        )
         text = body.get_content() if body is not None else ""
         found = re.search(r"accept-invitation\?token=([\w-]+)", text)
         if found:

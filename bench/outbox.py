@@ -85,6 +85,7 @@ def worker_processes(
             "DL_MAIL_TRANSPORT": "smtp",
             "DL_SMTP_HOST": "127.0.0.1",
             "DL_WEB_APP_URL": "https://app.bench.invalid",
+            "DL_PUBLIC_API_URL": "https://api.bench.invalid",
             "DL_WEBHOOK_ALLOWED_HTTP_HOSTS": f'["{HOST}"]',
             "DL_WORKER_IDLE_SECONDS": "0.05",
             "DL_DATABASE_POOL_SIZE": "10",

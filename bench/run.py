@@ -1,9 +1,12 @@
 """``python -m bench.run``: seed PostgreSQL, serve the app with uvicorn, load it with wrk.
 
-Four endpoints are loaded in interleaved rounds: the full-stack single read and list, and the
-ceiling routes that fetch the same rows through raw asyncpg. The medians go into the results
-section of bench/README.md. The database is dropped and uvicorn stopped at the end, also on
-error or Ctrl-C.
+Six endpoints are loaded in interleaved rounds: the full-stack single read and list, the
+ceiling routes that fetch the same rows through raw asyncpg, and the peer routes written the
+way a plain FastAPI + SQLModel CRUD app would (bench/ceiling_routes.py). Besides requests/s,
+each round measures the server process's CPU time (utime + stime from /proc) per request,
+which moves far less with the machine's other load. The medians go into the results section
+of bench/README.md. The database is dropped and uvicorn stopped at the end, also on error or
+Ctrl-C.
 """
 
 import argparse
@@ -44,12 +47,17 @@ LOG_TAIL_CHARS = 3000
 ENDPOINTS = (
     Endpoint("read", "Single read, full stack", "/api/v1/members/{id}"),
     Endpoint("read_ceiling", "Single read, ceiling", "/bench/members/{id}"),
+    Endpoint("read_peer", "Single read, peer", "/bench/peer/members/{id}"),
     Endpoint("list", "List of 50, full stack", f"/api/v1/members?limit={LIST_LIMIT}"),
     Endpoint("list_ceiling", "List of 50, ceiling", f"/bench/members?limit={LIST_LIMIT}"),
+    Endpoint("list_peer", "List of 50, peer", f"/bench/peer/members?limit={LIST_LIMIT}"),
 )
 COMPARISONS = (
     Comparison("Single read", full_stack="read", ceiling="read_ceiling", target=0.60),
     Comparison("List of 50", full_stack="list", ceiling="list_ceiling", target=0.50),
+    # The peer as the "ceiling": the product must be ahead of what a user would write instead.
+    Comparison("Single read vs peer", full_stack="read", ceiling="read_peer", target=1.0),
+    Comparison("List of 50 vs peer", full_stack="list", ceiling="list_peer", target=1.0),
 )
 
 
@@ -101,8 +109,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=0,
         metavar="SECONDS",
-        help="afterwards, sample uvicorn with py-spy under the single-read "
-        "load for SECONDS and print the hotspots (default: off)",
+        help="afterwards, sample uvicorn with py-spy under the load of --profile-endpoint "
+        "for SECONDS and print the hotspots (default: off)",
+    )
+    parser.add_argument(
+        "--profile-endpoint",
+        choices=[e.key for e in ENDPOINTS],
+        default="read",
+        help="the endpoint --profile loads (default: %(default)s)",
     )
     parser.add_argument(
         "--database-url",
@@ -146,15 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
                 for endpoint in ENDPOINTS:
                     check(urls[endpoint.key], token, endpoint, seeded.target_id, log)
-                results = measure(wrk, urls, token, args)
+                results = measure(wrk, urls, token, args, server.pid)
                 if args.profile:
-                    print(f"Profiling the single read for {args.profile} s ...")
+                    print(f"Profiling {args.profile_endpoint} for {args.profile} s ...")
                     load = WrkSettings(args.threads, args.connections, args.profile)
                     hot = profile(
                         py_spy,
                         server.pid,
                         args.profile,
-                        lambda: run_wrk(wrk, urls["read"], token, load),
+                        lambda: run_wrk(wrk, urls[args.profile_endpoint], token, load),
                     )
     except (BenchFailure, WrkError, ProfileError) as error:
         print(f"bench failed: {error}", file=sys.stderr)
@@ -165,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(
         endpoints=ENDPOINTS,
         comparisons=COMPARISONS,
-        summaries={key: Summary.of(values) for key, values in results.items()},
+        summaries={key: Summary.of(*zip(*values, strict=True)) for key, values in results.items()},
         wrk=WrkSettings(args.threads, args.connections, args.duration),
         rounds=args.rounds,
         warmup_seconds=args.warmup,
@@ -177,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write(section)
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     if args.profile:
-        print(f"\nHotspots of the single read under load (py-spy):\n{hot}")
+        print(f"\nHotspots of {args.profile_endpoint} under load (py-spy):\n{hot}")
     failures = sum(s.non_2xx + s.socket_errors for s in run.summaries.values())
     if failures:
         print(f"{failures} failed requests: these figures are not trustworthy.", file=sys.stderr)
@@ -198,8 +212,9 @@ def serve(
     log: Path,
     extra_env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """Run uvicorn on a free port until the block ends."""
+    """Run uvicorn (``workers`` processes on one socket) on a free port until the block ends."""
     port = free_port()
     env = (
         dict(os.environ)
@@ -213,6 +228,7 @@ def serve(
             "DL_MAIL_TRANSPORT": "smtp",
             "DL_SMTP_HOST": "127.0.0.1",
             "DL_WEB_APP_URL": "https://app.bench.invalid",
+            "DL_PUBLIC_API_URL": "https://api.bench.invalid",
         }
         | (extra_env or {})
     )
@@ -224,7 +240,7 @@ def serve(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-server-header",
         "--no-access-log",
         "--log-level",
@@ -287,10 +303,17 @@ def check(url: str, token: str, endpoint: Endpoint, target_id: uuid.UUID, log: P
         raise BenchFailure(f"GET {endpoint.route} returned another member: {body.get('id')}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
-    wrk: str, urls: dict[str, str], token: str, args: argparse.Namespace
-) -> dict[str, list[WrkResult]]:
-    """Warm every endpoint up, then load them in rounds; return each endpoint's results."""
+    wrk: str, urls: dict[str, str], token: str, args: argparse.Namespace, server_pid: int
+) -> dict[str, list[tuple[WrkResult, float]]]:
+    """Warm every endpoint up, then load them in rounds; return each endpoint's results with
+    the server's CPU microseconds per request of that round."""
     if args.warmup:
         print(f"Warming up ({args.warmup} s per endpoint) ...")
         warmup = WrkSettings(args.threads, args.connections, args.warmup)
@@ -298,17 +321,20 @@ def measure(
             run_wrk(wrk, urls[endpoint.key], token, warmup)
     settings = WrkSettings(args.threads, args.connections, args.duration)
     print(f"Measuring: {settings.describe()}, {args.rounds} rounds of {len(ENDPOINTS)} endpoints")
-    results: dict[str, list[WrkResult]] = {endpoint.key: [] for endpoint in ENDPOINTS}
+    results: dict[str, list[tuple[WrkResult, float]]] = {e.key: [] for e in ENDPOINTS}
     for index in range(args.rounds):
         # Rotating the order spreads any drift (caches, clock speed) over all endpoints.
         shift = index % len(ENDPOINTS)
         for endpoint in ENDPOINTS[shift:] + ENDPOINTS[:shift]:
+            before = cpu_seconds(server_pid)
             result = run_wrk(wrk, urls[endpoint.key], token, settings)
-            results[endpoint.key].append(result)
+            cpu_us = (cpu_seconds(server_pid) - before) * 1e6 / max(result.requests, 1)
+            results[endpoint.key].append((result, cpu_us))
             print(
                 f"  round {index + 1}/{args.rounds}  {endpoint.label:<24} "
                 f"{result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-                f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non_2xx}"
+                f"p99 {result.p99_ms:6.2f} ms  cpu {cpu_us:6.0f} us/req  "
+                f"non-2xx {result.non_2xx}"
             )
     return results
 

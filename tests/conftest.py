@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alembic import command
 from app.core.config import Settings
-from app.core.db import create_engine, create_read_sessionmaker
+from app.core.db import create_autocommit_sessionmaker, create_engine
 from app.core.http import outbound_client
 from app.main import create_app
 from app.models.member import Member, MemberRole, Role
@@ -80,6 +80,7 @@ def production_settings(**overrides: Any) -> Settings:
         "mail_transport": "smtp",
         "smtp_host": "smtp.digital-leaders.test",
         "web_app_url": "https://app.digital-leaders.test",
+        "public_api_url": "https://api.digital-leaders.test",
         "allow_sqlite_in_production": True,
     }
     return make_settings(**(values | overrides))
@@ -304,7 +305,7 @@ async def webhook_client() -> AsyncIterator[httpx.AsyncClient]:
 async def live(app: Any, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The app on real, committing sessions; every table emptied afterwards."""
     app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-    app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    app.state.read_sessionmaker = create_autocommit_sessionmaker(engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -55,3 +55,26 @@ def smtp_server(*, smtputf8: bool = False) -> Iterator[tuple[Mailbox, int]]:
         yield mailbox, port
     finally:
         controller.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text part of an e-mail (every e-mail also has an HTML part)."""
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+def calendar_of(message: EmailMessage) -> bytes | None:
+    """The bytes of the e-mail's .ics attachment, if it has one."""
+    for part in message.iter_attachments():
+        if part.get_content_type() == "text/calendar":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload
+    return None

@@ -25,6 +25,8 @@ PUBLIC = {
     ("GET", "/api/v1/public/events"),
     ("GET", "/api/v1/public/events/{event_id}"),
     ("POST", "/api/v1/registrations/confirm-link"),
+    ("POST", "/api/v1/notifications/unsubscribe"),
+    ("GET", "/api/v1/calendar/{token}.ics"),
     ("POST", "/api/v1/integrations/timepad/webhook"),
     ("POST", "/api/v1/integrations/bitrix24/events"),
 }
@@ -72,6 +74,19 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/me"): signed_in(422),
     ("DELETE", "/api/v1/me"): {**signed_in(204), "admin": 403},
     ("GET", "/api/v1/me/consents"): signed_in(200),
+    ("GET", "/api/v1/me/notifications"): signed_in(200),
+    ("PUT", "/api/v1/me/notifications"): signed_in(422),
+    # The token is the credential: without one, nobody gets further than the 422.
+    ("POST", "/api/v1/notifications/unsubscribe"): everyone(422),
+    ("GET", "/api/v1/me/calendar-feed"): community(200),
+    ("POST", "/api/v1/me/calendar-feed/rotate"): community(200),
+    ("DELETE", "/api/v1/me/calendar-feed"): community(204),
+    ("POST", "/api/v1/me/next-event-notice"): community(200),
+    ("POST", "/api/v1/events/{event_id}/messages/preview"): only("admin", 422, facilitator=422),
+    ("POST", "/api/v1/events/{event_id}/messages"): only("admin", 422, facilitator=422),
+    ("DELETE", "/api/v1/me/next-event-notice"): community(204),
+    # The URL's secret is the credential; a made-up one of the wrong shape is a 422.
+    ("GET", "/api/v1/calendar/{token}.ics"): everyone(422),
     ("GET", "/api/v1/me/export"): signed_in(200),
     ("GET", "/api/v1/me/tokens"): signed_in(200),
     ("POST", "/api/v1/me/tokens"): signed_in(422),
@@ -84,6 +99,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/members/invitations"): admin_only(422),
     ("POST", "/api/v1/members/{member_id}/invitation"): admin_only(202),
     ("GET", "/api/v1/audit"): admin_only(200),
+    ("GET", "/api/v1/admin/jobs"): admin_only(200),
+    # The filled-in name is a UUID, which no job name can be.
+    ("POST", "/api/v1/admin/jobs/{name}/run"): admin_only(422),
     ("GET", "/api/v1/companies/aliases"): admin_only(200),
     ("PUT", "/api/v1/companies/aliases"): admin_only(422),
     # Events and registrations: unknown ids are 404 to whoever may ask at all.

@@ -41,11 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from app.auth import links
 from app.main import create_app
 from app.manage.demo import load_demo
+from app.members.service import unsubscribe_token
 from app.models.application import Application
 from app.models.case import Case, Recommendation
 from app.models.crm import CrmSyncRun
 from app.models.event import Event
 from app.models.member import Member, MemberRole
+from app.models.notification import OPTIONAL_KINDS
 from app.models.registration import Registration
 from app.models.review import Review, RubricCriterion
 from app.models.survey import Survey
@@ -100,6 +102,8 @@ class World:
     ids: dict[str, list[str]]
     link_tokens: list[str]
     qr_tokens: list[str]
+    # One-click unsubscribe links the server would e-mail (kinds of other members).
+    unsubscribe_tokens: list[str]
     # Per operation that redeems an e-mailed account link: unspent tokens, one per request.
     account_tokens: dict[str, list[str]]
     rubric: list[str]
@@ -125,9 +129,10 @@ def _as_a_client_would(
       with 422 by design (IETF idempotency-key draft); replay has its own tests.
     - ``If-Match``: left out (it is optional). Only an ETag the server sent can match; a made-up
       one is stale by definition (412), which the ETag tests cover.
-    - Signed tokens (the confirmation link, the check-in QR code): ones the server minted for
-      real registrations. Their form is in the schema (so malformed ones are invalid input);
-      a signature cannot be. E-mailed account links (verification, invitation, reset) are
+    - Signed tokens (the confirmation link, the check-in QR code, the one-click unsubscribe
+      link): ones the server minted for real registrations and members. Their form is in the
+      schema (so malformed ones are invalid input); a signature cannot be. E-mailed account
+      links (verification, invitation, reset) are
       single use: each request takes an unspent one the server made for an account of its
       own (one nobody fuzzes as), and only when none is left a spent one (400 invalid-link).
     - The bulk invitation: either ``member_ids`` or ``all_pending``; a walk-in: either a
@@ -147,6 +152,8 @@ def _as_a_client_would(
             case.path_parameters[name] = pick([case.path_parameters[name], *known], name)
     if role != "admin":
         _not_admin_only(case, operation_id)
+    if operation_id == "notifications_unsubscribe" and case.query and "token" in case.query:
+        case.query["token"] = pick(world.unsubscribe_tokens, "unsubscribe")
     if case.query and "cursor" in case.query:
         issued = world.cursors.get(_list_key(case, role))
         if issued is None:
@@ -542,6 +549,11 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
         now = datetime.now(UTC)
         link_tokens = [confirmation_link_token(settings, r, now) for r in registrations]
         qr_tokens = [qr_token(settings, r) for r in registrations]
+        unsubscribe_tokens = [
+            unsubscribe_token(settings, uuid.UUID(member_id), kind)
+            for member_id in others[:5]
+            for kind in OPTIONAL_KINDS
+        ]
         rubric = list((await session.execute(select(RubricCriterion.key))).scalars())
     return World(
         tokens=tokens,
@@ -549,6 +561,7 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
         ids=ids,
         link_tokens=link_tokens,
         qr_tokens=qr_tokens,
+        unsubscribe_tokens=unsubscribe_tokens,
         account_tokens=account_tokens,
         rubric=rubric,
     )

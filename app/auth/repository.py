@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import revocations
 from app.models.member import Member, MemberRole
 from app.models.token import AccountLink, ApiToken, LoginFailure, RefreshToken
 
@@ -50,6 +51,9 @@ _TOKEN_STATE = select(_member.c.token_version, _member.c.erased_at).where(
 )
 
 
+_NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("member")))
+
+
 async def get_token_state(
     session: AsyncSession, member_id: uuid.UUID
 ) -> tuple[int, datetime | None] | None:
@@ -61,9 +65,15 @@ async def get_token_state(
 
 
 async def bump_token_version(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Refuse the member's access tokens issued so far. Every process's cache of versions
+    forgets the member when this commits (see ``revocations``)."""
     await session.execute(
         update(Member).where(Member.id == member_id).values(token_version=Member.token_version + 1)
     )
+    revocations.raised_in(session, member_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered to the listeners at COMMIT, not before, and not at all on ROLLBACK.
+        await session.execute(_NOTIFY, {"channel": revocations.CHANNEL, "member": str(member_id)})
 
 
 # --- refresh tokens ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import repository
+from app.auth import repository, revocations
 from app.auth.principal import Credential, Principal, Scope
 from app.auth.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenRead, Revocation, TokenPair
 from app.core import audit
@@ -231,8 +231,7 @@ async def authenticate(session: AsyncSession, codec: TokenCodec, bearer: str) ->
         claims = codec.decode(bearer)
     except InvalidToken as error:
         raise Unauthorized("The access token is invalid or expired.") from error
-    state = await repository.get_token_state(session, claims.subject)
-    if state is None or state[1] is not None or state[0] != claims.token_version:
+    if not await _current(session, claims.subject, claims.token_version):
         raise Unauthorized("The access token has been revoked.")
     return Principal(
         id=claims.subject,
@@ -240,6 +239,21 @@ async def authenticate(session: AsyncSession, codec: TokenCodec, bearer: str) ->
         scopes=ALL_SCOPES,
         credential=Credential.access_token,
     )
+
+
+async def _current(session: AsyncSession, member_id: uuid.UUID, version: int) -> bool:
+    """Is ``version`` the member's token version, and the member not erased? From this
+    process's cache when it read it less than ``revocations.TRUST_SECONDS`` ago."""
+    cache = revocations.token_versions
+    known = cache.get(member_id)
+    if known is None:
+        generation = cache.generation
+        state = await repository.get_token_state(session, member_id)
+        if state is None:
+            return False
+        known = (state[0], state[1] is not None)
+        cache.put(member_id, known[0], known[1], generation)
+    return known[0] == version and not known[1]
 
 
 async def _authenticate_api_token(session: AsyncSession, raw: str) -> Principal:

@@ -25,3 +25,12 @@ RECOMMENDATION_CREATED = define_event(
     data=RecommendationAdded,
     description="A table member or facilitator gave a case a recommendation.",
 )
+# Internal: moves an e-mail (the outcome loop), never offered to webhook subscribers.
+OUTCOME_REQUESTED = define_event(
+    "case.outcome_requested",
+    subject_type="case",
+    data=CaseChanged,
+    description="Two weeks after the event, the author of a discussed case is asked for its "
+    "outcome.",
+    internal=True,
+)

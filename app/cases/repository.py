@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.models.case import CASES_AT_TABLES, Case, CaseStatus, CaseVisibility, Recommendation
+from app.models.event import Event
 from app.models.member import Role
 from app.models.registration import Registration, RegistrationStatus
 from app.models.table import EventTable, TableSeat
@@ -176,3 +177,22 @@ async def to_schedule(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Ca
     """The event's cases that a published seating places at tables."""
     query = select(Case).where(Case.event_id == event_id, Case.status.in_(CASES_AT_TABLES))
     return (await session.execute(query)).scalars().all()
+
+
+async def discussed_without_outcome(
+    session: AsyncSession, before: datetime, limit: int
+) -> Sequence[Case]:
+    """Discussed cases of events that ended before ``before`` whose author was not asked yet."""
+    rows = await session.execute(
+        select(Case)
+        .join(Event, Event.id == Case.event_id)
+        .where(
+            Case.status == CaseStatus.discussed,
+            Case.outcome_requested_at.is_(None),
+            Event.ends_at < before,
+        )
+        .order_by(Case.id)
+        .limit(limit)
+        .with_for_update(of=Case, skip_locked=True)
+    )
+    return rows.scalars().all()

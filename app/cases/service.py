@@ -5,7 +5,7 @@ import io
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from app.auth.principal import Principal
 from app.cases import lifecycle, repository
 from app.cases.events import (
     CASE_STATUS_CHANGED,
+    OUTCOME_REQUESTED,
     RECOMMENDATION_CREATED,
     CaseChanged,
     RecommendationAdded,
@@ -28,10 +29,12 @@ from app.cases.schemas import (
     RecommendationCreate,
     RecommendationRead,
 )
+from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.outbox import emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.csvsafe import inert
+from app.events import service as event_service
 from app.models.case import Case, CaseStatus, CaseVisibility, Recommendation
 from app.models.event import Event, EventStatus
 from app.models.member import Role
@@ -433,3 +436,32 @@ async def schedule_at_tables(
         target = CaseStatus.scheduled if case.table_id else CaseStatus.accepted
         if case.status != target:
             change_status(session, case, target)
+
+
+OUTCOME_AFTER = timedelta(days=14)
+NUDGE_BATCH = 200
+
+
+async def request_outcomes(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """The outcome loop: two weeks after the event, each author of a discussed case is asked
+    once what they did and what happened (rows locked, SKIP LOCKED: replicas never double)."""
+    cases = await repository.discussed_without_outcome(session, now - OUTCOME_AFTER, NUDGE_BATCH)
+    for case in cases:
+        case.outcome_requested_at = now
+        emit(
+            session,
+            OUTCOME_REQUESTED,
+            CaseChanged(
+                id=case.id, version=case.version, event_id=str(case.event_id), status=case.status
+            ),
+        )
+    return len(cases)
+
+
+async def outcome_request(session: AsyncSession, case_id: uuid.UUID) -> tuple[Case, Event] | None:
+    """The case and its event while the outcome is still missing (for the e-mail)."""
+    case = await repository.get(session, case_id)
+    if case is None or case.status != CaseStatus.discussed:
+        return None
+    event = await event_service.find(session, case.event_id)
+    return None if event is None else (case, event)

@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,15 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     metrics_token: SecretStr = SecretStr("")
 
+    # Traces (OpenTelemetry): on when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set; the
+    # exporter reads the other OTEL_* variables (headers, protocol, timeouts) itself.
+    otel_exporter_otlp_endpoint: str = Field(
+        default="", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_service_name: str = Field(
+        default="digital-leaders-api", validation_alias="OTEL_SERVICE_NAME"
+    )
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
@@ -108,9 +118,18 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     # Where links in e-mails point: the web app that front-end developers build.
     web_app_url: str = DEFAULT_WEB_APP_URL
+    # The API's own public address: one-click unsubscribe links (RFC 8058) and calendar feeds
+    # are called by mail and calendar programs directly, not through the web app.
+    public_api_url: str = DEFAULT_WEB_APP_URL
+    # The clock of e-mails about no particular event (link expiry, survey deadlines).
+    community_time_zone: str = "Europe/Moscow"
 
     # The worker: inside the API process unless run on its own (`python -m app.worker`).
     worker_in_process: bool = True
+    # PostgreSQL: LISTEN for token revocations, so every process refuses a revoked access
+    # token at once. Off behind a pooler in transaction mode (it breaks LISTEN): revocations
+    # then reach the other processes within 2 seconds.
+    revocation_listen: bool = True
     worker_batch_size: int = Field(default=50, ge=1, le=1000)
     worker_concurrency: int = Field(default=16, ge=1, le=256)
     # Attempts in flight to one webhook subscription: a receiver that hangs holds no more slots.
@@ -172,6 +191,15 @@ class Settings(BaseSettings):
         }
     )
 
+    @field_validator("community_time_zone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError):
+            raise ValueError("must be an IANA time zone name, e.g. Europe/Moscow") from None
+        return value
+
     @field_validator("bitrix24_webhook_url")
     @classmethod
     def _check_bitrix24_url(cls, value: SecretStr) -> SecretStr:
@@ -228,6 +256,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"DL_WEB_APP_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
                 "to the web app's address, where e-mailed links point"
+            )
+        if self.public_api_url.rstrip("/") == DEFAULT_WEB_APP_URL:
+            problems.append(
+                f"DL_PUBLIC_API_URL is the development default ({DEFAULT_WEB_APP_URL}): set it "
+                "to the API's public address, which unsubscribe links and calendar feeds use"
             )
         if self.is_sqlite and not self.allow_sqlite_in_production:
             problems.append(

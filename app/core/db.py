@@ -25,8 +25,9 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-# Execution option marking SQLite sessions that only read (see ``_sqlite_pragmas``).
-SQLITE_READ_ONLY = "dl_sqlite_read_only"
+# Execution option marking SQLite sessions in which every statement commits on its own (see
+# ``_sqlite_pragmas`` and ``create_autocommit_sessionmaker``).
+SQLITE_AUTOCOMMIT = "dl_sqlite_autocommit"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -67,33 +68,50 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A transaction that reads, then writes, must upgrade its lock; when another writer
-        # (a request, the in-process worker) holds it, SQLite refuses the upgrade at once
-        # ("database is locked") instead of waiting. Writers therefore take the write lock at
-        # BEGIN and wait their turn (busy_timeout); reads stay deferred and run alongside.
-        read_only = connection.get_execution_options().get(SQLITE_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # (a request, the in-process worker) committed meanwhile, SQLite refuses the upgrade at
+        # once ("database is locked") instead of waiting. Writers therefore take the write lock
+        # at BEGIN and wait their turn (busy_timeout). Autocommit sessions emit no BEGIN: each
+        # statement is its own transaction, and one that writes waits its turn the same way.
+        if not connection.get_execution_options().get(SQLITE_AUTOCOMMIT, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for safe methods. On PostgreSQL they run in autocommit: a read needs no
-    BEGIN/COMMIT round trips, and under READ COMMITTED each statement sees the same committed
-    data a transaction would. SQLite keeps its transactions (its reads are local calls)."""
+def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions in which every statement commits on its own: no transaction stays open between
+    two statements. Two uses:
+
+    - safe methods (GET, HEAD): a read needs no BEGIN/COMMIT round trips, and under READ
+      COMMITTED each statement sees the same committed data a transaction would. The few writes
+      a read makes (a token's ``last_used_at``, an audited read) wait their turn for SQLite's
+      write lock instead of failing to upgrade a read transaction;
+    - work that waits on the network between statements (the CRM sync): nothing is locked while
+      Bitrix24 answers, so the API and the worker's other writes are never held up by it.
+
+    Only for writes that stand alone: a change and its outbox event belong in one transaction.
+    """
     if engine.dialect.name != "postgresql":
         return async_sessionmaker(
-            engine.execution_options(**{SQLITE_READ_ONLY: True}), expire_on_commit=False
+            engine.execution_options(**{SQLITE_AUTOCOMMIT: True}), expire_on_commit=False
         )
     return async_sessionmaker(
         engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
     )
 
 
+def autocommit_twin(maker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """The autocommit sessions of ``maker``'s engine. A maker bound to one connection (inside
+    an outer transaction) has no other connection to offer and is its own twin."""
+    bind = maker.kw.get("bind")
+    return create_autocommit_sessionmaker(bind) if isinstance(bind, AsyncEngine) else maker
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent (reads: see
-    ``create_read_sessionmaker``).
+    ``create_autocommit_sessionmaker``).
 
     Used with ``scope="function"`` so the commit runs when the route returns, not after the
     response left: a client never sees 201 for a write that failed to commit. An exception

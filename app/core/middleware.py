@@ -18,6 +18,7 @@ from app.core.errors import GENERIC_PROBLEMS, PROBLEM_BASE
 from app.core.logging import log_context
 from app.core.metrics import observe_request
 from app.core.routes import route_index
+from app.core.tracing import tag_request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 access_logger = logging.getLogger("app.access")
@@ -89,6 +90,7 @@ class RequestIdMiddleware:
         incoming = Headers(scope=scope).get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        tag_request(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -178,6 +178,7 @@ TAGS = [
         "name": "integrations",
         "description": "Timepad and Bitrix24: inbound events, sync runs and reconciliation.",
     },
+    {"name": "admin", "description": "Operating the service: the scheduled jobs (admins)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

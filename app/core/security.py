@@ -195,3 +195,26 @@ def link_token(secret: str, link_id: uuid.UUID, salt: str) -> str:
 def token_digest(token: str) -> str:
     """SHA-256 of a high-entropy opaque token: enough, since it cannot be brute-forced."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_value(secret: str, purpose: str, value: str) -> str:
+    """``value.mac``: a value the server hands out and gets back unchanged (an unsubscribe
+    link). The MAC is an HMAC-SHA256 under the server's secret, bound to ``purpose`` so a
+    token of one kind is worthless as another; rotating the secret voids every one."""
+    mac = hmac.new(secret.encode(), f"{purpose}|{value}".encode(), hashlib.sha256)
+    return f"{value}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
+
+
+def unsign_value(secret: str, purpose: str, token: str) -> str | None:
+    """The value of a token ``sign_value`` made, or None if it was not made so."""
+    value, _, _ = token.rpartition(".")
+    if not value or not hmac.compare_digest(sign_value(secret, purpose, value), token):
+        return None
+    return value
+
+
+def calendar_feed_token(secret: str, member_id: uuid.UUID, salt: str) -> str:
+    """The secret of a member's calendar feed URL (256 bits), remade from the salt when the
+    member asks for the URL again; the database keeps only its digest."""
+    mac = hmac.new(secret.encode(), f"calendar-feed|{member_id}|{salt}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()

@@ -10,6 +10,8 @@ class EventChanged(EventData):
         "draft", "published", "registration_open", "registration_closed", "completed", "cancelled"
     ]
     starts_at: str
+    # On `event.updated`: the names of the fields that changed (`starts_at`, `venue_name`...).
+    fields: list[str] = []
 
 
 EVENT_PUBLISHED = define_event(

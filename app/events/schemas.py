@@ -2,12 +2,13 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from pydantic import Field, field_validator, model_validator
 
 from app.core.schemas import InputSchema, Keep, ReadSchema, UTCTimestamp
-from app.models.event import EventStatus, EventVisibility
+from app.models.event import DEFAULT_REMINDER_OFFSETS, EventStatus, EventVisibility
 
 _ZONES = frozenset(available_timezones())
 # The list depends on the tz database installed, so the contract names the rule, not the list.
@@ -26,7 +27,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+REMINDER_DESCRIPTION = (
+    "Reminders to confirmed attendees, in minutes before the start (at most 5, each from 5 "
+    "minutes to 30 days; `[]` sends none). Default: 2 days and 3 hours, `[2880, 180]`."
+)
+ReminderOffset = Annotated[int, Field(ge=5, le=30 * 24 * 60)]
+
+
 class EventFields(InputSchema):
+    @field_validator("reminder_offsets_minutes", check_fields=False)
+    @classmethod
+    def _offsets(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else sorted(set(value), reverse=True)
+
     @field_validator("time_zone", check_fields=False)
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
@@ -63,6 +76,11 @@ class EventCreate(EventFields):
     speaker_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
     timepad_event_id: int | None = Field(default=None, ge=1, le=2**53)
     visibility: EventVisibility = EventVisibility.members
+    reminder_offsets_minutes: list[ReminderOffset] = Field(
+        default_factory=lambda: list(DEFAULT_REMINDER_OFFSETS),
+        max_length=5,
+        description=REMINDER_DESCRIPTION,
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -106,6 +124,9 @@ class EventUpdate(EventFields):
     speaker_ids: Keep[list[uuid.UUID]] = Field(default=None, max_length=20)
     timepad_event_id: int | None = Field(default=None, ge=1, le=2**53)
     visibility: Keep[EventVisibility] = None
+    reminder_offsets_minutes: Keep[list[ReminderOffset]] = Field(
+        default=None, max_length=5, description=REMINDER_DESCRIPTION
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"seats": 72, "venue_name": "Hall B"}]}}
 
@@ -151,6 +172,7 @@ class EventRead(PublicEventRead):
     speaker_ids: list[uuid.UUID]
     timepad_event_id: int | None
     visibility: EventVisibility
+    reminder_offsets_minutes: list[int]
     seats_available: int
     version: int
     created_at: UTCTimestamp

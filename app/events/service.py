@@ -51,6 +51,7 @@ def view(event: Event) -> EventRead:
         speaker_ids=[uuid.UUID(s) for s in event.speaker_ids],
         timepad_event_id=event.timepad_event_id,
         visibility=EventVisibility(event.visibility),
+        reminder_offsets_minutes=list(event.reminder_offsets_minutes),
         seats_available=event.seats - event.seats_held,
         version=event.version,
         created_at=event.created_at,
@@ -84,12 +85,13 @@ def may_read(principal: Principal | None, event: Event) -> bool:
     return event.visibility == EventVisibility.public
 
 
-def changed_data(event: Event) -> EventChanged:
+def changed_data(event: Event, fields: list[str] | None = None) -> EventChanged:
     return EventChanged(
         id=event.id,
         version=event.version,
         status=event.status,
         starts_at=event.starts_at.isoformat(),
+        fields=fields or [],
     )
 
 
@@ -190,6 +192,7 @@ async def update(
         "table_size",
         "visibility",
         "speaker_ids",
+        "reminder_offsets_minutes",
     ):
         if name in changes and changes[name] is None:
             raise InvalidInput(f"{name} cannot be removed.")
@@ -198,9 +201,12 @@ async def update(
     if "timepad_event_id" in changes:
         await _check_timepad_id(session, changes["timepad_event_id"], event.id)
     more_seats = "seats" in changes and changes["seats"] > event.seats
+    different = []
     for name, value in changes.items():
         if name == "speaker_ids":
             value = [str(s) for s in value]
+        if getattr(event, name) != value:
+            different.append(name)
         setattr(event, name, value)
     if event.ends_at <= event.starts_at:
         # Both ends in one body: the request contradicts itself (422). One end moved past
@@ -225,7 +231,7 @@ async def update(
             details={"fields": sorted(changes)},
         )
         if event.status != EventStatus.draft:
-            emit(session, EVENT_UPDATED, changed_data(event))
+            emit(session, EVENT_UPDATED, changed_data(event, sorted(different)))
     await session.flush()
     if more_seats:
         await seats_raised.run(session, settings, event, datetime.now(UTC))

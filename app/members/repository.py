@@ -24,12 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
 from app.models.member import ConsentChange, Member, MemberRole, Role
+from app.models.notification import NotificationPreference
 from app.models.survey import QuestionType, Survey, SurveyResponse
 from app.models.table import TableSeat
 from app.models.token import RefreshToken
@@ -375,18 +375,57 @@ async def activity_of(session: AsyncSession, member_id: uuid.UUID) -> list[Audit
     return list(result.scalars())
 
 
+_seat = TableSeat.__table__
+_mine, _other = _seat.alias("mine"), _seat.alias("other")
+# Core, built once: the ORM's aliased self-join cost more per request than running it, and an
+# expanding IN keeps one cached compilation whatever the number of profiles asked about.
+_MATES = (
+    select(_other.c.member_id)
+    .join(_mine, _mine.c.table_id == _other.c.table_id)
+    .where(
+        _mine.c.member_id == bindparam("member_id", type_=_seat.c.member_id.type),
+        _other.c.member_id != bindparam("member_id"),
+    )
+    .distinct()
+)
+_MATES_AMONG = _MATES.where(
+    _other.c.member_id.in_(bindparam("among", expanding=True, type_=_seat.c.member_id.type))
+)
+
+
 async def table_mates(
     session: AsyncSession, member_id: uuid.UUID, among: Sequence[uuid.UUID] | None = None
 ) -> frozenset[uuid.UUID]:
     """Everyone (or those ``among`` the given) who shared a published table with the member,
     at any event."""
-    mine, other = aliased(TableSeat), aliased(TableSeat)
-    query = (
-        select(other.member_id)
-        .join(mine, mine.table_id == other.table_id)
-        .where(mine.member_id == member_id, other.member_id != member_id)
-        .distinct()
+    connection = await session.connection()
+    if among is None:
+        rows = await connection.execute(_MATES, {"member_id": member_id})
+    else:
+        parameters = {"member_id": member_id, "among": list(among)}
+        rows = await connection.execute(_MATES_AMONG, parameters)
+    return frozenset(rows.scalars())
+
+
+async def notification_preference(
+    session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False
+) -> NotificationPreference | None:
+    query = select(NotificationPreference).where(NotificationPreference.member_id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def members_muting(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], kind: str
+) -> set[uuid.UUID]:
+    """Which of these members turned this kind of e-mail off."""
+    if not member_ids:
+        return set()
+    column = getattr(NotificationPreference, kind)
+    rows = await session.execute(
+        select(NotificationPreference.member_id).where(
+            NotificationPreference.member_id.in_(list(member_ids)), column.is_(False)
+        )
     )
-    if among is not None:
-        query = query.where(other.member_id.in_(among))
-    return frozenset((await session.execute(query)).scalars())
+    return set(rows.scalars())

@@ -1,4 +1,5 @@
-"""/api/v1/members (the directory) and /api/v1/me (my profile, privacy, tokens, data)."""
+"""/api/v1/members (the directory), /api/v1/me (my profile, privacy, tokens, data, e-mail
+preferences) and /api/v1/notifications/unsubscribe (the e-mailed one-click link)."""
 
 from enum import StrEnum
 from typing import Annotated
@@ -28,12 +29,17 @@ from app.members.schemas import (
     MemberRead,
     MemberSelf,
     MemberUpdate,
+    NotificationPreferences,
+    NotificationPreferencesUpdate,
     RolesUpdate,
+    UnsubscribeResult,
 )
 from app.models.member import Function, MemberStatus, Role
 
 router = APIRouter(prefix="/members", tags=["members"])
 me_router = APIRouter(prefix="/me", tags=["me"])
+# Called by mail programs and e-mailed links, without signing in.
+public_router = APIRouter(prefix="/notifications", tags=["me"])
 
 
 class MemberSort(StrEnum):
@@ -320,3 +326,53 @@ async def revoke_token(
     await auth_service.revoke_api_token(
         session, principal=principal, context=context, token_id=token_id
     )
+
+
+@me_router.get(
+    "/notifications",
+    response_model=NotificationPreferences,
+    responses=problem_responses(401, 403, 404),
+    operation_id="me_notifications_get",
+)
+async def get_notifications(
+    principal: PrincipalDep, session: SessionDep
+) -> NotificationPreferences:
+    """Which e-mails I receive: transactional ones always, each other kind unless turned off."""
+    return await service.notification_preferences(session, principal)
+
+
+@me_router.put(
+    "/notifications",
+    response_model=NotificationPreferences,
+    responses=problem_responses(401, 403, 404, 413, 422),
+    operation_id="me_notifications_put",
+)
+async def put_notifications(
+    body: NotificationPreferencesUpdate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    context: ContextDep,
+) -> NotificationPreferences:
+    """Turn kinds of e-mail on or off; a kind left out keeps its setting."""
+    return await service.update_notification_preferences(
+        session, principal=principal, context=context, data=body
+    )
+
+
+@public_router.post(
+    "/unsubscribe",
+    response_model=UnsubscribeResult,
+    responses=problem_responses(400, 413, 422),
+    operation_id="notifications_unsubscribe",
+)
+async def unsubscribe(
+    token: Annotated[str, Query(min_length=1, max_length=200, description="The link's token.")],
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
+) -> UnsubscribeResult:
+    """One-click unsubscribe (RFC 8058), without signing in: the `List-Unsubscribe` link of
+    every e-mail that can be turned off. Mail programs POST `List-Unsubscribe=One-Click` to it
+    (the body is not read); the web app's `/unsubscribe?token=` page calls it the same way.
+    The token is signed for one member and one kind; using it again changes nothing."""
+    return await service.unsubscribe(session, settings, context, token)

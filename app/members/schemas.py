@@ -258,3 +258,30 @@ class InvitationsReport(ReadSchema):
     sent: int
     skipped: int
     results: list[InvitationResult]
+
+
+class NotificationPreferences(ReadSchema):
+    """Which e-mails I receive. Transactional ones (my account, my place at an event, its
+    changes) are always sent; each other kind can be turned off."""
+
+    transactional: bool = Field(
+        default=True, description="Always true: e-mails about my account and my places."
+    )
+    reminders: bool = Field(description="Reminders before an event I am coming to.")
+    next_event: bool = Field(description="The notice that the next event opened registration.")
+    messages: bool = Field(description="Organisers' messages to an event's attendees.")
+    surveys: bool = Field(description="Survey invitations and their reminders.")
+
+
+class NotificationPreferencesUpdate(InputSchema):
+    reminders: bool | None = None
+    next_event: bool | None = None
+    messages: bool | None = None
+    surveys: bool | None = None
+
+    model_config = {"json_schema_extra": {"examples": [{"reminders": False, "surveys": True}]}}
+
+
+class UnsubscribeResult(ReadSchema):
+    kind: str = Field(description="The kind of e-mail turned off.")
+    preferences: NotificationPreferences

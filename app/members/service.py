@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import accounts
 from app.auth import service as auth_service
+from app.auth.links import InvalidLink
 from app.auth.principal import Principal
 from app.core import audit
 from app.core.config import Settings
@@ -18,6 +19,7 @@ from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.etag import check_if_match, etag_of
 from app.core.outbox import emit
 from app.core.pagination import Page, aware_time, decode_keyset_cursor, encode_cursor
+from app.core.security import sign_value, unsign_value
 from app.members import repository
 from app.members.events import (
     MEMBER_ERASED,
@@ -44,10 +46,13 @@ from app.members.schemas import (
     MemberRead,
     MemberSelf,
     MemberUpdate,
+    NotificationPreferences,
+    NotificationPreferencesUpdate,
     Privacy,
     RecommendationExport,
     SessionRead,
     SurveyAnswerExport,
+    UnsubscribeResult,
 )
 from app.models.member import (
     PRIVATE_FIELDS,
@@ -58,6 +63,7 @@ from app.models.member import (
     Role,
     Visibility,
 )
+from app.models.notification import OPTIONAL_KINDS, NotificationKind, NotificationPreference
 
 # The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
 MemberLike = Member | MemberRow
@@ -556,3 +562,97 @@ async def invite_many(
         skipped=len(outcomes) - sent,
         results=[_invitation_result(o) for o in outcomes],
     )
+
+
+# -- which e-mails I receive -------------------------------------------------------------------
+
+UNSUBSCRIBE = "unsubscribe"
+
+
+def _preferences_view(row: NotificationPreference | None) -> NotificationPreferences:
+    row = row or NotificationPreference(member_id=uuid.uuid4())
+    return NotificationPreferences(**{k.value: getattr(row, k.value) for k in OPTIONAL_KINDS})
+
+
+async def notification_preferences(
+    session: AsyncSession, principal: Principal
+) -> NotificationPreferences:
+    member = await _require_self(session, principal)
+    return _preferences_view(await repository.notification_preference(session, member.id))
+
+
+async def _set_preferences(
+    session: AsyncSession, member_id: uuid.UUID, changes: dict[str, bool]
+) -> NotificationPreference:
+    row = await repository.notification_preference(session, member_id, for_update=True)
+    if row is None:
+        row = NotificationPreference(member_id=member_id)
+        session.add(row)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = datetime.now(UTC)
+    await session.flush()
+    return row
+
+
+async def update_notification_preferences(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    data: NotificationPreferencesUpdate,
+) -> NotificationPreferences:
+    member = await _require_self(session, principal)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    row = await _set_preferences(session, member.id, changes)
+    audit.record(
+        session,
+        actor_id=member.id,
+        action="member.notifications_changed",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+        details=changes,
+    )
+    return _preferences_view(row)
+
+
+def unsubscribe_token(settings: Settings, member_id: uuid.UUID, kind: NotificationKind) -> str:
+    """The token of a one-click unsubscribe link: signed, so it needs no sign-in and cannot
+    be made for someone else or another kind; using it again changes nothing."""
+    return sign_value(settings.jwt_secret, UNSUBSCRIBE, f"{member_id}:{kind.value}")
+
+
+async def unsubscribe(
+    session: AsyncSession, settings: Settings, context: RequestContext, token: str
+) -> UnsubscribeResult:
+    value = unsign_value(settings.jwt_secret, UNSUBSCRIBE, token)
+    member_id_text, _, kind_text = (value or "").partition(":")
+    try:
+        member_id = uuid.UUID(member_id_text)
+        kind = NotificationKind(kind_text)
+    except ValueError:
+        raise InvalidLink("This unsubscribe link is not valid.") from None
+    member = await repository.get_member(session, member_id) if kind in OPTIONAL_KINDS else None
+    if member is None or member.erased_at is not None:
+        raise InvalidLink("This unsubscribe link is not valid.")
+    row = await _set_preferences(session, member.id, {kind.value: False})
+    audit.record(
+        session,
+        actor_id=member.id,
+        action="member.unsubscribed",
+        target_type="member",
+        target_id=member.id,
+        context=context,
+        details={"kind": kind.value},
+    )
+    return UnsubscribeResult(kind=kind.value, preferences=_preferences_view(row))
+
+
+async def muting(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], kind: NotificationKind
+) -> set[uuid.UUID]:
+    """Which of these members do not want e-mails of this kind (never the transactional)."""
+    if kind not in OPTIONAL_KINDS:
+        return set()
+    return await repository.members_muting(session, member_ids, kind.value)

@@ -8,12 +8,20 @@ from app.models.crm import CrmLink, CrmSyncRun
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.inbox import InboxMessage
+from app.models.job import JobRun
 from app.models.member import ConsentChange, Member, MemberRole
+from app.models.notification import (
+    CalendarFeed,
+    NextEventRequest,
+    NotificationPreference,
+    RegistrationReminder,
+)
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration
 from app.models.review import Review, ReviewAssignment, RubricCriterion
 from app.models.survey import Survey, SurveyRespondent, SurveyResponse
 from app.models.table import (
+    EventMessage,
     EventTable,
     SeatingKeepApart,
     SeatingPin,
@@ -27,6 +35,7 @@ __all__ = [
     "ApiToken",
     "Application",
     "AuditEntry",
+    "CalendarFeed",
     "Case",
     "CompanyAlias",
     "ConsentChange",
@@ -36,9 +45,14 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "EventMessage",
     "EventTable",
     "IdempotencyRecord",
+    "NextEventRequest",
+    "NotificationPreference",
+    "RegistrationReminder",
     "InboxMessage",
+    "JobRun",
     "LoginFailure",
     "Member",
     "MemberRole",

@@ -62,6 +62,8 @@ class Case(SQLModel, table=True):
     outcome_action: str | None = Field(default=None, sa_type=Text)
     outcome_result: str | None = Field(default=None, sa_type=Text)
     outcome_reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the author was asked for the outcome (two weeks after the event), once.
+    outcome_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by: uuid.UUID | None = None
     version: int = Field(default=1)

@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, Column, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, created_at_field, utcnow, uuid_pk
+
+DEFAULT_REMINDER_OFFSETS = (2 * 24 * 60, 3 * 60)
 
 
 class EventStatus(StrEnum):
@@ -51,6 +53,11 @@ class Event(SQLModel, table=True):
     # Pending registrations not confirmed by then are released.
     confirm_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
     speaker_ids: list[str] = Field(default_factory=list, sa_type=JSONType)
+    # Reminders to confirmed attendees, this many minutes before the start (2 days, 3 hours).
+    reminder_offsets_minutes: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_REMINDER_OFFSETS),
+        sa_column=Column(JSONType, nullable=False, server_default=text("'[2880, 180]'")),
+    )
     timepad_event_id: int | None = Field(default=None, unique=True)
     visibility: str = Field(default=EventVisibility.members, sa_type=String(16))
     status: str = Field(default=EventStatus.draft, sa_type=String(24), index=True)

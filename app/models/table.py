@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Uuid
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from app.models.base import JSONType, UTCDateTime, created_at_field, utcnow, uuid_pk
@@ -129,3 +129,27 @@ class TableSeat(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
     )
     round: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+class EventMessage(SQLModel, table=True):
+    """An organiser's message to an event's people (an admin to everyone, a facilitator to
+    their tables): kept as sent, e-mailed through the outbox."""
+
+    __tablename__ = "event_message"
+
+    id: uuid.UUID = uuid_pk()
+    event_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
+    )
+    author_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("member.id", ondelete="SET NULL"), nullable=True),
+    )
+    subject: str = Field(sa_type=String(200))
+    body: str = Field(sa_type=Text)
+    # The registration statuses written to (confirmed, waitlisted, checked_in).
+    statuses: list[str] = Field(default_factory=list, sa_type=JSONType)
+    # Only the people seated at these tables (a facilitator's message); None: the whole event.
+    table_ids: list[str] | None = Field(default=None, sa_type=JSONType)
+    recipients: int = Field(default=0)
+    created_at: datetime = created_at_field()

@@ -1,14 +1,17 @@
-"""Which events e-mail whom, and what the e-mail says, in Russian and in English.
+"""Which events e-mail whom, and with which template.
 
 A notice names an event type, finds the recipients (member ids) when the event is fanned
-out, and builds the text when the e-mail is sent, from the state at that moment. Texts are
-plain: values are inserted with ``str.format_map`` and never interpreted.
+out, and gathers the template's values when the e-mail is sent, from the state at that moment
+(``None``: nothing to say any more). The texts are Jinja2 templates in ``templates/<lang>/``
+(``templating.py``); ``kind`` says whether the member can turn the e-mail off. A context may
+add ``calendar``, the bytes of an ``.ics`` invitation sent as an attachment.
 """
 
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +19,16 @@ from app.applications import events as application_events
 from app.applications import service as application_service
 from app.auth import events as account_events
 from app.auth import links
+from app.cases import events as case_events
+from app.cases import service as cases_service
+from app.core import calendar
 from app.core.config import Settings
-from app.models.member import Language, Member, Role
+from app.events import events as event_events
+from app.models.event import Event
+from app.models.member import Member, Role
+from app.models.notification import NotificationKind
 from app.models.outbox import OutboxEvent
-from app.models.registration import RegistrationStatus
+from app.models.registration import Registration, RegistrationStatus
 from app.models.token import LinkPurpose
 from app.notifications import repository
 from app.registrations import events as registration_events
@@ -27,22 +36,36 @@ from app.registrations import service as registrations_service
 from app.surveys import events as survey_events
 from app.surveys import service as surveys_service
 from app.tables import events as seating_events
+from app.tables import service as tables_service
 from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
+Values = dict[str, Any]
 # None means: nothing to say any more (the state changed since the event).
-Context = Callable[[AsyncSession, OutboxEvent, Settings], Awaitable[dict[str, str] | None]]
+Context = Callable[[AsyncSession, OutboxEvent, Settings, Member], Awaitable[Values | None]]
+
+R = RegistrationStatus
+# The fields of an event whose change its registrants hear about.
+MOVED_FIELDS = {"starts_at": "time", "ends_at": "time", "time_zone": "time"}
+VENUE_FIELDS = {"venue_name": "venue", "venue_address": "venue"}
 
 
 @dataclass(frozen=True)
 class Notice:
     event_type: str
+    template: str
     recipients: Recipients
     context: Context
-    subject: dict[Language, str]
-    body: dict[Language, str]
+    kind: NotificationKind = NotificationKind.transactional
     # Which events of the type this notice is for (e.g. only approvals), judged on the data.
     applies: Callable[[dict[str, object]], bool] = lambda data: True
+
+
+def _web(settings: Settings, path: str) -> str:
+    return f"{settings.web_app_url.rstrip('/')}{path}"
+
+
+# -- admins ------------------------------------------------------------------------------------
 
 
 async def _admins(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -50,8 +73,8 @@ async def _admins(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
 
 
 async def _subscription_disabled(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
     url = await repository.subscription_url(session, event.subject_id)
     if url is None:
         return None
@@ -63,30 +86,11 @@ async def _subscription_disabled(
 
 
 SUBSCRIPTION_DISABLED_NOTICE = Notice(
-    event_type=SUBSCRIPTION_DISABLED.name,
-    recipients=_admins,
-    context=_subscription_disabled,
-    subject={
-        Language.ru: "Вебхук отключён: {url}",
-        Language.en: "Webhook disabled: {url}",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Подписка на вебхуки {subscription_id} ({url}) отключена. Причина: {reason} "
-            "(gone: получатель ответил 410; failing: доставки не проходят несколько дней).\n\n"
-            "Проверьте получателя, включите подписку снова и повторите неудачные доставки "
-            "(POST /api/v1/webhooks/{subscription_id}/redeliver-failed).\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "Webhook subscription {subscription_id} ({url}) was disabled. Reason: {reason} "
-            "(gone: the receiver answered 410; failing: deliveries failed for days).\n\n"
-            "Check the receiver, enable the subscription again and redeliver what failed "
-            "(POST /api/v1/webhooks/{subscription_id}/redeliver-failed).\n"
-        ),
-    },
+    SUBSCRIPTION_DISABLED.name, "subscription_disabled", _admins, _subscription_disabled
 )
+
+
+# -- applications ------------------------------------------------------------------------------
 
 
 async def _applicant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -95,8 +99,8 @@ async def _applicant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUI
 
 
 async def _decision(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
     decision = await repository.application_decision(session, event.subject_id)
     # A decision changed since (an admin overrode the rule): only the current one is told.
     if decision is None or decision[0] != event.data.get("status"):
@@ -105,91 +109,32 @@ async def _decision(
 
 
 async def _welcome(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
     # Someone approved without a password yet (imported) is welcomed by the invitation sent
     # with the approval, which carries their set-password link: one e-mail, not two.
-    member_id = await application_service.owner_of(session, event.subject_id)
-    member = await session.get(Member, member_id) if member_id else None
-    if member is None or member.password_hash is None:
+    if member.password_hash is None:
         return None
-    return await _decision(session, event, settings)
+    return await _decision(session, event, settings, member)
 
 
 def _decided(status: str) -> Callable[[dict[str, object]], bool]:
     return lambda data: data.get("status") == status
 
 
+DECIDED = application_events.DECIDED.name
 APPROVED_NOTICE = Notice(
-    event_type=application_events.DECIDED.name,
-    applies=_decided("approved"),
-    recipients=_applicant,
-    context=_welcome,
-    subject={
-        Language.ru: "Добро пожаловать в сообщество Digital Leaders",
-        Language.en: "Welcome to the Digital Leaders community",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Экспертный совет одобрил вашу заявку: теперь вы участник сообщества. "
-            "Войдите в сообщество, чтобы заполнить профиль и выбрать ближайшую встречу: "
-            "{web_app_url}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "The expert council approved your application: you are now a member of the "
-            "community. Sign in to complete your profile and pick your first meeting: "
-            "{web_app_url}\n"
-        ),
-    },
+    DECIDED, "application_approved", _applicant, _welcome, applies=_decided("approved")
 )
-
 REJECTED_NOTICE = Notice(
-    event_type=application_events.DECIDED.name,
-    applies=_decided("rejected"),
-    recipients=_applicant,
-    context=_decision,
-    subject={
-        Language.ru: "Решение по вашей заявке в Digital Leaders",
-        Language.en: "The decision on your Digital Leaders application",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Спасибо за интерес к сообществу. Экспертный совет не смог одобрить заявку.\n"
-            "Причина: {reason}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "Thank you for your interest in the community. The expert council could not "
-            "approve your application.\nReason: {reason}\n"
-        ),
-    },
+    DECIDED, "application_rejected", _applicant, _decision, applies=_decided("rejected")
+)
+WAITLISTED_NOTICE = Notice(
+    DECIDED, "application_waitlisted", _applicant, _decision, applies=_decided("waitlisted")
 )
 
-WAITLISTED_NOTICE = Notice(
-    event_type=application_events.DECIDED.name,
-    applies=_decided("waitlisted"),
-    recipients=_applicant,
-    context=_decision,
-    subject={
-        Language.ru: "Ваша заявка в листе ожидания",
-        Language.en: "Your application is on the waiting list",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Экспертный совет поставил вашу заявку в лист ожидания. Мы напишем, как только "
-            "сможем её принять.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "The expert council put your application on the waiting list. We will write as "
-            "soon as we can accept it.\n"
-        ),
-    },
-)
+
+# -- registrations: the whole story of one place -----------------------------------------------
 
 
 async def _registrant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -197,85 +142,286 @@ async def _registrant(session: AsyncSession, event: OutboxEvent) -> list[uuid.UU
     return [member_id] if member_id else []
 
 
-def _when(moment: object) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if isinstance(moment, datetime) else ""
+def _event_values(settings: Settings, event: Event) -> Values:
+    return {
+        "event": event.title,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "time_zone": event.time_zone,
+        "venue": calendar.venue_of(event),
+        "link": _web(settings, f"/events/{event.id}"),
+        "events_link": _web(settings, "/events"),
+    }
+
+
+def _place_values(
+    settings: Settings, event: Event, registration: Registration, member: Member
+) -> Values:
+    return {
+        **_event_values(settings, event),
+        "cancel_link": _web(settings, f"/registrations/{registration.id}"),
+        "calendar": calendar.invitation(settings, event, registration, member.email),
+    }
+
+
+async def _registration(
+    session: AsyncSession, event: OutboxEvent, *statuses: RegistrationStatus
+) -> tuple[Registration, Event] | None:
+    """The registration and its event, if the registration is still in one of these."""
+    found = await repository.registration_with_event(session, event.subject_id)
+    if found is None or found[0].status not in statuses:
+        return None
+    return found
 
 
 async def _confirmation(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
-    found = await repository.registration_with_event(session, event.subject_id)
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
     # Already confirmed or cancelled by the time the e-mail goes: nothing to ask any more.
-    if found is None or found[0].status != RegistrationStatus.pending_confirmation:
+    found = await _registration(session, event, R.pending_confirmation)
+    if found is None:
         return None
-    registration, title, starts_at = found
+    registration, row = found
     token = registrations_service.confirmation_link_token(settings, registration, datetime.now(UTC))
     return {
-        "event": title,
-        "starts_at": _when(starts_at),
-        "link": f"{settings.web_app_url}/registrations/confirm?token={token}",
+        **_event_values(settings, row),
+        "confirm_by": row.confirm_by,
+        "link": _web(settings, f"/registrations/confirm?token={token}"),
+    }
+
+
+async def _confirmed(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await _registration(session, event, R.confirmed, R.checked_in)
+    if found is None:
+        return None
+    return _place_values(settings, found[1], found[0], member)
+
+
+async def _waitlisted(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await _registration(session, event, R.waitlisted)
+    if found is None:
+        return None
+    registration, row = found
+    return {
+        **_event_values(settings, row),
+        "position": await repository.place_in_line(session, registration),
+        "link": _web(settings, f"/registrations/{registration.id}"),
     }
 
 
 async def _offer(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
-    found = await repository.registration_with_event(session, event.subject_id)
-    if found is None or found[0].status != RegistrationStatus.offered:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await _registration(session, event, R.offered)
+    if found is None:
         return None
-    registration, title, starts_at = found
+    registration, row = found
     return {
-        "event": title,
-        "starts_at": _when(starts_at),
-        "expires_at": _when(registration.offer_expires_at),
-        "link": f"{settings.web_app_url}/registrations/{registration.id}",
+        **_event_values(settings, row),
+        "expires_at": registration.offer_expires_at,
+        "link": _web(settings, f"/registrations/{registration.id}"),
     }
 
 
-CONFIRMATION_NOTICE = Notice(
-    event_type=registration_events.CREATED.name,
-    recipients=_registrant,
-    context=_confirmation,
-    subject={
-        Language.ru: "Подтвердите участие: {event}",
-        Language.en: "Confirm your place: {event}",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Вы зарегистрировались на встречу «{event}» ({starts_at}). Место закрепляется "
-            "за вами после второго подтверждения: перейдите по ссылке.\n\n{link}\n\n"
-            "Ссылка работает один раз.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            'You registered for "{event}" ({starts_at}). Your seat becomes firm with a '
-            "second confirmation: follow the link.\n\n{link}\n\nThe link works once.\n"
-        ),
-    },
+async def _cancelled(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await _registration(session, event, R.cancelled)
+    if found is None:
+        return None
+    registration, row = found
+    values = {**_event_values(settings, row), "reason": str(event.data.get("reason", ""))}
+    if registration.confirmed_at is not None:  # it was in their calendar: take it out
+        values["calendar"] = calendar.invitation(
+            settings, row, registration, member.email, cancelled=True
+        )
+    return values
+
+
+def _reason(*reasons: str) -> Callable[[dict[str, object]], bool]:
+    return lambda data: data.get("reason") in reasons
+
+
+CREATED = registration_events.CREATED.name
+CANCELLED = registration_events.CANCELLED.name
+CONFIRMATION_NOTICE = Notice(CREATED, "registration_created", _registrant, _confirmation)
+CONFIRMED_NOTICE = Notice(
+    registration_events.CONFIRMED.name, "registration_confirmed", _registrant, _confirmed
+)
+WAITLIST_NOTICE = Notice(
+    registration_events.WAITLISTED.name, "registration_waitlisted", _registrant, _waitlisted
+)
+OFFER_NOTICE = Notice(registration_events.OFFERED.name, "registration_offered", _registrant, _offer)
+OFFER_EXPIRED_NOTICE = Notice(
+    CANCELLED,
+    "registration_offer_expired",
+    _registrant,
+    _cancelled,
+    applies=_reason("offer_expired"),
+)
+CANCELLED_NOTICE = Notice(
+    CANCELLED,
+    "registration_cancelled",
+    _registrant,
+    _cancelled,
+    applies=_reason("by_member", "by_admin", "not_confirmed", "timepad"),
+)
+EVENT_CANCELLED_NOTICE = Notice(
+    CANCELLED, "event_cancelled", _registrant, _cancelled, applies=_reason("event_cancelled")
 )
 
-OFFER_NOTICE = Notice(
-    event_type=registration_events.OFFERED.name,
-    recipients=_registrant,
-    context=_offer,
-    subject={
-        Language.ru: "Освободилось место: {event}",
-        Language.en: "A seat is free for you: {event}",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "На встрече «{event}» ({starts_at}) освободилось место, и оно ваше, если вы "
-            "подтвердите участие до {expires_at}:\n\n{link}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            'A seat at "{event}" ({starts_at}) is free and yours if you confirm by '
-            "{expires_at}:\n\n{link}\n"
-        ),
-    },
+
+async def _reminder(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await _registration(session, event, R.confirmed)
+    if found is None or found[1].starts_at <= datetime.now(UTC):
+        return None
+    return _place_values(settings, found[1], found[0], member)
+
+
+REMINDER_NOTICE = Notice(
+    registration_events.REMINDER_DUE.name,
+    "event_reminder",
+    _registrant,
+    _reminder,
+    kind=NotificationKind.reminders,
 )
+
+
+# -- the event itself moved ----------------------------------------------------------------------
+
+ACTIVE_PLACES = (R.pending_confirmation, R.confirmed, R.waitlisted, R.offered)
+
+
+def _what_moved(data: dict[str, object]) -> set[str]:
+    fields = data.get("fields")
+    names = fields if isinstance(fields, list) else []
+    return {({**MOVED_FIELDS, **VENUE_FIELDS}).get(str(n), "") for n in names} - {""}
+
+
+async def _registered(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    return await repository.registered_members(session, event.subject_id, ACTIVE_PLACES)
+
+
+async def _event_changed(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    row = await repository.event(session, event.subject_id)
+    registration = await repository.registration_of(session, event.subject_id, member.id)
+    if row is None or registration is None or registration.status not in ACTIVE_PLACES:
+        return None
+    attending = registration.status == R.confirmed
+    values = {
+        **_event_values(settings, row),
+        "changed": sorted(_what_moved(event.data)),
+        "attending": attending,
+    }
+    if attending:
+        values["link"] = _web(settings, f"/registrations/{registration.id}")
+        values["calendar"] = calendar.invitation(settings, row, registration, member.email)
+    return values
+
+
+EVENT_CHANGED_NOTICE = Notice(
+    event_events.EVENT_UPDATED.name,
+    "event_changed",
+    _registered,
+    _event_changed,
+    applies=lambda data: bool(_what_moved(data)),
+)
+
+
+# -- the next meeting opened -------------------------------------------------------------------
+
+
+async def _waiting_for_next(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    # Run at fan-out, in its transaction: the requests are used up with the deliveries made.
+    return await registrations_service.claim_next_event_requests(
+        session, event.subject_id, event.occurred_at
+    )
+
+
+async def _next_event(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    row = await repository.event(session, event.subject_id)
+    if row is None or row.status != "registration_open":  # closed or cancelled since
+        return None
+    return _event_values(settings, row)
+
+
+NEXT_EVENT_NOTICE = Notice(
+    event_events.EVENT_REGISTRATION_OPENED.name,
+    "next_event_opened",
+    _waiting_for_next,
+    _next_event,
+    kind=NotificationKind.next_event,
+)
+
+
+# -- organisers' messages ----------------------------------------------------------------------
+
+
+async def _message_audience(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    return await tables_service.message_recipients(session, event.subject_id)
+
+
+async def _message(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await tables_service.message_for_email(session, event.subject_id)
+    if found is None:
+        return None
+    message, row = found
+    return {**_event_values(settings, row), "subject": message.subject, "message": message.body}
+
+
+MESSAGE_NOTICE = Notice(
+    seating_events.EVENT_MESSAGE_SENT.name,
+    "event_message",
+    _message_audience,
+    _message,
+    kind=NotificationKind.messages,
+)
+
+
+# -- the outcome loop --------------------------------------------------------------------------
+
+
+async def _case_author(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    found = await cases_service.outcome_request(session, event.subject_id)
+    return [found[0].author_id] if found else []
+
+
+async def _outcome_request(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    found = await cases_service.outcome_request(session, event.subject_id)
+    if found is None or found[0].author_id != member.id:  # reported (or withdrawn) since
+        return None
+    case, row = found
+    return {
+        **_event_values(settings, row),
+        "case": case.title,
+        "link": _web(settings, f"/cases/{case.id}/outcome"),
+    }
+
+
+OUTCOME_REQUEST_NOTICE = Notice(
+    case_events.OUTCOME_REQUESTED.name,
+    "case_outcome_request",
+    _case_author,
+    _outcome_request,
+    kind=NotificationKind.reminders,
+)
+
+
+# -- surveys and seating -----------------------------------------------------------------------
 
 
 async def _not_answered(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -284,68 +430,34 @@ async def _not_answered(session: AsyncSession, event: OutboxEvent) -> list[uuid.
 
 
 async def _survey(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
     found = await surveys_service.invitation(session, event.subject_id)
     if found is None:  # closed since: nothing to answer any more
         return None
     title, closes_at = found
-    anonymous = bool(event.data.get("anonymous"))
     return {
         "survey": title,
-        "closes_at": _when(closes_at) or "-",
-        "link": f"{settings.web_app_url}/surveys/{event.subject_id}",
-        "anonymity_ru": "Ответы анонимны: никто не увидит, кто что ответил."
-        if anonymous
-        else "Опрос не анонимный: ответы видны организаторам с вашим именем.",
-        "anonymity_en": "Answers are anonymous: nobody can see who answered what."
-        if anonymous
-        else "This survey is not anonymous: organisers see your name.",
+        "closes_at": closes_at,
+        "time_zone": settings.community_time_zone,
+        "anonymous": bool(event.data.get("anonymous")),
+        "link": _web(settings, f"/surveys/{event.subject_id}"),
     }
 
 
 SURVEY_INVITATION_NOTICE = Notice(
-    event_type=survey_events.SURVEY_OPENED.name,
-    recipients=_not_answered,
-    context=_survey,
-    subject={
-        Language.ru: "Пара минут вашего мнения: {survey}",
-        Language.en: "Two minutes of your opinion: {survey}",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Пожалуйста, ответьте на опрос «{survey}» — это займёт пару минут. "
-            "Приём ответов до {closes_at}.\n{anonymity_ru}\n\n{link}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            'Please answer the survey "{survey}": it takes two minutes. Answers are taken '
-            "until {closes_at}.\n{anonymity_en}\n\n{link}\n"
-        ),
-    },
+    survey_events.SURVEY_OPENED.name,
+    "survey_invitation",
+    _not_answered,
+    _survey,
+    kind=NotificationKind.surveys,
 )
-
 SURVEY_REMINDER_NOTICE = Notice(
-    event_type=survey_events.SURVEY_REMINDED.name,
-    recipients=_not_answered,
-    context=_survey,
-    subject={
-        Language.ru: "Напоминание: {survey}",
-        Language.en: "A reminder: {survey}",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Мы ещё ждём ваш ответ на опрос «{survey}». Приём ответов до {closes_at}.\n"
-            "{anonymity_ru}\n\n{link}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            'We are still hoping for your answer to "{survey}". Answers are taken until '
-            "{closes_at}.\n{anonymity_en}\n\n{link}\n"
-        ),
-    },
+    survey_events.SURVEY_REMINDED.name,
+    "survey_reminder",
+    _not_answered,
+    _survey,
+    kind=NotificationKind.surveys,
 )
 
 
@@ -355,41 +467,21 @@ async def _seated(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
 
 
 async def _seating(
-    session: AsyncSession, event: OutboxEvent, settings: Settings
-) -> dict[str, str] | None:
-    event_id = str(event.data["event_id"])
-    found = await repository.event_title(session, uuid.UUID(event_id))
-    if found is None:
+    session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+) -> Values | None:
+    event_id = uuid.UUID(str(event.data["event_id"]))
+    row = await repository.event(session, event_id)
+    if row is None:
         return None
-    title, starts_at = found
-    return {
-        "event": title,
-        "starts_at": _when(starts_at),
-        "link": f"{settings.web_app_url}/events/{event_id}/my-table",
-    }
+    return {**_event_values(settings, row), "link": _web(settings, f"/events/{event_id}/my-table")}
 
 
 SEATING_NOTICE = Notice(
-    event_type=seating_events.SEATING_PUBLISHED.name,
-    recipients=_seated,
-    context=_seating,
-    subject={
-        Language.ru: "Ваш стол на встрече «{event}»",
-        Language.en: 'Your table at "{event}"',
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Рассадка на встречу «{event}» ({starts_at}) готова: ваш стол, соседи по столу "
-            "и модератор — по ссылке.\n\n{link}\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            'The seating for "{event}" ({starts_at}) is ready: your table, your '
-            "table-mates and its facilitator are here.\n\n{link}\n"
-        ),
-    },
+    seating_events.SEATING_PUBLISHED.name, "seating_published", _seated, _seating
 )
+
+
+# -- accounts ----------------------------------------------------------------------------------
 
 
 async def _account(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
@@ -398,123 +490,42 @@ async def _account(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]
 
 def _account_link(purpose: LinkPurpose) -> Context:
     async def context(
-        session: AsyncSession, event: OutboxEvent, settings: Settings
-    ) -> dict[str, str] | None:
+        session: AsyncSession, event: OutboxEvent, settings: Settings, member: Member
+    ) -> Values | None:
         # The newest live link of the kind, made now: none (used, expired, or the address or
         # password changed since) means there is nothing to send any more.
-        member = await session.get(Member, event.subject_id)
-        if member is None:
-            return None
         link = await links.newest_live(session, member, purpose, datetime.now(UTC))
         if link is None:
             return None
-        return {"link": links.url_of(settings, link), "expires_at": _when(link.expires_at)}
+        return {
+            "link": links.url_of(settings, link),
+            "expires_at": link.expires_at,
+            "time_zone": settings.community_time_zone,
+        }
 
     return context
 
 
 VERIFICATION_NOTICE = Notice(
-    event_type=account_events.VERIFICATION_REQUESTED.name,
-    recipients=_account,
-    context=_account_link(LinkPurpose.verify_email),
-    subject={
-        Language.ru: "Подтвердите адрес почты для Digital Leaders",
-        Language.en: "Confirm your e-mail address for Digital Leaders",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Чтобы подтвердить, что этот адрес ваш, перейдите по ссылке:\n\n{link}\n\n"
-            "Ссылка работает один раз, до {expires_at}. Если вы не регистрировались в "
-            "Digital Leaders, просто удалите это письмо.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "To confirm that this address is yours, follow the link:\n\n{link}\n\n"
-            "The link works once, until {expires_at}. If you did not sign up for Digital "
-            "Leaders, just delete this e-mail.\n"
-        ),
-    },
+    account_events.VERIFICATION_REQUESTED.name,
+    "verify_email",
+    _account,
+    _account_link(LinkPurpose.verify_email),
 )
-
 SIGNUP_ATTEMPT_NOTICE = Notice(
-    event_type=account_events.SIGNUP_ATTEMPTED.name,
-    recipients=_account,
-    context=_account_link(LinkPurpose.password_reset),
-    subject={
-        Language.ru: "Попытка регистрации с вашим адресом",
-        Language.en: "Someone tried to sign up with your address",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Кто-то попробовал зарегистрироваться в Digital Leaders с вашим адресом почты, "
-            "но у этого адреса уже есть учётная запись. Если это были вы и вы не помните "
-            "пароль, задайте новый по ссылке:\n\n{link}\n\n"
-            "Ссылка работает один раз, до {expires_at}. Если это были не вы, ничего делать "
-            "не нужно: ваша учётная запись не изменилась.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "Someone tried to sign up for Digital Leaders with your e-mail address, which "
-            "already has an account. If it was you and you forgot your password, set a new "
-            "one here:\n\n{link}\n\n"
-            "The link works once, until {expires_at}. If it was not you, there is nothing to "
-            "do: your account has not changed.\n"
-        ),
-    },
+    account_events.SIGNUP_ATTEMPTED.name,
+    "signup_attempt",
+    _account,
+    _account_link(LinkPurpose.password_reset),
 )
-
 INVITATION_NOTICE = Notice(
-    event_type=account_events.INVITED.name,
-    recipients=_account,
-    context=_account_link(LinkPurpose.invitation),
-    subject={
-        Language.ru: "Ваше место в сообществе Digital Leaders: задайте пароль",
-        Language.en: "Your place in the Digital Leaders community: set your password",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Для вас открыт доступ в сообщество Digital Leaders. Задайте пароль по ссылке — "
-            "после этого вы сразу войдёте, сможете заполнить профиль и выбрать ближайшую "
-            "встречу:\n\n{link}\n\n"
-            "Ссылка работает один раз, до {expires_at}.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "Your access to the Digital Leaders community is ready. Set your password with "
-            "this link: you are signed in at once, and can complete your profile and pick "
-            "your first meeting:\n\n{link}\n\n"
-            "The link works once, until {expires_at}.\n"
-        ),
-    },
+    account_events.INVITED.name, "invitation", _account, _account_link(LinkPurpose.invitation)
 )
-
 PASSWORD_RESET_NOTICE = Notice(
-    event_type=account_events.PASSWORD_RESET_REQUESTED.name,
-    recipients=_account,
-    context=_account_link(LinkPurpose.password_reset),
-    subject={
-        Language.ru: "Сброс пароля в Digital Leaders",
-        Language.en: "Reset your Digital Leaders password",
-    },
-    body={
-        Language.ru: (
-            "Здравствуйте, {name}!\n\n"
-            "Чтобы задать новый пароль, перейдите по ссылке:\n\n{link}\n\n"
-            "Ссылка работает один раз, до {expires_at}. После смены пароля все входы и "
-            "API-токены учётной записи перестанут действовать. Если вы не просили сброс, "
-            "просто удалите это письмо.\n"
-        ),
-        Language.en: (
-            "Hello {name},\n\n"
-            "To set a new password, follow the link:\n\n{link}\n\n"
-            "The link works once, until {expires_at}. Once the password is changed, every "
-            "session and API token of the account stops working. If you did not ask for a "
-            "reset, just delete this e-mail.\n"
-        ),
-    },
+    account_events.PASSWORD_RESET_REQUESTED.name,
+    "password_reset",
+    _account,
+    _account_link(LinkPurpose.password_reset),
 )
 
 ALL_NOTICES = (
@@ -527,7 +538,17 @@ ALL_NOTICES = (
     REJECTED_NOTICE,
     WAITLISTED_NOTICE,
     CONFIRMATION_NOTICE,
+    CONFIRMED_NOTICE,
+    WAITLIST_NOTICE,
     OFFER_NOTICE,
+    OFFER_EXPIRED_NOTICE,
+    CANCELLED_NOTICE,
+    EVENT_CANCELLED_NOTICE,
+    REMINDER_NOTICE,
+    EVENT_CHANGED_NOTICE,
+    OUTCOME_REQUEST_NOTICE,
+    NEXT_EVENT_NOTICE,
+    MESSAGE_NOTICE,
     SURVEY_INVITATION_NOTICE,
     SURVEY_REMINDER_NOTICE,
     SEATING_NOTICE,

@@ -36,9 +36,9 @@ class ConsoleTransport:
         if self.redact:
             logger.info("e-mail not sent (console transport): %s", message["Subject"])
             return
-        logger.info(
-            "e-mail to %s: %s\n%s", message["To"], message["Subject"], message.get_content()
-        )
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        logger.info("e-mail to %s: %s\n%s", message["To"], message["Subject"], text)
 
 
 @dataclass

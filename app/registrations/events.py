@@ -22,8 +22,16 @@ class RegistrationCancelled(RegistrationChanged):
     reason: str
 
 
-def _define(name: str, data: type[RegistrationChanged], description: str):
-    return define_event(name, subject_type="registration", data=data, description=description)
+class RegistrationReminderDue(RegistrationChanged):
+    offset_minutes: int
+
+
+def _define(
+    name: str, data: type[RegistrationChanged], description: str, *, internal: bool = False
+):
+    return define_event(
+        name, subject_type="registration", data=data, description=description, internal=internal
+    )
 
 
 CREATED = _define(
@@ -61,4 +69,11 @@ NO_SHOW = _define(
     "registration.no_show",
     RegistrationChanged,
     "The event is over and the confirmed person never checked in.",
+)
+# Internal: moves an e-mail, never offered to webhook subscribers.
+REMINDER_DUE = _define(
+    "registration.reminder_due",
+    RegistrationReminderDue,
+    "A confirmed attendee's reminder, `offset_minutes` before the event, is due.",
+    internal=True,
 )

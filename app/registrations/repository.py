@@ -5,12 +5,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
+from app.models.notification import CalendarFeed, NextEventRequest, RegistrationReminder
 from app.models.registration import Registration, RegistrationStatus
 
 
@@ -252,3 +254,131 @@ async def member_by_email(session: AsyncSession, email_normalized: str) -> Membe
         )
     )
     return rows.scalar_one_or_none()
+
+
+async def events_with_reminders_due(
+    session: AsyncSession, now: datetime, horizon: datetime
+) -> list[Event]:
+    """Events still ahead and starting before ``horizon`` (the longest reminder offset)."""
+    rows = await session.execute(
+        select(Event)
+        .where(
+            Event.status.in_(["published", "registration_open", "registration_closed"]),
+            Event.starts_at > now,
+            Event.starts_at <= horizon,
+        )
+        .order_by(Event.starts_at, Event.id)
+    )
+    return list(rows.scalars())
+
+
+async def confirmed_without_reminder(
+    session: AsyncSession, event_id: uuid.UUID, offset_minutes: int, due: datetime, limit: int
+) -> list[Registration]:
+    """Confirmed members who confirmed by ``due`` and have no reminder of this offset yet."""
+    sent = select(RegistrationReminder.registration_id).where(
+        RegistrationReminder.registration_id == Registration.id,
+        RegistrationReminder.offset_minutes == offset_minutes,
+    )
+    rows = await session.execute(
+        select(Registration)
+        .where(
+            Registration.event_id == event_id,
+            Registration.status == RegistrationStatus.confirmed,
+            Registration.member_id.is_not(None),
+            Registration.confirmed_at <= due,
+            ~sent.exists(),
+        )
+        .order_by(Registration.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def claim_reminder(
+    session: AsyncSession, registration_id: uuid.UUID, offset_minutes: int, now: datetime
+) -> bool:
+    """Record the reminder; False if another run recorded it first (it sends, not this one)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = await session.execute(
+        dialect.insert(RegistrationReminder)
+        .values(registration_id=registration_id, offset_minutes=offset_minutes, sent_at=now)
+        .on_conflict_do_nothing(index_elements=["registration_id", "offset_minutes"])
+        .returning(RegistrationReminder.registration_id)
+    )
+    return inserted.scalar_one_or_none() is not None
+
+
+async def calendar_feed(
+    session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False
+) -> CalendarFeed | None:
+    query = select(CalendarFeed).where(CalendarFeed.member_id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def calendar_feed_by_digest(session: AsyncSession, digest: str) -> CalendarFeed | None:
+    return await session.scalar(select(CalendarFeed).where(CalendarFeed.token_digest == digest))
+
+
+async def delete_calendar_feed(session: AsyncSession, member_id: uuid.UUID) -> bool:
+    result = await session.execute(delete(CalendarFeed).where(CalendarFeed.member_id == member_id))
+    return bool(result.rowcount)
+
+
+async def attending_since(
+    session: AsyncSession, member_id: uuid.UUID, since: datetime
+) -> list[tuple[Registration, Event]]:
+    rows = await session.execute(
+        select(Registration, Event)
+        .join(Event, Event.id == Registration.event_id)
+        .where(
+            Registration.member_id == member_id,
+            Registration.status.in_([RegistrationStatus.confirmed, RegistrationStatus.checked_in]),
+            Event.starts_at >= since,
+        )
+        .order_by(Event.starts_at, Event.id)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def listed_events_since(
+    session: AsyncSession, since: datetime, statuses: Sequence[str], limit: int
+) -> list[Event]:
+    rows = await session.execute(
+        select(Event)
+        .where(Event.status.in_(statuses), Event.starts_at >= since)
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def next_event_request(
+    session: AsyncSession, member_id: uuid.UUID
+) -> NextEventRequest | None:
+    return await session.get(NextEventRequest, member_id)
+
+
+async def delete_next_event_request(session: AsyncSession, member_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(NextEventRequest).where(NextEventRequest.member_id == member_id)
+    )
+    return bool(result.rowcount)
+
+
+async def claim_next_event_requests(
+    session: AsyncSession, event_id: uuid.UUID, opened_at: datetime, now: datetime
+) -> list[uuid.UUID]:
+    """Mark the requests made before the opening as answered by this event; their members."""
+    rows = await session.execute(
+        update(NextEventRequest)
+        .where(
+            NextEventRequest.notified_event_id.is_(None),
+            NextEventRequest.requested_at <= opened_at,
+        )
+        .values(notified_event_id=event_id, notified_at=now)
+        .returning(NextEventRequest.member_id)
+    )
+    return sorted(rows.scalars())

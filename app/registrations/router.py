@@ -1,15 +1,17 @@
 """/api/v1/events/{id}/registrations, /api/v1/registrations: registering, the second
 confirmation, the waiting list, check-in at the door."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.auth.permissions import AdminPrincipal, PrincipalDep, require
 from app.auth.principal import Principal
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.middleware import NO_STORE
 from app.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.core.responses import json_response
 from app.core.schemas import StrictUUID
@@ -18,8 +20,10 @@ from app.models.registration import RegistrationStatus
 from app.registrations import service
 from app.registrations.schemas import (
     AttendanceRead,
+    CalendarFeedRead,
     CheckIn,
     ConfirmLink,
+    NextEventNoticeRead,
     QrCheckIn,
     QrCode,
     RegistrationAdminRead,
@@ -292,3 +296,111 @@ async def confirm_by_link(
 ) -> RegistrationRead:
     """Confirm with the token of the e-mailed link (no sign-in needed; works once)."""
     return await service.confirm_by_link(session, settings, body.token)
+
+
+# -- my calendar feed (/me/calendar-feed) and the feed itself (/calendar/{token}.ics) -----------
+
+me_router = APIRouter(prefix="/me", tags=["me"])
+FeedToken = Annotated[
+    str,
+    Path(
+        min_length=43,
+        max_length=43,
+        pattern=r"^[A-Za-z0-9_-]{43}$",
+        description="The secret of the feed's URL.",
+    ),
+]
+
+
+@me_router.get(
+    "/calendar-feed",
+    response_model=CalendarFeedRead,
+    responses=problem_responses(401, 403),
+    operation_id="me_calendar_feed_get",
+    dependencies=[NO_STORE],
+)
+async def get_calendar_feed(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> CalendarFeedRead:
+    """My personal calendar feed's URL (made on the first read, and again after a revocation)."""
+    return await service.calendar_feed(session, settings, principal)
+
+
+@me_router.post(
+    "/calendar-feed/rotate",
+    response_model=CalendarFeedRead,
+    responses=problem_responses(401, 403),
+    operation_id="me_calendar_feed_rotate",
+    dependencies=[NO_STORE],
+)
+async def rotate_calendar_feed(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, context: ContextDep
+) -> CalendarFeedRead:
+    """A new feed URL; the old one stops working at once."""
+    return await service.rotate_calendar_feed(session, settings, principal, context)
+
+
+@me_router.delete(
+    "/calendar-feed",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403),
+    operation_id="me_calendar_feed_revoke",
+)
+async def revoke_calendar_feed(
+    principal: PrincipalDep, session: SessionDep, context: ContextDep
+) -> Response:
+    """End my feed: its URL answers 404 from now on."""
+    await service.revoke_calendar_feed(session, principal, context)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me_router.post(
+    "/next-event-notice",
+    response_model=NextEventNoticeRead,
+    responses=problem_responses(401, 403),
+    operation_id="me_next_event_notice_request",
+)
+async def request_next_event_notice(
+    principal: PrincipalDep, session: SessionDep
+) -> NextEventNoticeRead:
+    """Put me on the list to be e-mailed when the next event opens registration (once)."""
+    return await service.request_next_event_notice(session, principal)
+
+
+@me_router.delete(
+    "/next-event-notice",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403),
+    operation_id="me_next_event_notice_cancel",
+)
+async def cancel_next_event_notice(principal: PrincipalDep, session: SessionDep) -> Response:
+    """Take me off the list."""
+    await service.cancel_next_event_notice(session, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+calendar_router = APIRouter(prefix="/calendar", tags=["registrations"])
+
+
+@calendar_router.get(
+    "/{token}.ics",
+    response_class=Response,
+    operation_id="calendar_feed",
+    responses={
+        200: {
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "description": "The feed (RFC 5545).",
+        },
+        **problem_responses(404, 422),
+    },
+)
+async def calendar_feed(token: FeedToken, session: SessionDep, settings: SettingsDep) -> Response:
+    """A member's calendar feed, for calendar programs (no sign-in: the URL is the secret):
+    their confirmed places, with the same UIDs as their e-mailed invitations, and the
+    community's events."""
+    body = await service.calendar_feed_content(session, settings, token, datetime.now(UTC))
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

@@ -156,3 +156,19 @@ class AttendanceRead(ReadSchema):
     attended: int
     no_show: int
     events: list[AttendanceEntry]
+
+
+class CalendarFeedRead(ReadSchema):
+    """My personal calendar feed: subscribe to `url` in a calendar program. It holds my
+    confirmed places and the community's events; anyone with the URL can read it, so it is
+    rotated (a new URL, the old one ends) or revoked at will."""
+
+    url: str = Field(description="`{DL_PUBLIC_API_URL}/api/v1/calendar/{token}.ics`.")
+    created_at: UTCTimestamp
+
+
+class NextEventNoticeRead(ReadSchema):
+    """Whether I am on the list for the next event's opening."""
+
+    requested_at: UTCTimestamp
+    notified: bool = Field(description="False until the next event opens registration.")

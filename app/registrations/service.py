@@ -16,22 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import accounts
 from app.auth.principal import Principal
 from app.auth.service import normalize_email
-from app.core import audit
+from app.core import audit, calendar
 from app.core.config import Settings
 from app.core.context import RequestContext
 from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from app.core.outbox import EventType, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
+from app.core.security import calendar_feed_token, new_link_salt, token_digest
 from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
 from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
+from app.models.notification import CalendarFeed, NextEventRequest
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
 from app.registrations.schemas import (
     AttendanceEntry,
     AttendanceRead,
+    CalendarFeedRead,
+    NextEventNoticeRead,
     RegistrationAdminRead,
     RegistrationCreate,
     RegistrationRead,
@@ -739,3 +743,181 @@ async def release_unconfirmed(session: AsyncSession, settings: Settings, now: da
     for registration in stale:
         await cancel_registration(session, settings, registration, "not_confirmed", now)
     return len(stale)
+
+
+REMINDER_BATCH = 2000
+
+
+async def send_reminders(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Reminders to confirmed attendees at each of the event's offsets before its start.
+
+    Each (registration, offset) is recorded once (the table's key, inserted with ON CONFLICT
+    DO NOTHING), so two runs at once send one reminder. An offset whose moment passed before
+    the person confirmed is not sent; when several offsets are due at once (the worker was
+    down), only the nearest goes out and the older ones are recorded as done.
+    """
+    sent = 0
+    # Offsets are at most 30 days (the schema's bound): later events have nothing due.
+    for event in await repository.events_with_reminders_due(session, now, now + timedelta(days=30)):
+        due_offsets = sorted(
+            m
+            for m in event.reminder_offsets_minutes
+            if event.starts_at - timedelta(minutes=m) <= now
+        )
+        for position, offset in enumerate(due_offsets):
+            due = event.starts_at - timedelta(minutes=offset)
+            for registration in await repository.confirmed_without_reminder(
+                session, event.id, offset, due, REMINDER_BATCH
+            ):
+                if not await repository.claim_reminder(session, registration.id, offset, now):
+                    continue
+                # A nearer offset is due too: this one is stale, recorded but not sent.
+                if any(
+                    registration.confirmed_at is not None
+                    and registration.confirmed_at <= event.starts_at - timedelta(minutes=nearer)
+                    for nearer in due_offsets[:position]
+                ):
+                    continue
+                emit(
+                    session,
+                    events.REMINDER_DUE,
+                    events.RegistrationReminderDue(
+                        **registration_data(registration).model_dump(), offset_minutes=offset
+                    ),
+                )
+                sent += 1
+    return sent
+
+
+# -- my calendar feed --------------------------------------------------------------------------
+
+FEED_PAST = timedelta(days=90)
+FEED_EVENTS = 500
+FEED_STATUSES = [
+    EventStatus.published,
+    EventStatus.registration_open,
+    EventStatus.registration_closed,
+    EventStatus.completed,
+]
+
+
+def _feed_view(settings: Settings, feed: CalendarFeed) -> CalendarFeedRead:
+    token = calendar_feed_token(settings.jwt_secret, feed.member_id, feed.salt)
+    base = settings.public_api_url.rstrip("/")
+    return CalendarFeedRead(url=f"{base}/api/v1/calendar/{token}.ics", created_at=feed.created_at)
+
+
+def _new_salt(settings: Settings, feed: CalendarFeed) -> None:
+    feed.salt = new_link_salt()
+    feed.token_digest = token_digest(
+        calendar_feed_token(settings.jwt_secret, feed.member_id, feed.salt)
+    )
+    feed.created_at = datetime.now(UTC)
+
+
+async def _require_member(session: AsyncSession, principal: Principal) -> uuid.UUID:
+    if not principal.sees_members:
+        raise Forbidden("Only members have a calendar feed.")
+    return principal.id
+
+
+async def calendar_feed(
+    session: AsyncSession, settings: Settings, principal: Principal
+) -> CalendarFeedRead:
+    """My feed's URL; the first read (or the first after a revocation) makes one."""
+    member_id = await _require_member(session, principal)
+    feed = await repository.calendar_feed(session, member_id, for_update=True)
+    if feed is None:
+        feed = CalendarFeed(member_id=member_id, salt="", token_digest="")
+        _new_salt(settings, feed)
+        session.add(feed)
+        await session.flush()
+    return _feed_view(settings, feed)
+
+
+async def rotate_calendar_feed(
+    session: AsyncSession, settings: Settings, principal: Principal, context: RequestContext
+) -> CalendarFeedRead:
+    """A new URL; the old one stops working at once."""
+    member_id = await _require_member(session, principal)
+    feed = await repository.calendar_feed(session, member_id, for_update=True)
+    if feed is None:
+        feed = CalendarFeed(member_id=member_id, salt="", token_digest="")
+        session.add(feed)
+    _new_salt(settings, feed)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=member_id,
+        action="calendar_feed.rotated",
+        target_type="member",
+        target_id=member_id,
+        context=context,
+    )
+    return _feed_view(settings, feed)
+
+
+async def revoke_calendar_feed(
+    session: AsyncSession, principal: Principal, context: RequestContext
+) -> None:
+    member_id = await _require_member(session, principal)
+    if await repository.delete_calendar_feed(session, member_id):
+        audit.record(
+            session,
+            actor_id=member_id,
+            action="calendar_feed.revoked",
+            target_type="member",
+            target_id=member_id,
+            context=context,
+        )
+
+
+async def calendar_feed_content(
+    session: AsyncSession, settings: Settings, token: str, now: datetime
+) -> bytes:
+    """The feed behind a token: the member's confirmed places and the community's events
+    (from 90 days back). An unknown, rotated or revoked token is not found."""
+    feed = await repository.calendar_feed_by_digest(session, token_digest(token))
+    member = await repository.get_member(session, feed.member_id) if feed else None
+    if feed is None or member is None or member.erased_at is not None:
+        raise NotFound("No such calendar feed.")
+    since = now - FEED_PAST
+    attending = await repository.attending_since(session, member.id, since)
+    listed = await repository.listed_events_since(session, since, FEED_STATUSES, FEED_EVENTS)
+    return calendar.feed(settings, attending, listed, "Digital Leaders")
+
+
+# -- "tell me about the next meeting" ---------------------------------------------------------
+
+
+async def request_next_event_notice(
+    session: AsyncSession, principal: Principal
+) -> NextEventNoticeRead:
+    """Put me on the list: the next event to open registration e-mails me, once. Asking
+    again while on the list changes nothing; after the e-mail it puts me on it anew."""
+    member_id = await _require_member(session, principal)
+    request = await repository.next_event_request(session, member_id)
+    if request is None:
+        request = NextEventRequest(member_id=member_id)
+        session.add(request)
+    elif request.notified_event_id is not None or request.notified_at is not None:
+        request.requested_at = datetime.now(UTC)
+        request.notified_event_id = None
+        request.notified_at = None
+    await session.flush()
+    return NextEventNoticeRead(requested_at=request.requested_at, notified=False)
+
+
+async def cancel_next_event_notice(session: AsyncSession, principal: Principal) -> None:
+    member_id = await _require_member(session, principal)
+    await repository.delete_next_event_request(session, member_id)
+
+
+async def claim_next_event_requests(
+    session: AsyncSession, event_id: uuid.UUID, opened_at: datetime
+) -> list[uuid.UUID]:
+    """Who hears that this event opened: everyone on the list then, each request used once
+    (the first opening after it answers it, so a second opening mails nobody twice)."""
+    return await repository.claim_next_event_requests(
+        session, event_id, opened_at, datetime.now(UTC)
+    )

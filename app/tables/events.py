@@ -15,3 +15,18 @@ SEATING_PUBLISHED = define_event(
     data=SeatingPublished,
     description="An event's seating was published: its tables exist and members see theirs.",
 )
+
+
+class EventMessageSent(EventData):
+    event_id: str
+
+
+# Internal: moves the e-mails of an organisers' message, never offered to webhook subscribers
+# (the text is the organiser's, kept in `event_message`).
+EVENT_MESSAGE_SENT = define_event(
+    "event.message_sent",
+    subject_type="event_message",
+    data=EventMessageSent,
+    description="An organiser sent a message to an event's people.",
+    internal=True,
+)

@@ -14,6 +14,7 @@ from app.models.event import Event
 from app.models.member import Member, MemberRole, Role
 from app.models.registration import Registration, RegistrationStatus
 from app.models.table import (
+    EventMessage,
     EventTable,
     PlanStatus,
     SeatingKeepApart,
@@ -298,3 +299,40 @@ async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Seq
         .scalars()
         .all()
     )
+
+
+async def message_audience(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    statuses: Sequence[str],
+    table_ids: Sequence[uuid.UUID] | None,
+) -> list[uuid.UUID]:
+    """Members of the event in these statuses (and at these tables, if given)."""
+    query = select(Registration.member_id).where(
+        Registration.event_id == event_id,
+        Registration.member_id.is_not(None),
+        Registration.status.in_(list(statuses)),
+    )
+    if table_ids is not None:
+        query = query.where(
+            Registration.member_id.in_(
+                select(TableSeat.member_id).where(TableSeat.table_id.in_(list(table_ids)))
+            )
+        )
+    rows = await session.execute(query.order_by(Registration.member_id))
+    return [m for m in rows.scalars() if m is not None]
+
+
+async def facilitated_tables(
+    session: AsyncSession, event_id: uuid.UUID, facilitator_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(EventTable.id).where(
+            EventTable.event_id == event_id, EventTable.facilitator_id == facilitator_id
+        )
+    )
+    return list(rows.scalars())
+
+
+async def message(session: AsyncSession, message_id: uuid.UUID) -> EventMessage | None:
+    return await session.get(EventMessage, message_id)

@@ -1,16 +1,23 @@
 """/api/v1/events/{id}/seating and /api/v1/events/{id}/tables: admins generate, adjust and
 publish the seating; members see their own table."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
 
-from app.auth.permissions import AdminPrincipal, PrincipalDep
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app.auth.permissions import AdminPrincipal, PrincipalDep, require
+from app.auth.principal import Principal
 from app.core.context import ContextDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.responses import NOT_MODIFIED, IfMatch, json_response, tagged_response
 from app.core.schemas import StrictUUID
+from app.models.member import Role
 from app.tables import service
 from app.tables.schemas import (
+    EventMessageCreate,
+    EventMessagePreview,
+    EventMessageRead,
     KeepApartCreate,
     MyTableRead,
     PinSet,
@@ -263,3 +270,43 @@ async def my_table(
     return json_response(
         await service.my_table(session, principal=principal, context=context, event_id=event_id)
     )
+
+
+StaffPrincipal = Annotated[Principal, Depends(require(Role.facilitator, Role.admin))]
+
+
+@router.post(
+    "/messages/preview",
+    response_model=EventMessagePreview,
+    responses=problem_responses(401, 403, 404, 413, 422),
+    operation_id="event_messages_preview",
+)
+async def preview_message(
+    event_id: StrictUUID, body: EventMessageCreate, staff: StaffPrincipal, session: SessionDep
+) -> EventMessagePreview:
+    """How many people a message would reach now (nothing is sent): an admin writes to the
+    event's people, a facilitator to their own tables; opt-outs are left out."""
+    return await service.preview_message(session, principal=staff, event_id=event_id, data=body)
+
+
+@router.post(
+    "/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventMessageRead,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    operation_id="event_messages_send",
+)
+async def send_message(
+    event_id: StrictUUID,
+    body: EventMessageCreate,
+    staff: StaffPrincipal,
+    session: SessionDep,
+    context: ContextDep,
+) -> Response:
+    """Send a message to the event's confirmed, waitlisted or checked-in people (a
+    facilitator: to the people at their tables). Queued through the outbox, one e-mail each,
+    logged; never to anyone who turned organisers' messages off (409 when that leaves nobody)."""
+    message = await service.send_message(
+        session, principal=staff, context=context, event_id=event_id, data=body
+    )
+    return json_response(message, status_code=status.HTTP_201_CREATED)

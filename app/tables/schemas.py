@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import REFUSED_CHARACTERS, InputSchema, ReadSchema, UTCTimestamp
 from app.tables.seating.io import WeightsIn
 from app.tables.seating.rounds import MAX_ROUNDS
 
@@ -218,3 +220,58 @@ class MyTableRead(TableRead):
     """The reader's table in the first round, and their table in every round."""
 
     rounds: list[TableRead] = Field(description="The reader's table in each round, in order.")
+
+
+# One line of text: no line break (a header cannot be injected), nothing our texts refuse.
+ONE_LINE_PATTERN = f"^[^\\r\\n{REFUSED_CHARACTERS}]+$"
+
+
+class MessageAudience(StrEnum):
+    confirmed = "confirmed"
+    waitlisted = "waitlisted"
+    checked_in = "checked_in"
+
+
+class EventMessageCreate(InputSchema):
+    """An organisers' message. Admins write to the event's people; a facilitator to the
+    people at their own tables only. Whoever turned organisers' messages off is left out."""
+
+    subject: str = Field(
+        min_length=1,
+        max_length=150,
+        pattern=ONE_LINE_PATTERN,
+        description="One line: line breaks are refused.",
+    )
+    body: str = Field(min_length=1, max_length=5000)
+    audience: list[MessageAudience] = Field(
+        default_factory=lambda: [MessageAudience.confirmed],
+        min_length=1,
+        max_length=3,
+        description="Whose registrations: `confirmed`, `waitlisted`, `checked_in`.",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "subject": "Entrance from the courtyard",
+                    "body": "The main door is closed on Saturday: come in from the courtyard.",
+                    "audience": ["confirmed"],
+                }
+            ]
+        }
+    }
+
+
+class EventMessagePreview(ReadSchema):
+    recipients: int = Field(description="How many people the message would reach now.")
+
+
+class EventMessageRead(ReadSchema):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    subject: str
+    audience: list[MessageAudience]
+    tables_only: bool = Field(description="True when only the sender's tables are written to.")
+    recipients: int = Field(description="How many people it was queued for.")
+    created_at: UTCTimestamp

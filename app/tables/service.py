@@ -20,11 +20,13 @@ from app.core.followers import Followers
 from app.core.outbox import emit
 from app.events.service import may_read
 from app.members.privacy import Viewer, visible_private_fields
-from app.members.service import audit_private_read, viewer_with_every_mate
+from app.members.service import audit_private_read, muting, viewer_with_every_mate
 from app.models.case import CaseStatus, CaseVisibility
 from app.models.event import Event, EventStatus
 from app.models.member import Member
+from app.models.notification import NotificationKind
 from app.models.table import (
+    EventMessage,
     EventTable,
     PlanStatus,
     SeatingKeepApart,
@@ -33,9 +35,18 @@ from app.models.table import (
     TableSeat,
 )
 from app.tables import repository
-from app.tables.events import SEATING_PUBLISHED, SeatingPublished
+from app.tables.events import (
+    EVENT_MESSAGE_SENT,
+    SEATING_PUBLISHED,
+    EventMessageSent,
+    SeatingPublished,
+)
 from app.tables.schemas import (
+    EventMessageCreate,
+    EventMessagePreview,
+    EventMessageRead,
     KeepApartCreate,
+    MessageAudience,
     MyTableRead,
     PlanRoundRead,
     PlanTableRead,
@@ -850,3 +861,110 @@ async def my_table(
         )
         views.append(view_of_table)
     return MyTableRead(**views[0].model_dump(), rounds=views)
+
+
+# -- organisers' messages to an event's people ------------------------------------------------
+
+
+async def _message_scope(
+    session: AsyncSession, principal: Principal, event_id: uuid.UUID
+) -> tuple[Event, list[uuid.UUID] | None]:
+    """The event and the tables the sender may write to (None: all of it, for admins)."""
+    event = await _event(session, event_id)
+    if principal.is_admin:
+        return event, None
+    tables = await repository.facilitated_tables(session, event_id, principal.id)
+    if not tables:  # a facilitator of other events: this one is not theirs
+        raise NotFound("No such event.")
+    return event, tables
+
+
+async def _reach(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    statuses: list[str],
+    table_ids: list[uuid.UUID] | None,
+) -> list[uuid.UUID]:
+    audience = await repository.message_audience(session, event_id, statuses, table_ids)
+    muted = await muting(session, audience, NotificationKind.messages)
+    return [m for m in audience if m not in muted]
+
+
+async def preview_message(
+    session: AsyncSession, *, principal: Principal, event_id: uuid.UUID, data: EventMessageCreate
+) -> EventMessagePreview:
+    _, tables = await _message_scope(session, principal, event_id)
+    reach = await _reach(session, event_id, [a.value for a in data.audience], tables)
+    return EventMessagePreview(recipients=len(reach))
+
+
+def _message_view(message: EventMessage) -> EventMessageRead:
+    return EventMessageRead(
+        id=message.id,
+        event_id=message.event_id,
+        subject=message.subject,
+        audience=[MessageAudience(s) for s in message.statuses],
+        tables_only=message.table_ids is not None,
+        recipients=message.recipients,
+        created_at=message.created_at,
+    )
+
+
+async def send_message(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    context: RequestContext,
+    event_id: uuid.UUID,
+    data: EventMessageCreate,
+) -> EventMessageRead:
+    """Keep the message and queue its e-mails (the outbox: one delivery per person, logged).
+    The people are counted now and found again when the e-mails go out."""
+    _, tables = await _message_scope(session, principal, event_id)
+    statuses = sorted({a.value for a in data.audience})
+    reach = await _reach(session, event_id, statuses, tables)
+    if not reach:
+        raise Conflict("Nobody to write to: no one in this audience wants organisers' messages.")
+    message = EventMessage(
+        event_id=event_id,
+        author_id=principal.id,
+        subject=data.subject,
+        body=data.body,
+        statuses=statuses,
+        table_ids=None if tables is None else [str(t) for t in tables],
+        recipients=len(reach),
+    )
+    session.add(message)
+    await session.flush()
+    emit(
+        session,
+        EVENT_MESSAGE_SENT,
+        EventMessageSent(id=message.id, version=1, event_id=str(event_id)),
+    )
+    audit.record(
+        session,
+        actor_id=principal.id,
+        action="event.message_sent",
+        target_type="event",
+        target_id=event_id,
+        context=context,
+        details={"message_id": str(message.id), "recipients": len(reach), "audience": statuses},
+    )
+    return _message_view(message)
+
+
+async def message_recipients(session: AsyncSession, message_id: uuid.UUID) -> list[uuid.UUID]:
+    """Who a message's e-mails go to, when they go out (opt-outs since are honoured)."""
+    message = await repository.message(session, message_id)
+    if message is None:
+        return []
+    tables = None if message.table_ids is None else [uuid.UUID(t) for t in message.table_ids]
+    return await _reach(session, message.event_id, list(message.statuses), tables)
+
+
+async def message_for_email(
+    session: AsyncSession, message_id: uuid.UUID
+) -> tuple[EventMessage, Event] | None:
+    message = await repository.message(session, message_id)
+    event = await repository.event(session, message.event_id) if message else None
+    return None if message is None or event is None else (message, event)

@@ -10,12 +10,14 @@ import signal
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.logging import configure_logging
+from app.core.tracing import install_tracing
 from app.worker.runtime import background
 
 
 async def main() -> None:
     settings = get_settings()
     engine = create_engine(settings)
+    tracer_provider = install_tracing(None, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -25,6 +27,8 @@ async def main() -> None:
             logging.getLogger("app.worker").info("worker started")
             await stop.wait()
     finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()
         await engine.dispose()
     logging.getLogger("app.worker").info("worker stopped")
 

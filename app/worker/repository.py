@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.job import JobRun
 from app.models.outbox import OutboxEvent
 from app.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookSubscription
 
@@ -197,3 +199,95 @@ async def prune_dispatched_events(session: AsyncSession, before: datetime) -> in
         )
     )
     return int(result.rowcount or 0)
+
+
+# --- the scheduled jobs' ledger -------------------------------------------------------------
+
+
+async def ensure_job_rows(session: AsyncSession, intervals: Mapping[str, int]) -> None:
+    """A row per job (created by whichever process starts first), its interval as the code
+    says."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for name, every_seconds in intervals.items():
+        await session.execute(
+            dialect.insert(JobRun)
+            .values(name=name, every_seconds=every_seconds, runs=0, failures=0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        await session.execute(
+            update(JobRun)
+            .where(JobRun.name == name, JobRun.every_seconds != every_seconds)
+            .values(every_seconds=every_seconds)
+        )
+
+
+async def claim_job(
+    session: AsyncSession,
+    name: str,
+    *,
+    now: datetime,
+    every: timedelta,
+    lease: timedelta,
+    token: uuid.UUID,
+    runner: str,
+) -> bool:
+    """Take the job if nobody holds a live lease on it and its interval has passed since the
+    last start, whoever ran it (or an admin asked for a run). One conditional UPDATE: of
+    several processes asking at once, exactly one gets the row."""
+    free = or_(JobRun.lease_until.is_(None), JobRun.lease_until < now)
+    conditions = [JobRun.name == name, free]
+    conditions.append(
+        or_(
+            JobRun.last_started_at.is_(None),
+            JobRun.last_started_at <= now - every,
+            JobRun.run_requested_at.is_not(None),
+        )
+    )
+    result = await session.execute(
+        update(JobRun)
+        .where(*conditions)
+        .values(
+            last_started_at=now,
+            lease_until=now + lease,
+            claim_token=token,
+            ran_by=runner,
+            runs=JobRun.runs + 1,
+            run_requested_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def finish_job(
+    session: AsyncSession, name: str, token: uuid.UUID, now: datetime, error: str | None
+) -> None:
+    """Record the outcome and free the lease, unless the lease lapsed and another took it."""
+    values: dict[str, object] = {
+        "last_finished_at": now,
+        "last_outcome": "failed" if error else "succeeded",
+        "last_error": error,
+        "lease_until": None,
+        "claim_token": None,
+    }
+    if error:
+        values["failures"] = JobRun.failures + 1
+    await session.execute(
+        update(JobRun)
+        .where(JobRun.name == name, JobRun.claim_token == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def job_rows(session: AsyncSession) -> dict[str, JobRun]:
+    rows = await session.execute(select(JobRun))
+    return {row.name: row for row in rows.scalars()}
+
+
+async def request_job_run(session: AsyncSession, name: str, now: datetime) -> JobRun | None:
+    job = await session.get(JobRun, name)
+    if job is not None and job.run_requested_at is None:
+        job.run_requested_at = now
+        await session.flush()
+    return job

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.db import autocommit_twin
 from app.core.delivery import Channel
 from app.core.http import outbound_client
 from app.integrations.bitrix24.channel import CrmChannel
@@ -42,7 +43,8 @@ def build_channels(
         # One client per worker: its leaky bucket paces every CRM call this worker makes.
         channels.append(
             CrmChannel(
-                sessionmaker,
+                # Autocommit: nothing stays locked while the portal answers or rate-limits us.
+                autocommit_twin(sessionmaker),
                 client_from_settings(crm_http, settings),
                 settings.bitrix24_lead_statuses,
                 settings.bitrix24_deal_stages,

@@ -1,12 +1,17 @@
 """Scheduled jobs: housekeeping and the domains' time-driven rules.
 
 Each job is an idempotent function of (session, settings, now) owned by its domain; this list
-says how often it runs. Every API process (or worker) runs the list, so two replicas running a
-job at once must do no harm: jobs delete what expired or use conditional updates.
+says how often it runs. Every API process (or worker) ticks through the list, but a job runs
+only in the process that claims its ``job_run`` row (a conditional UPDATE: due, and no live
+lease), so it runs once per interval across every replica. Jobs stay idempotent anyway: a
+process that dies mid-run leaves its lease to lapse, and the next one runs the job again.
 """
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
+from app.cases import service as cases_service
 from app.core import idempotency
 from app.core.config import Settings
+from app.core.db import autocommit_twin
 from app.core.logging import log_context
 from app.core.metrics import JOB_RUNS
 from app.integrations.bitrix24 import inbound as bitrix24_inbound
@@ -28,6 +35,8 @@ from app.worker import repository as worker_repository
 
 logger = logging.getLogger("app.worker.schedule")
 TICK_SECONDS = 15
+# How long a claim holds when its process dies mid-run; a job that ends frees it at once.
+DEFAULT_LEASE = timedelta(minutes=10)
 
 JobFunction = Callable[[AsyncSession, Settings, datetime], Awaitable[object]]
 
@@ -37,6 +46,15 @@ class ScheduledJob:
     name: str
     every: timedelta
     run: JobFunction
+    # Jobs that wait on the network between statements run in an autocommit session (see
+    # ``create_autocommit_sessionmaker``): nothing stays locked while the partner answers.
+    autocommit: bool = False
+    lease: timedelta = DEFAULT_LEASE
+
+
+def runner_id() -> str:
+    """This process, as admins see it in the job list (read at each claim: a fork changes it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:128]
 
 
 async def prune_idempotency_records(
@@ -74,6 +92,11 @@ JOBS: list[ScheduledJob] = [
         timedelta(minutes=5),
         registrations_service.release_unconfirmed,
     ),
+    # Twice a minute: a reminder leaves within a minute of being due.
+    ScheduledJob(
+        "send_event_reminders", timedelta(seconds=30), registrations_service.send_reminders
+    ),
+    ScheduledJob("request_case_outcomes", timedelta(hours=1), cases_service.request_outcomes),
     ScheduledJob(
         "open_close_and_remind_surveys", timedelta(minutes=1), surveys_service.run_schedule
     ),
@@ -86,9 +109,14 @@ JOBS: list[ScheduledJob] = [
         "fill_review_assignments", timedelta(minutes=10), assigning.fill_waiting_applications
     ),
     ScheduledJob(
-        "bitrix24_sync_runs", timedelta(seconds=TICK_SECONDS), bitrix24_runs.run_requested_syncs
+        "bitrix24_sync_runs",
+        timedelta(seconds=TICK_SECONDS),
+        bitrix24_runs.run_requested_syncs,
+        autocommit=True,
+        lease=bitrix24_runs.RUN_LEASE,
     ),
 ]
+JOBS_BY_NAME = {job.name: job for job in JOBS}
 
 
 async def run_job(
@@ -96,31 +124,76 @@ async def run_job(
     settings: Settings,
     job: ScheduledJob,
     now: datetime,
-) -> None:
-    """One job in its own transaction: a failing job neither blocks nor rolls back the others."""
+) -> bool:
+    """Claim the job and, if this process got it, run it in its own transaction: a failing job
+    neither blocks nor rolls back the others. True when it ran here."""
+    token = uuid.uuid4()
     with log_context(job=job.name):
         try:
             async with sessionmaker() as session:
+                # The row is made by whichever process meets the job first.
+                await worker_repository.ensure_job_rows(
+                    session, {job.name: int(job.every.total_seconds())}
+                )
+                claimed = await worker_repository.claim_job(
+                    session,
+                    job.name,
+                    now=now,
+                    every=job.every,
+                    lease=job.lease,
+                    token=token,
+                    runner=runner_id(),
+                )
+                await session.commit()
+        except Exception:  # the database is down: the next tick tries again
+            logger.warning("could not claim job %s", job.name, exc_info=True)
+            return False
+        if not claimed:
+            return False
+        error: str | None = None
+        maker = autocommit_twin(sessionmaker) if job.autocommit else sessionmaker
+        try:
+            async with maker() as session:
                 await job.run(session, settings, now)
                 await session.commit()
-        except Exception:  # a failed round (database down) must not end the loop
+        except Exception as exc:  # a failed round (database down) must not end the loop
             logger.warning("job %s failed; retrying next round", job.name, exc_info=True)
             JOB_RUNS.labels(job.name, "failed").inc()
+            # The type and message only: statements are logged without their values, and so
+            # are these (hide_parameters), so no personal data reaches the job list.
+            error = f"{type(exc).__name__}: {exc}"[:500]
         else:
             JOB_RUNS.labels(job.name, "succeeded").inc()
+        try:
+            async with sessionmaker() as session:
+                await worker_repository.finish_job(
+                    session, job.name, token, datetime.now(UTC), error
+                )
+                await session.commit()
+        except Exception:  # the lease lapses by itself
+            logger.warning("could not record the end of job %s", job.name, exc_info=True)
+        return True
+
+
+async def run_due_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    jobs: list[ScheduledJob] = JOBS,
+) -> list[str]:
+    """One tick: every job whose turn it is, claimed and run here. The names of those that ran."""
+    ran = []
+    for job in jobs:
+        if await run_job(sessionmaker, settings, job, datetime.now(UTC)):
+            ran.append(job.name)
+    return ran
 
 
 async def run_periodically(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     jobs: list[ScheduledJob] = JOBS,
+    tick_seconds: float = TICK_SECONDS,
 ) -> None:
-    last_run: dict[str, datetime] = {}
     while True:
-        now = datetime.now(UTC)
-        for job in jobs:
-            previous = last_run.get(job.name)
-            if previous is None or now - previous >= job.every:
-                last_run[job.name] = now
-                await run_job(sessionmaker, settings, job, now)
-        await asyncio.sleep(TICK_SECONDS)
+        await run_due_jobs(sessionmaker, settings, jobs)
+        await asyncio.sleep(tick_seconds)

@@ -21,7 +21,7 @@ from tests.auth.test_router import PASSWORD, login, signup
 from tests.conftest import outbox_events
 from tests.events.helpers import open_event
 from tests.notifications.test_email import worker_with
-from tests.smtp import smtp_server
+from tests.smtp import smtp_server, text_of
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -47,7 +47,7 @@ def messages_to(mailbox, address: str) -> list:
 
 def link_in(message) -> tuple[str, str]:
     """(page, token) of the one link in the e-mail."""
-    [url] = re.findall(r"https?://\S+", message.get_content())
+    [url] = re.findall(r"https?://\S+", text_of(message))
     parts = urlsplit(url)
     return parts.path.rsplit("/", 1)[-1], parse_qs(parts.query)["token"][0]
 
@@ -89,7 +89,7 @@ class TestSignupWithoutEnumeration:
         )
         [attempt] = [m for m in anna if "Попытка" in m["Subject"]]
         page, token = link_in(attempt)
-        assert page == "reset-password" and "Ссылка работает один раз, до" in attempt.get_content()
+        assert page == "reset-password" and "Ссылка работает один раз, до" in text_of(attempt)
         # The token is not in the database, only its digest; the outbox holds the account id.
         assert token not in str([row.data for row in await outbox_events(db)])
         [reset] = await links_of(

@@ -15,6 +15,7 @@ PRODUCTION = {
     "mail_transport": "smtp",
     "smtp_host": "smtp.example.com",
     "web_app_url": "https://app.example.com",
+    "public_api_url": "https://api.example.com",
     "cors_origins": ["https://app.example.com"],
 }
 
@@ -34,6 +35,7 @@ def test_production_refuses_a_missing_or_short_secret(monkeypatch):
         ({"mail_transport": "console"}, "DL_MAIL_TRANSPORT=console only logs e-mails"),
         ({"web_app_url": "http://127.0.0.1:8000"}, "DL_WEB_APP_URL is the development default"),
         ({"web_app_url": "http://127.0.0.1:8000/"}, "DL_WEB_APP_URL is the development default"),
+        ({"public_api_url": "http://127.0.0.1:8000"}, "DL_PUBLIC_API_URL is the development"),
         (
             {"database_url": "sqlite+aiosqlite:///var/digital_leaders.db"},
             "DL_DATABASE_URL is SQLite: use PostgreSQL, or set DL_ALLOW_SQLITE_IN_PRODUCTION",

@@ -7,7 +7,7 @@ import tempfile
 
 from sqlalchemy import text
 
-from app.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.core.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from tests.conftest import make_settings
 
 
@@ -36,6 +36,6 @@ async def test_concurrent_read_then_write_transactions_both_commit():
             await session.commit()
 
     await asyncio.gather(read_then_write(), read_then_write())
-    async with create_read_sessionmaker(engine)() as session:
+    async with create_autocommit_sessionmaker(engine)() as session:
         assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 2
     await engine.dispose()

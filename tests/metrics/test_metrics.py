@@ -142,7 +142,7 @@ async def test_metrics_are_not_in_the_contract(app, db):
     assert "/metrics" not in document["paths"]
 
 
-async def test_scheduled_job_runs_are_counted_by_outcome(app, settings):
+async def test_scheduled_job_runs_are_counted_by_outcome(app, db, settings):
     async def works(session, settings, now):
         return None
 

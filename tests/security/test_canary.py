@@ -325,7 +325,8 @@ async def test_no_canary_leaves_by_any_exit(
     ]
     assert to_others, "no e-mail went to anyone else: the scan would prove nothing"
     for message in to_others:
-        text = f"{message['To']} {message['Subject']} {message.get_body().get_content()}"
+        body = message.get_body(preferencelist=("plain",))
+        text = f"{message['To']} {message['Subject']} {body.get_content() if body else ''}"
         assert not hits(text), (message["To"], message["Subject"], hits(text))
 
     # 6. Every log line written through all of the above.

@@ -17,6 +17,7 @@ from app.surveys import service
 from tests.conftest import outbox_events
 from tests.events.helpers import create_event
 from tests.problems import assert_problem
+from tests.smtp import text_of
 from tests.surveys.helpers import (
     RATING_SURVEY,
     answer,
@@ -621,7 +622,7 @@ class TestReminders:
         [row] = await outbox_events(db, "survey.opened")
         notice = notice_for(row.type, row.data)
         assert notice is not None
-        assert await notice.context(db, row, None) is None  # type: ignore[arg-type]
+        assert await notice.context(db, row, None, None) is None  # type: ignore[arg-type]
 
 
 class TestInvitationEmail:
@@ -640,11 +641,15 @@ class TestInvitationEmail:
         )
         [row] = await outbox_events(db, "survey.opened")
         notice = notice_for(row.type, row.data)
-        context = await notice.context(db, row, settings)
+        context = await notice.context(db, row, settings, people[0].member)
         message = render(notice, people[0].member, context, settings, uuid.uuid4())
-        text = message.get_content()
+        text = text_of(message)
         assert survey["title"] in message["Subject"] and expected in text
-        assert f"/surveys/{survey['id']}" in text and "2099-01-01 10:00 UTC" in text
+        # Babel's words, on the community's clock (Moscow is UTC+3), the zone named.
+        when = (
+            "1 января 2099, 13:00 (Москва" if language == "ru" else "1 January 2099, 13:00 (Moscow"
+        )
+        assert f"/surveys/{survey['id']}" in text and when in text
 
 
 async def test_an_event_audience_for_a_survey_without_an_event(client, factory, db):

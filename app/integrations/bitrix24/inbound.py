@@ -10,7 +10,9 @@ of that member finds or creates it again). Every other event is stored and ignor
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -65,45 +67,77 @@ async def receive(session: AsyncSession, body: bytes) -> bool:
     return message is not None
 
 
-async def process(session: AsyncSession, client: Bitrix24Client, message: InboxMessage) -> None:
-    now = datetime.now(UTC)
+# What Bitrix24 answered for each contact: the contact, None when it is gone, or "later".
+Fetched = dict[int, Mapping[str, Any] | None | Bitrix24RetryLater]
+Checkpoint = Callable[[], Awaitable[None]]
+
+
+def _changed_contact_id(message: InboxMessage) -> tuple[str, int | None]:
     form = parse_form(message.body.encode())
     event = form.get("event", "").upper()
     try:
-        crm_id = int(form.get("data[FIELDS][ID]", ""))
+        return event, int(form.get("data[FIELDS][ID]", ""))
     except ValueError:
+        return event, None
+
+
+async def _needs_the_crm(session: AsyncSession, crm_id: int) -> bool:
+    """Is this a contact of ours whose member lets the CRM correct their phone?"""
+    link = await repository.link_by_crm_id(session, "contact", crm_id)
+    if link is None:
+        return False
+    member = await repository.get_member(session, link.subject_id)
+    return (
+        member is not None
+        and member.erased_at is None
+        and "phone" in mapping.allowed_private_fields(member)
+    )
+
+
+async def _fetch(client: Bitrix24Client, crm_ids: set[int]) -> Fetched:
+    fetched: Fetched = {}
+    for crm_id in sorted(crm_ids):
+        try:
+            fetched[crm_id] = await client.call("crm.contact.get", {"id": crm_id})
+        except Bitrix24NotFound:
+            fetched[crm_id] = None
+        except Bitrix24RetryLater as later:
+            fetched[crm_id] = later
+    return fetched
+
+
+async def process(
+    session: AsyncSession, message: InboxMessage, fetched: Fetched, now: datetime
+) -> None:
+    event, crm_id = _changed_contact_id(message)
+    if crm_id is None:
         inbox.mark(message, now, None)
         message.last_error = "no contact id: ignored"
         return
-    try:
-        async with session.begin_nested():
-            if event in CONTACT_CHANGED:
-                await _contact_changed(session, client, crm_id, now)
-            elif event == CONTACT_DELETED:
-                link = await repository.link_by_crm_id(session, "contact", crm_id)
-                if link is not None:
-                    await repository.delete_link(session, link)
-    except Bitrix24RetryLater as exc:
-        inbox.mark(message, now, f"retry later: {exc}")
+    answer = fetched.get(crm_id) if event in CONTACT_CHANGED else None
+    if isinstance(answer, Bitrix24RetryLater):
+        inbox.mark(message, now, f"retry later: {answer}")
         return
+    async with session.begin_nested():
+        if answer is not None:
+            await _contact_changed(session, answer, crm_id, now)
+        elif event == CONTACT_DELETED:
+            link = await repository.link_by_crm_id(session, "contact", crm_id)
+            if link is not None:
+                await repository.delete_link(session, link)
     inbox.mark(message, now, None)
 
 
 async def _contact_changed(
-    session: AsyncSession, client: Bitrix24Client, crm_id: int, now: datetime
+    session: AsyncSession, contact: Mapping[str, Any], crm_id: int, now: datetime
 ) -> None:
+    # Read again after the CRM answered: the member may have changed their consent meanwhile.
+    if not await _needs_the_crm(session, crm_id):
+        return
     link = await repository.link_by_crm_id(session, "contact", crm_id)
-    if link is None:
-        return  # not a contact of ours
+    assert link is not None
     member = await repository.get_member(session, link.subject_id)
-    if member is None or member.erased_at is not None:
-        return
-    if "phone" not in mapping.allowed_private_fields(member):
-        return  # the CRM may not hold this member's phone, so it cannot correct it either
-    try:
-        contact = await client.call("crm.contact.get", {"id": crm_id})
-    except Bitrix24NotFound:
-        return
+    assert member is not None
     phones = [
         mapping.normalize_phone(str(e.get("VALUE") or ""))
         for e in (contact.get("PHONE") or [])
@@ -142,10 +176,30 @@ async def _contact_changed(
     await session.flush()
 
 
-async def process_pending(session: AsyncSession, client: Bitrix24Client, limit: int = 100) -> int:
+async def process_pending(
+    session: AsyncSession,
+    client: Bitrix24Client,
+    limit: int = 100,
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> int:
+    """Apply the stored events. The contacts they name are fetched first, after
+    ``checkpoint`` (the job commits there), so no transaction is open while Bitrix24
+    answers; each event is then applied with its member change and outbox event together."""
     messages = await inbox.unprocessed(session, SOURCE, limit)
+    wanted: set[int] = set()
     for message in messages:
-        await process(session, client, message)
+        event, crm_id = _changed_contact_id(message)
+        if event not in CONTACT_CHANGED or crm_id is None:
+            continue
+        if await _needs_the_crm(session, crm_id):
+            wanted.add(crm_id)
+    if checkpoint is not None:
+        await checkpoint()
+    fetched = await _fetch(client, wanted)
+    now = datetime.now(UTC)
+    for message in messages:
+        await process(session, message, fetched, now)
     return len(messages)
 
 
@@ -154,4 +208,6 @@ async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) 
     if not settings.bitrix24_enabled:
         return 0
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as http:
-        return await process_pending(session, client_from_settings(http, settings))
+        return await process_pending(
+            session, client_from_settings(http, settings), checkpoint=session.commit
+        )

@@ -1,10 +1,13 @@
 """Queries of the Bitrix24 sync: members to send, links, sync runs."""
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import exists, select, text, tuple_
+from sqlalchemy import Select, exists, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,16 +96,42 @@ async def latest_run(session: AsyncSession, kind: str) -> CrmSyncRun | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def claim_due_run(session: AsyncSession, now: datetime) -> CrmSyncRun | None:
-    """The oldest requested run whose time has come, locked so another worker skips it."""
-    query = (
+def _due_runs(now: datetime) -> Select[CrmSyncRun]:
+    return (
         select(CrmSyncRun)
         .where(CrmSyncRun.status == CrmSyncStatus.requested, CrmSyncRun.next_attempt_at <= now)
         .order_by(CrmSyncRun.requested_at, CrmSyncRun.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
     )
-    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def due_run_exists(session: AsyncSession, now: datetime) -> bool:
+    return (await session.execute(_due_runs(now))).first() is not None
+
+
+async def claim_due_run(
+    session: AsyncSession, now: datetime, lease_until: datetime
+) -> CrmSyncRun | None:
+    """The oldest requested run whose time has come, claimed by one conditional UPDATE (it is
+    not due again before ``lease_until``): correct in an autocommit session, where a row lock
+    would end with its statement, and another worker that read the same run gets nothing."""
+    run = (await session.execute(_due_runs(now).with_for_update(skip_locked=True))).scalar()
+    if run is None:
+        return None
+    claimed = await session.execute(
+        update(CrmSyncRun)
+        .where(
+            CrmSyncRun.id == run.id,
+            CrmSyncRun.status == CrmSyncStatus.requested,
+            CrmSyncRun.next_attempt_at <= now,
+        )
+        .values(attempts=CrmSyncRun.attempts + 1, started_at=now, next_attempt_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    await session.refresh(run)
+    return run
 
 
 async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_entity: str) -> bool:
@@ -117,22 +146,43 @@ async def any_unlinked_member(session: AsyncSession, subject_type: str, crm_enti
 
 
 _LOCK_KEYS = text(
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+    "SELECT count(pg_advisory_lock(hashtextextended(k, 0))) "
     "FROM unnest(CAST(:keys AS text[])) AS t(k)"
 )
+_UNLOCK_KEYS = text(
+    "SELECT count(pg_advisory_unlock(hashtextextended(k, 0))) "
+    "FROM unnest(CAST(:keys AS text[])) AS t(k)"
+)
+# SQLite serves one process: its syncs are serialised by in-process locks, dropped when unused.
+_local_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
-async def lock_subjects(
+@asynccontextmanager
+async def subjects_locked(
     session: AsyncSession, subject_type: str, subject_ids: Sequence[uuid.UUID]
-) -> None:
-    """Serialise syncs of the same subjects until the transaction ends, so two workers (or a
-    worker and a full sync) never both create a contact for one member. An advisory lock, not
-    a row lock: members editing their profile meanwhile are not blocked. Taken in id order,
-    so two lockers of overlapping sets cannot deadlock. SQLite has one writer: nothing to do."""
-    if session.get_bind().dialect.name != "postgresql" or not subject_ids:
+) -> AsyncIterator[None]:
+    """Serialise syncs of the same subjects, so two workers (or a worker and a full sync) never
+    both create a contact for one member. The sync runs in an autocommit session (nothing held
+    while Bitrix24 answers), so its writes are visible to the next holder when the lock is
+    released. On PostgreSQL a session-level advisory lock, not a row lock: members editing
+    their profile meanwhile are not blocked. Taken in key order, so two lockers of overlapping
+    sets cannot deadlock."""
+    keys = sorted(f"crm:{subject_type}:{subject_id}" for subject_id in subject_ids)
+    if not keys:
+        yield
         return
-    keys = [f"crm:{subject_type}:{subject_id}" for subject_id in sorted(subject_ids)]
-    await session.execute(_LOCK_KEYS, {"keys": keys})
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK_KEYS, {"keys": keys})
+        try:
+            yield
+        finally:
+            await session.execute(_UNLOCK_KEYS, {"keys": keys})
+        return
+    async with AsyncExitStack() as stack:
+        for key in keys:
+            lock = _local_locks.setdefault(key, asyncio.Lock())
+            await stack.enter_async_context(lock)
+        yield
 
 
 async def link_by_crm_id(session: AsyncSession, crm_entity: str, crm_id: int) -> CrmLink | None:

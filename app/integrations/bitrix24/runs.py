@@ -97,13 +97,9 @@ async def perform_due_run(
     again for ``RUN_LEASE``), committed at once by ``checkpoint`` in the worker, so other
     workers skip it and a worker that dies leaves it to be taken again. The CRM saying "later"
     reschedules the run (what was done so far is kept); a permanent error fails it."""
-    run = await repository.claim_due_run(session, now)
+    run = await repository.claim_due_run(session, now, now + RUN_LEASE)
     if run is None:
         return None
-    run.attempts += 1
-    run.started_at = now
-    run.next_attempt_at = now + RUN_LEASE
-    await session.flush()
     if checkpoint is not None:
         await checkpoint()
     try:
@@ -134,11 +130,10 @@ async def perform_due_run(
 
 
 async def run_requested_syncs(session: AsyncSession, settings: Settings, now: datetime) -> None:
-    """Scheduled job: perform a due full sync or reconciliation, if any."""
-    if not settings.bitrix24_enabled or await repository.claim_due_run(session, now) is None:
+    """Scheduled job: perform a due full sync or reconciliation, if any. It runs in an
+    autocommit session (see ``schedule``): every write commits as it is made, so nothing is
+    held while Bitrix24 answers or while the client waits out a rate limit."""
+    if not settings.bitrix24_enabled or not await repository.due_run_exists(session, now):
         return
     async with httpx.AsyncClient() as http:
-        # Commit after the claim and after each round: short transactions, progress kept.
-        await perform_due_run(
-            session, client_from_settings(http, settings), now, checkpoint=session.commit
-        )
+        await perform_due_run(session, client_from_settings(http, settings), now)

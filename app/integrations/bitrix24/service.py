@@ -292,42 +292,43 @@ async def _sync_members(
 ) -> None:
     """One round. ``ours`` is the full-sync's listing of our contacts; a single member is looked
     up by e-mail or by our id instead."""
-    await repository.lock_subjects(session, CONTACT.subject_type, [m.id for m in members])
-    links = await repository.links_for(
-        session, CONTACT.subject_type, [m.id for m in members], CONTACT.crm_entity
-    )
-    deletes: list[tuple[Member, CrmLink]] = []
-    updates: list[_Pending] = []
-    unlinked: list[_Pending] = []
-    for member in members:
-        link = links.get(member.id)
-        if member.erased_at is not None:
-            if link is not None:
-                deletes.append((member, link))
-            else:
-                state.report.skipped_erased += 1
-                state.outcomes[member.id] = Outcome.skipped
-            continue
-        fields = mapping.contact_fields(member)
-        hashes = mapping.field_hashes(fields)
-        if link is not None and link.fields_hash == mapping.digest(hashes):
-            state.done(member.id, Outcome.unchanged)
-            continue
-        pending = _Pending(member, fields, hashes, link=link, crm_id=link.crm_id if link else None)
-        (updates if link is not None else unlinked).append(pending)
+    async with repository.subjects_locked(session, CONTACT.subject_type, [m.id for m in members]):
+        links = await repository.links_for(
+            session, CONTACT.subject_type, [m.id for m in members], CONTACT.crm_entity
+        )
+        deletes: list[tuple[Member, CrmLink]] = []
+        updates: list[_Pending] = []
+        unlinked: list[_Pending] = []
+        for member in members:
+            link = links.get(member.id)
+            if member.erased_at is not None:
+                if link is not None:
+                    deletes.append((member, link))
+                else:
+                    state.report.skipped_erased += 1
+                    state.outcomes[member.id] = Outcome.skipped
+                continue
+            fields = mapping.contact_fields(member)
+            hashes = mapping.field_hashes(fields)
+            if link is not None and link.fields_hash == mapping.digest(hashes):
+                state.done(member.id, Outcome.unchanged)
+                continue
+            crm_id = link.crm_id if link else None
+            pending = _Pending(member, fields, hashes, link=link, crm_id=crm_id)
+            (updates if link is not None else unlinked).append(pending)
 
-    await _delete_erased(session, client, deletes, state)
-    creates, found = await _find_existing(client, unlinked, ours)
-    # A contact deleted in the CRM is created again; its link row is reused for the new id.
-    broken = await _fetch_current(client, updates, state)
-    gone = await _update(session, client, updates + found, state)
-    await _create(session, client, creates + broken + gone, state)
-    # Every write of the round goes out here, after the CRM calls: on SQLite the write lock is
-    # taken only now, never while we wait for Bitrix24.
-    await session.flush()
-    if state.deferred:
-        error = state.deferred[0]
-        raise Bitrix24RetryLater(retry_after(error, client.clock()), error)
+        await _delete_erased(session, client, deletes, state)
+        creates, found = await _find_existing(client, unlinked, ours)
+        # A contact deleted in the CRM is created again; its link row is reused for the new id.
+        broken = await _fetch_current(client, updates, state)
+        gone = await _update(session, client, updates + found, state)
+        await _create(session, client, creates + broken + gone, state)
+        # Every write of the round goes out here, after the CRM calls, and is visible to the next
+        # holder of the subjects' lock.
+        await session.flush()
+        if state.deferred:
+            error = state.deferred[0]
+            raise Bitrix24RetryLater(retry_after(error, client.clock()), error)
 
 
 async def _delete_erased(
@@ -556,34 +557,36 @@ async def _sync_owned(
     """A CRM record that is ours alone (a lead, a deal): created once, updated when what we
     may send changed, created again if someone deleted it, deleted when ``fields`` is None
     (the person erased their data)."""
-    await repository.lock_subjects(session, target.subject_type, [subject_id])
-    link = await repository.get_link(session, target.subject_type, subject_id, target.crm_entity)
-    if fields is None:
-        if link is None:
-            return Outcome.skipped
-        try:
-            await client.call(f"{target.prefix}.delete", {"id": link.crm_id})
-        except Bitrix24NotFound:
-            pass
-        await repository.delete_link(session, link)
+    async with repository.subjects_locked(session, target.subject_type, [subject_id]):
+        link = await repository.get_link(
+            session, target.subject_type, subject_id, target.crm_entity
+        )
+        if fields is None:
+            if link is None:
+                return Outcome.skipped
+            try:
+                await client.call(f"{target.prefix}.delete", {"id": link.crm_id})
+            except Bitrix24NotFound:
+                pass
+            await repository.delete_link(session, link)
+            await session.flush()
+            return Outcome.deleted
+        hashes = mapping.field_hashes(fields)
+        if link is not None and link.fields_hash == mapping.digest(hashes):
+            return Outcome.unchanged
+        outcome = Outcome.created
+        crm_id: int | None = None
+        if link is not None:
+            try:
+                await client.call(f"{target.prefix}.update", params_of(fields, link.crm_id))
+                crm_id, outcome = link.crm_id, Outcome.updated
+            except Bitrix24NotFound:
+                crm_id = None  # deleted in the CRM: created again below, the link reused
+        if crm_id is None:
+            crm_id = int(await client.call(f"{target.prefix}.add", params_of(fields, None)))
+        _store_link(session, target, subject_id, crm_id, hashes, link)
         await session.flush()
-        return Outcome.deleted
-    hashes = mapping.field_hashes(fields)
-    if link is not None and link.fields_hash == mapping.digest(hashes):
-        return Outcome.unchanged
-    outcome = Outcome.created
-    crm_id: int | None = None
-    if link is not None:
-        try:
-            await client.call(f"{target.prefix}.update", params_of(fields, link.crm_id))
-            crm_id, outcome = link.crm_id, Outcome.updated
-        except Bitrix24NotFound:
-            crm_id = None  # deleted in the CRM: created again below, the link reused
-    if crm_id is None:
-        crm_id = int(await client.call(f"{target.prefix}.add", params_of(fields, None)))
-    _store_link(session, target, subject_id, crm_id, hashes, link)
-    await session.flush()
-    return outcome
+        return outcome
 
 
 async def _contact_id(

@@ -12,6 +12,7 @@ import hmac
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -207,34 +208,45 @@ async def reconcile(
         raise NotFound("No such event.")
     if event.timepad_event_id is None:
         raise NotFound("This event is not linked to a Timepad event.")
-    report = DriftReport(orders_in_timepad=0, missing_here=[], status_differs=[], missing_there=[])
-    seen: set[int] = set()
     try:
-        async for raw in client.orders(event.timepad_event_id):
-            try:
-                order = mapping.parse_order(raw)
-            except mapping.BadPayload:
-                continue
-            report.orders_in_timepad += 1
-            seen.add(order.order_id)
-            known = await registrations.by_timepad_order(session, order.order_id)
-            held = known.timepad_status if known else None
-            registration, before = await apply_order(session, settings, order, authoritative=True)
-            entry = DriftEntry(
-                order_id=order.order_id,
-                email=order.email,
-                timepad_status=order.status_code,
-                our_status=before if known else None,
-            )
-            if known is None and registration is not None:
-                report.missing_here.append(entry)
-            elif (
-                known is not None and held is not None and (mapping.target_of(held) != order.target)
-            ):
-                report.status_differs.append(entry)
+        orders = await fetch_orders(client, event.timepad_event_id)
     except TimepadError as exc:
         raise ServiceUnavailable(f"{exc}; try again later.") from exc
-    for registration in await repository.registrations_with_orders(session, event.id):
+    return await apply_orders(session, settings, event.id, orders)
+
+
+async def fetch_orders(client: TimepadClient, timepad_event_id: int) -> list[dict[str, Any]]:
+    """Every order of a Timepad event, as Timepad sends them (no database involved)."""
+    return [raw async for raw in client.orders(timepad_event_id)]
+
+
+async def apply_orders(
+    session: AsyncSession, settings: Settings, event_id, orders: list[dict[str, Any]]
+) -> DriftReport:
+    """Apply the orders Timepad holds for an event, authoritatively, and say what differed."""
+    report = DriftReport(orders_in_timepad=0, missing_here=[], status_differs=[], missing_there=[])
+    seen: set[int] = set()
+    for raw in orders:
+        try:
+            order = mapping.parse_order(raw)
+        except mapping.BadPayload:
+            continue
+        report.orders_in_timepad += 1
+        seen.add(order.order_id)
+        known = await registrations.by_timepad_order(session, order.order_id)
+        held = known.timepad_status if known else None
+        registration, before = await apply_order(session, settings, order, authoritative=True)
+        entry = DriftEntry(
+            order_id=order.order_id,
+            email=order.email,
+            timepad_status=order.status_code,
+            our_status=before if known else None,
+        )
+        if known is None and registration is not None:
+            report.missing_here.append(entry)
+        elif known is not None and held is not None and (mapping.target_of(held) != order.target):
+            report.status_differs.append(entry)
+    for registration in await repository.registrations_with_orders(session, event_id):
         if registration.timepad_order_id not in seen:
             report.missing_there.append(
                 DriftEntry(
@@ -260,20 +272,29 @@ async def retry_inbox(session: AsyncSession, settings: Settings, now: datetime) 
 
 async def reconcile_open_events(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Scheduled job: reconcile every event whose registration is still changing. One event
-    Timepad fails to answer does not stop the others."""
+    Timepad fails to answer does not stop the others. The job owns its units of work: no
+    transaction is open while Timepad answers (on SQLite it would hold the write lock), and
+    each event's repairs commit on their own."""
     if not settings.timepad_api_token.get_secret_value():
         return 0
-    events = await event_service.linked_to_timepad(session, list(ACTIVE))
+    linked = [
+        (event.id, event.timepad_event_id)
+        for event in await event_service.linked_to_timepad(session, list(ACTIVE))
+        if event.timepad_event_id is not None
+    ]
+    await session.commit()
     done = 0
     async with httpx.AsyncClient(
         timeout=settings.timepad_timeout_seconds, follow_redirects=False, trust_env=False
     ) as http:
         client = client_for(settings, http)
-        for event in events:
+        for event_id, timepad_event_id in linked:
             try:
-                async with session.begin_nested():
-                    await reconcile(session, settings, client, event.id)
+                orders = await fetch_orders(client, timepad_event_id)
+                await apply_orders(session, settings, event_id, orders)
+                await session.commit()
                 done += 1
             except Exception:
-                logger.warning("reconciling event %s with Timepad failed", event.id, exc_info=True)
+                await session.rollback()
+                logger.warning("reconciling event %s with Timepad failed", event_id, exc_info=True)
     return done

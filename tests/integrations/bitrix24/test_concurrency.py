@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app.core.db import create_read_sessionmaker
+from app.core.db import create_autocommit_sessionmaker
 from app.integrations.bitrix24 import service
 from app.models.crm import CrmLink, CrmSyncRun
 from app.models.member import Member, MemberRole
@@ -26,6 +26,12 @@ async def committed(engine):
         yield async_sessionmaker(engine, expire_on_commit=False)
     finally:
         await truncate_all(engine)
+
+
+@pytest.fixture
+def syncing(engine):
+    """The sessions the worker syncs in: autocommit, nothing held while Bitrix24 answers."""
+    return create_autocommit_sessionmaker(engine)
 
 
 async def _member(maker, *roles: str, **fields) -> Member:
@@ -49,13 +55,13 @@ def slow_transport(fake: FakeBitrix24) -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
-async def test_concurrent_syncs_of_one_member_create_one_contact(committed, engine, clock):
+async def test_concurrent_syncs_of_one_member_create_one_contact(committed, syncing, engine, clock):
     member = await _member(committed, email_visibility="members")
     fake = FakeBitrix24(clock=clock)
 
     async def sync() -> str:
         async with httpx.AsyncClient(transport=slow_transport(fake)) as http:
-            async with committed() as session:
+            async with syncing() as session:
                 outcome = await service.sync_member(session, make_client(http, clock), member.id)
                 await session.commit()
         return outcome
@@ -67,19 +73,19 @@ async def test_concurrent_syncs_of_one_member_create_one_contact(committed, engi
         assert await connection.scalar(select(func.count()).select_from(CrmLink)) == 1
 
 
-async def test_full_sync_and_a_worker_do_not_duplicate(committed, engine, clock):
+async def test_full_sync_and_a_worker_do_not_duplicate(committed, syncing, engine, clock):
     members = [await _member(committed, email_visibility="members") for _ in range(30)]
     fake = FakeBitrix24(clock=clock)
 
     async def full() -> None:
         async with httpx.AsyncClient(transport=slow_transport(fake)) as http:
-            async with committed() as session:
+            async with syncing() as session:
                 await service.full_sync(session, make_client(http, clock))
                 await session.commit()
 
     async def single(member_id: uuid.UUID) -> None:
         async with httpx.AsyncClient(transport=slow_transport(fake)) as http:
-            async with committed() as session:
+            async with syncing() as session:
                 await service.sync_member(session, make_client(http, clock), member_id)
                 await session.commit()
 
@@ -94,7 +100,7 @@ async def test_simultaneous_requests_make_one_run(committed, app, engine):
     token = app.state.token_codec.issue(admin.id, ["admin"], 0)
     original = (app.state.sessionmaker, app.state.read_sessionmaker, app.state.settings)
     app.state.sessionmaker = committed
-    app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    app.state.read_sessionmaker = create_autocommit_sessionmaker(engine)
     app.state.settings = make_settings(bitrix24_webhook_url=PORTAL_URL)
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -141,7 +147,7 @@ async def test_api_is_not_blocked_while_the_sync_waits_for_bitrix24(committed, a
 
     original = (app.state.sessionmaker, app.state.read_sessionmaker)
     app.state.sessionmaker = committed
-    app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    app.state.read_sessionmaker = create_autocommit_sessionmaker(engine)
     task = asyncio.create_task(sync())
     try:
         await asyncio.wait_for(entered.wait(), 10)

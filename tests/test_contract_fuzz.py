@@ -47,13 +47,18 @@ from app.models.case import Case, Recommendation
 from app.models.crm import CrmSyncRun
 from app.models.event import Event
 from app.models.member import Member, MemberRole
-from app.models.notification import OPTIONAL_KINDS
+from app.models.notification import OPTIONAL_KINDS, NextEventGuest
 from app.models.registration import Registration
 from app.models.review import Review, RubricCriterion
 from app.models.survey import Survey
 from app.models.token import ApiToken, LinkPurpose
 from app.models.webhook import Delivery, WebhookSubscription
-from app.registrations.service import confirmation_link_token, qr_token
+from app.registrations.service import (
+    confirmation_link_token,
+    guest_confirm_token,
+    guest_unsubscribe_token,
+    qr_token,
+)
 from tests.conftest import make_settings, seeded_tables_kept, truncate_all
 
 EXAMPLES = int(os.environ.get("DL_FUZZ_EXAMPLES", "3"))
@@ -104,6 +109,9 @@ class World:
     qr_tokens: list[str]
     # One-click unsubscribe links the server would e-mail (kinds of other members).
     unsubscribe_tokens: list[str]
+    # The links e-mailed to guests on the next-meeting list: confirmations, unsubscribes.
+    guest_confirm_tokens: list[str]
+    guest_unsubscribe_tokens: list[str]
     # Per operation that redeems an e-mailed account link: unspent tokens, one per request.
     account_tokens: dict[str, list[str]]
     rubric: list[str]
@@ -154,6 +162,8 @@ def _as_a_client_would(
         _not_admin_only(case, operation_id)
     if operation_id == "notifications_unsubscribe" and case.query and "token" in case.query:
         case.query["token"] = pick(world.unsubscribe_tokens, "unsubscribe")
+    if operation_id == "public_next_event_notice_unsubscribe" and case.query:
+        case.query["token"] = pick(world.guest_unsubscribe_tokens, "guest unsubscribe")
     if case.query and "cursor" in case.query:
         issued = world.cursors.get(_list_key(case, role))
         if issued is None:
@@ -169,6 +179,8 @@ def _as_a_client_would(
     if isinstance(body, dict):
         if operation_id == "registrations_confirm_link":
             body["token"] = pick(world.link_tokens, "link")
+        if operation_id == "public_next_event_notice_confirm":
+            body["token"] = pick(world.guest_confirm_tokens, "guest confirm")
         if "qr_token" in body:
             body["qr_token"] = pick(world.qr_tokens, "qr")
         unspent = world.account_tokens.get(operation_id)
@@ -512,6 +524,14 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
                     spare.id, roles[member_id], 0
                 )
         account_tokens = await _account_links(session, settings)
+        # Guests on the next-meeting list, at addresses the fuzz's own requests do not use:
+        # some whose links confirm, others whose links take them off the list.
+        addresses = [f"guest-{n}@fuzz.example.org" for n in range(6)]
+        guests = [NextEventGuest(email=a, email_key=a) for a in addresses]
+        session.add_all(guests)
+        await session.flush()
+        guest_confirm_tokens = [guest_confirm_token(settings, g) for g in guests[:3]]
+        guest_unsubscribe_tokens = [guest_unsubscribe_token(settings, g.id) for g in guests[3:]]
         await session.commit()
 
         async def ids_of(column: Any, *order: Any) -> list[str]:
@@ -562,6 +582,8 @@ async def _world(engine: AsyncEngine, app: Any) -> World:
         link_tokens=link_tokens,
         qr_tokens=qr_tokens,
         unsubscribe_tokens=unsubscribe_tokens,
+        guest_confirm_tokens=guest_confirm_tokens,
+        guest_unsubscribe_tokens=guest_unsubscribe_tokens,
         account_tokens=account_tokens,
         rubric=rubric,
     )

@@ -150,6 +150,20 @@ async def _address_may_receive(
     return count < settings.link_requests_per_address
 
 
+async def may_mail_a_link(
+    session: AsyncSession,
+    settings: Settings,
+    context: RequestContext,
+    email_key: str,
+    now: datetime,
+) -> bool:
+    """For another area's public request that e-mails a link to an address (a guest asking
+    for the next meeting): the same counting as a password reset. 429 beyond the client's
+    limit; False (send nothing, answer the same) beyond the address's."""
+    await _client_may_ask(session, settings, context, now)
+    return await _address_may_receive(session, settings, email_key, now)
+
+
 # -- sign-up and verification -------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from app.models.job import JobRun
 from app.models.member import ConsentChange, Member, MemberRole
 from app.models.notification import (
     CalendarFeed,
+    NextEventGuest,
     NextEventRequest,
     NotificationPreference,
     RegistrationReminder,
@@ -48,6 +49,7 @@ __all__ = [
     "EventMessage",
     "EventTable",
     "IdempotencyRecord",
+    "NextEventGuest",
     "NextEventRequest",
     "NotificationPreference",
     "RegistrationReminder",

@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import UTCDateTime, utcnow, uuid_pk
 
 
 class NotificationKind(StrEnum):
@@ -91,3 +91,30 @@ class NextEventRequest(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("event.id", ondelete="SET NULL"), nullable=True),
     )
     notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NextEventGuest(SQLModel, table=True):
+    """Someone without an account who asked to hear about the next meeting (the public
+    route). On the list once the address is proven by the link sent to it; answered by the
+    next opening of registration (``notified_event_id``), or gone when they unsubscribe."""
+
+    __tablename__ = "next_event_guest"
+
+    id: uuid.UUID = uuid_pk()
+    email: str = Field(sa_type=String(254))
+    # The address as compared (NFKC, case folded): one row per person.
+    email_key: str = Field(sa_type=String(254), unique=True)
+    language: str = Field(default="ru", sa_type=String(2))
+    # A new request replaces the link sent for the last one (the link carries this time).
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notified_event_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("event.id", ondelete="SET NULL"), nullable=True),
+    )
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def full_name(self) -> str | None:
+        """A guest gave no name: e-mails greet them without one."""
+        return None

@@ -14,13 +14,14 @@ from app.core.config import Settings
 from app.core.delivery import Job, Outcome, Target
 from app.members import service as members_service
 from app.models.member import Language, Member
-from app.models.notification import NotificationKind
+from app.models.notification import NextEventGuest, NotificationKind
 from app.models.outbox import OutboxEvent
 from app.models.webhook import DeliveryChannel
 from app.notifications import repository
 from app.notifications.notices import Notice, notice_for
 from app.notifications.templating import render as render_template
 from app.notifications.transport import MailTransport, PermanentMailError, TemporaryMailError
+from app.registrations import service as registrations_service
 
 KIND_LABELS = {
     Language.ru: {
@@ -38,13 +39,36 @@ KIND_LABELS = {
 }
 
 
-def language_of(member: Member) -> Language:
+# Who an e-mail goes to: a member, or a guest without an account on the next-meeting list.
+Addressee = Member | NextEventGuest
+
+
+def language_of(member: Addressee) -> Language:
     return Language(member.language) if member.language in set(Language) else Language.ru
+
+
+def _unsubscribe_links(
+    settings: Settings, member: Addressee, kind: NotificationKind
+) -> tuple[str, str]:
+    """(the one-click API link, the web app's page) that turn this kind off for the person: a
+    member's preference, or a guest's place on the list."""
+    api, web = settings.public_api_url.rstrip("/"), settings.web_app_url.rstrip("/")
+    if isinstance(member, NextEventGuest):
+        token = quote(registrations_service.guest_unsubscribe_token(settings, member.id))
+        return (
+            f"{api}/api/v1/public/next-event-notice/unsubscribe?token={token}",
+            f"{web}/next-meeting/unsubscribe?token={token}",
+        )
+    token = quote(members_service.unsubscribe_token(settings, member.id, kind))
+    return (
+        f"{api}/api/v1/notifications/unsubscribe?token={token}",
+        f"{web}/unsubscribe?token={token}",
+    )
 
 
 def render(
     notice: Notice,
-    member: Member,
+    member: Addressee,
     context: dict[str, Any],
     settings: Settings,
     delivery_id: uuid.UUID,
@@ -55,11 +79,9 @@ def render(
     unsubscribe_api = None
     values |= {"name": member.full_name or member.email, "unsubscribe_url": None, "kind_label": ""}
     if notice.kind != NotificationKind.transactional:
-        token = quote(members_service.unsubscribe_token(settings, member.id, notice.kind))
-        unsubscribe_api = (
-            f"{settings.public_api_url.rstrip('/')}/api/v1/notifications/unsubscribe?token={token}"
+        unsubscribe_api, values["unsubscribe_url"] = _unsubscribe_links(
+            settings, member, notice.kind
         )
-        values["unsubscribe_url"] = f"{settings.web_app_url.rstrip('/')}/unsubscribe?token={token}"
         values["kind_label"] = KIND_LABELS[language][notice.kind]
     rendered = render_template(notice.template, language, values)
     # An address with a non-ASCII local part (anna.müller@…, which signup accepts) can only
@@ -68,7 +90,7 @@ def render(
     message = EmailMessage(policy=policy.default if member.email.isascii() else policy.SMTPUTF8)
     message["From"] = settings.mail_from
     username, _, domain = member.email.rpartition("@")
-    message["To"] = Address(display_name=member.full_name, username=username, domain=domain)
+    message["To"] = Address(display_name=member.full_name or "", username=username, domain=domain)
     message["Subject"] = rendered.subject
     message["Date"] = formatdate(localtime=False)
     # Stable across retries, so a mail server or client can drop a duplicate.
@@ -126,7 +148,15 @@ class EmailChannel:
         if notice is None or job.delivery.recipient_id is None:
             return Outcome(succeeded=False, error="no notice for this event", retry=False)
         async with self.sessionmaker() as session:
-            member = await repository.recipient(session, job.delivery.recipient_id)
+            member: Addressee | None = await repository.recipient(
+                session, job.delivery.recipient_id
+            )
+            if member is None and notice.guests:
+                member = await registrations_service.next_event_guest(
+                    session, job.delivery.recipient_id
+                )
+                if member is None:  # off the list since the fan-out
+                    return Outcome(succeeded=True, details={"skipped": "unsubscribed"})
             if member is None:
                 return Outcome(succeeded=False, error="recipient erased", retry=False)
             # Turned off since the fan-out: not sent after all.

@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.events import events as event_events
 from app.models.event import Event
 from app.models.member import Member, Role
-from app.models.notification import NotificationKind
+from app.models.notification import NextEventGuest, NotificationKind
 from app.models.outbox import OutboxEvent
 from app.models.registration import Registration, RegistrationStatus
 from app.models.token import LinkPurpose
@@ -41,8 +41,9 @@ from app.webhooks.events import SUBSCRIPTION_DISABLED
 
 Recipients = Callable[[AsyncSession, OutboxEvent], Awaitable[list[uuid.UUID]]]
 Values = dict[str, Any]
-# None means: nothing to say any more (the state changed since the event).
-Context = Callable[[AsyncSession, OutboxEvent, Settings, Member], Awaitable[Values | None]]
+# None means: nothing to say any more (the state changed since the event). The last argument
+# is the recipient: a Member, or for a notice with ``guests`` possibly a NextEventGuest.
+Context = Callable[[AsyncSession, OutboxEvent, Settings, Any], Awaitable[Values | None]]
 
 R = RegistrationStatus
 # The fields of an event whose change its registrants hear about.
@@ -59,6 +60,8 @@ class Notice:
     kind: NotificationKind = NotificationKind.transactional
     # Which events of the type this notice is for (e.g. only approvals), judged on the data.
     applies: Callable[[dict[str, object]], bool] = lambda data: True
+    # Recipients may be guests without an account (the next-meeting list), not only members.
+    guests: bool = False
 
 
 def _web(settings: Settings, path: str) -> str:
@@ -361,6 +364,32 @@ NEXT_EVENT_NOTICE = Notice(
     _waiting_for_next,
     _next_event,
     kind=NotificationKind.next_event,
+    guests=True,
+)
+
+
+async def _the_guest(session: AsyncSession, event: OutboxEvent) -> list[uuid.UUID]:
+    return [event.subject_id]
+
+
+async def _guest_link(
+    session: AsyncSession, event: OutboxEvent, settings: Settings, guest: NextEventGuest
+) -> Values | None:
+    if not isinstance(guest, NextEventGuest) or guest.verified_at is not None:
+        return None  # confirmed already (or not a guest's): nothing to prove
+    token = registrations_service.guest_confirm_token(settings, guest)
+    return {
+        "link": _web(settings, f"/next-meeting/confirm?token={token}"),
+        "days": registrations_service.GUEST_LINK_DAYS,
+    }
+
+
+GUEST_ASKED_NOTICE = Notice(
+    registration_events.NEXT_EVENT_GUEST_ASKED.name,
+    "next_event_guest_confirm",
+    _the_guest,
+    _guest_link,
+    guests=True,
 )
 
 
@@ -548,6 +577,7 @@ ALL_NOTICES = (
     EVENT_CHANGED_NOTICE,
     OUTCOME_REQUEST_NOTICE,
     NEXT_EVENT_NOTICE,
+    GUEST_ASKED_NOTICE,
     MESSAGE_NOTICE,
     SURVEY_INVITATION_NOTICE,
     SURVEY_REMINDER_NOTICE,

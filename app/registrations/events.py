@@ -77,3 +77,17 @@ REMINDER_DUE = _define(
     "A confirmed attendee's reminder, `offset_minutes` before the event, is due.",
     internal=True,
 )
+
+
+class GuestAsked(EventData):
+    """A guest's request to hear about the next meeting: ``id`` is the guest's row."""
+
+
+NEXT_EVENT_GUEST_ASKED = define_event(
+    "next_event.guest_asked",
+    subject_type="next_event_guest",
+    data=GuestAsked,
+    description="Someone without an account asked to hear about the next meeting; the link "
+    "that proves their address is due.",
+    internal=True,
+)

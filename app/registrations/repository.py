@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
-from app.models.notification import CalendarFeed, NextEventRequest, RegistrationReminder
+from app.models.notification import (
+    CalendarFeed,
+    NextEventGuest,
+    NextEventRequest,
+    RegistrationReminder,
+)
 from app.models.registration import Registration, RegistrationStatus
 
 
@@ -380,5 +385,37 @@ async def claim_next_event_requests(
         )
         .values(notified_event_id=event_id, notified_at=now)
         .returning(NextEventRequest.member_id)
+    )
+    return sorted(rows.scalars())
+
+
+async def next_event_guest_by_key(session: AsyncSession, email_key: str) -> NextEventGuest | None:
+    rows = await session.execute(
+        select(NextEventGuest).where(NextEventGuest.email_key == email_key).with_for_update()
+    )
+    return rows.scalar_one_or_none()
+
+
+async def next_event_guest(session: AsyncSession, guest_id: uuid.UUID) -> NextEventGuest | None:
+    return await session.get(NextEventGuest, guest_id)
+
+
+async def delete_next_event_guest(session: AsyncSession, guest_id: uuid.UUID) -> None:
+    await session.execute(delete(NextEventGuest).where(NextEventGuest.id == guest_id))
+
+
+async def claim_next_event_guests(
+    session: AsyncSession, event_id: uuid.UUID, opened_at: datetime, now: datetime
+) -> list[uuid.UUID]:
+    """Mark the proven guests who asked before the opening as answered by this event."""
+    rows = await session.execute(
+        update(NextEventGuest)
+        .where(
+            NextEventGuest.notified_event_id.is_(None),
+            NextEventGuest.verified_at.is_not(None),
+            NextEventGuest.requested_at <= opened_at,
+        )
+        .values(notified_event_id=event_id, notified_at=now)
+        .returning(NextEventGuest.id)
     )
     return sorted(rows.scalars())

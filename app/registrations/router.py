@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.auth.permissions import AdminPrincipal, PrincipalDep, require
 from app.auth.principal import Principal
+from app.auth.schemas import Accepted
 from app.core.context import ContextDep, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
@@ -23,6 +24,9 @@ from app.registrations.schemas import (
     CalendarFeedRead,
     CheckIn,
     ConfirmLink,
+    GuestNextEventNoticeConfirm,
+    GuestNextEventNoticeCreate,
+    GuestNextEventNoticeRead,
     NextEventNoticeRead,
     QrCheckIn,
     QrCode,
@@ -404,3 +408,62 @@ async def calendar_feed(token: FeedToken, session: SessionDep, settings: Setting
         media_type="text/calendar; charset=utf-8",
         headers={"Cache-Control": "private, max-age=300"},
     )
+
+
+# -- the next meeting, for people without an account (/public/next-event-notice) ---------------
+
+GUEST_ASKED = (
+    "If the address can receive e-mail, a link to confirm it is on its way: the next meeting "
+    "is announced to it once it is confirmed."
+)
+
+
+@public_router.post(
+    "/public/next-event-notice",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(413, 422, 429),
+    operation_id="public_next_event_notice_request",
+)
+async def request_guest_next_event_notice(
+    body: GuestNextEventNoticeCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    context: ContextDep,
+) -> Accepted:
+    """No account needed: e-mail me when the next meeting opens registration. A link first
+    proves the address (valid 7 days); the answer is the same for every address, and a few
+    requests per address and hour are sent, the rest are not. Members use
+    `POST /api/v1/me/next-event-notice`."""
+    await service.request_guest_next_event_notice(session, settings, context, body)
+    return Accepted(detail=GUEST_ASKED)
+
+
+@public_router.post(
+    "/public/next-event-notice/confirm",
+    response_model=GuestNextEventNoticeRead,
+    responses=problem_responses(400, 413, 422),
+    operation_id="public_next_event_notice_confirm",
+)
+async def confirm_guest_next_event_notice(
+    body: GuestNextEventNoticeConfirm, session: SessionDep, settings: SettingsDep
+) -> GuestNextEventNoticeRead:
+    """The token of the e-mailed link: the address is on the list for the next opening."""
+    return await service.confirm_guest_next_event_notice(session, settings, body.token)
+
+
+@public_router.post(
+    "/public/next-event-notice/unsubscribe",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 413, 422),
+    operation_id="public_next_event_notice_unsubscribe",
+)
+async def unsubscribe_guest(
+    token: Annotated[str, Query(min_length=1, max_length=200, description="The link's token.")],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """One-click unsubscribe (RFC 8058) of a guest's e-mail: off the list, the address
+    forgotten. Using the link again changes nothing."""
+    await service.unsubscribe_guest(session, settings, token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

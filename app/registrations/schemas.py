@@ -5,6 +5,7 @@ import uuid
 from pydantic import EmailStr, Field, model_validator
 
 from app.core.schemas import InputSchema, ReadSchema, UTCTimestamp
+from app.models.member import Language
 from app.models.registration import RegistrationStatus
 from app.registrations.links import TOKEN_PATTERN
 
@@ -172,3 +173,27 @@ class NextEventNoticeRead(ReadSchema):
 
     requested_at: UTCTimestamp
     notified: bool = Field(description="False until the next event opens registration.")
+
+
+class GuestNextEventNoticeCreate(InputSchema):
+    """Someone without an account asks to be e-mailed when the next meeting opens."""
+
+    email: EmailStr = Field(max_length=254)
+    language: Language = Field(default=Language.ru, description="The e-mails' language.")
+
+    model_config = {"json_schema_extra": {"examples": [{"email": "guest@example.com"}]}}
+
+
+class GuestNextEventNoticeConfirm(InputSchema):
+    token: str = Field(min_length=1, max_length=200, description="From the e-mailed link.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"token": "0b6f4c1e-6c3d-4a55-9a43-8d1e2f7c9b10:1796000000000000.mac"}]
+        }
+    }
+
+
+class GuestNextEventNoticeRead(ReadSchema):
+    email: str
+    verified_at: UTCTimestamp

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import accounts
+from app.auth.links import InvalidLink
 from app.auth.principal import Principal
 from app.auth.service import normalize_email
 from app.core import audit, calendar
@@ -22,19 +23,27 @@ from app.core.context import RequestContext
 from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from app.core.outbox import EventType, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
-from app.core.security import calendar_feed_token, new_link_salt, token_digest
+from app.core.security import (
+    calendar_feed_token,
+    new_link_salt,
+    sign_value,
+    token_digest,
+    unsign_value,
+)
 from app.events import service as event_service
 from app.events.lifecycle import ACTIVE
 from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
-from app.models.notification import CalendarFeed, NextEventRequest
+from app.models.notification import CalendarFeed, NextEventGuest, NextEventRequest
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
 from app.registrations.schemas import (
     AttendanceEntry,
     AttendanceRead,
     CalendarFeedRead,
+    GuestNextEventNoticeCreate,
+    GuestNextEventNoticeRead,
     NextEventNoticeRead,
     RegistrationAdminRead,
     RegistrationCreate,
@@ -916,8 +925,94 @@ async def cancel_next_event_notice(session: AsyncSession, principal: Principal) 
 async def claim_next_event_requests(
     session: AsyncSession, event_id: uuid.UUID, opened_at: datetime
 ) -> list[uuid.UUID]:
-    """Who hears that this event opened: everyone on the list then, each request used once
-    (the first opening after it answers it, so a second opening mails nobody twice)."""
-    return await repository.claim_next_event_requests(
-        session, event_id, opened_at, datetime.now(UTC)
-    )
+    """Who hears that this event opened: every member and proven guest on the list then
+    (members' ids, then guests' rows' ids), each request used once (the first opening after
+    it answers it, so a second opening mails nobody twice)."""
+    now = datetime.now(UTC)
+    members = await repository.claim_next_event_requests(session, event_id, opened_at, now)
+    guests = await repository.claim_next_event_guests(session, event_id, opened_at, now)
+    return members + guests
+
+
+# -- guests without an account on the list -----------------------------------------------------
+
+GUEST_CONFIRM = "next-event-guest-confirm"
+GUEST_UNSUBSCRIBE = "next-event-guest-unsubscribe"
+GUEST_LINK_DAYS = 7
+
+
+def guest_confirm_token(settings: Settings, guest: NextEventGuest) -> str:
+    """The e-mailed link that proves the guest's address: signed, bound to this request (a
+    new request replaces it), good for ``GUEST_LINK_DAYS``."""
+    stamp = int(guest.requested_at.timestamp() * 1_000_000)
+    return sign_value(settings.jwt_secret, GUEST_CONFIRM, f"{guest.id}:{stamp}")
+
+
+def guest_unsubscribe_token(settings: Settings, guest_id: uuid.UUID) -> str:
+    return sign_value(settings.jwt_secret, GUEST_UNSUBSCRIBE, str(guest_id))
+
+
+async def next_event_guest(session: AsyncSession, guest_id: uuid.UUID) -> NextEventGuest | None:
+    return await repository.next_event_guest(session, guest_id)
+
+
+async def request_guest_next_event_notice(
+    session: AsyncSession,
+    settings: Settings,
+    context: RequestContext,
+    data: GuestNextEventNoticeCreate,
+) -> None:
+    """Someone without an account asks for the next meeting: a link to their address proves
+    it is theirs before it goes on the list. The answer is the same whatever the address;
+    requests are counted as password resets are (per client, per address)."""
+    now = datetime.now(UTC)
+    key = normalize_email(data.email)
+    if not await accounts.may_mail_a_link(session, settings, context, key, now):
+        return
+    guest = await repository.next_event_guest_by_key(session, key)
+    if guest is not None and guest.verified_at is not None and guest.notified_event_id is None:
+        return  # on the list already: nothing to prove again
+    if guest is None:
+        guest = NextEventGuest(email=data.email, email_key=key)
+        session.add(guest)
+    guest.language = data.language.value
+    guest.requested_at, guest.verified_at = now, None
+    guest.notified_event_id, guest.notified_at = None, None
+    await session.flush()
+    emit(session, events.NEXT_EVENT_GUEST_ASKED, events.GuestAsked(id=guest.id, version=1))
+
+
+def _guest_of_token(settings: Settings, purpose: str, token: str) -> tuple[uuid.UUID, str]:
+    value = unsign_value(settings.jwt_secret, purpose, token)
+    guest_id, _, rest = (value or "").partition(":")
+    try:
+        return uuid.UUID(guest_id), rest
+    except ValueError:
+        raise InvalidLink("This link is invalid or has expired.") from None
+
+
+async def confirm_guest_next_event_notice(
+    session: AsyncSession, settings: Settings, token: str
+) -> GuestNextEventNoticeRead:
+    """The e-mailed link: the address is proven and on the list. Using it again changes
+    nothing; a link of an older request, or older than its days, is refused."""
+    guest_id, stamp = _guest_of_token(settings, GUEST_CONFIRM, token)
+    guest = await repository.next_event_guest(session, guest_id)
+    now = datetime.now(UTC)
+    if (
+        guest is None
+        or stamp != str(int(guest.requested_at.timestamp() * 1_000_000))
+        or now > guest.requested_at + timedelta(days=GUEST_LINK_DAYS)
+    ):
+        raise InvalidLink("This link is invalid or has expired.")
+    if guest.verified_at is None:
+        guest.verified_at = now
+        await session.flush()
+    return GuestNextEventNoticeRead(email=guest.email, verified_at=guest.verified_at)
+
+
+async def unsubscribe_guest(session: AsyncSession, settings: Settings, token: str) -> None:
+    """One-click (RFC 8058) from a guest's e-mail: off the list, the address forgotten.
+    Using the link again changes nothing."""
+    guest_id, _ = _guest_of_token(settings, GUEST_UNSUBSCRIBE, token)
+    await repository.delete_next_event_guest(session, guest_id)

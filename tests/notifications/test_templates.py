@@ -55,6 +55,7 @@ SAMPLES: dict[str, dict[str, object]] = {
     "seating_published": EVENT,
     "case_outcome_request": {**EVENT, "case": "Pricing"},
     "next_event_opened": EVENT,
+    "next_event_guest_confirm": {"link": LINK, "days": 7},
     "event_message": {**EVENT, "subject": "Entrance", "message": "Use the courtyard door."},
 }
 LAYOUT = {"name": "Anna", "unsubscribe_url": LINK, "kind_label": "x"}

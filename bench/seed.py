@@ -193,6 +193,8 @@ MEMBER_COLUMNS = (
     "created_at",
     "updated_at",
     "erased_at",
+    # Members who signed up themselves: their address is proven (registering needs it).
+    "email_verified_at",
 )
 
 
@@ -382,6 +384,7 @@ def _members(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
                 created_at,
                 updated_at,
                 None,
+                created_at,
             )
         )
     return rows

@@ -91,25 +91,32 @@ async def count(app: Any, query: Any) -> int:
         return int(await session.scalar(query) or 0)
 
 
+def mail_settings(database_url: str, smtp_port: int, **overrides: Any) -> Settings:
+    """The app as these benchmarks run it: no worker of its own, real SMTP to the local
+    server, a wide batch."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "jwt_secret": "b" * 48,
+        "worker_in_process": False,
+        "mail_transport": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_starttls": False,
+        "worker_batch_size": 200,
+        "worker_concurrency": 16,
+    }
+    return Settings(**(values | overrides))
+
+
 async def run(rows: int, approve: int) -> dict[str, float]:
     await recreate(URL)
     handler = Counting()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    settings = Settings(
-        environment="test",
-        database_url=URL,
-        jwt_secret="b" * 48,
-        worker_in_process=False,
-        mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
-        worker_batch_size=200,
-        worker_concurrency=16,
-        max_body_bytes=4 * 1024 * 1024,
-        application_import_max_rows=rows,
+    settings = mail_settings(
+        URL, port, max_body_bytes=4 * 1024 * 1024, application_import_max_rows=rows
     )
     app = create_app(settings)
     figures: dict[str, float] = {}

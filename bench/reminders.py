@@ -25,7 +25,6 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from app.core.config import Settings
 from app.main import create_app
 from app.models.event import Event
 from app.models.member import Member
@@ -37,7 +36,7 @@ from app.notifications.transport import SmtpTransport
 from app.registrations import service as registrations_service
 from app.worker.relay import Worker
 from bench.import_applications import drop, recreate
-from bench.invitations import free_port
+from bench.invitations import count, free_port, mail_settings
 
 URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dl_bench_reminders"
 STARTS = datetime(2027, 2, 13, 7, 0, tzinfo=UTC)
@@ -96,29 +95,13 @@ async def seed(app: Any, attendees: int) -> None:
         await session.commit()
 
 
-async def count(app: Any, query: Any) -> int:
-    async with app.state.sessionmaker() as session:
-        return int(await session.scalar(query) or 0)
-
-
 async def run(attendees: int) -> dict[str, float]:
     await recreate(URL)
     handler = Recipients()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    settings = Settings(
-        environment="test",
-        database_url=URL,
-        jwt_secret="b" * 48,
-        worker_in_process=False,
-        mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
-        worker_batch_size=200,
-        worker_concurrency=16,
-    )
+    settings = mail_settings(URL, port)
     app = create_app(settings)
     figures: dict[str, float] = {}
     try:

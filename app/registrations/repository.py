@@ -396,6 +396,21 @@ async def next_event_guest_by_key(session: AsyncSession, email_key: str) -> Next
     return rows.scalar_one_or_none()
 
 
+async def add_next_event_guest(session: AsyncSession, guest: NextEventGuest) -> NextEventGuest:
+    """Insert in a savepoint: when a simultaneous request for the same address inserted first,
+    its row (locked) is the one to use."""
+    try:
+        async with session.begin_nested():
+            session.add(guest)
+            await session.flush()
+    except IntegrityError:
+        found = await next_event_guest_by_key(session, guest.email_key)
+        if found is None:  # inserted and deleted again within the moment: let it surface
+            raise
+        return found
+    return guest
+
+
 async def next_event_guest(session: AsyncSession, guest_id: uuid.UUID) -> NextEventGuest | None:
     return await session.get(NextEventGuest, guest_id)
 

@@ -973,8 +973,9 @@ async def request_guest_next_event_notice(
     if guest is not None and guest.verified_at is not None and guest.notified_event_id is None:
         return  # on the list already: nothing to prove again
     if guest is None:
-        guest = NextEventGuest(email=data.email, email_key=key)
-        session.add(guest)
+        guest = await repository.add_next_event_guest(
+            session, NextEventGuest(email=data.email, email_key=key)
+        )
     guest.language = data.language.value
     guest.requested_at, guest.verified_at = now, None
     guest.notified_event_id, guest.notified_at = None, None

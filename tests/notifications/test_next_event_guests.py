@@ -1,11 +1,15 @@
 """The next meeting for people without an account: a link proves the address, the next
 opening e-mails it once, and one click takes it off the list; hostile tokens change nothing."""
 
+import asyncio
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from app.models.notification import NextEventGuest
+from app.models.outbox import OutboxEvent
+from tests.conftest import IS_POSTGRES
 from tests.events.helpers import create_event, move, open_event
 from tests.notifications.test_email import worker_with
 from tests.notifications.test_registration_mails import WHEN
@@ -124,3 +128,19 @@ async def test_the_answer_is_the_same_and_forged_tokens_change_nothing(client, d
     assert bad.status_code == 422
     assert_problem(bad)
     await http.aclose()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="races are proven on PostgreSQL")
+async def test_simultaneous_requests_for_one_address_make_one_row(live, engine):
+    answers = await asyncio.gather(
+        *(live.post(URL, json={"email": "racer@example.org"}) for _ in range(6))
+    )
+    assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(NextEventGuest))
+        asked = await connection.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.type == "next_event.guest_asked")
+        )
+    assert rows == 1 and 1 <= asked <= 6

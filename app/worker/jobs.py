@@ -53,7 +53,7 @@ async def request_run(
     job = JOBS_BY_NAME.get(name)
     if job is None:
         raise NotFound("No scheduled job has this name; GET /api/v1/admin/jobs lists them.")
-    await repository.ensure_job_rows(session, {job.name: int(job.every.total_seconds())})
+    await repository.add_job_row(session, job.name, int(job.every.total_seconds()))
     row = await repository.request_job_run(session, name, now)
     audit.record(
         session,

@@ -204,21 +204,16 @@ async def prune_dispatched_events(session: AsyncSession, before: datetime) -> in
 # --- the scheduled jobs' ledger -------------------------------------------------------------
 
 
-async def ensure_job_rows(session: AsyncSession, intervals: Mapping[str, int]) -> None:
-    """A row per job (created by whichever process starts first), its interval as the code
-    says."""
+async def add_job_row(session: AsyncSession, name: str, every_seconds: int) -> bool:
+    """The job's row, made by whichever process meets the job first. True if made now."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for name, every_seconds in intervals.items():
-        await session.execute(
-            dialect.insert(JobRun)
-            .values(name=name, every_seconds=every_seconds, runs=0, failures=0)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        await session.execute(
-            update(JobRun)
-            .where(JobRun.name == name, JobRun.every_seconds != every_seconds)
-            .values(every_seconds=every_seconds)
-        )
+    inserted = await session.execute(
+        dialect.insert(JobRun)
+        .values(name=name, every_seconds=every_seconds, runs=0, failures=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(JobRun.name)
+    )
+    return inserted.scalar_one_or_none() is not None
 
 
 async def claim_job(
@@ -247,6 +242,8 @@ async def claim_job(
         update(JobRun)
         .where(*conditions)
         .values(
+            # The interval as this process's code has it, for the admins' list.
+            every_seconds=int(every.total_seconds()),
             last_started_at=now,
             lease_until=now + lease,
             claim_token=token,

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -131,11 +132,8 @@ async def run_job(
     with log_context(job=job.name):
         try:
             async with sessionmaker() as session:
-                # The row is made by whichever process meets the job first.
-                await worker_repository.ensure_job_rows(
-                    session, {job.name: int(job.every.total_seconds())}
-                )
-                claimed = await worker_repository.claim_job(
+                claim = partial(
+                    worker_repository.claim_job,
                     session,
                     job.name,
                     now=now,
@@ -144,6 +142,12 @@ async def run_job(
                     token=token,
                     runner=runner_id(),
                 )
+                claimed = await claim()
+                # A job no process met before has no row yet: make it, and ask again.
+                if not claimed and await worker_repository.add_job_row(
+                    session, job.name, int(job.every.total_seconds())
+                ):
+                    claimed = await claim()
                 await session.commit()
         except Exception:  # the database is down: the next tick tries again
             logger.warning("could not claim job %s", job.name, exc_info=True)

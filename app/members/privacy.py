@@ -22,27 +22,36 @@ class Viewer:
     table_mates: frozenset[uuid.UUID] = field(default_factory=frozenset)
 
 
-def may_see(viewer: Viewer | None, owner_id: uuid.UUID, visibility: str) -> bool:
-    """``visibility`` is a Visibility value; plain strings from the database compare equal,
-    which spares building an enum per field per row on list pages."""
-    if visibility == Visibility.public:
-        return True
+# The levels open to each kind of reader, as plain strings: the rows hold strings, and a set
+# lookup per field is what a directory page of 50 profiles can afford.
+_PUBLIC = frozenset({Visibility.public.value})
+_MEMBERS = _PUBLIC | {Visibility.members.value}
+_EVERY_LEVEL = frozenset(level.value for level in Visibility)
+
+
+def levels_open_to(viewer: Viewer | None, owner_id: uuid.UUID) -> frozenset[str]:
+    """The visibility levels whose fields ``viewer`` sees on ``owner_id``'s profile."""
     if viewer is None:
-        return False
+        return _PUBLIC
     if viewer.id == owner_id or viewer.is_admin:
-        return True
-    if visibility == Visibility.members:
-        return viewer.sees_members
-    if visibility == Visibility.table:
-        return owner_id in viewer.table_mates
-    return False
+        return _EVERY_LEVEL
+    levels = _MEMBERS if viewer.sees_members else _PUBLIC
+    if owner_id in viewer.table_mates:
+        levels = levels | {Visibility.table.value}
+    return levels
+
+
+def may_see(viewer: Viewer | None, owner_id: uuid.UUID, visibility: str) -> bool:
+    """``visibility`` is a Visibility value or its plain string from the database."""
+    return visibility in levels_open_to(viewer, owner_id)
 
 
 def visible_private_fields(
     viewer: Viewer | None, owner_id: uuid.UUID, visibilities: Mapping[str, str]
 ) -> list[str]:
     """The private fields of one member that this viewer may see."""
-    return [name for name in PRIVATE_FIELDS if may_see(viewer, owner_id, visibilities[name])]
+    levels = levels_open_to(viewer, owner_id)
+    return [name for name in PRIVATE_FIELDS if visibilities[name] in levels]
 
 
 def may_filter_by(viewer: Viewer | None, field_name: str) -> bool:

@@ -1,7 +1,7 @@
 """Members: the directory with privacy applied, my profile, consents, roles, export, erasure."""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -67,6 +67,11 @@ from app.models.notification import OPTIONAL_KINDS, NotificationKind, Notificati
 
 # The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
 MemberLike = Member | MemberRow
+# A member's columns by name: a directory page's entries, a row's mapping.
+MemberFields = Mapping[str, Any]
+
+_MEMBER_COLUMNS: tuple[str, ...] = tuple(Member.model_fields)
+_VISIBILITY_COLUMNS = tuple((name, f"{name}_visibility") for name in PRIVATE_FIELDS)
 
 
 class FieldNotFilterable(InvalidInput):
@@ -77,26 +82,15 @@ class SelfDemotion(InvalidInput):
     slug, title = "self-demotion", "Admins cannot remove their own admin role"
 
 
-async def viewer_of(
-    session: AsyncSession, principal: Principal, shown: Sequence[MemberLike] = ()
-) -> Viewer:
-    """The principal as a reader of the ``shown`` profiles, with those of them they sat with
-    at a table (the "table" consent level opens fields to them). The table query runs only
-    when a shown profile uses that level, so the usual read costs nothing more."""
-    at_table = [
-        m.id
-        for m in shown
-        if m.id != principal.id
-        and any(getattr(m, f"{name}_visibility") == Visibility.table for name in PRIVATE_FIELDS)
-    ]
-    mates: frozenset[uuid.UUID] = frozenset()
-    if at_table and not principal.is_admin:
-        mates = await repository.table_mates(session, principal.id, among=at_table)
+def viewer_of(principal: Principal, shown: Sequence[MemberFields] = ()) -> Viewer:
+    """The principal as a reader of the ``shown`` directory entries, with those of them they
+    sat with at a table (the "table" consent level opens fields to them): the directory's
+    statement tells, for the profiles that use that level."""
     return Viewer(
         id=principal.id,
         is_admin=principal.is_admin,
         sees_members=principal.sees_members,
-        table_mates=mates,
+        table_mates=frozenset(m["id"] for m in shown if m.get(repository.SAT_WITH_VIEWER)),
     )
 
 
@@ -114,51 +108,65 @@ def _audience(principal: Principal) -> repository.Audience:
     return repository.audience_of(is_admin=principal.is_admin, sees_members=principal.sees_members)
 
 
-def _visibilities(member: MemberLike) -> dict[str, str]:
-    return {name: getattr(member, f"{name}_visibility") for name in PRIVATE_FIELDS}
+def fields_of(member: MemberLike) -> MemberFields:
+    """A member's columns by name, from the ORM entity or a directory row."""
+    if isinstance(member, Member):
+        return {name: getattr(member, name) for name in _MEMBER_COLUMNS}
+    return member._asdict()
 
 
-def _public_fields(member: MemberLike) -> dict[str, Any]:
+def _visibilities(member: MemberFields) -> dict[str, str]:
+    return {name: member[column] for name, column in _VISIBILITY_COLUMNS}
+
+
+def _public_fields(member: MemberFields) -> dict[str, Any]:
+    seniority = member["seniority"]
     return {
-        "id": member.id,
-        "full_name": member.full_name,
-        "city": member.city,
-        "function": member.function,
-        "seniority": member.seniority,
-        "seniority_label": SENIORITY_LABELS.get(member.seniority) if member.seniority else None,
-        "industry": member.industry,
-        "expertise_tags": list(member.expertise_tags or []),
-        "bio": member.bio,
-        "links": list(member.links or []),
-        "status": member.status,
-        "member_since": member.member_since,
+        "id": member["id"],
+        "full_name": member["full_name"],
+        "city": member["city"],
+        "function": member["function"],
+        "seniority": seniority,
+        "seniority_label": SENIORITY_LABELS.get(seniority) if seniority else None,
+        "industry": member["industry"],
+        "expertise_tags": list(member["expertise_tags"] or []),
+        "bio": member["bio"],
+        "links": list(member["links"] or []),
+        "status": member["status"],
+        "member_since": member["member_since"],
     }
 
 
-def member_view(viewer: Viewer | None, member: MemberLike) -> MemberRead:
-    """A member as ``viewer`` sees them; private fields outside consent are null."""
+def directory_fields(viewer: Viewer | None, member: MemberFields) -> dict[str, Any]:
+    """The fields of ``MemberRead`` as ``viewer`` sees the member: private fields outside
+    consent are null, and ``activated`` is for admins. Plain values, validated once by the
+    caller's model (a page validates all its rows in one call)."""
     fields = _public_fields(member)
+    visible = visible_private_fields(viewer, member["id"], _visibilities(member))
     for name in PRIVATE_FIELDS:
-        fields[name] = None
-    for name in visible_private_fields(viewer, member.id, _visibilities(member)):
-        fields[name] = getattr(member, name)
-    if viewer is not None and viewer.is_admin:
-        fields["activated"] = member.password_hash is not None
-    return MemberRead.model_validate(fields)
+        fields[name] = member[name] if name in visible else None
+    fields["activated"] = member["activated"] if viewer is not None and viewer.is_admin else None
+    return fields
+
+
+def member_view(viewer: Viewer | None, member: MemberFields) -> MemberRead:
+    """A member as ``viewer`` sees them; private fields outside consent are null."""
+    return MemberRead.model_validate(directory_fields(viewer, member))
 
 
 def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
+    fields = fields_of(member)
     return MemberSelf.model_validate(
         {
-            **_public_fields(member),
-            **{name: getattr(member, name) for name in PRIVATE_FIELDS},
+            **_public_fields(fields),
+            **{name: fields[name] for name in PRIVATE_FIELDS},
             "roles": roles,
-            "privacy": Privacy.model_validate(_visibilities(member)),
-            "language": member.language,
-            "email_verified_at": member.email_verified_at,
-            "activated": member.password_hash is not None,
-            "created_at": member.created_at,
-            "updated_at": member.updated_at,
+            "privacy": Privacy.model_validate(_visibilities(fields)),
+            "language": fields["language"],
+            "email_verified_at": fields["email_verified_at"],
+            "activated": fields["password_hash"] is not None,
+            "created_at": fields["created_at"],
+            "updated_at": fields["updated_at"],
         }
     )
 
@@ -171,15 +179,15 @@ def audit_private_read(
     session: AsyncSession,
     principal: Principal,
     context: RequestContext,
-    members: Sequence[MemberLike],
+    members: Sequence[MemberFields],
 ) -> None:
     """Admins see private fields of others; each such read is written down (ids only)."""
     if not principal.is_admin:
         return
     others = [
-        m.id
+        m["id"]
         for m in members
-        if m.id != principal.id and any(getattr(m, name) for name in PRIVATE_FIELDS)
+        if m["id"] != principal.id and any(m[name] for name in PRIVATE_FIELDS)
     ]
     if not others:
         return
@@ -204,7 +212,7 @@ async def list_members(
     cursor: str | None,
     limit: int,
 ) -> Page[MemberRead]:
-    viewer = await viewer_of(session, principal)  # for the filter rules; rows come below
+    viewer = viewer_of(principal)  # for the filter rules; rows come below
     if filters.email:
         # The key an address is stored under: "ＡＤＭＩＮ@Example.com" finds admin@example.com.
         filters = replace(filters, email=auth_service.normalize_email(filters.email))
@@ -232,14 +240,17 @@ async def list_members(
     next_cursor = None
     if more:
         last = page[-1]
-        next_cursor = encode_cursor(sort, [_sort_value(last, sort_field), str(last.id)])
+        next_cursor = encode_cursor(sort, [_sort_value(last, sort_field), str(last["id"])])
     audit_private_read(session, principal, context, page)
-    viewer = await viewer_of(session, principal, page)
-    return Page[MemberRead](items=[member_view(viewer, m) for m in page], next_cursor=next_cursor)
+    viewer = viewer_of(principal, page)
+    # One validation of the whole page from plain values (a model per row costs more).
+    return Page[MemberRead].model_validate(
+        {"items": [directory_fields(viewer, m) for m in page], "next_cursor": next_cursor}
+    )
 
 
-def _sort_value(member: MemberLike, sort_field: str) -> Any:
-    value = getattr(member, sort_field)
+def _sort_value(member: MemberFields, sort_field: str) -> Any:
+    value = member[sort_field]
     if isinstance(value, datetime):
         return value.isoformat()
     return value or ""
@@ -254,9 +265,10 @@ async def get_member(
     if member is None:
         raise NotFound("No such member.")
     if principal.is_admin or member.id == principal.id:
-        audit_private_read(session, principal, context, [member])
+        audit_private_read(session, principal, context, [member._asdict()])
         return await read_self_view(session, member)
-    return member_view(await viewer_of(session, principal, [member]), member)
+    fields = member._asdict()
+    return member_view(viewer_of(principal, [fields]), fields)
 
 
 async def _require_self(session: AsyncSession, principal: Principal) -> Member:

@@ -20,7 +20,7 @@ from app.core.followers import Followers
 from app.core.outbox import emit
 from app.events.service import may_read
 from app.members.privacy import Viewer, visible_private_fields
-from app.members.service import audit_private_read, muting, viewer_with_every_mate
+from app.members.service import audit_private_read, fields_of, muting, viewer_with_every_mate
 from app.models.case import CaseStatus, CaseVisibility
 from app.models.event import Event, EventStatus
 from app.models.member import Member
@@ -785,7 +785,7 @@ async def _tables_view(
     An admin sees everyone's private fields: the read is audited like any other."""
     seats = await repository.seats(session, [t.id for t in tables])
     people = {m.id: m for m in await repository.members(session, [m for _, m in seats])}
-    audit_private_read(session, *reader, list(people.values()))
+    audit_private_read(session, *reader, [fields_of(m) for m in people.values()])
     at_table: dict[uuid.UUID, list[Member]] = {t.id: [] for t in tables}
     for table_id, member_id in seats:
         if member_id in people:

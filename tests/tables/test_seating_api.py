@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import select
 
+from app.auth.revocations import token_versions
 from app.models.table import EventTable, PlanStatus, SeatingPlan, TableSeat
 from tests.conftest import outbox_events
 from tests.events.helpers import create_event, move
@@ -311,6 +312,49 @@ class TestPublish:
 
 
 class TestMyTable:
+    async def test_a_table_mate_reads_the_directory_in_one_statement(
+        self, client, db, factory, count_statements, monkeypatch
+    ):
+        """The "table" consent level is decided in the directory's own statement: no second
+        query for the page or the profile, whoever is shown."""
+        monkeypatch.setattr(token_versions, "trust_seconds", 60.0)
+        admin = await factory.member("admin")
+        event, actors = await seated_event(client, db, factory, admin, 7)
+        shy = await factory.member(company="Secret Bank", company_visibility="table")
+        await attend(db, event["id"], shy)
+        stranger = await factory.member(company="Other Bank", company_visibility="table")
+        await generate(client, admin, event)
+        published = await publish(client, admin, event)
+        number = table_number_of(published, shy.id)
+        mate_id = next(
+            a["member_id"]
+            for t in published["tables"]
+            if t["number"] == number
+            for a in t["attendees"]
+            if a["member_id"] != str(shy.id)
+        )
+        mate = next(a for a in actors if str(a.id) == mate_id)
+        assert (await client.get("/api/v1/me", headers=mate.headers)).status_code == 200
+
+        def statements() -> list[str]:
+            return [
+                s
+                for s in count_statements
+                if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+            ]
+
+        count_statements.clear()
+        listed = (await client.get("/api/v1/members?limit=100", headers=mate.headers)).json()
+        assert len(statements()) == 1, statements()
+        companies = {m["id"]: m["company"] for m in listed["items"]}
+        assert companies[str(shy.id)] == "Secret Bank"
+        assert companies[str(stranger.id)] is None
+        for shown, company in ((shy, "Secret Bank"), (stranger, None)):
+            count_statements.clear()
+            profile = await client.get(f"/api/v1/members/{shown.id}", headers=mate.headers)
+            assert len(statements()) == 1, statements()
+            assert profile.json()["company"] == company
+
     async def test_members_see_their_table_and_table_mates_as_consent_allows(
         self, client, db, factory
     ):

@@ -3,8 +3,10 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.event import Event
@@ -30,6 +32,40 @@ async def add(session: AsyncSession, event: Event) -> None:
     await session.flush()
 
 
+# An event as the lists read it: a row with the event table's columns as attributes.
+EventRow = Row[Any]
+_event = Event.__table__
+_NOW = bindparam("now", type_=_event.c.ends_at.type)
+
+
+@lru_cache(maxsize=32)
+def _list_template(visibilities: bool, upcoming: bool | None, after: bool) -> Select[Any]:
+    """One statement per shape, built once (statuses and visibilities as expanding lists), so
+    the compiled form is cached; table columns rather than the entity, since the lists only
+    read them and the ORM's identity map costs more than the query."""
+    query = select(*_event.c).where(_event.c.status.in_(bindparam("statuses", expanding=True)))
+    if visibilities:
+        query = query.where(_event.c.visibility.in_(bindparam("visibilities", expanding=True)))
+    descending = upcoming is False
+    if upcoming is True:
+        query = query.where(_event.c.ends_at >= _NOW)
+    elif upcoming is False:
+        query = query.where(_event.c.ends_at < _NOW)
+    key = tuple_(_event.c.starts_at, _event.c.id)
+    if after:
+        bound = tuple_(
+            bindparam("after_starts_at", type_=_event.c.starts_at.type),
+            bindparam("after_id", type_=_event.c.id.type),
+        )
+        query = query.where(key < bound if descending else key > bound)
+    order = (
+        (_event.c.starts_at.desc(), _event.c.id.desc())
+        if descending
+        else (_event.c.starts_at, _event.c.id)
+    )
+    return query.order_by(*order).limit(bindparam("limit"))
+
+
 async def list_events(
     session: AsyncSession,
     *,
@@ -39,22 +75,18 @@ async def list_events(
     now: datetime,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[Event]:
+) -> list[EventRow]:
     """Upcoming events soonest first; past events latest first; keyset-paged."""
-    query = select(Event).where(Event.status.in_(statuses))
+    stmt = _list_template(visibilities is not None, upcoming, after is not None)
+    params: dict[str, Any] = {"statuses": list(statuses), "limit": limit + 1}
     if visibilities is not None:
-        query = query.where(Event.visibility.in_(visibilities))
-    descending = upcoming is False
-    if upcoming is True:
-        query = query.where(Event.ends_at >= now)
-    elif upcoming is False:
-        query = query.where(Event.ends_at < now)
-    key = tuple_(Event.starts_at, Event.id)
+        params["visibilities"] = list(visibilities)
+    if upcoming is not None:
+        params["now"] = now
     if after is not None:
-        query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
-    order = (Event.starts_at.desc(), Event.id.desc()) if descending else (Event.starts_at, Event.id)
-    rows = await session.execute(query.order_by(*order).limit(limit + 1))
-    return list(rows.scalars())
+        params.update(after_starts_at=after[0], after_id=after[1])
+    connection = await session.connection()
+    return list((await connection.execute(stmt, params)).all())
 
 
 async def status_counts(session: AsyncSession, event_id: uuid.UUID) -> dict[str, int]:

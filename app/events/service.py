@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from app.events.events import (
     EventChanged,
 )
 from app.events.lifecycle import may_move
+from app.events.repository import EventRow
 from app.events.schemas import (
     EventCounts,
     EventCreate,
@@ -42,37 +44,47 @@ from app.models.registration import RegistrationStatus
 LISTED = [s for s in EventStatus if s != EventStatus.draft]
 
 
-def view(event: Event) -> EventRead:
-    return EventRead(
-        **public_view(event).model_dump(),
-        seats=event.seats,
-        table_size=event.table_size,
-        confirm_by=event.confirm_by,
-        speaker_ids=[uuid.UUID(s) for s in event.speaker_ids],
-        timepad_event_id=event.timepad_event_id,
-        visibility=EventVisibility(event.visibility),
-        reminder_offsets_minutes=list(event.reminder_offsets_minutes),
-        seats_available=event.seats - event.seats_held,
-        version=event.version,
-        created_at=event.created_at,
-        updated_at=event.updated_at,
-    )
+def _public_fields(event: Event | EventRow) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "title": event.title,
+        "description": event.description,
+        "venue_name": event.venue_name,
+        "venue_address": event.venue_address,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "time_zone": event.time_zone,
+        "status": event.status,
+        "registration_opens_at": event.registration_opens_at,
+        "registration_closes_at": event.registration_closes_at,
+    }
 
 
-def public_view(event: Event) -> PublicEventRead:
-    return PublicEventRead(
-        id=event.id,
-        title=event.title,
-        description=event.description,
-        venue_name=event.venue_name,
-        venue_address=event.venue_address,
-        starts_at=event.starts_at,
-        ends_at=event.ends_at,
-        time_zone=event.time_zone,
-        status=EventStatus(event.status),
-        registration_opens_at=event.registration_opens_at,
-        registration_closes_at=event.registration_closes_at,
-    )
+def _fields(event: Event | EventRow) -> dict[str, Any]:
+    """The fields of ``EventRead`` as plain values, validated once by the caller's model (a
+    page validates all its events in one call)."""
+    return {
+        **_public_fields(event),
+        "seats": event.seats,
+        "table_size": event.table_size,
+        "confirm_by": event.confirm_by,
+        "speaker_ids": list(event.speaker_ids),
+        "timepad_event_id": event.timepad_event_id,
+        "visibility": event.visibility,
+        "reminder_offsets_minutes": list(event.reminder_offsets_minutes),
+        "seats_available": event.seats - event.seats_held,
+        "version": event.version,
+        "created_at": event.created_at,
+        "updated_at": event.updated_at,
+    }
+
+
+def view(event: Event | EventRow) -> EventRead:
+    return EventRead.model_validate(_fields(event))
+
+
+def public_view(event: Event | EventRow) -> PublicEventRead:
+    return PublicEventRead.model_validate(_public_fields(event))
 
 
 def may_read(principal: Principal | None, event: Event) -> bool:
@@ -239,7 +251,7 @@ async def update(
     return view(event)
 
 
-async def list_events(
+async def _listed(
     session: AsyncSession,
     principal: Principal | None,
     *,
@@ -247,7 +259,8 @@ async def list_events(
     status: EventStatus | None,
     cursor: str | None,
     limit: int,
-) -> Page[EventRead]:
+) -> tuple[list[EventRow], str | None]:
+    """One page of the events this reader may list, and the cursor of the next."""
     admin = principal is not None and principal.is_admin
     statuses = [status] if status is not None else (list(EventStatus) if admin else LISTED)
     if not admin:
@@ -271,16 +284,34 @@ async def list_events(
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_time_cursor(sort, page[-1].starts_at, page[-1].id)
-    return Page[EventRead](items=[view(e) for e in page], next_cursor=next_cursor)
+    return page, next_cursor
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    when: str | None,
+    status: EventStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[EventRead]:
+    page, next_cursor = await _listed(
+        session, principal, when=when, status=status, cursor=cursor, limit=limit
+    )
+    return Page[EventRead].model_validate(
+        {"items": [_fields(e) for e in page], "next_cursor": next_cursor}
+    )
 
 
 async def list_public(
     session: AsyncSession, *, when: str | None, cursor: str | None, limit: int
 ) -> Page[PublicEventRead]:
-    page = await list_events(session, None, when=when, status=None, cursor=cursor, limit=limit)
-    return Page[PublicEventRead](
-        items=[PublicEventRead.model_validate(e.model_dump()) for e in page.items],
-        next_cursor=page.next_cursor,
+    page, next_cursor = await _listed(
+        session, None, when=when, status=None, cursor=cursor, limit=limit
+    )
+    return Page[PublicEventRead].model_validate(
+        {"items": [_public_fields(e) for e in page], "next_cursor": next_cursor}
     )
 
 

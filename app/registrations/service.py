@@ -38,6 +38,7 @@ from app.models.member import Role
 from app.models.notification import CalendarFeed, NextEventGuest, NextEventRequest
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
+from app.registrations.repository import RegistrationRow
 from app.registrations.schemas import (
     AttendanceEntry,
     AttendanceRead,
@@ -63,7 +64,9 @@ def is_staff(principal: Principal) -> bool:
     return principal.is_admin or principal.has_role(Role.facilitator)
 
 
-def view_of(registration: Registration, name: str | None, *, admin: bool) -> RegistrationRead:
+def view_of(
+    registration: Registration | RegistrationRow, name: str | None, *, admin: bool
+) -> RegistrationRead:
     base = dict(
         id=registration.id,
         event_id=registration.event_id,
@@ -368,8 +371,9 @@ async def mine(
     next_cursor = (
         encode_time_cursor(sort, page[-1].created_at, page[-1].id) if len(rows) > limit else None
     )
+    admin = principal.is_admin
     return Page[RegistrationRead](
-        items=[await _view(session, r, principal) for r in page], next_cursor=next_cursor
+        items=[view_of(r, r.attendee_name, admin=admin) for r in page], next_cursor=next_cursor
     )
 
 

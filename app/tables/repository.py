@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -207,41 +207,63 @@ async def tables(session: AsyncSession, event_id: uuid.UUID) -> Sequence[EventTa
     )
 
 
+# The reads behind a table's view, built once (lists as expanding parameters) so each request
+# finds them compiled: /tables/mine is among the most frequent reads on an event day.
+_SEATS = select(TableSeat.table_id, TableSeat.member_id).where(
+    TableSeat.table_id.in_(bindparam("table_ids", expanding=True))
+)
+_TABLES_SEATING = (
+    select(EventTable)
+    .join(TableSeat, TableSeat.table_id == EventTable.id)
+    .where(
+        TableSeat.event_id == bindparam("event_id"), TableSeat.member_id == bindparam("member_id")
+    )
+    .order_by(EventTable.round)
+)
+_TABLES_FACILITATED = (
+    select(EventTable)
+    .where(
+        EventTable.event_id == bindparam("event_id"),
+        EventTable.facilitator_id == bindparam("member_id"),
+    )
+    .order_by(EventTable.round, EventTable.number)
+)
+_MEMBERS = (
+    select(Member)
+    .where(Member.id.in_(bindparam("member_ids", expanding=True)))
+    .order_by(Member.full_name, Member.id)
+)
+_CASES_AT = (
+    select(Case)
+    .where(Case.table_id.in_(bindparam("table_ids", expanding=True)))
+    .order_by(Case.created_at)
+)
+
+
 async def seats(
     session: AsyncSession, table_ids: Sequence[uuid.UUID]
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(table id, member id) for the given tables."""
     if not table_ids:
         return []
-    rows = await session.execute(
-        select(TableSeat.table_id, TableSeat.member_id).where(TableSeat.table_id.in_(table_ids))
-    )
+    rows = await session.execute(_SEATS, {"table_ids": list(table_ids)})
     return [(t, m) for t, m in rows.all()]
 
 
 async def tables_of(
     session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
-) -> list[EventTable]:
+) -> tuple[list[EventTable], bool]:
     """The published tables a member sits at, one per round in order; else the tables they
-    facilitate without a seat."""
-    rows = await session.execute(
-        select(EventTable)
-        .join(TableSeat, TableSeat.table_id == EventTable.id)
-        .where(TableSeat.event_id == event_id, TableSeat.member_id == member_id)
-        .order_by(EventTable.round)
-    )
-    found = list(rows.scalars().all())
+    facilitate without a seat. The flag says whether the member is seated at them."""
+    params = {"event_id": event_id, "member_id": member_id}
+    found = list((await session.execute(_TABLES_SEATING, params)).scalars().all())
     if found:
-        return found
-    rows = await session.execute(
-        select(EventTable)
-        .where(EventTable.event_id == event_id, EventTable.facilitator_id == member_id)
-        .order_by(EventTable.round, EventTable.number)
-    )
+        return found, True
+    rows = await session.execute(_TABLES_FACILITATED, params)
     first_each_round: dict[int, EventTable] = {}
     for table in rows.scalars().all():
         first_each_round.setdefault(table.round, table)
-    return list(first_each_round.values())
+    return list(first_each_round.values()), False
 
 
 async def attendance(
@@ -274,31 +296,14 @@ async def attendance(
 async def members(session: AsyncSession, member_ids: Sequence[uuid.UUID]) -> Sequence[Member]:
     if not member_ids:
         return []
-    return (
-        (
-            await session.execute(
-                select(Member)
-                .where(Member.id.in_(member_ids))
-                .order_by(Member.full_name, Member.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows = await session.execute(_MEMBERS, {"member_ids": list(member_ids)})
+    return rows.scalars().all()
 
 
 async def cases_at(session: AsyncSession, table_ids: Sequence[uuid.UUID]) -> Sequence[Case]:
     if not table_ids:
         return []
-    return (
-        (
-            await session.execute(
-                select(Case).where(Case.table_id.in_(table_ids)).order_by(Case.created_at)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    return (await session.execute(_CASES_AT, {"table_ids": list(table_ids)})).scalars().all()
 
 
 async def message_audience(

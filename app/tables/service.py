@@ -4,7 +4,7 @@ it as the event's tables; and each reader's view of the tables."""
 import asyncio
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -654,7 +654,7 @@ async def published_table_of(
     session: AsyncSession, event_id: uuid.UUID, member_id: uuid.UUID
 ) -> EventTable | None:
     """The published table a member sits at (in the first round), or facilitates."""
-    found = await repository.tables_of(session, event_id, member_id)
+    found, _ = await repository.tables_of(session, event_id, member_id)
     return found[0] if found else None
 
 
@@ -778,12 +778,18 @@ async def _tables_view(
     viewer: Viewer,
     tables: list[EventTable],
     *,
-    all_cases: bool,
+    all_cases: Callable[[EventTable], bool],
     reader: tuple[Principal, RequestContext],
+    seated_reader: bool = False,
 ) -> list[TableRead]:
-    """The tables with their people and cases, read in three queries whatever their number.
-    An admin sees everyone's private fields: the read is audited like any other."""
+    """The tables with their people and cases, read in three queries whatever their number
+    (every round's at once). An admin sees everyone's private fields: the read is audited
+    like any other. ``seated_reader``: the viewer sits at these tables, so everyone seated at
+    them is their table-mate."""
     seats = await repository.seats(session, [t.id for t in tables])
+    if seated_reader:
+        seated = frozenset(m for _, m in seats) - {viewer.id}
+        viewer = replace(viewer, table_mates=viewer.table_mates | seated)
     people = {m.id: m for m in await repository.members(session, [m for _, m in seats])}
     audit_private_read(session, *reader, [fields_of(m) for m in people.values()])
     at_table: dict[uuid.UUID, list[Member]] = {t.id: [] for t in tables}
@@ -791,8 +797,11 @@ async def _tables_view(
         if member_id in people:
             at_table[table_id].append(people[member_id])
     cases_at: dict[uuid.UUID, list[TableCase]] = {t.id: [] for t in tables}
+    sees_every_case = {t.id for t in tables if all_cases(t)}
     for case in await repository.cases_at(session, [t.id for t in tables]):
-        hidden = not all_cases and case.visibility == CaseVisibility.facilitators
+        hidden = (
+            case.table_id not in sees_every_case and case.visibility == CaseVisibility.facilitators
+        )
         if (
             case.table_id is None
             or hidden
@@ -830,7 +839,7 @@ async def event_tables(
         session,
         viewer,
         list(await repository.tables(session, event.id)),
-        all_cases=True,
+        all_cases=lambda _: True,
         reader=(admin, context),
     )
 
@@ -845,21 +854,27 @@ async def my_table(
         # An event the reader may not see (a draft) is as unknown as one that does not exist:
         # "no table here" would tell them it does.
         raise NotFound("No such event.")
-    mine = await repository.tables_of(session, event.id, principal.id)
+    mine, seated = await repository.tables_of(session, event.id, principal.id)
     if not mine:
         raise NotFound("You have no table at this event (yet).")
-    viewer = await viewer_with_every_mate(session, principal)
-    views = []
-    for table in mine:
-        # A facilitator sees every case at the table they facilitate, in that round.
-        [view_of_table] = await _tables_view(
-            session,
-            viewer,
-            [table],
-            all_cases=principal.is_admin or table.facilitator_id == principal.id,
-            reader=(principal, context),
-        )
-        views.append(view_of_table)
+    facilitated = {t.id for t in mine if t.facilitator_id == principal.id}
+    # Everyone shown sits at a table the reader sat at, so each is a table-mate by definition
+    # (``seated_reader``); a facilitator without a seat may still have sat with some of them
+    # at another event.
+    viewer = (
+        Viewer(id=principal.id, is_admin=principal.is_admin, sees_members=principal.sees_members)
+        if seated
+        else await viewer_with_every_mate(session, principal)
+    )
+    # A facilitator sees every case at the table they facilitate, in that round.
+    views = await _tables_view(
+        session,
+        viewer,
+        mine,
+        all_cases=lambda table: principal.is_admin or table.id in facilitated,
+        reader=(principal, context),
+        seated_reader=seated,
+    )
     return MyTableRead(**views[0].model_dump(), rounds=views)
 
 

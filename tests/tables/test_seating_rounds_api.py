@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
+from app.auth.revocations import token_versions
 from app.models.case import Case
 from app.models.table import EventTable, SeatingPlan, TableSeat
 from app.notifications import repository as notifications_repository
@@ -210,3 +211,30 @@ class TestRounds:
         assert not any({a, b} <= t for tables in rounds_of(after) for t in tables)
         assert all(pinned in r[1] for r in rounds_of(after))
         assert after["version"] > plan["version"]
+
+
+async def test_my_table_in_every_round_costs_the_same_few_statements(
+    client, db, factory, count_statements, monkeypatch
+):
+    """Every round's tables are read together: the event, my tables, their seats, their people
+    and their cases, whatever the number of rounds (the seats make everyone shown a
+    table-mate, so no history lookup either)."""
+    monkeypatch.setattr(token_versions, "trust_seconds", 60.0)
+    admin, event, actors, _, _ = await three_round_event(client, db, factory)
+    response = await client.post(
+        url(event), headers=admin.headers, json={"seed": 1, "time_limit_s": 5, "rounds": 3}
+    )
+    assert response.status_code == 201, response.text
+    assert (await client.post(url(event, "/publish"), headers=admin.headers)).status_code == 200
+    member = actors[4]
+    mine_url = f"/api/v1/events/{event['id']}/tables/mine"
+    assert (await client.get(mine_url, headers=member.headers)).status_code == 200
+    count_statements.clear()
+    mine = (await client.get(mine_url, headers=member.headers)).json()
+    statements = [
+        s for s in count_statements if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+    ]
+    assert len(statements) == 5, statements
+    assert [r["round"] for r in mine["rounds"]] == [1, 2, 3]
+    for table in mine["rounds"]:
+        assert str(member.id) in {m["member_id"] for m in table["members"]}

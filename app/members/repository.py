@@ -23,9 +23,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.reads import HotRead
 from app.models.application import Application
 from app.models.audit import AuditEntry
 from app.models.case import Case, Recommendation
@@ -42,10 +42,8 @@ from app.models.survey import QuestionType, Survey, SurveyResponse
 from app.models.table import TableSeat
 from app.models.token import RefreshToken
 
-# A member as read by the directory: a row with the member table's columns as attributes,
-# and ``activated`` (whether a password is set).
-MemberRow = Row[Any]
-# One entry of a directory page: its columns by name.
+# A member as the directory reads them: columns by name (a single read has them all), with
+# ``activated`` (whether a password is set) and, for members' viewers, ``sat_with_viewer``.
 DirectoryEntry = dict[str, Any]
 
 
@@ -237,6 +235,13 @@ def _directory_template(
     return stmt.limit(bindparam("limit"))
 
 
+@lru_cache(maxsize=512)
+def _directory_read(
+    dialect: str, audience: Audience, filters: frozenset[str], sort: str | None, after: bool
+) -> HotRead:
+    return HotRead(_directory_template(dialect, audience, filters, sort, after))
+
+
 def audience_of(*, is_admin: bool, sees_members: bool) -> Audience:
     if is_admin:
         return Audience.everyone
@@ -255,18 +260,13 @@ async def list_members(
 ) -> list[DirectoryEntry]:
     """One page in keyset order; fetches limit+1 to know whether another page follows."""
     params = filter_params(filters)
-    stmt = _directory_template(
-        session.bind.dialect.name, audience, frozenset(params), sort, after is not None
-    )
+    filter_names = list(params)
     params.update(viewer_id=viewer_id, limit=limit + 1)
     if after is not None:
         params.update(after_key=after[0], after_id=after[1])
-    connection = await session.connection()
-    result = await connection.execute(stmt, params)
-    keys = tuple(result.keys())
-    # Plain dicts: reading a Row by name costs about ten times a dict lookup, and a page's
-    # privacy view reads every field of every row.
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return await _directory_read(
+        session.bind.dialect.name, audience, frozenset(filter_names), sort, after is not None
+    ).rows(session, params)
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
@@ -275,11 +275,10 @@ async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | No
 
 async def get_visible_member(
     session: AsyncSession, member_id: uuid.UUID, *, viewer_id: uuid.UUID, audience: Audience
-) -> MemberRow | None:
-    stmt = _directory_template(session.bind.dialect.name, audience, frozenset(), None, False)
-    connection = await session.connection()
-    result = await connection.execute(stmt, {"viewer_id": viewer_id, "member_id": member_id})
-    return result.one_or_none()
+) -> DirectoryEntry | None:
+    read = _directory_read(session.bind.dialect.name, audience, frozenset(), None, False)
+    rows = await read.rows(session, {"viewer_id": viewer_id, "member_id": member_id})
+    return rows[0] if rows else None
 
 
 async def replace_roles(session: AsyncSession, member_id: uuid.UUID, roles: Sequence[str]) -> None:

@@ -32,7 +32,7 @@ from app.members.events import (
     MemberUpdatedData,
 )
 from app.members.privacy import Viewer, may_filter_by, visible_private_fields
-from app.members.repository import MemberFilters, MemberRow
+from app.members.repository import MemberFilters
 from app.members.schemas import (
     ApplicationExport,
     AuditEntryExport,
@@ -65,8 +65,8 @@ from app.models.member import (
 )
 from app.models.notification import OPTIONAL_KINDS, NotificationKind, NotificationPreference
 
-# The ORM entity (writes) or a directory row (reads): both expose the columns as attributes.
-MemberLike = Member | MemberRow
+# The ORM entity (writes) or a directory entry (reads).
+MemberLike = Member | Mapping[str, Any]
 # A member's columns by name: a directory page's entries, a row's mapping.
 MemberFields = Mapping[str, Any]
 
@@ -109,10 +109,10 @@ def _audience(principal: Principal) -> repository.Audience:
 
 
 def fields_of(member: MemberLike) -> MemberFields:
-    """A member's columns by name, from the ORM entity or a directory row."""
+    """A member's columns by name, from the ORM entity or a directory entry."""
     if isinstance(member, Member):
         return {name: getattr(member, name) for name in _MEMBER_COLUMNS}
-    return member._asdict()
+    return member
 
 
 def _visibilities(member: MemberFields) -> dict[str, str]:
@@ -172,7 +172,8 @@ def full_view(member: MemberLike, roles: list[str]) -> MemberSelf:
 
 
 async def read_self_view(session: AsyncSession, member: MemberLike) -> MemberSelf:
-    return full_view(member, await auth_service.roles_of(session, member.id))
+    fields = fields_of(member)
+    return full_view(fields, await auth_service.roles_of(session, fields["id"]))
 
 
 def audit_private_read(
@@ -264,11 +265,10 @@ async def get_member(
     )
     if member is None:
         raise NotFound("No such member.")
-    if principal.is_admin or member.id == principal.id:
-        audit_private_read(session, principal, context, [member._asdict()])
+    if principal.is_admin or member["id"] == principal.id:
+        audit_private_read(session, principal, context, [member])
         return await read_self_view(session, member)
-    fields = member._asdict()
-    return member_view(viewer_of(principal, [fields]), fields)
+    return member_view(viewer_of(principal, [member]), member)
 
 
 async def _require_self(session: AsyncSession, principal: Principal) -> Member:

@@ -311,6 +311,19 @@ class TestPublish:
         assert (await db.execute(select(EventTable))).scalars().all() == []
 
 
+def table_mate_of(published: dict, actors: list, member_id: uuid.UUID):
+    """One of ``actors`` seated at the same published table as ``member_id``."""
+    number = table_number_of(published, member_id)
+    mate_id = next(
+        a["member_id"]
+        for t in published["tables"]
+        if t["number"] == number
+        for a in t["attendees"]
+        if a["member_id"] != str(member_id)
+    )
+    return next(a for a in actors if str(a.id) == mate_id)
+
+
 class TestMyTable:
     async def test_a_table_mate_reads_the_directory_in_one_statement(
         self, client, db, factory, count_statements, monkeypatch
@@ -325,15 +338,7 @@ class TestMyTable:
         stranger = await factory.member(company="Other Bank", company_visibility="table")
         await generate(client, admin, event)
         published = await publish(client, admin, event)
-        number = table_number_of(published, shy.id)
-        mate_id = next(
-            a["member_id"]
-            for t in published["tables"]
-            if t["number"] == number
-            for a in t["attendees"]
-            if a["member_id"] != str(shy.id)
-        )
-        mate = next(a for a in actors if str(a.id) == mate_id)
+        mate = table_mate_of(published, actors, shy.id)
         assert (await client.get("/api/v1/me", headers=mate.headers)).status_code == 200
 
         def statements() -> list[str]:
@@ -371,14 +376,7 @@ class TestMyTable:
         await generate(client, admin, event)
         published = await publish(client, admin, event)
         number = table_number_of(published, shy.id)
-        mate_id = next(
-            a["member_id"]
-            for t in published["tables"]
-            if t["number"] == number
-            for a in t["attendees"]
-            if a["member_id"] != str(shy.id)
-        )
-        mate = next(a for a in actors if str(a.id) == mate_id)
+        mate = table_mate_of(published, actors, shy.id)
         other_id = next(
             a["member_id"]
             for t in published["tables"]

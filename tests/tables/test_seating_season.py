@@ -6,6 +6,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from app.tables.seating.rounds import (
     season_lower_bound,
 )
 from app.tables.seating.rules import table_count
+from app.tables.seating.solver import solve_rounds
 
 Plan = list[list[list[str]]]
 BRUTE_FORCE_SEASONS = 20_000
@@ -132,3 +134,25 @@ def test_the_season_bound_counts_the_regulars_among_themselves() -> None:
         Instance(table_size=5, attendees=four + (Attendee(f"g{k}"),), rounds=2) for k in range(3)
     ]
     assert season_lower_bound(events) == 3 * 2 * 10 - (6 + 3 * 4) == brute_force_season(events, [])
+
+
+def test_a_season_aware_event_repeats_fewer_pairs_however_often_they_met() -> None:
+    # Four people at two tables of two. a and b met three times; every other pairing
+    # repeats two pairs that met once. Without attendance the plan weighs the meetings (two
+    # pairs met once cost less than one met three times); season-aware, a repeat is a
+    # repeat, and the season counts one rather than two.
+    day = date(2026, 6, 1)
+    history = (
+        Meeting("a", "b", 3, day),
+        *(Meeting(x, y, 1, day) for x, y in (("a", "c"), ("b", "d"), ("a", "d"), ("b", "c"))),
+    )
+    blind = tuple(Attendee(m) for m in "abcd")
+    aware = tuple(replace(p, attendance=0.5) for p in blind)
+    for seed in range(3):
+        for people, fewest in ((blind, 2), (aware, 1)):
+            instance = Instance(
+                table_size=2, attendees=people, history=history, seed=seed, reference_date=day
+            )
+            result = solve_rounds(instance)
+            assert result.metrics is not None
+            assert result.metrics.repeated_pairs == fewest, (seed, people[0].attendance)

@@ -17,7 +17,13 @@ from dataclasses import replace
 from app.tables.seating.designs import affine_plane_fits, affine_plane_rounds
 from app.tables.seating.model import Instance, Meeting, Metrics, TablePlan, Violation
 from app.tables.seating.rules import Layout, company_keys, layout, violations
-from app.tables.seating.scoring import Costs, evaluate
+from app.tables.seating.scoring import (
+    SEASON_SEARCH,
+    Costs,
+    evaluate,
+    search_weight,
+    season_aware,
+)
 from app.tables.seating.search import HARD, Seating
 
 MAX_ROUNDS = 12
@@ -290,7 +296,9 @@ class RoundsSearch:
             for number in range(1, self.rounds + 1)
         ]
         self.history: list[dict[int, float]] = [{} for _ in people]
+        season = season_aware(instance)
         for pair, weight in Costs(instance).pair_weight.items():
+            weight = search_weight(weight, season)
             first, second = (index[m] for m in pair)
             self.history[first][second] = weight
             self.history[second][first] = weight
@@ -648,4 +656,5 @@ def evaluate_rounds(
 
 def default_moves(instance: Instance) -> int:
     seats = len(instance.attendees) * max(1, instance.rounds)
-    return instance.max_moves or min(MAX_MOVES, max(MIN_MOVES, MOVES_PER_SEAT * seats))
+    per_seat = MOVES_PER_SEAT * (SEASON_SEARCH if season_aware(instance) else 1)
+    return instance.max_moves or min(MAX_MOVES, max(MIN_MOVES, round(per_seat * seats)))

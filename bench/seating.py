@@ -16,7 +16,8 @@ Then rounds (one event seating everyone several times, planned together):
 6. 2,000 people at 250 tables for 3 rounds, with the rules of instance 3;
 7. a season of ten events, 150 members of whom 60 to 80 come each time (some nearly always,
    some seldom), with 1 and with 3 rounds each: the new planner (rounds together, season-aware)
-   against today's solver (one seating at a time against the pairs before it).
+   against today's solver (one seating at a time against the pairs before it), and the
+   hindsight lower bound of the season's repeated pairs (``season_lower_bound``).
 
 For rounds the baselines seat one round after the other against the rounds before it:
 *today* is the single-round solver, *greedy* and *random* the baselines below.

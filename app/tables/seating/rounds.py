@@ -17,7 +17,13 @@ from dataclasses import replace
 from app.tables.seating.designs import affine_plane_fits, affine_plane_rounds
 from app.tables.seating.model import Instance, Meeting, Metrics, TablePlan, Violation
 from app.tables.seating.rules import Layout, company_keys, layout, violations
-from app.tables.seating.scoring import Costs, evaluate
+from app.tables.seating.scoring import (
+    SEASON_SEARCH,
+    Costs,
+    evaluate,
+    search_weight,
+    season_aware,
+)
 from app.tables.seating.search import HARD, Seating
 
 MAX_ROUNDS = 12
@@ -102,6 +108,30 @@ def round_violations(
     return found
 
 
+def never_together(instance: Instance) -> set[frozenset[str]]:
+    """The pairs of attendees no plan of ``instance`` seats at one table in any round:
+    colleagues, pairs kept apart, and two facilitators when no table may hold two."""
+    present = {p.id for p in instance.attendees}
+    apart: set[frozenset[str]] = set()
+    by_company: dict[str, list[str]] = {}
+    for member, key in company_keys(instance.attendees).items():
+        by_company.setdefault(key, []).append(member)
+    for colleagues in by_company.values():
+        apart.update(
+            frozenset((a, b)) for i, a in enumerate(colleagues) for b in colleagues[i + 1 :]
+        )
+    facilitators = [p.id for p in instance.attendees if p.facilitator]
+    # As many facilitators as tables, or fewer: no table may have two of them.
+    if len(facilitators) <= layout(instance).tables:
+        apart.update(
+            frozenset((a, b)) for i, a in enumerate(facilitators) for b in facilitators[i + 1 :]
+        )
+    for a, b in instance.keep_apart:
+        if a != b and a in present and b in present:
+            apart.add(frozenset((a, b)))
+    return apart
+
+
 def repeat_lower_bound(instance: Instance) -> int:
     """The fewest repeated pairs any plan of ``instance`` can have, by counting.
 
@@ -120,24 +150,7 @@ def repeat_lower_bound(instance: Instance) -> int:
     rounds = max(1, instance.rounds)
     seats_next_to = rounds * sum(s * (s - 1) // 2 for s in sizes)
     present = set(people)
-    stale: set[frozenset[str]] = set()
-    keys = company_keys(instance.attendees)
-    by_company: dict[str, list[str]] = {}
-    for member, key in keys.items():
-        by_company.setdefault(key, []).append(member)
-    for colleagues in by_company.values():
-        stale.update(
-            frozenset((a, b)) for i, a in enumerate(colleagues) for b in colleagues[i + 1 :]
-        )
-    facilitators = [p.id for p in instance.attendees if p.facilitator]
-    # As many facilitators as tables, or fewer: no table may have two of them.
-    if len(facilitators) <= shape.tables:
-        stale.update(
-            frozenset((a, b)) for i, a in enumerate(facilitators) for b in facilitators[i + 1 :]
-        )
-    for a, b in instance.keep_apart:
-        if a != b and a in present and b in present:
-            stale.add(frozenset((a, b)))
+    stale = never_together(instance)
     for meeting in instance.history:
         if meeting.a != meeting.b and meeting.a in present and meeting.b in present:
             stale.add(frozenset((meeting.a, meeting.b)))
@@ -149,6 +162,86 @@ def repeat_lower_bound(instance: Instance) -> int:
     least_per_person = rounds * (shape.base - 1)
     excess = sum(max(0, least_per_person - (n - 1 - blocked[m])) for m in people)
     return max(by_pairs, math.ceil(excess / 2))
+
+
+def _fewest_pairs_within(members: int, shape: Layout) -> int:
+    """The fewest pairs ``members`` people of one group can form at these tables: spread as
+    evenly as the tables allow (the even spread fits, since the larger tables take the rest)."""
+    per_table, extra = divmod(members, shape.tables)
+    return extra * (per_table + 1) * per_table // 2 + (shape.tables - extra) * (
+        per_table * (per_table - 1) // 2
+    )
+
+
+def season_lower_bound(events: Sequence[Instance], history: Sequence[Meeting] = ()) -> int:
+    """The fewest repeated pairs any plans of a season's ``events`` can have in total, in
+    hindsight (knowing who comes to every event), counted as ``repeated_pairs`` counts them
+    event after event: every seating of a pair beyond its first, and every seating of a pair
+    in ``history`` (what came before the season; the events' own histories are ignored).
+
+    Over the season the repeats are the seatings less the pairs that ever sit together
+    fresh, and a pair can sit together fresh once at most, and only when both come to an
+    event that lets them share a table. Three counts, the largest wins:
+
+    - per group: the people who come most often, spread as evenly as possible at every
+      event, still sit with each other so many times; less the pairs among them that could
+      ever be fresh, that many of those seatings repeat (every group of the most frequent
+      attendees is tried);
+    - per person: seats next to someone at every event attended, against the partners
+      they could ever meet fresh (each repeat counted by both of its people, hence the half;
+      the seats of the larger tables go where fresh partners are left, as far as they are);
+    - per event: what each event's own rounds must repeat among themselves.
+    """
+    if not events:
+        return 0
+    met_before = {frozenset((m.a, m.b)) for m in history if m.a != m.b}
+    partners: dict[str, set[str]] = {}
+    came: Counter[str] = Counter()
+    least_seats: Counter[str] = Counter()
+    seatings = 0
+    within_events = 0
+    shapes = []
+    for event in events:
+        shape = layout(event)
+        rounds = max(1, event.rounds)
+        shapes.append((event, shape, rounds))
+        people = [p.id for p in event.attendees]
+        apart = never_together(event)
+        for i, a in enumerate(people):
+            came[a] += 1
+            least_seats[a] += rounds * (shape.base - 1)
+            for b in people[i + 1 :]:
+                pair = frozenset((a, b))
+                if pair not in apart and pair not in met_before:
+                    partners.setdefault(a, set()).add(b)
+                    partners.setdefault(b, set()).add(a)
+        sizes = [shape.base + 1] * shape.larger + [shape.base] * (shape.tables - shape.larger)
+        seatings += rounds * sum(s * (s - 1) // 2 for s in sizes)
+        within_events += repeat_lower_bound(replace(event, history=()))
+    # Per group: the most frequent attendees first, one more at a time.
+    order = sorted(came, key=lambda m: (-came[m], m))
+    group: set[str] = set()
+    in_group: Counter[int] = Counter()  # per event: how many of the group come
+    fresh_within = 0
+    by_groups = 0
+    attends = [{p.id for p in event.attendees} for event, _, _ in shapes]
+    for member in order:
+        fresh_within += len(partners.get(member, set()) & group)
+        group.add(member)
+        for number, present in enumerate(attends):
+            if member in present:
+                in_group[number] += 1
+        forced = sum(
+            rounds * _fewest_pairs_within(in_group[number], shape)
+            for number, (_, shape, rounds) in enumerate(shapes)
+        )
+        by_groups = max(by_groups, forced - fresh_within)
+    # Per person.
+    over = sum(max(0, least_seats[m] - len(partners.get(m, ()))) for m in came)
+    room = sum(max(0, len(partners.get(m, ())) - least_seats[m]) for m in came)
+    extra_seats = 2 * seatings - sum(least_seats.values())
+    by_people = math.ceil((over + max(0, extra_seats - room)) / 2)
+    return max(by_groups, by_people, within_events)
 
 
 def repeated_pairs(instance: Instance, plan: Sequence[Sequence[Sequence[str]]]) -> int:
@@ -203,7 +296,9 @@ class RoundsSearch:
             for number in range(1, self.rounds + 1)
         ]
         self.history: list[dict[int, float]] = [{} for _ in people]
+        season = season_aware(instance)
         for pair, weight in Costs(instance).pair_weight.items():
+            weight = search_weight(weight, season)
             first, second = (index[m] for m in pair)
             self.history[first][second] = weight
             self.history[second][first] = weight
@@ -561,4 +656,5 @@ def evaluate_rounds(
 
 def default_moves(instance: Instance) -> int:
     seats = len(instance.attendees) * max(1, instance.rounds)
-    return instance.max_moves or min(MAX_MOVES, max(MIN_MOVES, MOVES_PER_SEAT * seats))
+    per_seat = MOVES_PER_SEAT * (SEASON_SEARCH if season_aware(instance) else 1)
+    return instance.max_moves or min(MAX_MOVES, max(MIN_MOVES, round(per_seat * seats)))

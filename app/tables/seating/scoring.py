@@ -11,6 +11,25 @@ from app.tables.seating.model import Instance, Meeting, Metrics, Reason, TablePl
 RECENCY_HALF_LIFE_DAYS = 365.0
 
 
+# Season-aware plans (attendance known) count a repeat as one repeat, whoever repeats: how
+# often and how recently the pair met only tells equal counts apart (a tenth of its weight
+# beyond 1). Over a season the regulars must meet again and the count is what the season
+# keeps; two repeats of pairs met once are worse than one of a pair met three times.
+SEASON_HISTORY_SHARE = 0.1
+# ... and they search twice as long, within the same time limit (bench/README.md).
+SEASON_SEARCH = 2.0
+
+
+def season_aware(instance: Instance) -> bool:
+    """Whether the attendees say how often they come (the plan is one event of a season)."""
+    return any(p.attendance for p in instance.attendees)
+
+
+def search_weight(weight: float, season: bool) -> float:
+    """What a repeat of a pair with this history weight costs the search, in repeats."""
+    return 1.0 + SEASON_HISTORY_SHARE * (weight - 1.0) if season else weight
+
+
 def meeting_weight(meeting: Meeting, today: date | None) -> float:
     """More often and more recently met pairs count more."""
     if meeting.last_met is None or today is None:

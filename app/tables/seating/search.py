@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from app.tables.seating.model import Instance
 from app.tables.seating.rules import Layout, company_keys, spread_limits
-from app.tables.seating.scoring import Costs
+from app.tables.seating.scoring import Costs, search_weight, season_aware
 
 HARD = 1_000_000.0
 # The starting temperature, in units of the largest weight: low, because the greedy start is
@@ -56,7 +56,9 @@ class Seating:
                 self.apart[index[b]].add(index[a])
         costs = Costs(instance)
         self.history: list[dict[int, float]] = [{} for _ in people]
+        season = season_aware(instance)
         for pair, weight in costs.pair_weight.items():
+            weight = search_weight(weight, season)
             first, second = (index[m] for m in pair)
             self.history[first][second] = weight
             self.history[second][first] = weight

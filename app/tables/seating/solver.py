@@ -23,7 +23,7 @@ from app.tables.seating.rounds import (
     round_violations,
 )
 from app.tables.seating.rules import disproof, layout, violations
-from app.tables.seating.scoring import evaluate
+from app.tables.seating.scoring import SEASON_SEARCH, evaluate, season_aware
 from app.tables.seating.search import MAX_MOVES, MIN_MOVES, MOVES_PER_ATTENDEE, Seating
 
 # Exhaustive search is tried when the local search found no valid plan and the instance is
@@ -41,8 +41,9 @@ def solve(instance: Instance, clock: Callable[[], float] = time.perf_counter) ->
     shape = layout(instance)
     seating = Seating(instance, shape)
     rng = random.Random(instance.seed)
+    per_attendee = MOVES_PER_ATTENDEE * (SEASON_SEARCH if season_aware(instance) else 1)
     moves = instance.max_moves or min(
-        MAX_MOVES, max(MIN_MOVES, MOVES_PER_ATTENDEE * len(instance.attendees))
+        MAX_MOVES, max(MIN_MOVES, round(per_attendee * len(instance.attendees)))
     )
     deadline = started + instance.time_limit_s
     moves_made = 0

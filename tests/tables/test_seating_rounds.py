@@ -67,8 +67,9 @@ def test_larger_instances_keep_the_rules_in_every_round_too(instance: Instance) 
 BRUTE_FORCE_PLANS = 20_000
 
 
-def brute_force_fewest_repeats(instance: Instance) -> int | None:
-    """The fewest repeated pairs over every plan keeping the rules (tiny instances only)."""
+def valid_rounds(instance: Instance) -> list[list[list[list[str]]]]:
+    """For each round of ``instance``, every seating of it that keeps the rules on its own
+    (tiny instances only): the brute force's material."""
     ids = [p.id for p in instance.attendees]
     count = table_count(instance)
     cases = case_rounds(instance)
@@ -84,6 +85,13 @@ def brute_force_fewest_repeats(instance: Instance) -> int | None:
             if not round_violations(one_round, [tables], its_cases):
                 valid.append(tables)
         per_round.append(valid)
+    return per_round
+
+
+def brute_force_fewest_repeats(instance: Instance) -> int | None:
+    """The fewest repeated pairs over every plan keeping the rules (tiny instances only)."""
+    cases = case_rounds(instance)
+    per_round = valid_rounds(instance)
     if math.prod(len(valid) for valid in per_round) > BRUTE_FORCE_PLANS:
         return None  # too many to try within a test's patience
     best = None

@@ -19,8 +19,8 @@ from app.tables.seating.rounds import (
     round_violations,
     season_lower_bound,
 )
-from app.tables.seating.rules import table_count
 from app.tables.seating.solver import solve_rounds
+from tests.tables.test_seating_rounds import valid_rounds
 
 Plan = list[list[list[str]]]
 BRUTE_FORCE_SEASONS = 20_000
@@ -28,21 +28,8 @@ BRUTE_FORCE_SEASONS = 20_000
 
 def every_plan(instance: Instance) -> list[Plan]:
     """Every plan of ``instance`` (all its rounds) that keeps the rules."""
-    ids = [p.id for p in instance.attendees]
-    count = table_count(instance)
     cases = case_rounds(instance)
-    one_round = replace(instance, rounds=1)
-    per_round = []
-    for number in range(1, instance.rounds + 1):
-        its_cases = {m: 1 for m, r in cases.items() if r == number}
-        valid = []
-        for assignment in itertools.product(range(count), repeat=len(ids)):
-            tables: list[list[str]] = [[] for _ in range(count)]
-            for member, table in zip(ids, assignment, strict=True):
-                tables[table].append(member)
-            if not round_violations(one_round, [tables], its_cases):
-                valid.append(tables)
-        per_round.append(valid)
+    per_round = valid_rounds(instance)
     return [
         list(plan)
         for plan in itertools.product(*per_round)

@@ -11,7 +11,12 @@ from app.api import API_PREFIX, include_api
 from app.auth import revocations
 from app.auth import service as auth_service
 from app.core.config import Settings, get_settings
-from app.core.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
+from app.core.db import (
+    create_autocommit_sessionmaker,
+    create_engine,
+    create_sessionmaker,
+    create_side_engine,
+)
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.logging import configure_logging
@@ -48,6 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.tracer_provider is not None:
         app.state.tracer_provider.shutdown()  # sends the spans still buffered
     await app.state.engine.dispose()
+    if app.state.side_engine is not None:
+        await app.state.side_engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.read_sessionmaker = create_autocommit_sessionmaker(app.state.engine)
+    app.state.side_engine = create_side_engine(settings)
     app.state.token_codec = TokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
 

@@ -5,9 +5,10 @@ an event loop (or a GIL) with the orchestrator.
 
 ``python -m bench.load_client PLAN.json RESULT.json``
 
-Two modes:
+Three modes:
 - ``mix``: the event-day mix (browsing, the registration race, the door, Timepad webhooks,
   survey answers), every actor a coroutine, each request timed and recorded under its route;
+- ``race``: the registration race alone (``bench.race``);
 - ``single``: ``connections`` closed loops against one URL (the ceiling and its full-stack
   twin), the same client and connection count as the mix's browsers.
 """
@@ -326,11 +327,27 @@ async def run_single(plan: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.monotonic() - started, "routes": rec.summary(), "samples": rec.samples}
 
 
+async def run_race(plan: dict[str, Any]) -> dict[str, Any]:
+    """The registration race alone, on an otherwise idle server."""
+    rec = Recorder()
+    started = time.monotonic()
+    race = await _race(plan["base_url"], rec, plan["race"])
+    return {
+        "seconds": time.monotonic() - started,
+        "routes": rec.summary(),
+        "samples": rec.samples,
+        "race": race,
+    }
+
+
+RUNNERS = {"mix": run_mix, "race": run_race, "single": run_single}
+
+
 def main(argv: list[str]) -> int:
     plan_path, result_path = argv
     with open(plan_path) as source:
         plan = json.load(source)
-    runner = run_mix if plan["mode"] == "mix" else run_single
+    runner = RUNNERS[plan["mode"]]
     result = asyncio.run(runner(plan))
     with open(result_path, "w") as target:
         json.dump(result, target)

@@ -1,6 +1,7 @@
 """The engine, the session factory and the one-transaction-per-request dependency."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 
 from app.core.config import Settings
 from app.core.errors import AppError
+
+log = logging.getLogger(__name__)
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -52,6 +55,61 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args={"timeout": settings.database_connect_timeout_seconds},
         hide_parameters=True,
     )
+
+
+def create_side_engine(settings: Settings) -> AsyncEngine | None:
+    """PostgreSQL: a small pool of autocommit connections for the few statements that must
+    commit at once, on their own, while the request's transaction is still open: taking a seat
+    or a place in line. Run inside the request's transaction, such a statement would keep the
+    event's row locked until that transaction commits, and every other confirmation for the
+    event would queue behind it, for as long as the API takes to get back to each request on
+    a busy event loop. On its own it holds the row for the statement only.
+
+    A separate pool, so that a burst of requests, each holding a connection of the main pool,
+    can never starve the side statements they wait for. None on SQLite: one writer at a time,
+    the request's own transaction takes the seat."""
+    if settings.is_sqlite:
+        return None
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_side_pool_size,
+        max_overflow=settings.database_side_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args={"timeout": settings.database_connect_timeout_seconds},
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
+    )
+
+
+# session.info keys: the side engine a request's session may use (``side_engine``), and what to
+# undo when the request fails (``on_failure``).
+_SIDE_ENGINE = "dl_side_engine"
+_ON_FAILURE = "dl_on_failure"
+
+Compensation = Callable[[], Awaitable[None]]
+
+
+def side_engine(session: AsyncSession) -> AsyncEngine | None:
+    """The side engine of a request's session (``create_side_engine``), or None: on SQLite,
+    outside requests (the worker, the CLI), and in sessions bound to one connection (a test's
+    outer transaction, whose uncommitted rows another connection could not see)."""
+    engine: AsyncEngine | None = session.info.get(_SIDE_ENGINE)
+    return engine
+
+
+def on_failure(session: AsyncSession, compensation: Compensation) -> None:
+    """Undo a side statement's effect if the request fails: run when the request raises or its
+    COMMIT fails. A compensation must be harmless when the transaction did commit after all
+    (a COMMIT whose answer was lost), so it undoes only what the transaction did not consume."""
+    session.info.setdefault(_ON_FAILURE, []).append(compensation)
+
+
+async def _compensate(session: AsyncSession) -> None:
+    for compensation in session.info.pop(_ON_FAILURE, []):
+        try:
+            await compensation()
+        except Exception:  # what a compensation leaves behind, a job finds and undoes later
+            log.exception("a failed request could not undo a side statement")
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -121,13 +179,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     safe = request.method in ("GET", "HEAD")
     maker = request.app.state.read_sessionmaker if safe else request.app.state.sessionmaker
     async with maker() as session:
+        side = getattr(request.app.state, "side_engine", None)
+        if not safe and side is not None and isinstance(maker.kw.get("bind"), AsyncEngine):
+            session.info[_SIDE_ENGINE] = side
         try:
-            yield session
-        except AppError as error:
-            if error.keeps_writes:
-                await session.commit()
+            try:
+                yield session
+            except AppError as error:
+                if error.keeps_writes:
+                    await session.commit()
+                raise
+            await session.commit()
+        except BaseException:
+            await _compensate(session)
             raise
-        await session.commit()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

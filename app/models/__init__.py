@@ -18,7 +18,7 @@ from app.models.notification import (
     RegistrationReminder,
 )
 from app.models.outbox import OutboxEvent
-from app.models.registration import Registration
+from app.models.registration import Registration, SeatHold
 from app.models.review import Review, ReviewAssignment, RubricCriterion
 from app.models.survey import Survey, SurveyRespondent, SurveyResponse
 from app.models.table import (
@@ -65,6 +65,7 @@ __all__ = [
     "Review",
     "ReviewAssignment",
     "RubricCriterion",
+    "SeatHold",
     "SeatingKeepApart",
     "SeatingPin",
     "SeatingPlan",

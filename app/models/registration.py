@@ -87,3 +87,20 @@ class Registration(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SeatHold(SQLModel, table=True):
+    """A seat taken for a confirmation by a statement committed on its own, before the
+    confirmation's transaction commits (so that nobody queues on the event's row meanwhile).
+    That transaction deletes the hold as it confirms; a hold still here belongs to a request
+    that failed or died, and goes back to the event when it expires.
+
+    No foreign keys: the hold is written beside a transaction that may hold its registration's
+    row locked (a key check would wait for it) or may not have committed the registration yet.
+    A hold whose registration or event is gone simply expires."""
+
+    __tablename__ = "seat_hold"
+
+    registration_id: uuid.UUID = Field(primary_key=True)
+    event_id: uuid.UUID
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

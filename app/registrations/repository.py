@@ -5,10 +5,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.models.event import Event
 from app.models.member import Member
@@ -18,7 +18,7 @@ from app.models.notification import (
     NextEventRequest,
     RegistrationReminder,
 )
-from app.models.registration import Registration, RegistrationStatus
+from app.models.registration import Registration, RegistrationStatus, SeatHold
 
 
 class DuplicateRegistration(Exception):
@@ -85,6 +85,112 @@ async def take_seat(session: AsyncSession, event_id: uuid.UUID) -> bool:
         .returning(Event.id)
     )
     return result.scalar_one_or_none() is not None
+
+
+# -- seats and places in line taken on the side (PostgreSQL; see ``core.db.create_side_engine``)
+# Each statement commits on its own and holds the event's row for its own execution only.
+
+_EVENT = Event.__table__
+_HOLD = SeatHold.__table__
+_TAKEN = (
+    update(_EVENT)
+    .where(_EVENT.c.id == bindparam("event_id"), _EVENT.c.seats_held < _EVENT.c.seats)
+    .values(seats_held=_EVENT.c.seats_held + 1)
+    .returning(_EVENT.c.id)
+    .cte("taken")
+)
+# The seat and its hold in one statement: both happen or neither does.
+_HOLD_SEAT = (
+    insert(_HOLD)
+    .from_select(
+        ["registration_id", "event_id", "expires_at"],
+        select(
+            bindparam("registration_id", type_=_HOLD.c.registration_id.type),
+            _TAKEN.c.id,
+            bindparam("expires_at", type_=_HOLD.c.expires_at.type),
+        ),
+    )
+    .add_cte(_TAKEN)
+    .returning(_HOLD.c.registration_id)
+)
+_GONE = (
+    delete(_HOLD)
+    .where(_HOLD.c.registration_id == bindparam("registration_id"))
+    .returning(_HOLD.c.event_id)
+    .cte("gone")
+)
+_GIVE_BACK = (
+    update(_EVENT)
+    .where(_EVENT.c.id == _GONE.c.event_id, _EVENT.c.seats_held > 0)
+    .values(seats_held=_EVENT.c.seats_held - 1)
+    .add_cte(_GONE)
+)
+_NEXT_IN_LINE = (
+    update(_EVENT)
+    .where(_EVENT.c.id == bindparam("event_id"))
+    .values(waitlist_seq=_EVENT.c.waitlist_seq + 1)
+    .returning(_EVENT.c.waitlist_seq)
+)
+
+
+async def hold_seat(
+    side: AsyncEngine, event_id: uuid.UUID, registration_id: uuid.UUID, expires_at: datetime
+) -> bool:
+    """Take a seat for a registration and record the hold, committed at once. True when the
+    registration holds a seat: a new one, or one an earlier attempt of its own took and never
+    consumed (its hold is still there; the caller holds the registration's row, so no other
+    attempt is running)."""
+    async with side.connect() as connection:
+        try:
+            params = {"event_id": event_id, "registration_id": registration_id}
+            result = await connection.execute(_HOLD_SEAT, {**params, "expires_at": expires_at})
+        except IntegrityError:  # the earlier hold: the statement took nothing
+            return True
+        return result.first() is not None
+
+
+async def consume_seat_hold(session: AsyncSession, registration_id: uuid.UUID) -> bool:
+    """In the confirmation's transaction: the hold becomes the confirmed registration's seat.
+    False when the hold expired and went back to the event meanwhile."""
+    result = await session.execute(
+        delete(SeatHold)
+        .where(SeatHold.registration_id == registration_id)
+        .returning(SeatHold.registration_id)
+    )
+    return result.first() is not None
+
+
+async def give_back_seat_hold(side: AsyncEngine, registration_id: uuid.UUID) -> None:
+    """The request failed: its hold, if no committed transaction consumed it, goes back."""
+    async with side.connect() as connection:
+        await connection.execute(_GIVE_BACK, {"registration_id": registration_id})
+
+
+async def take_place_in_line(side: AsyncEngine, event_id: uuid.UUID) -> int:
+    """The next number of the event's waiting list, committed at once. A request that fails
+    afterwards leaves a gap: the line is ordered by these numbers, never counted by them."""
+    async with side.connect() as connection:
+        result = await connection.execute(_NEXT_IN_LINE, {"event_id": event_id})
+        return int(result.scalar_one())
+
+
+async def release_expired_seat_holds(session: AsyncSession, now: datetime) -> dict[uuid.UUID, int]:
+    """Holds of requests that never confirmed go back to their events: seats freed per event.
+    A hold being consumed right now is row-locked by its transaction; whichever of the two
+    deletes it first wins, and the other finds nothing."""
+    result = await session.execute(
+        delete(SeatHold).where(SeatHold.expires_at < now).returning(SeatHold.event_id)
+    )
+    freed: dict[uuid.UUID, int] = {}
+    for (event_id,) in result:
+        freed[event_id] = freed.get(event_id, 0) + 1
+    for event_id, count in freed.items():
+        await session.execute(
+            update(Event)
+            .where(Event.id == event_id, Event.seats_held >= count)
+            .values(seats_held=Event.seats_held - count)
+        )
+    return freed
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:

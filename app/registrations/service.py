@@ -3,15 +3,18 @@ status changes that settle them.
 
 Seats: a seat is held by a confirmed, checked-in or offered registration. Taking one is a
 conditional update of the event row (``repository.take_seat``); whoever finds none joins the
-waiting list, numbered under the same row lock. A freed seat is offered to the first in line
+waiting list, numbered on the same row. A member's confirmation over the API takes its seat or
+its place in line by a statement committed on its own (``confirm_seat``), so a rush of
+confirmations never queues on the event's row. A freed seat is offered to the first in line
 in the same transaction. Lock order is always registration, then event, then the next in line
 (SKIP LOCKED), so concurrent requests never deadlock.
 """
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import accounts
 from app.auth.links import InvalidLink
@@ -20,7 +23,15 @@ from app.auth.service import normalize_email
 from app.core import audit, calendar
 from app.core.config import Settings
 from app.core.context import RequestContext
-from app.core.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from app.core.db import on_failure, side_engine
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 from app.core.outbox import EventType, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.core.security import (
@@ -36,6 +47,7 @@ from app.events.service import load_visible
 from app.models.event import Event, EventStatus
 from app.models.member import Role
 from app.models.notification import CalendarFeed, NextEventGuest, NextEventRequest
+from app.models.outbox import OutboxEvent
 from app.models.registration import SEAT_HOLDING, Registration, RegistrationStatus
 from app.registrations import events, links, repository
 from app.registrations.repository import RegistrationRow
@@ -130,32 +142,89 @@ def reopen(registration: Registration, now: datetime) -> None:
 # -- the seat rules ----------------------------------------------------------------------------
 
 
-async def confirm_seat(session: AsyncSession, registration: Registration, now: datetime) -> None:
-    """The second confirmation: a seat if one is free, else the waiting list (in order)."""
+async def confirm_seat(
+    session: AsyncSession,
+    registration: Registration,
+    now: datetime,
+    *,
+    event: Event | None = None,
+    side: AsyncEngine | None = None,
+) -> None:
+    """The second confirmation: a seat if one is free, else the waiting list (in order).
+
+    ``event``, as the caller read it: when it shows no seat free, the waiting list is joined
+    without trying. ``side`` (``core.db.side_engine``): the seat or the place in line is taken
+    by a statement committed on its own, so the event's row is never held while this request's
+    transaction is open. Only for a transaction that has not written the event's row itself
+    (the side statement would wait for it)."""
     if registration.status == R.offered:
         registration.confirmed_at = now
         registration.offer_expires_at = None
         _touch(registration, R.confirmed, now)
         emit(session, events.CONFIRMED, registration_data(registration))
         return
-    # Everyone confirming for the event queues on its row from the seat's UPDATE to COMMIT,
-    # each holding a pooled connection meanwhile. So the confirmation is written first, as if
-    # a seat were free, and the seat is taken by the transaction's last statement: the row is
-    # held for the COMMIT only. With no seat free the confirmation is undone and the member
-    # joins the waiting list; that costs no lock (an UPDATE matching nothing locks nothing).
+    full = event is not None and event.seats_held >= event.seats
+    if side is not None:
+        if not full and await _hold_seat(session, side, registration, now):
+            _seat_confirmed(session, registration, now)
+            return
+        position = await repository.take_place_in_line(side, registration.event_id)
+        _join_waiting_list(session, registration, position, now)
+        return
+    if full:
+        position = await repository.next_waitlist_position(session, registration.event_id)
+        _join_waiting_list(session, registration, position, now)
+        return
+    # In the transaction, everyone confirming for the event queues on its row from the seat's
+    # UPDATE to COMMIT. So the confirmation is written first, as if a seat were free, and the
+    # seat is taken by the transaction's last statement: the row is held for the COMMIT only.
+    # With no seat free the confirmation is undone and the member joins the waiting list;
+    # that costs no lock (an UPDATE matching nothing locks nothing).
     version = registration.version
-    registration.confirmed_at = now
-    _touch(registration, R.confirmed, now)
-    announced = emit(session, events.CONFIRMED, registration_data(registration))
+    announced = _seat_confirmed(session, registration, now)
     await session.flush()
     if await repository.take_seat(session, registration.event_id):
         return
     await session.delete(announced)
     registration.confirmed_at = None
     registration.version = version
-    registration.waitlist_position = await repository.next_waitlist_position(
-        session, registration.event_id
-    )
+    position = await repository.next_waitlist_position(session, registration.event_id)
+    _join_waiting_list(session, registration, position, now)
+
+
+# A seat taken on the side is consumed a few statements later; a hold lasting longer belongs to
+# a request that died, and this is how long its seat stays away from the others.
+SEAT_HOLD_TTL = timedelta(minutes=2)
+
+
+async def _hold_seat(
+    session: AsyncSession, side: AsyncEngine, registration: Registration, now: datetime
+) -> bool:
+    """A seat held on the side and consumed in this transaction; given back if the request
+    fails before its COMMIT lands."""
+    if not await repository.hold_seat(
+        side, registration.event_id, registration.id, now + SEAT_HOLD_TTL
+    ):
+        return False
+    on_failure(session, partial(repository.give_back_seat_hold, side, registration.id))
+    if not await repository.consume_seat_hold(session, registration.id):
+        # Only when this request outlived the hold: the seat went back to the event.
+        raise ServiceUnavailable("The confirmation took too long; retry.")
+    return True
+
+
+def _seat_confirmed(
+    session: AsyncSession, registration: Registration, now: datetime
+) -> OutboxEvent:
+    registration.confirmed_at = now
+    _touch(registration, R.confirmed, now)
+    return emit(session, events.CONFIRMED, registration_data(registration))
+
+
+def _join_waiting_list(
+    session: AsyncSession, registration: Registration, position: int, now: datetime
+) -> None:
+    registration.waitlist_position = position
     _touch(registration, R.waitlisted, now)
     emit(
         session,
@@ -282,7 +351,9 @@ async def _confirm(session: AsyncSession, registration: Registration) -> None:
     event = await event_service.find(session, registration.event_id)
     if event is None or event.status not in ACTIVE:
         raise IllegalTransition("This event no longer takes confirmations.")
-    await confirm_seat(session, registration, datetime.now(UTC))
+    await confirm_seat(
+        session, registration, datetime.now(UTC), event=event, side=side_engine(session)
+    )
 
 
 async def confirm_by_link(
@@ -748,6 +819,17 @@ async def expire_offers(session: AsyncSession, settings: Settings, now: datetime
     for registration in expired:
         await cancel_registration(session, settings, registration, "offer_expired", now)
     return len(expired)
+
+
+async def release_seat_holds(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Seats held for confirmations that never committed (the request failed and could not
+    give its seat back, or its process died) return to their events and go to the waiting
+    list."""
+    freed = await repository.release_expired_seat_holds(session, now)
+    for event_id in freed:
+        while await offer_next(session, settings, event_id, now) is not None:
+            pass
+    return sum(freed.values())
 
 
 async def release_unconfirmed(session: AsyncSession, settings: Settings, now: datetime) -> int:

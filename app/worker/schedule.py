@@ -89,6 +89,9 @@ JOBS: list[ScheduledJob] = [
         "expire_registration_offers", timedelta(minutes=1), registrations_service.expire_offers
     ),
     ScheduledJob(
+        "release_expired_seat_holds", timedelta(minutes=1), registrations_service.release_seat_holds
+    ),
+    ScheduledJob(
         "release_unconfirmed_registrations",
         timedelta(minutes=5),
         registrations_service.release_unconfirmed,

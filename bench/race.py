@@ -1,0 +1,319 @@
+"""``python -m bench.race``: the registration race alone, on PostgreSQL, over real sockets.
+
+200 members register and at once confirm for 64 seats, one connection each, against uvicorn
+(one worker) with ``python -m app.worker`` delivering the outbox meanwhile, as in the
+event-day mix of ``bench.load`` but with nothing else running, so that its figures are the
+race's own. The race is run ``--rounds`` times, each time for a new event. Meanwhile
+``pg_stat_activity`` is sampled every 20 ms: how many backends wait on a lock, and how many
+sit idle inside a transaction (a connection holding locks while the API does something else).
+
+Reported, next to the requests: client-side p50/p95/p99 of both steps, uvicorn's CPU per
+request, the largest lock queue seen, and the invariant (never more confirmed than seats,
+the event's count equal to its firm registrations). Results go to bench/README.md ("race").
+The exit status is non-zero if a request got a 5xx or a transport error, or the invariant fails.
+"""
+
+import argparse
+import asyncio
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from app.core.config import Settings
+from app.core.security import TokenCodec
+from bench import report, seed
+from bench.load import (
+    BACKLOG,
+    RACE_SEATS,
+    RACERS,
+    RouteFigures,
+    _open_event,
+    _row,
+    cpu_seconds,
+    figures,
+    machine,
+    percentile,
+    run_client,
+)
+from bench.outbox import worker_processes
+from bench.run import TOKEN_MINUTES, BenchFailure, serve, tail
+from bench.seed import ROOT
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dl_bench_race"
+TARGET_P99_MS = 2000.0
+SAMPLE_SECONDS = 0.02
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.race",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="races, each for a new event (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="database to drop, create and seed; its name must contain "
+        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be positive")
+    if "bench" not in (make_url(args.database_url).database or ""):
+        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    return args
+
+
+class LockSampler:
+    """Samples ``pg_stat_activity`` on its own thread and connection while the race runs."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.most_waiting = 0
+        self.most_idle_in_transaction = 0
+        # What the waiting backends were running, by the statement's first words.
+        self.waiting_on: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        connection = await seed.connect(self.database_url)
+        try:
+            while not self._stop.is_set():
+                row = await connection.fetchrow(
+                    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting, "
+                    " count(*) FILTER (WHERE state = 'idle in transaction') AS idle "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    " AND pid <> pg_backend_pid()"
+                )
+                self.most_waiting = max(self.most_waiting, row["waiting"])
+                self.most_idle_in_transaction = max(self.most_idle_in_transaction, row["idle"])
+                if row["waiting"]:
+                    for waiting in await connection.fetch(
+                        "SELECT left(query, 60) AS query FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    ):
+                        self.waiting_on[" ".join(waiting["query"].split())] += 1
+                await asyncio.sleep(SAMPLE_SECONDS)
+        finally:
+            await connection.close()
+
+    def __enter__(self) -> "LockSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+async def _race_outcome(database_url: str, event_id: str) -> dict[str, Any]:
+    connection = await seed.connect(database_url)
+    try:
+        statuses = dict(
+            await connection.fetch(
+                "SELECT status, count(*) FROM registration WHERE event_id = $1 GROUP BY status",
+                uuid.UUID(event_id),
+            )
+        )
+        seats_held = await connection.fetchval(
+            "SELECT seats_held FROM event WHERE id = $1", uuid.UUID(event_id)
+        )
+        version = str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+    firm = sum(n for s, n in statuses.items() if s in ("confirmed", "offered", "checked_in"))
+    return {
+        "statuses": statuses,
+        "seats_held": seats_held,
+        "firm": firm,
+        "sound": firm <= RACE_SEATS and firm == seats_held,
+        "server_version": version,
+    }
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process on this machine (the backends serving the race)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "postgres":
+                continue
+            total += cpu_seconds(int(proc.name))
+        except OSError:  # the process ended meanwhile
+            continue
+    return total
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    secret = secrets.token_urlsafe(48)
+    codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
+    env = {"DL_WORKER_IN_PROCESS": "false", "DL_WORKER_IDLE_SECONDS": "0.2"}
+    ids = asyncio.run(seed.member_ids_with_admin(args.database_url))
+    admin = {"Authorization": f"Bearer {codec.issue(ids[0], ['admin', 'member'], 0)}"}
+    tokens = [codec.issue(member, ["member"], 0) for member in ids[1 : 1 + RACERS]]
+    races = []
+    with (
+        tempfile.TemporaryDirectory(prefix="dl-bench-race-") as tmp_name,
+        worker_processes(args.database_url, secret, 1, env) as workers,
+    ):
+        tmp = Path(tmp_name)
+        log = tmp / "uvicorn.log"
+        with serve(args.database_url, secret, log, env, ("--backlog", str(BACKLOG))) as server:
+            for number in range(args.rounds):
+                with httpx.Client(base_url=server.base_url, timeout=60) as client:
+                    event_id = _open_event(
+                        client,
+                        admin,
+                        f"Board of directors: session {number + 1}",
+                        RACE_SEATS,
+                        datetime.now(UTC) + timedelta(days=30 + number),
+                    )
+                plan = {
+                    "mode": "race",
+                    "base_url": server.base_url,
+                    "duration_seconds": 60,
+                    "race": {"event_id": event_id, "tokens": tokens, "at_seconds": 0.0},
+                }
+                print(f"Race {number + 1} of {args.rounds} ...")
+                before = (
+                    cpu_seconds(server.pid),
+                    cpu_seconds(workers[0]),
+                    postgres_cpu_seconds(),
+                    client_cpu_seconds(),
+                )
+                with LockSampler(args.database_url) as sampler:
+                    result = run_client(plan, tmp, f"race{number}")
+                result["api_cpu_seconds"] = cpu_seconds(server.pid) - before[0]
+                result["worker_cpu_seconds"] = cpu_seconds(workers[0]) - before[1]
+                result["postgres_cpu_seconds"] = postgres_cpu_seconds() - before[2]
+                result["client_cpu_seconds"] = client_cpu_seconds() - before[3]
+                result["most_waiting"] = sampler.most_waiting
+                result["most_idle_in_transaction"] = sampler.most_idle_in_transaction
+                result["waiting_on"] = sampler.waiting_on.most_common(3)
+                print(f"  waiting on: {result['waiting_on']}")
+                result["outcome"] = asyncio.run(_race_outcome(args.database_url, event_id))
+                for sample in result["samples"]:
+                    print(f"  failed: {sample}", file=sys.stderr)
+                races.append(result)
+            if any(f.server_errors for r in races for f in figures(r)):
+                print(f"uvicorn's log ends with:\n{tail(log)}", file=sys.stderr)
+    merged: dict[str, Any] = {"seconds": sum(r["seconds"] for r in races), "routes": {}}
+    for result in races:
+        for route, data in result["routes"].items():
+            into = merged["routes"].setdefault(route, {"latencies_ms": [], "statuses": Counter()})
+            into["latencies_ms"].extend(data["latencies_ms"])
+            into["statuses"].update(data["statuses"])
+    return merged, races
+
+
+def failures_of(merged: dict[str, Any], races: list[dict[str, Any]]) -> list[str]:
+    failures = []
+    for f in figures(merged):
+        if f.server_errors or f.transport_errors:
+            failures.append(f"{f.route}: {f.server_errors} 5xx, {f.transport_errors} failed")
+    for number, result in enumerate(races, 1):
+        outcome = result["outcome"]
+        if not outcome["sound"]:
+            failures.append(
+                f"race {number}: {outcome['firm']} firm registrations, "
+                f"{outcome['seats_held']} seats held, {RACE_SEATS} seats"
+            )
+    return failures
+
+
+def render(
+    started: datetime,
+    args: argparse.Namespace,
+    merged: dict[str, Any],
+    races: list[dict[str, Any]],
+    failures: list[str],
+) -> str:
+    rows: list[RouteFigures] = figures(merged)
+    every = [v for data in merged["routes"].values() for v in data["latencies_ms"]]
+    requests = sum(f.requests for f in rows)
+    cpu = sum(r["api_cpu_seconds"] for r in races)
+    worst = percentile(every, 0.99)
+    lines = [
+        "## Results: the registration race alone",
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
+        f"{races[0]['outcome']['server_version']}. uvicorn with 1 worker, `python -m app.worker` "
+        "delivering meanwhile, the load process (httpx) in its own process. "
+        f"{args.rounds} races, each of {RACERS} members registering and at once confirming for "
+        f"{RACE_SEATS} seats of a new event, one connection each. "
+        f"Reproduce: `.venv/bin/python -m bench.race --rounds {args.rounds}`.",
+        "",
+        "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
+        "|---|---:|---:|---:|---:|---:|---|",
+        *(_row(f) for f in rows),
+        "",
+        "| Race | Seconds | uvicorn CPU per request | CPU s: uvicorn / worker / PostgreSQL / "
+        "load client | Most backends waiting on a lock | Most idle in a transaction | Outcome |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+        *(
+            f"| {n} | {r['seconds']:.2f} | "
+            f"{r['api_cpu_seconds'] / max(1, sum(f.requests for f in figures(r))) * 1000:.1f} ms "
+            f"| {r['api_cpu_seconds']:.1f} / {r['worker_cpu_seconds']:.1f} / "
+            f"{r['postgres_cpu_seconds']:.1f} / {r['client_cpu_seconds']:.1f} "
+            f"| {r['most_waiting']} | {r['most_idle_in_transaction']} | "
+            + ", ".join(f"{s}: {c}" for s, c in sorted(r["outcome"]["statuses"].items()))
+            + f"; seats held {r['outcome']['seats_held']} |"
+            for n, r in enumerate(races, 1)
+        ),
+        "",
+        f"Every request of every race: p99 {worst:,.0f} ms (target under "
+        f"{TARGET_P99_MS:,.0f} ms: {'met' if worst < TARGET_P99_MS else 'not met'}); uvicorn "
+        f"used {cpu:.2f} s of CPU for {requests:,} requests "
+        f"({cpu / max(1, requests) * 1000:.1f} ms each).",
+        "",
+        "Failures: " + ("; ".join(failures) if failures else "none") + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    print(f"Seeding {RACERS + 1} members into {make_url(args.database_url).database} ...")
+    try:
+        seed.prepare_database(args.database_url, RACERS + 1)
+        merged, races = run(args)
+    except (BenchFailure, seed.DatabaseError, subprocess.TimeoutExpired) as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        seed.drop_database(args.database_url)
+    failures = failures_of(merged, races)
+    section = render(started, args, merged, races, failures)
+    report.write(section, marker="race")
+    print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,6 +25,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="races, each for a new event (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="at most this many racers at once (default: all of them, at the same instant)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="uvicorn alone on the first core, everything else (PostgreSQL, the worker, the "
+        "load process) on the others; needs the right to move PostgreSQL's processes",
     )
     parser.add_argument(
         "--database-url",
@@ -151,13 +164,9 @@ async def _race_outcome(database_url: str, event_id: str) -> dict[str, Any]:
 def postgres_cpu_seconds() -> float:
     """CPU of every PostgreSQL process on this machine (the backends serving the race)."""
     total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in _postgres_pids():
         try:
-            if (proc / "comm").read_text().strip() != "postgres":
-                continue
-            total += cpu_seconds(int(proc.name))
+            total += cpu_seconds(pid)
         except OSError:  # the process ended meanwhile
             continue
     return total
@@ -166,6 +175,61 @@ def postgres_cpu_seconds() -> float:
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _set_affinity(pid: int, cores: set[int]) -> None:
+    """Every thread of a process onto ``cores`` (the affinity of a pid is its main thread's)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cores)
+        except (ProcessLookupError, FileNotFoundError):  # the thread ended meanwhile
+            continue
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+class Pinning:
+    """``--pin``: uvicorn gets the first core to itself; this process (and so the load process
+    it starts), the worker and PostgreSQL share the rest. Undone at the end."""
+
+    def __init__(self, server_pid: int, worker_pids: list[int]) -> None:
+        self.everything = os.sched_getaffinity(0)
+        if len(self.everything) < 2:
+            raise BenchFailure("--pin needs at least two cores")
+        first = min(self.everything)
+        self.api, self.rest = {first}, self.everything - {first}
+        self.server_pid, self.worker_pids = server_pid, worker_pids
+
+    def __enter__(self) -> "Pinning":
+        try:
+            for pid in (os.getpid(), *self.worker_pids, *_postgres_pids()):
+                _set_affinity(pid, self.rest)
+            _set_affinity(self.server_pid, self.api)
+        except PermissionError as error:
+            self.__exit__()
+            raise BenchFailure(f"--pin could not move a process: {error}") from error
+        return self
+
+    def refresh(self) -> None:
+        """PostgreSQL starts a backend per new connection: move the new ones too."""
+        for pid in _postgres_pids():
+            _set_affinity(pid, self.rest)
+
+    def __exit__(self, *exc: object) -> None:
+        for pid in (os.getpid(), self.server_pid, *self.worker_pids, *_postgres_pids()):
+            try:
+                _set_affinity(pid, self.everything)
+            except (OSError, ValueError):
+                continue
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -182,7 +246,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
     ):
         tmp = Path(tmp_name)
         log = tmp / "uvicorn.log"
-        with serve(args.database_url, secret, log, env, ("--backlog", str(BACKLOG))) as server:
+        with (
+            serve(args.database_url, secret, log, env, ("--backlog", str(BACKLOG))) as server,
+            Pinning(server.pid, workers) if args.pin else nullcontext() as pinning,
+        ):
             for number in range(args.rounds):
                 with httpx.Client(base_url=server.base_url, timeout=60) as client:
                     event_id = _open_event(
@@ -192,11 +259,18 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
                         RACE_SEATS,
                         datetime.now(UTC) + timedelta(days=30 + number),
                     )
+                if pinning is not None:
+                    pinning.refresh()
                 plan = {
                     "mode": "race",
                     "base_url": server.base_url,
                     "duration_seconds": 60,
-                    "race": {"event_id": event_id, "tokens": tokens, "at_seconds": 0.0},
+                    "race": {
+                        "event_id": event_id,
+                        "tokens": tokens,
+                        "at_seconds": 0.0,
+                        "concurrency": args.concurrency,
+                    },
                 }
                 print(f"Race {number + 1} of {args.rounds} ...")
                 before = (
@@ -258,14 +332,21 @@ def render(
     cpu = sum(r["api_cpu_seconds"] for r in races)
     worst = percentile(every, 0.99)
     lines = [
-        "## Results: the registration race alone",
+        "## Results: the registration race alone"
+        + (", uvicorn on a core of its own" if args.pin else ""),
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
         f"{races[0]['outcome']['server_version']}. uvicorn with 1 worker, `python -m app.worker` "
-        "delivering meanwhile, the load process (httpx) in its own process. "
-        f"{args.rounds} races, each of {RACERS} members registering and at once confirming for "
+        "delivering meanwhile, the load process (httpx) in its own process"
+        + (
+            "; uvicorn pinned to the first core, everything else to the others. "
+            if args.pin
+            else ", all sharing the machine's cores. "
+        )
+        + f"{args.rounds} races, each of {RACERS} members registering and at once confirming for "
         f"{RACE_SEATS} seats of a new event, one connection each. "
-        f"Reproduce: `.venv/bin/python -m bench.race --rounds {args.rounds}`.",
+        f"Reproduce: `.venv/bin/python -m bench.race --rounds {args.rounds}"
+        f"{' --pin' if args.pin else ''}`.",
         "",
         "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -310,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed.drop_database(args.database_url)
     failures = failures_of(merged, races)
     section = render(started, args, merged, races, failures)
-    report.write(section, marker="race")
+    report.write(section, marker="race-pinned" if args.pin else "race")
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
     return 1 if failures else 0
 

@@ -332,10 +332,10 @@ async def _own_for_update(
 async def confirm(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID
 ) -> RegistrationRead:
-    registration = await repository.get_for_update(session, registration_id)
-    if registration is None or registration.member_id != principal.id:
+    found = await repository.get_for_update_with_name(session, registration_id)
+    if found is None or found[0].member_id != principal.id:
         raise NotFound("No such registration.")
-    name = await repository.attendee_name(session, registration)
+    registration, name = found
     await _confirm(session, registration)
     return view_of(registration, name, admin=False)
 

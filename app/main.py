@@ -28,6 +28,7 @@ from app.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from app.core.openapi import install_openapi
+from app.core.routes import route_index
 from app.core.security import PasswordHasher, TokenCodec
 from app.core.tracing import install_tracing
 from app.health.router import router as health_router
@@ -41,6 +42,9 @@ VERSION = "1.0.0"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    # Built before the first request rather than by it: building the OpenAPI document the
+    # index reads takes over a second of CPU, which would stall every request then in flight.
+    route_index(app)
     async with AsyncExitStack() as stack:
         if settings.revocation_listen and not settings.is_sqlite:
             listener = asyncio.create_task(

@@ -1,6 +1,6 @@
 """The load process of ``bench.load``: reads a plan (JSON) from a file, loads the API over
-real sockets with httpx for a bounded time, and writes per-route timings and status counts
-(JSON) to another file. It runs as its own process so that generating the load does not share
+real sockets (httpx; the race on lean connections) for a bounded time, and writes per-route
+timings and status counts (JSON) to another file. It runs as its own process so that generating the load does not share
 an event loop (or a GIL) with the orchestrator.
 
 ``python -m bench.load_client PLAN.json RESULT.json``
@@ -8,7 +8,7 @@ an event loop (or a GIL) with the orchestrator.
 Three modes:
 - ``mix``: the event-day mix (browsing, the registration race, the door, Timepad webhooks,
   survey answers), every actor a coroutine, each request timed and recorded under its route;
-- ``race``: the registration race alone (``bench.race``), on ``LeanConnection``s;
+- ``race``: the registration race alone (``bench.race``);
 - ``single``: ``connections`` closed loops against one URL (the ceiling and its full-stack
   twin), the same client and connection count as the mix's browsers.
 """
@@ -163,50 +163,15 @@ async def _browse(
         await rec.request(client, route, "GET", url, headers=headers)
 
 
-async def _race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str, int]:
-    """Every member registers and at once confirms, all at the same instant; one connection
-    each, as 200 phones would."""
-    await asyncio.sleep(race["at_seconds"])
-    outcomes: Counter[str] = Counter()
-    async with _client(base_url, len(race["tokens"])) as client:
-
-        async def one(token: str) -> None:
-            created = await rec.request(
-                client,
-                REGISTER,
-                "POST",
-                f"/api/v1/events/{race['event_id']}/registrations",
-                headers=_auth(token),
-                json={"source": "ads"},
-            )
-            if created is None or created.status_code != 201:
-                code = created.status_code if created is not None else "failed"
-                outcomes[f"register answered {code}"] += 1
-                return
-            confirmed = await rec.request(
-                client,
-                CONFIRM,
-                "POST",
-                f"/api/v1/registrations/{created.json()['id']}/confirm",
-                headers=_auth(token),
-            )
-            if confirmed is None:
-                outcomes["confirm failed"] += 1
-            elif confirmed.status_code != 200:
-                outcomes[f"confirm answered {confirmed.status_code}"] += 1
-            else:
-                outcomes[confirmed.json()["status"]] += 1
-
-        await asyncio.gather(*(one(t) for t in race["tokens"]))
-    return dict(outcomes)
-
-
 REGISTER = "POST /api/v1/events/{id}/registrations"
 CONFIRM = "POST /api/v1/registrations/{id}/confirm"
 
 
-async def _lean_race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str, int]:
-    """The race of ``_race`` on lean connections, every connection opened before the start."""
+async def _race(base_url: str, rec: Recorder, race: dict[str, Any]) -> dict[str, int]:
+    """Every member registers and at once confirms, all at the same instant; one connection
+    each, as 200 phones would, opened before the start (``LeanConnection``s: the racers'
+    client must not take the CPU the server needs)."""
+    await asyncio.sleep(race["at_seconds"])
     outcomes: Counter[str] = Counter()
     connections = [LeanConnection(base_url) for _ in race["tokens"]]
     for connection in connections:  # connected, so that the start is the requests' alone
@@ -431,7 +396,7 @@ async def run_race(plan: dict[str, Any]) -> dict[str, Any]:
     """The registration race alone, on an otherwise idle server."""
     rec = Recorder()
     started = time.monotonic()
-    race = await _lean_race(plan["base_url"], rec, plan["race"])
+    race = await _race(plan["base_url"], rec, plan["race"])
     return {
         "seconds": time.monotonic() - started,
         "routes": rec.summary(),

@@ -1,7 +1,7 @@
 """The load process of ``bench.load``: reads a plan (JSON) from a file, loads the API over
 real sockets (httpx; the race on lean connections) for a bounded time, and writes per-route
-timings and status counts (JSON) to another file. It runs as its own process so that generating the load does not share
-an event loop (or a GIL) with the orchestrator.
+timings and status counts (JSON) to another file. It runs as its own process so that
+generating the load does not share an event loop (or a GIL) with the orchestrator.
 
 ``python -m bench.load_client PLAN.json RESULT.json``
 

@@ -15,6 +15,7 @@ The exit status is non-zero if a request got a 5xx or a transport error, or the 
 
 import argparse
 import asyncio
+import logging
 import os
 import resource
 import secrets
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
@@ -50,7 +52,7 @@ from bench.load import (
     run_client,
 )
 from bench.outbox import worker_processes
-from bench.run import TOKEN_MINUTES, BenchFailure, serve, tail
+from bench.run import HOST, TOKEN_MINUTES, BenchFailure, free_port, serve, tail
 from bench.seed import ROOT
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/dl_bench_race"
@@ -74,6 +76,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="at most this many racers at once (default: all of them, at the same instant)",
     )
     parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes on one socket (default: %(default)s)",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help="uvicorn alone on the first core, everything else (PostgreSQL, the worker, the "
@@ -88,9 +96,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be positive")
+    if args.pin and args.api_workers != 1:
+        parser.error("--pin gives one core to one uvicorn worker: use it with --api-workers 1")
     if "bench" not in (make_url(args.database_url).database or ""):
         parser.error("refusing to drop a database whose name does not contain 'bench'")
     return args
+
+
+class MailSink:
+    """An SMTP server (aiosmtpd, on its own thread) that accepts and counts what the worker
+    sends: without one every e-mail fails and is retried, and the retries take CPU the race's
+    server needs."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.port = free_port()
+        self._controller = Controller(self, hostname=HOST, port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received += 1
+        return "250 OK"
+
+    def __enter__(self) -> "MailSink":
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
 
 
 class LockSampler:
@@ -172,6 +205,18 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def api_cpu_seconds(pid: int) -> float:
+    """uvicorn's CPU: the process serving, and with ``--workers`` its worker processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = cpu_seconds(pid)
+    for child in children:
+        try:
+            total += cpu_seconds(int(child))
+        except OSError:
+            continue
+    return total
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -236,18 +281,28 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(Settings(jwt_secret=secret, access_token_minutes=TOKEN_MINUTES))
     env = {"DL_WORKER_IN_PROCESS": "false", "DL_WORKER_IDLE_SECONDS": "0.2"}
+    mails = MailSink()
+    env |= {"DL_SMTP_PORT": str(mails.port), "DL_SMTP_STARTTLS": "false"}
     ids = asyncio.run(seed.member_ids_with_admin(args.database_url))
     admin = {"Authorization": f"Bearer {codec.issue(ids[0], ['admin', 'member'], 0)}"}
     tokens = [codec.issue(member, ["member"], 0) for member in ids[1 : 1 + RACERS]]
     races = []
     with (
+        mails,
         tempfile.TemporaryDirectory(prefix="dl-bench-race-") as tmp_name,
         worker_processes(args.database_url, secret, 1, env) as workers,
     ):
         tmp = Path(tmp_name)
         log = tmp / "uvicorn.log"
         with (
-            serve(args.database_url, secret, log, env, ("--backlog", str(BACKLOG))) as server,
+            serve(
+                args.database_url,
+                secret,
+                log,
+                env,
+                ("--backlog", str(BACKLOG)),
+                workers=args.api_workers,
+            ) as server,
             Pinning(server.pid, workers) if args.pin else nullcontext() as pinning,
         ):
             for number in range(args.rounds):
@@ -274,14 +329,14 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
                 }
                 print(f"Race {number + 1} of {args.rounds} ...")
                 before = (
-                    cpu_seconds(server.pid),
+                    api_cpu_seconds(server.pid),
                     cpu_seconds(workers[0]),
                     postgres_cpu_seconds(),
                     client_cpu_seconds(),
                 )
                 with LockSampler(args.database_url) as sampler:
                     result = run_client(plan, tmp, f"race{number}")
-                result["api_cpu_seconds"] = cpu_seconds(server.pid) - before[0]
+                result["api_cpu_seconds"] = api_cpu_seconds(server.pid) - before[0]
                 result["worker_cpu_seconds"] = cpu_seconds(workers[0]) - before[1]
                 result["postgres_cpu_seconds"] = postgres_cpu_seconds() - before[2]
                 result["client_cpu_seconds"] = client_cpu_seconds() - before[3]
@@ -295,7 +350,11 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
                 races.append(result)
             if any(f.server_errors for r in races for f in figures(r)):
                 print(f"uvicorn's log ends with:\n{tail(log)}", file=sys.stderr)
-    merged: dict[str, Any] = {"seconds": sum(r["seconds"] for r in races), "routes": {}}
+    merged: dict[str, Any] = {
+        "seconds": sum(r["seconds"] for r in races),
+        "routes": {},
+        "mails": mails.received,
+    }
     for result in races:
         for route, data in result["routes"].items():
             into = merged["routes"].setdefault(route, {"latencies_ms": [], "statuses": Counter()})
@@ -336,7 +395,8 @@ def render(
         + (", uvicorn on a core of its own" if args.pin else ""),
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
-        f"{races[0]['outcome']['server_version']}. uvicorn with 1 worker, `python -m app.worker` "
+        f"{races[0]['outcome']['server_version']}. uvicorn with {args.api_workers} worker"
+        f"{'s' if args.api_workers > 1 else ''}, `python -m app.worker` "
         "delivering meanwhile, the load process (httpx) in its own process"
         + (
             "; uvicorn pinned to the first core, everything else to the others. "
@@ -346,7 +406,8 @@ def render(
         + f"{args.rounds} races, each of {RACERS} members registering and at once confirming for "
         f"{RACE_SEATS} seats of a new event, one connection each. "
         f"Reproduce: `.venv/bin/python -m bench.race --rounds {args.rounds}"
-        f"{' --pin' if args.pin else ''}`.",
+        f"{' --pin' if args.pin else ''}"
+        f"{f' --api-workers {args.api_workers}' if args.api_workers > 1 else ''}`.",
         "",
         "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -369,7 +430,8 @@ def render(
         f"Every request of every race: p99 {worst:,.0f} ms (target under "
         f"{TARGET_P99_MS:,.0f} ms: {'met' if worst < TARGET_P99_MS else 'not met'}); uvicorn "
         f"used {cpu:.2f} s of CPU for {requests:,} requests "
-        f"({cpu / max(1, requests) * 1000:.1f} ms each).",
+        f"({cpu / max(1, requests) * 1000:.1f} ms each). The worker sent {merged['mails']:,} "
+        "e-mails to a local SMTP server meanwhile.",
         "",
         "Failures: " + ("; ".join(failures) if failures else "none") + ".",
         "",

@@ -57,6 +57,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+SIDE_LOCK_TIMEOUT_MS = 5000
+
+
 def create_side_engine(settings: Settings) -> AsyncEngine | None:
     """PostgreSQL: a small pool of autocommit connections for the few statements that must
     commit at once, on their own, while the request's transaction is still open: taking a seat
@@ -75,7 +78,13 @@ def create_side_engine(settings: Settings) -> AsyncEngine | None:
         pool_size=settings.database_side_pool_size,
         max_overflow=settings.database_side_pool_size,
         pool_timeout=settings.database_pool_timeout_seconds,
-        connect_args={"timeout": settings.database_connect_timeout_seconds},
+        connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
+            # A side statement waits for the event's row only while another transaction holds
+            # it, never long; a bound turns a mistake (a caller holding the row itself, which
+            # would wait forever) into an error.
+            "server_settings": {"lock_timeout": f"{SIDE_LOCK_TIMEOUT_MS}"},
+        },
         isolation_level="AUTOCOMMIT",
         hide_parameters=True,
     )
@@ -97,6 +106,16 @@ def side_engine(session: AsyncSession) -> AsyncEngine | None:
     return engine
 
 
+def attach_side_engine(
+    session: AsyncSession, maker: async_sessionmaker[AsyncSession], side: AsyncEngine | None
+) -> None:
+    """Let ``session`` (made by ``maker``) take seats on the side. Not when the maker is bound
+    to one connection (a test's outer transaction): another connection would not see its
+    rows."""
+    if side is not None and isinstance(maker.kw.get("bind"), AsyncEngine):
+        session.info[_SIDE_ENGINE] = side
+
+
 def on_failure(session: AsyncSession, compensation: Compensation) -> None:
     """Undo a side statement's effect if the request fails: run when the request raises or its
     COMMIT fails. A compensation must be harmless when the transaction did commit after all
@@ -104,7 +123,8 @@ def on_failure(session: AsyncSession, compensation: Compensation) -> None:
     session.info.setdefault(_ON_FAILURE, []).append(compensation)
 
 
-async def _compensate(session: AsyncSession) -> None:
+async def compensate(session: AsyncSession) -> None:
+    """Run (once) what ``on_failure`` registered: the work of ``session`` did not commit."""
     for compensation in session.info.pop(_ON_FAILURE, []):
         try:
             await compensation()
@@ -179,9 +199,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     safe = request.method in ("GET", "HEAD")
     maker = request.app.state.read_sessionmaker if safe else request.app.state.sessionmaker
     async with maker() as session:
-        side = getattr(request.app.state, "side_engine", None)
-        if not safe and side is not None and isinstance(maker.kw.get("bind"), AsyncEngine):
-            session.info[_SIDE_ENGINE] = side
+        if not safe:
+            attach_side_engine(session, maker, getattr(request.app.state, "side_engine", None))
         try:
             try:
                 yield session
@@ -191,7 +210,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 raise
             await session.commit()
         except BaseException:
-            await _compensate(session)
+            await compensate(session)
             raise
 
 

@@ -29,6 +29,8 @@ async def test_side_statements_commit_on_their_own_on_postgresql_only(settings):
         async with side.connect() as connection:
             # Each statement is its own transaction: nothing stays open between two.
             assert await connection.scalar(text("SHOW transaction_isolation")) == "read committed"
+            # A side statement never waits for a row lock without bound.
+            assert await connection.scalar(text("SHOW lock_timeout")) == "5s"
             first = await connection.scalar(text("SELECT txid_current()"))
             second = await connection.scalar(text("SELECT txid_current()"))
             assert first != second

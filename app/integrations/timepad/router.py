@@ -66,7 +66,13 @@ async def timepad_webhook(
         session, body, {"x-hub-signature": x_hub_signature or ""}
     )
     if message_id is not None:
-        tasks.add_task(service.process_stored, request.app.state.sessionmaker, settings, message_id)
+        tasks.add_task(
+            service.process_stored,
+            request.app.state.sessionmaker,
+            settings,
+            message_id,
+            request.app.state.side_engine,
+        )
     return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
 
 

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.db import attach_side_engine, compensate, side_engine
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.events import service as event_service
@@ -74,16 +75,26 @@ async def receive(
 
 
 async def process_stored(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, message_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    message_id: uuid.UUID,
+    side: AsyncEngine | None = None,
 ) -> None:
     """Apply one stored message in its own transaction. A message the retry job holds at the
-    same moment is skipped here (SKIP LOCKED): it is applied once either way."""
+    same moment is skipped here (SKIP LOCKED): it is applied once either way. With ``side``
+    (``core.db.create_side_engine``) a paid order takes its seat on the side, as a member's
+    confirmation does: orders arriving together do not queue on the event's row."""
     try:
         async with sessionmaker() as session:
-            message = await inbox.claim(session, message_id)
-            if message is not None:
-                await process(session, settings, message)
-                await session.commit()
+            attach_side_engine(session, sessionmaker, side)
+            try:
+                message = await inbox.claim(session, message_id)
+                if message is not None:
+                    await process(session, settings, message)
+                    await session.commit()
+            except BaseException:
+                await compensate(session)
+                raise
     except Exception:  # the message is stored; the retry job applies it later
         logger.warning("timepad message %s not applied now", message_id, exc_info=True)
 
@@ -127,7 +138,10 @@ async def process(session: AsyncSession, settings: Settings, message: InboxMessa
     try:
         async with session.begin_nested():
             order = mapping.parse_body(message.body.encode())
-            await apply_order(session, settings, order, authoritative=False)
+            # One order in this transaction, which has not written its event's row: its seat
+            # may be taken on the side (``registrations.confirm_seat``).
+            side = side_engine(session)
+            await apply_order(session, settings, order, authoritative=False, side=side)
     except mapping.BadPayload as exc:
         inbox.mark(message, now, None)  # nothing to retry: kept for the record
         message.last_error = f"{UNUSABLE_PREFIX}{exc}"
@@ -135,6 +149,7 @@ async def process(session: AsyncSession, settings: Settings, message: InboxMessa
         logger.warning("timepad message %s is unusable: %s", message.id, exc)
         return True
     except Exception as exc:  # kept for the retry job; the message itself is safe
+        await compensate(session)  # a seat taken on the side for the order goes back
         logger.warning("timepad message %s failed", message.id, exc_info=True)
         inbox.mark(message, now, f"{type(exc).__name__}: {exc}")
         return False
@@ -143,9 +158,15 @@ async def process(session: AsyncSession, settings: Settings, message: InboxMessa
 
 
 async def apply_order(
-    session: AsyncSession, settings: Settings, order: TimepadOrder, *, authoritative: bool
+    session: AsyncSession,
+    settings: Settings,
+    order: TimepadOrder,
+    *,
+    authoritative: bool,
+    side: AsyncEngine | None = None,
 ) -> tuple[Registration | None, str | None]:
-    """Bring our registration in line with the order; (registration, status before)."""
+    """Bring our registration in line with the order; (registration, status before). ``side``:
+    see ``registrations.confirm_seat``."""
     event = await event_service.find_by_timepad_id(session, order.event_id)
     if event is None:
         return None, None  # an event we do not run through Timepad
@@ -165,7 +186,7 @@ async def apply_order(
     registration.timepad_order_id = order.order_id
     registration.timepad_status = order.status_code
     registration.timepad_status_at = now
-    await _move(session, settings, registration, order.target, now)
+    await _move(session, settings, registration, order.target, now, side)
     return registration, before
 
 
@@ -175,6 +196,7 @@ async def _move(
     registration: Registration,
     target: Target,
     now: datetime,
+    side: AsyncEngine | None,
 ) -> None:
     status = registration.status
     if target == Target.cancelled:
@@ -184,7 +206,7 @@ async def _move(
         if status == R.cancelled:
             registrations.reopen(registration, now)
         if registration.status in (R.pending_confirmation, R.offered):
-            await registrations.confirm_seat(session, registration, now)
+            await registrations.confirm_seat(session, registration, now, side=side)
     elif status == R.cancelled:  # booked again after a cancellation
         registrations.reopen(registration, now)
 

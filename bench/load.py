@@ -565,7 +565,8 @@ def render(
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
         f"{checks['server_version']}, {args.members:,} members. uvicorn with 1 worker "
         f"(`--backlog {BACKLOG}`), `python -m app.worker` delivering meanwhile, the receiver "
-        "and the load process (httpx) each in their own process, all on the same machine.",
+        "and the load process (httpx; the race's 200 on lean HTTP/1.1 connections) each in their "
+        "own process, all on the same machine.",
         f"Reproduce: `.venv/bin/python -m bench.load` (here: `--duration {args.duration} "
         f"--connections {args.connections} --timepad-rate {args.timepad_rate:g}`).",
         "",

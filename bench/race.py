@@ -397,7 +397,8 @@ def render(
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
         f"{races[0]['outcome']['server_version']}. uvicorn with {args.api_workers} worker"
         f"{'s' if args.api_workers > 1 else ''}, `python -m app.worker` "
-        "delivering meanwhile, the load process (httpx) in its own process"
+        "delivering meanwhile to a local SMTP server, the load process (lean HTTP/1.1 connections, "
+        "`bench/load_client.py`) in its own process"
         + (
             "; uvicorn pinned to the first core, everything else to the others. "
             if args.pin

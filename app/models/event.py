@@ -61,9 +61,11 @@ class Event(SQLModel, table=True):
     timepad_event_id: int | None = Field(default=None, unique=True)
     visibility: str = Field(default=EventVisibility.members, sa_type=String(16))
     status: str = Field(default=EventStatus.draft, sa_type=String(24), index=True)
-    # Firm seats: confirmed + checked in + offered. Changed only by conditional updates.
+    # Firm seats: confirmed + checked in + offered, and the seats held for confirmations in
+    # flight (``SeatHold``). Changed only by conditional updates.
     seats_held: int = Field(default=0)
-    # The waiting list's order: each newcomer takes the next number under the event's row lock.
+    # The waiting list's order: each newcomer takes the next number (one taken by a request
+    # that then failed leaves a gap: the line is ordered by these numbers, never counted).
     waitlist_seq: int = Field(default=0)
     created_by: uuid.UUID | None = None
     version: int = Field(default=1)

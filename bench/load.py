@@ -109,20 +109,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--members", type=int, default=1000, help="members to seed (default: %(default)s)"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="database to drop, create and seed; its name must contain "
-        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
-    )
+    seed.add_database_argument(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if min(args.duration, args.ceiling_duration, args.connections) < 1:
         parser.error("--duration, --ceiling-duration and --connections must be positive")
     needed = 1 + RACERS + DOOR + ATTENDEES
     if args.members < needed:
         parser.error(f"--members must be at least {needed}")
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     return args
 
 

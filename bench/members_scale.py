@@ -16,7 +16,6 @@ Results go to bench/README.md ("members-scale").
 import argparse
 import asyncio
 import contextlib
-import os
 import secrets
 import statistics
 import sys
@@ -90,20 +89,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(map(str, SIZES)),
         help="member counts, ascending (default: %(default)s)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="database to drop, create and seed; its name must contain "
-        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
-    )
+    seed.add_database_argument(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     args.sizes = tuple(int(s) for s in args.sizes.split(","))
     if list(args.sizes) != sorted(args.sizes) or args.sizes[0] < 2 * LIMIT:
         parser.error(f"--sizes must be ascending and at least {2 * LIMIT}")
     if min(args.requests, args.warmup + 1) < 1:
         parser.error("--requests must be positive")
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     return args
 
 

@@ -87,19 +87,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="uvicorn alone on the first core, everything else (PostgreSQL, the worker, the "
         "load process) on the others; needs the right to move PostgreSQL's processes",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="database to drop, create and seed; its name must contain "
-        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
-    )
+    seed.add_database_argument(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be positive")
     if args.pin and args.api_workers != 1:
         parser.error("--pin gives one core to one uvicorn worker: use it with --api-workers 1")
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     return args
 
 

@@ -118,12 +118,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="read",
         help="the endpoint --profile loads (default: %(default)s)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="database to drop, create and seed; its name must contain "
-        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
-    )
+    seed.add_database_argument(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if min(args.duration, args.rounds, args.connections, args.threads) < 1:
         parser.error("--duration, --rounds, --connections and --threads must be positive")
@@ -131,8 +126,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup and --profile must not be negative")
     if args.members < LIST_LIMIT:
         parser.error(f"--members must be at least {LIST_LIMIT} to fill a list page")
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     return args
 
 

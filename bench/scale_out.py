@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.security import TokenCodec
@@ -67,8 +66,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     return args
 
 

@@ -1,5 +1,6 @@
 """The benchmark database: dropped and created, migrated, then filled with members in bulk."""
 
+import argparse
 import asyncio
 import json
 import os
@@ -322,6 +323,22 @@ async def _migrate(url: URL) -> None:
     output, _ = await process.communicate()
     if process.returncode != 0:
         raise DatabaseError(f"alembic upgrade head failed:\n{output.decode(errors='replace')}")
+
+
+def add_database_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--database-url``: the database the benchmark drops, creates and seeds."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", default),
+        help="database to drop, create and seed; its name must contain "
+        "'bench' (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
+
+
+def refuse_unless_bench(parser: argparse.ArgumentParser, database_url: str) -> None:
+    """A benchmark drops its database: only one whose name says it belongs to a benchmark."""
+    if "bench" not in (make_url(database_url).database or ""):
+        parser.error("refusing to drop a database whose name does not contain 'bench'")
 
 
 async def connect(database_url: str) -> asyncpg.Connection:

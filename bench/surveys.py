@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.main import create_app
@@ -235,8 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     args = parser.parse_args(argv)
-    if "bench" not in (make_url(args.database_url).database or ""):
-        parser.error("refusing to drop a database whose name does not contain 'bench'")
+    seed.refuse_unless_bench(parser, args.database_url)
     seed.prepare_database(args.database_url, RESPONSES + 1)
     try:
         section = asyncio.run(_run(args.database_url))

@@ -28,6 +28,14 @@ async def register(live, headers, event_id: str) -> str:
     return str(created.json()["id"])
 
 
+async def one_registration(live, app, engine, seats: int) -> tuple[str, dict[str, str], str]:
+    """An open event of ``seats`` and a member registered for it, still to confirm."""
+    _, admin = await committed_member(app, engine, "admin")
+    _, member = await committed_member(app, engine)
+    event_id = await open_event(live, admin, seats)
+    return event_id, member, await register(live, member, event_id)
+
+
 async def state(engine, event_id: str) -> tuple[int, int, dict[str, str]]:
     """The event's seats held, the holds left, and each registration's status."""
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
@@ -90,10 +98,7 @@ async def test_a_confirmation_in_flight_holds_up_nobody(live, app, engine, monke
 async def test_a_commit_that_fails_gives_the_seat_back(live, app, engine, monkeypatch):
     """The route took a seat and returned; its COMMIT fails. The seat goes back at once, the
     answer is a 503 to retry, and the retry confirms."""
-    _, admin = await committed_member(app, engine, "admin")
-    _, member = await committed_member(app, engine)
-    event_id = await open_event(live, admin, 1)
-    registration_id = await register(live, member, event_id)
+    event_id, member, registration_id = await one_registration(live, app, engine, 1)
     commit = AsyncSession.commit
 
     async def lost_commit(self: AsyncSession) -> None:
@@ -116,10 +121,7 @@ async def test_a_commit_that_fails_gives_the_seat_back(live, app, engine, monkey
 async def test_a_commit_whose_answer_was_lost_keeps_the_seat(live, app, engine, monkeypatch):
     """The COMMIT landed but its answer did not: giving back finds the hold consumed and leaves
     the confirmed seat alone."""
-    _, admin = await committed_member(app, engine, "admin")
-    _, member = await committed_member(app, engine)
-    event_id = await open_event(live, admin, 1)
-    registration_id = await register(live, member, event_id)
+    event_id, member, registration_id = await one_registration(live, app, engine, 1)
     commit = AsyncSession.commit
 
     async def unanswered_commit(self: AsyncSession) -> None:
@@ -168,10 +170,7 @@ async def test_a_seat_left_by_a_dead_request_returns_when_its_hold_expires(live,
 async def test_an_earlier_attempts_hold_is_the_registrations_own(live, app, engine):
     """A hold an earlier attempt left (its give-back failed too) is used by the next attempt,
     not doubled."""
-    _, admin = await committed_member(app, engine, "admin")
-    _, member = await committed_member(app, engine)
-    event_id = await open_event(live, admin, 3)
-    registration_id = await register(live, member, event_id)
+    event_id, member, registration_id = await one_registration(live, app, engine, 3)
     expires = datetime.now(UTC) + service.SEAT_HOLD_TTL
     side = app.state.side_engine
     assert await repository.hold_seat(

@@ -25,9 +25,10 @@ PROBLEM_BASE = "/problems/"
 DB_RETRY_AFTER_SECONDS = 2
 # SQLSTATEs meaning "no database for you right now", whoever raised them: the connection
 # exception class (08: refused, reset, gone mid-query), the server shutting down or starting up
-# (57P01-57P03) and every connection slot taken (53300).
+# (57P01-57P03), every connection slot taken (53300), and a lock not granted within the
+# statement's ``lock_timeout`` (55P03, ``core.db.create_side_engine``).
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08",)
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "55P03"})
 
 
 class ProblemFieldError(BaseModel):

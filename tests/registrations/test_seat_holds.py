@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core import db as db_module
 from app.models.event import Event
 from app.models.registration import Registration, SeatHold
 from app.registrations import repository, service
@@ -180,3 +181,32 @@ async def test_an_earlier_attempts_hold_is_the_registrations_own(live, app, engi
     answer = await live.post(f"/api/v1/registrations/{registration_id}/confirm", headers=member)
     assert answer.json()["status"] == "confirmed"
     assert await state(engine, event_id) == (1, 0, {registration_id: "confirmed"})
+
+
+async def test_a_seat_that_cannot_be_had_in_time_is_a_503_to_retry(live, app, engine, monkeypatch):
+    """Another transaction keeps the event's row (an admin's change): the side statement waits
+    its ``lock_timeout`` and gives up. The answer is 503 with Retry-After, nothing is taken,
+    and the retry, once the row is free, confirms."""
+    event_id, member, registration_id = await one_registration(live, app, engine, 1)
+    monkeypatch.setattr(db_module, "SIDE_LOCK_TIMEOUT_MS", 200)
+    side = db_module.create_side_engine(make_settings())
+    monkeypatch.setattr(app.state, "side_engine", side)
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(
+                select(Event.id).where(Event.id == uuid.UUID(event_id)).with_for_update()
+            )
+            refused = await live.post(
+                f"/api/v1/registrations/{registration_id}/confirm", headers=member
+            )
+            await holder.rollback()
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert await state(engine, event_id) == (0, 0, {registration_id: "pending_confirmation"})
+        retried = await live.post(
+            f"/api/v1/registrations/{registration_id}/confirm", headers=member
+        )
+        assert retried.json()["status"] == "confirmed"
+    finally:
+        await side.dispose()

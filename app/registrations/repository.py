@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -171,6 +171,25 @@ _NEXT_IN_LINE = (
 )
 
 
+async def _on_the_side(
+    side: AsyncEngine, statement: Any, params: dict[str, Any], *, returns: bool = True
+) -> Row[Any] | None:
+    """Run one side statement; its first row. A pooled connection found dead (PostgreSQL
+    restarted, the backend was ended) is retried once on a fresh one, as the main pool's
+    requests are by their clients: each statement here is safe to run again (a second hold
+    for the registration is refused by its key, a place in line taken twice leaves a gap,
+    giving back finds nothing the second time)."""
+    for attempt in (1, 2):
+        try:
+            async with side.connect() as connection:
+                result = await connection.execute(statement, params)
+                return result.first() if returns else None
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def hold_seat(
     side: AsyncEngine, event_id: uuid.UUID, registration_id: uuid.UUID, expires_at: datetime
 ) -> bool:
@@ -178,13 +197,12 @@ async def hold_seat(
     registration holds a seat: a new one, or one an earlier attempt of its own took and never
     consumed (its hold is still there; the caller holds the registration's row, so no other
     attempt is running)."""
-    async with side.connect() as connection:
-        try:
-            params = {"event_id": event_id, "registration_id": registration_id}
-            result = await connection.execute(_HOLD_SEAT, {**params, "expires_at": expires_at})
-        except IntegrityError:  # the earlier hold: the statement took nothing
-            return True
-        return result.first() is not None
+    params = {"event_id": event_id, "registration_id": registration_id, "expires_at": expires_at}
+    try:
+        row = await _on_the_side(side, _HOLD_SEAT, params)
+    except IntegrityError:  # the earlier hold: the statement took nothing
+        return True
+    return row is not None
 
 
 async def consume_seat_hold(session: AsyncSession, registration_id: uuid.UUID) -> bool:
@@ -200,16 +218,15 @@ async def consume_seat_hold(session: AsyncSession, registration_id: uuid.UUID) -
 
 async def give_back_seat_hold(side: AsyncEngine, registration_id: uuid.UUID) -> None:
     """The request failed: its hold, if no committed transaction consumed it, goes back."""
-    async with side.connect() as connection:
-        await connection.execute(_GIVE_BACK, {"registration_id": registration_id})
+    await _on_the_side(side, _GIVE_BACK, {"registration_id": registration_id}, returns=False)
 
 
 async def take_place_in_line(side: AsyncEngine, event_id: uuid.UUID) -> int:
     """The next number of the event's waiting list, committed at once. A request that fails
     afterwards leaves a gap: the line is ordered by these numbers, never counted by them."""
-    async with side.connect() as connection:
-        result = await connection.execute(_NEXT_IN_LINE, {"event_id": event_id})
-        return int(result.scalar_one())
+    row = await _on_the_side(side, _NEXT_IN_LINE, {"event_id": event_id})
+    assert row is not None  # the event exists: the caller holds one of its registrations
+    return int(row[0])
 
 
 async def release_expired_seat_holds(session: AsyncSession, now: datetime) -> dict[uuid.UUID, int]:

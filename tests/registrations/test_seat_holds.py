@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -190,7 +190,7 @@ async def test_a_seat_that_cannot_be_had_in_time_is_a_503_to_retry(live, app, en
     event_id, member, registration_id = await one_registration(live, app, engine, 1)
     monkeypatch.setattr(db_module, "SIDE_LOCK_TIMEOUT_MS", 200)
     side = db_module.create_side_engine(make_settings())
-    monkeypatch.setattr(app.state, "side_engine", side)
+    kept, app.state.side_engine = app.state.side_engine, side
     try:
         async with engine.connect() as holder:
             await holder.execute(
@@ -209,4 +209,24 @@ async def test_a_seat_that_cannot_be_had_in_time_is_a_503_to_retry(live, app, en
         )
         assert retried.json()["status"] == "confirmed"
     finally:
+        app.state.side_engine = kept
+        await side.dispose()
+
+
+async def test_a_dead_side_connection_is_replaced_not_failed(live, app, engine):
+    """PostgreSQL ended the side pool's connection (a restart, an admin): the next seat is
+    taken on a fresh one, and the confirmation succeeds."""
+    event_id, member, registration_id = await one_registration(live, app, engine, 1)
+    side = db_module.create_side_engine(make_settings())
+    kept, app.state.side_engine = app.state.side_engine, side
+    try:
+        async with side.connect() as pooled:
+            pid = await pooled.scalar(text("SELECT pg_backend_pid()"))
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        answer = await live.post(f"/api/v1/registrations/{registration_id}/confirm", headers=member)
+        assert (answer.status_code, answer.json()["status"]) == (200, "confirmed")
+        assert await state(engine, event_id) == (1, 0, {registration_id: "confirmed"})
+    finally:
+        app.state.side_engine = kept
         await side.dispose()

@@ -57,9 +57,7 @@ async def get_for_update_with_name(
     if row is None:
         return None
     registration, full_name = row
-    if registration.member_id is None:
-        return registration, registration.guest_name or registration.guest_email
-    return registration, full_name
+    return registration, full_name if registration.member_id else _guest_label(registration)
 
 
 async def of_member(
@@ -396,9 +394,14 @@ async def list_of_member(
     return list(result.all())
 
 
+def _guest_label(registration: Registration) -> str | None:
+    """How a guest (a Timepad buyer without an account) is named: by name, else by address."""
+    return registration.guest_name or registration.guest_email
+
+
 async def attendee_name(session: AsyncSession, registration: Registration) -> str | None:
     if registration.member_id is None:
-        return registration.guest_name or registration.guest_email
+        return _guest_label(registration)
     # Registering read the member already (their address must be verified): no query then.
     known = session.identity_map.get(identity_key(Member, registration.member_id))
     if isinstance(known, Member):

@@ -111,14 +111,16 @@ async def _mail_link(
     )
 
 
-async def require_verified(session: AsyncSession, member_id: uuid.UUID) -> None:
-    """Refuses (403 ``email-unverified``) an account whose address is not proven yet."""
-    member = await session.get(Member, member_id)
+async def require_verified(session: AsyncSession, member_id: uuid.UUID) -> str:
+    """Refuses (403 ``email-unverified``) an account whose address is not proven yet; returns
+    the member's name, which the caller's answer usually shows."""
+    member = await repository.verified_and_name(session, member_id)
     if member is None or member.email_verified_at is None:
         raise EmailUnverified(
             "Verify your e-mail address first: follow the link we sent, or ask for a new one "
             "(POST /api/v1/auth/verification)."
         )
+    return member.full_name
 
 
 # -- throttling of the requests that send e-mail ----------------------------------------------

@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,18 @@ _member = Member.__table__
 _TOKEN_STATE = select(_member.c.token_version, _member.c.erased_at).where(
     _member.c.id == bindparam("member_id", type_=_member.c.id.type)
 )
+
+
+_VERIFIED_AND_NAME = select(_member.c.email_verified_at, _member.c.full_name).where(
+    _member.c.id == bindparam("member_id", type_=_member.c.id.type)
+)
+
+
+async def verified_and_name(session: AsyncSession, member_id: uuid.UUID) -> Row[Any] | None:
+    """(email_verified_at, full_name) of a member: what registering checks and answers with,
+    without loading the whole member (Core, on the session's connection, as above)."""
+    connection = await session.connection()
+    return (await connection.execute(_VERIFIED_AND_NAME, {"member_id": member_id})).one_or_none()
 
 
 _NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("member")))

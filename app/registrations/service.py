@@ -298,14 +298,14 @@ async def register(
     event = await load_visible(session, principal, event_id)
     now = datetime.now(UTC)
     _check_open(event, now)
-    await accounts.require_verified(session, principal.id)
+    name = await accounts.require_verified(session, principal.id)
     registration = Registration(event_id=event.id, member_id=principal.id, **data.model_dump())
     try:
         await repository.add(session, registration)
     except repository.DuplicateRegistration:
         raise Conflict("You are registered for this event already.") from None
     emit(session, events.CREATED, registration_data(registration))
-    return await _view(session, registration, principal)
+    return view_of(registration, name, admin=principal.is_admin)
 
 
 def _check_open(event: Event, now: datetime) -> None:
@@ -332,15 +332,17 @@ async def _own_for_update(
 async def confirm(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID
 ) -> RegistrationRead:
-    found = await repository.get_for_update_with_name(session, registration_id)
+    found = await repository.get_to_confirm(session, registration_id)
     if found is None or found[0].member_id != principal.id:
         raise NotFound("No such registration.")
-    registration, name = found
-    await _confirm(session, registration)
+    registration, name, event = found
+    await _confirm(session, registration, event)
     return view_of(registration, name, admin=False)
 
 
-async def _confirm(session: AsyncSession, registration: Registration) -> None:
+async def _confirm(
+    session: AsyncSession, registration: Registration, event: Event | None = None
+) -> None:
     """Callers read what their answer needs first: from the seat's UPDATE to COMMIT every
     other confirmation for the event waits on its row (each holding a pooled connection), so
     nothing that can run before it runs after."""
@@ -348,7 +350,8 @@ async def _confirm(session: AsyncSession, registration: Registration) -> None:
         return  # confirming twice changes nothing
     if registration.status not in (R.pending_confirmation, R.offered):
         raise IllegalTransition(f"A {registration.status} registration cannot be confirmed.")
-    event = await event_service.find(session, registration.event_id)
+    if event is None:  # unless the caller read it with the registration
+        event = await event_service.find(session, registration.event_id)
     if event is None or event.status not in ACTIVE:
         raise IllegalTransition("This event no longer takes confirmations.")
     await confirm_seat(

@@ -31,6 +31,8 @@ async def test_side_statements_commit_on_their_own_on_postgresql_only(settings):
             assert await connection.scalar(text("SHOW transaction_isolation")) == "read committed"
             # A side statement never waits for a row lock without bound.
             assert await connection.scalar(text("SHOW lock_timeout")) == "5s"
+            # Its COMMIT does not wait for the disk (the request's own COMMIT does).
+            assert await connection.scalar(text("SHOW synchronous_commit")) == "off"
             first = await connection.scalar(text("SELECT txid_current()"))
             second = await connection.scalar(text("SELECT txid_current()"))
             assert first != second

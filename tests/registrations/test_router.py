@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.auth.revocations import token_versions
 from app.models.event import Event
 from app.models.registration import Registration
 from app.registrations import service
@@ -54,6 +55,46 @@ class TestRegister:
             "event_id": event["id"],
             "status": "confirmed",
         }
+
+    async def test_registering_and_confirming_cost_few_statements(
+        self, client, factory, count_statements, monkeypatch
+    ):
+        """The two requests of every registration, on the event-day race's path: each
+        statement is a round trip, and round trips are most of their CPU."""
+        monkeypatch.setattr(token_versions, "trust_seconds", 60.0)  # a loaded machine is slow
+        admin, member = await factory.member("admin"), await factory.member("member")
+        event = await open_event(client, admin, seats=2)
+        await client.get("/api/v1/me", headers=member.headers)  # the token's version cached
+
+        def run() -> list[str]:
+            ran = [
+                " ".join(s.split()[:3])
+                for s in count_statements
+                if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+            ]
+            count_statements.clear()
+            return ran
+
+        run()
+        created = await register(client, member, event["id"])
+        # The event, whether the address is verified (with the name the answer shows), the
+        # registration and its event in the outbox.
+        assert run() == [
+            "SELECT event.id, event.title,",
+            "SELECT member.email_verified_at, member.full_name",
+            "INSERT INTO registration",
+            "INSERT INTO outbox_event",
+        ]
+        await confirm(client, member, created["id"])
+        # The registration locked, read with its event and the attendee's name; then the
+        # confirmation, its event in the outbox and the seat (last: see ``confirm_seat``).
+        ran = run()
+        assert ran == [
+            "SELECT registration.id, registration.event_id,",
+            "INSERT INTO outbox_event",
+            "UPDATE registration SET",
+            "UPDATE event SET",
+        ]
 
     async def test_one_registration_per_person(self, client, factory, db):
         admin, member = await factory.member("admin"), await factory.member("member")

@@ -69,11 +69,16 @@ def receiver(delay: float = 0) -> Iterator[str]:
 
 @contextmanager
 def worker_processes(
-    database_url: str, jwt_secret: str, count: int = 1, extra_env: dict[str, str] | None = None
+    database_url: str,
+    jwt_secret: str,
+    count: int = 1,
+    extra_env: dict[str, str] | None = None,
+    niceness: int = 0,
 ) -> Iterator[list[int]]:
     """``count`` processes of `python -m app.worker` (the relay and the scheduled jobs) until
     the block ends, allowed to POST to local receivers; yields their pids. Stopped with
-    SIGTERM, which lets attempts in flight finish."""
+    SIGTERM, which lets attempts in flight finish. ``niceness`` lowers their CPU priority, as
+    a deployment does that gives the API precedence over deliveries (``cpu_shares``)."""
     env = (
         dict(os.environ)
         | {
@@ -94,7 +99,8 @@ def worker_processes(
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "app.worker"],
+            # nice(1) execs the worker: the pid is the worker's own.
+            ["nice", "-n", str(niceness), sys.executable, "-m", "app.worker"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ uvicorn process (ptrace; in a container it may need ``--cap-add SYS_PTRACE``).
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,38 +36,63 @@ def find_py_spy() -> str:
 
 def profile(py_spy: str, pid: int, seconds: int, load: Callable[[], object]) -> str:
     """Record ``pid`` for ``seconds`` while ``load()`` runs; return the hotspot report."""
-    with tempfile.TemporaryDirectory(prefix="dl-bench-profile-") as tmp:
-        output = Path(tmp) / "stacks.txt"
-        recorder = subprocess.Popen(
+    with Recording(py_spy, pid, seconds) as recording:
+        load()
+    return recording.report
+
+
+class Recording:
+    """py-spy sampling ``pid`` while the block runs (or for ``seconds``, if given): on leaving
+    the block ``report`` holds the hotspots. Without ``seconds`` the recorder is stopped the way
+    its user would stop it, with SIGINT, on which it writes what it has sampled."""
+
+    def __init__(self, py_spy: str, pid: int, seconds: int | None = None) -> None:
+        # --nonblocking: py-spy otherwise pauses the process for every sample, and a server
+        # paused inside its transactions makes every other request wait on their locks.
+        self.command = [py_spy, "record", "--nonblocking", "--pid", str(pid)]
+        if seconds is not None:
+            self.command += ["--duration", str(seconds)]
+        self.seconds = seconds
+        self.report = ""
+
+    def __enter__(self) -> "Recording":
+        self._tmp = tempfile.TemporaryDirectory(prefix="dl-bench-profile-")
+        self._output = Path(self._tmp.name) / "stacks.txt"
+        self._recorder = subprocess.Popen(
             [
-                py_spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(seconds),
+                *self.command,
                 "--rate",
                 str(SAMPLES_PER_SECOND),
                 "--format",
                 "raw",
                 "--nolineno",
                 "--output",
-                str(output),
+                str(self._output),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        recorder = self._recorder
         try:
-            load()
-            _, errors = recorder.communicate(timeout=seconds + 30)
+            if self.seconds is None:
+                recorder.send_signal(signal.SIGINT)
+            _, errors = recorder.communicate(timeout=(self.seconds or 0) + 30)
         finally:
             if recorder.poll() is None:
                 recorder.kill()
                 recorder.wait()
-        if recorder.returncode != 0 or not output.exists():
-            raise ProfileError(f"py-spy failed ({recorder.returncode}): {errors.strip()}")
-        return hotspots(output.read_text())
+        try:
+            if exc_type is not None:
+                return
+            if recorder.returncode != 0 or not self._output.exists():
+                raise ProfileError(f"py-spy failed ({recorder.returncode}): {errors.strip()}")
+            self.report = hotspots(self._output.read_text())
+        finally:
+            self._tmp.cleanup()
 
 
 def hotspots(collapsed: str) -> str:

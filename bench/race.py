@@ -52,6 +52,7 @@ from bench.load import (
     run_client,
 )
 from bench.outbox import worker_processes
+from bench.profile import Recording, find_py_spy
 from bench.run import HOST, TOKEN_MINUTES, BenchFailure, free_port, serve, tail
 from bench.seed import ROOT
 
@@ -87,12 +88,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="uvicorn alone on the first core, everything else (PostgreSQL, the worker, the "
         "load process) on the others; needs the right to move PostgreSQL's processes",
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the worker at this niceness (0 to 19), as a deployment that gives the API "
+        "precedence over deliveries would (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample uvicorn with py-spy through the races and print where its CPU went",
+    )
     seed.add_database_argument(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be positive")
     if args.pin and args.api_workers != 1:
         parser.error("--pin gives one core to one uvicorn worker: use it with --api-workers 1")
+    if args.profile and args.api_workers != 1:
+        parser.error("--profile samples one uvicorn process: use it with --api-workers 1")
     seed.refuse_unless_bench(parser, args.database_url)
     return args
 
@@ -284,7 +300,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
     with (
         mails,
         tempfile.TemporaryDirectory(prefix="dl-bench-race-") as tmp_name,
-        worker_processes(args.database_url, secret, 1, env) as workers,
+        worker_processes(args.database_url, secret, 1, env, args.worker_nice) as workers,
     ):
         tmp = Path(tmp_name)
         log = tmp / "uvicorn.log"
@@ -298,6 +314,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
                 workers=args.api_workers,
             ) as server,
             Pinning(server.pid, workers) if args.pin else nullcontext() as pinning,
+            Recording(find_py_spy(), server.pid) if args.profile else nullcontext() as recording,
         ):
             for number in range(args.rounds):
                 with httpx.Client(base_url=server.base_url, timeout=60) as client:
@@ -348,6 +365,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "seconds": sum(r["seconds"] for r in races),
         "routes": {},
         "mails": mails.received,
+        "hotspots": recording.report if recording is not None else "",
     }
     for result in races:
         for route, data in result["routes"].items():
@@ -450,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = render(started, args, merged, races, failures)
     report.write(section, marker="race-pinned" if args.pin else "race")
     print(f"\n{section}\nWritten to {report.README.relative_to(ROOT)}.")
+    if merged["hotspots"]:
+        print(f"\nWhere uvicorn's CPU went through the races (py-spy):\n{merged['hotspots']}")
     return 1 if failures else 0
 
 

@@ -61,6 +61,8 @@ def test_the_topology():
     assert services["api"]["deploy"]["replicas"] == 2
     assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
     assert services["worker"]["command"] == ["python", "-m", "app.worker"]
+    # The worker yields the CPU to the API replicas (the default weight is 1024).
+    assert services["worker"]["cpu_shares"] < 1024 and "cpu_shares" not in services["api"]
     # The replicas wait for the one migration run instead of each running it.
     assert "alembic" not in " ".join(services["api"]["command"])
     for name in ("api", "worker"):

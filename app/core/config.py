@@ -30,9 +30,10 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR}/digital_leaders.db"
     # Production refuses SQLite (one writer, one host) unless this says it is meant.
     allow_sqlite_in_production: bool = False
+    # Connections each process keeps, and never more (``core.db.create_engine``: no overflow).
     database_pool_size: int = Field(default=20, ge=1, le=200)
     # PostgreSQL: connections for the statements that commit on their own while a request's
-    # transaction is open (``core.db.create_side_engine``), plus as many for bursts.
+    # transaction is open (``core.db.create_side_engine``).
     database_side_pool_size: int = Field(default=5, ge=1, le=50)
     database_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

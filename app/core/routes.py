@@ -18,9 +18,13 @@ class Operation:
 
 
 class RouteIndex:
+    """Looked up on every request (the access log's route): the templates are kept by their
+    number of segments, the only ones a path can match, so a lookup tries a handful of
+    patterns instead of every path of the API."""
+
     def __init__(self, openapi: dict[str, Any]):
-        self._paths: list[tuple[re.Pattern[str], list[Operation]]] = []
-        self._templates: list[tuple[int, str, re.Pattern[str], frozenset[str]]] = []
+        self._paths: dict[int, list[tuple[re.Pattern[str], list[Operation]]]] = {}
+        self._templates: dict[int, list[tuple[int, str, re.Pattern[str], frozenset[str]]]] = {}
         for template, item in openapi.get("paths", {}).items():
             escaped = re.escape(template)
             pattern = re.compile("^" + _PARAMETER.sub("[^/]+", escaped) + "$")
@@ -28,14 +32,19 @@ class RouteIndex:
                 Operation(method.upper(), frozenset(operation.get("responses", {})))
                 for method, operation in item.items()
             ]
-            self._paths.append((pattern, operations))
+            segments = template.count("/")
+            self._paths.setdefault(segments, []).append((pattern, operations))
             methods = frozenset(op.method for op in operations)
-            self._templates.append((len(_PARAMETER.findall(escaped)), template, pattern, methods))
+            parameters = len(_PARAMETER.findall(escaped))
+            self._templates.setdefault(segments, []).append(
+                (parameters, template, pattern, methods)
+            )
         # Fewest parameters first: `/members/me` before `/members/{member_id}`, as routing has it.
-        self._templates.sort(key=lambda entry: entry[0])
+        for candidates in self._templates.values():
+            candidates.sort(key=lambda entry: entry[0])
 
     def operations(self, path: str) -> list[Operation]:
-        for pattern, operations in self._paths:
+        for pattern, operations in self._paths.get(path.count("/"), ()):
             if pattern.match(path):
                 return operations
         return []
@@ -43,7 +52,7 @@ class RouteIndex:
     def template(self, method: str, path: str) -> str | None:
         """The path template serving ``method`` on ``path`` (for logs and metrics), if any."""
         method = "GET" if method == "HEAD" else method
-        for _, template, pattern, methods in self._templates:
+        for _, template, pattern, methods in self._templates.get(path.count("/"), ()):
             if method in methods and pattern.match(path):
                 return template
         return None

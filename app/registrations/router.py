@@ -189,10 +189,12 @@ async def get_registration(
 )
 async def confirm(
     registration_id: StrictUUID, principal: PrincipalDep, session: SessionDep
-) -> RegistrationRead:
+) -> Response:
     """The second confirmation (or taking an offered seat): confirmed if a seat is free,
     otherwise on the waiting list in order of arrival."""
-    return await service.confirm(session, principal=principal, registration_id=registration_id)
+    # The service answers the member's own view: serialised once, not validated again.
+    confirmed = await service.confirm(session, principal=principal, registration_id=registration_id)
+    return json_response(confirmed)
 
 
 @router.post(

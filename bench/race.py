@@ -409,7 +409,9 @@ def render(
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL "
         f"{races[0]['outcome']['server_version']}. uvicorn with {args.api_workers} worker"
         f"{'s' if args.api_workers > 1 else ''}, `python -m app.worker` "
-        "delivering meanwhile to a local SMTP server, the load process (lean HTTP/1.1 connections, "
+        + (f"at niceness {args.worker_nice} " if args.worker_nice else "")
+        + "delivering meanwhile to a local SMTP server, the load process (lean HTTP/1.1 "
+        "connections, "
         "`bench/load_client.py`) in its own process"
         + (
             "; uvicorn pinned to the first core, everything else to the others. "
@@ -420,7 +422,8 @@ def render(
         f"{RACE_SEATS} seats of a new event, one connection each. "
         f"Reproduce: `.venv/bin/python -m bench.race --rounds {args.rounds}"
         f"{' --pin' if args.pin else ''}"
-        f"{f' --api-workers {args.api_workers}' if args.api_workers > 1 else ''}`.",
+        f"{f' --api-workers {args.api_workers}' if args.api_workers > 1 else ''}"
+        f"{f' --worker-nice {args.worker_nice}' if args.worker_nice else ''}`.",
         "",
         "| Route | Requests | Requests/s | p50 (ms) | p95 (ms) | p99 (ms) | Statuses |",
         "|---|---:|---:|---:|---:|---:|---|",

@@ -7,7 +7,7 @@ registers each area's followers (``app.core.followers``) before the first reques
 Routing tries the routers in the order they are mounted, every route of each router passed
 over (about 2 us a route): the event day's routers are mounted first (``BUSIEST_FIRST``), so a
 confirmation is matched in 50 us instead of 300. The order decides nothing else: no path is
-served by two routes (``tests/test_api.py`` resolves every route's path in every order).
+claimed by routes of two routers (``tests/test_routing_order.py``).
 """
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -75,7 +75,8 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 
 
 # What members do most on an event day (register, confirm, look each other up, see their
-# table), then the Timepad webhook; every other router after them, in the lists' order.
+# table), then the Timepad webhook; every other router after them, in the lists' order. Each
+# is one of the lists' routers (``tests/test_routing_order.py``).
 BUSIEST_FIRST: list[APIRouter] = [
     registrations_router,
     members_router,
@@ -87,18 +88,14 @@ BUSIEST_FIRST: list[APIRouter] = [
 ]
 
 
-def include_api(
-    app: FastAPI, *more_authenticated: APIRouter, order: list[APIRouter] = BUSIEST_FIRST
-) -> None:
-    """Mount the routers; ``more_authenticated`` are routers of sibling floors this module may
-    not import (the worker's job list), handed in by ``app.main`` and protected the same way.
-    ``order``: the routers to try first (see the module's docstring)."""
+def include_api(app: FastAPI, *more_authenticated: APIRouter) -> None:
+    """Mount the routers, ``BUSIEST_FIRST`` first; ``more_authenticated`` are routers of sibling
+    floors this module may not import (the worker's job list), handed in by ``app.main`` and
+    protected the same way."""
     # Authentication first: an anonymous caller learns nothing about the route's parameters.
     query = Depends(single_valued_query)
-    authenticated = [*AUTHENTICATED_ROUTERS, *more_authenticated]
-    routers = [*PUBLIC_ROUTERS, *authenticated]
-    first = [router for router in order if router in routers]
-    for router in first + [router for router in routers if router not in first]:
+    routers = [*PUBLIC_ROUTERS, *AUTHENTICATED_ROUTERS, *more_authenticated]
+    for router in BUSIEST_FIRST + [router for router in routers if router not in BUSIEST_FIRST]:
         if router in PUBLIC_ROUTERS:
             app.include_router(router, prefix=API_PREFIX, dependencies=[query])
         else:

@@ -38,5 +38,5 @@ async def main() -> None:
 if __name__ == "__main__":
     configure_logging(get_settings())
     # The event loop uvicorn serves the API with: its sockets are written in C, where the
-    # standard loop's transports spend a fifth of the worker's CPU on an e-mail's writes.
+    # standard loop's transports took a fifth of the worker's samples, writing e-mails.
     uvloop.run(main())

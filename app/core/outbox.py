@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.base import utcnow
 from app.models.outbox import OutboxEvent
@@ -104,6 +106,24 @@ CATALOGUE = Catalogue()
 define_event = CATALOGUE.define
 
 
+def announcement(
+    event_type: EventType[D], data: D, *, occurred_at: datetime | None = None
+) -> dict[str, Any]:
+    """The outbox row of an event as column values: for a statement that writes the change and
+    its event at once (``emit`` adds the same row through the session)."""
+    if not isinstance(data, event_type.data):
+        raise TypeError(f"{event_type.name} expects {event_type.data.__name__}")
+    return {
+        "id": uuid.uuid4(),
+        "type": event_type.name,
+        "type_version": event_type.version,
+        "occurred_at": occurred_at or utcnow(),
+        "subject_type": event_type.subject_type,
+        "subject_id": data.id,
+        "data": data.model_dump(mode="json"),
+    }
+
+
 def emit(
     session: AsyncSession,
     event_type: EventType[D],
@@ -113,15 +133,28 @@ def emit(
 ) -> OutboxEvent:
     """Add the event to the caller's transaction. Nothing is sent here: the relay does that
     after commit, so a rolled-back change never announces itself."""
-    if not isinstance(data, event_type.data):
-        raise TypeError(f"{event_type.name} expects {event_type.data.__name__}")
-    row = OutboxEvent(
-        type=event_type.name,
-        type_version=event_type.version,
-        occurred_at=occurred_at or utcnow(),
-        subject_type=event_type.subject_type,
-        subject_id=data.id,
-        data=data.model_dump(mode="json"),
-    )
+    row = OutboxEvent(**announcement(event_type, data, occurred_at=occurred_at))
     session.add(row)
     return row
+
+
+OUTBOX = OutboxEvent.metadata.tables[OutboxEvent.__tablename__]
+# ``announcement``'s row on its own (where a CTE cannot carry it: SQLite).
+INSERT = insert(OUTBOX)
+# The columns of ``announcement`` but the subject, each a parameter named ``outbox_<column>``.
+_ANNOUNCED_COLUMNS = ("id", "type", "type_version", "occurred_at", "subject_type", "data")
+
+
+def insert_for(subject_id: ColumnElement[Any]) -> Insert:
+    """An INSERT of the outbox row whose subject is ``subject_id``, a column of a CTE that
+    returned the changed row (PostgreSQL): the event is written if and only if the change was,
+    in the change's own statement. Its parameters are ``announcement``'s, through ``params``."""
+    values = [bindparam(f"outbox_{name}", type_=OUTBOX.c[name].type) for name in _ANNOUNCED_COLUMNS]
+    return insert(OUTBOX).from_select(
+        [*_ANNOUNCED_COLUMNS, "subject_id"], select(*values, subject_id)
+    )
+
+
+def params(announced: dict[str, Any]) -> dict[str, Any]:
+    """``announcement``'s values as the parameters of an ``insert_for`` statement."""
+    return {f"outbox_{name}": announced[name] for name in _ANNOUNCED_COLUMNS}

@@ -10,8 +10,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from app.core import outbox
 from app.models.event import Event
 from app.models.member import Member
 from app.models.notification import (
@@ -107,19 +109,45 @@ _INSERT_UNLESS_THERE = {
 }
 
 
-async def add(session: AsyncSession, registration: Registration) -> None:
+# Registering on PostgreSQL: the insert and its event in one statement; the event is written
+# only if the registration was (``outbox.insert_for``).
+_ADDED = (
+    postgresql.insert(_REGISTRATION)
+    .values({c.key: bindparam(f"new_{c.key}", type_=c.type) for c in _REGISTRATION.columns})
+    .on_conflict_do_nothing()
+    .returning(_REGISTRATION.c.id)
+    .cte("added")
+)
+_ADD_ANNOUNCED = (
+    outbox.insert_for(_ADDED.c.id).add_cte(_ADDED).returning(outbox.OUTBOX.c.subject_id)
+)
+
+
+async def add(
+    session: AsyncSession, registration: Registration, announced: dict[str, Any] | None = None
+) -> None:
     """Insert at once; a concurrent duplicate (the same person for the event, the same Timepad
     order) inserts nothing and becomes ``DuplicateRegistration``. ON CONFLICT DO NOTHING leaves
     the caller's transaction usable without a savepoint, whose SAVEPOINT and RELEASE cost two
     round trips per registration. The registration is then the session's, as if flushed.
+    ``announced`` (``outbox.announcement``): its event, written with it (one statement on
+    PostgreSQL), and not at all for a duplicate.
 
     Run on the session's connection, past the ORM's execution path, which costs more than the
     insert itself; what the session holds unflushed (a member created for a guest) goes first."""
     await session.flush()
     connection = await session.connection()
     values = {column.key: getattr(registration, column.key) for column in _REGISTRATION.columns}
-    statement = _INSERT_UNLESS_THERE[connection.dialect.name]
-    if (await connection.execute(statement, values)).first() is None:
+    if announced is not None and connection.dialect.name == "postgresql":
+        params = {f"new_{key}": value for key, value in values.items()}
+        params.update(outbox.params(announced))
+        added = (await connection.execute(_ADD_ANNOUNCED, params)).first()
+    else:
+        statement = _INSERT_UNLESS_THERE[connection.dialect.name]
+        added = (await connection.execute(statement, values)).first()
+        if added is not None and announced is not None:
+            await connection.execute(outbox.INSERT, announced)
+    if added is None:
         raise DuplicateRegistration
     make_transient_to_detached(registration)
     session.add(registration)
@@ -218,15 +246,92 @@ async def hold_seat(
     return row is not None
 
 
-async def consume_seat_hold(session: AsyncSession, registration_id: uuid.UUID) -> bool:
-    """In the confirmation's transaction: the hold becomes the confirmed registration's seat.
-    False when the hold expired and went back to the event meanwhile."""
-    result = await session.execute(
-        delete(SeatHold)
-        .where(SeatHold.registration_id == registration_id)
-        .returning(SeatHold.registration_id)
+def _changed(columns: tuple[str, ...], *, where: Any) -> Any:
+    """A CTE updating ``columns`` of the registration ``where`` says (each a parameter named
+    ``new_<column>``), returning its id: the subject of the event written after it."""
+    return (
+        update(_REGISTRATION)
+        .where(where)
+        .values(
+            {name: bindparam(f"new_{name}", type_=_REGISTRATION.c[name].type) for name in columns}
+        )
+        .returning(_REGISTRATION.c.id)
     )
-    return result.first() is not None
+
+
+_SEATED_COLUMNS = ("status", "version", "confirmed_at", "updated_at")
+_LINED_COLUMNS = ("status", "version", "waitlist_position", "updated_at")
+_CONSUMED = (
+    delete(_HOLD)
+    .where(_HOLD.c.registration_id == bindparam("registration_id"))
+    .returning(_HOLD.c.registration_id)
+    .cte("consumed")
+)
+_SEATED = _changed(_SEATED_COLUMNS, where=_REGISTRATION.c.id == _CONSUMED.c.registration_id).cte(
+    "seated"
+)
+# Confirming with a held seat: the hold deleted, the registration confirmed and its event
+# written, in one statement; all of it, or nothing when the hold went back meanwhile.
+_CONSUME_AND_CONFIRM = (
+    outbox.insert_for(_SEATED.c.id)
+    .add_cte(_CONSUMED, _SEATED)
+    .returning(outbox.OUTBOX.c.subject_id)
+)
+_LINED = _changed(_LINED_COLUMNS, where=_REGISTRATION.c.id == bindparam("registration_id")).cte(
+    "lined"
+)
+_JOIN_LINE = outbox.insert_for(_LINED.c.id).add_cte(_LINED).returning(outbox.OUTBOX.c.subject_id)
+
+
+async def _write_change(
+    session: AsyncSession,
+    statement: Any,
+    registration: Registration,
+    columns: tuple[str, ...],
+    changes: dict[str, Any],
+    announced: dict[str, Any],
+) -> bool:
+    """Run one of the change-and-announce statements on the session's connection (PostgreSQL,
+    past the ORM's unit of work); when it wrote, ``registration`` shows ``changes`` as the
+    database's own, so the session writes them no second time."""
+    params = {"registration_id": registration.id, **outbox.params(announced)}
+    params.update({f"new_{name}": changes[name] for name in columns})
+    connection = await session.connection()
+    if (await connection.execute(statement, params)).first() is None:
+        return False
+    for name in columns:
+        set_committed_value(registration, name, changes[name])
+    return True
+
+
+async def consume_seat_hold(
+    session: AsyncSession,
+    registration: Registration,
+    changes: dict[str, Any],
+    announced: dict[str, Any],
+) -> bool:
+    """In the confirmation's transaction (PostgreSQL): the hold becomes the confirmed
+    registration's seat; ``changes`` (status, version, confirmed_at, updated_at) and its event
+    are written in the same statement. False, with nothing written, when the hold expired and
+    went back to the event meanwhile."""
+    return await _write_change(
+        session, _CONSUME_AND_CONFIRM, registration, _SEATED_COLUMNS, changes, announced
+    )
+
+
+async def join_waiting_list(
+    session: AsyncSession,
+    registration: Registration,
+    changes: dict[str, Any],
+    announced: dict[str, Any],
+) -> None:
+    """In the confirmation's transaction (PostgreSQL), one statement: the registration joins
+    the waiting list with ``changes`` (status, version, waitlist_position, updated_at) and its
+    event is written. The caller holds the registration's row, so the update finds it."""
+    written = await _write_change(
+        session, _JOIN_LINE, registration, _LINED_COLUMNS, changes, announced
+    )
+    assert written, "the registration is locked by this transaction"
 
 
 async def give_back_seat_hold(side: AsyncEngine, registration_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ in the same transaction. Lock order is always registration, then event, then the
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -32,7 +33,7 @@ from app.core.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from app.core.outbox import EventType, emit
+from app.core.outbox import EventType, announcement, emit
 from app.core.pagination import Page, decode_time_cursor, encode_time_cursor
 from app.core.security import (
     calendar_feed_token,
@@ -165,11 +166,17 @@ async def confirm_seat(
         return
     full = event is not None and event.seats_held >= event.seats
     if side is not None:
+        # Each outcome is one statement in this transaction: the change with its event.
         if not full and await _hold_seat(session, side, registration, now):
-            _seat_confirmed(session, registration, now)
             return
         position = await repository.take_place_in_line(side, registration.event_id)
-        _join_waiting_list(session, registration, position, now)
+        changes = _changes(registration, R.waitlisted, now, waitlist_position=position)
+        waitlisted = events.RegistrationWaitlisted(
+            **_changed_data(registration, changes).model_dump(), waitlist_position=position
+        )
+        await repository.join_waiting_list(
+            session, registration, changes, announcement(events.WAITLISTED, waitlisted)
+        )
         return
     if full:
         position = await repository.next_waitlist_position(session, registration.event_id)
@@ -200,17 +207,39 @@ SEAT_HOLD_TTL = timedelta(minutes=2)
 async def _hold_seat(
     session: AsyncSession, side: AsyncEngine, registration: Registration, now: datetime
 ) -> bool:
-    """A seat held on the side and consumed in this transaction; given back if the request
-    fails before its COMMIT lands."""
+    """A seat held on the side and consumed in this transaction by the confirmation itself;
+    given back if the request fails before its COMMIT lands. False when no seat is free."""
     if not await repository.hold_seat(
         side, registration.event_id, registration.id, now + SEAT_HOLD_TTL
     ):
         return False
     on_failure(session, partial(repository.give_back_seat_hold, side, registration.id))
-    if not await repository.consume_seat_hold(session, registration.id):
+    changes = _changes(registration, R.confirmed, now, confirmed_at=now)
+    announced = announcement(events.CONFIRMED, _changed_data(registration, changes))
+    if not await repository.consume_seat_hold(session, registration, changes, announced):
         # Only when this request outlived the hold: the seat went back to the event.
         raise ServiceUnavailable("The confirmation took too long; retry.")
     return True
+
+
+def _changes(
+    registration: Registration, status: RegistrationStatus, now: datetime, **values: Any
+) -> dict[str, Any]:
+    """The columns a change of status writes (``_touch``'s, and ``values``), for a repository
+    statement that writes them with the change's event."""
+    return {"status": status, "version": registration.version + 1, "updated_at": now, **values}
+
+
+def _changed_data(
+    registration: Registration, changes: dict[str, Any]
+) -> events.RegistrationChanged:
+    """``registration_data`` of the registration as ``changes`` leave it."""
+    return events.RegistrationChanged(
+        id=registration.id,
+        version=changes["version"],
+        event_id=str(registration.event_id),
+        status=changes["status"],
+    )
 
 
 def _seat_confirmed(
@@ -300,11 +329,11 @@ async def register(
     _check_open(event, now)
     name = await accounts.require_verified(session, principal.id)
     registration = Registration(event_id=event.id, member_id=principal.id, **data.model_dump())
+    created = announcement(events.CREATED, registration_data(registration))
     try:
-        await repository.add(session, registration)
+        await repository.add(session, registration, created)
     except repository.DuplicateRegistration:
         raise Conflict("You are registered for this event already.") from None
-    emit(session, events.CREATED, registration_data(registration))
     return view_of(registration, name, admin=principal.is_admin)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import db as db_module
 from app.models.event import Event
+from app.models.outbox import OutboxEvent
 from app.models.registration import Registration, SeatHold
 from app.registrations import repository, service
 from tests.conftest import IS_POSTGRES, committed_member, make_settings
@@ -62,11 +63,11 @@ async def test_a_confirmation_in_flight_holds_up_nobody(live, app, engine, monke
     paused, resume = asyncio.Event(), asyncio.Event()
     consume = repository.consume_seat_hold
 
-    async def slow_consume(session: AsyncSession, registration_id: uuid.UUID) -> bool:
-        if str(registration_id) == ids[0]:
+    async def slow_consume(session: AsyncSession, registration: Registration, *rest) -> bool:
+        if str(registration.id) == ids[0]:
             paused.set()
             await resume.wait()
-        return await consume(session, registration_id)
+        return await consume(session, registration, *rest)
 
     monkeypatch.setattr(repository, "consume_seat_hold", slow_consume)
     first = asyncio.create_task(
@@ -230,3 +231,39 @@ async def test_a_dead_side_connection_is_replaced_not_failed(live, app, engine):
     finally:
         app.state.side_engine = kept
         await side.dispose()
+
+
+async def test_each_outcome_is_one_statement_with_its_event(live, app, engine, count_statements):
+    """On the event-day path a confirmation writes its outcome and its event in one statement
+    of its transaction: the seat (the hold consumed, the registration confirmed) or the place
+    in line; the seat and the place themselves are taken on the side."""
+    _, admin = await committed_member(app, engine, "admin")
+    seated, lined = [(await committed_member(app, engine))[1] for _ in range(2)]
+    event_id = await open_event(live, admin, 1)
+    ids = [await register(live, headers, event_id) for headers in (seated, lined)]
+    outcomes = []
+    for registration_id, headers in zip(ids, (seated, lined), strict=True):
+        count_statements.clear()
+        answer = await live.post(
+            f"/api/v1/registrations/{registration_id}/confirm", headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        ran = [" ".join(s.split()[:3]) for s in count_statements]
+        outcomes.append((answer.json()["status"], ran))
+    assert outcomes == [
+        ("confirmed", ["SELECT registration.id, registration.event_id,", "WITH consumed AS"]),
+        ("waitlisted", ["SELECT registration.id, registration.event_id,", "WITH lined AS"]),
+    ]
+    assert await state(engine, event_id) == (1, 0, {ids[0]: "confirmed", ids[1]: "waitlisted"})
+    async with async_sessionmaker(engine)() as session:
+        announced = (
+            await session.execute(
+                select(OutboxEvent.type, OutboxEvent.subject_id, OutboxEvent.data).where(
+                    OutboxEvent.type.in_(["registration.confirmed", "registration.waitlisted"])
+                )
+            )
+        ).all()
+    assert sorted((t, str(s), d["version"], d["status"]) for t, s, d in announced) == [
+        ("registration.confirmed", ids[0], 2, "confirmed"),
+        ("registration.waitlisted", ids[1], 2, "waitlisted"),
+    ]

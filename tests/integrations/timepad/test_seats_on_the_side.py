@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.models.event import Event
 from app.models.inbox import InboxMessage
 from app.models.registration import Registration, SeatHold
-from app.registrations import service as registrations_service
+from app.registrations import repository as registrations_repository
 from tests.conftest import IS_POSTGRES, committed_member
 from tests.events.helpers import EVENT, soon
 from tests.integrations.timepad.fake import order
@@ -87,10 +87,11 @@ async def test_an_order_that_fails_after_taking_its_seat_gives_it_back(
 ):
     event_id = await linked_event(live, app, engine, 1)
 
-    def broken(*args: object) -> None:
+    async def broken(*args: object) -> bool:
         raise RuntimeError("the registration could not be written")
 
-    monkeypatch.setattr(registrations_service, "_seat_confirmed", broken)
+    # The statement that turns the seat taken on the side into the confirmed registration.
+    monkeypatch.setattr(registrations_repository, "consume_seat_hold", broken)
     answer = await send(live, order(6001, TIMEPAD_EVENT, "unlucky@example.com", "paid"))
     assert answer.status_code == 202  # stored: Timepad is answered whatever happens next
     await settled(engine)

@@ -45,6 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 from app.tables.seating.model import Instance, Meeting
 from app.tables.seating.rounds import (
     case_rounds,
+    count_move,
     evaluate_rounds,
     round_instance,
     round_violations,
@@ -52,7 +53,7 @@ from app.tables.seating.rounds import (
 )
 from app.tables.seating.rules import company_keys, layout, spread_limits
 from bench import report
-from bench.seating import random_plan, season_events
+from bench.seating import random_plan, remember, season_events
 
 HOT = 0.3
 COLD = 0.05
@@ -435,25 +436,9 @@ class Season:
         facilitators: list[list[int]],
         authors: list[list[int]],
     ) -> None:
-        n, together = self.n, self.together
         from_members, to_members = plan[slot][source], plan[slot][target]
-        for x in from_members:
-            if x != a:
-                together[a * n + x] -= 1
-                together[x * n + a] -= 1
-        for x in to_members:
-            if x != b:
-                together[a * n + x] += 1
-                together[x * n + a] += 1
+        count_move(self.together, self.n, a, from_members, to_members, b)
         if b >= 0:
-            for x in to_members:
-                if x != b:
-                    together[b * n + x] -= 1
-                    together[x * n + b] -= 1
-            for x in from_members:
-                if x != a:
-                    together[b * n + x] += 1
-                    together[x * n + b] += 1
             from_members[from_members.index(a)] = b
             to_members[to_members.index(b)] = a
             where[slot][b] = source
@@ -520,12 +505,7 @@ def repeats_event_after_event(events: Sequence[Instance], plans: Sequence[Plan])
         seen = replace(event, history=tuple(met.values()), reference_date=day)
         repeats.append(evaluate_rounds(seen, plan, cases=case_rounds(event))[2].repeated_pairs)
         for tables in plan:
-            for members in tables:
-                for i, a in enumerate(members):
-                    for b in members[i + 1 :]:
-                        key = frozenset((a, b))
-                        before = met.get(key)
-                        met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+            remember(met, tables, day)
         day += timedelta(days=28)
     return repeats
 

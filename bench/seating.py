@@ -33,7 +33,7 @@ import platform
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -244,6 +244,19 @@ def scale() -> Instance:
     )
 
 
+def remember(
+    met: dict[frozenset[str], Meeting], tables: Iterable[Sequence[str]], day: date
+) -> None:
+    """Add every pair seated at ``tables`` on ``day`` to ``met``, the history the next event
+    of a season is seated against."""
+    for table in tables:
+        for i, a in enumerate(table):
+            for b in table[i + 1 :]:
+                key = frozenset((a, b))
+                before = met.get(key)
+                met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+
+
 def season(seat: Seater) -> list[int]:
     """Ten events of the same community; repeated pairs at each, history growing."""
     rng = random.Random(2)
@@ -264,12 +277,7 @@ def season(seat: Seater) -> list[int]:
         plan = seat(instance, random.Random(number))
         assert not violations(instance, plan)
         repeats.append(evaluate(instance, plan)[1].repeated_pairs)
-        for table in plan:
-            for i, a in enumerate(table):
-                for b in table[i + 1 :]:
-                    key = frozenset((a, b))
-                    before = met.get(key)
-                    met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+        remember(met, plan, day)
         day += timedelta(days=28)
     return repeats
 
@@ -404,12 +412,7 @@ def season_rounds(rounds: int, aware: bool) -> tuple[int, int, float, float]:
         for person in attendees:
             came[person.id] += 1
         for tables in plan:
-            for table in tables:
-                for i, a in enumerate(table):
-                    for b in table[i + 1 :]:
-                        key = frozenset((a, b))
-                        before = met.get(key)
-                        met[key] = Meeting(a, b, (before.times if before else 0) + 1, day)
+            remember(met, tables, day)
         day += timedelta(days=28)
     return repeats, functions, spread, spent
 

@@ -11,7 +11,7 @@ Golfers' objective: one pair meeting three times is worse than three pairs meeti
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import replace
 
 from app.tables.seating.designs import affine_plane_fits, affine_plane_rounds
@@ -552,7 +552,7 @@ class RoundsSearch:
                 delta += self.leave_cost(b, to_members, -1) + self.join_cost(b, from_members, a)
             if delta > 0 and rng.random() >= math.exp(-delta / temperature):
                 continue
-            self._count_move(a, from_members, to_members, b)
+            count_move(self.together, self.n, a, from_members, to_members, b)
             tables[source], tables[target] = new_from, new_to
             table_costs[number][source], table_costs[number][target] = cost_from, cost_to
             place[a] = target
@@ -572,26 +572,6 @@ class RoundsSearch:
         known = sum(len(h) for h in self.history) / self.n
         return min(1.0, (seats_next_to + known) / (self.n - 1))
 
-    def _count_move(self, a: int, source: list[int], target: list[int], b: int) -> None:
-        n, together = self.n, self.together
-        for x in source:
-            if x != a:
-                together[a * n + x] -= 1
-                together[x * n + a] -= 1
-        for x in target:
-            if x != b:
-                together[a * n + x] += 1
-                together[x * n + a] += 1
-        if b >= 0:
-            for x in target:
-                if x != b:
-                    together[b * n + x] -= 1
-                    together[x * n + b] -= 1
-            for x in source:
-                if x != a:
-                    together[b * n + x] += 1
-                    together[x * n + b] += 1
-
     def _pair_total(self) -> float:
         n, together = self.n, self.together
         total = 0.0
@@ -608,6 +588,36 @@ class RoundsSearch:
             for number, tables in enumerate(plan)
             for members in tables
         )
+
+
+def count_move(
+    together: MutableSequence[int],
+    n: int,
+    a: int,
+    source: Sequence[int],
+    target: Sequence[int],
+    b: int,
+) -> None:
+    """Update ``together`` (how often each pair of the ``n`` people sits together, as a flat
+    n x n table) for ``a`` going from the table ``source`` to ``target`` and, when ``b`` is not
+    -1, ``b`` going the other way; the tables are as they were before the move."""
+    for x in source:
+        if x != a:
+            together[a * n + x] -= 1
+            together[x * n + a] -= 1
+    for x in target:
+        if x != b:
+            together[a * n + x] += 1
+            together[x * n + a] += 1
+    if b >= 0:
+        for x in target:
+            if x != b:
+                together[b * n + x] -= 1
+                together[x * n + b] -= 1
+        for x in source:
+            if x != a:
+                together[b * n + x] += 1
+                together[x * n + b] += 1
 
 
 def evaluate_rounds(

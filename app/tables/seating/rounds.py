@@ -601,23 +601,29 @@ def count_move(
     """Update ``together`` (how often each pair of the ``n`` people sits together, as a flat
     n x n table) for ``a`` going from the table ``source`` to ``target`` and, when ``b`` is not
     -1, ``b`` going the other way; the tables are as they were before the move."""
-    for x in source:
-        if x != a:
-            together[a * n + x] -= 1
-            together[x * n + a] -= 1
-    for x in target:
-        if x != b:
-            together[a * n + x] += 1
-            together[x * n + a] += 1
+    _reseat(together, n, a, source, target, b)
     if b >= 0:
-        for x in target:
-            if x != b:
-                together[b * n + x] -= 1
-                together[x * n + b] -= 1
-        for x in source:
-            if x != a:
-                together[b * n + x] += 1
-                together[x * n + b] += 1
+        _reseat(together, n, b, target, source, a)
+
+
+def _reseat(
+    together: MutableSequence[int],
+    n: int,
+    person: int,
+    leaving: Sequence[int],
+    joining: Sequence[int],
+    partner: int,
+) -> None:
+    """``person`` leaves the table ``leaving`` and joins ``joining``, from which ``partner``
+    (a swap's other person, or -1) leaves at the same time."""
+    for x in leaving:
+        if x != person:
+            together[person * n + x] -= 1
+            together[x * n + person] -= 1
+    for x in joining:
+        if x != partner:
+            together[person * n + x] += 1
+            together[x * n + person] += 1
 
 
 def evaluate_rounds(
